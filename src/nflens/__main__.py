@@ -1,0 +1,3 @@
+from nflens.cli.main import main
+
+main()

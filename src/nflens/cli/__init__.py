@@ -1,0 +1,1 @@
+"""The command line: parse arguments, call the layers, render. Nothing else lives here."""

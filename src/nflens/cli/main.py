@@ -1,0 +1,53 @@
+"""`nflens` entry point: one Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from nflens.errors import NflensError
+
+app = typer.Typer(
+    name="nflens",
+    help="What Docker and the Linux host firewall really do to a packet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module registers its commands on `app` when imported (register(app)).
+COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy")
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"nflens.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"nflens.cli.{name}":
+                continue  # command group not built yet
+            raise
+        module.register(app)
+
+
+def main() -> None:
+    _register()
+    try:
+        app(standalone_mode=False)
+    except NflensError as exc:
+        typer.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

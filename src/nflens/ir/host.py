@@ -1,0 +1,235 @@
+"""The host around the rules: interfaces, routes, policy rules, sockets, sysctls, Docker.
+
+Built by `nflens.snapshot` from a snapshot directory (CONTRACT §2) and read by the kernel model.
+Addresses are `ipaddress` objects; every collection is a tuple so the whole Host is hashable and
+immutable. `Host.assumptions` lists what was assumed because a snapshot file was missing, so every
+answer that depends on it can say so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from nflens.ir.rules import Ruleset
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+@dataclass(frozen=True)
+class Address:
+    """An address on an interface with its prefix (`ip -j addr`: local/prefixlen/scope)."""
+
+    interface: IPInterface
+    scope: str = "global"
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.interface.ip
+
+    @property
+    def network(self) -> IPNetwork:
+        return self.interface.network
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A network interface as `ip -j -d link` and `ip -j addr` describe it.
+
+    `kind`: "loopback", "ether" (physical or unknown), "bridge", "veth", "dummy", "vxlan", ...
+    `master`: the bridge this interface is a port of. `peer_ifindex`: a veth's peer (`link_index`),
+    `peer_netns`: set when the peer lives in another namespace (a container's eth0).
+    """
+
+    name: str
+    index: int = 0
+    kind: str = "ether"
+    mac: str | None = None
+    up: bool = True
+    mtu: int = 1500
+    master: str | None = None
+    peer_ifindex: int | None = None
+    peer_netns: str | None = None
+    addresses: tuple[Address, ...] = ()
+    hairpin: bool = False  # bridge port hairpin mode
+    bridge_nf: bool | None = None  # per-bridge nf_call_iptables override, if known
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route from `ip -j route show table all`.
+
+    `type`: unicast, local, broadcast, anycast, multicast, blackhole, unreachable, prohibit, throw.
+    `dst` is a network (`default` becomes 0.0.0.0/0 or ::/0). `table`: "main", "local", or a number.
+    """
+
+    dst: IPNetwork
+    type: str = "unicast"
+    table: str = "main"
+    dev: str | None = None
+    gateway: IPAddress | None = None
+    prefsrc: IPAddress | None = None
+    metric: int = 0
+    scope: str | None = None
+    protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """A routing policy rule from `ip -j rule show`: selectors and the table it points to."""
+
+    priority: int
+    table: str
+    action: str = "lookup"  # lookup, blackhole, unreachable, prohibit, goto, nop
+    src: IPNetwork | None = None
+    dst: IPNetwork | None = None
+    iif: str | None = None
+    oif: str | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    not_: bool = False
+    family: int = 4
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A listening socket from `ss -Htlnup`.
+
+    `addr` is the local address (0.0.0.0 / :: for wildcard; `*` becomes both when ss prints it);
+    `process` the command name ("docker-proxy", "sshd"), `pid` when known; `iface` is set for
+    sockets bound to a device (`%eth0`). `v6only` is unknown from ss and assumed False for `[::]`
+    only when `*` was printed."""
+
+    proto: str
+    addr: IPAddress
+    port: int
+    process: str | None = None
+    pid: int | None = None
+    iface: str | None = None
+    dual_stack: bool = False  # '*' or '[::]' with bindv6only=0: also accepts IPv4
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """A published port: host_ip:host_port -> container_port/proto (`HostConfig`/`NetworkSettings.Ports`)."""
+
+    container_port: int
+    proto: str = "tcp"
+    host_ip: str = ""  # "" / "0.0.0.0" / "::" / a specific address
+    host_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ContainerEndpoint:
+    """A container's attachment to one network."""
+
+    network: str
+    ipv4: ipaddress.IPv4Interface | None = None
+    ipv6: ipaddress.IPv6Interface | None = None
+    gateway4: ipaddress.IPv4Address | None = None
+    gateway6: ipaddress.IPv6Address | None = None
+    mac: str | None = None
+    endpoint_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    running: bool = True
+    endpoints: tuple[ContainerEndpoint, ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+    exposed: tuple[tuple[int, str], ...] = ()  # (port, proto) the image exposes
+    labels: tuple[tuple[str, str], ...] = ()
+    network_mode: str = "bridge"
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """A Docker network. `bridge`: the Linux bridge name (docker0, br-<id12>).
+    `options` keeps the driver options (com.docker.network.bridge.*) verbatim."""
+
+    id: str
+    name: str
+    driver: str = "bridge"
+    bridge: str | None = None
+    subnets: tuple[Any, ...] = ()  # IPv4Network / IPv6Network
+    gateways: tuple[Any, ...] = ()  # IPv4Address / IPv6Address
+    internal: bool = False
+    icc: bool = True
+    masquerade: bool = True
+    enable_ipv6: bool = False
+    host_binding_ipv4: str | None = None
+    gateway_mode_ipv4: str = "nat"  # nat, nat-unprotected, routed, isolated
+    gateway_mode_ipv6: str = "nat"
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """What the daemon does with the firewall (daemon.json, docker info)."""
+
+    userland_proxy: bool = True
+    iptables: bool = True
+    ip6tables: bool = True
+    firewall_backend: str = "iptables"  # or "nftables" (Docker 29)
+    ip_forward: bool = True
+    version: str | None = None
+    raw: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class DockerState:
+    containers: tuple[Container, ...] = ()
+    networks: tuple[Network, ...] = ()
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
+
+    def container(self, ref: str) -> Container | None:
+        for c in self.containers:
+            if c.name.lstrip("/") == ref.lstrip("/") or c.id.startswith(ref):
+                return c
+        return None
+
+    def network(self, ref: str) -> Network | None:
+        for n in self.networks:
+            if n.name == ref or n.id.startswith(ref):
+                return n
+        return None
+
+
+@dataclass(frozen=True)
+class Host:
+    """Everything the kernel model needs to know about one host.
+
+    `sysctls` maps keys (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, ...) to strings.
+    `persist` maps a persistence file's path (/etc/nftables.conf, a systemd unit) to its text.
+    `files` lists the snapshot files that were present; `assumptions` what was assumed instead.
+    """
+
+    ruleset: Ruleset = field(default_factory=Ruleset)
+    interfaces: tuple[Interface, ...] = ()
+    routes: tuple[Route, ...] = ()
+    policy_rules: tuple[PolicyRule, ...] = ()
+    sockets: tuple[Socket, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    docker: DockerState = field(default_factory=DockerState)
+    persist: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    name: str = "host"
+
+    def interface(self, name: str) -> Interface | None:
+        for i in self.interfaces:
+            if i.name == name:
+                return i
+        return None
+
+    def sysctl(self, key: str, default: str | None = None) -> str | None:
+        for k, v in self.sysctls:
+            if k == key:
+                return v
+        return default

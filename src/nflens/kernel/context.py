@@ -1,0 +1,133 @@
+"""What a match or target sees when it is evaluated: the packet plus the hook's metadata.
+
+Match modules (kernel/matches/*) are pure functions `evaluate(match, ctx) -> bool | Unknown`.
+`Unknown` is returned when the answer depends on something the model does not know (an
+unmodelled option, a set whose contents the snapshot lacks, a rate limit); the chain walker then
+explores both outcomes and the verdict becomes `uncertain` only if they differ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from nflens.ir.packet import Packet
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The model cannot decide this match; `reason` names the construct (shown to the user)."""
+
+    reason: str
+
+    def __bool__(self) -> bool:  # guard against accidental truthiness
+        raise TypeError("Unknown has no truth value; test `isinstance(r, Unknown)` first")
+
+
+MatchResult = bool | Unknown
+
+
+@dataclass(frozen=True)
+class CtView:
+    """The conntrack entry as a match sees it (include/uapi/linux/netfilter/nf_conntrack_common.h).
+
+    `state`: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED (ctstate names; `state` match uses the
+    same). `status`: subset of {EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED, SNAT, DNAT}.
+    `direction`: ORIGINAL or REPLY. `orig_*`/`reply_*`: the two tuples; after DNAT the reply tuple's
+    source is the translated destination.
+    """
+
+    state: str
+    status: frozenset[str] = frozenset()
+    direction: str = "ORIGINAL"
+    proto: str = "tcp"
+    orig_src: IPAddress | None = None
+    orig_dst: IPAddress | None = None
+    orig_sport: int | None = None
+    orig_dport: int | None = None
+    reply_src: IPAddress | None = None
+    reply_dst: IPAddress | None = None
+    reply_sport: int | None = None
+    reply_dport: int | None = None
+    mark: int = 0
+    zone: int = 0
+    helper: str | None = None
+
+
+class HostEnv(Protocol):
+    """Host knowledge a match may need; implemented by the kernel over `ir.Host`."""
+
+    def addr_type(self, addr: IPAddress, iface: str | None = None) -> str:
+        """LOCAL, UNICAST, BROADCAST, MULTICAST, ANYCAST, BLACKHOLE, UNREACHABLE, PROHIBIT, UNSPEC
+        (the rtn_type of `addr` in the local/main FIB; with `iface`, limited to that device as
+        xt_addrtype's --limit-iface-in/out does)."""
+
+    def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                  mark: int = 0) -> str | None:
+        """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
+
+    def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
+        """Elements of an nft named set/map, or None when the snapshot does not have it
+        (ipset: family "ipset", table "")."""
+
+    def interface_kind(self, name: str) -> str | None:
+        """Kind of a host interface (bridge, veth, loopback, ...), None if unknown."""
+
+    def interface_index(self, name: str) -> int | None: ...
+
+    def interface_group(self, name: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class ArpInfo:
+    """ARP header fields (RFC 826) for the arp family and ebtables' --arp-* options."""
+
+    op: int  # 1 request, 2 reply
+    sha: str
+    sip: ipaddress.IPv4Address
+    tha: str
+    tip: ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
+class PacketContext:
+    """A packet at one hook of one family, with everything a match may look at.
+
+    `family`: the family of the table being evaluated (ip, ip6, inet, bridge, arp, netdev).
+    `iif`/`oif`: the in/out device *as that family sees it* (for ip/ip6 on a bridged packet,
+    the bridge; the bridge port is `physin`/`physout`). `bridged` is True when an IP hook runs
+    because br_netfilter passed a bridged frame up (xt_physdev's --physdev-is-bridged).
+    `arp`: set for ARP frames (then `pkt` may be None). `eth_proto`: 0x0800, 0x86dd, 0x0806.
+    """
+
+    pkt: Packet | None
+    family: str
+    hook: str
+    env: HostEnv
+    iif: str | None = None
+    oif: str | None = None
+    physin: str | None = None
+    physout: str | None = None
+    bridged: bool = False
+    ct: CtView | None = None
+    arp: ArpInfo | None = None
+    eth_proto: int = 0x0800
+    src_mac: str | None = None
+    dst_mac: str | None = None
+    pkttype: str = "host"  # host (unicast to us), broadcast, multicast, otherhost
+    uid: int | None = None  # owner of a locally generated packet's socket (OUTPUT/POSTROUTING)
+    gid: int | None = None
+    socket_present: bool = False  # a local socket matches this packet (xt_socket, nft socket)
+    mark: int = 0
+    vlan: int | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def l3(self) -> str:
+        return {0x0800: "ipv4", 0x86DD: "ipv6", 0x0806: "arp"}.get(self.eth_proto, hex(self.eth_proto))
+
+
+MatchFn = Callable[[Any, PacketContext], MatchResult]
