@@ -1,0 +1,80 @@
+"""`nflens check` and `nflens trace` (CONTRACT §4)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from nflens.flows import load_flows, parse_from, parse_to
+from nflens.ir.packet import Flow
+
+
+def _simulator(snapshot: Path):
+    from nflens.kernel.simulate import Simulator
+    from nflens.snapshot.read import read_snapshot
+
+    return Simulator(read_snapshot(snapshot))
+
+
+def check(
+    flows_file: Path = typer.Argument(..., help="flows file (JSON or YAML, CONTRACT §3)"),
+    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+) -> None:
+    """Every flow's verdict; exit 1 when an `expect` does not hold."""
+    sim = _simulator(snapshot)
+    flows = load_flows(flows_file)
+    results = []
+    console = Console(stderr=True)
+    show = not as_json and console.is_terminal and len(flows) > 20
+    with Progress(console=console, transient=True, disable=not show) as progress:
+        task = progress.add_task("simulating flows", total=len(flows))
+        for flow in flows:
+            results.append(sim.run(flow))
+            progress.advance(task)
+    if as_json:
+        sys.stdout.write(json.dumps({"results": [r.to_json() for r in results]}, indent=1) + "\n")
+    else:
+        from nflens.report.text import render_check
+
+        render_check(results, Console())
+    if not all(r.holds for r in results):
+        raise typer.Exit(1)
+
+
+def trace(
+    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory"),
+    src: str = typer.Option(..., "--from", help="IFACE:ADDR, container:NAME or host"),
+    dst: str = typer.Option(..., "--to", help="ADDR:PORT/PROTO ([ADDR]:PORT/PROTO for IPv6)"),
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
+    as_json: bool = typer.Option(False, "--json", help="the check result object as JSON"),
+    brief: bool = typer.Option(False, "--brief", help="hide rules that did not match"),
+) -> None:
+    """One flow, phase by phase, both directions, like a packet tracer."""
+    origin = parse_from(src)
+    addr, port, proto = parse_to(dst)
+    flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
+    result = _simulator(snapshot).run(flow)
+    if html is not None:
+        try:
+            from nflens.report.html import write_trace_html
+        except ImportError:
+            typer.echo("HTML reports are not available yet", err=True)
+        else:
+            write_trace_html(result, html)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
+        return
+    from nflens.report.text import render_trace
+
+    render_trace(result, Console(), verbose=not brief)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("trace")(trace)

@@ -1,0 +1,64 @@
+"""`nflens rules FILE`: parse one dump, list its tables/chains and what the model does not cover."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nflens.dialects import DIALECTS, parse_file
+
+
+def rules_json(ruleset) -> dict:
+    return {
+        "dialect": ruleset.dialect,
+        "backend": ruleset.backend,
+        "tables": [
+            {"family": t.family, "name": t.name, "origin": t.origin,
+             "chains": [{"name": c.name, "hook": c.hook, "priority": c.priority,
+                         "policy": c.policy, "type": c.type, "rules": len(c.rules)}
+                        for c in t.chains]}
+            for t in ruleset.tables],
+        "unsupported": [{"line": u.line, "text": u.text, "what": u.what}
+                        for u in ruleset.unsupported],
+        "warnings": [{"line": line, "message": msg} for _f, line, msg in ruleset.warnings],
+    }
+
+
+def rules(
+    file: Path = typer.Argument(..., help="a dump: iptables-save, ip6tables-save, nft JSON or "
+                                          "text, ebtables-save"),
+    dialect: str | None = typer.Option(None, "--dialect", help=f"force one of {', '.join(DIALECTS)}"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""
+    ruleset = parse_file(file, dialect)
+    if as_json:
+        sys.stdout.write(json.dumps(rules_json(ruleset), indent=1) + "\n")
+        return
+    console = Console()
+    console.print(f"[bold]{file}[/]: {ruleset.dialect}"
+                  + (f" ({ruleset.backend})" if ruleset.backend else "")
+                  + f", {ruleset.rule_count()} rules")
+    table = Table(show_header=True)
+    for col in ("family", "table", "chain", "hook", "priority", "policy", "rules"):
+        table.add_column(col)
+    for t in ruleset.tables:
+        for c in t.chains:
+            table.add_row(t.family, t.name, c.name, c.hook or "", "" if c.priority is None
+                          else str(c.priority), c.policy or "", str(len(c.rules)))
+    console.print(table)
+    if ruleset.unsupported:
+        console.print(f"[yellow]{len(ruleset.unsupported)} construct(s) the simulator does not model:[/]")
+        for u in ruleset.unsupported:
+            console.print(f"  {file}:{u.line}: {u.what}: {u.text}")
+    for _f, line, msg in ruleset.warnings:
+        console.print(f"[dim]warning {file}:{line}: {msg}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rules")(rules)

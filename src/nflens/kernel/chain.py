@@ -1,0 +1,281 @@
+"""Rule evaluation inside one base chain: jump/goto/return, policies, verdict maps.
+
+Semantics (net/netfilter/nf_tables_core.c, net/ipv4/netfilter/ip_tables.c):
+- Rules are tried in order; a rule's expressions are evaluated left to right and the first
+  false match ends the rule. Non-terminal statements (counter, log, mark set) take effect and
+  evaluation goes on.
+- `accept` ends this *base chain* only: the packet then meets the next base chain of the same
+  hook (another table, another priority). `drop` (and `reject`) ends everything.
+- `jump` pushes a return point, `goto` does not; `return` (or falling off a regular chain)
+  pops; falling off a base chain applies its policy.
+- NAT statements (dnat, snat, masquerade, redirect) are terminal: they accept in the nat chain.
+
+When a match evaluates to `Unknown`, the walker asks an `Oracle` what to assume (default: the
+match does not match) and records the point, so `simulate` can try the other outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nflens.ir.rules import Action, Chain, NftCmp, NftExpr, Rule, Table, XtMatch
+from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.matches import module_for
+from nflens.kernel.trace import PolicyStep, RuleStep
+
+MAX_DEPTH = 64  # the kernel limits jump depth too (XT_MAX_DEPTH / NFT_JUMP_STACK_SIZE)
+NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
+                "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
+                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
+
+
+@dataclass
+class Oracle:
+    """Assumptions for matches the model cannot decide, keyed by where they are.
+
+    `choices` maps a point key to the assumed boolean; `seen` collects (key, reason) of every
+    unknown met in this run, so the caller can re-run with other choices.
+    """
+
+    choices: dict[str, bool] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)
+
+    def decide(self, key: str, reason: str) -> bool:
+        self.seen.setdefault(key, reason)
+        return self.choices.get(key, False)
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    family: str
+    table: str
+    chain: str
+    index: int  # 1-based position in its chain
+    rule: Rule
+
+    def to_json(self) -> dict[str, Any]:
+        src = self.rule.source
+        return {"family": self.family, "table": self.table, "chain": self.chain,
+                "rule": self.rule.text, "index": self.index,
+                "file": src.file if src else None, "line": src.line if src else None}
+
+
+@dataclass
+class ChainResult:
+    """What one base chain decided. `verdict`: accept, drop, reject, queue.
+    `by`: the rule that decided (None for a policy or an empty fall-through).
+    `nat`: the NAT action chosen (nat chains). `ctx`: the context after mark changes.
+    `notrack`: the raw-table NOTRACK/CT --notrack was applied."""
+
+    verdict: str
+    by: RuleRef | None
+    ctx: PacketContext
+    nat: Action | None = None
+    nat_by: RuleRef | None = None
+    notrack: bool = False
+    reject_with: str | None = None
+    ct_mark: int | None = None
+    unmodelled: list[str] = field(default_factory=list)
+
+
+class ChainWalker:
+    """Evaluates base chains of one table for one packet context, writing RuleSteps to a trace."""
+
+    def __init__(self, table: Table, oracle: Oracle, trace: list, direction: str, phase: str):
+        self.table = table
+        self.oracle = oracle
+        self.trace = trace
+        self.direction = direction
+        self.phase = phase
+
+    def run(self, chain: Chain, ctx: PacketContext) -> ChainResult:
+        result = ChainResult("accept", None, ctx)
+        stack: list[tuple[Chain, int]] = []
+        current, index = chain, 0
+        depth = 0
+        while True:
+            if index >= len(current.rules):
+                if stack:  # fell off a regular chain: implicit return
+                    current, index = stack.pop()
+                    continue
+                if current is chain and chain.policy:
+                    self._note_policy(chain)
+                    result.verdict = chain.policy
+                return result
+            rule = current.rules[index]
+            ref = RuleRef(self.table.family, self.table.name, current.name, index + 1, rule)
+            outcome = self._rule(rule, ref, result)
+            index += 1
+            if outcome is None:
+                continue
+            kind, arg = outcome
+            if kind == "verdict":
+                return result
+            if kind == "return":
+                if not stack:
+                    if current is chain and chain.policy:
+                        self._note_policy(chain)
+                        result.verdict = chain.policy
+                    return result
+                current, index = stack.pop()
+            elif kind in ("jump", "goto"):
+                target = self.table.chain(arg)
+                depth += 1
+                if target is None or depth > MAX_DEPTH:
+                    result.unmodelled.append(f"{kind} to missing chain {arg!r}")
+                    continue
+                if kind == "jump":
+                    stack.append((current, index))
+                current, index = target, 0
+
+    def _note_policy(self, chain: Chain) -> None:
+        self.trace.append(PolicyStep(self.direction, self.phase, self.table.family,
+                                     self.table.name, chain.name, chain.policy or "accept"))
+
+    def _rule(self, rule: Rule, ref: RuleRef, result: ChainResult):
+        """Evaluate one rule. Returns None (go on), ("verdict", v), ("return", _), ("jump", c)."""
+        notes: list[str] = []
+        for pos, expr in enumerate(rule.exprs):
+            if isinstance(expr, Action):
+                outcome = self._action(expr, ref, result, notes)
+                if outcome is not None:
+                    self._step(ref, True, _describe(expr), notes)
+                    return outcome
+                continue
+            matched = self._match(expr, ref, pos, result.ctx, notes)
+            if not matched:
+                self._step(ref, "unknown" if notes and notes[-1].startswith("assumed") else False,
+                           "", notes)
+                return None
+        self._step(ref, True, "continue", notes)
+        return None
+
+    def _match(self, expr, ref: RuleRef, pos: int, ctx: PacketContext, notes: list[str]) -> bool:
+        kind = getattr(expr, "kind", type(expr).__name__)
+        module = module_for(kind)
+        if module is None:
+            value: Any = Unknown(f"match {kind!r} is not modelled")
+        else:
+            ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),)) if isinstance(
+                expr, (NftCmp, NftExpr)) else ctx
+            try:
+                value = module.evaluate(expr, ctx)
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                value = Unknown(f"{kind}: cannot evaluate ({exc})")
+        if isinstance(value, Unknown):
+            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/{pos}"
+            choice = self.oracle.decide(key, f"{value.reason} [{_where(ref)}]")
+            notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
+            return choice
+        return bool(value)
+
+    def _action(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
+        name = action.name
+        if name == "vmap":
+            return self._vmap(action, ref, result, notes)
+        if name in ("accept", "drop", "reject", "queue"):
+            result.verdict = name
+            result.by = ref
+            if name == "reject":
+                result.reject_with = action.get("with") or "icmp-port-unreachable"
+            if name == "queue":
+                result.unmodelled.append(f"NFQUEUE verdict decided in userspace [{_where(ref)}]")
+            return ("verdict", name)
+        if name in ("dnat", "snat", "masquerade", "redirect"):
+            result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
+            return ("verdict", "accept")
+        if name in ("return", "jump", "goto"):
+            return (name, action.get("chain"))
+        if name == "mark":
+            return self._set_mark(action, result)
+        if name == "connmark":
+            return self._connmark(action, result, notes)
+        if name in ("notrack",) or (name == "ct" and action.get("notrack")):
+            result.notrack = True
+            return None
+        if name in NON_TERMINAL:
+            return None
+        result.unmodelled.append(f"target {_describe(action)} is not modelled [{_where(ref)}]")
+        notes.append(f"target {_describe(action)} not modelled: assumed to continue")
+        return None
+
+    def _set_mark(self, action: Action, result: ChainResult):
+        value, mask = action.get("value", 0) or 0, action.get("mask", 0xFFFFFFFF)
+        if isinstance(value, int) and isinstance(mask, int):
+            mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) ^ value
+            result.ctx = replace(result.ctx, mark=mark)
+        else:
+            result.unmodelled.append(f"mark set to an expression: {value!r}")
+        return None
+
+    def _connmark(self, action: Action, result: ChainResult, notes: list[str]):
+        mode = action.get("mode", "set")
+        ct = result.ctx.ct
+        if mode == "restore" and ct is not None:
+            mask = action.get("nfmask", action.get("mask", 0xFFFFFFFF))
+            mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) | (ct.mark & mask)
+            result.ctx = replace(result.ctx, mark=mark)
+        elif mode == "save" and ct is not None:
+            result.ct_mark = result.ctx.mark
+            result.ctx = replace(result.ctx, ct=replace(ct, mark=result.ctx.mark))
+        elif mode == "set" and ct is not None:
+            value, mask = action.get("value", 0) or 0, action.get("mask", 0xFFFFFFFF)
+            if isinstance(value, int):
+                mark = (ct.mark & ~mask & 0xFFFFFFFF) ^ value
+                result.ct_mark = mark
+                result.ctx = replace(result.ctx, ct=replace(ct, mark=mark))
+        return None
+
+    def _vmap(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
+        from nflens.kernel.matches import module_for as _m
+
+        common = _m("__nft_vmap__")
+        resolver = getattr(common, "resolve_vmap", None) if common else None
+        if resolver is None:
+            try:
+                from nflens.kernel.matches._nft_common import resolve_vmap as resolver
+            except ImportError:
+                resolver = None
+        ctx = replace(result.ctx, extra=result.ctx.extra + (("table", self.table.name),))
+        picked = resolver(action, ctx) if resolver else Unknown("verdict maps are not modelled")
+        if isinstance(picked, Unknown):
+            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/vmap"
+            self.oracle.decide(key, f"{picked.reason} [{_where(ref)}]")
+            notes.append(f"assumed no element: {picked.reason}")
+            result.unmodelled.append(picked.reason)
+            return None
+        if picked is None:
+            notes.append("no map element matched")
+            return None
+        notes.append(f"map picked {_describe(picked)}")
+        return self._action(picked, ref, result, notes)
+
+    def _step(self, ref: RuleRef, matched, action: str, notes: list[str]) -> None:
+        src = ref.rule.source
+        self.trace.append(RuleStep(
+            self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
+            ref.rule.text, src.file if src else "", src.line if src else 0, matched, action,
+            "; ".join(notes)))
+
+
+def _where(ref: RuleRef) -> str:
+    src = ref.rule.source
+    if src:
+        return f"{src.file}:{src.line}"
+    return f"{ref.family} {ref.table} {ref.chain} #{ref.index}"
+
+
+def _describe(action: Action) -> str:
+    if not action.opts:
+        return action.name
+    inner = " ".join(f"{k}={_short(v)}" for k, v in action.opts)
+    return f"{action.name} {inner}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return str(value[0])
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{value[0]}-{value[1]}"
+    return str(value)

@@ -1,0 +1,204 @@
+"""Derived, indexed views of an `ir.Host` that the kernel model consults on every packet.
+
+Implements `kernel.context.HostEnv` (address types, FIB, sets, interfaces) and adds what the
+packet walk needs: which addresses are local, which bridge a container sits behind and through
+which port, which sockets listen. Built once per host; pure (reads only the IR).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket
+from nflens.kernel.routing import Fib, RouteResult
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A container's presence on one bridge: the container, its endpoint, network, bridge, port."""
+
+    container: Container
+    endpoint: ContainerEndpoint
+    network: Network | None
+    bridge: str | None
+    port: str  # the host-side veth (bridge port); synthetic when the snapshot cannot tell
+
+    def addr(self, version: int) -> IPAddress | None:
+        iface = self.endpoint.ipv4 if version == 4 else self.endpoint.ipv6
+        return iface.ip if iface else None
+
+    def gateway(self, version: int) -> IPAddress | None:
+        return self.endpoint.gateway4 if version == 4 else self.endpoint.gateway6
+
+
+class HostModel:
+    """The kernel model's view of one host."""
+
+    def __init__(self, host: Host):
+        self.host = host
+        self.assumptions: list[str] = list(host.assumptions)
+        self.routes = host.routes or self._derived_routes()
+        self.fib = Fib(self.routes, host.policy_rules)
+        self.local: dict[IPAddress, str] = {}
+        for iface in host.interfaces:
+            for a in iface.addresses:
+                self.local.setdefault(a.ip, iface.name)
+        self.sets: dict[tuple[str, str, str], tuple[Any, ...]] = {
+            (t.family, t.name, s.name): s.elements for t in host.ruleset.tables for s in t.sets
+        }
+        self.attachments = self._attachments()
+        self.by_addr: dict[IPAddress, Attachment] = {}
+        for att in self.attachments:
+            for v in (4, 6):
+                a = att.addr(v)
+                if a is not None:
+                    self.by_addr[a] = att
+
+    # --- sysctls -------------------------------------------------------------------------
+    def sysctl_bool(self, key: str, default: bool) -> bool:
+        value = self.host.sysctl(key)
+        if value is None:
+            return default
+        return value.strip() not in ("0", "")
+
+    def ip_forward(self, version: int) -> bool:
+        if version == 4:
+            return self.sysctl_bool("net.ipv4.ip_forward", True)
+        return self.sysctl_bool("net.ipv6.conf.all.forwarding", True)
+
+    def bridge_nf(self, version: int) -> bool:
+        key = "net.bridge.bridge-nf-call-iptables" if version == 4 else "net.bridge.bridge-nf-call-ip6tables"
+        return self.sysctl_bool(key, True)
+
+    def route_localnet(self, iface: str | None) -> bool:
+        keys = ["net.ipv4.conf.all.route_localnet"]
+        if iface:
+            keys.append(f"net.ipv4.conf.{iface}.route_localnet")
+        return any(self.sysctl_bool(k, False) for k in keys)
+
+    # --- HostEnv -------------------------------------------------------------------------
+    def addr_type(self, addr: IPAddress, iface: str | None = None) -> str:
+        """rtn_type of addr as xt_addrtype/nft fib see it (net/netfilter/xt_addrtype.c)."""
+        if addr.is_multicast:
+            return "MULTICAST"
+        if iface is not None:
+            # --limit-iface-*: a lookup restricted to that device's addresses
+            owner = self.local.get(addr)
+            if owner == iface or (iface == "lo" and addr.is_loopback):
+                return "LOCAL"
+        res = self.fib.lookup(addr)
+        if iface is None and (addr in self.local or res.type == "local"):
+            return "LOCAL"
+        if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):
+            return "BROADCAST"
+        if res.type == "broadcast":
+            return "BROADCAST"
+        if res.type in ("blackhole", "unreachable", "prohibit"):
+            return res.type.upper()
+        if res.type == "local" and iface is not None:
+            return "UNICAST"
+        return "UNICAST"
+
+    def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                  mark: int = 0) -> str | None:
+        res = self.fib.lookup(dst, src, iif, mark=mark)
+        if res.type == "local":
+            return "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
+        return res.oif
+
+    def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
+        return self.sets.get((family, table, name))
+
+    def interface_kind(self, name: str) -> str | None:
+        iface = self.host.interface(name)
+        return iface.kind if iface else None
+
+    def interface_index(self, name: str) -> int | None:
+        iface = self.host.interface(name)
+        return iface.index if iface else None
+
+    def interface_group(self, name: str) -> int:
+        return 0
+
+    # --- what the packet walk needs ------------------------------------------------------
+    def is_local(self, addr: IPAddress) -> bool:
+        if addr in self.local:
+            return True
+        return self.fib.lookup(addr).type == "local"
+
+    def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+              mark: int = 0) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, mark=mark)
+
+    def bridge_of(self, iface: str) -> str | None:
+        i = self.host.interface(iface)
+        return i.master if i else None
+
+    def is_bridge(self, iface: str | None) -> bool:
+        if iface is None:
+            return False
+        i = self.host.interface(iface)
+        if i is not None:
+            return i.kind == "bridge"
+        return any(n.bridge == iface for n in self.host.docker.networks)
+
+    def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
+        """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
+        found = []
+        for s in self.host.sockets:
+            if s.proto != proto or s.port != port:
+                continue
+            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version:
+                found.append(s)
+            elif s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
+                found.append(s)
+        # the most specific bind wins (inet_lookup_listener scores exact address higher)
+        found.sort(key=lambda s: s.addr.is_unspecified)
+        return found
+
+    # --- construction --------------------------------------------------------------------
+    def _derived_routes(self) -> tuple[Route, ...]:
+        """Without ip-route.json: connected and local routes from the interface addresses."""
+        routes = []
+        for iface in self.host.interfaces:
+            for a in iface.addresses:
+                routes.append(Route(a.network, "unicast", "main", iface.name, prefsrc=a.ip))
+                routes.append(Route(ipaddress.ip_network(a.ip), "local", "local", iface.name))
+        routes.append(Route(LOOPBACK4, "local", "local", "lo"))
+        routes.append(Route(ipaddress.ip_network("::1/128"), "local", "local", "lo"))
+        for net in self.host.docker.networks:
+            for gw in net.gateways:
+                routes.append(Route(ipaddress.ip_network(gw), "local", "local", net.bridge))
+            for subnet in net.subnets:
+                routes.append(Route(subnet, "unicast", "main", net.bridge))
+        if self.host.interfaces or self.host.docker.networks:
+            self.assumptions.append("no ip-route.json: routes derived from interface addresses")
+        return tuple(routes)
+
+    def _attachments(self) -> list[Attachment]:
+        """Map every running container endpoint to its bridge and host-side veth port.
+
+        The snapshot does not say which veth belongs to which container (the peer's ifindex
+        lives in the container's namespace), so ports are paired with endpoints in order; a
+        rule that names a specific veth (physdev) is the only thing this can affect.
+        """
+        out = []
+        free_ports: dict[str, list[str]] = {}
+        for iface in self.host.interfaces:
+            if iface.master and iface.kind == "veth":
+                free_ports.setdefault(iface.master, []).append(iface.name)
+        for c in self.host.docker.containers:
+            if not c.running:
+                continue
+            for ep in c.endpoints:
+                net = self.host.docker.network(ep.network)
+                bridge = net.bridge if net else None
+                ports = free_ports.get(bridge or "", [])
+                port = ports.pop(0) if ports else f"veth-{c.name.lstrip('/')}"
+                out.append(Attachment(c, ep, net, bridge, port))
+        return out

@@ -1,0 +1,306 @@
+"""Journeys built from hooks: received, forwarded, local out, transmit, bridge, ARP, delivery.
+
+See `kernel.path` for the hook machinery and the kernel paths this follows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from nflens.kernel.context import ArpInfo, PacketContext
+from nflens.kernel.chain import ChainWalker
+from nflens.kernel.hostmodel import Attachment
+from nflens.kernel.path import LOOPBACK4, Walker, describe_packet
+from nflens.kernel.skb import Delivery, Skb
+from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, HookStep, PacketStep, RouteStep
+
+
+class Journey(Walker):
+    """A Walker that knows the paths between interfaces, bridges, containers and sockets."""
+
+    # --- entering the IP stack ------------------------------------------------------------
+    def receive(self, skb: Skb, iif: str, physin: str | None = None) -> Delivery:
+        """A packet arrives on `iif` (a bridge when it came from a bridge port `physin`)."""
+        bridged = physin is not None and self.model.bridge_nf(skb.pkt.family)
+        self.phase = f"in {iif}" + (f" (port {physin})" if physin else "")
+        self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), iif))
+        end = self.ip_hook(skb, "prerouting", iif=iif, physin=physin if bridged else None,
+                           bridged=bridged)
+        if end:
+            return end
+        if physin is not None:
+            end = self.bridge_hook(skb, "input", physin, None, self.model.bridge_of(physin))
+            if end:
+                return end
+        return self._routed_in(skb, iif, physin if bridged else None)
+
+    def _routed_in(self, skb: Skb, iif: str, physin: str | None) -> Delivery:
+        pkt = skb.pkt
+        if (pkt.family == 4 and pkt.dst in LOOPBACK4 and iif != "lo"
+                and not self.model.route_localnet(iif)):
+            self._route_step(skb, "martian", "127.0.0.0/8 from outside lo (route_localnet=0)")
+            return Delivery("unreachable", "martian destination: 127/8 on a non-loopback device")
+        res = self.model.route(pkt.dst, pkt.src, iif, skb.mark)
+        if res.type in ("local", "broadcast"):
+            self._route_step(skb, "local", res.describe())
+            self.phase = "input"
+            end = self.ip_hook(skb, "input", iif=iif, physin=physin, bridged=physin is not None)
+            return end or self.local_deliver(skb)
+        if res.type != "unicast":
+            self._route_step(skb, res.type, res.describe())
+            return Delivery("unreachable", f"no route to {pkt.dst} ({res.type})")
+        if not self.model.ip_forward(pkt.family):
+            self._route_step(skb, "forward refused", "ip_forward=0")
+            return Delivery("unreachable", "forwarding is off (net.ipv4.ip_forward=0)")
+        oif = res.oif
+        self._route_step(skb, "forward", res.describe(), oif)
+        self.phase = "forward"
+        end = self.ip_hook(skb, "forward", iif=iif, oif=oif, physin=physin,
+                           bridged=physin is not None)
+        if end:
+            return end
+        return self._post_and_transmit(skb, iif, oif, res.gateway)
+
+    def _post_and_transmit(self, skb, iif, oif, gateway) -> Delivery:
+        self.phase = "postrouting"
+        end = self.ip_hook(skb, "postrouting", iif=iif, oif=oif)
+        if end:
+            return end
+        return self.transmit(skb, oif, gateway)
+
+    def local_out(self, skb: Skb) -> Delivery:
+        """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
+        skb.local_origin = True
+        self.phase = "output"
+        self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), "local process"))
+        oif, gw = self._out_route(skb)
+        if oif is None:
+            return Delivery("unreachable", f"no route to {skb.pkt.dst}")
+        dst_before = skb.pkt.dst
+        end = self.ip_hook(skb, "output", oif=oif)
+        if end:
+            return end
+        if skb.pkt.dst != dst_before:  # ip_route_me_harder: DNAT in OUTPUT re-routes
+            oif, gw = self._out_route(skb)
+            if oif is None:
+                return Delivery("unreachable", f"no route to {skb.pkt.dst}")
+        return self._post_and_transmit(skb, None, oif, gw)
+
+    def _out_route(self, skb: Skb):
+        res = self.model.route(skb.pkt.dst, None, None, skb.mark)
+        if res.type == "local":
+            self._route_step(skb, "local", res.describe(), "lo")
+            return "lo", None
+        if res.type != "unicast":
+            self._route_step(skb, res.type, res.describe())
+            return None, None
+        self._route_step(skb, "output", res.describe(), res.oif)
+        return res.oif, res.gateway
+
+    # --- leaving ------------------------------------------------------------------------
+    def transmit(self, skb: Skb, oif: str, gateway) -> Delivery:
+        if oif == "lo":
+            return self.receive(skb, "lo")
+        if self.model.is_bridge(oif):
+            return self._into_bridge(skb, oif, gateway or skb.pkt.dst)
+        self.trace.append(PacketStep(skb.direction, f"out {oif}", describe_packet(skb), oif))
+        return self.leave(skb, oif)
+
+    def leave(self, skb: Skb, oif: str) -> Delivery:
+        """The packet leaves the host on `oif` towards a peer outside."""
+        if skb.direction == "reply":
+            return Delivery("client", f"reply left on {oif}", skb, iface=oif)
+        self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
+                                       "assumed", "a peer outside the host is assumed to answer"))
+        return Delivery("peer", f"left the host on {oif}", skb, iface=oif)
+
+    def _into_bridge(self, skb: Skb, bridge: str, nexthop) -> Delivery:
+        att = self.model.by_addr.get(nexthop)
+        if att is None or att.bridge != bridge:
+            self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", "",
+                                         f"no container has {nexthop}: ARP unanswered"))
+            return Delivery("unreachable", f"nobody answers ARP for {nexthop} on {bridge}")
+        host_ip = self._primary_addr(bridge, nexthop.version, nexthop)
+        if nexthop.version == 4 and not self.arp(bridge, att, host_ip, nexthop, host_asks=True,
+                                                 direction=skb.direction):
+            return Delivery("dropped", f"ARP for {nexthop} on {bridge} was filtered", skb,
+                            self._last_bridge_ref)
+        self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", att.port,
+                                     "host -> port"))
+        end = self.bridge_hook(skb, "output", None, att.port, bridge)
+        end = end or self.bridge_hook(skb, "postrouting", None, att.port, bridge)
+        if end:
+            return end
+        return self.container_receive(skb, att)
+
+    # --- containers ---------------------------------------------------------------------
+    def container_receive(self, skb: Skb, att: Attachment) -> Delivery:
+        name = att.container.name.lstrip("/")
+        pkt = skb.pkt
+        if skb.direction == "reply":
+            return Delivery("client", f"reply reached container {name}", skb, target=att)
+        if att.addr(pkt.family) != pkt.dst:
+            return Delivery("unreachable", f"{pkt.dst} is not {name}'s address", skb)
+        listening = {(p.container_port, p.proto) for p in att.container.ports}
+        listening |= set(att.container.exposed)
+        if (pkt.dport, pkt.proto) in listening:
+            self.trace.append(EndpointStep(skb.direction, f"container {name}",
+                                           f"container {name} {pkt.dst}:{pkt.dport}/{pkt.proto}",
+                                           "listening", "published/exposed port"))
+            return Delivery("container", f"container {name} port {pkt.dport}", skb, target=att)
+        self.trace.append(EndpointStep(skb.direction, f"container {name}", f"container {name}",
+                                       "closed", f"no known listener on {pkt.dport}/{pkt.proto}"))
+        return Delivery("closed", f"nothing known to listen on {name}:{pkt.dport}/{pkt.proto}", skb)
+
+    def container_send(self, skb: Skb, att: Attachment) -> Delivery:
+        """A packet leaves a container's namespace: on-link peers directly, the rest via gw."""
+        name = att.container.name.lstrip("/")
+        self.phase = f"container {name}"
+        self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), att.port))
+        pkt = skb.pkt
+        iface = att.endpoint.ipv4 if pkt.family == 4 else att.endpoint.ipv6
+        gateway = att.gateway(pkt.family)
+        if iface is None or (gateway is None and pkt.dst not in iface.network):
+            return Delivery("unreachable", f"{name} has no {('IPv4', 'IPv6')[pkt.family == 6]} route")
+        nexthop = pkt.dst if pkt.dst in iface.network else gateway
+        peer = self.model.by_addr.get(nexthop)
+        bridge = att.bridge or ""
+        if peer is not None and peer.bridge == att.bridge and peer is not att:
+            return self._bridged(skb, att, peer)
+        if nexthop.version == 4 and not self.arp(bridge, att, nexthop, att.addr(4), host_asks=False,
+                                                 direction=skb.direction):
+            return Delivery("dropped", f"ARP for {nexthop} from {name} was filtered", skb,
+                            self._last_bridge_ref)
+        end = self.bridge_hook(skb, "prerouting", att.port, None, bridge)
+        if end:
+            return end
+        return self.receive(skb, bridge, physin=att.port)
+
+    def _bridged(self, skb: Skb, src: Attachment, dst: Attachment) -> Delivery:
+        bridge = src.bridge or ""
+        br_nf = self.model.bridge_nf(skb.pkt.family)
+        self.phase = f"bridge {bridge}"
+        self.trace.append(BridgeStep(skb.direction, self.phase, bridge, src.port, dst.port,
+                                     "port -> port" + (" (br_netfilter)" if br_nf else "")))
+        if skb.pkt.family == 4 and not self._arp_between(bridge, src, dst, skb.direction):
+            return Delivery("dropped", "ARP between containers was filtered", skb,
+                            self._last_bridge_ref)
+        end = self.bridge_hook(skb, "prerouting", src.port, None, bridge)
+        if not end and br_nf:
+            end = self.ip_hook(skb, "prerouting", iif=bridge, physin=src.port, bridged=True)
+        end = end or self.bridge_hook(skb, "forward", src.port, dst.port, bridge)
+        if not end and br_nf:
+            end = self.ip_hook(skb, "forward", iif=bridge, oif=bridge, physin=src.port,
+                               physout=dst.port, bridged=True)
+        end = end or self.bridge_hook(skb, "postrouting", None, dst.port, bridge)
+        if not end and br_nf:
+            end = self.ip_hook(skb, "postrouting", iif=bridge, oif=bridge, physin=src.port,
+                               physout=dst.port, bridged=True)
+        return end or self.container_receive(skb, dst)
+
+    # --- local sockets ------------------------------------------------------------------
+    def local_deliver(self, skb: Skb) -> Delivery:
+        pkt = skb.pkt
+        if skb.direction == "reply":
+            return Delivery("client", "reply reached the local socket", skb)
+        if pkt.proto not in ("tcp", "udp"):
+            return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
+        sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
+        if not sockets:
+            self.trace.append(EndpointStep(skb.direction, "input", f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
+                                           "closed", "no listening socket in ss.txt"))
+            return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
+        sock = sockets[0]
+        proc = sock.process or "?"
+        kind = "proxy" if proc == "docker-proxy" else "socket"
+        self.trace.append(EndpointStep(skb.direction, "input", f"{proc} on {sock.addr}:{sock.port}",
+                                       "listening", "docker-proxy re-originates to the container"
+                                       if kind == "proxy" else ""))
+        return Delivery(kind, f"{proc} listening on {sock.addr}:{sock.port}", skb, target=sock)
+
+    # --- bridge family and ARP ----------------------------------------------------------
+    _last_bridge_ref = None
+
+    def bridge_hook(self, skb: Skb | None, hook: str, inport, outport, bridge,
+                    arp: ArpInfo | None = None, direction: str | None = None) -> Delivery | None:
+        """Run the bridge-family base chains (ebtables, nft bridge) of `hook` on a frame."""
+        for base in self.pipeline.chains("bridge", hook):
+            ctx = PacketContext(
+                pkt=skb.pkt if skb else None, family="bridge", hook=hook, env=self.model,
+                iif=inport, oif=outport, arp=arp, eth_proto=0x0806 if arp else
+                (0x0800 if skb.pkt.family == 4 else 0x86DD), mark=skb.mark if skb else 0,
+                extra=(("logical_in", bridge if inport else None),
+                       ("logical_out", bridge if outport else None)))
+            dirn = direction or (skb.direction if skb else "original")
+            walker = ChainWalker(base.table, self.oracle, self.trace, dirn, self.phase)
+            start = len(self.trace)
+            res = walker.run(base.chain, ctx)
+            self.trace.insert(start, HookStep(dirn, self.phase, "bridge", hook, base.table.name,
+                                              base.chain.name, base.priority, base.table.origin,
+                                              res.verdict))
+            self.unmodelled.extend(res.unmodelled)
+            if res.verdict in ("drop", "reject", "queue"):
+                self._last_bridge_ref = res.by
+                return Delivery("dropped", f"dropped in bridge {base.table.name} {base.chain.name}",
+                                skb, res.by, None if res.by else
+                                ("bridge", base.table.name, base.chain.name, "drop"))
+        return None
+
+    def arp_hook(self, hook: str, arp: ArpInfo, iif, oif, direction) -> bool:
+        for base in self.pipeline.chains("arp", hook):
+            ctx = PacketContext(pkt=None, family="arp", hook=hook, env=self.model, iif=iif,
+                                oif=oif, arp=arp, eth_proto=0x0806)
+            walker = ChainWalker(base.table, self.oracle, self.trace, direction, self.phase)
+            res = walker.run(base.chain, ctx)
+            if res.verdict in ("drop", "reject"):
+                self._last_bridge_ref = res.by
+                return False
+        return True
+
+    def arp(self, bridge, att: Attachment, asker_ip, target_ip, host_asks: bool,
+            direction: str) -> bool:
+        """The ARP exchange a delivery over `bridge` needs (request and reply both must pass)."""
+        host_mac = (self.model.host.interface(bridge).mac
+                    if self.model.host.interface(bridge) else "00:00:00:00:00:00")
+        cmac = att.endpoint.mac or "02:42:00:00:00:00"
+        self.phase = f"arp {bridge}"
+        if host_asks:
+            req = ArpInfo(1, host_mac, asker_ip, "00:00:00:00:00:00", target_ip)
+            rep = ArpInfo(2, cmac, target_ip, host_mac, asker_ip)
+            ok = (self.arp_hook("output", req, None, bridge, direction)
+                  and not self.bridge_hook(None, "output", None, att.port, bridge, req, direction)
+                  and not self.bridge_hook(None, "postrouting", None, att.port, bridge, req, direction)
+                  and not self.bridge_hook(None, "prerouting", att.port, None, bridge, rep, direction)
+                  and not self.bridge_hook(None, "input", att.port, None, bridge, rep, direction)
+                  and self.arp_hook("input", rep, bridge, None, direction))
+            who = ("host", f"{target_ip}")
+        else:
+            req = ArpInfo(1, cmac, asker_ip, "00:00:00:00:00:00", target_ip)
+            rep = ArpInfo(2, host_mac, target_ip, cmac, asker_ip)
+            ok = (not self.bridge_hook(None, "prerouting", att.port, None, bridge, req, direction)
+                  and not self.bridge_hook(None, "input", att.port, None, bridge, req, direction)
+                  and self.arp_hook("input", req, bridge, None, direction)
+                  and self.arp_hook("output", rep, None, bridge, direction)
+                  and not self.bridge_hook(None, "output", None, att.port, bridge, rep, direction)
+                  and not self.bridge_hook(None, "postrouting", None, att.port, bridge, rep, direction))
+            who = (att.container.name.lstrip("/"), f"{target_ip}")
+        self.trace.append(ArpStep(direction, self.phase, "who-has", f"{who[0]} ({asker_ip})",
+                                  who[1], ok, "" if ok else "ARP request or reply filtered"))
+        return ok
+
+    def _arp_between(self, bridge, src: Attachment, dst: Attachment, direction) -> bool:
+        req = ArpInfo(1, src.endpoint.mac or "", src.addr(4), "00:00:00:00:00:00", dst.addr(4))
+        rep = ArpInfo(2, dst.endpoint.mac or "", dst.addr(4), src.endpoint.mac or "", src.addr(4))
+        self.phase = f"arp {bridge}"
+        ok = True
+        for frame, a, b in ((req, src.port, dst.port), (rep, dst.port, src.port)):
+            for hook, i, o in (("prerouting", a, None), ("forward", a, b), ("postrouting", None, b)):
+                if self.bridge_hook(None, hook, i, o, bridge, frame, direction):
+                    ok = False
+        self.trace.append(ArpStep(direction, self.phase, "who-has", str(src.addr(4)),
+                                  str(dst.addr(4)), ok, "" if ok else "ARP filtered on the bridge"))
+        return ok
+
+    def _route_step(self, skb: Skb, decision: str, route: str, oif: str | None = None) -> None:
+        self.trace.append(RouteStep(skb.direction, self.phase, str(skb.pkt.dst), decision, route,
+                                    oif or ""))

@@ -1,0 +1,188 @@
+"""The packet's journey through one host: hooks, routing, bridges, ARP, loopback, delivery.
+
+Paths (net/ipv4/ip_input.c, ip_forward.c, ip_output.c, net/bridge/br_input.c, br_forward.c,
+net/bridge/br_netfilter_hooks.c):
+- received: PREROUTING -> route -> INPUT -> socket | FORWARD -> POSTROUTING -> transmit
+- local:    route -> OUTPUT (reroute after DNAT) -> POSTROUTING -> transmit
+- transmit: lo loops back into PREROUTING keeping its conntrack entry; a bridge hands the frame
+  to the port of the neighbour (after ARP) through bridge OUTPUT/POSTROUTING; any other device
+  leaves the host.
+- bridged (port to port): bridge PREROUTING, br_netfilter's IP PREROUTING, bridge FORWARD, IP
+  FORWARD, bridge/IP POSTROUTING — the IP hooks only when net.bridge.bridge-nf-call-iptables=1.
+- into the host from a port: bridge PREROUTING, IP PREROUTING (br_netfilter or ip_rcv), bridge
+  INPUT, then the routed path with the bridge as input device.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+
+from nflens.ir.rules import Action
+from nflens.kernel import conntrack as ctmod
+from nflens.kernel import nat as natmod
+from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
+from nflens.kernel.context import ArpInfo, PacketContext
+from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline
+from nflens.kernel.skb import Delivery, Skb
+from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
+                                 NatStep, PacketStep, RouteStep)
+
+LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
+
+
+def describe_packet(skb: Skb) -> str:
+    p = skb.pkt
+    t = ctmod.tuple_of(p)
+    flags = "" if p.proto != "tcp" else " [" + ",".join(sorted(p.tcp_flags)) + "]"
+    return f"{p.proto} {t}{flags}"
+
+
+class Walker:
+    """Moves packets through the host model, appending steps to `trace`."""
+
+    def __init__(self, model: HostModel, pipeline: Pipeline, ct: ctmod.Conntrack,
+                 oracle: Oracle, trace: list, unmodelled: list[str]):
+        self.model = model
+        self.pipeline = pipeline
+        self.ct = ct
+        self.oracle = oracle
+        self.trace = trace
+        self.unmodelled = unmodelled
+        self.phase = ""
+
+    # --- hooks ---------------------------------------------------------------------------
+    def ip_hook(self, skb: Skb, hook: str, iif=None, oif=None, physin=None, physout=None,
+                bridged=False) -> Delivery | None:
+        """Run every base chain of `hook`; None when the packet survives, else how it ended."""
+        version = skb.pkt.family
+        chains = self.pipeline.chains(version, hook)
+        nat_chains = [b for b in chains if b.is_nat]
+        events = [(b.priority, 1, b) for b in chains if not b.is_nat]
+        if hook in ("prerouting", "output"):
+            events.append((PRIO_CONNTRACK, 0, "ct"))
+        if hook in NAT_MANIP:
+            default = PRIO_NAT_DST if NAT_MANIP[hook] == "dst" else PRIO_NAT_SRC
+            prio = min((b.priority for b in nat_chains), default=default)
+            events.append((prio, 0, "nat"))
+        events.sort(key=lambda e: (e[0], e[1], getattr(e[2], "order", 0)))
+        for _prio, _kind, ev in events:
+            if ev == "ct":
+                self._conntrack_in(skb, iif)
+                continue
+            if ev == "nat":
+                end = self._nat_point(skb, hook, nat_chains, iif, oif, physin, physout, bridged)
+                if end:
+                    return end
+                continue
+            end = self._run_chain(skb, ev, hook, iif, oif, physin, physout, bridged)
+            if end:
+                return end
+        if hook in ("postrouting", "input") and skb.entry is not None:
+            skb.entry.status.add("CONFIRMED")
+        return None
+
+    def _ctx(self, skb: Skb, family: str, hook: str, iif, oif, physin, physout, bridged):
+        ct = ctmod.view(skb.entry, skb.ctdir, skb.untracked) if (skb.entry or skb.untracked) else None
+        return PacketContext(
+            pkt=skb.pkt, family=family, hook=hook, env=self.model, iif=iif, oif=oif,
+            physin=physin, physout=physout, bridged=bridged, ct=ct,
+            eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
+            uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None)
+
+    def _run_chain(self, skb, base, hook, iif, oif, physin, physout, bridged) -> Delivery | None:
+        ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged)
+        walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase)
+        start = len(self.trace)
+        res = walker.run(base.chain, ctx)
+        self.trace.insert(start, HookStep(
+            skb.direction, self.phase, base.table.family, hook, base.table.name, base.chain.name,
+            base.priority, base.table.origin, res.verdict))
+        self.unmodelled.extend(res.unmodelled)
+        skb.mark = res.ctx.mark
+        if res.ct_mark is not None and skb.entry is not None:
+            skb.entry.mark = res.ct_mark
+        if res.notrack and skb.entry is None:
+            skb.untracked = True
+        if res.verdict in ("drop", "queue"):
+            policy = None if res.by else (base.table.family, base.table.name, base.chain.name,
+                                          base.chain.policy or "drop")
+            return Delivery("dropped", f"dropped in {base.table.name} {base.chain.name}",
+                            skb, res.by, policy)
+        if res.verdict == "reject":
+            return Delivery("rejected", f"rejected ({res.reject_with})", skb, res.by)
+        return None
+
+    def _conntrack_in(self, skb: Skb, iif) -> None:
+        if skb.untracked:
+            self.trace.append(ConntrackStep(skb.direction, self.phase, "UNTRACKED", "", "",
+                                            "NOTRACK in raw: conntrack skipped"))
+            return
+        if skb.entry is not None and iif == "lo":
+            self.trace.append(ConntrackStep(skb.direction, self.phase, "kept", skb.ctdir,
+                                            skb.entry.describe(), "looped back: entry kept"))
+            return
+        found = self.ct.lookup(skb.pkt)
+        if found:
+            skb.entry, skb.ctdir = found
+            if skb.ctdir == "REPLY":
+                skb.entry.status.add("SEEN_REPLY")
+            note = "existing entry"
+        else:
+            skb.entry, skb.ctdir = self.ct.create(skb.pkt), "ORIGINAL"
+            note = "new entry"
+        state = ctmod.view(skb.entry, skb.ctdir).state
+        self.trace.append(ConntrackStep(skb.direction, self.phase, state, skb.ctdir,
+                                        skb.entry.describe(), note))
+
+    def _nat_point(self, skb, hook, nat_chains, iif, oif, physin, physout, bridged):
+        entry = skb.entry
+        if entry is None or skb.untracked:
+            return None
+        manip = NAT_MANIP[hook]
+        if manip not in entry.nat_done and skb.ctdir == "ORIGINAL":
+            for base in nat_chains:
+                ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged)
+                walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase)
+                start = len(self.trace)
+                res = walker.run(base.chain, ctx)
+                self.trace.insert(start, HookStep(
+                    skb.direction, self.phase, base.table.family, hook, base.table.name,
+                    base.chain.name, base.priority, base.table.origin, res.verdict))
+                self.unmodelled.extend(res.unmodelled)
+                if res.verdict in ("drop", "reject", "queue"):
+                    return Delivery("dropped", f"dropped in nat {base.chain.name}", skb, res.by)
+                if res.nat is not None and self._bind(skb, res.nat, res.nat_by, hook, iif, oif):
+                    break
+            entry.nat_done.add(manip)  # a null binding when nothing matched
+        before = describe_packet(skb)
+        skb.pkt = ctmod.apply_manip(skb.pkt, entry, skb.ctdir, manip)
+        after = describe_packet(skb)
+        if before != after:
+            self.trace.append(NatStep(skb.direction, self.phase, f"{manip.upper()}NAT"
+                                      if manip == "src" else "DNAT", before, after,
+                                      "conntrack" if skb.ctdir == "REPLY" or
+                                      skb.direction == "reply" else "rule"))
+        return None
+
+    def _bind(self, skb, action: Action, ref: RuleRef | None, hook, iif, oif) -> bool:
+        oif_addr = self._primary_addr(oif, skb.pkt.family, skb.pkt.dst)
+        iif_addr = (ipaddress.ip_address("127.0.0.1" if skb.pkt.family == 4 else "::1")
+                    if hook == "output" else self._primary_addr(iif, skb.pkt.family, None))
+        bound = natmod.bind(skb.entry, action, hook, oif_addr=oif_addr, iif_addr=iif_addr)
+        return bound is not None
+
+    def _primary_addr(self, iface, version, dst):
+        if iface is None:
+            return None
+        i = self.model.host.interface(iface)
+        if i is None:
+            return None
+        for a in i.addresses:
+            if a.ip.version == version and a.scope != "link" and (dst is None or dst in a.network):
+                return a.ip
+        for a in i.addresses:
+            if a.ip.version == version and a.scope != "link":
+                return a.ip
+        return None

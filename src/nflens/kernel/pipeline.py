@@ -1,0 +1,59 @@
+"""Which base chains a packet meets at a hook, in priority order, for every family.
+
+An IPv4 packet at an IP hook meets the base chains of the `ip` and `inet` families registered on
+that hook, iptables tables (legacy or nft) and native nftables tables alike, sorted by priority
+(lower first). Bridge frames meet `bridge` chains (ebtables and nft bridge tables); ARP packets
+meet `arp` chains. Conntrack and NAT are not chains but run at fixed priorities
+(include/uapi/linux/netfilter_ipv4.h): conntrack -200 in prerouting/output, NAT dst -100 in
+prerouting/output, NAT src +100 in postrouting/input, confirm last in postrouting/input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nflens.ir.rules import Chain, Ruleset, Table
+
+FAMILIES_FOR = {4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
+PRIO_CONNTRACK = -200
+PRIO_NAT_DST = -100
+PRIO_NAT_SRC = 100
+NAT_MANIP = {"prerouting": "dst", "output": "dst", "postrouting": "src", "input": "src"}
+
+
+@dataclass(frozen=True)
+class BaseChain:
+    priority: int
+    order: int  # registration order among equal priorities
+    table: Table
+    chain: Chain
+
+    @property
+    def is_nat(self) -> bool:
+        return self.chain.type == "nat"
+
+
+class Pipeline:
+    """Base chains indexed by (family key, hook)."""
+
+    def __init__(self, ruleset: Ruleset):
+        self.index: dict[tuple, list[BaseChain]] = {}
+        order = 0
+        for table in ruleset.tables:
+            for chain in table.chains:
+                if not chain.is_base:
+                    continue
+                order += 1
+                prio = chain.priority if chain.priority is not None else 0
+                for key, fams in FAMILIES_FOR.items():
+                    if table.family in fams:
+                        self.index.setdefault((key, chain.hook), []).append(
+                            BaseChain(prio, order, table, chain))
+        for chains in self.index.values():
+            chains.sort(key=lambda b: (b.priority, b.order))
+
+    def chains(self, key, hook: str) -> list[BaseChain]:
+        return self.index.get((key, hook), [])
+
+    def has_family(self, key) -> bool:
+        return any(k[0] == key for k in self.index)

@@ -1,0 +1,235 @@
+"""One flow, both directions: `simulate(host, flow) -> FlowResult`, pure and deterministic.
+
+A flow is *allow* when its first packet reaches a listening endpoint and the endpoint's answer
+makes it back to the opener (CONTRACT §3). Steps:
+1. the first packet leaves its origin (an interface, a container, a local process);
+2. where it lands decides who answers: a socket, a container port, a peer outside the host;
+   docker-proxy accepts and re-originates a second connection to the container (both legs
+   must succeed: the "big pitfall" of seed 004);
+3. the answer (SYN-ACK) travels back through the same conntrack table, so replies are
+   ESTABLISHED and un-NATed from the entry, never by nat chains.
+When a match cannot be decided, the flow is re-run under the other assumptions (`Oracle`);
+the verdict is `uncertain` only if the outcomes differ, and then names what it hinged on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from nflens.errors import FlowError
+from nflens.ir.host import Host
+from nflens.ir.packet import Flow, Packet
+from nflens.kernel.chain import Oracle, RuleRef
+from nflens.kernel.conntrack import Conntrack
+from nflens.kernel.hostmodel import HostModel
+from nflens.kernel.journey import Journey
+from nflens.kernel.pipeline import Pipeline
+from nflens.kernel.skb import Delivery, Skb
+from nflens.kernel.trace import EndpointStep, Step, VerdictStep
+
+EPHEMERAL_PORT = 40000
+MAX_EXPLORED = 16
+
+
+@dataclass
+class FlowResult:
+    name: str
+    verdict: str  # allow, deny, uncertain
+    expect: str | None
+    reason: str
+    stopped_at: RuleRef | None
+    stopped_policy: tuple[str, str, str, str] | None
+    steps: list[Step]
+    uncertain_because: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return self.expect is None or self.expect == self.verdict
+
+    def to_json(self) -> dict[str, Any]:
+        stopped = None
+        if self.stopped_at is not None:
+            stopped = self.stopped_at.to_json()
+        elif self.stopped_policy is not None:
+            fam, table, chain, policy = self.stopped_policy
+            stopped = {"family": fam, "table": table, "chain": chain,
+                       "rule": f"policy {policy}", "index": None}
+        return {"name": self.name, "verdict": self.verdict, "expect": self.expect,
+                "reason": self.reason, "stopped_at": stopped,
+                "uncertain_because": self.uncertain_because, "assumptions": self.assumptions,
+                "path": [s.to_json() for s in self.steps]}
+
+
+class Simulator:
+    """Holds the per-host indexes so many flows can be simulated cheaply."""
+
+    def __init__(self, host: Host):
+        self.host = host
+        self.model = HostModel(host)
+        self.pipeline = Pipeline(host.ruleset)
+
+    def run(self, flow: Flow) -> FlowResult:
+        oracle = Oracle()
+        first = self._once(flow, oracle)
+        if not oracle.seen:
+            return first
+        keys = list(oracle.seen)
+        outcomes = {first.verdict}
+        for choice in _choices(keys):
+            result = self._once(flow, Oracle(dict(choice)))
+            outcomes.add(result.verdict)
+            if len(outcomes) > 1:
+                break
+        if len(outcomes) == 1:
+            first.assumptions.extend(f"did not matter: {r}" for r in oracle.seen.values())
+            return first
+        first.verdict = "uncertain"
+        first.uncertain_because = list(dict.fromkeys(oracle.seen.values()))
+        first.reason = "depends on: " + "; ".join(first.uncertain_because)
+        return first
+
+    def _once(self, flow: Flow, oracle: Oracle) -> FlowResult:
+        steps: list[Step] = []
+        unmodelled: list[str] = []
+        walker = Journey(self.model, self.pipeline, Conntrack(), oracle, steps, unmodelled)
+        outcome, reason, end = self._connect(walker, flow)
+        if unmodelled and outcome == "allow":
+            pass
+        steps.append(VerdictStep("result", "verdict", outcome, reason))
+        result = FlowResult(flow.name, outcome, flow.expect, reason,
+                            end.by if end and outcome != "allow" else None,
+                            end.by_policy if end and outcome != "allow" and not end.by else None,
+                            steps, assumptions=list(self.model.assumptions))
+        for note in dict.fromkeys(unmodelled):
+            oracle.seen.setdefault(f"unmodelled:{note}", note)
+        return result
+
+    # --- the connection -------------------------------------------------------------------
+    def _connect(self, walker: Journey, flow: Flow):
+        skb, start = self._first_packet(flow)
+        end = start(walker, skb)
+        if not end.answered:
+            return "deny", f"first packet: {end.detail}", end
+        if end.kind == "proxy":
+            leg = self._proxy_leg(walker, flow, end)
+            if leg is not None:
+                return leg
+        reply = self._reply(walker, end)
+        if reply.kind != "client":
+            return "deny", f"reply: {reply.detail}", reply
+        return "allow", f"connected: {end.detail}", end
+
+    def _first_packet(self, flow: Flow):
+        o = flow.origin
+        sport = flow.sport or EPHEMERAL_PORT
+        if o.container:
+            att = self._attachment(o.container, flow.dst.version)
+            pkt = Packet(att.addr(flow.dst.version), flow.dst, flow.proto, sport, flow.dport)
+            return Skb(pkt), lambda w, s: w.container_send(s, att)
+        if o.host:
+            src = self._host_source(flow.dst)
+            pkt = Packet(src, flow.dst, flow.proto, sport, flow.dport)
+            return Skb(pkt, local_origin=True), lambda w, s: w.local_out(s)
+        if o.iface is None or o.src is None:
+            raise FlowError(f"flow {flow.name!r}: 'from' needs iface+src, container or host")
+        if o.src.version != flow.dst.version:
+            raise FlowError(f"flow {flow.name!r}: source and destination are different IP versions")
+        pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
+        return Skb(pkt), lambda w, s: w.receive(s, o.iface)
+
+    def _attachment(self, ref: str, version: int):
+        container = self.host.docker.container(ref)
+        if container is None:
+            known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
+            raise FlowError(f"unknown container {ref!r} (known: {known})")
+        for att in self.model.attachments:
+            if att.container is container and att.addr(version) is not None:
+                return att
+        raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
+
+    def _host_source(self, dst):
+        """The source address the kernel picks for a local connection (route prefsrc)."""
+        res = self.model.route(dst)
+        if res.type == "local":
+            return dst
+        if res.route is not None and res.route.prefsrc is not None:
+            return res.route.prefsrc
+        if res.oif:
+            iface = self.host.interface(res.oif)
+            for a in iface.addresses if iface else ():
+                if a.ip.version == dst.version and a.scope != "link":
+                    return a.ip
+        return ipaddress.ip_address("127.0.0.1" if dst.version == 4 else "::1")
+
+    def _proxy_leg(self, walker: Journey, flow: Flow, end: Delivery):
+        """docker-proxy accepted; it connects from the host to the container's port."""
+        pkt = end.skb.pkt
+        target = self._proxy_target(pkt.dport, pkt.proto, pkt.dst)
+        if target is None:
+            walker.trace.append(EndpointStep("original", "docker-proxy", "docker-proxy", "unknown",
+                                             "no published port found for this proxy"))
+            return None
+        addr, port = target
+        walker.trace.append(EndpointStep("original", "docker-proxy", f"docker-proxy -> {addr}:{port}",
+                                         "connects", "second connection, from the host"))
+        inner = Flow(f"{flow.name}/proxy", _host_origin(), addr, port, pkt.proto)
+        skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
+                  local_origin=True)
+        leg = walker.local_out(skb)
+        if not leg.answered:
+            return "deny", f"docker-proxy's connection: {leg.detail}", leg
+        back = self._reply(walker, leg)
+        if back.kind != "client":
+            return "deny", f"docker-proxy's connection, reply: {back.detail}", back
+        return None
+
+    def _proxy_target(self, port, proto, dst):
+        for c in self.host.docker.containers:
+            if not c.running:
+                continue
+            for b in c.ports:
+                if b.host_port == port and b.proto == proto:
+                    for att in self.model.attachments:
+                        if att.container is c and att.addr(dst.version) is not None:
+                            return att.addr(dst.version), b.container_port
+                    for att in self.model.attachments:
+                        if att.container is c and att.addr(4) is not None:
+                            return att.addr(4), b.container_port
+        return None
+
+    def _reply(self, walker: Journey, end: Delivery) -> Delivery:
+        pkt = end.skb.pkt
+        flags = frozenset({"SYN", "ACK"}) if pkt.proto == "tcp" else frozenset()
+        answer = Packet(pkt.dst, pkt.src, pkt.proto, pkt.dport, pkt.sport, tcp_flags=flags)
+        skb = Skb(answer, direction="reply")
+        if end.kind in ("socket", "proxy"):
+            return walker.local_out(skb)
+        if end.kind == "container":
+            return walker.container_send(skb, end.target)
+        return walker.receive(skb, end.iface)
+
+
+def _host_origin():
+    from nflens.ir.packet import Endpoint
+
+    return Endpoint(host=True)
+
+
+def _choices(keys: list[str]):
+    """Assignments to try for unknown points: all of them when few, else the extremes."""
+    if len(keys) <= 4:
+        for bits in itertools.product((False, True), repeat=len(keys)):
+            if any(bits):
+                yield list(zip(keys, bits))
+        return
+    yield [(k, True) for k in keys]
+    for k in keys[:MAX_EXPLORED]:
+        yield [(k, True)]
+
+
+def simulate(host: Host, flow: Flow) -> FlowResult:
+    return Simulator(host).run(flow)

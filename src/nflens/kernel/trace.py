@@ -1,0 +1,169 @@
+"""The steps a packet took, as typed records: what each hook, rule, NAT, route and bridge did.
+
+Reports only render these; they never recompute. Every step serialises to a JSON object with a
+"step" key naming its type (the `path` array of CONTRACT §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of every trace step. `direction` is "original" or "reply"; `phase` a short label."""
+
+    direction: str
+    phase: str
+
+    kind = "step"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"step": self.kind}
+        for f in fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True)
+class PacketStep(Step):
+    """The packet as it is at this point (shown at phase boundaries)."""
+
+    packet: str = ""
+    where: str = ""
+    kind = "packet"
+
+
+@dataclass(frozen=True)
+class HookStep(Step):
+    """A base chain is entered: family, hook, table, chain, priority, and its verdict."""
+
+    family: str = ""
+    hook: str = ""
+    table: str = ""
+    chain: str = ""
+    priority: int = 0
+    origin: str = ""
+    verdict: str = ""
+    kind = "hook"
+
+
+@dataclass(frozen=True)
+class RuleStep(Step):
+    """One rule evaluated: matched (True/False/"unknown"), and what its actions did."""
+
+    family: str = ""
+    table: str = ""
+    chain: str = ""
+    index: int = 0
+    rule: str = ""
+    file: str = ""
+    line: int = 0
+    matched: Any = False
+    action: str = ""
+    note: str = ""
+    kind = "rule"
+
+
+@dataclass(frozen=True)
+class PolicyStep(Step):
+    family: str = ""
+    table: str = ""
+    chain: str = ""
+    policy: str = ""
+    kind = "policy"
+
+
+@dataclass(frozen=True)
+class ConntrackStep(Step):
+    """Conntrack's view of the packet: state, direction, whether the entry is new, NAT status."""
+
+    state: str = ""
+    ct_direction: str = ""
+    entry: str = ""
+    note: str = ""
+    kind = "conntrack"
+
+
+@dataclass(frozen=True)
+class NatStep(Step):
+    """A NAT rewrite: before -> after, and whether it came from a rule or from conntrack."""
+
+    nat: str = ""
+    before: str = ""
+    after: str = ""
+    by: str = ""
+    kind = "nat"
+
+
+@dataclass(frozen=True)
+class RouteStep(Step):
+    """A FIB decision: destination, the route used (table, prefix, dev, via) and the outcome."""
+
+    dst: str = ""
+    decision: str = ""
+    route: str = ""
+    oif: str = ""
+    kind = "route"
+
+
+@dataclass(frozen=True)
+class BridgeStep(Step):
+    bridge: str = ""
+    in_port: str = ""
+    out_port: str = ""
+    note: str = ""
+    kind = "bridge"
+
+
+@dataclass(frozen=True)
+class ArpStep(Step):
+    """An ARP exchange a delivery needed: who asked whom, and whether it got through."""
+
+    op: str = ""
+    sender: str = ""
+    target: str = ""
+    ok: bool = True
+    note: str = ""
+    kind = "arp"
+
+
+@dataclass(frozen=True)
+class EndpointStep(Step):
+    """Where the packet ended: a socket, a container, docker-proxy, a peer, or nothing."""
+
+    endpoint: str = ""
+    answers: str = ""
+    note: str = ""
+    kind = "endpoint"
+
+
+@dataclass(frozen=True)
+class VerdictStep(Step):
+    verdict: str = ""
+    reason: str = ""
+    kind = "verdict"
+
+
+@dataclass
+class Trace:
+    """An append-only list of steps; the simulator owns one per packet journey."""
+
+    steps: list[Step] = field(default_factory=list)
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.steps]

@@ -1,0 +1,41 @@
+"""Shared test fixtures: where the repository, its examples and ../shared are."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+SHARED = Path(os.environ.get("NFLENS_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+
+def _can_netns() -> bool:
+    return os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """../shared/corpus; tests that need it skip cleanly without it."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def example_snapshot() -> Path:
+    return EXAMPLES / "snapshot-example"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Lab tests need root and `ip`: skip them (with the reason) where that is missing."""
+    if _can_netns():
+        return
+    skip = pytest.mark.skip(reason="needs root and iproute2 for network namespaces")
+    for item in items:
+        if "lab" in item.keywords:
+            item.add_marker(skip)
