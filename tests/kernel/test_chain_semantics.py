@@ -80,3 +80,17 @@ def test_output_drop_blocks_the_reply_of_an_inbound_connection():
     result = run((t,), lan_to(8000))
     assert result.verdict == "deny"
     assert result.reason.startswith("reply")
+
+
+def test_an_unmodelled_target_that_could_drop_makes_the_verdict_uncertain_and_names_it():
+    t = Table("ip", "filter", (base("INPUT", "input", 0,
+                                    rule(Action("xt", (("name", "FANCY"),)), line=9)),))
+    result = run((t,), lan_to(8000))
+    assert result.verdict == "uncertain"
+    assert any("FANCY" in why and "test.rules:9" in why for why in result.uncertain_because)
+
+
+def test_an_unmodelled_target_that_cannot_matter_leaves_the_verdict_certain():
+    t = Table("ip", "filter", (base("INPUT", "input", 0, rule(Action("drop"), line=1),
+                                    rule(Action("xt", (("name", "FANCY"),)), line=2)),))
+    assert run((t,), lan_to(8000)).verdict == "deny"

@@ -196,8 +196,15 @@ class ChainWalker:
             return None
         if name in NON_TERMINAL:
             return None
-        result.unmodelled.append(f"target {_describe(action)} is not modelled [{_where(ref)}]")
-        notes.append(f"target {_describe(action)} not modelled: assumed to continue")
+        # An unmodelled target might end the packet's journey (a custom drop, a queue) or not:
+        # the oracle decides, so `simulate` can try both and say `uncertain` if it matters.
+        key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/target"
+        reason = f"target {_describe(action)} is not modelled [{_where(ref)}]"
+        if self.oracle.decide(key, reason):
+            notes.append(f"assumed: {_describe(action)} drops")
+            result.verdict, result.by = "drop", ref
+            return ("verdict", "drop")
+        notes.append(f"assumed: {_describe(action)} continues")
         return None
 
     def _set_mark(self, action: Action, result: ChainResult):
@@ -228,15 +235,10 @@ class ChainWalker:
         return None
 
     def _vmap(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
-        from nflens.kernel.matches import module_for as _m
-
-        common = _m("__nft_vmap__")
-        resolver = getattr(common, "resolve_vmap", None) if common else None
-        if resolver is None:
-            try:
-                from nflens.kernel.matches._nft_common import resolve_vmap as resolver
-            except ImportError:
-                resolver = None
+        try:
+            from nflens.kernel.matches._nft_common import resolve_vmap as resolver
+        except ImportError:
+            resolver = None
         ctx = replace(result.ctx, extra=result.ctx.extra + (("table", self.table.name),))
         picked = resolver(action, ctx) if resolver else Unknown("verdict maps are not modelled")
         if isinstance(picked, Unknown):
