@@ -1,0 +1,52 @@
+"""The simulator against what the real kernel did: every snapshot made in the lab.
+
+`examples/snapshot-example` and each `tests/fixtures/lab/*/` hold a snapshot collected from a
+real dockerd in network namespaces, the flows probed there (flows.json) and what the kernel did
+(expected.json). The simulator must agree on every flow not listed as flaky.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nflens.flows import load_flows
+from nflens.kernel.simulate import Simulator
+from nflens.snapshot.read import read_snapshot
+
+from tests.conftest import EXAMPLES, REPO
+
+SNAPSHOTS = sorted(
+    [EXAMPLES / "snapshot-example"]
+    + [p.parent for p in (REPO / "tests" / "fixtures" / "lab").glob("*/expected.json")]
+)
+
+
+def _cases():
+    for snap in SNAPSHOTS:
+        expected = json.loads((snap / "expected.json").read_text())
+        flaky = set(expected.get("flaky", []))
+        for flow in load_flows(snap / "flows.json"):
+            if flow.name in expected["expected"] and flow.name not in flaky:
+                yield pytest.param(snap, flow, expected["expected"][flow.name],
+                                   id=f"{snap.name}:{flow.name}")
+
+
+@pytest.fixture(scope="module")
+def simulators():
+    cache: dict[Path, Simulator] = {}
+
+    def get(snap: Path) -> Simulator:
+        if snap not in cache:
+            cache[snap] = Simulator(read_snapshot(snap))
+        return cache[snap]
+
+    return get
+
+
+@pytest.mark.parametrize("snap,flow,kernel", list(_cases()))
+def test_simulator_agrees_with_the_kernel(simulators, snap, flow, kernel):
+    result = simulators(snap).run(flow)
+    assert result.verdict == kernel, result.reason
