@@ -227,7 +227,10 @@ class Journey(Walker):
         for base in self.pipeline.chains("bridge", hook):
             ctx = PacketContext(
                 pkt=skb.pkt if skb else None, family="bridge", hook=hook, env=self.model,
-                iif=inport, oif=outport, arp=arp, eth_proto=0x0806 if arp else
+                iif=inport, oif=outport, arp=arp,
+                src_mac=arp.sha if arp else None,
+                dst_mac=(("ff:ff:ff:ff:ff:ff" if arp.op == 1 else arp.tha) if arp else None),
+                eth_proto=0x0806 if arp else
                 (0x0800 if skb.pkt.family == 4 else 0x86DD), mark=skb.mark if skb else 0,
                 extra=(("logical_in", bridge if inport else None),
                        ("logical_out", bridge if outport else None)))

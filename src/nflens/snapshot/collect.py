@@ -1,0 +1,192 @@
+"""Collect a snapshot (CONTRACT §2) from a live host: read-only commands only.
+
+Every command here only reads state: `*-save`, `nft -j list ruleset`, `ip -j ... show`, `ss`,
+`sysctl -a`, `docker inspect/info/version`. Nothing is ever changed. Inside a network namespace
+(`netns`) each command runs under `nsenter --net=/run/netns/NAME`, so `ip`, `ss`, `sysctl` and
+the netfilter tools see that namespace. A command that cannot run (tool missing, no
+permission, no Docker daemon) leaves its file out and says why in `CollectReport.missing`; the
+reader then records what it assumed instead.
+
+I/O goes through one seam, `Runner` (argv -> exit code, stdout, stderr), so tests can feed
+canned outputs; the live runner is `run_command`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nflens.errors import ToolError
+
+Runner = Callable[[list[str]], tuple[int, str, str]]
+TIMEOUT = 60
+
+# file -> argv (the commands of CONTRACT §2)
+COMMANDS: tuple[tuple[str, list[str]], ...] = (
+    ("iptables-save.txt", ["iptables-save"]),
+    ("ip6tables-save.txt", ["ip6tables-save"]),
+    ("nft.json", ["nft", "-j", "list", "ruleset"]),
+    ("ebtables-save.txt", ["ebtables-save"]),
+    ("ip-addr.json", ["ip", "-j", "addr", "show"]),
+    ("ip-link.json", ["ip", "-j", "-d", "link", "show"]),
+    ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
+    ("ip6-route.json", ["ip", "-6", "-j", "route", "show", "table", "all"]),
+    ("ip-rule.json", ["ip", "-j", "rule", "show"]),
+    ("ss.txt", ["ss", "-Htlnup"]),
+    ("sysctl.txt", ["sysctl", "-a"]),
+)
+DAEMON_JSON = Path("/etc/docker/daemon.json")
+
+
+@dataclass
+class CollectReport:
+    """What `collect` wrote and what it could not, with the reason for each missing file."""
+
+    out_dir: Path
+    written: list[str] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    commands: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def run_command(argv: list[str]) -> tuple[int, str, str]:
+    """Run one read-only command; a missing tool or a timeout become exit code 127/124."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        return 127, "", f"{argv[0]}: command not found"
+    except subprocess.TimeoutExpired:
+        return 124, "", f"{argv[0]}: timed out after {TIMEOUT}s"
+    except OSError as exc:
+        return 126, "", f"{argv[0]}: {exc.strerror or exc}"
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _reason(rc: int, stderr: str) -> str:
+    first = next((line.strip() for line in stderr.splitlines() if line.strip()), "")
+    return f"exit {rc}" + (f": {first}" if first else "")
+
+
+class _Collector:
+    def __init__(self, out_dir: Path, netns: str | None, docker_host: str | None,
+                 runner: Runner):
+        self.out = out_dir
+        self.netns = netns
+        self.docker_host = docker_host
+        self.runner = runner
+        self.report = CollectReport(out_dir)
+
+    def argv(self, argv: list[str]) -> list[str]:
+        if self.netns is None:
+            return argv
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--"] + argv
+
+    def run(self, file: str, argv: list[str]) -> str | None:
+        full = self.argv(argv)
+        self.report.commands.append((file, full))
+        rc, out, err = self.runner(full)
+        if rc != 0:
+            self.report.missing.append((file, f"`{' '.join(argv)}` failed: {_reason(rc, err)}"))
+            return None
+        return out
+
+    def write(self, file: str, text: str) -> None:
+        if file.endswith(".json"):
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                self.report.missing.append((file, f"output is not JSON: {exc.msg}"))
+                return
+        (self.out / file).write_text(text, encoding="utf-8")
+        self.report.written.append(file)
+
+    def host_files(self) -> None:
+        for file, argv in COMMANDS:
+            out = self.run(file, argv)
+            if out is not None:
+                self.write(file, out if file.endswith(".json") or out.endswith("\n") or not out
+                           else out + "\n")
+
+    def docker(self, args: list[str]) -> list[str]:
+        base = ["docker"] + (["-H", self.docker_host] if self.docker_host else [])
+        return base + args
+
+    def docker_files(self) -> None:
+        names = ("docker-containers.json", "docker-networks.json", "docker-info.json",
+                 "docker-version.json")
+        if self.netns is not None and self.docker_host is None:
+            for name in names:
+                self.report.missing.append((name, f"no docker host given for namespace "
+                                            f"{self.netns!r}: the default daemon belongs to "
+                                            "another namespace"))
+            return
+        info = self.run("docker-info.json", self.docker(["info", "--format", "{{json .}}"]))
+        if info is None:
+            for name in names[:2] + names[3:]:
+                self.report.missing.append((name, "the Docker daemon did not answer `docker info`"))
+            return
+        self.write("docker-info.json", info)
+        version = self.run("docker-version.json", self.docker(["version", "--format", "{{json .}}"]))
+        if version is not None:
+            self.write("docker-version.json", version)
+        self.inspect("docker-containers.json", ["ps", "-aq"], ["inspect"])
+        self.inspect("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"])
+
+    def inspect(self, file: str, list_args: list[str], inspect_args: list[str]) -> None:
+        ids = self.run(file, self.docker(list_args))
+        if ids is None:
+            return
+        wanted = ids.split()
+        if not wanted:
+            self.write(file, "[]\n")
+            return
+        out = self.run(file, self.docker(inspect_args + wanted))
+        if out is not None:
+            self.write(file, out)
+
+    def daemon_json(self, path: Path | None) -> None:
+        if path is None:
+            self.report.missing.append(("daemon.json", "the daemon in this namespace has no "
+                                        "known daemon.json path"))
+            return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.report.missing.append(("daemon.json", f"{path} does not exist (Docker defaults)"))
+            return
+        except OSError as exc:
+            self.report.missing.append(("daemon.json", f"{path}: {exc.strerror or exc}"))
+            return
+        self.write("daemon.json", text)
+
+
+def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = None,
+            runner: Runner | None = None, daemon_json: Path | None = None) -> CollectReport:
+    """Write a snapshot of the live host (or of network namespace `netns`) into `out_dir`.
+
+    `docker_host` is passed to `docker -H`; inside a namespace Docker is only asked when it is
+    given. `daemon_json` overrides /etc/docker/daemon.json (read on the host, outside a netns,
+    unless given). Raises ToolError when the namespace does not exist or nsenter is missing.
+    """
+    out_dir = Path(out_dir)
+    if netns is not None:
+        if not Path(f"/run/netns/{netns}").exists():
+            raise ToolError(f"network namespace {netns!r} does not exist (/run/netns/{netns})")
+        if runner is None and shutil.which("nsenter") is None:
+            raise ToolError("nsenter is needed to collect inside a network namespace")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    c = _Collector(out_dir, netns, docker_host, runner or run_command)
+    c.host_files()
+    c.docker_files()
+    if daemon_json is None and netns is None:
+        daemon_json = DAEMON_JSON
+    c.daemon_json(daemon_json)
+    return c.report

@@ -1,0 +1,204 @@
+"""Read a snapshot directory (CONTRACT §2) into an `ir.Host`.
+
+Every file is optional. For each missing file the Host records what was assumed instead
+(`Host.assumptions`), so every answer that depends on it can say so; `Host.files` lists what
+was read. Malformed files raise ParseError naming the file (and the line, where the format or
+the JSON decoder gives one); a directory that does not exist raises SnapshotError.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nflens.errors import ParseError, SnapshotError
+from nflens.ir.host import DockerState, Host, Route
+from nflens.snapshot import dockerfiles, hostfiles, rulesets
+
+KNOWN_FILES = (
+    "iptables-save.txt", "ip6tables-save.txt", "nft.json", "nft.txt", "ebtables-save.txt",
+    "ip-addr.json", "ip-link.json", "ip-route.json", "ip6-route.json", "ip-rule.json", "ss.txt",
+    "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
+    "docker-version.json", "daemon.json",
+)
+DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
+                  "net.bridge.bridge-nf-call-ip6tables")
+
+
+class _Dir:
+    """File access for one snapshot: records what was read; names the file in every error."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files: list[str] = []
+        self.assumptions: list[str] = []
+
+    def path(self, name: str) -> str:
+        return str(self.root / name)
+
+    def text(self, name: str) -> str | None:
+        p = self.root / name
+        if not p.is_file():
+            return None
+        try:
+            data = p.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+        self.files.append(name)
+        return data
+
+    def json(self, name: str) -> Any | None:
+        text = self.text(name)
+        if text is None:
+            return None
+        if not text.strip():
+            raise ParseError("empty file, expected JSON", self.path(name))
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON: {exc.msg} (column {exc.colno})", self.path(name),
+                             exc.lineno) from None
+
+    def missing(self, name: str, assumed: str) -> None:
+        self.assumptions.append(f"no {name}: {assumed}")
+
+
+def _renamed(exc: ParseError, root: Path) -> ParseError:
+    """Make a ParseError's file a path the user can open (parsers get the bare file name)."""
+    file = exc.file or "<input>"
+    if not Path(file).is_absolute() and (root / file).exists():
+        file = str(root / file)
+    return ParseError(exc.message, file, exc.line)
+
+
+def read_snapshot(path: str | Path) -> Host:
+    """Read every CONTRACT §2 file present under `path` into a Host (see module docstring)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise SnapshotError(f"{root}: not a snapshot directory (it does not exist)")
+    d = _Dir(root)
+    try:
+        return _read(d, root)
+    except ParseError as exc:
+        raise _renamed(exc, root) from None
+
+
+def _read(d: _Dir, root: Path) -> Host:
+    interfaces = _interfaces(d)
+    routes = _routes(d)
+    rules = d.json("ip-rule.json")
+    if rules is None:
+        d.missing("ip-rule.json", "the default policy rules (local 0, main 32766, default 32767)")
+    ruleset, rs_assumptions = rulesets.load(d.text)
+    host = Host(
+        ruleset=ruleset,
+        interfaces=interfaces,
+        routes=routes,
+        policy_rules=hostfiles.policy_rules(rules, d.path("ip-rule.json")) if rules else (),
+        sockets=_sockets(d),
+        sysctls=_sysctls(d),
+        docker=_docker(d),
+        persist=_persist(root),
+        name=root.resolve().name,
+    )
+    files = tuple(sorted(set(d.files))) + tuple(f"persist/{k}" for k, _ in host.persist)
+    return _with(host, files, tuple(d.assumptions) + tuple(rs_assumptions))
+
+
+def _with(host: Host, files: tuple[str, ...], assumptions: tuple[str, ...]) -> Host:
+    from dataclasses import replace
+
+    return replace(host, files=files, assumptions=assumptions)
+
+
+def _interfaces(d: _Dir):
+    links, addrs = d.json("ip-link.json"), d.json("ip-addr.json")
+    if links is None:
+        d.missing("ip-link.json", "interface kinds, bridge membership and veth peers unknown "
+                  "(interfaces from ip-addr.json are treated as plain Ethernet devices)")
+    if addrs is None:
+        d.missing("ip-addr.json", "no interface addresses known (local addresses come from "
+                  "ip-route.json's local table if present)")
+    return hostfiles.interfaces(links, addrs, d.path("ip-link.json"), d.path("ip-addr.json"))
+
+
+def _routes(d: _Dir) -> tuple[Route, ...]:
+    """IPv4 and IPv6 routes, once each (some `ip` versions print IPv6 routes in both files)."""
+    out: list[Route] = []
+    for name, version in (("ip-route.json", 4), ("ip6-route.json", 6)):
+        data = d.json(name)
+        if data is None:
+            d.missing(name, f"IPv{version} routes derived from interface addresses "
+                      "(connected and local routes only, no default route)")
+            continue
+        out.extend(hostfiles.routes(data, d.path(name), version))
+    return tuple(dict.fromkeys(out))
+
+
+def _sockets(d: _Dir):
+    text = d.text("ss.txt")
+    if text is None:
+        d.missing("ss.txt", "no host sockets known: a connection to the host itself is allowed "
+                  "only to published Docker ports")
+        return ()
+    return hostfiles.sockets(text, d.path("ss.txt"))
+
+
+def _sysctls(d: _Dir):
+    text = d.text("sysctl.txt")
+    if text is None:
+        d.missing("sysctl.txt", "assumed net.ipv4.ip_forward=1, net.bridge.bridge-nf-call-iptables=1 "
+                  "and net.bridge.bridge-nf-call-ip6tables=1 (Docker sets them)")
+        return ()
+    values = hostfiles.sysctls(text, d.path("sysctl.txt"))
+    keys = {k for k, _ in values}
+    for key in DOCKER_SYSCTLS:
+        if key not in keys:
+            d.assumptions.append(f"sysctl.txt has no {key}: assumed 1 (Docker sets it"
+                                 + ("; br_netfilter may not be loaded)" if "bridge" in key else ")"))
+    return values
+
+
+def _docker(d: _Dir) -> DockerState:
+    conts, nets = d.json("docker-containers.json"), d.json("docker-networks.json")
+    info, version = d.json("docker-info.json"), d.json("docker-version.json")
+    config = d.json("daemon.json")
+    if conts is None:
+        d.missing("docker-containers.json", "no containers")
+    if nets is None:
+        d.missing("docker-networks.json", "no Docker networks (a container's bridge is unknown)")
+    if version is None:
+        d.missing("docker-version.json", "Docker version unknown (ip6tables assumed enabled, "
+                  "the default since Docker 27)")
+    if config is None:
+        d.missing("daemon.json", "Docker defaults (userland-proxy=true, iptables=true)")
+    if info is None and config is not None and "firewall-backend" not in config:
+        d.missing("docker-info.json", "firewall backend assumed iptables")
+    assumptions: list[str] = []
+    networks = dockerfiles.networks(nets, d.path("docker-networks.json"), assumptions) \
+        if nets is not None else ()
+    d.assumptions.extend(assumptions)
+    return DockerState(
+        containers=dockerfiles.containers(conts, d.path("docker-containers.json"))
+        if conts is not None else (),
+        networks=networks,
+        daemon=dockerfiles.daemon(config, info, dockerfiles.server_version(version),
+                                  d.path("daemon.json")),
+    )
+
+
+def _persist(root: Path) -> tuple[tuple[str, str], ...]:
+    """Every file below persist/ (copies of /etc/nftables.conf, units ...), by relative path."""
+    base = root / "persist"
+    if not base.is_dir():
+        return ()
+    out = []
+    for p in sorted(base.rglob("*")):
+        if p.is_file():
+            try:
+                out.append((p.relative_to(base).as_posix(),
+                            p.read_text(encoding="utf-8", errors="replace")))
+            except OSError as exc:
+                raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""Load every ruleset dump of a snapshot and merge them so that no rule is counted twice.
+
+With the nf_tables backend, iptables-nft / ip6tables-nft / ebtables-nft keep their tables inside
+nf_tables, so `nft -j list ruleset` lists them again (their matches as opaque `xt`
+expressions). CONTRACT §2: the `*-save.txt` dumps are the source of truth for those tables and
+nft.json for every other table. So a (family, table) pair found in a save dump whose backend is
+nf_tables — or unknown, when nft.json has the same table — is dropped from the nft dump.
+A legacy dump's tables live in x_tables, apart from nf_tables: both are kept.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nflens.errors import ParseError
+from nflens.ir.rules import Ruleset, Table
+
+SAVE_DUMPS = (  # file, family, dialect module, tool
+    ("iptables-save.txt", "ip", "iptables", "iptables"),
+    ("ip6tables-save.txt", "ip6", "iptables", "ip6tables"),
+    ("ebtables-save.txt", "bridge", "ebtables", "ebtables"),
+)
+
+
+@dataclass
+class Loaded:
+    """What the merge needs from each dump, and what it decided."""
+
+    parts: list[Ruleset] = field(default_factory=list)
+    owned: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+
+
+def _dialect(module: str) -> Any | None:
+    try:
+        return importlib.import_module(f"nflens.dialects.{module}")
+    except ImportError:
+        return None
+
+
+def _parse_save(module: Any, dialect: str, text: str, file: str, family: str) -> Ruleset:
+    if dialect == "ebtables":
+        return module.parse(text, file)
+    return module.parse(text, file, family=family)
+
+
+def load_save_dumps(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
+    """Parse iptables-save.txt, ip6tables-save.txt and ebtables-save.txt when present."""
+    for name, family, dialect, tool in SAVE_DUMPS:
+        text = read_text(name)
+        if text is None:
+            loaded.assumptions.append(
+                f"no {name}: {tool} rules taken from nft.json/nft.txt only (if any)")
+            continue
+        module = _dialect(dialect)
+        if module is None or not hasattr(module, "parse"):
+            loaded.assumptions.append(
+                f"{name} is present but the {dialect} dialect is not available: "
+                f"its rules are NOT modelled")
+            continue
+        rs = _parse_save(module, dialect, text, name, family)
+        loaded.parts.append(rs)
+        if rs.backend != "legacy":
+            for table in rs.tables:
+                loaded.owned[(family, table.name)] = (name, rs.backend)
+
+
+def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
+    """nft.json (preferred) or nft.txt, minus the tables a save dump already gave."""
+    name, func = "nft.json", "parse_json"
+    text = read_text(name)
+    if text is None:
+        name, func = "nft.txt", "parse_text"
+        text = read_text(name)
+    if text is None:
+        loaded.assumptions.append("no nft.json or nft.txt: no native nftables tables assumed")
+        return
+    module = _dialect("nft")
+    if module is None or not hasattr(module, func):
+        loaded.assumptions.append(
+            f"{name} is present but the nft dialect is not available: its rules are NOT modelled")
+        return
+    rs = getattr(module, func)(text, name)
+    loaded.parts.append(_without_owned(rs, name, loaded))
+
+
+def _without_owned(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
+    kept: list[Table] = []
+    dropped: list[Table] = []
+    for table in rs.tables:
+        owner = loaded.owned.get((table.family, table.name))
+        (dropped if owner else kept).append(table)
+    for table in dropped:
+        save_file, backend = loaded.owned[(table.family, table.name)]
+        why = "its backend is nf_tables" if backend == "nf_tables" else \
+            "it has no backend header; assumed nf_tables"
+        loaded.assumptions.append(
+            f"table {table.family} {table.name} is in both {save_file} and {name}: "
+            f"taken from {save_file} only ({why})")
+    gone = {(r.source.file, r.source.line, r.source.text) for t in dropped for c in t.chains
+            for r in c.rules if r.source}
+    keep_src = {(r.source.file, r.source.line, r.source.text) for t in kept for c in t.chains
+                for r in c.rules if r.source}
+    unsupported = tuple(u for u in rs.unsupported
+                        if (u.file, u.line, u.text) not in gone or (u.file, u.line, u.text) in keep_src)
+    return Ruleset(tuple(kept), rs.dialect, rs.backend, unsupported, rs.warnings)
+
+
+def merge(parts: list[Ruleset]) -> Ruleset:
+    """One Ruleset of dialect "snapshot"; `backend` is the first dump's that has one."""
+    merged = Ruleset(dialect="snapshot")
+    for part in parts:
+        merged = merged.merged_with(part)
+    return merged
+
+
+def load(read_text: Callable[[str], str | None]) -> tuple[Ruleset, list[str]]:
+    """All rulesets of a snapshot, merged; and the assumptions made on the way."""
+    loaded = Loaded()
+    load_save_dumps(read_text, loaded)
+    load_nft(read_text, loaded)
+    return merge(loaded.parts), loaded.assumptions
+
+
+__all__ = ["Loaded", "ParseError", "load", "merge"]
