@@ -26,7 +26,7 @@ MOBY = CORPUS / "moby"
 
 
 def _config(name: str) -> dict[str, str]:
-    return dict(kv.split("=") for kv in name.split("__")[0].split(","))
+    return dict(kv.partition("=")[::2] for kv in name.split("__")[0].split(","))
 
 
 def docker_host(ruleset, cfg: dict[str, str]) -> Host:

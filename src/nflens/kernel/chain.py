@@ -96,6 +96,11 @@ class ChainWalker:
         depth = 0
         while True:
             if index >= len(current.rules):
+                if stack and current.policy in ("accept", "drop"):
+                    # ebtables user chains carry their own policy (ebtables(8) -P on a user chain)
+                    self._note_policy(current)
+                    result.verdict = current.policy
+                    return result
                 if stack:  # fell off a regular chain: implicit return
                     current, index = stack.pop()
                     continue

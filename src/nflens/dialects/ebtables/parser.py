@@ -177,10 +177,7 @@ class Parser:
     def finish_chain(self, table: _TableDraft, draft: _ChainDraft) -> Chain:
         builtin = BUILTIN_CHAINS[table.name].get(draft.name)
         if builtin is None:
-            if draft.policy not in (None, "return"):
-                self.unsupported.append(Unsupported(
-                    self.file, draft.source.line, draft.source.text.strip(),
-                    f"user-defined chain policy {draft.policy.upper()}"))
+            # a user chain's own ACCEPT/DROP policy is modelled by kernel.chain
             policy = None if draft.policy == "return" else draft.policy
             return Chain(draft.name, tuple(draft.rules), policy=policy, source=draft.source)
         hook, legacy_prio, nft_prio = builtin
