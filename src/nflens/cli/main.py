@@ -35,7 +35,10 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        # In non-standalone mode click returns typer.Exit's code instead of exiting.
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)
     except NflensError as exc:
         typer.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
