@@ -1,0 +1,77 @@
+"""Run the real `nft` in a throwaway network namespace: the only way to parse nft text exactly.
+
+nft's grammar (scanner.l/parser_bison.y, variables, includes, symbolic constants) is only fully
+known to nft itself, so `nft list ruleset` text is loaded with `nft -f` and listed back as JSON.
+The load happens inside `unshare --net` (plus `--map-root-user` when not root): the namespace and
+its ruleset vanish with the process, and rules never reach the host's own network namespace.
+If unshare cannot create the namespace, the shell never runs: nothing is loaded anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from nflens.errors import ParseError, ToolError
+
+TIMEOUT = 60
+_NFT_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>[\d-]+): Error: (?P<msg>.*)$", re.M)
+
+
+def nft_binary() -> str:
+    path = shutil.which("nft") or next((p for p in ("/usr/sbin/nft", "/sbin/nft")
+                                         if os.access(p, os.X_OK)), None)
+    if path is None:
+        raise ToolError("nft is not installed: it is needed to read nft text rulesets "
+                        "(install the nftables package, or give `nft -j list ruleset` output)")
+    return path
+
+
+def _unshare() -> list[str]:
+    path = shutil.which("unshare")
+    if path is None:
+        raise ToolError("unshare (util-linux) is not installed: nft text is loaded in a "
+                        "throwaway network namespace, which needs it")
+    return [path, "--net"] if os.geteuid() == 0 else [path, "--net", "--map-root-user"]
+
+
+def load_and_list(script: str, file: str, json_input: bool = False) -> str:
+    """Load `script` into a fresh netns with `nft [-j] -f`, return `nft -j list ruleset` output.
+
+    nft's complaints become ParseError(file, line); a failure to create the namespace ToolError.
+    """
+    nft = nft_binary()
+    with tempfile.TemporaryDirectory(prefix="nflens-nft-") as tmp:
+        path = os.path.join(tmp, "ruleset.json" if json_input else "ruleset.nft")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(script)
+        load = f'"{nft}" {"-j " if json_input else ""}-f "$1" && "{nft}" -j list ruleset'
+        cmd = _unshare() + ["--", "/bin/sh", "-c", load, "sh", path]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+                                  cwd=tmp)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolError(f"cannot run nft in a scratch namespace: {exc}") from exc
+        if proc.returncode != 0:
+            raise _failure(proc.stderr, path, file)
+        return proc.stdout
+
+
+def _failure(stderr: str, path: str, file: str) -> Exception:
+    if "unshare" in stderr and ("Operation not permitted" in stderr or "failed" in stderr):
+        return ToolError("cannot create a scratch network namespace to load nft text "
+                         f"(unshare: {stderr.strip().splitlines()[-1]}); run as root, allow "
+                         "unprivileged user namespaces, or give `nft -j list ruleset` output")
+    match = _NFT_ERROR.search(stderr)
+    if match:
+        where = file if match.group("file") == path else match.group("file")
+        return ParseError(f"nft: {match.group('msg').strip()} (column {match.group('col')})",
+                          where, int(match.group("line")))
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    message = lines[0] if lines else "nft failed without a message"
+    if "Operation not permitted" in stderr or "Permission denied" in stderr:
+        return ToolError(f"nft could not load the ruleset in a scratch namespace: {message}")
+    return ParseError(f"nft: {message}", file, None)
