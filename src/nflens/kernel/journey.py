@@ -212,6 +212,13 @@ class Journey(Walker):
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
         sock = sockets[0]
         proc = sock.process or "?"
+        if proc == "dockerd":
+            # userland-proxy=false: dockerd binds published ports only to reserve them; the
+            # kernel completes the handshake but nothing ever answers (seen in the lab).
+            self.trace.append(EndpointStep(skb.direction, "input", f"dockerd on {sock.addr}:{sock.port}",
+                                           "holds the port", "no service behind it"))
+            return Delivery("closed", f"dockerd only reserves {sock.addr}:{sock.port}; nothing "
+                            "serves it (userland-proxy=false)", skb, target=sock)
         kind = "proxy" if proc == "docker-proxy" else "socket"
         self.trace.append(EndpointStep(skb.direction, "input", f"{proc} on {sock.addr}:{sock.port}",
                                        "listening", "docker-proxy re-originates to the container"

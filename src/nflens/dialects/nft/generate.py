@@ -34,9 +34,10 @@ def generate_json(ruleset: Ruleset, flush: bool = False) -> str:
 def _table_objects(table: Table) -> list[dict[str, Any]]:
     base = {"family": table.family, "table": table.name}
     objs: list[dict[str, Any]] = [{"table": {"family": table.family, "name": table.name}}]
-    objs.extend(_set_json(base, s) for s in table.sets)
+    # chains before sets: a verdict map's elements may jump to them
     for chain in table.chains:
         objs.append({"chain": _chain_json(base, chain)})
+    objs.extend(_set_json(base, s) for s in table.sets)
     for chain in table.chains:
         for rule in chain.rules:
             body = dict(base, chain=chain.name,

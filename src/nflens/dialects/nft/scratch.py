@@ -67,9 +67,12 @@ def _failure(stderr: str, path: str, file: str) -> Exception:
                          "unprivileged user namespaces, or give `nft -j list ruleset` output")
     match = _NFT_ERROR.search(stderr)
     if match:
-        where = file if match.group("file") == path else match.group("file")
-        return ParseError(f"nft: {match.group('msg').strip()} (column {match.group('col')})",
-                          where, int(match.group("line")))
+        msg = match.group("msg").strip()
+        if match.group("file") != path:  # "internal:0:..." from JSON input, or an include
+            return ParseError(f"nft: {msg} (at {match.group('file')}:{match.group('line')})",
+                              file, None)
+        return ParseError(f"nft: {msg} (column {match.group('col')})", file,
+                          int(match.group("line")))
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     message = lines[0] if lines else "nft failed without a message"
     if "Operation not permitted" in stderr or "Permission denied" in stderr:
