@@ -36,21 +36,21 @@ def quote(text: str) -> str:
 
 def render_value(value: Any, strings: bool = False) -> str:
     """A right-hand side or map/set element. `strings`: the key is a string type (ifname)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if isinstance(value, bool):  # fib ... oif missing, exthdr/tcp option ... exists
+        return "exists" if value else "missing"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        if value.startswith("@") or (not strings and _BARE.match(value) and "-" not in value):
+        if value.startswith("@") or (not strings and _BARE.match(value)):
             return value
         if not strings and _is_address(value):
             return value
         return quote(value)
     if isinstance(value, Action):
         return render_verdict(value)
-    if isinstance(value, tuple):
-        if len(value) == 2 and not _all_scalar(value):
-            raise Unrenderable("a bare pair")
+    if isinstance(value, tuple):  # a list of flags: ct state established,related
+        if not _all_scalar(value):
+            raise Unrenderable("a list of expressions")
         return ",".join(render_value(v, strings) for v in value)
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return str(value)
@@ -120,6 +120,8 @@ def _operand(value: Any) -> str:
     text = render_expr(value)
     if isinstance(value, NftExpr) and value.kind in BINOPS:
         return f"({text})"
+    if isinstance(value, tuple) and len(value) > 1:  # flags: (syn | ack)
+        return "(" + " | ".join(render_value(v) for v in value) + ")"
     return text
 
 
@@ -175,7 +177,8 @@ def render_cmp(cmp: NftCmp) -> str:
     left = render_expr(cmp.left)
     right = render_value(cmp.right, strings) if not isinstance(cmp.right, NftExpr) \
         else render_expr(cmp.right, strings)
-    if cmp.op in ("==", "in"):
+    implicit = not (isinstance(cmp.left, NftExpr) and cmp.left.kind in BINOPS)
+    if cmp.op == "in" or (cmp.op == "==" and implicit):
         return f"{left} {right}"
     return f"{left} {cmp.op} {right}"
 

@@ -54,17 +54,19 @@ def _range(value: tuple, brackets: bool = False) -> str:
 
 def _nat(action: Action, family: str) -> str:
     name = action.name
-    if action.get("addr_expr") is not None or action.get("port_expr") is not None:
-        raise Unrenderable("nat to an expression")
     addr, port = action.get("addr"), action.get("port")
     text = name
     if action.get("family"):
         text += f" {action.get('family')}"
     v6 = addr is not None and isinstance(addr[0], ipaddress.IPv6Address)
     target = ""
-    if addr is not None:
+    if action.get("addr_expr") is not None:
+        target = render_expr(action.get("addr_expr"))
+    elif addr is not None:
         target = _range(addr, brackets=v6 and port is not None)
-    if port is not None:
+    if action.get("port_expr") is not None:
+        target += f":{render_expr(action.get('port_expr'))}"
+    elif port is not None:
         target += f":{_range(port)}"
     if target:
         text += f" to {target}"

@@ -29,6 +29,8 @@ _ADD_RULE = re.compile(rf"^(?:add\s+)?rule\s+{_FAMILY}{_NAME}\s+{_NAME}\s+(.*)$"
 _ADD_CHAIN = re.compile(rf"^(?:add|create)\s+chain\s+{_FAMILY}")
 _PRIORITY = re.compile(r"\bpriority\s+(raw|mangle|dstnat|filter|security|srcnat|out)\b"
                        r"(\s*[-+]\s*\d+)?")
+_DEVICE = re.compile(r'\bdevice\s+("[^"]+"|[^\s;]+)')
+_DEVICES = re.compile(r"\bdevices\s*=\s*\{([^}]*)\}")
 _CHAIN_HEADER = ("type ", "policy ", "comment ", "devices ", "device ")
 
 Key = tuple[str, str, str]
@@ -114,6 +116,10 @@ def _line(line, raw, lineno, stack, found, unknowable):
         return None
     if top and top[0] == "chain":
         if line.startswith(_CHAIN_HEADER):
+            devices = _devices(line)
+            if devices:  # nft 1.0.6's JSON omits a chain's device: keep the text's
+                found.setdefault(("device",) + tuple(top[1:]), []).append(
+                    (lineno, ",".join(d.strip('"') for d in devices)))
             return None
         key = (top[1], top[2], top[3])
         depth = line.count("{") - line.count("}")
@@ -124,6 +130,13 @@ def _line(line, raw, lineno, stack, found, unknowable):
     if top is None:
         _command(line, raw, lineno, found, unknowable)
     return None
+
+
+def _devices(line: str) -> list[str]:
+    many = _DEVICES.search(line)
+    if many:
+        return [d.strip() for d in many.group(1).split(",") if d.strip()]
+    return _DEVICE.findall(line)
 
 
 def _command(line, raw, lineno, found, unknowable) -> None:
@@ -165,7 +178,10 @@ def _map_lines(ruleset: Ruleset, text: str, file: str) -> Ruleset:
                 if old:
                     moved[old.line] = src
                 rules.append(replace(rule, source=src))
-            chains.append(replace(chain, rules=tuple(rules), source=None))
+            device = chain.device
+            if chain.is_base and device is None and found.get(("device",) + key):
+                device = found[("device",) + key][0][1]
+            chains.append(replace(chain, rules=tuple(rules), source=None, device=device))
         tables.append(replace(table, chains=tuple(chains), source=None))
     unsupported = tuple(Unsupported(file, moved[u.line].line, moved[u.line].text, u.what)
                         if u.line in moved else u for u in ruleset.unsupported)

@@ -1,0 +1,89 @@
+"""nft meta expressions: packet metadata (net/netfilter/nft_meta.c, nft_meta_get_eval;
+net/bridge/netfilter/nft_meta_bridge.c; nft(8) "META EXPRESSIONS").
+
+The kernel breaks (MISSING here) when the thing is absent: iifname with no input device
+(locally generated packets), oifname before routing, skuid without a local socket.
+In the bridge family the in/out device is the bridge *port* (ctx.physin/physout) and
+ibrname/obrname name the bridge (ctx.iif/oif) — nft_meta_bridge.c.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nflens.ir.rules import NftExpr
+from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
+from nflens.kernel.matches.nft_symbols import proto_number
+
+NAMES = ("meta",)
+DOMAINS = {"l4proto": "inet_proto", "protocol": "ether_type", "nfproto": "nfproto"}
+PKTTYPE = {"host": "host", "broadcast": "broadcast", "multicast": "multicast",
+           "otherhost": "other", "other": "other"}
+
+
+def evaluate(cmp, ctx: PacketContext):
+    return evaluate_cmp(cmp, ctx)
+
+
+def domain(expr: NftExpr) -> str | None:
+    return DOMAINS.get(expr.get("key"))
+
+
+def _devices(ctx: PacketContext) -> tuple[str | None, str | None]:
+    if ctx.family == "bridge":
+        return ctx.physin or ctx.iif, ctx.physout or ctx.oif
+    return ctx.iif, ctx.oif
+
+
+def value(expr: NftExpr, ctx: PacketContext) -> Any:
+    key = expr.get("key")
+    iif, oif = _devices(ctx)
+    if key in ("iifname", "iif", "oifname", "oif"):
+        dev = iif if key.startswith("i") else oif
+        return MISSING if dev is None else dev
+    if key in ("iifkind", "oifkind", "iiftype", "oiftype", "iifgroup", "oifgroup"):
+        return _device_info(key, iif if key.startswith("i") else oif, ctx)
+    if key in ("ibrname", "obrname"):
+        if ctx.family != "bridge":
+            return MISSING
+        bridge = ctx.iif if key == "ibrname" else ctx.oif
+        return MISSING if bridge is None else bridge
+    return _packet(key, ctx)
+
+
+def _device_info(key: str, dev: str | None, ctx: PacketContext) -> Any:
+    if dev is None:
+        return MISSING
+    if key.endswith("group"):
+        return ctx.env.interface_group(dev)
+    kind = ctx.env.interface_kind(dev)
+    if key.endswith("type"):  # ARPHRD_* names: lo is "loopback", the rest Ethernet-like
+        return "loopback" if kind == "loopback" or dev == "lo" else "ether"
+    return Unknown(f"kind of interface {dev} is not known") if kind is None else kind
+
+
+def _packet(key: str, ctx: PacketContext) -> Any:
+    pkt = ctx.pkt
+    if key == "mark":
+        return ctx.mark
+    if key == "nfproto":
+        fam = {"ip": 2, "ip6": 10}.get(ctx.family)
+        if fam is None:  # inet/bridge/netdev: the packet's own family
+            fam = {0x0800: 2, 0x86DD: 10}.get(ctx.eth_proto, 0)
+        return fam
+    if key == "protocol":
+        return ctx.eth_proto
+    if key == "pkttype":
+        return PKTTYPE.get(ctx.pkttype, ctx.pkttype)
+    if key in ("skuid", "skgid"):
+        owner = ctx.uid if key == "skuid" else ctx.gid
+        return MISSING if owner is None else owner
+    if pkt is None:
+        return MISSING
+    if key == "l4proto":
+        number = proto_number(pkt.proto)
+        return Unknown(f"protocol {pkt.proto}") if number is None else number
+    if key == "length":
+        return pkt.length
+    return Unknown(f"meta {key} is not modelled")

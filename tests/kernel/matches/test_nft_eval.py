@@ -1,0 +1,242 @@
+"""Concrete semantics of nft expressions (net/netfilter/nft_{payload,meta,ct,fib,cmp,lookup}.c):
+parse a real nft JSON rule, evaluate its relations on a packet, compare with the kernel."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from nflens.dialects.nft import parse_json
+from nflens.ir.packet import Packet
+from nflens.ir.rules import Action, NftCmp, NftExpr
+from nflens.kernel.context import CtView, PacketContext, Unknown
+from nflens.kernel.matches import module_for
+from nflens.kernel.matches._nft_common import resolve_vmap
+
+from tests.conftest import CORPUS
+
+IP = ipaddress.ip_address
+
+
+class Env:
+    local = {IP("10.0.0.1"), IP("192.168.0.1"), IP("127.0.0.1")}
+    routes = {"10.0.0.": "eth0", "192.168.0.": "br0"}
+
+    def __init__(self, sets=None):
+        self.sets = sets or {}
+
+    def addr_type(self, addr, iface=None):
+        return "LOCAL" if addr in self.local else "UNICAST"
+
+    def route_oif(self, dst, src=None, iif=None, mark=0):
+        return next((dev for pfx, dev in self.routes.items() if str(dst).startswith(pfx)), None)
+
+    def set_elements(self, family, table, name):
+        return self.sets.get((family, table, name))
+
+    def interface_kind(self, name):
+        return {"br0": "bridge", "lo": "loopback"}.get(name, "veth")
+
+    def interface_index(self, name):
+        return {"lo": 1, "eth0": 2}.get(name)
+
+    def interface_group(self, name):
+        return 0
+
+
+def ctx(src="10.0.0.2", dst="10.0.0.1", proto="tcp", dport=80, state=None, **kw):
+    pkt = Packet(IP(src), IP(dst), proto, 40000, dport)
+    ct = CtView(state) if state else None
+    base = dict(pkt=pkt, family="ip", hook="input", env=kw.pop("env", Env()), iif="eth0",
+                ct=ct, extra=(("table", "t"),))
+    return PacketContext(**{**base, **kw})
+
+
+def cmp(op, left, right):
+    """A relation exactly as parse_json builds it from libnftables JSON."""
+    text = json.dumps({"nftables": [
+        {"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "c"}},
+        {"rule": {"family": "ip", "table": "t", "chain": "c",
+                  "expr": [{"match": {"op": op, "left": left, "right": right}}]}}]})
+    return parse_json(text).tables[0].chains[0].rules[0].exprs[0]
+
+
+def ev(c, context):
+    return module_for(c.kind).evaluate(c, context)
+
+
+CT_STATE = {"ct": {"key": "state"}}
+TCP_DPORT = {"payload": {"protocol": "tcp", "field": "dport"}}
+IP_SADDR = {"payload": {"protocol": "ip", "field": "saddr"}}
+IIFNAME = {"meta": {"key": "iifname"}}
+
+
+@pytest.mark.parametrize("state,op,expected", [
+    ("ESTABLISHED", "in", True), ("RELATED", "in", True), ("NEW", "in", False),
+    ("ESTABLISHED", "==", True), ("NEW", "==", False), ("INVALID", "in", False)])
+def test_ct_state_list_is_a_bitmask_test(state, op, expected):
+    assert ev(cmp(op, CT_STATE, ["established", "related"]), ctx(state=state)) is expected
+
+
+def test_ct_state_without_conntrack_is_invalid():
+    assert ev(cmp("==", CT_STATE, "invalid"), ctx()) is True
+
+
+def test_ct_mark_without_conntrack_never_matches():
+    assert ev(cmp("!=", {"ct": {"key": "mark"}}, 1), ctx()) is False
+
+
+def test_ct_status_dnat_and_original_daddr():
+    ct = CtView("ESTABLISHED", frozenset({"DNAT", "SEEN_REPLY"}), orig_dst=IP("10.0.0.1"))
+    c = ctx(ct=ct)
+    assert ev(cmp("in", {"ct": {"key": "status"}}, "dnat"), c) is True
+    assert ev(cmp("in", {"ct": {"key": "status"}}, ["seen-reply"]), c) is True
+    assert ev(cmp("==", {"ct": {"key": "daddr", "dir": "original"}}, "10.0.0.1"), c) is True
+
+
+@pytest.mark.parametrize("op,right,expected", [
+    ("==", 80, True), ("!=", 80, False), ("==", {"set": [22, 80]}, True),
+    ("==", {"range": [1, 79]}, False), ("<", 1024, True), (">=", 81, False),
+    ("!=", {"set": [22, 443]}, True)])
+def test_payload_ports(op, right, expected):
+    assert ev(cmp(op, TCP_DPORT, right), ctx()) is expected
+
+
+def test_tcp_port_on_a_udp_packet_never_matches_even_negated():
+    assert ev(cmp("!=", TCP_DPORT, 80), ctx(proto="udp")) is False
+
+
+@pytest.mark.parametrize("right,expected", [
+    ({"prefix": {"addr": "10.0.0.0", "len": 8}}, True),
+    ({"prefix": {"addr": "192.168.0.0", "len": 16}}, False),
+    ({"range": ["10.0.0.1", "10.0.0.9"]}, True), ("10.0.0.2", True),
+    ({"set": [{"prefix": {"addr": "172.16.0.0", "len": 12}}, "10.0.0.2"]}, True)])
+def test_payload_prefixes_ranges_and_sets(right, expected):
+    assert ev(cmp("==", IP_SADDR, right), ctx()) is expected
+
+
+def test_ipv4_field_on_ipv6_packet_never_matches():
+    assert ev(cmp("!=", IP_SADDR, "10.0.0.2"), ctx(src="fd00::2", dst="fd00::1")) is False
+
+
+@pytest.mark.parametrize("iif,pattern,expected", [
+    ("eth0", "eth*", True), ("veth1", "eth*", False), ("eth0", "eth0", True),
+    ("eth*", "eth\\*", True), ("eth0", "eth\\*", False)])
+def test_interface_wildcards(iif, pattern, expected):
+    assert ev(cmp("==", IIFNAME, pattern), ctx(iif=iif)) is expected
+
+
+def test_oifname_before_routing_never_matches():
+    assert ev(cmp("!=", {"meta": {"key": "oifname"}}, "eth0"), ctx(oif=None)) is False
+
+
+def test_meta_l4proto_and_nfproto_by_name():
+    assert ev(cmp("==", {"meta": {"key": "l4proto"}}, "tcp"), ctx()) is True
+    assert ev(cmp("==", {"meta": {"key": "nfproto"}}, "ipv6"), ctx()) is False
+
+
+def test_meta_mark_with_mask():
+    left = {"&": [{"meta": {"key": "mark"}}, 0xFF]}
+    assert ev(cmp("==", left, 1), ctx(mark=0x301)) is True
+    assert ev(cmp("==", left, 1), ctx(mark=0x302)) is False
+
+
+def test_bridge_family_iifname_is_the_port_and_ibrname_the_bridge():
+    c = ctx(family="bridge", iif="br0", physin="veth1")
+    assert ev(cmp("==", IIFNAME, "veth1"), c) is True
+    assert ev(cmp("==", {"meta": {"key": "ibrname"}}, "br0"), c) is True
+
+
+@pytest.mark.parametrize("dst,expected", [("10.0.0.1", True), ("8.8.8.8", False)])
+def test_fib_daddr_type_local(dst, expected):
+    assert ev(cmp("==", {"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
+              ctx(dst=dst)) is expected
+
+
+@pytest.mark.parametrize("src,iif,missing", [("10.0.0.2", "eth0", False),
+                                             ("10.0.0.2", "br0", True), ("8.8.8.8", "eth0", True)])
+def test_fib_saddr_iif_oif_missing_is_reverse_path_filtering(src, iif, missing):
+    left = {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}
+    assert ev(cmp("==", left, False), ctx(src=src, iif=iif)) is missing
+
+
+def test_named_set_lookup_uses_the_table_and_unknown_without_contents():
+    c = cmp("==", IP_SADDR, "@allowed")
+    env = Env({("ip", "t", "allowed"): (NftExpr("prefix", (("addr", "10.0.0.0"), ("len", 8))),)})
+    assert ev(c, ctx(env=env)) is True
+    assert isinstance(ev(c, ctx()), Unknown)
+
+
+def test_concatenation_against_set():
+    left = {"concat": [IP_SADDR, TCP_DPORT]}
+    right = {"set": [{"concat": ["10.0.0.2", 80]}, {"concat": ["10.0.0.3", 22]}]}
+    assert ev(cmp("==", left, right), ctx()) is True
+    assert ev(cmp("==", left, right), ctx(dport=22)) is False
+
+
+def test_tcp_flags_mask():
+    left = {"&": [{"payload": {"protocol": "tcp", "field": "flags"}}, ["syn", "ack"]]}
+    assert ev(cmp("==", left, "syn"), ctx()) is True
+
+
+@pytest.mark.parametrize("kind", ["limit", "xt", "numgen"])
+def test_unmodelled_expressions_are_unknown(kind):
+    assert isinstance(module_for(kind).evaluate(NftExpr(kind, (("name", "x"),)), ctx()), Unknown)
+
+
+def test_icmp_type_by_name():
+    c = ctx(proto="icmp", dport=None)
+    c = PacketContext(**{**c.__dict__, "pkt": c.pkt.with_(icmp_type=8)})
+    assert ev(cmp("==", {"payload": {"protocol": "icmp", "field": "type"}}, "echo-request"), c) is True
+
+
+GOLDEN = CORPUS / "moby" / "TestNftabler" / \
+    "hairpin=false,internal=false,icc=false,masq=false,snat=true,gwm=nat,bindlh=false__ip.golden"
+
+
+def _golden_json():
+    """The golden's filter-FORWARD chain and map, as `nft -j list ruleset` prints them."""
+    jump = {"jump": {"target": "filter-forward-in__br-dummy"}}
+    return json.dumps({"nftables": [
+        {"table": {"family": "ip", "name": "docker-bridges"}},
+        {"map": {"family": "ip", "name": "filter-forward-in-jumps", "table": "docker-bridges",
+                 "type": "ifname", "map": "verdict", "elem": [["br-dummy", jump]]}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD",
+                   "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-forward-in__br-dummy"}},
+        {"rule": {"family": "ip", "table": "docker-bridges", "chain": "filter-FORWARD", "expr": [
+            {"vmap": {"key": {"meta": {"key": "oifname"}}, "data": "@filter-forward-in-jumps"}}]}}]})
+
+
+def _vmap_env(rs):
+    t = rs.tables[0]
+    return Env({(t.family, t.name, s.name): s.elements for s in t.sets})
+
+
+def test_vmap_lookup_on_docker29_filter_forward():
+    rs = parse_json(_golden_json())
+    vmap = rs.tables[0].chain("filter-FORWARD").rules[0].exprs[0]
+    c = ctx(env=_vmap_env(rs), oif="br-dummy", extra=(("table", "docker-bridges"),))
+    assert resolve_vmap(vmap, c) == Action("jump", (("chain", "filter-forward-in__br-dummy"),))
+    assert resolve_vmap(vmap, ctx(env=_vmap_env(rs), oif="eth1",
+                                  extra=(("table", "docker-bridges"),))) is None
+
+
+@pytest.mark.lab
+def test_vmap_lookup_on_the_real_docker29_golden(corpus):
+    from nflens.dialects.nft import parse_text
+
+    rs = parse_text(GOLDEN.read_text(), str(GOLDEN))
+    vmap = rs.tables[0].chain("filter-FORWARD").rules[0].exprs[0]
+    c = ctx(env=_vmap_env(rs), oif="br-dummy", extra=(("table", "docker-bridges"),))
+    assert resolve_vmap(vmap, c).get("chain") == "filter-forward-in__br-dummy"
+
+
+def test_anonymous_vmap():
+    vmap = Action("vmap", (("data", NftExpr("set", (("elements", ((22, Action("accept")),
+                                                                  (23, Action("drop")))),))),
+                           ("key", NftExpr("payload", (("field", "dport"), ("protocol", "tcp"))))))
+    assert resolve_vmap(vmap, ctx(dport=23)) == Action("drop")
+    assert resolve_vmap(vmap, ctx(dport=24)) is None
