@@ -90,6 +90,8 @@ class ChainWalker:
         self.phase = phase
 
     def run(self, chain: Chain, ctx: PacketContext) -> ChainResult:
+        # nft set references are resolved per table: matches find it in ctx.extra
+        ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),))
         result = ChainResult("accept", None, ctx)
         stack: list[tuple[Chain, int]] = []
         current, index = chain, 0
@@ -162,8 +164,6 @@ class ChainWalker:
         if module is None:
             value: Any = Unknown(f"match {kind!r} is not modelled")
         else:
-            ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),)) if isinstance(
-                expr, (NftCmp, NftExpr)) else ctx
             try:
                 value = module.evaluate(expr, ctx)
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -244,8 +244,7 @@ class ChainWalker:
             from nflens.kernel.matches._nft_common import resolve_vmap as resolver
         except ImportError:
             resolver = None
-        ctx = replace(result.ctx, extra=result.ctx.extra + (("table", self.table.name),))
-        picked = resolver(action, ctx) if resolver else Unknown("verdict maps are not modelled")
+        picked = resolver(action, result.ctx) if resolver else Unknown("verdict maps are not modelled")
         if isinstance(picked, Unknown):
             key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/vmap"
             self.oracle.decide(key, f"{picked.reason} [{_where(ref)}]")
