@@ -148,9 +148,17 @@ class Journey(Walker):
                                            f"container {name} {pkt.dst}:{pkt.dport}/{pkt.proto}",
                                            "listening", "published/exposed port"))
             return Delivery("container", f"container {name} port {pkt.dport}", skb, target=att)
-        self.trace.append(EndpointStep(skb.direction, f"container {name}", f"container {name}",
-                                       "closed", f"no known listener on {pkt.dport}/{pkt.proto}"))
-        return Delivery("closed", f"nothing known to listen on {name}:{pkt.dport}/{pkt.proto}", skb)
+        # What listens inside a container's namespace is not in the snapshot (ss runs on the
+        # host): like a peer outside the host, the container is assumed to answer, and the
+        # answer says so. The firewall path is what nflens decides.
+        self.trace.append(EndpointStep(skb.direction, f"container {name}",
+                                       f"container {name} {pkt.dst}:{pkt.dport}/{pkt.proto}",
+                                       "assumed", "not published: assumed to listen"))
+        self.assumed.append(
+            f"container {name} is assumed to listen on {pkt.dport}/{pkt.proto} (not published; "
+            "the snapshot cannot see inside containers)")
+        return Delivery("container", f"container {name} port {pkt.dport} (assumed listening)",
+                        skb, target=att)
 
     def container_send(self, skb: Skb, att: Attachment) -> Delivery:
         """A packet leaves a container's namespace: on-link peers directly, the rest via gw."""
@@ -167,7 +175,7 @@ class Journey(Walker):
         bridge = att.bridge or ""
         if peer is not None and peer.bridge == att.bridge and peer is not att:
             return self._bridged(skb, att, peer)
-        if nexthop.version == 4 and not self.arp(bridge, att, nexthop, att.addr(4), host_asks=False,
+        if nexthop.version == 4 and not self.arp(bridge, att, att.addr(4), nexthop, host_asks=False,
                                                  direction=skb.direction):
             return Delivery("dropped", f"ARP for {nexthop} from {name} was filtered", skb,
                             self._last_bridge_ref)
@@ -228,6 +236,13 @@ class Journey(Walker):
     # --- bridge family and ARP ----------------------------------------------------------
     _last_bridge_ref = None
 
+    @property
+    def neigh(self) -> set:
+        """Neighbour (ARP) entries learnt during this simulation: (who, address)."""
+        if not hasattr(self, "_neigh"):
+            self._neigh: set = set()
+        return self._neigh
+
     def bridge_hook(self, skb: Skb | None, hook: str, inport, outport, bridge,
                     arp: ArpInfo | None = None, direction: str | None = None) -> Delivery | None:
         """Run the bridge-family base chains (ebtables, nft bridge) of `hook` on a frame."""
@@ -270,6 +285,9 @@ class Journey(Walker):
     def arp(self, bridge, att: Attachment, asker_ip, target_ip, host_asks: bool,
             direction: str) -> bool:
         """The ARP exchange a delivery over `bridge` needs (request and reply both must pass)."""
+        asker = "host" if host_asks else att.container.name
+        if (asker, target_ip) in self.neigh:
+            return True  # the neighbour entry exists already (learnt from an earlier request)
         host_mac = (self.model.host.interface(bridge).mac
                     if self.model.host.interface(bridge) else "00:00:00:00:00:00")
         cmac = att.endpoint.mac or "02:42:00:00:00:00"
@@ -277,23 +295,37 @@ class Journey(Walker):
         if host_asks:
             req = ArpInfo(1, host_mac, asker_ip, "00:00:00:00:00:00", target_ip)
             rep = ArpInfo(2, cmac, target_ip, host_mac, asker_ip)
-            ok = (self.arp_hook("output", req, None, bridge, direction)
-                  and not self.bridge_hook(None, "output", None, att.port, bridge, req, direction)
-                  and not self.bridge_hook(None, "postrouting", None, att.port, bridge, req, direction)
-                  and not self.bridge_hook(None, "prerouting", att.port, None, bridge, rep, direction)
-                  and not self.bridge_hook(None, "input", att.port, None, bridge, rep, direction)
-                  and self.arp_hook("input", rep, bridge, None, direction))
+            request_ok = (self.arp_hook("output", req, None, bridge, direction)
+                          and not self.bridge_hook(None, "output", None, att.port, bridge, req, direction)
+                          and not self.bridge_hook(None, "postrouting", None, att.port, bridge, req,
+                                                   direction))
+            ok = request_ok and (not self.bridge_hook(None, "prerouting", att.port, None, bridge, rep,
+                                                      direction)
+                                 and not self.bridge_hook(None, "input", att.port, None, bridge, rep,
+                                                          direction)
+                                 and self.arp_hook("input", rep, bridge, None, direction))
+            target_side = att.container.name
             who = ("host", f"{target_ip}")
         else:
             req = ArpInfo(1, cmac, asker_ip, "00:00:00:00:00:00", target_ip)
             rep = ArpInfo(2, host_mac, target_ip, cmac, asker_ip)
-            ok = (not self.bridge_hook(None, "prerouting", att.port, None, bridge, req, direction)
-                  and not self.bridge_hook(None, "input", att.port, None, bridge, req, direction)
-                  and self.arp_hook("input", req, bridge, None, direction)
-                  and self.arp_hook("output", rep, None, bridge, direction)
-                  and not self.bridge_hook(None, "output", None, att.port, bridge, rep, direction)
-                  and not self.bridge_hook(None, "postrouting", None, att.port, bridge, rep, direction))
+            request_ok = (not self.bridge_hook(None, "prerouting", att.port, None, bridge, req,
+                                               direction)
+                          and not self.bridge_hook(None, "input", att.port, None, bridge, req, direction)
+                          and self.arp_hook("input", req, bridge, None, direction))
+            ok = request_ok and (self.arp_hook("output", rep, None, bridge, direction)
+                                 and not self.bridge_hook(None, "output", None, att.port, bridge, rep,
+                                                          direction)
+                                 and not self.bridge_hook(None, "postrouting", None, att.port, bridge,
+                                                          rep, direction))
+            target_side = "host"
             who = (att.container.name.lstrip("/"), f"{target_ip}")
+        if request_ok:
+            # a request that arrives creates the asker's neighbour entry at the target
+            # (net/ipv4/arp.c arp_process: neigh_event_ns for requests to a local address)
+            self.neigh.add((target_side, asker_ip))
+        if ok:
+            self.neigh.add((asker, target_ip))
         self.trace.append(ArpStep(direction, self.phase, "who-has", f"{who[0]} ({asker_ip})",
                                   who[1], ok, "" if ok else "ARP request or reply filtered"))
         return ok

@@ -50,6 +50,7 @@ class Walker:
         self.oracle = oracle
         self.trace = trace
         self.unmodelled = unmodelled
+        self.assumed: list[str] = []  # what this journey assumed (shown with the verdict)
         self.phase = ""
 
     # --- hooks ---------------------------------------------------------------------------

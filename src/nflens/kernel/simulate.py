@@ -103,7 +103,7 @@ class Simulator:
         result = FlowResult(flow.name, outcome, flow.expect, reason,
                             end.by if end and outcome != "allow" else None,
                             end.by_policy if end and outcome != "allow" and not end.by else None,
-                            steps, assumptions=list(self.model.assumptions))
+                            steps, assumptions=list(self.model.assumptions) + walker.assumed)
         for note in dict.fromkeys(unmodelled):
             oracle.seen.setdefault(f"unmodelled:{note}", note)
         return result

@@ -1,0 +1,115 @@
+"""iptables targets -> IR Actions (iptables-extensions(8), TARGET EXTENSIONS)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from nflens.ir.rules import Action, opts
+
+from .grammar import port_range, value_mask
+
+SIMPLE = {"ACCEPT": "accept", "DROP": "drop", "RETURN": "return", "NOTRACK": "notrack",
+          "TRACE": "trace", "CHECKSUM": "checksum", "TCPMSS": "tcpmss"}
+# target -> options it takes with their argument counts
+TARGET_OPTS: dict[str, dict[str, int]] = {
+    "REJECT": {"reject-with": 1},
+    "DNAT": {"to-destination": 1, "random": 0, "persistent": 0},
+    "SNAT": {"to-source": 1, "random": 0, "random-fully": 0, "persistent": 0},
+    "MASQUERADE": {"to-ports": 1, "random": 0, "random-fully": 0},
+    "REDIRECT": {"to-ports": 1, "random": 0},
+    "LOG": {"log-level": 1, "log-prefix": 1, "log-tcp-sequence": 0, "log-tcp-options": 0,
+            "log-ip-options": 0, "log-uid": 0, "log-macdecode": 0},
+    "NFLOG": {"nflog-group": 1, "nflog-prefix": 1, "nflog-range": 1, "nflog-size": 1,
+              "nflog-threshold": 1},
+    "MARK": {"set-mark": 1, "set-xmark": 1, "and-mark": 1, "or-mark": 1, "xor-mark": 1},
+    "CONNMARK": {"set-mark": 1, "set-xmark": 1, "save-mark": 0, "restore-mark": 0,
+                 "nfmask": 1, "ctmask": 1, "mask": 1, "and-mark": 1, "or-mark": 1, "xor-mark": 1},
+    "CT": {"notrack": 0, "helper": 1, "ctevents": 1, "expevents": 1, "zone": 1, "zone-orig": 1,
+           "zone-reply": 1, "timeout": 1},
+    "TCPMSS": {"set-mss": 1, "clamp-mss-to-pmtu": 0},
+    "CHECKSUM": {"checksum-fill": 0},
+    "NFQUEUE": {"queue-num": 1, "queue-balance": 1, "queue-bypass": 0, "fail-open": 0,
+                "queue-cpu-fanout": 0},
+    "NOTRACK": {}, "TRACE": {}, "ACCEPT": {}, "DROP": {}, "RETURN": {},
+}
+
+
+def nat_to(spec: str) -> tuple[Any, Any]:
+    """`172.17.0.2:80`, `[2001:db8::2]:80`, `a-b:p1-p2`, `:80` -> ((lo, hi) | None, (p1, p2) | None)."""
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        portspec = rest[1:] if rest.startswith(":") else ""
+    elif spec.count(":") > 1:  # bare IPv6 address without port
+        host, portspec = spec, ""
+    else:
+        host, _, portspec = spec.partition(":")
+    addr = None
+    if host:
+        lo, _, hi = host.partition("-")
+        addr = (ipaddress.ip_address(lo), ipaddress.ip_address(hi or lo))
+    ports = None
+    if portspec:
+        lo, _, hi = portspec.partition("-")
+        ports = (int(lo), int(hi or lo))
+    return addr, ports
+
+
+def build(name: str, args: dict[str, Any]) -> Action:
+    """The Action for target `name` with its parsed options (raises ValueError when malformed)."""
+    if name in SIMPLE and not args:
+        return Action(SIMPLE[name])
+    if name == "REJECT":
+        return Action("reject", opts(**{"with": args.get("reject-with", "icmp-port-unreachable")}))
+    if name in ("DNAT", "SNAT"):
+        key = "to-destination" if name == "DNAT" else "to-source"
+        addr, ports = nat_to(args[key]) if key in args else (None, None)
+        extra = {k.replace("-", "_"): True for k in ("random", "random-fully", "persistent") if k in args}
+        return Action(name.lower(), opts(addr=addr, port=ports, **extra))
+    if name in ("MASQUERADE", "REDIRECT"):
+        ports = port_range(args["to-ports"].replace("-", ":")) if "to-ports" in args else None
+        return Action(name.lower(), opts(port=ports))
+    if name == "MARK":
+        return Action("mark", opts(**_mark_ops(args)))
+    if name == "CONNMARK":
+        return _connmark(args)
+    if name == "CT":
+        if "notrack" in args:
+            return Action("ct", opts(notrack=True))
+        return Action("ct", opts(**{k.replace("-", "_"): v for k, v in args.items()}))
+    if name == "NFQUEUE":
+        return Action("queue", opts(num=args.get("queue-num", "0")))
+    if name in ("LOG", "NFLOG", "TCPMSS", "CHECKSUM", "TRACE", "NOTRACK"):
+        return Action(name.lower(), opts(**{k.replace("-", "_"): v for k, v in args.items()}))
+    raise KeyError(name)
+
+
+def _mark_ops(args: dict[str, Any]) -> dict[str, int]:
+    """MARK semantics as (value, mask): new = (old & ~mask) ^ value (xt_MARK.c)."""
+    if "set-xmark" in args:
+        v, m = value_mask(args["set-xmark"])
+        return {"value": v, "mask": m}
+    if "set-mark" in args:  # libxt_MARK: --set-mark v/m is --set-xmark v/(m|v)
+        v, m = value_mask(args["set-mark"])
+        return {"value": v, "mask": m | v}
+    if "and-mark" in args:
+        v = int(args["and-mark"], 0)
+        return {"value": 0, "mask": ~v & 0xFFFFFFFF}
+    if "or-mark" in args:
+        v = int(args["or-mark"], 0)
+        return {"value": v, "mask": v}
+    if "xor-mark" in args:
+        return {"value": int(args["xor-mark"], 0), "mask": 0}
+    raise ValueError("MARK needs --set-mark, --set-xmark, --and-mark, --or-mark or --xor-mark")
+
+
+def _connmark(args: dict[str, Any]) -> Action:
+    if "save-mark" in args:
+        nf = int(args.get("nfmask", args.get("mask", "0xffffffff")), 0)
+        ct = int(args.get("ctmask", args.get("mask", "0xffffffff")), 0)
+        return Action("connmark", opts(mode="save", nfmask=nf, ctmask=ct))
+    if "restore-mark" in args:
+        nf = int(args.get("nfmask", args.get("mask", "0xffffffff")), 0)
+        ct = int(args.get("ctmask", args.get("mask", "0xffffffff")), 0)
+        return Action("connmark", opts(mode="restore", nfmask=nf, ctmask=ct))
+    return Action("connmark", opts(mode="set", **_mark_ops(args)))

@@ -1,0 +1,59 @@
+"""-m conntrack and -m state (net/netfilter/xt_conntrack.c, xt_state.c).
+
+Without a conntrack entry the state is INVALID (nf_ct_get returns NULL); a NOTRACKed packet is
+UNTRACKED. --ctorig*/--ctrepl* compare the entry's tuples, which DNAT does not rewrite on the
+original side: the reason `--ctorigdstport 8080` matches a published port after DNAT.
+SNAT/DNAT as ctstate are the "virtual states" derived from the status bits.
+"""
+
+from __future__ import annotations
+
+from nflens.kernel.context import PacketContext, Unknown
+
+from ._xt_util import all_opts, in_range
+
+NAMES = ("conntrack", "state")
+
+
+def _states(ctx: PacketContext) -> set[str]:
+    ct = ctx.ct
+    if ct is None:
+        return {"INVALID"}
+    states = {ct.state}
+    if "SNAT" in ct.status or (ct.reply_dst is not None and ct.orig_src != ct.reply_dst):
+        states.add("SNAT")
+    if "DNAT" in ct.status or (ct.reply_src is not None and ct.orig_dst != ct.reply_src):
+        states.add("DNAT")
+    return states
+
+
+def _addr_in(addr, net) -> bool:
+    return addr is not None and addr.version == net.version and addr in net
+
+
+def evaluate(match, ctx: PacketContext):
+    ct = ctx.ct
+
+    def test(opt):
+        n = opt.name
+        if n in ("ctstate", "state"):
+            return bool(_states(ctx) & opt.value)
+        if ct is None or ct.state == "UNTRACKED":
+            return False  # every other option needs an entry (conntrack_mt returns false)
+        if n == "ctstatus":
+            return bool(set(ct.status) & opt.value)
+        if n == "ctdir":
+            return ct.direction == opt.value
+        if n == "ctproto":
+            return ct.proto == opt.value.lower()
+        fields = {"ctorigsrc": ct.orig_src, "ctorigdst": ct.orig_dst, "ctreplsrc": ct.reply_src,
+                  "ctrepldst": ct.reply_dst}
+        if n in fields:
+            return _addr_in(fields[n], opt.value)
+        ports = {"ctorigsrcport": ct.orig_sport, "ctorigdstport": ct.orig_dport,
+                 "ctreplsrcport": ct.reply_sport, "ctrepldstport": ct.reply_dport}
+        if n in ports:
+            return in_range(ports[n], opt.value)
+        return Unknown(f"-m conntrack --{n} is not modelled")
+
+    return all_opts(match, test)

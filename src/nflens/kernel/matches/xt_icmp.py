@@ -1,0 +1,25 @@
+"""-m icmp --icmp-type / -m icmp6 --icmpv6-type (net/netfilter/xt_tcpudp.c icmp_match,
+net/ipv6/netfilter/ip6_tables.c icmp6_match)."""
+
+from __future__ import annotations
+
+from nflens.kernel.context import PacketContext
+
+from ._xt_util import all_opts
+
+NAMES = ("icmp", "icmp6")
+
+
+def evaluate(match, ctx: PacketContext):
+    pkt = ctx.pkt
+    want = "icmp" if match.name == "icmp" else "icmpv6"
+    if pkt is None or pkt.proto != want:
+        return False
+
+    def test(opt):
+        t, c = opt.value
+        if t is None:  # "any"
+            return True
+        return pkt.icmp_type == t and (c is None or pkt.icmp_code == c)
+
+    return all_opts(match, test)

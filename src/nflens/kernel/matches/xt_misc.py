@@ -1,0 +1,113 @@
+"""Small matches decidable from the packet context: comment, mark, physdev, iprange, mac,
+pkttype, owner, length, ttl/hl (xt_comment.c, xt_mark.c, xt_physdev.c, xt_iprange.c, xt_mac.c,
+xt_pkttype.c, xt_owner.c, xt_length.c, ipt_ttl.c/ip6t_hl.c)."""
+
+from __future__ import annotations
+
+from nflens.kernel.context import PacketContext, Unknown
+
+from ._xt_util import all_opts, iface_match, in_range
+
+NAMES = ("comment", "mark", "physdev", "iprange", "mac", "pkttype", "owner", "length", "ttl", "hl",
+         "connmark")
+
+
+def evaluate(match, ctx: PacketContext):
+    return _EVAL[match.name](match, ctx)
+
+
+def _comment(match, ctx):
+    return True
+
+
+def _mark(match, ctx):
+    def test(opt):
+        v, m = opt.value
+        return (ctx.mark & m) == v
+    return all_opts(match, test)
+
+
+def _connmark(match, ctx):
+    if ctx.ct is None:
+        return False
+
+    def test(opt):
+        v, m = opt.value
+        return (ctx.ct.mark & m) == v
+    return all_opts(match, test)
+
+
+def _physdev(match, ctx):
+    def test(opt):
+        n = opt.name
+        if n == "physdev-in":
+            return iface_match(opt.value, ctx.physin)
+        if n == "physdev-out":
+            return iface_match(opt.value, ctx.physout)
+        if n == "physdev-is-in":
+            return ctx.physin is not None
+        if n == "physdev-is-out":
+            return ctx.physout is not None
+        if n == "physdev-is-bridged":
+            return ctx.bridged and ctx.physout is not None
+        return Unknown(f"-m physdev --{n}")
+    if not ctx.bridged and ctx.physin is None:
+        # not a bridged packet: only negated options can match (xt_physdev.c: !skb->nf_bridge)
+        return all(o.negated for o in match.opts)
+    return all_opts(match, test)
+
+
+def _iprange(match, ctx):
+    pkt = ctx.pkt
+
+    def test(opt):
+        lo, hi = opt.value
+        addr = pkt.src if opt.name == "src-range" else pkt.dst
+        return addr.version == lo.version and lo <= addr <= hi
+    return all_opts(match, test) if pkt else False
+
+
+def _mac(match, ctx):
+    def test(opt):
+        if ctx.src_mac is None:
+            return Unknown("-m mac: the frame's source MAC is not known")
+        return ctx.src_mac.lower() == opt.value
+    return all_opts(match, test)
+
+
+def _pkttype(match, ctx):
+    return all_opts(match, lambda opt: ctx.pkttype == {"unicast": "host"}.get(opt.value, opt.value))
+
+
+def _owner(match, ctx):
+    if ctx.uid is None:
+        return False  # no local socket: xt_owner does not match forwarded packets
+
+    def test(opt):
+        if opt.name == "uid-owner":
+            return in_range(ctx.uid, opt.value)
+        if opt.name == "gid-owner":
+            return in_range(ctx.gid, opt.value)
+        if opt.name == "socket-exists":
+            return True
+        return True
+    return all_opts(match, test)
+
+
+def _length(match, ctx):
+    return all_opts(match, lambda opt: ctx.pkt is not None and in_range(ctx.pkt.length, opt.value))
+
+
+def _ttl(match, ctx):
+    def test(opt):
+        ttl = ctx.pkt.ttl if ctx.pkt else None
+        if ttl is None:
+            return False
+        kind = opt.name.split("-")[1]
+        return {"eq": ttl == opt.value, "lt": ttl < opt.value, "gt": ttl > opt.value}[kind]
+    return all_opts(match, test)
+
+
+_EVAL = {"comment": _comment, "mark": _mark, "physdev": _physdev, "iprange": _iprange,
+         "mac": _mac, "pkttype": _pkttype, "owner": _owner, "length": _length, "ttl": _ttl,
+         "hl": _ttl, "connmark": _connmark}

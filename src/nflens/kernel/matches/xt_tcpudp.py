@@ -1,0 +1,29 @@
+"""-m tcp / -m udp / -m sctp ports and TCP flags (net/netfilter/xt_tcpudp.c)."""
+
+from __future__ import annotations
+
+from nflens.kernel.context import PacketContext, Unknown
+
+from ._xt_util import all_opts, in_range
+
+NAMES = ("tcp", "udp", "sctp")
+
+
+def evaluate(match, ctx: PacketContext):
+    pkt = ctx.pkt
+    if pkt is None or pkt.proto != match.name:
+        return False  # the kernel's tcp_mt only sees its own protocol (rule has -p)
+
+    def test(opt):
+        if opt.name in ("sport", "source-port"):
+            return in_range(pkt.sport, opt.value)
+        if opt.name in ("dport", "destination-port"):
+            return in_range(pkt.dport, opt.value)
+        if opt.name == "tcp-flags":
+            mask, comp = opt.value
+            return (pkt.tcp_flags & mask) == comp
+        if opt.name == "syn":
+            return pkt.tcp_flags & {"SYN", "RST", "ACK", "FIN"} == {"SYN"}
+        return Unknown(f"-m {match.name} --{opt.name} is not modelled")
+
+    return all_opts(match, test)
