@@ -113,7 +113,7 @@ def _target(actions: list[Action]) -> list[str]:
     if first.name in _VERDICT_WORD and len(actions) == 1:
         return ["-j", _VERDICT_WORD[first.name]]
     if first.name == "jump" and len(actions) == 1:
-        return ["-j", str(first.get("chain"))]
+        return ["-j", v.quote(str(first.get("chain")))]
     if first.name == "mark":
         verdict = actions[1].name if len(actions) > 1 else "accept"
         return ["-j", "mark", _MARK_OPTION[first.get("mode", "set")],
@@ -122,7 +122,7 @@ def _target(actions: list[Action]) -> list[str]:
     if first.name in _TARGET_OPTION and len(actions) == 1:
         return _nat_like(first)
     if first.name == "xt" and len(actions) == 1:
-        return ["-j", str(first.get("name"))] + [str(a) for a in first.get("args", ())]
+        return ["-j", v.quote(str(first.get("name")))] + [v.quote(str(a)) for a in first.get("args", ())]
     raise DialectError(f"ebtables cannot express the actions {[a.name for a in actions]}")
 
 
