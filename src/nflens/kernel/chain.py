@@ -21,6 +21,7 @@ from typing import Any
 
 from nflens.ir.rules import Action, Chain, NftCmp, NftExpr, Rule, Table, XtMatch
 from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.index import build as build_index
 from nflens.kernel.matches import module_for
 from nflens.kernel.trace import PolicyStep, RuleStep
 
@@ -82,7 +83,9 @@ class ChainResult:
 class ChainWalker:
     """Evaluates base chains of one table for one packet context, writing RuleSteps to a trace."""
 
-    def __init__(self, table: Table, oracle: Oracle, trace: list, direction: str, phase: str):
+    def __init__(self, table: Table, oracle: Oracle, trace: list, direction: str, phase: str,
+                 indexes: dict | None = None):
+        self.indexes = indexes
         self.table = table
         self.oracle = oracle
         self.trace = trace
@@ -90,30 +93,35 @@ class ChainWalker:
         self.phase = phase
 
     def run(self, chain: Chain, ctx: PacketContext) -> ChainResult:
-        # nft set references are resolved per table: matches find it in ctx.extra
-        ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),))
+        # nft set references are resolved per table: matches find ("table", name) in ctx.extra
+        if not ctx.extra or ctx.extra[-1] != ("table", self.table.name):
+            ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),))
         result = ChainResult("accept", None, ctx)
-        stack: list[tuple[Chain, int]] = []
-        current, index = chain, 0
+        stack: list[tuple[Chain, list[int] | None, int]] = []
+        current, cands, k = chain, self._candidates(chain, ctx), 0
         depth = 0
         while True:
-            if index >= len(current.rules):
+            total = len(cands) if cands is not None else len(current.rules)
+            if k >= total:
+                self._skipped(current, cands, k, len(current.rules))
                 if stack and current.policy in ("accept", "drop"):
                     # ebtables user chains carry their own policy (ebtables(8) -P on a user chain)
                     self._note_policy(current)
                     result.verdict = current.policy
                     return result
                 if stack:  # fell off a regular chain: implicit return
-                    current, index = stack.pop()
+                    current, cands, k = stack.pop()
                     continue
                 if current is chain and chain.policy:
                     self._note_policy(chain)
                     result.verdict = chain.policy
                 return result
+            index = cands[k] if cands is not None else k
+            self._skipped(current, cands, k, index)
+            k += 1
             rule = current.rules[index]
             ref = RuleRef(self.table.family, self.table.name, current.name, index + 1, rule)
             outcome = self._rule(rule, ref, result)
-            index += 1
             if outcome is None:
                 continue
             kind, arg = outcome
@@ -125,7 +133,7 @@ class ChainWalker:
                         self._note_policy(chain)
                         result.verdict = chain.policy
                     return result
-                current, index = stack.pop()
+                current, cands, k = stack.pop()
             elif kind in ("jump", "goto"):
                 target = self.table.chain(arg)
                 depth += 1
@@ -133,8 +141,29 @@ class ChainWalker:
                     result.unmodelled.append(f"{kind} to missing chain {arg!r}")
                     continue
                 if kind == "jump":
-                    stack.append((current, index))
-                current, index = target, 0
+                    stack.append((current, cands, k))
+                current, cands, k = target, self._candidates(target, ctx), 0
+
+    def _candidates(self, chain: Chain, ctx: PacketContext) -> list[int] | None:
+        """Positions of the rules that can match this packet (None: all of them)."""
+        if self.indexes is None:
+            return None
+        key = id(chain)
+        if key not in self.indexes:
+            self.indexes[key] = build_index(chain)
+        idx = self.indexes[key]
+        return idx.candidates(ctx.pkt) if idx is not None else None
+
+    def _skipped(self, chain: Chain, cands: list[int] | None, k: int, upto: int) -> None:
+        """One trace step for the rules the index skipped before position `upto`."""
+        if cands is None:
+            return
+        start = cands[k - 1] + 1 if k > 0 else 0
+        if upto > start:
+            self.trace.append(RuleStep(
+                self.direction, self.phase, self.table.family, self.table.name, chain.name,
+                start + 1, f"rules {start + 1}-{upto}: require another destination address or "
+                "port (skipped by the index)", "", 0, False, "", ""))
 
     def _note_policy(self, chain: Chain) -> None:
         self.trace.append(PolicyStep(self.direction, self.phase, self.table.family,

@@ -257,7 +257,8 @@ class Journey(Walker):
                 extra=(("logical_in", bridge if inport else None),
                        ("logical_out", bridge if outport else None)))
             dirn = direction or (skb.direction if skb else "original")
-            walker = ChainWalker(base.table, self.oracle, self.trace, dirn, self.phase)
+            walker = ChainWalker(base.table, self.oracle, self.trace, dirn, self.phase,
+                                 self.pipeline.indexes)
             start = len(self.trace)
             res = walker.run(base.chain, ctx)
             self.trace.insert(start, HookStep(dirn, self.phase, "bridge", hook, base.table.name,

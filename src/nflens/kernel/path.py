@@ -84,17 +84,21 @@ class Walker:
             skb.entry.status.add("CONFIRMED")
         return None
 
-    def _ctx(self, skb: Skb, family: str, hook: str, iif, oif, physin, physout, bridged):
+    def _ctx(self, skb: Skb, family: str, hook: str, iif, oif, physin, physout, bridged,
+             table: str = ""):
         ct = ctmod.view(skb.entry, skb.ctdir, skb.untracked) if (skb.entry or skb.untracked) else None
         return PacketContext(
             pkt=skb.pkt, family=family, hook=hook, env=self.model, iif=iif, oif=oif,
             physin=physin, physout=physout, bridged=bridged, ct=ct,
             eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
-            uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None)
+            uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
+            extra=(("table", table),))
 
     def _run_chain(self, skb, base, hook, iif, oif, physin, physout, bridged) -> Delivery | None:
-        ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged)
-        walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase)
+        ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
+                        base.table.name)
+        walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase,
+                                 self.pipeline.indexes)
         start = len(self.trace)
         res = walker.run(base.chain, ctx)
         self.trace.insert(start, HookStep(
@@ -144,8 +148,10 @@ class Walker:
         manip = NAT_MANIP[hook]
         if manip not in entry.nat_done and skb.ctdir == "ORIGINAL":
             for base in nat_chains:
-                ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged)
-                walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase)
+                ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
+                        base.table.name)
+                walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase,
+                                 self.pipeline.indexes)
                 start = len(self.trace)
                 res = walker.run(base.chain, ctx)
                 self.trace.insert(start, HookStep(

@@ -37,6 +37,7 @@ class Pipeline:
     """Base chains indexed by (family key, hook)."""
 
     def __init__(self, ruleset: Ruleset):
+        self.indexes: dict[int, object] = {}  # per-chain rule indexes (kernel.index), built lazily
         self.index: dict[tuple, list[BaseChain]] = {}
         order = 0
         for table in ruleset.tables:

@@ -20,7 +20,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Step:
     """Base of every trace step. `direction` is "original" or "reply"; `phase` a short label."""
 
@@ -36,7 +36,7 @@ class Step:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PacketStep(Step):
     """The packet as it is at this point (shown at phase boundaries)."""
 
@@ -45,7 +45,7 @@ class PacketStep(Step):
     kind = "packet"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class HookStep(Step):
     """A base chain is entered: family, hook, table, chain, priority, and its verdict."""
 
@@ -59,7 +59,7 @@ class HookStep(Step):
     kind = "hook"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RuleStep(Step):
     """One rule evaluated: matched (True/False/"unknown"), and what its actions did."""
 
@@ -76,7 +76,7 @@ class RuleStep(Step):
     kind = "rule"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PolicyStep(Step):
     family: str = ""
     table: str = ""
@@ -85,7 +85,7 @@ class PolicyStep(Step):
     kind = "policy"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConntrackStep(Step):
     """Conntrack's view of the packet: state, direction, whether the entry is new, NAT status."""
 
@@ -96,7 +96,7 @@ class ConntrackStep(Step):
     kind = "conntrack"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NatStep(Step):
     """A NAT rewrite: before -> after, and whether it came from a rule or from conntrack."""
 
@@ -107,7 +107,7 @@ class NatStep(Step):
     kind = "nat"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RouteStep(Step):
     """A FIB decision: destination, the route used (table, prefix, dev, via) and the outcome."""
 
@@ -118,7 +118,7 @@ class RouteStep(Step):
     kind = "route"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BridgeStep(Step):
     bridge: str = ""
     in_port: str = ""
@@ -127,7 +127,7 @@ class BridgeStep(Step):
     kind = "bridge"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ArpStep(Step):
     """An ARP exchange a delivery needed: who asked whom, and whether it got through."""
 
@@ -139,7 +139,7 @@ class ArpStep(Step):
     kind = "arp"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EndpointStep(Step):
     """Where the packet ended: a socket, a container, docker-proxy, a peer, or nothing."""
 
@@ -149,7 +149,7 @@ class EndpointStep(Step):
     kind = "endpoint"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class VerdictStep(Step):
     verdict: str = ""
     reason: str = ""
