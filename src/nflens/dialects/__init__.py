@@ -45,6 +45,11 @@ def detect(text: str, file: str = "<input>") -> str:
                      text, re.M) or "icmp6" in text or "ipv6-icmp" in text:
             return "ip6tables"
         return "iptables"
+    name = Path(file).name.lower()
+    for hint, dialect in (("ebtables", "ebtables"), ("ip6tables", "ip6tables"),
+                          ("iptables", "iptables"), (".json", "nft-json"), ("nft", "nft-text")):
+        if hint in name and not head:
+            return dialect  # an empty dump (no rules at all) of the kind its name says
     raise ParseError("cannot tell the dialect: not iptables-save, ip6tables-save, nft JSON, "
                      "nft text or ebtables-save", file, 1)
 
