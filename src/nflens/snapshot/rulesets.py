@@ -99,12 +99,14 @@ def _without_owned(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
         loaded.assumptions.append(
             f"table {table.family} {table.name} is in both {save_file} and {name}: "
             f"taken from {save_file} only ({why})")
-    gone = {(r.source.file, r.source.line, r.source.text) for t in dropped for c in t.chains
+    # a rule's place (file, line) identifies it; its text differs between the rendered rule
+    # and the Unsupported record (compact JSON), so compare places only
+    gone = {(r.source.file, r.source.line) for t in dropped for c in t.chains
             for r in c.rules if r.source}
-    keep_src = {(r.source.file, r.source.line, r.source.text) for t in kept for c in t.chains
+    keep_src = {(r.source.file, r.source.line) for t in kept for c in t.chains
                 for r in c.rules if r.source}
     unsupported = tuple(u for u in rs.unsupported
-                        if (u.file, u.line, u.text) not in gone or (u.file, u.line, u.text) in keep_src)
+                        if (u.file, u.line) not in gone or (u.file, u.line) in keep_src)
     return Ruleset(tuple(kept), rs.dialect, rs.backend, unsupported, rs.warnings)
 
 
