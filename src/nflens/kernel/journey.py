@@ -256,15 +256,7 @@ class Journey(Walker):
                 (0x0800 if skb.pkt.family == 4 else 0x86DD), mark=skb.mark if skb else 0,
                 extra=(("logical_in", bridge if inport else None),
                        ("logical_out", bridge if outport else None)))
-            dirn = direction or (skb.direction if skb else "original")
-            walker = ChainWalker(base.table, self.oracle, self.trace, dirn, self.phase,
-                                 self.pipeline.indexes)
-            start = len(self.trace)
-            res = walker.run(base.chain, ctx)
-            self.trace.insert(start, HookStep(dirn, self.phase, "bridge", hook, base.table.name,
-                                              base.chain.name, base.priority, base.table.origin,
-                                              res.verdict))
-            self.unmodelled.extend(res.unmodelled)
+            res = self.walk(base, hook, ctx, direction or (skb.direction if skb else "original"))
             if res.verdict in ("drop", "reject", "queue"):
                 self._last_bridge_ref = res.by
                 return Delivery("dropped", f"dropped in bridge {base.table.name} {base.chain.name}",
@@ -276,8 +268,7 @@ class Journey(Walker):
         for base in self.pipeline.chains("arp", hook):
             ctx = PacketContext(pkt=None, family="arp", hook=hook, env=self.model, iif=iif,
                                 oif=oif, arp=arp, eth_proto=0x0806)
-            walker = ChainWalker(base.table, self.oracle, self.trace, direction, self.phase)
-            res = walker.run(base.chain, ctx)
+            res = self.walk(base, hook, ctx, direction)
             if res.verdict in ("drop", "reject"):
                 self._last_bridge_ref = res.by
                 return False

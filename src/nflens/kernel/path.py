@@ -94,17 +94,22 @@ class Walker:
             uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
             extra=(("table", table),))
 
-    def _run_chain(self, skb, base, hook, iif, oif, physin, physout, bridged) -> Delivery | None:
-        ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
-                        base.table.name)
-        walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase,
-                                 self.pipeline.indexes)
+    def walk(self, base, hook: str, ctx: PacketContext, direction: str):
+        """Run one base chain; its HookStep goes before the rule steps it produced."""
+        walker = ChainWalker(base.table, self.oracle, self.trace, direction, self.phase,
+                             self.pipeline.indexes)
         start = len(self.trace)
         res = walker.run(base.chain, ctx)
         self.trace.insert(start, HookStep(
-            skb.direction, self.phase, base.table.family, hook, base.table.name, base.chain.name,
+            direction, self.phase, base.table.family, hook, base.table.name, base.chain.name,
             base.priority, base.table.origin, res.verdict))
         self.unmodelled.extend(res.unmodelled)
+        return res
+
+    def _run_chain(self, skb, base, hook, iif, oif, physin, physout, bridged) -> Delivery | None:
+        ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
+                        base.table.name)
+        res = self.walk(base, hook, ctx, skb.direction)
         skb.mark = res.ctx.mark
         if res.ct_mark is not None and skb.entry is not None:
             skb.entry.mark = res.ct_mark
@@ -149,15 +154,8 @@ class Walker:
         if manip not in entry.nat_done and skb.ctdir == "ORIGINAL":
             for base in nat_chains:
                 ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
-                        base.table.name)
-                walker = ChainWalker(base.table, self.oracle, self.trace, skb.direction, self.phase,
-                                 self.pipeline.indexes)
-                start = len(self.trace)
-                res = walker.run(base.chain, ctx)
-                self.trace.insert(start, HookStep(
-                    skb.direction, self.phase, base.table.family, hook, base.table.name,
-                    base.chain.name, base.priority, base.table.origin, res.verdict))
-                self.unmodelled.extend(res.unmodelled)
+                                base.table.name)
+                res = self.walk(base, hook, ctx, skb.direction)
                 if res.verdict in ("drop", "reject", "queue"):
                     return Delivery("dropped", f"dropped in nat {base.chain.name}", skb, res.by)
                 if res.nat is not None and self._bind(skb, res.nat, res.nat_by, hook, iif, oif):
