@@ -114,3 +114,25 @@ def test_seed005_a_forward_chain_at_another_priority_drops_docker_traffic():
                                      "seed005_nft_priority-broken-prio-10"])
 def test_seed005_the_priority_does_not_save_docker_traffic_from_a_drop_policy(fixture):
     assert run(fixture, "lan-web").verdict == "deny"
+
+
+def test_seed000_what_would_change_it_shows_the_next_obstacle_is_ebtables():
+    from nflens.kernel.whatif import what_would_change
+
+    snap = LAB / "seed000_web2-broken"
+    host = read_snapshot(snap)
+    flow = {f.name: f for f in load_flows(snap / "flows.json")}["lan-web2"]
+    result = Simulator(host).run(flow)
+    change, after = what_would_change(host, flow, result)
+    assert "DOCKER-USER" in change
+    assert after.verdict == "deny" and after.stopped_at.family == "bridge"
+
+
+def test_seed005_what_would_change_it_is_the_policy_of_the_foreign_forward_chain():
+    from nflens.kernel.whatif import what_would_change
+
+    snap = LAB / "seed005_nft_priority-broken"
+    host = read_snapshot(snap)
+    flow = {f.name: f for f in load_flows(snap / "flows.json")}["lan-web"]
+    change, after = what_would_change(host, flow, Simulator(host).run(flow))
+    assert "policy ACCEPT" in change and after.verdict == "allow"

@@ -59,7 +59,11 @@ def trace(
     origin = parse_from(src)
     addr, port, proto = parse_to(dst)
     flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
-    result = _simulator(snapshot).run(flow)
+    sim = _simulator(snapshot)
+    result = sim.run(flow)
+    from nflens.kernel.whatif import what_would_change
+
+    change = what_would_change(sim.host, flow, result)
     if html is not None:
         try:
             from nflens.report.html import write_trace_html
@@ -68,11 +72,19 @@ def trace(
         else:
             write_trace_html(result, html)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
+        out = result.to_json()
+        if change is not None:
+            desc, after = change
+            out["what_would_change"] = {"change": desc, "verdict": after.verdict,
+                                        "reason": after.reason}
+        sys.stdout.write(json.dumps(out, indent=1) + "\n")
         return
-    from nflens.report.text import render_trace
+    from nflens.report.text import render_trace, render_what_if
 
-    render_trace(result, Console(), verbose=not brief)
+    console = Console()
+    render_trace(result, console, verbose=not brief)
+    if change is not None:
+        render_what_if(change, console)
 
 
 def register(app: typer.Typer) -> None:

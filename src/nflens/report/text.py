@@ -52,6 +52,22 @@ def render_trace(result: FlowResult, console: Console, verbose: bool = True) -> 
         console.print(Text("  assumed: ", style="dim") + Text(a, style="dim"))
 
 
+def render_what_if(change, console: Console) -> None:
+    """What the same flow does after the change that removes the deciding rule or policy."""
+    desc, after = change
+    style = VERDICT_STYLE.get(after.verdict, "bold")
+    line = Text("What would change it: ", style="bold") + Text(f"{desc}: ") + \
+        Text(after.verdict.upper(), style=style) + Text(f" — {after.reason}")
+    console.print(line)
+    if after.verdict == "deny" and after.stopped_at is not None:
+        ref = after.stopped_at
+        src = ref.rule.source
+        where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
+        console.print(Text("  then stopped by: ") + Text(f"{ref.family} {ref.table} {ref.chain} "
+                                                          f"({where}): ") +
+                      Text(ref.rule.text, style="yellow"))
+
+
 def _line(step, verbose: bool) -> Text | None:
     if isinstance(step, PacketStep):
         return Text(f"[{step.phase}] packet {step.packet}", style="bold")
