@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "lab" in item.keywords:
             item.add_marker(skip)
+
+
+@contextlib.contextmanager
+def scratch_netns(prefix: str, *needs: str):
+    """A throwaway network namespace (deleted even when the test fails); skips when a tool in
+    `needs` is missing. Nothing ever runs in the root namespace."""
+    missing = [tool for tool in needs if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

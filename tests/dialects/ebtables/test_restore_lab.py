@@ -5,11 +5,11 @@ Runs in a throwaway network namespace (never the root one) and deletes it afterw
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import uuid
 
 import pytest
+
+from tests.conftest import scratch_netns
 
 from nflens.dialects.ebtables import generate, parse
 from tests.dialects.ebtables.test_parse import SEED_000, shape
@@ -46,14 +46,8 @@ RICH = """\
 
 @pytest.fixture
 def netns():
-    if not (shutil.which("ebtables-restore") and shutil.which("ebtables-save")):
-        pytest.skip("ebtables-restore/ebtables-save are not installed")
-    name = f"nflens-eb-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with scratch_netns("nflens-eb", "ebtables-restore", "ebtables-save") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _in_ns(ns: str, argv: list[str], stdin: str | None = None) -> str:

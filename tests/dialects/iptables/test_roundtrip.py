@@ -3,9 +3,7 @@ scratch network namespace -> iptables-save -> IR: the same rules (normalised).""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import uuid
 
 import pytest
 
@@ -13,19 +11,15 @@ from nflens.dialects import iptables
 from nflens.errors import ParseError
 from nflens.ir.rules import XtMatch
 
+from tests.conftest import scratch_netns
+
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def netns():
-    if not shutil.which("iptables-restore"):
-        pytest.skip("iptables is not installed")
-    name = f"nfl-rt-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with scratch_netns("nfl-rt", "iptables-restore", "ip6tables-restore") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _in_ns(ns: str, *cmd: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -44,13 +44,20 @@ def l4_test(opt, pkt) -> MatchResult:
 
 
 def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    return evaluate_l3(match, ctx, ETH_P_IP, 4, "tos")
+
+
+def evaluate_l3(match: XtMatch, ctx: PacketContext, eth_proto: int, family: int,
+                dsfield: str) -> MatchResult:
+    """ebt_ip and ebt_ip6 share their logic: addresses, protocol, and ports only with a
+    protocol option. `dsfield` names the TOS (IPv4) or traffic-class (IPv6) option."""
     pkt = ctx.pkt
-    if pkt is None or ctx.eth_proto != ETH_P_IP or pkt.family != 4:
+    if pkt is None or ctx.eth_proto != eth_proto or pkt.family != family:
         return False
     results: list[MatchResult] = []
     has_proto = match.get("proto") is not None
     for opt in match.opts:
-        if opt.name == "tos":
+        if opt.name == dsfield:
             r: MatchResult = inv(opt, pkt.tos == opt.value)
         elif opt.name == "src":
             r = inv(opt, pkt.src in opt.value)
