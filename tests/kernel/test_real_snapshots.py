@@ -2,7 +2,10 @@
 
 `examples/snapshot-example` and each `tests/fixtures/lab/*/` hold a snapshot collected from a
 real dockerd in network namespaces, the flows probed there (flows.json) and what the kernel did
-(expected.json). The simulator must agree on every flow not listed as flaky.
+(expected.json). `tests/fixtures/fuzz/*/` are the cases where the differential fuzzer
+(`nflens lab fuzz`) once caught the simulator disagreeing with the kernel: the kernel's outcome
+is in expected.json, the simulator's wrong answer of the time in its "simulator_said".
+The simulator must agree on every flow not listed as flaky.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tests.conftest import EXAMPLES, REPO
 SNAPSHOTS = sorted(
     [EXAMPLES / "snapshot-example"]
     + [p.parent for p in (REPO / "tests" / "fixtures" / "lab").glob("*/expected.json")]
+    + [p.parent for p in (REPO / "tests" / "fixtures" / "fuzz").glob("*/expected.json")]
 )
 
 

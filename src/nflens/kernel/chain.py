@@ -112,7 +112,9 @@ class ChainWalker:
                 if stack:  # fell off a regular chain: implicit return
                     current, cands, k = stack.pop()
                     continue
-                if current is chain and chain.policy:
+                # the end of the base chain, or of a chain reached from it by goto only:
+                # nothing to return to, so the base chain's policy decides (found by fuzzing)
+                if chain.policy:
                     self._note_policy(chain)
                     result.verdict = chain.policy
                 return result
@@ -129,7 +131,7 @@ class ChainWalker:
                 return result
             if kind == "return":
                 if not stack:
-                    if current is chain and chain.policy:
+                    if chain.policy:
                         self._note_policy(chain)
                         result.verdict = chain.policy
                     return result
@@ -208,6 +210,11 @@ class ChainWalker:
         name = action.name
         if name == "vmap":
             return self._vmap(action, ref, result, notes)
+        if name == "reject" and not _reject_applies(action.get("with"), result.ctx,
+                                                    self.table.family):
+            notes.append(f"{_describe(action)} does not apply to this packet (implicit "
+                         "protocol dependency)")
+            return None
         if name in ("accept", "drop", "reject", "queue"):
             result.verdict = name
             result.by = ref
@@ -314,3 +321,22 @@ def _short(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2:
         return f"{value[0]}-{value[1]}"
     return str(value)
+
+
+def _reject_applies(how, ctx: PacketContext, family: str) -> bool:
+    """nft adds a hidden dependency to some rejects and `nft list` drops it again: `reject
+    with tcp reset` carries `meta l4proto tcp`, `reject with icmp ...` / `icmpv6 ...` carry
+    the family (meta nfproto in inet). The JSON shows only the reject, so the dependency is
+    restored here; a packet it does not fit goes on to the next rule (found by fuzzing).
+    iptables cannot express the mismatch at all (`-p tcp` is required for tcp-reset)."""
+    pkt = ctx.pkt
+    if pkt is None or not isinstance(how, str):
+        return True
+    if how == "tcp-reset":
+        return pkt.proto == "tcp"
+    if family in ("inet", "bridge", "netdev"):  # ip/ip6 tables see one family anyway
+        if how.startswith("icmpv6-"):
+            return pkt.family == 6
+        if how.startswith("icmp-"):
+            return pkt.family == 4
+    return True

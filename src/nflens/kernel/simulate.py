@@ -206,11 +206,40 @@ class Simulator:
         flags = frozenset({"SYN", "ACK"}) if pkt.proto == "tcp" else frozenset()
         answer = Packet(pkt.dst, pkt.src, pkt.proto, pkt.dport, pkt.sport, tcp_flags=flags)
         skb = Skb(answer, direction="reply")
+        if end.kind == "peer":
+            direct = self._direct_reply(walker, end)
+            if direct is not None:
+                return direct
         if end.kind in ("socket", "proxy"):
             return walker.local_out(skb)
         if end.kind == "container":
             return walker.container_send(skb, end.target)
         return walker.receive(skb, end.iface)
+
+
+    def _direct_reply(self, walker: Journey, end: Delivery) -> Delivery | None:
+        """A peer answers on its own link when the packet's source (after any SNAT) is a
+        neighbour there: the reply then never comes back through this host, so conntrack
+        cannot undo a DNAT and the client drops an answer from an address it never asked
+        (hairpin NAT without SNAT; a source equal to the peer's own address is a martian
+        there). Found by differential fuzzing. None: the reply comes back through us."""
+        pkt = end.skb.pkt
+        if pkt.src in self.model.local:
+            return None
+        back = self.model.route(pkt.src)
+        if back.type != "unicast" or back.oif != end.iface or back.gateway is not None:
+            return None
+        entry = end.skb.entry
+        rewritten = entry is not None and (entry.orig.dst, entry.orig.dport) != \
+            (entry.reply.src, entry.reply.sport)
+        walker.trace.append(EndpointStep(
+            "reply", f"out {end.iface}", f"peer {pkt.dst} -> {pkt.src} on {end.iface}",
+            "direct", "the peer answers on its link, not through this host"))
+        if rewritten:
+            return Delivery("dropped", f"{pkt.dst} answers {pkt.src} directly on {end.iface}: "
+                            "the reply bypasses this host's reverse NAT (hairpin without SNAT)",
+                            end.skb)
+        return Delivery("client", f"{pkt.dst} answered directly on {end.iface}", end.skb)
 
 
 def _host_origin():

@@ -38,6 +38,7 @@ STATE_ROOT = Path("/run/nflens-lab")
 DATA_ROOT = Path("/var/lib/nflens-lab")
 NETNS_DIR = Path("/run/netns")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+IFA_F_NODAD = 0x02  # linux/if_addr.h
 
 
 class LabInterrupted(BaseException):
@@ -175,7 +176,7 @@ class Lab:
         addr, plen = cidr.split("/")
         with NetNS(ns) as ipr:
             idx = ipr.link_lookup(ifname=ifname)[0]
-            kwargs = {"nodad": True} if ":" in addr else {}
+            kwargs = {"flags": IFA_F_NODAD} if ":" in addr else {}  # usable at once, no DAD wait
             ipr.addr("add", index=idx, address=addr, prefixlen=int(plen), **kwargs)
 
     def add_route(self, ns: str, dst: str, gateway: str) -> None:

@@ -6,6 +6,8 @@ no conntrack entry the kernel reports `invalid` (nft_ct_get_eval: ct == NULL -> 
 NF_CT_STATE_INVALID_BIT). Every other key breaks (MISSING) without an entry.
 `ct status` is the IPS_* bit set (expected, seen-reply, assured, confirmed, snat, dnat, dying).
 `ct original saddr` / `ct reply daddr` / `proto-src` / `proto-dst` read the two tuples.
+`ct original ip daddr` (key "ip daddr", NFT_CT_DST_IP) is the same read restricted to one
+family: an entry of the other family does not have it (the rule breaks).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def domain(expr: NftExpr) -> str | None:
 def value(expr: NftExpr, ctx: PacketContext) -> Any:
     key, direction = expr.get("key"), expr.get("dir")
     ct = ctx.ct
+    if isinstance(key, str) and key.split(" ", 1)[0] in ("ip", "ip6") and " " in key:
+        fam, key = key.split(" ", 1)
+        if ct is not None and ct.orig_src is not None and \
+                ct.orig_src.version != (4 if fam == "ip" else 6):
+            return MISSING
     if key == "state":
         if ct is None:
             return frozenset({"invalid"})

@@ -1,5 +1,12 @@
 """-m addrtype --src-type/--dst-type [--limit-iface-in/out] (net/netfilter/xt_addrtype.c):
-the route type of the address in the FIB, optionally limited to the in/out device."""
+the route type of the address in the FIB, optionally limited to the in/out device.
+
+IPv4 and IPv6 differ (addrtype_mt_v1): for IPv4 the address has exactly one route type and the
+match is true when it is one of those listed. For IPv6 (match_type6) UNICAST/MULTICAST/UNSPEC
+are properties of the address itself and must *all* hold, and only LOCAL/ANYCAST/UNREACHABLE
+come from a route lookup — so a local IPv6 address is both LOCAL and UNICAST, where a local
+IPv4 address is LOCAL only (found by differential fuzzing against the kernel).
+"""
 
 from __future__ import annotations
 
@@ -19,10 +26,26 @@ def evaluate(match, ctx: PacketContext):
     dev = ctx.iif if limit_in else (ctx.oif if limit_out else None)
 
     def test(opt):
-        if opt.name == "src-type":
-            return ctx.env.addr_type(pkt.src, dev) in opt.value
-        if opt.name == "dst-type":
-            return ctx.env.addr_type(pkt.dst, dev) in opt.value
+        if opt.name in ("src-type", "dst-type"):
+            addr = pkt.src if opt.name == "src-type" else pkt.dst
+            if addr.version == 6:
+                return _match_type6(ctx, addr, dev, opt.value)
+            return ctx.env.addr_type(addr, dev) in opt.value
         return True  # limit-iface-* are modifiers
 
     return all_opts(match, test)
+
+
+ROUTE_TYPES6 = {"LOCAL", "ANYCAST", "UNREACHABLE"}
+
+
+def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
+    if "MULTICAST" in wanted and not addr.is_multicast:
+        return False
+    if "UNICAST" in wanted and (addr.is_multicast or addr.is_unspecified):
+        return False
+    if "UNSPEC" in wanted and not addr.is_unspecified:
+        return False
+    if wanted & ROUTE_TYPES6:
+        return ctx.env.addr_type(addr, dev) in wanted
+    return True

@@ -1,0 +1,56 @@
+"""Random flows for one fuzz case, as CONTRACT §3 flow objects plus where to send them from.
+
+Kinds: forwarded A->B and B->A (the FORWARD path and both NAT points), to the router itself
+from either side (INPUT, REDIRECT, DNAT to the far side), and from the router (OUTPUT, nat
+OUTPUT). Every flow carries its source port: sport matches are part of the grammar, and the
+probe binds exactly that port so both sides see the same packet.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from nflens.lab.fuzz.world import (CLOSED_PORT, PROTOS, ROUTER_IFACE, SERVICE_PORTS, addresses)
+
+
+
+def sport_for(index: int, i: int, per_case: int) -> int:
+    """Source ports walk 20000-59999 with the case index, so consecutive cases never reuse a
+    4-tuple (a TIME_WAIT or conntrack leftover) and a case keeps its ports when replayed."""
+    return 20000 + ((index * per_case + i) * 7) % 40000
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What the prober needs: the namespace role, the bound source, the destination."""
+
+    name: str
+    role: str  # "a", "b" or "r"
+    src: str | None  # None: the kernel picks (the router's own connections)
+    sport: int
+    dst: str
+    dport: int
+    proto: str
+
+    def flow_json(self) -> dict:
+        if self.role == "r":
+            origin = {"host": True, "sport": self.sport}
+        else:
+            origin = {"iface": ROUTER_IFACE[self.role], "src": self.src, "sport": self.sport}
+        return {"name": self.name, "from": origin,
+                "to": {"addr": self.dst, "port": self.dport, "proto": self.proto}}
+
+
+def draw(rng: random.Random, version: int, count: int, index: int = 0) -> list[ProbeSpec]:
+    out = []
+    for i in range(count):
+        kind = rng.choice(("ab", "ba", "ar", "br", "ra", "rb", "ab"))
+        proto = rng.choice(PROTOS)
+        src_role, dst_role = kind[0], kind[1]
+        src = rng.choice(addresses(src_role, version)) if src_role != "r" else None
+        dst = rng.choice(addresses(dst_role, version))
+        ports = SERVICE_PORTS + ((CLOSED_PORT,) if dst_role == "r" else ())
+        out.append(ProbeSpec(f"f{i}-{kind}-{proto}", src_role, src, sport_for(index, i, count), dst,
+                             rng.choice(ports), proto))
+    return out

@@ -1,0 +1,194 @@
+"""The fuzzing loop: draw, load into the kernel, dump, simulate, probe, compare, keep failures.
+
+Every case is reproducible from (seed, index): the RNG is seeded with both. The simulator reads
+the rules as the kernel dumps them after loading (iptables-save, nft -j list ruleset), not the
+generated text, so the parse of real dumps is under test too. A disagreement is written as a
+fixture directory — a full snapshot plus flows.json and the kernel's outcomes in expected.json,
+the same layout as the lab's fixtures — which tests/kernel/test_fuzz_regressions.py replays
+forever after.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nflens.errors import NflensError, ToolError
+from nflens.flows import flow_from_dict
+from nflens.kernel.simulate import Simulator
+from nflens.lab.fuzz import flows as flowgen
+from nflens.lab.fuzz import gen_iptables, gen_nft
+from nflens.lab.fuzz.sockets import Servers, probe_all
+from nflens.lab.fuzz.world import SERVICE_PORTS, World, addresses, build, collect_static
+from nflens.lab.netns import Lab, nsenter, run_in
+from nflens.snapshot.read import read_snapshot
+
+
+@dataclass
+class Case:
+    """One drawn case: the rules to load and the flows to send."""
+
+    seed: int
+    index: int
+    version: int
+    iptables: str | None
+    nft: str | None
+    probes: list[flowgen.ProbeSpec]
+
+    @property
+    def id(self) -> str:
+        return f"{self.seed}-{self.index}"
+
+
+@dataclass
+class FuzzReport:
+    seed: int
+    cases: int = 0
+    flows: int = 0
+    agreed: int = 0
+    invalid: int = 0  # drawn rulesets the kernel refused (a generator bug, listed in `notes`)
+    disagreements: list[str] = field(default_factory=list)  # fixture directories written
+    verdicts: Counter = field(default_factory=Counter)  # kernel outcomes seen, by kind
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements and self.cases > 0 and self.invalid == 0
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.verdicts.items()))
+        return (f"fuzz seed {self.seed}: {self.cases} cases, {self.flows} flows, "
+                f"{self.agreed} agree, {len(self.disagreements)} cases disagree, "
+                f"{self.invalid} invalid, {self.seconds:.0f} s ({kinds})")
+
+
+def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
+    rng = random.Random(f"nflens-fuzz:{seed}:{index}")
+    version = 4 if rng.random() < 0.7 else 6
+    mode = rng.random()
+    ipt = gen_iptables.ruleset(rng, version) if mode < 0.75 else None
+    nft = gen_nft.ruleset(rng, version) if mode > 0.45 else None
+    return Case(seed, index, version, ipt, nft, flowgen.draw(rng, version, flows_per_case, index))
+
+
+def _feed(ns: str, argv: list[str], text: str) -> None:
+    proc = subprocess.run(nsenter(ns, argv), input=text, capture_output=True, text=True,
+                          timeout=30)
+    if proc.returncode != 0:
+        raise ToolError(f"{' '.join(argv)}: {proc.stderr.strip()[:400]}")
+
+
+def load(world: World, case: Case) -> None:
+    """Replace the router's whole ruleset with the case's (nft flush covers iptables-nft)."""
+    r = world.ns["r"]
+    run_in(r, ["nft", "flush", "ruleset"])
+    if case.iptables:
+        _feed(r, ["iptables-restore" if case.version == 4 else "ip6tables-restore"],
+              case.iptables)
+    if case.nft:
+        _feed(r, ["nft", "-f", "-"], case.nft)
+    run_in(r, ["conntrack", "-F", "-f", "ipv4" if case.version == 4 else "ipv6"], check=False)
+
+
+def dump(world: World, dest: Path) -> None:
+    """The snapshot of this case: the static files and the rules as the kernel holds them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in world.static.iterdir():
+        shutil.copy2(f, dest / f.name)
+    r = world.ns["r"]
+    for name, argv in (("iptables-save.txt", ["iptables-save"]),
+                       ("ip6tables-save.txt", ["ip6tables-save"]),
+                       ("nft.json", ["nft", "-j", "list", "ruleset"])):
+        (dest / name).write_text(run_in(r, argv).stdout)
+
+
+def simulate(snapshot: Path, case: Case) -> dict[str, str]:
+    sim = Simulator(read_snapshot(snapshot))
+    out = {}
+    for spec in case.probes:
+        flow = flow_from_dict(spec.flow_json(), f"{snapshot}/flows.json")
+        out[spec.name] = sim.run(flow).verdict
+    return out
+
+
+def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
+                 simulated: dict[str, str]) -> None:
+    """A regression fixture: the snapshot, the flows, the kernel's outcomes, the drawn rules."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(snapshot, dest)
+    (dest / "flows.json").write_text(json.dumps(
+        {"flows": [p.flow_json() for p in case.probes]}, indent=1) + "\n")
+    (dest / "expected.json").write_text(json.dumps(
+        {"expected": kernel, "flaky": [],
+         "setup": f"nflens lab fuzz --seed {case.seed} --start {case.index} --cases 1",
+         "simulator_said": {k: v for k, v in simulated.items() if v != kernel.get(k)}},
+        indent=1) + "\n")
+    drawn = "".join(f"# ---- {what}\n{text}" for what, text in
+                    (("iptables", case.iptables), ("nft", case.nft)) if text)
+    (dest / "drawn-rules.txt").write_text(drawn)
+
+
+def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_case: int = 8,
+             deadline: float = 0.4, progress: Callable[[int, FuzzReport], None] | None = None,
+             ) -> FuzzReport:
+    """Run `cases` cases from index `start`; needs root, nft, iptables-nft and conntrack."""
+    report = FuzzReport(seed)
+    began = time.monotonic()
+    with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-fuzz-") as tmp:
+        static = Path(tmp) / "static"
+        static.mkdir()
+        world = build(lab, static)
+        servers = Servers({world.ns[role]: addresses(role, 4) + addresses(role, 6)
+                           for role in ("a", "b", "r")}, SERVICE_PORTS)
+        try:
+            collect_static(world)
+            for index in range(start, start + cases):
+                case = draw_case(seed, index, flows_per_case)
+                _one(world, case, Path(tmp) / "case", save_dir, report, deadline)
+                if progress:
+                    progress(index - start + 1, report)
+        finally:
+            servers.close()
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _one(world: World, case: Case, snap: Path, save_dir: Path, report: FuzzReport,
+         deadline: float) -> None:
+    try:
+        load(world, case)
+    except ToolError as exc:
+        report.invalid += 1
+        report.notes.append(f"case {case.id}: the kernel refused the drawn rules: {exc}")
+        return
+    if snap.exists():
+        shutil.rmtree(snap)
+    dump(world, snap)
+    try:
+        simulated = simulate(snap, case)
+    except NflensError as exc:
+        simulated = {p.name: f"error: {exc}" for p in case.probes}
+    kernel = probe_all(case.probes, world.ns, case.version, deadline)
+    report.cases += 1
+    report.flows += len(case.probes)
+    wrong = [name for name in kernel if simulated.get(name) != kernel[name]]
+    for spec in case.probes:
+        report.verdicts[f"{spec.name.split('-', 1)[1]}:{kernel[spec.name]}"] += 1
+    report.agreed += len(kernel) - len(wrong)
+    if wrong:
+        dest = save_dir / f"case-{case.id}"
+        save_fixture(dest, snap, case, kernel, simulated)
+        report.disagreements.append(str(dest))
+
+
+__all__ = ["Case", "FuzzReport", "draw_case", "run_fuzz"]

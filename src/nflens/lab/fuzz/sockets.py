@@ -1,0 +1,169 @@
+"""Real sockets in the fuzzing namespaces, opened from this process.
+
+Why in-process: a fuzz run opens tens of thousands of connections; a subprocess per probe
+(nsenter + a client) would cost more than the kernel work itself. A socket belongs to the
+network namespace it was created in, whatever the thread does afterwards, so the calling thread
+enters a namespace with setns(2) just long enough to create (and bind) a socket, then returns to
+its own. Only the thread's namespace changes — never the process's or the root namespace's
+state. Servers are served by one thread with a selector: TCP listeners accept and close (the
+handshake is the proof of reachability), UDP sockets echo one datagram back. UDP listens on
+each address separately: a wildcard socket would answer from the route's preferred source,
+not from the address asked, and the client's connected socket would drop that answer.
+
+Outcome of a probe, as the contract defines allow: TCP — the handshake completed (connect()
+succeeded: SYN reached a listener and SYN/ACK came back); UDP — the echo came back. A refusal
+(RST, ICMP error) or silence until the deadline is deny. All probes of a case run at once,
+so a case costs one deadline at most.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import selectors
+import socket
+import threading
+import time
+from typing import Iterator
+
+from nflens.lab.fuzz.flows import ProbeSpec
+from nflens.lab.netns import NETNS_DIR
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def entered(ns: str) -> Iterator[None]:
+    """This thread inside namespace `ns` for the duration of the block."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(NETNS_DIR / ns, os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into {ns}: {os.strerror(err)}")
+        try:
+            yield
+        finally:
+            if _libc.setns(own, CLONE_NEWNET) != 0:  # cannot fail for our own namespace fd
+                os._exit(70)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def _family(addr: str | None, version: int) -> int:
+    return socket.AF_INET6 if (addr and ":" in addr) or version == 6 else socket.AF_INET
+
+
+class Servers:
+    """Listeners on every port in every namespace given; one thread serves them all."""
+
+    def __init__(self, namespaces: dict[str, list[str]], ports: tuple[int, ...]):
+        """`namespaces`: namespace -> its addresses (UDP binds each one)."""
+        self.sel = selectors.DefaultSelector()
+        self.socks: list[socket.socket] = []
+        for ns, addrs in namespaces.items():
+            with entered(ns):
+                for port in ports:
+                    for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+                        self._listen(fam, any_addr, port, socket.SOCK_STREAM)
+                    for addr in addrs:
+                        self._listen(_family(addr, 4), addr, port, socket.SOCK_DGRAM)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fuzz-servers", daemon=True)
+        self._thread.start()
+
+    def _listen(self, fam: int, addr: str, port: int, kind: int) -> None:
+        s = socket.socket(fam, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(1024)
+        s.setblocking(False)
+        self.sel.register(s, selectors.EVENT_READ, kind)
+        self.socks.append(s)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self.sel.select(timeout=0.1):
+                s = key.fileobj
+                with contextlib.suppress(OSError):
+                    if key.data == socket.SOCK_STREAM:
+                        conn, _ = s.accept()
+                        conn.close()
+                    else:
+                        data, peer = s.recvfrom(2048)
+                        s.sendto(data, peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for s in self.socks:
+            s.close()
+        self.sel.close()
+
+
+def _open(spec: ProbeSpec, ns: str, version: int) -> socket.socket:
+    fam = _family(spec.dst, version)
+    kind = socket.SOCK_STREAM if spec.proto == "tcp" else socket.SOCK_DGRAM
+    with entered(ns):
+        s = socket.socket(fam, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((spec.src or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), spec.sport))
+    except OSError as exc:
+        s.close()
+        raise OSError(exc.errno, f"bind {spec.src}:{spec.sport} in {ns}: {exc.strerror}") from exc
+    s.setblocking(False)
+    return s
+
+
+def probe_all(specs: list[ProbeSpec], ns_of: dict[str, str], version: int,
+              deadline: float = 0.4) -> dict[str, str]:
+    """Open every probe at once; return name -> "allow" | "deny" (with the errno in detail)."""
+    sel = selectors.DefaultSelector()
+    outcome: dict[str, str] = {}
+    socks = []
+    try:
+        for spec in specs:
+            s = _open(spec, ns_of[spec.role], version)
+            socks.append(s)
+            if spec.proto == "tcp":
+                rc = s.connect_ex((spec.dst, spec.dport))
+                if rc not in (0, errno.EINPROGRESS):
+                    outcome[spec.name] = "deny"
+                    continue
+                sel.register(s, selectors.EVENT_WRITE, spec)
+            else:
+                s.connect((spec.dst, spec.dport))
+                with contextlib.suppress(OSError):
+                    s.send(b"nflens-fuzz")
+                sel.register(s, selectors.EVENT_READ, spec)
+        end = time.monotonic() + deadline
+        while len(outcome) < len(specs):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(timeout=left):
+                spec, s = key.data, key.fileobj
+                sel.unregister(s)
+                if spec.proto == "tcp":
+                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    outcome[spec.name] = "allow" if err == 0 else "deny"
+                else:
+                    try:
+                        outcome[spec.name] = "allow" if s.recv(2048) else "deny"
+                    except OSError:
+                        outcome[spec.name] = "deny"
+        for spec in specs:
+            outcome.setdefault(spec.name, "deny")  # silence until the deadline
+    finally:
+        sel.close()
+        for s in socks:
+            s.close()
+    return outcome

@@ -1,0 +1,109 @@
+"""The fuzzing world: client A — router R — client B, both IPv4 and IPv6.
+
+    A (eth0: 10.1.0.2, .3; fd01::2, ::3) --- ra [R] rb --- (eth0: 10.2.0.2, .3; fd02::2, ::3) B
+                                   10.1.0.1, fd01::1   10.2.0.1, fd02::1
+
+Two addresses per client so that source/destination matches can tell them apart. Every node
+listens on every SERVICE port (TCP and UDP, both families): a flow to a client is then denied
+only by the router's rules, never by a closed port, which is what the simulator assumes of a
+peer outside the host. The router also has CLOSED_PORT closed so REJECT/RST paths of local
+delivery are exercised. IPv6 neighbours are pinned (permanent entries): neighbour discovery is
+ICMPv6 through ip6tables INPUT/OUTPUT, which the simulator does not model yet, and a random
+INPUT policy of DROP would otherwise cut IPv6 forwarding for a reason outside the fuzzed
+grammar.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from nflens.lab.netns import Lab, run_in
+from nflens.snapshot.collect import collect
+
+SERVICE_PORTS = (22, 80, 443, 8080, 8443)
+CLOSED_PORT = 9999
+PROTOS = ("tcp", "udp")
+
+# role -> interface -> addresses (first address of each family is the primary one)
+ADDRS = {
+    "a": {"eth0": ("10.1.0.2/24", "10.1.0.3/24", "fd01::2/64", "fd01::3/64")},
+    "r": {"ra": ("10.1.0.1/24", "fd01::1/64"), "rb": ("10.2.0.1/24", "fd02::1/64")},
+    "b": {"eth0": ("10.2.0.2/24", "10.2.0.3/24", "fd02::2/64", "fd02::3/64")},
+}
+GATEWAYS = {"a": ("10.1.0.1", "fd01::1"), "b": ("10.2.0.1", "fd02::1")}
+ROUTER_IFACE = {"a": "ra", "b": "rb"}  # the router interface a client's packets arrive on
+
+
+def addresses(role: str, version: int) -> list[str]:
+    out = []
+    for cidrs in ADDRS[role].values():
+        out += [c.split("/")[0] for c in cidrs if ipaddress.ip_interface(c).version == version]
+    return out
+
+
+def subnet(side: str, version: int) -> str:
+    return {("a", 4): "10.1.0.0/24", ("b", 4): "10.2.0.0/24",
+            ("a", 6): "fd01::/64", ("b", 6): "fd02::/64"}[(side, version)]
+
+
+@dataclass
+class World:
+    """The namespaces of one fuzzing run, by role."""
+
+    lab: Lab
+    ns: dict[str, str]
+    static: Path  # snapshot files that do not change between cases
+
+    def ns_of(self, role: str) -> str:
+        return self.ns[role]
+
+
+def build(lab: Lab, static_dir: Path) -> World:
+    """Create the three namespaces, links, addresses, routes and pinned neighbours."""
+    ns = {role: lab.add_netns(role) for role in ("a", "r", "b")}
+    lab.add_veth(ns["a"], "eth0", ns["r"], "ra")
+    lab.add_veth(ns["b"], "eth0", ns["r"], "rb")
+    for role, ifaces in ADDRS.items():
+        for ifname, cidrs in ifaces.items():
+            for cidr in cidrs:
+                lab.add_addr(ns[role], ifname, cidr)
+    for role, (gw4, gw6) in GATEWAYS.items():
+        lab.add_route(ns[role], "0.0.0.0/0", gw4)
+        lab.add_route(ns[role], "::/0", gw6)
+    lab.sysctl(ns["r"], "net.ipv4.ip_forward", "1")
+    lab.sysctl(ns["r"], "net.ipv6.conf.all.forwarding", "1")
+    _pin_ipv6_neighbours(ns)
+    world = World(lab, ns, static_dir)
+    return world
+
+
+def _mac(ns: str, ifname: str) -> str:
+    import json
+
+    out = run_in(ns, ["ip", "-j", "link", "show", "dev", ifname]).stdout
+    return json.loads(out)[0]["address"]
+
+
+def _pin_ipv6_neighbours(ns: dict[str, str]) -> None:
+    macs = {("a", "eth0"): _mac(ns["a"], "eth0"), ("b", "eth0"): _mac(ns["b"], "eth0"),
+            ("r", "ra"): _mac(ns["r"], "ra"), ("r", "rb"): _mac(ns["r"], "rb")}
+    for side in ("a", "b"):
+        rif = ROUTER_IFACE[side]
+        for addr in addresses(side, 6):
+            run_in(ns["r"], ["ip", "-6", "neigh", "replace", addr, "lladdr", macs[(side, "eth0")],
+                             "dev", rif, "nud", "permanent"])
+        gw6 = GATEWAYS[side][1]
+        run_in(ns[side], ["ip", "-6", "neigh", "replace", gw6, "lladdr", macs[("r", rif)],
+                          "dev", "eth0", "nud", "permanent"])
+
+
+RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json")
+
+
+def collect_static(world: World) -> None:
+    """Everything but the rules, once, after the listeners are up (ss.txt shows them)."""
+    collect(world.static, netns=world.ns["r"])
+    for name in RULE_FILES + ("ebtables-save.txt",):
+        (world.static / name).unlink(missing_ok=True)
