@@ -114,6 +114,7 @@ def fuzz_cmd(
     flows: int = typer.Option(8, "--flows", help="flows probed per case"),
     save: Path = typer.Option(Path("tests/fixtures/fuzz"), "--save",
                               help="where disagreements are written as regression fixtures"),
+    record: bool = typer.Option(False, "--record", help="save every case, agreeing or not"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Differential fuzzing: random iptables/nft rulesets on a real router namespace, real
@@ -139,7 +140,7 @@ def fuzz_cmd(
                               f"{len(report.disagreements)} cases disagree")
 
         report = run_fuzz(cases, seed, save, start=start, flows_per_case=flows,
-                          progress=progress)
+                          progress=progress, record=record)
     if as_json:
         sys.stdout.write(json.dumps({
             "seed": report.seed, "cases": report.cases, "flows": report.flows,

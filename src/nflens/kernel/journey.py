@@ -16,7 +16,25 @@ from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, HookStep, Pac
 
 
 class Journey(Walker):
-    """A Walker that knows the paths between interfaces, bridges, containers and sockets."""
+    """A Walker that knows the paths between interfaces, bridges, containers and sockets.
+
+    `client` is the connection as its opener sent it (src, sport, dst, dport): an answer is
+    only an answer when it arrives as the mirror of that tuple. A reply that conntrack did not
+    un-NAT (an untracked original, a reply re-NATed as a new connection) reaches a socket that
+    drops it — found by differential fuzzing.
+    """
+
+    client: tuple | None = None
+
+    def reached_client(self, skb: Skb, detail: str, **where) -> Delivery:
+        pkt = skb.pkt
+        if self.client is not None:
+            src, sport, dst, dport = self.client
+            if (pkt.src, pkt.sport, pkt.dst, pkt.dport) != (dst, dport, src, sport):
+                return Delivery("dropped", f"the answer arrives as {pkt.src}:{pkt.sport} -> "
+                                f"{pkt.dst}:{pkt.dport}, not as the mirror of the connection "
+                                f"{src}:{sport} -> {dst}:{dport}; the client drops it", skb)
+        return Delivery("client", detail, skb, **where)
 
     # --- entering the IP stack ------------------------------------------------------------
     def receive(self, skb: Skb, iif: str, physin: str | None = None) -> Delivery:
@@ -109,7 +127,7 @@ class Journey(Walker):
     def leave(self, skb: Skb, oif: str) -> Delivery:
         """The packet leaves the host on `oif` towards a peer outside."""
         if skb.direction == "reply":
-            return Delivery("client", f"reply left on {oif}", skb, iface=oif)
+            return self.reached_client(skb, f"reply left on {oif}", iface=oif)
         self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
                                        "assumed", "a peer outside the host is assumed to answer"))
         return Delivery("peer", f"left the host on {oif}", skb, iface=oif)
@@ -138,7 +156,7 @@ class Journey(Walker):
         name = att.container.name.lstrip("/")
         pkt = skb.pkt
         if skb.direction == "reply":
-            return Delivery("client", f"reply reached container {name}", skb, target=att)
+            return self.reached_client(skb, f"reply reached container {name}", target=att)
         if att.addr(pkt.family) != pkt.dst:
             return Delivery("unreachable", f"{pkt.dst} is not {name}'s address", skb)
         listening = {(p.container_port, p.proto) for p in att.container.ports}
@@ -210,7 +228,7 @@ class Journey(Walker):
     def local_deliver(self, skb: Skb) -> Delivery:
         pkt = skb.pkt
         if skb.direction == "reply":
-            return Delivery("client", "reply reached the local socket", skb)
+            return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
         sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)

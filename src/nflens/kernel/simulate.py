@@ -111,6 +111,8 @@ class Simulator:
     # --- the connection -------------------------------------------------------------------
     def _connect(self, walker: Journey, flow: Flow):
         skb, start = self._first_packet(flow)
+        first = skb.pkt
+        walker.client = (first.src, first.sport, first.dst, first.dport)
         end = start(walker, skb)
         if not end.answered:
             return "deny", f"first packet: {end.detail}", end
@@ -121,7 +123,30 @@ class Simulator:
         reply = self._reply(walker, end)
         if reply.kind != "client":
             return "deny", f"reply: {reply.detail}", reply
+        if first.proto == "tcp":
+            refused = self._ack_refused(walker, first, start, skb.local_origin)
+            if refused is not None:
+                return "deny", f"handshake ACK: {refused.detail}", refused
         return "allow", f"connected: {end.detail}", end
+
+    def _ack_refused(self, walker: Journey, first: Packet, start, local: bool):
+        """The handshake's third packet (the client's ACK, conntrack ESTABLISHED) meets rules
+        the SYN did not (`--state ESTABLISHED -j REJECT`). A refusal reaches the opener: a
+        RST resets the connection, and a local opener also fails on an ICMP error (the
+        kernel's connect() returns ECONNREFUSED, as the fuzzer showed); a remote opener
+        already established takes an ICMP error as soft and stays connected. A dropped ACK is
+        retransmitted silently: the connection counts as established (CONTRACT §3). The
+        ACK's steps join the trace only when they decide the verdict."""
+        ack = Skb(first.with_(tcp_flags=frozenset({"ACK"})), local_origin=local)
+        saved, walker.trace = walker.trace, []
+        try:
+            end = start(walker, ack)
+        finally:
+            steps, walker.trace = walker.trace, saved
+        if end.kind != "rejected" or not (local or "tcp-reset" in end.detail):
+            return None
+        saved.extend(steps)
+        return end
 
     def _first_packet(self, flow: Flow):
         o = flow.origin
@@ -179,10 +204,13 @@ class Simulator:
         inner = Flow(f"{flow.name}/proxy", _host_origin(), addr, port, pkt.proto)
         skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
                   local_origin=True)
+        outer, walker.client = walker.client, (skb.pkt.src, skb.pkt.sport, addr, port)
         leg = walker.local_out(skb)
         if not leg.answered:
+            walker.client = outer
             return "deny", f"docker-proxy's connection: {leg.detail}", leg
         back = self._reply(walker, leg)
+        walker.client = outer
         if back.kind != "client":
             return "deny", f"docker-proxy's connection, reply: {back.detail}", back
         return None
@@ -239,7 +267,9 @@ class Simulator:
             return Delivery("dropped", f"{pkt.dst} answers {pkt.src} directly on {end.iface}: "
                             "the reply bypasses this host's reverse NAT (hairpin without SNAT)",
                             end.skb)
-        return Delivery("client", f"{pkt.dst} answered directly on {end.iface}", end.skb)
+        return walker.reached_client(Skb(pkt.with_(src=pkt.dst, dst=pkt.src, sport=pkt.dport,
+                                                   dport=pkt.sport), direction="reply"),
+                                     f"{pkt.dst} answered directly on {end.iface}")
 
 
 def _host_origin():

@@ -27,7 +27,7 @@ from nflens.kernel.simulate import Simulator
 from nflens.lab.fuzz import flows as flowgen
 from nflens.lab.fuzz import gen_iptables, gen_nft
 from nflens.lab.fuzz.sockets import Servers, probe_all
-from nflens.lab.fuzz.world import SERVICE_PORTS, World, addresses, build, collect_static
+from nflens.lab.fuzz.world import World, addresses, build, collect_static, listening_ports
 from nflens.lab.netns import Lab, nsenter, run_in
 from nflens.snapshot.read import read_snapshot
 
@@ -140,21 +140,23 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
 
 def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_case: int = 8,
              deadline: float = 0.4, progress: Callable[[int, FuzzReport], None] | None = None,
-             ) -> FuzzReport:
-    """Run `cases` cases from index `start`; needs root, nft, iptables-nft and conntrack."""
+             record: bool = False) -> FuzzReport:
+    """Run `cases` cases from index `start`; needs root, nft, iptables-nft and conntrack.
+    `record`: save every case as a fixture, agreeing or not (to turn a case whose bug is
+    fixed into a regression test)."""
     report = FuzzReport(seed)
     began = time.monotonic()
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-fuzz-") as tmp:
         static = Path(tmp) / "static"
         static.mkdir()
         world = build(lab, static)
-        servers = Servers({world.ns[role]: addresses(role, 4) + addresses(role, 6)
-                           for role in ("a", "b", "r")}, SERVICE_PORTS)
+        servers = Servers({world.ns[role]: (addresses(role, 4) + addresses(role, 6),
+                                            listening_ports(role)) for role in ("a", "b", "r")})
         try:
             collect_static(world)
             for index in range(start, start + cases):
                 case = draw_case(seed, index, flows_per_case)
-                _one(world, case, Path(tmp) / "case", save_dir, report, deadline)
+                _one(world, case, Path(tmp) / "case", save_dir, report, deadline, record)
                 if progress:
                     progress(index - start + 1, report)
         finally:
@@ -164,7 +166,7 @@ def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_ca
 
 
 def _one(world: World, case: Case, snap: Path, save_dir: Path, report: FuzzReport,
-         deadline: float) -> None:
+         deadline: float, record: bool) -> None:
     try:
         load(world, case)
     except ToolError as exc:
@@ -185,10 +187,11 @@ def _one(world: World, case: Case, snap: Path, save_dir: Path, report: FuzzRepor
     for spec in case.probes:
         report.verdicts[f"{spec.name.split('-', 1)[1]}:{kernel[spec.name]}"] += 1
     report.agreed += len(kernel) - len(wrong)
-    if wrong:
+    if wrong or record:
         dest = save_dir / f"case-{case.id}"
         save_fixture(dest, snap, case, kernel, simulated)
-        report.disagreements.append(str(dest))
+        if wrong:
+            report.disagreements.append(str(dest))
 
 
 __all__ = ["Case", "FuzzReport", "draw_case", "run_fuzz"]

@@ -32,6 +32,7 @@ from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.netns import NETNS_DIR
 
 CLONE_NEWNET = 0x40000000
+SETTLE = 0.05  # seconds after the last handshake for a late RST to arrive
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -61,11 +62,11 @@ def _family(addr: str | None, version: int) -> int:
 class Servers:
     """Listeners on every port in every namespace given; one thread serves them all."""
 
-    def __init__(self, namespaces: dict[str, list[str]], ports: tuple[int, ...]):
-        """`namespaces`: namespace -> its addresses (UDP binds each one)."""
+    def __init__(self, namespaces: dict[str, tuple[list[str], tuple[int, ...]]]):
+        """`namespaces`: namespace -> (its addresses (UDP binds each one), its ports)."""
         self.sel = selectors.DefaultSelector()
         self.socks: list[socket.socket] = []
-        for ns, addrs in namespaces.items():
+        for ns, (addrs, ports) in namespaces.items():
             with entered(ns):
                 for port in ports:
                     for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -162,6 +163,13 @@ def probe_all(specs: list[ProbeSpec], ns_of: dict[str, str], version: int,
                         outcome[spec.name] = "deny"
         for spec in specs:
             outcome.setdefault(spec.name, "deny")  # silence until the deadline
+        # A RST answering the handshake's ACK lands just after connect() succeeded: give it
+        # time, then a reset connection is not established either.
+        time.sleep(SETTLE)
+        for spec, s in zip(specs, socks):
+            if spec.proto == "tcp" and outcome[spec.name] == "allow" and \
+                    s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                outcome[spec.name] = "deny"
     finally:
         sel.close()
         for s in socks:

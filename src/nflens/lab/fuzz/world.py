@@ -3,11 +3,12 @@
     A (eth0: 10.1.0.2, .3; fd01::2, ::3) --- ra [R] rb --- (eth0: 10.2.0.2, .3; fd02::2, ::3) B
                                    10.1.0.1, fd01::1   10.2.0.1, fd02::1
 
-Two addresses per client so that source/destination matches can tell them apart. Every node
-listens on every SERVICE port (TCP and UDP, both families): a flow to a client is then denied
-only by the router's rules, never by a closed port, which is what the simulator assumes of a
-peer outside the host. The router also has CLOSED_PORT closed so REJECT/RST paths of local
-delivery are exercised. IPv6 neighbours are pinned (permanent entries): neighbour discovery is
+Two addresses per client so that source/destination matches can tell them apart. The clients
+listen on every port a flow or a DNAT can lead to (SERVICE_PORTS and CLOSED_PORT, TCP and UDP,
+both families): a flow to a client is then denied only by the router's rules, never by a
+closed port, which is what the simulator assumes of a peer outside the host. The router
+listens on SERVICE_PORTS only, so CLOSED_PORT exercises the RST / port-unreachable paths of
+local delivery, which the simulator reads from ss.txt. IPv6 neighbours are pinned (permanent entries): neighbour discovery is
 ICMPv6 through ip6tables INPUT/OUTPUT, which the simulator does not model yet, and a random
 INPUT policy of DROP would otherwise cut IPv6 forwarding for a reason outside the fuzzed
 grammar.
@@ -34,6 +35,10 @@ ADDRS = {
 }
 GATEWAYS = {"a": ("10.1.0.1", "fd01::1"), "b": ("10.2.0.1", "fd02::1")}
 ROUTER_IFACE = {"a": "ra", "b": "rb"}  # the router interface a client's packets arrive on
+
+
+def listening_ports(role: str) -> tuple[int, ...]:
+    return SERVICE_PORTS if role == "r" else SERVICE_PORTS + (CLOSED_PORT,)
 
 
 def addresses(role: str, version: int) -> list[str]:
