@@ -165,7 +165,7 @@ class ChainWalker:
             self.trace.append(RuleStep(
                 self.direction, self.phase, self.table.family, self.table.name, chain.name,
                 start + 1, f"rules {start + 1}-{upto}: require another destination address or "
-                "port (skipped by the index)", "", 0, False, "", ""))
+                "port (skipped by the index)", "", 0, False, "", "", upto - start))
 
     def _note_policy(self, chain: Chain) -> None:
         self.trace.append(PolicyStep(self.direction, self.phase, self.table.family,

@@ -85,6 +85,26 @@ class Conntrack:
         return entry
 
 
+CANNOT_START = ("no entry and this packet cannot start one (a TCP SYN/ACK, RST or FIN, an ICMP "
+                "reply): INVALID, and no NAT applies")
+
+
+def can_start(pkt: Packet) -> bool:
+    """Whether a packet with no entry creates one (nf_conntrack_proto_tcp.c tcp_new(): from
+    state NONE a SYN starts a connection and, with nf_conntrack_tcp_loose=1 (the default), a
+    bare ACK picks one up; a SYN/ACK, RST or FIN is invalid. ICMP replies are invalid too
+    (icmp_new() accepts only requests). Found by differential fuzzing: the SYN/ACK answering
+    an untracked SYN is INVALID and escapes the nat table."""
+    if pkt.proto == "tcp":
+        flags = pkt.tcp_flags
+        return not (flags & {"RST", "FIN"}) and flags != frozenset({"SYN", "ACK"})
+    if pkt.proto == "icmp" and pkt.icmp_type is not None:
+        return pkt.icmp_type in (8, 13, 15, 17)  # echo, timestamp, info, address mask
+    if pkt.proto == "icmpv6" and pkt.icmp_type is not None:
+        return pkt.icmp_type in (128, 139)  # echo request, node information query
+    return True
+
+
 def view(entry: Entry | None, direction: str, untracked: bool = False) -> CtView | None:
     """What ctstate/ct matches see for a packet belonging to `entry` in `direction`."""
     if untracked:

@@ -81,6 +81,15 @@ class HostModel:
             keys.append(f"net.ipv4.conf.{iface}.route_localnet")
         return any(self.sysctl_bool(k, False) for k in keys)
 
+    def conf_max(self, name: str, iface: str | None) -> int:
+        """net.ipv4.conf.{all,IFACE}.NAME combined as the kernel does for rp_filter and
+        accept_local (IN_DEV_MAXCONF / IN_DEV_ORCONF: the larger value wins)."""
+        values = [self.host.sysctl(f"net.ipv4.conf.all.{name}")]
+        if iface:
+            values.append(self.host.sysctl(f"net.ipv4.conf.{iface}.{name}"))
+        nums = [int(v) for v in values if v is not None and v.strip().isdigit()]
+        return max(nums, default=0)
+
     # --- HostEnv -------------------------------------------------------------------------
     def addr_type(self, addr: IPAddress, iface: str | None = None) -> str:
         """rtn_type of addr as xt_addrtype/nft fib see it (net/netfilter/xt_addrtype.c)."""

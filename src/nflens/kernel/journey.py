@@ -10,7 +10,7 @@ import ipaddress
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.chain import ChainWalker
 from nflens.kernel.hostmodel import Attachment
-from nflens.kernel.path import LOOPBACK4, Walker, describe_packet
+from nflens.kernel.path import LIMITED_BCAST4, LOOPBACK4, ZERONET4, Walker, describe_packet
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, HookStep, PacketStep, RouteStep
 
@@ -24,7 +24,8 @@ class Journey(Walker):
     drops it — found by differential fuzzing.
     """
 
-    client: tuple | None = None
+    client: tuple | None = None  # (src, sport, dst, dport)
+    client_at: tuple | None = None  # ("iface", name) | ("container", Attachment) | ("host",)
 
     def reached_client(self, skb: Skb, detail: str, **where) -> Delivery:
         pkt = skb.pkt
@@ -34,6 +35,11 @@ class Journey(Walker):
                 return Delivery("dropped", f"the answer arrives as {pkt.src}:{pkt.sport} -> "
                                 f"{pkt.dst}:{pkt.dport}, not as the mirror of the connection "
                                 f"{src}:{sport} -> {dst}:{dport}; the client drops it", skb)
+        arrived = (("iface", where["iface"]) if "iface" in where else
+                   ("container", where["target"]) if "target" in where else ("host",))
+        if self.client_at is not None and arrived != self.client_at:
+            return Delivery("dropped", f"the answer goes to {_where_name(arrived)}, not back to "
+                            f"the client at {_where_name(self.client_at)}", skb)
         return Delivery("client", detail, skb, **where)
 
     # --- entering the IP stack ------------------------------------------------------------
@@ -59,6 +65,10 @@ class Journey(Walker):
             self._route_step(skb, "martian", "127.0.0.0/8 from outside lo (route_localnet=0)")
             return Delivery("unreachable", "martian destination: 127/8 on a non-loopback device")
         res = self.model.route(pkt.dst, pkt.src, iif, skb.mark)
+        martian = self._martian_source(skb, iif) if iif != "lo" else None
+        if martian:
+            self._route_step(skb, "martian", martian)
+            return Delivery("unreachable", f"martian source {pkt.src}: {martian}", skb)
         if res.type in ("local", "broadcast"):
             self._route_step(skb, "local", res.describe())
             self.phase = "input"
@@ -85,6 +95,30 @@ class Journey(Walker):
         if end:
             return end
         return self.transmit(skb, oif, gateway)
+
+    def _martian_source(self, skb: Skb, iif: str) -> str | None:
+        """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
+        not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
+        src = skb.pkt.src
+        if src.is_multicast:
+            return "a multicast source"
+        if src.version != 4:
+            return None
+        if src in ZERONET4 or src == LIMITED_BCAST4:
+            return "a zero-net or limited-broadcast source"
+        if src in LOOPBACK4 and not self.model.route_localnet(iif):
+            return "127.0.0.0/8 from outside lo (route_localnet=0)"
+        back = self.model.route(src)
+        if back.type == "broadcast":
+            return "a broadcast address as source"
+        if back.type == "local" and not self.model.conf_max("accept_local", iif):
+            return "one of this host's own addresses as source (accept_local=0)"
+        mode = self.model.conf_max("rp_filter", iif)
+        if mode == 1 and back.type == "unicast" and back.oif != iif:
+            return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
+        if mode and back.type not in ("unicast", "local"):
+            return f"rp_filter={mode}: no route back to {src}"
+        return None
 
     def local_out(self, skb: Skb) -> Delivery:
         """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
@@ -191,6 +225,14 @@ class Journey(Walker):
         nexthop = pkt.dst if pkt.dst in iface.network else gateway
         peer = self.model.by_addr.get(nexthop)
         bridge = att.bridge or ""
+        if peer is att:
+            return Delivery("unreachable", f"{nexthop} is {name}'s own address: the packet "
+                            "stays inside the container", skb)
+        if peer is None and pkt.dst in iface.network and self.model.local.get(nexthop) is None:
+            self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, att.port, "",
+                                         f"nobody answers ARP/ND for {nexthop} on {bridge}"))
+            return Delivery("unreachable", f"{nexthop} is on {name}'s link but no container or "
+                            f"host address has it", skb)
         if peer is not None and peer.bridge == att.bridge and peer is not att:
             return self._bridged(skb, att, peer)
         if nexthop.version == 4 and not self.arp(bridge, att, att.addr(4), nexthop, host_asks=False,
@@ -356,3 +398,11 @@ class Journey(Walker):
     def _route_step(self, skb: Skb, decision: str, route: str, oif: str | None = None) -> None:
         self.trace.append(RouteStep(skb.direction, self.phase, str(skb.pkt.dst), decision, route,
                                     oif or ""))
+
+
+def _where_name(where: tuple) -> str:
+    if where[0] == "iface":
+        return f"interface {where[1]}"
+    if where[0] == "container":
+        return f"container {where[1].container.name.lstrip('/')}"
+    return "a local socket of the host"

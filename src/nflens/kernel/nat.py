@@ -50,15 +50,19 @@ def bind(entry: Entry, action: Action, hook: str, oif_addr=None, iif_addr=None) 
         else:
             new_dst = _first_addr(action.get("addr")) or entry.orig.dst
         new_port = _port(action.get("port"), entry.orig.dport)
-        entry.reply = Tuple(new_dst, r.dst, new_port, r.dport)
-        entry.status.add("DNAT")
+        new = Tuple(new_dst, r.dst, new_port, r.dport)
+        if new != r:  # nf_nat_setup_info sets IPS_DST_NAT only when the tuple changes
+            entry.status.add("DNAT")
+        entry.reply = new
         return "dst"
     if name in ("snat", "masquerade"):
         new_src = oif_addr if name == "masquerade" else _first_addr(action.get("addr"))
         if new_src is None:
             return None
         new_port = _port(action.get("port"), entry.orig.sport)
-        entry.reply = Tuple(r.src, new_src, r.sport, new_port)
-        entry.status.add("SNAT")
+        new = Tuple(r.src, new_src, r.sport, new_port)
+        if new != r:  # an identity mapping (MASQUERADE to the address it has) sets no bit
+            entry.status.add("SNAT")
+        entry.reply = new
         return "src"
     return None

@@ -30,6 +30,8 @@ from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointSte
                                  NatStep, PacketStep, RouteStep)
 
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
+ZERONET4 = ipaddress.ip_network("0.0.0.0/8")
+LIMITED_BCAST4 = ipaddress.ip_address("255.255.255.255")
 
 
 def describe_packet(skb: Skb) -> str:
@@ -139,6 +141,11 @@ class Walker:
             if skb.ctdir == "REPLY":
                 skb.entry.status.add("SEEN_REPLY")
             note = "existing entry"
+        elif not ctmod.can_start(skb.pkt):
+            skb.entry = None
+            self.trace.append(ConntrackStep(skb.direction, self.phase, "INVALID", "", "",
+                                            ctmod.CANNOT_START))
+            return
         else:
             skb.entry, skb.ctdir = self.ct.create(skb.pkt), "ORIGINAL"
             note = "new entry"

@@ -113,6 +113,7 @@ class Simulator:
         skb, start = self._first_packet(flow)
         first = skb.pkt
         walker.client = (first.src, first.sport, first.dst, first.dport)
+        walker.client_at = self._client_at(flow)
         end = start(walker, skb)
         if not end.answered:
             return "deny", f"first packet: {end.detail}", end
@@ -166,6 +167,14 @@ class Simulator:
         pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
         return Skb(pkt), lambda w, s: w.receive(s, o.iface)
 
+    def _client_at(self, flow: Flow) -> tuple:
+        o = flow.origin
+        if o.container:
+            return ("container", self._attachment(o.container, flow.dst.version))
+        if o.host:
+            return ("host",)
+        return ("iface", o.iface)
+
     def _attachment(self, ref: str, version: int):
         container = self.host.docker.container(ref)
         if container is None:
@@ -204,13 +213,14 @@ class Simulator:
         inner = Flow(f"{flow.name}/proxy", _host_origin(), addr, port, pkt.proto)
         skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
                   local_origin=True)
-        outer, walker.client = walker.client, (skb.pkt.src, skb.pkt.sport, addr, port)
+        outer = walker.client, walker.client_at
+        walker.client, walker.client_at = (skb.pkt.src, skb.pkt.sport, addr, port), ("host",)
         leg = walker.local_out(skb)
         if not leg.answered:
-            walker.client = outer
+            walker.client, walker.client_at = outer
             return "deny", f"docker-proxy's connection: {leg.detail}", leg
         back = self._reply(walker, leg)
-        walker.client = outer
+        walker.client, walker.client_at = outer
         if back.kind != "client":
             return "deny", f"docker-proxy's connection, reply: {back.detail}", back
         return None
@@ -269,7 +279,8 @@ class Simulator:
                             end.skb)
         return walker.reached_client(Skb(pkt.with_(src=pkt.dst, dst=pkt.src, sport=pkt.dport,
                                                    dport=pkt.sport), direction="reply"),
-                                     f"{pkt.dst} answered directly on {end.iface}")
+                                     f"{pkt.dst} answered directly on {end.iface}",
+                                     iface=end.iface)
 
 
 def _host_origin():

@@ -73,6 +73,7 @@ class RuleStep(Step):
     matched: Any = False
     action: str = ""
     note: str = ""
+    skipped: int = 0  # rules index..index+skipped-1 were passed over by the index, unevaluated
     kind = "rule"
 
 

@@ -1,0 +1,201 @@
+"""Exposure: who can open a connection to each published port and each host socket.
+
+For every ingress interface (the host's own, not Docker's bridges and veths) and every address
+of the host the service answers on, the source space of the family is partitioned exactly
+(partition.py) and each part labelled with its verdict and the rule that admitted it. The
+union over the host's addresses is what an admin means by "reachable from": a source that can
+reach the port on any of the host's addresses can reach it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, host_points, refine
+from nflens.ir.host import Container, Host, PortBinding, Socket
+from nflens.ir.packet import Endpoint, Flow
+from nflens.kernel.simulate import FlowResult, Simulator
+from nflens.kernel.trace import PolicyStep, RuleStep
+
+FAMILY_ANY = {4: ("", "0.0.0.0"), 6: ("", "::")}
+
+
+@dataclass
+class Reach:
+    """One ingress interface: the allowed sources, and which rule admitted which part."""
+
+    iface: str
+    version_ranges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    admitted_by: dict[str, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
+    uncertain: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    uncertain_because: list[str] = field(default_factory=list)
+
+    def sources(self) -> list[str]:
+        out = []
+        for v in (4, 6):
+            out += cidrs_of(v, self.version_ranges.get(v, []))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"iface": self.iface, "sources": self.sources()}
+        out["admitted_by"] = [
+            {"rule": rule, "sources": [c for v in (4, 6) for c in cidrs_of(v, parts.get(v, []))]}
+            for rule, parts in self.admitted_by.items()]
+        unsure = [c for v in (4, 6) for c in cidrs_of(v, self.uncertain.get(v, []))]
+        if unsure:
+            out["uncertain"] = {"sources": unsure, "because": self.uncertain_because}
+        return out
+
+
+@dataclass
+class Exposure:
+    proto: str
+    host_addr: str
+    host_port: int
+    target: dict[str, Any]
+    reach: list[Reach]
+    cells: int = 0  # simulations it took
+
+    def to_json(self) -> dict[str, Any]:
+        return {"proto": self.proto, "host_addr": self.host_addr, "host_port": self.host_port,
+                "target": self.target, "reachable_from": [r.to_json() for r in self.reach]}
+
+
+def ingress_interfaces(host: Host) -> list[str]:
+    """Interfaces packets from elsewhere arrive on: not lo, not a bridge, not a bridge port
+    (a container's veth). A veth with no master is a link to another namespace (a VM or a
+    lab's LAN) and counts."""
+    bridges = {n.bridge for n in host.docker.networks if n.bridge}
+    return [i.name for i in host.interfaces
+            if i.name != "lo" and i.kind != "bridge" and not i.master and i.name not in bridges]
+
+
+def host_addresses(host: Host, ifaces: list[str], version: int) -> list:
+    out = []
+    for name in ifaces:
+        iface = host.interface(name)
+        for a in iface.addresses if iface else ():
+            if a.ip.version == version and a.scope != "link" and not a.ip.is_loopback:
+                out.append(a.ip)
+    return out
+
+
+def admitting_rule(result: FlowResult) -> str:
+    """The accept that let the first packet through the filter hooks (or the policy)."""
+    found = None
+    for step in result.steps:
+        if step.direction != "original" or step.phase not in ("forward", "input"):
+            continue
+        if isinstance(step, RuleStep) and step.matched is True and step.action == "accept":
+            found = f"{step.file}:{step.line} {step.rule}" if step.file else step.rule
+        elif isinstance(step, PolicyStep) and step.policy == "accept":
+            found = f"policy ACCEPT of {step.table} {step.chain}"
+    return found or "no filtering rule on the path"
+
+
+class ExposureAnalysis:
+    """Exposure of one host; one simulator and one rule lookup shared by every question."""
+
+    def __init__(self, host: Host, sim: Simulator | None = None):
+        self.host = host
+        self.sim = sim or Simulator(host)
+        self.lookup = RuleLookup(host.ruleset)
+        self.ifaces = ingress_interfaces(host)
+        self._points = {v: host_points(host, v) for v in (4, 6)}
+
+    def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
+        out = []
+        for iface in self.ifaces:
+            r = Reach(iface)
+            for dst in dsts:
+                for cell in self._cells(version, iface, dst, port, proto):
+                    self._record(r, cell)
+            out.append(r)
+        return out
+
+    def _cells(self, version: int, iface: str, dst, port: int, proto: str) -> list[Cell]:
+        name = f"exposure {iface}->{dst}:{port}/{proto}"
+
+        def simulate(src):
+            return self.sim.run(Flow(name, Endpoint(iface=iface, src=src), dst, port, proto))
+
+        return refine(version, simulate, self.lookup, self._points[version])
+
+    @staticmethod
+    def _record(reach: Reach, cell: Cell) -> None:
+        res = cell.result
+        span = (cell.lo, cell.hi)
+        if res.verdict == "allow":
+            reach.version_ranges.setdefault(cell.version, []).append(span)
+            by = reach.admitted_by.setdefault(admitting_rule(res), {})
+            by.setdefault(cell.version, []).append(span)
+        elif res.verdict == "uncertain":
+            reach.uncertain.setdefault(cell.version, []).append(span)
+            for why in res.uncertain_because:
+                if why not in reach.uncertain_because:
+                    reach.uncertain_because.append(why)
+
+    # --- the questions ------------------------------------------------------------------------
+    def published(self, container: Container, binding: PortBinding) -> Exposure | None:
+        version = 6 if ":" in binding.host_ip else 4
+        if binding.host_ip in FAMILY_ANY[version]:
+            dsts = host_addresses(self.host, self.ifaces, version)
+        else:
+            dsts = [ipaddress.ip_address(binding.host_ip)]
+        target = {"container": container.name.lstrip("/"), "addr": _container_addr(container,
+                                                                                   version),
+                  "port": binding.container_port}
+        reach = self.reach(version, dsts, binding.host_port, binding.proto)
+        return Exposure(binding.proto, binding.host_ip or "0.0.0.0", binding.host_port,
+                        target, reach)
+
+    def socket(self, sock: Socket) -> Exposure:
+        version = sock.addr.version
+        if sock.addr.is_unspecified:
+            dsts = host_addresses(self.host, self.ifaces, version)
+            if sock.dual_stack:
+                v4 = host_addresses(self.host, self.ifaces, 4)
+                reach4 = self.reach(4, v4, sock.port, sock.proto)
+            else:
+                reach4 = []
+        else:
+            dsts, reach4 = [sock.addr], []
+        reach = self.reach(version, dsts, sock.port, sock.proto)
+        for r4 in reach4:  # a dual-stack socket: one entry per interface with both families
+            for r in reach:
+                if r.iface == r4.iface:
+                    r.version_ranges.update(r4.version_ranges)
+                    for rule, parts in r4.admitted_by.items():
+                        r.admitted_by.setdefault(rule, {}).update(parts)
+        return Exposure(sock.proto, str(sock.addr), sock.port,
+                        {"process": sock.process or "unknown"}, reach)
+
+    def all(self) -> list[Exposure]:
+        out = []
+        for c in self.host.docker.containers:
+            if not c.running:
+                continue
+            for b in c.ports:
+                if b.host_port:
+                    out.append(self.published(c, b))
+        for s in self.host.sockets:
+            if _service_socket(s):
+                out.append(self.socket(s))
+        return out
+
+
+def _container_addr(container: Container, version: int) -> str | None:
+    for ep in container.endpoints:
+        addr = ep.ipv4 if version == 4 else ep.ipv6
+        if addr is not None:
+            return str(addr.ip)
+    return None
+
+
+def _service_socket(sock: Socket) -> bool:
+    """Host services: not docker-proxy (its port is a published one), not loopback-only."""
+    if sock.process in ("docker-proxy",) or sock.addr.is_loopback:
+        return False
+    return sock.proto in ("tcp", "udp")
