@@ -188,3 +188,22 @@ def _split(version: int, lo: int, hi: int, points: set[int]) -> list[tuple[int, 
         start = p
     out.append((start, hi))
     return out
+
+
+def subtract(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Integer ranges in `a` and not in `b`."""
+    out = []
+    bs = merge(b)
+    for lo, hi in merge(a):
+        cur = lo
+        for blo, bhi in bs:
+            if bhi < cur or blo > hi:
+                continue
+            if blo > cur:
+                out.append((cur, blo - 1))
+            cur = max(cur, bhi + 1)
+            if cur > hi:
+                break
+        if cur <= hi:
+            out.append((cur, hi))
+    return out

@@ -1,0 +1,135 @@
+"""What every finding needs about one host, computed once: the simulator, the exposure of
+every published port and socket, Docker's and the user's chains, and the "intended" reach of a
+port as the host firewall alone would decide it."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, Iterator
+
+from nflens.analysis.exposure import Exposure, ExposureAnalysis, host_addresses
+from nflens.ir.host import Container, Host, PortBinding, Socket
+from nflens.ir.rules import Action, Rule, XtMatch
+from nflens.kernel.simulate import Simulator
+
+DOCKER_CHAINS = {"DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2",
+                 "DOCKER-FORWARD", "DOCKER-BRIDGE", "DOCKER-CT", "DOCKER-INTERNAL",
+                 "DOCKER-INGRESS"}
+
+
+@dataclass(frozen=True)
+class Published:
+    container: Container
+    binding: PortBinding
+    exposure: Exposure
+
+    @property
+    def version(self) -> int:
+        return 6 if ":" in self.binding.host_ip else 4
+
+    @property
+    def family(self) -> str:
+        return "ip6" if self.version == 6 else "ip"
+
+    @property
+    def name(self) -> str:
+        return self.container.name.lstrip("/")
+
+    def container_addr(self):
+        for ep in self.container.endpoints:
+            addr = ep.ipv4 if self.version == 4 else ep.ipv6
+            if addr is not None:
+                return addr.ip
+        return None
+
+    def subject(self) -> str:
+        b = self.binding
+        return f"{b.proto}/{b.host_ip or '0.0.0.0'}:{b.host_port}->{self.name}:{b.container_port}"
+
+
+def rule_ref(rule: Rule) -> dict[str, Any]:
+    src = rule.source
+    return {"file": src.file if src else "", "line": src.line if src else 0,
+            "text": src.text if src else str(rule.exprs)}
+
+
+class AuditContext:
+    def __init__(self, host: Host):
+        self.host = host
+        self.sim = Simulator(host)
+        self.analysis = ExposureAnalysis(host, self.sim)
+
+    @cached_property
+    def published(self) -> list[Published]:
+        out = []
+        for c in self.host.docker.containers:
+            if not c.running:
+                continue
+            for b in c.ports:
+                if b.host_port:
+                    out.append(Published(c, b, self.analysis.published(c, b)))
+        return out
+
+    @cached_property
+    def sockets(self) -> list[tuple[Socket, Exposure]]:
+        from nflens.analysis.exposure import _service_socket
+
+        return [(s, self.analysis.socket(s)) for s in self.host.sockets if _service_socket(s)]
+
+    # --- the user's forward-path rules ----------------------------------------------------------
+    def user_forward_rules(self, family: str) -> Iterator[tuple[str, Rule]]:
+        """Rules the admin wrote on the forward path: DOCKER-USER, and forward base chains of
+        tables Docker does not own (nft tables other than docker's / iptables-nft's)."""
+        for t in self.host.ruleset.tables:
+            if t.family not in (family, "inet"):
+                continue
+            for c in t.chains:
+                if c.name == "DOCKER-USER" or (t.origin == "nft" and t.name not in
+                                               ("docker-bridges", "docker") and c.hook == "forward"):
+                    for r in c.rules:
+                        yield c.name, r
+
+    # --- intent: the host firewall alone ------------------------------------------------------
+    def intended(self, p: Published) -> dict[str, list[tuple[int, int]]]:
+        """Per interface, the sources the host firewall (INPUT and friends) lets in on this
+        port if it were a service of the host, not a container's: the same host with no DNAT
+        and a socket listening on the port."""
+        key = (p.binding.proto, p.binding.host_port, p.version)
+        cache = self.__dict__.setdefault("_intended", {})
+        if key not in cache:
+            host = _without_publishing(self.host, p)
+            analysis = ExposureAnalysis(host)
+            dsts = [ipaddress.ip_address(p.binding.host_ip)] if p.binding.host_ip not in \
+                ("", "0.0.0.0", "::") else host_addresses(host, analysis.ifaces, p.version)
+            reach = analysis.reach(p.version, dsts, p.binding.host_port, p.binding.proto)
+            cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
+        return cache[key]
+
+
+def _without_publishing(host: Host, p: Published) -> Host:
+    tables = []
+    for t in host.ruleset.tables:
+        chains = []
+        for c in t.chains:
+            rules = tuple(r for r in c.rules if not any(
+                isinstance(e, Action) and e.name in ("dnat", "redirect") for e in r.exprs))
+            chains.append(replace(c, rules=rules))
+        tables.append(replace(t, chains=tuple(chains)))
+    any_addr = ipaddress.ip_address("::" if p.version == 6 else "0.0.0.0")
+    sockets = tuple(s for s in host.sockets if s.port != p.binding.host_port) + (
+        Socket(p.binding.proto, any_addr, p.binding.host_port, "(as a host service)"),)
+    return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)), sockets=sockets,
+                   docker=replace(host.docker, containers=()))
+
+
+def matches_of(rule: Rule) -> list[XtMatch]:
+    return [e for e in rule.exprs if isinstance(e, XtMatch)]
+
+
+def action_of(rule: Rule) -> Action | None:
+    for e in rule.exprs:
+        if isinstance(e, Action) and e.name not in ("counter", "comment", "log"):
+            return e
+    return None

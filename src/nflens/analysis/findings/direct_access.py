@@ -1,0 +1,7 @@
+ID = "direct_access"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

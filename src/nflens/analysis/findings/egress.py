@@ -1,0 +1,7 @@
+ID = "egress"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

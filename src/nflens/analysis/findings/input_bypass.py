@@ -1,0 +1,78 @@
+"""A published port reachable from sources the host firewall refuses (seeds 001 and 004).
+
+Docker's DNAT in PREROUTING turns a connection to the host's port into a forwarded one, so it
+crosses FORWARD and never INPUT: ufw, firewalld or a hand-written INPUT policy never sees it.
+The intent is computed, not guessed: the same host with the port as a host service (no DNAT, a
+socket listening) gives the sources INPUT would admit; what the real host admits beyond that,
+with no rule of the admin's on the forward path speaking about this port, is the bypass.
+"""
+
+from __future__ import annotations
+
+from nflens.analysis.context import AuditContext, Published
+from nflens.analysis.findings import Finding
+from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.partition import cidrs_of, subtract
+from nflens.analysis.portrules import addresses_published_port
+
+ID = "input-bypass"
+SEVERITY = "high"
+TITLE = "Published port bypasses the host firewall's INPUT rules"
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for p in ctx.published:
+        handled = [r for _, r in ctx.user_forward_rules(p.family)
+                   if addresses_published_port(r, p)]
+        if handled:
+            continue
+        intended = ctx.intended(p)
+        excess = {}
+        for reach in p.exposure.reach:
+            extra = subtract(reach.version_ranges.get(p.version, []),
+                             intended.get(reach.iface, []))
+            if extra:
+                excess[reach.iface] = extra
+        if excess:
+            out.append(_finding(ctx, p, excess, intended))
+    return out
+
+
+def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
+    b = p.binding
+    where = "; ".join(f"{iface}: {', '.join(cidrs_of(p.version, r)[:6])}"
+                      + (" ..." if len(cidrs_of(p.version, r)) > 6 else "")
+                      for iface, r in excess.items())
+    explanation = (
+        f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
+        f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
+        f"would refuse them from: {where}; the container is reachable from there anyway.")
+    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [], _fix(ctx, p, excess,
+                                                                          intended))
+
+
+def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
+    if iptables_table(ctx.host, p.family) is None or \
+            iptables_table(ctx.host, p.family).chain("DOCKER-USER") is None:
+        return Fix(note="add a rule in a forward-hook chain at priority filter - 1 dropping "
+                        f"ct original proto-dst {p.binding.host_port} from the sources above "
+                        "(no DOCKER-USER chain here)")
+    b = p.binding
+    base = f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} --ctdir ORIGINAL"
+    if b.host_ip not in ("", "0.0.0.0", "::"):
+        base += f" --ctorigdst {b.host_ip}"
+    specs = []
+    for iface, extra in excess.items():
+        allowed = cidrs_of(p.version, intended.get(iface, []))
+        drops = cidrs_of(p.version, extra)
+        if not allowed:
+            specs.append(f"-i {iface} {base} -j DROP")
+        elif len(drops) <= 4:
+            specs += [f"-s {c} -i {iface} {base} -j DROP" for c in drops]
+        else:
+            specs += [f"-s {c} -i {iface} {base} -j RETURN" for c in allowed]
+            specs.append(f"-i {iface} {base} -j DROP")
+    return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
+               note="rules in DOCKER-USER match the original destination port, which DNAT "
+                    "does not rewrite")

@@ -1,0 +1,7 @@
+ID = "ipv6_gap"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

@@ -1,0 +1,7 @@
+ID = "persistence"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

@@ -1,0 +1,7 @@
+ID = "proxy_bypass"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

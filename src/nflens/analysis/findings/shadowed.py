@@ -1,0 +1,7 @@
+ID = "shadowed"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

@@ -1,0 +1,7 @@
+ID = "unreachable"
+SEVERITY = "info"
+TITLE = ""
+
+
+def detect(ctx):
+    return []

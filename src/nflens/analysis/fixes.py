@@ -1,0 +1,95 @@
+"""Fixes as data: the commands a user runs, and the same edits applied to a snapshot's IR.
+
+A finding's fix is verified by applying its edits to the Host and running the finding again on
+the result: the fix is only offered as verified when the problem is gone there. Edits are
+iptables rule specifications (`-p tcp -m conntrack --ctorigdstport 8080 -j DROP`), parsed by
+the project's own iptables parser, so what is verified is exactly what the user will type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from nflens.dialects.iptables.parser import parse as parse_iptables
+from nflens.errors import NflensError
+from nflens.ir.host import Host
+from nflens.ir.rules import Chain, Rule, Source, Table
+
+BIN = {"ip": "iptables", "ip6": "ip6tables"}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Insert (at 1-based `position`), append (position 0) or delete (`spec` None) a rule."""
+
+    family: str  # "ip" / "ip6"
+    table: str
+    chain: str
+    position: int
+    spec: str | None  # the rule without "-A CHAIN"; None: delete the rule at `position`
+
+    def command(self) -> str:
+        tbl = "" if self.table == "filter" else f" -t {self.table}"
+        if self.spec is None:
+            return f"{BIN[self.family]}{tbl} -D {self.chain} {self.position}"
+        if self.position:
+            return f"{BIN[self.family]}{tbl} -I {self.chain} {self.position} {self.spec}"
+        return f"{BIN[self.family]}{tbl} -A {self.chain} {self.spec}"
+
+
+@dataclass
+class Fix:
+    """What to do, as commands, with the edits that verify it; `note` for what is not code."""
+
+    edits: list[Edit] = field(default_factory=list)
+    note: str = ""
+    verified: bool | None = None  # None: not checkable (a note only)
+    verification: str = ""
+
+    def text(self) -> str:
+        lines = [e.command() for e in self.edits]
+        if self.note:
+            lines.append(self.note if not lines else f"# {self.note}")
+        return "\n".join(lines)
+
+
+def _rule(edit: Edit) -> Rule:
+    text = f"*{edit.table}\n:{edit.chain} - [0:0]\n-A {edit.chain} {edit.spec}\nCOMMIT\n"
+    ruleset = parse_iptables(text, "fix", family=edit.family)
+    table = ruleset.table(edit.family, edit.table)
+    rule = table.chain(edit.chain).rules[0]
+    return replace(rule, source=Source("nflens-fix", 0, f"-A {edit.chain} {edit.spec}"))
+
+
+def apply(host: Host, fix: Fix) -> Host:
+    """The host as it would be with the fix's edits made (the live rules are not touched)."""
+    tables = list(host.ruleset.tables)
+    for edit in fix.edits:
+        idx = next((i for i, t in enumerate(tables)
+                    if t.family == edit.family and t.name == edit.table
+                    and t.origin.startswith("iptables")), None)
+        if idx is None:
+            raise NflensError(f"fix: no {edit.family} {edit.table} table from iptables here")
+        table = tables[idx]
+        chains = list(table.chains)
+        cidx = next((i for i, c in enumerate(chains) if c.name == edit.chain), None)
+        if cidx is None:
+            chains.append(Chain(edit.chain))
+            cidx = len(chains) - 1
+        rules = list(chains[cidx].rules)
+        if edit.spec is None:
+            del rules[edit.position - 1]
+        elif edit.position:
+            rules.insert(edit.position - 1, _rule(edit))
+        else:
+            rules.append(_rule(edit))
+        chains[cidx] = replace(chains[cidx], rules=tuple(rules))
+        tables[idx] = replace(table, chains=tuple(chains))
+    return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)))
+
+
+def iptables_table(host: Host, family: str, name: str = "filter") -> Table | None:
+    for t in host.ruleset.tables:
+        if t.family == family and t.name == name and t.origin.startswith("iptables"):
+            return t
+    return None

@@ -1,0 +1,44 @@
+"""Which rules speak about a published port, as seen on the forward path after DNAT.
+
+After DNAT the forward path sees the container's address and port. A rule addresses the
+published port when it can match those packets: the original destination port
+(`--ctorigdstport HOSTPORT`, nft `ct original proto-dst`), or the container's port together with
+no destination or the container's own address.
+"""
+
+from __future__ import annotations
+
+from nflens.analysis.context import Published, matches_of
+from nflens.ir.rules import NftCmp, Rule
+
+
+def _in(port: int, value) -> bool:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, int) for x in value):
+        return value[0] <= port <= value[1]
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return any(_in(port, v) for v in value)
+    return isinstance(value, int) and value == port
+
+
+def port_values(rule: Rule, names: tuple[str, ...]) -> list:
+    vals = []
+    for m in matches_of(rule):
+        for o in m.opts:
+            if o.name in names and not o.negated:
+                vals.append(o.value)
+    return vals
+
+
+def addresses_published_port(rule: Rule, p: Published) -> bool:
+    b = p.binding
+    if any(_in(b.host_port, v) for v in port_values(rule, ("ctorigdstport",))):
+        return True
+    for e in rule.exprs:
+        if isinstance(e, NftCmp) and "proto-dst" in str(e.left) and _in(b.host_port, e.right):
+            return True
+    dports = port_values(rule, ("dport", "destination-port", "dports"))
+    if any(_in(b.container_port, v) for v in dports):
+        dsts = [o.value for m in matches_of(rule) for o in m.opts if o.name == "dst"]
+        addr = p.container_addr()
+        return not dsts or any(addr is not None and addr in d for d in dsts)
+    return False
