@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Iterator
 
-from nflens.analysis.exposure import Exposure, ExposureAnalysis, host_addresses
+from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
@@ -38,11 +38,8 @@ class Published:
         return self.container.name.lstrip("/")
 
     def container_addr(self):
-        for ep in self.container.endpoints:
-            addr = ep.ipv4 if self.version == 4 else ep.ipv6
-            if addr is not None:
-                return addr.ip
-        return None
+        addr = container_addr(self.container, self.version)
+        return ipaddress.ip_address(addr) if addr else None
 
     def subject(self) -> str:
         b = self.binding

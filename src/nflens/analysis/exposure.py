@@ -144,7 +144,7 @@ class ExposureAnalysis:
             dsts = host_addresses(self.host, self.ifaces, version)
         else:
             dsts = [ipaddress.ip_address(binding.host_ip)]
-        target = {"container": container.name.lstrip("/"), "addr": _container_addr(container,
+        target = {"container": container.name.lstrip("/"), "addr": container_addr(container,
                                                                                    version),
                   "port": binding.container_port}
         reach = self.reach(version, dsts, binding.host_port, binding.proto)
@@ -186,7 +186,7 @@ class ExposureAnalysis:
         return out
 
 
-def _container_addr(container: Container, version: int) -> str | None:
+def container_addr(container: Container, version: int) -> str | None:
     for ep in container.endpoints:
         addr = ep.ipv4 if version == 4 else ep.ipv6
         if addr is not None:

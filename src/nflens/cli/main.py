@@ -48,9 +48,12 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
+        try:  # typer >= 0.20 vendors click; older ones depend on it
+            from typer._click.exceptions import ClickException
+        except ImportError:  # pragma: no cover - depends on the installed typer
+            from click import ClickException
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, ClickException):
             exc.show()
             sys.exit(2)
         raise

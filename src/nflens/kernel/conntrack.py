@@ -105,13 +105,16 @@ def can_start(pkt: Packet) -> bool:
     return True
 
 
-def view(entry: Entry | None, direction: str, untracked: bool = False) -> CtView | None:
+def view(entry: Entry | None, direction: str, untracked: bool = False,
+         related: bool = False) -> CtView | None:
     """What ctstate/ct matches see for a packet belonging to `entry` in `direction`."""
     if untracked:
         return CtView(state="UNTRACKED")
     if entry is None:
         return None
-    if direction == "REPLY" or "SEEN_REPLY" in entry.status:
+    if related:
+        state = "RELATED"
+    elif direction == "REPLY" or "SEEN_REPLY" in entry.status:
         state = "ESTABLISHED"
     else:
         state = "NEW"

@@ -29,7 +29,7 @@ class Journey(Walker):
 
     def reached_client(self, skb: Skb, detail: str, **where) -> Delivery:
         pkt = skb.pkt
-        if self.client is not None:
+        if self.client is not None and skb.direction != "error":
             src, sport, dst, dport = self.client
             if (pkt.src, pkt.sport, pkt.dst, pkt.dport) != (dst, dport, src, sport):
                 return Delivery("dropped", f"the answer arrives as {pkt.src}:{pkt.sport} -> "
@@ -160,7 +160,7 @@ class Journey(Walker):
 
     def leave(self, skb: Skb, oif: str) -> Delivery:
         """The packet leaves the host on `oif` towards a peer outside."""
-        if skb.direction == "reply":
+        if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply left on {oif}", iface=oif)
         self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
                                        "assumed", "a peer outside the host is assumed to answer"))
@@ -189,7 +189,7 @@ class Journey(Walker):
     def container_receive(self, skb: Skb, att: Attachment) -> Delivery:
         name = att.container.name.lstrip("/")
         pkt = skb.pkt
-        if skb.direction == "reply":
+        if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply reached container {name}", target=att)
         if att.addr(pkt.family) != pkt.dst:
             return Delivery("unreachable", f"{pkt.dst} is not {name}'s address", skb)
@@ -269,7 +269,7 @@ class Journey(Walker):
     # --- local sockets ------------------------------------------------------------------
     def local_deliver(self, skb: Skb) -> Delivery:
         pkt = skb.pkt
-        if skb.direction == "reply":
+        if skb.direction in ("reply", "error"):
             return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)

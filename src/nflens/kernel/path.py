@@ -88,7 +88,8 @@ class Walker:
 
     def _ctx(self, skb: Skb, family: str, hook: str, iif, oif, physin, physout, bridged,
              table: str = ""):
-        ct = ctmod.view(skb.entry, skb.ctdir, skb.untracked) if (skb.entry or skb.untracked) else None
+        ct = ctmod.view(skb.entry, skb.ctdir, skb.untracked, skb.related) \
+            if (skb.entry or skb.untracked) else None
         return PacketContext(
             pkt=skb.pkt, family=family, hook=hook, env=self.model, iif=iif, oif=oif,
             physin=physin, physout=physout, bridged=bridged, ct=ct,
@@ -131,6 +132,10 @@ class Walker:
             self.trace.append(ConntrackStep(skb.direction, self.phase, "UNTRACKED", "", "",
                                             "NOTRACK in raw: conntrack skipped"))
             return
+        if skb.related:
+            self.trace.append(ConntrackStep(skb.direction, self.phase, "RELATED", skb.ctdir,
+                                            skb.entry.describe(), "an ICMP error about it"))
+            return
         if skb.entry is not None and iif == "lo":
             self.trace.append(ConntrackStep(skb.direction, self.phase, "kept", skb.ctdir,
                                             skb.entry.describe(), "looped back: entry kept"))
@@ -155,7 +160,7 @@ class Walker:
 
     def _nat_point(self, skb, hook, nat_chains, iif, oif, physin, physout, bridged):
         entry = skb.entry
-        if entry is None or skb.untracked:
+        if entry is None or skb.untracked or skb.related:
             return None
         manip = NAT_MANIP[hook]
         if manip not in entry.nat_done and skb.ctdir == "ORIGINAL":

@@ -132,22 +132,40 @@ class Simulator:
 
     def _ack_refused(self, walker: Journey, first: Packet, start, local: bool):
         """The handshake's third packet (the client's ACK, conntrack ESTABLISHED) meets rules
-        the SYN did not (`--state ESTABLISHED -j REJECT`). A refusal reaches the opener: a
-        RST resets the connection, and a local opener also fails on an ICMP error (the
-        kernel's connect() returns ECONNREFUSED, as the fuzzer showed); a remote opener
-        already established takes an ICMP error as soft and stays connected. A dropped ACK is
-        retransmitted silently: the connection counts as established (CONTRACT §3). The
-        ACK's steps join the trace only when they decide the verdict."""
+        the SYN did not (`--state ESTABLISHED -j REJECT`). A dropped ACK is retransmitted
+        silently: the connection counts as established (CONTRACT §3). A REJECT answers it,
+        and the opener's connect() fails with ECONNREFUSED — for an ICMP error as for a RST,
+        local or remote opener alike (measured by the fuzzer) — provided that answer makes
+        its own way back (the ICMP error is RELATED to the connection; an INPUT rule
+        dropping ICMP keeps the connection up). Steps join the trace only when they decide."""
         ack = Skb(first.with_(tcp_flags=frozenset({"ACK"})), local_origin=local)
         saved, walker.trace = walker.trace, []
         try:
             end = start(walker, ack)
+            if end.kind != "rejected":
+                return None
+            back = walker.local_out(self._refusal(end, first))
         finally:
             steps, walker.trace = walker.trace, saved
-        if end.kind != "rejected" or not (local or "tcp-reset" in end.detail):
+        if back.kind != "client":
             return None
         saved.extend(steps)
         return end
+
+    def _refusal(self, end: Delivery, first: Packet) -> Skb:
+        """What REJECT sends back about the packet it refused, to the opener: a RST that
+        seems to come from the far end, or an ICMP destination-unreachable from this host,
+        RELATED to the connection."""
+        entry = end.skb.entry
+        if "tcp-reset" in end.detail:
+            rst = Packet(first.dst, first.src, "tcp", first.dport, first.sport,
+                         tcp_flags=frozenset({"RST", "ACK"}))
+            return Skb(rst, direction="error", local_origin=True)
+        proto = "icmp" if first.family == 4 else "icmpv6"
+        err = Packet(self._host_source(first.src), first.src, proto,
+                     icmp_type=3 if first.family == 4 else 1)
+        return Skb(err, direction="error", entry=entry, ctdir="REPLY", related=entry is not None,
+                   local_origin=True)
 
     def _first_packet(self, flow: Flow):
         o = flow.origin
