@@ -64,6 +64,13 @@ def own_chains(compiled: Compiled, version: int) -> dict[str, list[str]]:
                    for r in compiled.chain(key, version)] for key, name in CHAIN.items()}
 
 
+def families(host: Host) -> list[int]:
+    """The IP versions whose iptables filter table exists. A missing one (ip6tables with
+    Docker's IPv6 off) is left alone: creating it would make a rollback inexact, and Docker
+    creates it when it starts using it -- then the next apply (watch, the unit) hooks in."""
+    return [v for v in FAMILY if _table(host, v) is not None]
+
+
 def _table(host: Host, version: int) -> Table | None:
     t = host.ruleset.table(FAMILY[version], "filter")
     return t if t is not None and t.origin.startswith("iptables") else None
@@ -123,17 +130,14 @@ def with_policy(host: Host, compiled: Compiled) -> Host:
     """The host as it will be after the apply (what the simulator verifies)."""
     ruleset = host.ruleset
     tables = list(ruleset.tables)
-    for version, family in FAMILY.items():
+    for version in families(host):
+        family = FAMILY[version]
         new = desired(compiled, host, version)
         old = _table(host, version)
         text = "\n".join(["*filter", *BASE] + [f":{c} - [0:0]" for c in new if c != "INPUT"]
                          + [line for lines in new.values() for line in lines] + ["COMMIT"])
         parsed = xt.parse(text + "\n", f"<policy {family}>", family=family).tables[0]
-        merged = _merge(old, parsed) if old is not None else parsed
-        if old is not None:
-            tables[tables.index(old)] = merged
-        else:
-            tables.append(replace(merged, origin="iptables-nft"))
+        tables[tables.index(old)] = _merge(old, parsed)
     return replace(host, ruleset=replace(ruleset, tables=tuple(tables)))
 
 

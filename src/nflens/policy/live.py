@@ -20,17 +20,16 @@ RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json", "ebtables-s
 
 
 def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only: bool) -> None:
-    from nflens.snapshot import collect as col
+    from nflens.snapshot.collect import COMMANDS, collect, run_command
 
     if not rules_only:
-        col.collect(out, netns=netns, docker_host=docker_host)
+        collect(out, netns=netns, docker_host=docker_host)
         return
-    runner = col.run_command
-    for name, argv in col.COMMANDS:
+    for name, argv in COMMANDS:
         if name not in RULE_FILES:
             continue
         full = (["nsenter", f"--net=/run/netns/{netns}", "--"] if netns else []) + argv
-        rc, out_text, _ = runner(full)
+        rc, out_text, _ = run_command(full)
         if rc == 0:
             (out / name).write_text(out_text)
 

@@ -51,10 +51,10 @@ def rule_exprs(r: PRule) -> list[dict]:
         if net is not None:
             proto = "ip" if net.version == 4 else "ip6"
             e.append(_match({"payload": {"protocol": proto, "field": field}}, _addr(net)))
-    if r.proto:
+    if r.proto and r.dport is not None:  # `tcp dport` carries the l4proto dependency itself
+        e.append(_match({"payload": {"protocol": r.proto, "field": "dport"}}, r.dport))
+    elif r.proto:
         e.append(_match({"meta": {"key": "l4proto"}}, r.proto))
-        if r.dport is not None:
-            e.append(_match({"payload": {"protocol": r.proto, "field": "dport"}}, r.dport))
     if r.orig_dport is not None:
         e.append(_match({"ct": {"key": "proto-dst", "dir": "original"}}, r.orig_dport))
     if r.ctstate:

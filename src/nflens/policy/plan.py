@@ -22,6 +22,7 @@ from nflens.policy.schema import Policy
 from nflens.policy.verify import Verification, verify
 
 DIALECTS = ("iptables", "nft")
+TOOL = {4: "iptables", 6: "ip6tables"}
 
 
 def host_dialect(host: Host) -> str:
@@ -56,7 +57,7 @@ def _diff(old: list[str], new: list[str], name: str) -> str:
 
 def iptables_diff(before: Host, after: Host) -> str:
     parts = []
-    for version, tool in ((4, "iptables"), (6, "ip6tables")):
+    for version, tool in TOOL.items():
         for chain in ("DOCKER-USER", "INPUT", *xt.CHAIN.values()):
             old = xt.current_lines(before, version, chain) or []
             new = xt.current_lines(after, version, chain) or []
@@ -82,8 +83,10 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
     else:
         after = xt.with_policy(host, compiled)
         diff = iptables_diff(host, after)
-        payloads = {"iptables": xt.restore_payload(compiled, host, 4),
-                    "ip6tables": xt.restore_payload(compiled, host, 6)}
+        payloads = {TOOL[v]: xt.restore_payload(compiled, host, v) for v in xt.families(host)}
+        if not payloads:
+            res.warnings.append("no iptables filter table on this host (is Docker running?): "
+                                "nothing to hook into yet")
     if "ebtables" in compiled.take_over:
         after, eb_diff = _without_ebtables(after)
         diff = "\n".join(p for p in (diff, eb_diff) if p)

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from nflens.ir.host import Host
 from nflens.kernel.simulate import FlowResult, Simulator
 from nflens.kernel.trace import RuleStep
+from nflens.policy.iptables import CHAIN
+
+OWN_CHAINS = frozenset(CHAIN.values())
 from nflens.policy.flows import Probe, probes
 from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
@@ -128,12 +131,15 @@ def judge(res: Resolved, p: Probe) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _taken_over(res: Resolved, before: FlowResult) -> str | None:
-    """`take_over` removes what others left in DOCKER-USER / the bridge filter table: a flow
-    that one of those rules decided (matched and acted on) is a change the policy asked for."""
+def _replaced(res: Resolved, before: FlowResult) -> str | None:
+    """A policy replaces the previous nflens rules, and with `take_over` what others left in
+    DOCKER-USER / the bridge filter table: a flow one of those rules decided (matched) before
+    is a change the policy asked for."""
     for step in before.steps:
         if not isinstance(step, RuleStep) or step.matched is not True:
             continue
+        if step.chain in OWN_CHAINS or (step.table == "nflens" and step.family == "inet"):
+            return "replaces the previous nflens policy"
         if "DOCKER-USER" in res.take_over and step.chain == "DOCKER-USER" \
                 and step.family in ("ip", "ip6"):
             return "take_over DOCKER-USER"
@@ -151,6 +157,6 @@ def verify(before: Host, after: Host, res: Resolved) -> Verification:
         label, expect = judge(res, p)
         was = sim_before.run(p.flow)
         if label is None:
-            label = _taken_over(res, was)
+            label = _replaced(res, was)
         out.judged.append(Judged(p, was, sim_after.run(p.flow), label, expect))
     return out
