@@ -150,16 +150,17 @@ def _attachments(host: Host):
 
 
 def egress(host: Host, res: Resolved) -> list[Probe]:
-    dests: list[tuple[IPAddr, int, str]] = []
-    if has_default_route(host, 4):
-        dests += [(OUTSIDE[4], 443, "tcp"), (OUTSIDE[4], 53, "udp")]
-    dests += [(nb, 80, "tcp") for _, a, n in external(host)
-              if (nb := _neighbour(a, n)) is not None and a.version == 4]
+    neighbours = [nb for _, a, n in external(host)
+                  if (nb := _neighbour(a, n)) is not None and a.version == 4]
+    # "anywhere" is an address off the host's networks when a default route reaches it, else
+    # the neighbours: an unroutable sample could not tell allow from deny
+    anywhere = [OUTSIDE[4]] if has_default_route(host, 4) else neighbours
+    dests: list[tuple[IPAddr, int, str]] = [(a, 443, "tcp") for a in anywhere[:1]]
+    dests += [(a, 53, "udp") for a in anywhere[:1]] + [(nb, 80, "tcp") for nb in neighbours]
     for eg in res.egress:
         for nets, port, proto in eg.allow:
-            for net in nets or (ipaddress.ip_network(OUTSIDE[4]),):
-                if net.version == 4:
-                    dests.append((sample(net), port or 443, proto or "tcp"))
+            samples = [sample(n) for n in nets if n.version == 4] if nets else anywhere[:1]
+            dests += [(s, port or 443, proto or "tcp") for s in samples]
     dests = list(dict.fromkeys(dests))
     out = []
     for name, net, ep in _attachments(host):
