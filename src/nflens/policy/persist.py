@@ -36,7 +36,6 @@ def unit_text(policy: Path, state_dir: Path, nflens: list[str] | None = None,
     return "\n".join([
         "[Unit]",
         f"Description=nflens policy {policy.resolve()} (re-applied whenever Docker starts)",
-        "Documentation=https://github.com/nflens/nflens",
         "After=docker.service",
         "PartOf=docker.service",
         "",
