@@ -1,0 +1,100 @@
+"""`nflens policy apply|confirm|rollback|status`: the commands that change a live host."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nflens.cli.policy import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
+
+
+def apply(
+    policy_file: Path = typer.Argument(..., help="policy file"),
+    snapshot: Path | None = typer.Option(None, "--snapshot", help="resolve containers from "
+                                         "this snapshot (rules are always read live)"),
+    dialect: str | None = DIALECT,
+    netns: str | None = NETNS,
+    docker_host: str | None = DOCKER_HOST,
+    state_dir: str | None = STATE_DIR,
+    confirm_timeout: float = typer.Option(60, "--confirm-timeout", help="seconds until an "
+                                          "unconfirmed apply rolls back (0: no timer)"),
+    force: bool = typer.Option(False, "--force", help="apply even if the proof fails or the "
+                               "change would cut this SSH session"),
+    no_verify: bool = typer.Option(False, "--no-verify", help="skip the simulator proof"),
+    ssh_connection: str | None = typer.Option(None, "--ssh-connection", envvar="SSH_CONNECTION",
+                                              help="the session to protect (default: "
+                                              "$SSH_CONNECTION)"),
+) -> None:
+    """Apply atomically with a backup; roll back after --confirm-timeout unless confirmed."""
+    from nflens.errors import PolicyError
+    from nflens.policy.apply import Runner, apply_plan
+    from nflens.policy.guard import cut_session
+    from nflens.policy.live import host_for
+    from nflens.policy.plan import make_plan
+    from nflens.policy.schema import load_policy
+    from nflens.policy.state import state_dir as get_state_dir
+    from nflens.report.policy import render_plan
+
+    policy = load_policy(str(policy_file))
+    host = host_for(snapshot, netns, docker_host, rules_live=True)
+    plan = make_plan(policy, host, dialect, check=not no_verify)
+    err = Console(stderr=True)
+    if not plan.ok and not force:
+        render_plan(plan, err)
+        raise PolicyError("refused: the plan does not hold on the simulator (--force to apply "
+                          "anyway)")
+    cut = cut_session(plan.before, plan.after, ssh_connection)
+    if cut is not None and not force:
+        raise PolicyError(f"refused: this would cut your SSH session ({ssh_connection}): "
+                          f"{cut.reason} (--force to apply anyway)")
+    root = get_state_dir(state_dir)
+    info = apply_plan(plan, root, Runner(netns), confirm_timeout, str(policy_file.resolve()))
+    for w in plan.resolved.warnings:
+        err.print(f"warning: {w}", markup=False)
+    done = ", ".join(s["name"] for s in info["steps"])
+    typer.echo(f"applied ({done}); backup in {info['backup']}")
+    if confirm_timeout > 0:
+        typer.echo(f"run `nflens policy confirm` within {confirm_timeout:g} s, or the previous "
+                   "rules come back")
+
+
+def confirm(state_dir: str | None = STATE_DIR) -> None:
+    """Keep the last apply (stops its rollback timer)."""
+    from nflens.policy.apply import confirm as do_confirm
+    from nflens.policy.state import state_dir as get_state_dir
+
+    typer.echo(do_confirm(get_state_dir(state_dir)))
+
+
+def rollback(state_dir: str | None = STATE_DIR) -> None:
+    """Roll back the unconfirmed apply now."""
+    from nflens.policy.apply import rollback_pending
+    from nflens.policy.state import state_dir as get_state_dir
+
+    typer.echo(rollback_pending(get_state_dir(state_dir), wait=10))
+
+
+def status(state_dir: str | None = STATE_DIR) -> None:
+    """The pending apply (if any) and what happened last, as JSON."""
+    from nflens.policy.state import read_json, state_dir as get_state_dir
+
+    root = get_state_dir(state_dir)
+    out = {"pending": read_json(root / "pending.json"), "last": read_json(root / "last.json")}
+    if out["pending"]:
+        for step in out["pending"]["steps"]:
+            step.pop("rollback", None)
+    sys.stdout.write(json.dumps(out, indent=1) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply")(apply)
+    app.command("confirm")(confirm)
+    app.command("rollback")(rollback)
+    app.command("status")(status)
+    from nflens.cli import policy_persist
+
+    policy_persist.register(app)
