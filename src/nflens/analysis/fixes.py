@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from nflens.dialects.ebtables.parser import parse as parse_ebtables
 from nflens.dialects.iptables.parser import parse as parse_iptables
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 from nflens.ir.rules import Chain, Rule, Source, Table
 
-BIN = {"ip": "iptables", "ip6": "ip6tables"}
+BIN = {"ip": "iptables", "ip6": "ip6tables", "bridge": "ebtables"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ class Fix:
 
 
 def _rule(edit: Edit) -> Rule:
-    text = f"*{edit.table}\n:{edit.chain} - [0:0]\n-A {edit.chain} {edit.spec}\nCOMMIT\n"
-    ruleset = parse_iptables(text, "fix", family=edit.family)
+    if edit.family == "bridge":
+        text = f"*{edit.table}\n:{edit.chain} ACCEPT\n-A {edit.chain} {edit.spec}\n"
+        ruleset = parse_ebtables(text, "fix")
+    else:
+        text = f"*{edit.table}\n:{edit.chain} - [0:0]\n-A {edit.chain} {edit.spec}\nCOMMIT\n"
+        ruleset = parse_iptables(text, "fix", family=edit.family)
     table = ruleset.table(edit.family, edit.table)
     rule = table.chain(edit.chain).rules[0]
     return replace(rule, source=Source("nflens-fix", 0, f"-A {edit.chain} {edit.spec}"))
@@ -67,9 +72,10 @@ def apply(host: Host, fix: Fix) -> Host:
     for edit in fix.edits:
         idx = next((i for i, t in enumerate(tables)
                     if t.family == edit.family and t.name == edit.table
-                    and t.origin.startswith("iptables")), None)
+                    and t.origin.startswith(("iptables", "ebtables"))), None)
         if idx is None:
-            raise NflensError(f"fix: no {edit.family} {edit.table} table from iptables here")
+            raise NflensError(f"fix: no {edit.family} {edit.table} table from "
+                              f"{BIN[edit.family]} here")
         table = tables[idx]
         chains = list(table.chains)
         cidx = next((i for i, c in enumerate(chains) if c.name == edit.chain), None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from nflens.analysis.context import AuditContext, matches_of, rule_ref
+from nflens.analysis.context import AuditContext, action_of, matches_of, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.portrules import _in, port_values
@@ -31,8 +31,13 @@ def detect(ctx: AuditContext) -> list[Finding]:
         for pos, rule in enumerate(chain.rules, 1):
             why = _dead(rule, published, local)
             if why:
-                out.append(Finding(ID, SEVERITY, TITLE, f"{family} DOCKER-USER {rule_ref(rule)['text']}",
-                                   why, [rule_ref(rule)], _fix(family, pos, rule)))
+                act = action_of(rule)
+                severity = SEVERITY if act and act.name in ("drop", "reject") else "low"
+                out.append(Finding(ID, severity, TITLE,
+                                   f"{family} DOCKER-USER {rule_ref(rule)['text']}",
+                                   why + ("" if severity == SEVERITY else
+                                          " It allows nothing it was meant to allow."),
+                                   [rule_ref(rule)], _fix(family, pos, rule)))
     return out
 
 
@@ -53,8 +58,9 @@ def _dead(rule, published, local) -> str | None:
             if o.name == "dst" and not o.negated and any(
                     o.value.num_addresses == 1 and o.value.network_address == a for a in local):
                 return (f"The rule matches destination {o.value}, an address of this host. "
-                        "A published port's connections reach FORWARD with the container's "
-                        "address after DNAT, so the rule never matches them.")
+                        "A packet for the host itself goes to INPUT, never FORWARD, and a "
+                        "connection to a published port reaches FORWARD with the container's "
+                        "address after DNAT: the rule matches nothing.")
     return None
 
 

@@ -1,7 +1,104 @@
-ID = "unreachable"
-SEVERITY = "info"
-TITLE = ""
+"""A published port nobody can reach (seed 000): Docker published it, the container runs, and
+yet from every ingress interface every connection dies — on a DOCKER-USER allow-list, in a
+forward chain of another table at another priority, on a REJECT that also hits the replies, or
+on ebtables dropping the ARP the host needs to reach the container. The explanation lists
+every blocker in the order a connection meets them (removing the first reveals the next)."""
+
+from __future__ import annotations
+
+from nflens.analysis.blockers import Blocker, blockers
+from nflens.analysis.context import AuditContext, Published
+from nflens.analysis.findings import Finding
+from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.neighbours import neighbour
+from nflens.ir.packet import Endpoint, Flow
+
+ID = "unreachable-published-port"
+SEVERITY = "medium"
+TITLE = "Published port unreachable from every interface"
 
 
-def detect(ctx):
-    return []
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for p in ctx.published:
+        if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
+            continue
+        example = _example(ctx, p)
+        if example is None:
+            continue  # no address of this family to reach it on: nothing was meant to work
+        flow, result = example
+        found, passes = blockers(ctx.host, flow, result)
+        if not found:
+            continue  # routing or a missing listener, not a rule
+        out.append(_finding(p, flow, found, passes, _gateway(ctx, p)))
+    return out
+
+
+def _example(ctx: AuditContext, p: Published):
+    for iface in ctx.analysis.ifaces:
+        pair = neighbour(ctx.host, iface, p.version)
+        if pair is None:
+            continue
+        src, dst = pair
+        flow = Flow(f"{iface}->{p.subject()}", Endpoint(iface=iface, src=src), dst,
+                    p.binding.host_port, p.binding.proto)
+        return flow, ctx.sim.run(flow)
+    return None
+
+
+def _finding(p: Published, flow: Flow, found: list[Blocker], passes: bool, gateway
+             ) -> Finding:
+    steps = "; then ".join(b.describe() for b in found)
+    tail = ("With all of them out of the way the connection works." if passes else
+            "Something that is not a rule stops it after these.")
+    b = p.binding
+    explanation = (f"{b.proto}/{b.host_port} (-> {p.name}:{b.container_port}) is reachable from "
+                   f"no source on any interface. A connection from {flow.origin.describe()} is "
+                   f"stopped by: {steps}. {tail}")
+    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [x.ref() for x in found],
+                   _fix(p, found, gateway))
+
+
+def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
+    b = p.binding
+    edits, notes = [], []
+    shift = 0
+    for blk in found:
+        if blk.chain == "DOCKER-USER" and blk.origin.startswith("iptables") and blk.index:
+            if blk.direction == "reply":
+                spec = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+            else:
+                spec = (f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} "
+                        "--ctdir ORIGINAL -j RETURN")
+            edits.append(Edit(p.family, "filter", "DOCKER-USER", blk.index + shift, spec))
+            shift += 1
+        elif blk.origin == "nft" and blk.direction == "original":
+            notes.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct status dnat "
+                         f"meta l4proto {b.proto} ct original proto-dst {b.host_port} accept")
+        elif blk.origin == "nft":
+            notes.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct state "
+                         "established,related accept")
+        elif blk.family == "bridge" and blk.origin.startswith("ebtables") and blk.index and \
+                "ARP" in blk.text and p.version == 4 and gateway is not None:
+            # the host and the container must resolve each other: both ARP directions
+            addr = p.container_addr()
+            for a, z in ((gateway, addr), (addr, gateway)):
+                edits.append(Edit("bridge", blk.table, blk.chain, blk.index,
+                                  f"-p ARP --arp-ip-src {a} --arp-ip-dst {z} -j ACCEPT"))
+        elif blk.family == "bridge":
+            notes.append(f"let ARP between {p.name} ({p.container_addr()}) and the bridge's "
+                         f"address through {blk.table} {blk.chain} before `{blk.text}` "
+                         f"({blk.file}:{blk.line})")
+        else:
+            notes.append(f"allow this connection before `{blk.text}` ({blk.file}:{blk.line})")
+    return Fix(edits, note="\n".join(notes))
+
+
+def _gateway(ctx: AuditContext, p: Published):
+    """The host's address on the container's bridge (the network's gateway)."""
+    for ep in p.container.endpoints:
+        net = ctx.host.docker.network(ep.network)
+        for gw in net.gateways if net else ():
+            if gw.version == p.version:
+                return gw
+    return None
