@@ -7,7 +7,7 @@ from typing import Any
 
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
-from nflens.analysis.fixes import apply
+from nflens.analysis.fixes import Fix, apply
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 
@@ -17,10 +17,38 @@ def findings(ctx: AuditContext, verify: bool = True) -> list[Finding]:
     for module in modules():
         found = module.detect(ctx)
         if verify:
-            for f in found:
-                _verify(ctx.host, module, f)
+            _verify_batch(ctx.host, module, found)
         out += found
     return sorted(out, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject))
+
+
+def _verify_batch(host: Host, module, found: list[Finding]) -> None:
+    """Fixes that only insert rules are verified together (one re-analysis for all of a
+    module's findings: 500 published ports must not mean 500 re-analyses); a finding still
+    present afterwards, or with deletions among its edits, is verified on its own."""
+    batch = [f for f in found if f.fix.edits and all(e.spec is not None for e in f.fix.edits)
+             and f.scope is not None]
+    alone = [f for f in found if f not in batch]
+    if len(batch) > 1:
+        try:
+            fixed = apply(host, Fix([e for f in batch for e in f.fix.edits]))
+        except NflensError:
+            alone += batch
+        else:
+            scope = set().union(*(f.scope for f in batch))
+            left = {f.subject for f in module.detect(AuditContext(fixed, scope))}
+            for f in batch:
+                if f.subject in left:
+                    alone.append(f)
+                else:
+                    f.fix.verified = True
+                    f.fix.verification = ("re-analysed with the fix applied (together with the "
+                                          f"{len(batch) - 1} other fixes of this kind): the "
+                                          "finding is gone")
+    else:
+        alone += batch
+    for f in alone:
+        _verify(host, module, f)
 
 
 def _verify(host: Host, module, finding: Finding) -> None:
@@ -34,7 +62,8 @@ def _verify(host: Host, module, finding: Finding) -> None:
     except NflensError as exc:
         fix.verified, fix.verification = False, f"could not apply: {exc}"
         return
-    again = [f for f in module.detect(AuditContext(fixed)) if f.subject == finding.subject]
+    again = [f for f in module.detect(AuditContext(fixed, finding.scope))
+             if f.subject == finding.subject]
     fix.verified = not again
     fix.verification = ("re-analysed with the fix applied: the finding is gone" if not again
                         else f"re-analysed with the fix applied: still {again[0].explanation}")

@@ -19,11 +19,18 @@ DOCKER_CHAINS = {"DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2
                  "DOCKER-INGRESS"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Published:
+    """A published port; its exposure is computed on first use (many findings need only the
+    binding)."""
+
     container: Container
     binding: PortBinding
-    exposure: Exposure
+    analysis: ExposureAnalysis
+
+    @cached_property
+    def exposure(self) -> Exposure:
+        return self.analysis.published(self.container, self.binding)
 
     @property
     def version(self) -> int:
@@ -53,8 +60,10 @@ def rule_ref(rule: Rule) -> dict[str, Any]:
 
 
 class AuditContext:
-    def __init__(self, host: Host):
+    def __init__(self, host: Host, scope: set[str] | None = None):
+        """`scope`: when verifying a fix, the published ports (subjects) that matter."""
         self.host = host
+        self.scope = scope
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
 
@@ -66,7 +75,9 @@ class AuditContext:
                 continue
             for b in c.ports:
                 if b.host_port:
-                    out.append(Published(c, b, self.analysis.published(c, b)))
+                    p = Published(c, b, self.analysis)
+                    if self.scope is None or p.subject() in self.scope:
+                        out.append(p)
         return out
 
     @cached_property
@@ -96,16 +107,22 @@ class AuditContext:
         key = (p.binding.proto, p.binding.host_port, p.version)
         cache = self.__dict__.setdefault("_intended", {})
         if key not in cache:
-            host = _without_publishing(self.host, p)
-            analysis = ExposureAnalysis(host)
+            analysis = self._unpublished
             dsts = [ipaddress.ip_address(p.binding.host_ip)] if p.binding.host_ip not in \
-                ("", "0.0.0.0", "::") else host_addresses(host, analysis.ifaces, p.version)
+                ("", "0.0.0.0", "::") else host_addresses(analysis.host, analysis.ifaces,
+                                                          p.version)
             reach = analysis.reach(p.version, dsts, p.binding.host_port, p.binding.proto)
             cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
         return cache[key]
 
+    @cached_property
+    def _unpublished(self) -> ExposureAnalysis:
+        """One host for every intent question: no DNAT at all, and a host socket on every
+        published port (the ports as if they were the host's own services)."""
+        return ExposureAnalysis(_without_publishing(self.host, self.published))
 
-def _without_publishing(host: Host, p: Published) -> Host:
+
+def _without_publishing(host: Host, published: list[Published]) -> Host:
     tables = []
     for t in host.ruleset.tables:
         chains = []
@@ -114,9 +131,11 @@ def _without_publishing(host: Host, p: Published) -> Host:
                 isinstance(e, Action) and e.name in ("dnat", "redirect") for e in r.exprs))
             chains.append(replace(c, rules=rules))
         tables.append(replace(t, chains=tuple(chains)))
-    any_addr = ipaddress.ip_address("::" if p.version == 6 else "0.0.0.0")
-    sockets = tuple(s for s in host.sockets if s.port != p.binding.host_port) + (
-        Socket(p.binding.proto, any_addr, p.binding.host_port, "(as a host service)"),)
+    ports = {(p.binding.proto, p.binding.host_port, p.version) for p in published}
+    sockets = tuple(s for s in host.sockets
+                    if (s.proto, s.port, s.addr.version) not in ports) + tuple(
+        Socket(proto, ipaddress.ip_address("::" if v == 6 else "0.0.0.0"), port,
+               "(as a host service)") for proto, port, v in sorted(ports))
     return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)), sockets=sockets,
                    docker=replace(host.docker, containers=()))
 

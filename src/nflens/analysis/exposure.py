@@ -17,7 +17,7 @@ from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, host_points, r
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.simulate import FlowResult, Simulator
-from nflens.kernel.trace import PolicyStep, RuleStep
+from nflens.kernel.trace import EndpointStep, PolicyStep, RuleStep
 
 FAMILY_ANY = {4: ("", "0.0.0.0"), 6: ("", "::")}
 
@@ -31,6 +31,8 @@ class Reach:
     admitted_by: dict[str, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
     uncertain: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     uncertain_because: list[str] = field(default_factory=list)
+    via_proxy: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    diverted_by: dict[str, dict] = field(default_factory=dict)  # nat rules that skipped DNAT
 
     def sources(self) -> list[str]:
         out = []
@@ -104,6 +106,22 @@ class ExposureAnalysis:
         self.lookup = RuleLookup(host.ruleset)
         self.ifaces = ingress_interfaces(host)
         self._points = {v: host_points(host, v) for v in (4, 6)}
+        self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
+        self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
+                                   for r in host.policy_rules)
+        if not self._policy_routing:
+            for v in (4, 6):
+                self._points[v] = self._without_points_inside_bridges(v, self._points[v])
+
+    def _without_points_inside_bridges(self, version: int, points: set[int]) -> set[int]:
+        """Split points strictly inside a bridge's connected subnet (its gateway address,
+        its network address) only separate sources that the bridge lemma settles alike."""
+        inside = []
+        for r in self.host.routes:
+            if r.dev in self._bridges and r.dst.version == version and r.type == "unicast" \
+                    and r.gateway is None and r.dst.prefixlen > 0:
+                inside.append((int(r.dst.network_address), int(r.dst.broadcast_address)))
+        return {p for p in points if not any(lo < p <= hi for lo, hi in inside)}
 
     def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
         out = []
@@ -121,7 +139,21 @@ class ExposureAnalysis:
         def simulate(src):
             return self.sim.run(Flow(name, Endpoint(iface=iface, src=src), dst, port, proto))
 
-        return refine(version, simulate, self.lookup, self._points[version])
+        return refine(version, simulate, self.lookup, self._points[version],
+                      settled=lambda lo, hi, res: self._behind_bridge(version, iface, lo, res))
+
+    def _behind_bridge(self, version: int, iface: str, lo: int, result: FlowResult) -> bool:
+        """Lemma: a source whose route points into a bridge other than the interface it came
+        in on is denied, whoever holds the address. The answer is routed into that bridge:
+        to a container that did not ask (dropped there) or to nobody (ARP fails) — never back
+        out of `iface` to the client. Route prefixes and policy-rule selectors are split
+        points, so one lookup holds for the whole cell. Spares one simulation per container
+        address in every exposure question."""
+        if result.verdict != "deny" or self._policy_routing:
+            return False
+        route = self.sim.model.route(ipaddress.ip_address(lo) if version == 4 else
+                                     ipaddress.IPv6Address(lo))
+        return route.type == "unicast" and route.oif in self._bridges and route.oif != iface
 
     @staticmethod
     def _record(reach: Reach, cell: Cell) -> None:
@@ -131,6 +163,11 @@ class ExposureAnalysis:
             reach.version_ranges.setdefault(cell.version, []).append(span)
             by = reach.admitted_by.setdefault(admitting_rule(res), {})
             by.setdefault(cell.version, []).append(span)
+            if _through_proxy(res):
+                reach.via_proxy.setdefault(cell.version, []).append(span)
+                for step in _nat_diversions(res):
+                    reach.diverted_by[f"{step.file}:{step.line}"] = {
+                        "file": step.file, "line": step.line, "text": step.rule}
         elif res.verdict == "uncertain":
             reach.uncertain.setdefault(cell.version, []).append(span)
             for why in res.uncertain_because:
@@ -199,3 +236,18 @@ def _service_socket(sock: Socket) -> bool:
     if sock.process in ("docker-proxy",) or sock.addr.is_loopback:
         return False
     return sock.proto in ("tcp", "udp")
+
+
+def _through_proxy(result: FlowResult) -> bool:
+    return any(isinstance(s, EndpointStep) and s.direction == "original"
+               and "docker-proxy" in s.endpoint for s in result.steps)
+
+
+def _nat_diversions(result: FlowResult) -> list[RuleStep]:
+    """User rules of the nat table that ended the walk before Docker's DNAT (RETURN/ACCEPT)."""
+    return [s for s in result.steps if isinstance(s, RuleStep) and s.direction == "original"
+            and s.table == "nat" and s.matched is True and s.action in ("return", "accept")
+            and not s.chain.startswith("DOCKER") or
+            (isinstance(s, RuleStep) and s.table == "nat" and s.matched is True
+             and s.direction == "original" and s.chain == "PREROUTING"
+             and s.action in ("return", "accept"))]

@@ -111,6 +111,19 @@ class RuleLookup:
     def __init__(self, ruleset: Ruleset):
         self.chains = {(t.family, t.name, c.name): c for t in ruleset.tables for c in t.chains}
         self.sets = {(t.family, t.name): t.sets for t in ruleset.tables}
+        self._points: dict[tuple[int, int], frozenset[int]] = {}
+
+    def points(self, rule: Rule, step: RuleStep, version: int) -> frozenset[int]:
+        """The split points of one rule (and of the named sets it uses), computed once."""
+        key = (id(rule), version)
+        if key not in self._points:
+            out: set[int] = set()
+            _points(rule.exprs, version, out)
+            if any("@" in str(e) for e in rule.exprs):
+                for s in self.table_sets(step):
+                    _points(s.elements, version, out)
+            self._points[key] = frozenset(out)
+        return self._points[key]
 
     def rules(self, step: RuleStep, with_skipped: bool) -> list[Rule]:
         chain = self.chains.get((step.family, step.table, step.chain))
@@ -138,9 +151,9 @@ def host_points(host: Host, version: int) -> set[int]:
             _points(a.interface, version, out)
     for n in host.docker.networks:
         _points(n.subnets, version, out)
-    for c in host.docker.containers:  # who answers ARP on a bridge
-        for ep in c.endpoints:
-            _points((ep.ipv4, ep.ipv6), version, out)
+    # Container addresses are not split points: a source inside a bridge subnet arriving
+    # from outside is denied whether a container has that address (the answer goes to the
+    # container, not back to the client) or not (nobody answers ARP) — one verdict.
     return out
 
 
@@ -150,24 +163,28 @@ def result_points(result: FlowResult, lookup: RuleLookup, version: int) -> set[i
     for step in result.steps:
         if not isinstance(step, RuleStep):
             continue
-        rules = lookup.rules(step, with_skipped=step.direction == "reply")
-        for rule in rules:
-            _points(rule.exprs, version, out)
-            if any("@" in str(e) for e in rule.exprs):
-                for s in lookup.table_sets(step):
-                    _points(s.elements, version, out)
+        for rule in lookup.rules(step, with_skipped=step.direction == "reply"):
+            out |= lookup.points(rule, step, version)
     return out
 
 
 def refine(version: int, simulate: Callable[[IPAddress], FlowResult], lookup: RuleLookup,
-           initial: set[int], space: tuple[int, int] | None = None) -> list[Cell]:
-    """Partition `space` (default: the whole family) into cells of equal verdict, exactly."""
+           initial: set[int], space: tuple[int, int] | None = None,
+           settled: Callable[[int, int, FlowResult], bool] | None = None) -> list[Cell]:
+    """Partition `space` (default: the whole family) into cells of equal verdict, exactly.
+
+    `settled(lo, hi, result)` may declare a cell final without splitting it further, when the
+    caller can prove the verdict is the same for every member by another argument (a lemma,
+    documented where it is given)."""
     lo, hi = space or (0, TOP[version])
     cells: list[Cell] = []
     todo = _split(version, lo, hi, initial)
     while todo:
         c_lo, c_hi = todo.pop()
         result = simulate(_addr(version, c_lo))
+        if settled is not None and settled(c_lo, c_hi, result):
+            cells.append(Cell(version, c_lo, c_hi, result))
+            continue
         inner = sorted(p for p in result_points(result, lookup, version) if c_lo < p <= c_hi)
         if not inner:
             cells.append(Cell(version, c_lo, c_hi, result))

@@ -42,3 +42,23 @@ def addresses_published_port(rule: Rule, p: Published) -> bool:
         addr = p.container_addr()
         return not dsts or any(addr is not None and addr in d for d in dsts)
     return False
+
+
+def user_nat_rules_on(ctx, p: Published) -> list[Rule]:
+    """The admin's own nat-table rules (outside Docker's chains) on the published host port:
+    the DOCKER-FILTER kind of trick."""
+    out = []
+    for t in ctx.host.ruleset.tables:
+        if t.name != "nat" or t.family != p.family:
+            continue
+        for c in t.chains:
+            if c.name in DOCKER_NAT_CHAINS:
+                continue
+            for r in c.rules:
+                if any(_in(p.binding.host_port, v) for v in
+                       port_values(r, ("dport", "destination-port", "dports"))):
+                    out.append(r)
+    return out
+
+
+DOCKER_NAT_CHAINS = {"DOCKER"}

@@ -16,8 +16,8 @@ from typing import Any
 
 from nflens.analysis.fixes import Fix
 
-MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress",
-           "proxy_bypass", "persistence", "ipv6_gap", "shadowed")
+MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress_replies",
+           "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed")
 SEVERITIES = ("high", "medium", "low", "info")
 
 
@@ -30,6 +30,7 @@ class Finding:
     explanation: str
     rules: list[dict[str, Any]] = field(default_factory=list)
     fix: Fix = field(default_factory=Fix)
+    scope: set[str] | None = None  # the published ports re-analysed to verify the fix
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "title": self.title,

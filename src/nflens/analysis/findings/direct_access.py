@@ -1,7 +1,66 @@
-ID = "direct_access"
-SEVERITY = "info"
-TITLE = ""
+"""Containers reachable directly from a LAN, without a published port.
+
+Before Docker 28, nothing stops a neighbour that routes the container subnet via the host (one
+`ip route add 172.17.0.0/16 via HOST`) from opening connections to any port of any container:
+FORWARD accepts them like a published port's. Docker 28 added raw-table drops for this. The
+sources are computed exactly per interface, for a port the container does not publish."""
+
+from __future__ import annotations
 
 
-def detect(ctx):
-    return []
+from nflens.analysis.context import AuditContext
+from nflens.analysis.findings import Finding
+from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.partition import cidrs_of
+
+ID = "direct-container-access"
+SEVERITY = "medium"
+TITLE = "Container reachable directly from outside, without a published port"
+
+
+def _port(container) -> int:
+    published = {b.container_port for b in container.ports}
+    for port, proto in container.exposed:
+        if proto == "tcp" and port not in published:
+            return port
+    return min(published) if published else 80
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for c in ctx.host.docker.containers:
+        if not c.running:
+            continue
+        for ep in c.endpoints:
+            net = ctx.host.docker.network(ep.network)
+            if ep.ipv4 is None or net is None or not net.bridge:
+                continue
+            addr, port = ep.ipv4.ip, _port(c)
+            if ctx.scope is not None and f"container {c.name.lstrip('/')} {addr}" not in ctx.scope:
+                continue
+            reach = ctx.analysis.reach(4, [addr], port, "tcp")
+            open_ = {r.iface: r.version_ranges.get(4, []) for r in reach
+                     if r.version_ranges.get(4)}
+            if open_:
+                out.append(_finding(ctx, c.name.lstrip("/"), addr, port, net.bridge, open_))
+    return out
+
+
+def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
+    where = "; ".join(f"{i}: {', '.join(cidrs_of(4, r)[:5])}" for i, r in open_.items())
+    explanation = (f"{name} ({addr}) accepts connections on tcp/{port} straight from outside, "
+                   f"with no port published for it, from: {where}. A neighbour only needs a "
+                   f"route to {addr} via this host.")
+    if iptables_table(ctx.host, "ip") is None or \
+            iptables_table(ctx.host, "ip").chain("DOCKER-USER") is None:
+        fix = Fix(note=f"drop packets to {addr} not coming from {bridge} unless DNATed "
+                       "(ct status dnat), at prerouting or forward")
+    else:
+        fix = Fix([Edit("ip", "filter", "DOCKER-USER", 1,
+                        f"-d {addr}/32 ! -i {bridge} -m conntrack --ctdir ORIGINAL "
+                        "! --ctstate DNAT -j DROP")],
+                  note="Docker 28 and later drop these in the raw table by itself")
+    subject = f"container {name} {addr}"
+    return Finding(ID, SEVERITY, TITLE, subject, explanation, [], fix, scope={subject})
+
+

@@ -13,7 +13,7 @@ from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.partition import cidrs_of, subtract
-from nflens.analysis.portrules import addresses_published_port
+from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
 
 ID = "input-bypass"
 SEVERITY = "high"
@@ -24,9 +24,9 @@ def detect(ctx: AuditContext) -> list[Finding]:
     out = []
     for p in ctx.published:
         handled = [r for _, r in ctx.user_forward_rules(p.family)
-                   if addresses_published_port(r, p)]
+                   if addresses_published_port(r, p)] + user_nat_rules_on(ctx, p)
         if handled:
-            continue
+            continue  # the admin filters this port elsewhere (other findings judge how well)
         intended = ctx.intended(p)
         excess = {}
         for reach in p.exposure.reach:
@@ -48,8 +48,8 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
         f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
         f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
         f"would refuse them from: {where}; the container is reachable from there anyway.")
-    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [], _fix(ctx, p, excess,
-                                                                          intended))
+    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [],
+                   _fix(ctx, p, excess, intended), scope={p.subject()})
 
 
 def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:

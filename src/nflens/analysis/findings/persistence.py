@@ -1,7 +1,109 @@
-ID = "persistence"
-SEVERITY = "info"
-TITLE = ""
+"""Rules that will not survive a reboot, a `systemctl restart docker` or an nftables reload.
+
+Read from the snapshot's optional persist/ folder (copies of /etc/nftables.conf,
+/etc/iptables/rules.v4|v6, systemd units that call iptables/nft/ebtables, ufw and firewalld
+configuration). Checks:
+- a rule of the admin's (DOCKER-USER, ebtables, an own nft table) that no persistence file
+  recreates: it lives in memory only;
+- nftables.conf starting with `flush ruleset`: `systemctl reload nftables` also wipes Docker's
+  own tables (iptables-nft keeps them in nftables too) until Docker is restarted;
+- a unit inserting into DOCKER-USER that is not ordered after docker.service: at boot the chain
+  may not exist yet, and `iptables -I DOCKER-USER` fails;
+Without a persist/ folder nothing can be told, and the finding says so (severity info).
+"""
+
+from __future__ import annotations
+
+import re
+
+from nflens.analysis.context import AuditContext, rule_ref
+from nflens.analysis.findings import Finding
+from nflens.analysis.fixes import Fix
+from nflens.ir.rules import Rule
+
+ID = "not-persistent"
+SEVERITY = "medium"
+TITLE = "Firewall rules that will not survive a reboot or a reload"
 
 
-def detect(ctx):
-    return []
+def _user_rules(ctx: AuditContext) -> list[tuple[str, Rule]]:
+    out = []
+    for t in ctx.host.ruleset.tables:
+        if t.origin.startswith("iptables"):
+            chain = t.chain("DOCKER-USER")
+            out += [("iptables", r) for r in (chain.rules if chain else ())
+                    if r.text and not re.fullmatch(r"-A DOCKER-USER -j RETURN", r.text)]
+        elif t.origin.startswith("ebtables"):
+            out += [("ebtables", r) for c in t.chains for r in c.rules]
+        elif t.origin == "nft" and t.name not in ("docker-bridges", "docker"):
+            out += [("nft", r) for c in t.chains for r in c.rules][:1]  # one per table
+    return out
+
+
+def _tokens(text: str) -> set[str]:
+    text = re.sub(r"^-[AI] \S+( \d+)?", "", text)
+    text = re.sub(r"/(32|128)\b", "", text)
+    text = re.sub(r"-m (tcp|udp) ", "", text)
+    words = text.replace("'", " ").replace('"', " ").split()
+    return {",".join(sorted(w.split(","))) for w in words if w}  # RELATED,ESTABLISHED == ...
+
+
+def _persisted(kind: str, rule: Rule, files: list[tuple[str, str]]) -> bool:
+    want = _tokens(rule.text)
+    for _, text in files:
+        for line in text.splitlines():
+            if kind == "nft":
+                if rule.text and rule.text.strip() in line:
+                    return True
+                continue
+            if ("DOCKER-USER" in line or kind == "ebtables") and want <= _tokens(
+                    re.sub(r"^.*?(?=-[AI] )", "", line)):
+                return True
+    return False
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    files = list(ctx.host.persist)
+    rules = _user_rules(ctx)
+    if not rules:
+        return []
+    if not files:
+        return [Finding(ID, "info", TITLE, "persistence unknown",
+                        "The snapshot has no persist/ folder, so whether the admin's rules "
+                        f"({len(rules)} found) come back after a reboot cannot be told.",
+                        [rule_ref(r) for _, r in rules[:5]],
+                        Fix(note="collect with `nflens snapshot collect` on the host itself, "
+                                 "or copy /etc/nftables.conf, /etc/iptables/ and the units "
+                                 "calling iptables/nft/ebtables into DIR/persist/"))]
+    out = []
+    lost = [(k, r) for k, r in rules if not _persisted(k, r, files)]
+    if lost:
+        out.append(Finding(ID, SEVERITY, TITLE, "rules in memory only",
+                           f"{len(lost)} rule(s) exist only in the running kernel: no file in "
+                           "persist/ recreates them, so a reboot (and for DOCKER-USER rules "
+                           "set before Docker starts, a Docker restart) loses them.",
+                           [rule_ref(r) for _, r in lost],
+                           Fix(note="put the commands in a unit ordered After=docker.service "
+                                    "with PartOf=docker.service (`nflens policy persist` "
+                                    "writes one)")))
+    for path, text in files:
+        if path.endswith("nftables.conf") and re.search(r"^\s*flush\s+ruleset", text, re.M) \
+                and any(t.origin.startswith("iptables") or t.name.startswith("docker")
+                        for t in ctx.host.ruleset.tables):
+            out.append(Finding(ID, "high", TITLE, f"{path} flush ruleset",
+                               f"{path} begins with `flush ruleset`: `systemctl reload "
+                               "nftables` (or a restart) deletes every table, Docker's own "
+                               "(iptables-nft keeps them in nftables) included, and published "
+                               "ports stop working until Docker is restarted.", [],
+                               Fix(note="flush only your own tables: replace `flush ruleset` "
+                                        "with `table inet filter; flush table inet filter` "
+                                        "(and the same for each table the file defines)")))
+        if "[Unit]" in text and "DOCKER-USER" in text and not re.search(
+                r"^\s*After=.*docker\.service", text, re.M):
+            out.append(Finding(ID, SEVERITY, TITLE, f"{path} ordering",
+                               f"{path} inserts rules into DOCKER-USER but is not ordered "
+                               "After=docker.service: at boot the chain may not exist yet and "
+                               "the rules fail to load.", [],
+                               Fix(note="add After=docker.service and PartOf=docker.service "
+                                        "to [Unit], WantedBy=docker.service to [Install]")))
+    return out

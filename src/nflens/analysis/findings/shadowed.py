@@ -1,7 +1,107 @@
-ID = "shadowed"
-SEVERITY = "info"
-TITLE = ""
+"""Shadowed and redundant rules in the admin's chains.
+
+Rule j is shadowed by an earlier rule i when every packet j matches, i matches too, and i
+ends the chain's decision for it (ACCEPT, DROP, REJECT, RETURN): j can never decide anything.
+With the same verdict it is merely redundant; with another verdict it is a mistake (the admin
+meant j to apply). The implication is proved per option (prefixes contain prefixes, port
+ranges contain ranges, state sets contain state sets, `eth+` covers `eth0`); a rule with an
+option the proof does not know is never called shadowed — no guessing. Docker's generated
+chains are left out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from nflens.analysis.context import DOCKER_CHAINS, AuditContext, action_of, rule_ref
+from nflens.analysis.findings import Finding
+from nflens.analysis.fixes import Edit, Fix
+from nflens.ir.rules import Rule, XtMatch
+
+ID = "shadowed-rule"
+SEVERITY = "low"
+TITLE = "Rule that can never match first (shadowed or redundant)"
+TERMINAL = {"accept", "drop", "reject", "return"}
+MAX_RULES = 2000
 
 
-def detect(ctx):
-    return []
+def _opts(rule: Rule) -> dict | None:
+    """(match, option) -> (value, negated); None when the rule has something unprovable."""
+    out = {}
+    for e in rule.exprs:
+        if isinstance(e, XtMatch):
+            if e.name == "comment":
+                continue
+            if e.name not in ("ip", "tcp", "udp", "conntrack", "state", "multiport"):
+                return None
+            for o in e.opts:
+                out[(e.name if e.name != "state" else "conntrack",
+                     o.name if o.name != "state" else "ctstate")] = (o.value, o.negated)
+        elif action_of(rule) is not e and type(e).__name__ != "Action":
+            return None
+    return out
+
+
+def _covers(key, general, specific) -> bool:
+    (gv, gneg), (sv, sneg) = general, specific
+    if gneg or sneg:
+        return gneg == sneg and gv == sv
+    name = key[1]
+    if isinstance(gv, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return isinstance(sv, type(gv)) and sv.subnet_of(gv)
+    if name in ("in", "out"):
+        return gv == sv or (gv.endswith("+") and sv.startswith(gv[:-1]))
+    if name in ("dport", "sport", "destination-port", "source-port"):
+        return gv[0] <= sv[0] and sv[1] <= gv[1]
+    if name in ("dports", "sports"):
+        return all(any(g[0] <= s[0] and s[1] <= g[1] for g in gv) for s in sv)
+    if name == "ctstate":
+        return set(sv) <= set(gv)
+    return gv == sv
+
+
+def implies(specific: dict, general: dict) -> bool:
+    """Every packet matching `specific` matches `general`."""
+    return all(k in specific and _covers(k, v, specific[k]) for k, v in general.items())
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for t in ctx.host.ruleset.tables:
+        if not t.origin.startswith("iptables"):
+            continue
+        for c in t.chains:
+            if c.name in DOCKER_CHAINS or len(c.rules) > MAX_RULES:
+                continue
+            out += _chain(t, c)
+    return out
+
+
+def _chain(table, chain) -> list[Finding]:
+    out = []
+    seen: list[tuple[int, Rule, dict, str]] = []
+    for j, rule in enumerate(chain.rules, 1):
+        act = action_of(rule)
+        opts = _opts(rule)
+        if opts is None or act is None:
+            continue
+        if chain.name == "DOCKER-USER" and rule.text == "-A DOCKER-USER -j RETURN":
+            continue  # Docker's own closing rule, there on purpose
+        for i, earlier, eopts, eact in seen:
+            if implies(opts, eopts):
+                same = eact == act.name
+                what = "redundant" if same else "shadowed"
+                out.append(Finding(
+                    ID, "low" if same else "medium", TITLE,
+                    f"{table.family} {table.name} {chain.name} #{j}",
+                    f"{chain.name} rule #{j} `{rule.text}` is {what}: rule #{i} `{earlier.text}` "
+                    f"matches every packet it matches and already decides "
+                    f"({eact.upper()})" + ("." if same else f", so its {act.name.upper()} "
+                                           "never happens."),
+                    [rule_ref(earlier), rule_ref(rule)],
+                    Fix([Edit(table.family, table.name, chain.name, j, None)]) if same else
+                    Fix(note=f"move rule #{j} above rule #{i}, or narrow rule #{i}")))
+                break
+        if act.name in TERMINAL:
+            seen.append((j, rule, opts, act.name))
+    return out

@@ -23,7 +23,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
     for p in ctx.published:
         if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
             continue
-        example = _example(ctx, p)
+        example = example_flow(ctx, p)
         if example is None:
             continue  # no address of this family to reach it on: nothing was meant to work
         flow, result = example
@@ -34,7 +34,8 @@ def detect(ctx: AuditContext) -> list[Finding]:
     return out
 
 
-def _example(ctx: AuditContext, p: Published):
+def example_flow(ctx: AuditContext, p: Published):
+    """A connection from a neighbour on the first ingress interface that has one."""
     for iface in ctx.analysis.ifaces:
         pair = neighbour(ctx.host, iface, p.version)
         if pair is None:
@@ -56,7 +57,7 @@ def _finding(p: Published, flow: Flow, found: list[Blocker], passes: bool, gatew
                    f"no source on any interface. A connection from {flow.origin.describe()} is "
                    f"stopped by: {steps}. {tail}")
     return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [x.ref() for x in found],
-                   _fix(p, found, gateway))
+                   _fix(p, found, gateway), scope={p.subject()})
 
 
 def _fix(p: Published, found: list[Blocker], gateway) -> Fix:

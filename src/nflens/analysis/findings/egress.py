@@ -1,7 +1,0 @@
-ID = "egress"
-SEVERITY = "info"
-TITLE = ""
-
-
-def detect(ctx):
-    return []

@@ -1,0 +1,47 @@
+"""An egress block that also blocks replies (seed 003).
+
+`-A DOCKER-USER -s 172.16.0.0/12 -j REJECT` is meant to stop containers from opening
+connections, but FORWARD sees every packet a container sends — including the answers of the
+connections the world opens to its published ports. The fix lets established and related
+packets through first (or restricts the block to `--ctdir ORIGINAL` / `--ctstate NEW`)."""
+
+from __future__ import annotations
+
+from nflens.analysis.blockers import blockers
+from nflens.analysis.context import AuditContext
+from nflens.analysis.findings import Finding
+from nflens.analysis.findings.unreachable import example_flow
+from nflens.analysis.fixes import Edit, Fix
+
+ID = "egress-blocks-replies"
+SEVERITY = "high"
+TITLE = "A rule blocking container egress also blocks replies to published ports"
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    seen: dict[str, Finding] = {}
+    for p in ctx.published:
+        example = example_flow(ctx, p)
+        if example is None or example[1].verdict != "deny":
+            continue
+        flow, result = example
+        for blk in blockers(ctx.host, flow, result)[0]:
+            if blk.direction != "reply":
+                continue
+            key = f"{blk.family} {blk.table} {blk.chain} {blk.text}"
+            if key in seen:
+                seen[key].explanation += f"; and {p.subject()}"
+                seen[key].scope.add(p.subject())
+                continue
+            explanation = (f"`{blk.text}` ({blk.file}:{blk.line}) stops the answers {p.name} sends "
+                           f"back on connections to its published port: {p.subject()}")
+            if blk.chain == "DOCKER-USER" and blk.origin.startswith("iptables") and blk.index:
+                fix = Fix([Edit(blk.family, "filter", "DOCKER-USER", blk.index,
+                                "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")],
+                          note="or add --ctdir ORIGINAL to the blocking rule")
+            else:
+                fix = Fix(note=f"nft insert rule {blk.family} {blk.table} {blk.chain} "
+                               "ct state established,related accept")
+            seen[key] = Finding(ID, SEVERITY, TITLE, key, explanation, [blk.ref()], fix,
+                                scope={p.subject()})
+    return list(seen.values())
