@@ -93,7 +93,7 @@ def _chain(table, chain) -> list[Finding]:
                 what = "redundant" if same else "shadowed"
                 out.append(Finding(
                     ID, "low" if same else "medium", TITLE,
-                    f"{table.family} {table.name} {chain.name} #{j}",
+                    f"{table.family} {table.name} {chain.name} {rule.text}",
                     f"{chain.name} rule #{j} `{rule.text}` is {what}: rule #{i} `{earlier.text}` "
                     f"matches every packet it matches and already decides "
                     f"({eact.upper()})" + ("." if same else f", so its {act.name.upper()} "
