@@ -37,7 +37,9 @@ demo: setup
 	$(BIN)/nflens check --snapshot examples/snapshot-example examples/snapshot-example/flows.json
 
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readme.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,115 +1,131 @@
-"""`make bench`: how nflens scales. Prints a table and writes bench/results/bench.json.
+"""`make bench`: how nflens scales. Prints a table, writes bench/results/bench.json and the
+log-log plot bench/results/scaling.png; `bench/readme.py` then writes the README's performance
+section from the JSON.
 
-Each figure is the median of several runs with its spread (min-max).
+Figures are medians of several runs with their spread (min-max). Side by side: the kernel
+loading the same rules (iptables-restore into a scratch namespace, root only) and fffuu's
+published figures for the TUM dumps (bench/readme.py).
 """
 
 from __future__ import annotations
 
-import ipaddress as ip
 import json
-import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from nflens.ir.packet import Endpoint, Flow  # noqa: E402
-from nflens.kernel.simulate import Simulator  # noqa: E402
+import measures  # noqa: E402
 
-import synth  # noqa: E402
-
-SHARED = HERE.parent.parent / "shared" / "corpus"
+TRACE_SIZES = (10, 50, 100, 250, 500, 1000, 2000)
+AUDIT_SIZES = (10, 50, 100, 250, 500, 1000)
 
 
-def timed(fn, repeat: int = 5) -> tuple[float, float, float]:
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples), min(samples), max(samples)
+def collect(progress) -> dict:
+    rows: list[dict] = []
+    started = time.perf_counter()
+
+    def add(row):
+        if row is not None:
+            rows.append(row)
+            progress(row)
+
+    for row in measures.parse_corpus():
+        add(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100, 2000):
+            add(measures.snapshot_load(n, Path(tmp)))
+    for style in ("28", "20.10"):
+        for n in TRACE_SIZES:
+            add(measures.trace(n, style))
+    add(measures.check_throughput(500, 10000))
+    for n in AUDIT_SIZES:
+        add(measures.audit(n, repeat=3 if n <= 100 else 1))
+    add(measures.audit(500, style="20.10"))
+    add(measures.policy_plan(500))
+    tum = measures.SHARED / "real-world" / measures.TUM
+    if tum.exists():
+        for chain in ("FORWARD", "INPUT"):
+            add(measures.matrix(tum, chain, 22))
+    v6 = sorted((measures.SHARED / "fffuu-oracle").glob("configs_ipv6*")) if \
+        measures.SHARED.is_dir() else []
+    for path in v6[:0]:  # the 5,584-rule ip6tables dump: see matrix work
+        add(measures.matrix(path, "FORWARD", 22))
+    add(measures.peak_memory("audit", 500))
+    add(measures.peak_memory("check_throughput", 500, 10000))
+    for n in (100, 500, 2000):
+        add(measures.kernel_load(n))
+    trace28 = [r for r in rows if r["what"] == "trace" and r["style"] == "28"]
+    audits = [r for r in rows if r["what"] == "audit" and r.get("style") == "28"]
+    fits = {"trace_per_flow_vs_rules": measures.fit_exponent(trace28, "rules", "per_flow_ms"),
+            "audit_total_vs_rules": measures.fit_exponent(audits, "rules", "median_s"),
+            "audit_total_vs_containers": measures.fit_exponent(audits, "containers", "median_s")}
+    return {"rows": rows, "fits": fits, "seconds": round(time.perf_counter() - started, 1),
+            "machine": _machine()}
 
 
-def flows(n: int, containers: int) -> list[Flow]:
-    out = []
-    for i in range(n):
-        port = 10000 + (i * 7919) % max(containers, 1)
-        src = ip.ip_address("198.51.100.2") if i % 2 else ip.ip_address("198.51.100.3")
-        out.append(Flow(f"f{i}", Endpoint(iface="eth0", src=src), ip.ip_address("198.51.100.1"), port))
-    return out
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def bench_docker(containers: int, nflows: int) -> dict:
-    t0 = time.perf_counter()
-    host = synth.host(containers)
-    build = time.perf_counter() - t0
-    sim = Simulator(host)
-    fl = flows(nflows, containers)
-    med, lo, hi = timed(lambda: [sim.run(f) for f in fl], repeat=3)
-    return {"case": f"docker-{containers}", "rules": host.ruleset.rule_count(),
-            "parse_s": round(build, 4), "flows": nflows, "check_s": round(med, 4),
-            "per_flow_ms": round(1000 * med / nflows, 3), "spread_s": [round(lo, 4), round(hi, 4)],
-            "flows_per_s": round(nflows / med, 1)}
+def plot(result: dict, path: Path) -> bool:
+    try:
+        import matplotlib
 
-
-def bench_policy_plan(containers: int) -> dict:
-    """`nflens policy plan` on a synthetic host: resolve, compile, and prove on the simulator
-    (every probe flow simulated before and after). Issue 6 asks for under 5 s at 500."""
-    from nflens.policy.plan import make_plan
-    from nflens.policy.schema import Policy
-
-    host = synth.host(containers)
-    policy = Policy.model_validate({
-        "version": 1, "groups": {"office": ["198.51.100.0/25"]},
-        "inbound": {"default": "closed", "ports": [
-            {"container": f"c{i}", "port": 10000 + i, "from": ["office"]}
-            for i in range(0, containers, 5)]},
-        "egress": [{"network": f"net{n}", "default": "deny",
-                    "allow": [{"to": ["any"], "port": 443}]} for n in range(10)]})
-    plans = []
-    med, lo, hi = timed(lambda: plans.append(make_plan(policy, host)), repeat=3)
-    plan = plans[-1]
-    assert plan.ok, "the benchmark policy must verify"
-    return {"case": f"policy plan docker-{containers}", "rules": host.ruleset.rule_count(),
-            "flows": len(plan.verification.judged) * 2, "check_s": round(med, 4),
-            "spread_s": [round(lo, 4), round(hi, 4)]}
-
-
-def bench_parse_corpus() -> list[dict]:
-    from nflens.dialects import parse_file
-
-    rows = []
-    files = sorted((SHARED / "real-world").glob("*")) if SHARED.is_dir() else []
-    biggest = sorted(files, key=lambda p: p.stat().st_size)[-3:]
-    for path in biggest:
-        med, lo, hi = timed(lambda: parse_file(path))
-        rules = parse_file(path).rule_count()
-        rows.append({"case": f"parse {path.name}", "rules": rules, "parse_s": round(med, 4),
-                     "spread_s": [round(lo, 4), round(hi, 4)]})
-    return rows
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for what, style, key, label in (("trace", "28", "per_flow_ms", "trace, ms per flow (Docker 28)"),
+                                    ("trace", "20.10", "per_flow_ms", "trace, ms per flow (20.10)"),
+                                    ("audit", "28", "median_s", "audit, s per host")):
+        pts = sorted((r["rules"], r[key]) for r in result["rows"]
+                     if r["what"] == what and r.get("style") == style)
+        if pts:
+            ax.loglog(*zip(*pts), marker="o", label=label)
+    ax.set_xlabel("rules in the ruleset")
+    ax.set_ylabel("time")
+    fits = result["fits"]
+    ax.set_title(f"nflens scaling: trace exponent {fits['trace_per_flow_vs_rules']}, "
+                 f"audit exponent {fits['audit_total_vs_rules']}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
 
 
 def main() -> None:
-    rows = bench_parse_corpus()
-    for n, f in ((10, 1000), (100, 1000), (500, 10000), (2000, 2000)):
-        rows.append(bench_docker(n, f))
-    rows.append(bench_policy_plan(500))
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="nflens benchmark (median of runs; spread min-max)")
-    keys = ["case", "rules", "parse_s", "flows", "check_s", "per_flow_ms", "flows_per_s", "spread_s"]
-    for k in keys:
-        table.add_column(k)
-    for r in rows:
-        table.add_row(*(str(r.get(k, "")) for k in keys))
-    Console().print(table)
+    console = Console(stderr=True)
+    result = collect(lambda row: console.print(f"  {row['what']:<13} {row['case']:<40} "
+                                               f"{row.get('median_s', '')}", highlight=False))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "bench.json").write_text(json.dumps(result, indent=1) + "\n")
+    plotted = plot(result, out / "scaling.png")
+    table = Table(title=f"nflens benchmark ({result['machine']}; median, spread min-max)")
+    keys = ("what", "case", "rules", "median_s", "spread_s", "per_flow_ms", "flows_per_s",
+            "peak_mib", "nflens_parse_s")
+    for k in keys:
+        table.add_column(k)
+    for r in result["rows"]:
+        table.add_row(*(str(r.get(k, "")) for k in keys))
+    Console().print(table)
+    Console().print(f"scaling exponents (log-log least squares): {result['fits']}")
+    Console().print(f"wrote {out / 'bench.json'}" + (f" and {out / 'scaling.png'}" if plotted
+                                                      else " (no matplotlib: no plot)")
+                    + f" in {result['seconds']} s")
 
 
 if __name__ == "__main__":

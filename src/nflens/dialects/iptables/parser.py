@@ -150,6 +150,13 @@ class _Parser:
         if len(words) < 2 or words[0] not in ("-A", "--append", "-I", "--insert"):
             raise self.error(n, f"expected -A CHAIN ...: {line[:60]!r}")
         chain = words[1]
+        if chain not in self.chains and chain in BUILTIN.get(self.table or "", {}):
+            # iptables-restore input may omit `:CHAIN POLICY` for built-in chains: the chain
+            # exists anyway and keeps its policy (ACCEPT on a fresh table)
+            self.warnings.append((self.file, n, f"built-in chain {chain} used without a "
+                                  "`:CHAIN POLICY` line: policy ACCEPT assumed"))
+            self.chains[chain] = {"policy": "ACCEPT", "counters": None, "rules": [],
+                                  "source": Source(self.file, n, line)}
         if chain not in self.chains:
             raise self.error(n, f"rule for chain {chain!r}, which is not declared in table {self.table}")
         exprs = _RuleWords(self, n, line, words[2:]).parse()
@@ -180,6 +187,7 @@ class _RuleWords:
 
     def __init__(self, parser: _Parser, n: int, line: str, words: list[str]):
         self.p, self.n, self.line, self.words, self.i = parser, n, line, words, 0
+        self.implicit: str | None = None  # the match `-p tcp` loads without -m
 
     def error(self, msg: str) -> ParseError:
         return self.p.error(self.n, msg)
@@ -214,9 +222,12 @@ class _RuleWords:
             elif w in ("-j", "--jump", "-g", "--goto"):
                 target = self._target(w in ("-g", "--goto"))
             elif w.startswith("--") and current is not None:
-                opt = self._ext_option(current[0], w[2:], negate)
-                current[1].append(opt)
-                matches[_last(matches, current[0])] = XtMatch(current[0], tuple(current[1]))
+                owner = self._owner(w[2:], current, matches)
+                opt = self._ext_option(owner.name, w[2:], negate)
+                k = _last(matches, owner.name)
+                matches[k] = XtMatch(owner.name, matches[k].opts + (opt,))
+                if owner.name == current[0]:
+                    current[1].append(opt)
             elif w in ("-c", "--set-counters"):
                 self.take("-c"); self.take("-c")
             else:
@@ -247,6 +258,12 @@ class _RuleWords:
                     self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
                                                           f"address placeholder {raw} kept opaque"))
                     return Opt(name, raw, negate)
+                if re.fullmatch(r"[A-Za-z][A-Za-z0-9.-]*(/\d+)?", raw):
+                    # iptables-restore input (not a save file) may name hosts; iptables
+                    # resolves them when loading, the snapshot cannot
+                    self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
+                                                          f"host name {raw} not resolved"))
+                    return Opt(name, raw, negate)
                 value = grammar.network(raw)
                 if (value.version == 6) != (self.p.family == "ip6"):
                     raise ValueError(f"{raw} is not an {'IPv6' if self.p.family == 'ip6' else 'IPv4'} address")
@@ -265,13 +282,30 @@ class _RuleWords:
         name = IMPLICIT.get(proto)
         if name is None or self.p.family == "ip" and name == "icmp6":
             return current
+        self.implicit = name
         return (name, [])
 
+    def _owner(self, opt: str, current, matches: list[XtMatch]) -> XtMatch:
+        """The loaded match an option belongs to: iptables parses options with getopt over
+        every loaded extension, so `-p tcp -m state --state NEW --dport 22` gives --dport to
+        the tcp match although state was loaded last."""
+        if _resolve(current[0], opt) is not None or current[0] not in grammar.EXTENSIONS:
+            return XtMatch(current[0])
+        for m in reversed(matches):
+            if _resolve(m.name, opt) is not None:
+                return m
+        if self.implicit and _resolve(self.implicit, opt) is not None:
+            return XtMatch(self.implicit)
+        return XtMatch(current[0])
+
     def _ext_option(self, ext: str, opt: str, negate: bool) -> Opt:
+        opt = _resolve(ext, opt) or opt
         spec = grammar.EXTENSIONS.get(ext, {}).get(opt)
         if spec is None:
-            if ext in grammar.EXTENSIONS:
+            if ext in grammar.EXTENSIONS and ext not in grammar.UNMODELLED:
                 raise self.error(f"unknown option --{opt} for match {ext}")
+            # a match nflens does not model (already reported): its options stay opaque,
+            # whatever version of the extension wrote them (`-m time --days` of old)
             args = []
             while self.i < len(self.words) and not self.words[self.i].startswith("-"):
                 args.append(self.take(opt))
@@ -299,6 +333,11 @@ class _RuleWords:
         known = targets.TARGET_OPTS.get(name)
         while self.i < len(self.words) and self.words[self.i].startswith("--"):
             opt = self.words[self.i][2:]
+            if (known is None or opt not in known) and not args:
+                # getopt order is free in iptables-restore input: an option the target does
+                # not take belongs to the match loaded before it (`-m multiport -j ACCEPT
+                # --dports 22`); the main loop hands it there, or reports it
+                break
             self.i += 1
             count = known.get(opt, 1) if known is not None else 1
             if known is not None and opt not in known:
@@ -345,3 +384,13 @@ def _guess_family(text: str) -> str:
 
 def parse(text: str, file: str = "<input>", family: str | None = None) -> Ruleset:
     return _Parser(text, file, family).run()
+
+
+def _resolve(ext: str, opt: str) -> str | None:
+    """An extension's option by its name or by an unambiguous prefix (getopt_long accepts
+    `--mac` for `--mac-source`)."""
+    known = grammar.EXTENSIONS.get(ext, {})
+    if opt in known:
+        return opt
+    hits = [o for o in known if o.startswith(opt)]
+    return hits[0] if len(hits) == 1 else None

@@ -6,8 +6,11 @@ from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, Unknown
 
 
-def iface_match(pattern: str, name: str | None) -> bool:
-    """`eth+` matches every name starting with eth (xt's ifname_compare with a trailing +)."""
+def iface_match(pattern: str, name) -> MatchResult:
+    """`eth+` matches every name starting with eth (xt's ifname_compare with a trailing +).
+    An interface left open in a symbolic question (an `Unknown`) decides nothing."""
+    if isinstance(name, Unknown):
+        return name
     if name is None:
         return False
     if pattern.endswith("+"):
@@ -37,3 +40,40 @@ def unknown(match: XtMatch, why: str) -> Unknown:
 
 
 __all__ = ["iface_match", "in_range", "all_opts", "unknown", "Opt"]
+
+
+# --- the symbolic side (see nflens.symbolic.region) --------------------------------------------
+
+def constrain_by_evaluation(evaluate, match: XtMatch, ctx):
+    """A match without address options: its truth on the fixed fields, by its own evaluate."""
+    from nflens.symbolic.region import EMPTY, FULL, unknown
+
+    r = evaluate(match, ctx)
+    if isinstance(r, Unknown):
+        return unknown(r.reason)
+    return FULL if r else EMPTY
+
+
+def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
+    """Address options become intervals of the source or destination axis; every other option
+    is decided one by one by `evaluate` (so both sides share one semantics)."""
+    from nflens.symbolic.region import EMPTY, FULL, addresses, unknown
+
+    region = FULL
+    version = ctx.pkt.family
+    top = 2**32 - 1 if version == 4 else 2**128 - 1
+    for opt in match.opts:
+        if opt.name not in address_opts:
+            region &= constrain_by_evaluation(evaluate, XtMatch(match.name, (opt,)), ctx)
+            continue
+        value = opt.value
+        if isinstance(value, str):
+            region &= unknown(f"address placeholder {value}")
+            continue
+        lo, hi = (value[0], value[1]) if isinstance(value, tuple) else \
+            (value.network_address, value.broadcast_address)
+        if lo.version != version:
+            region &= FULL if opt.negated else EMPTY
+            continue
+        region &= addresses(address_opts[opt.name], int(lo), int(hi), opt.negated, top)
+    return region

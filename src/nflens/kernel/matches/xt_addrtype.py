@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext
 
-from ._xt_util import all_opts
+from ._xt_util import constrain_by_evaluation, all_opts
 
 NAMES = ("addrtype",)
 
@@ -49,3 +49,8 @@ def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
     if wanted & ROUTE_TYPES6:
         return ctx.env.addr_type(addr, dev) in wanted
     return True
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: no address options, so the truth on the fixed fields."""
+    return constrain_by_evaluation(evaluate, match, ctx)

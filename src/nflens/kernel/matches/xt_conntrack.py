@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, in_range
+from ._xt_util import constrain_by_evaluation, all_opts, in_range
 
 NAMES = ("conntrack", "state")
 
@@ -57,3 +57,8 @@ def evaluate(match, ctx: PacketContext):
         return Unknown(f"-m conntrack --{n} is not modelled")
 
     return all_opts(match, test)
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: no address options, so the truth on the fixed fields."""
+    return constrain_by_evaluation(evaluate, match, ctx)

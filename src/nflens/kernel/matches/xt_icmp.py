@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext
 
-from ._xt_util import all_opts
+from ._xt_util import constrain_by_evaluation, all_opts
 
 NAMES = ("icmp", "icmp6")
 
@@ -23,3 +23,8 @@ def evaluate(match, ctx: PacketContext):
         return pkt.icmp_type == t and (c is None or pkt.icmp_code == c)
 
     return all_opts(match, test)
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: no address options, so the truth on the fixed fields."""
+    return constrain_by_evaluation(evaluate, match, ctx)

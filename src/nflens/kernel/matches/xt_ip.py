@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, iface_match
+from ._xt_util import all_opts, constrain_opts, iface_match
 
 NAMES = ("ip",)
 PROTO_ALIASES = {"icmpv6": {"icmpv6", "ipv6-icmp", "58"}, "tcp": {"tcp", "6"}, "udp": {"udp", "17"},
@@ -37,3 +37,8 @@ def evaluate(match, ctx: PacketContext):
         return False
 
     return all_opts(match, test)
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: the addresses this match accepts, the rest decided by evaluate."""
+    return constrain_opts(match, ctx, evaluate, {"src": "src", "dst": "dst"})

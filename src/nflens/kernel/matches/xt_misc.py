@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, iface_match, in_range
+from ._xt_util import all_opts, constrain_opts, iface_match, in_range
 
 NAMES = ("comment", "mark", "physdev", "iprange", "mac", "pkttype", "owner", "length", "ttl", "hl",
          "connmark")
@@ -111,3 +111,8 @@ def _ttl(match, ctx):
 _EVAL = {"comment": _comment, "mark": _mark, "physdev": _physdev, "iprange": _iprange,
          "mac": _mac, "pkttype": _pkttype, "owner": _owner, "length": _length, "ttl": _ttl,
          "hl": _ttl, "connmark": _connmark}
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: the addresses this match accepts, the rest decided by evaluate."""
+    return constrain_opts(match, ctx, evaluate, {"src-range": "src", "dst-range": "dst"})

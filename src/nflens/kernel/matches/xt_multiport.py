@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext
 
-from ._xt_util import all_opts, in_range
+from ._xt_util import constrain_by_evaluation, all_opts, in_range
 
 NAMES = ("multiport",)
 
@@ -22,3 +22,8 @@ def evaluate(match, ctx: PacketContext):
         return any(in_range(pkt.sport, r) or in_range(pkt.dport, r) for r in opt.value)
 
     return all_opts(match, test)
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: no address options, so the truth on the fixed fields."""
+    return constrain_by_evaluation(evaluate, match, ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, in_range
+from ._xt_util import constrain_by_evaluation, all_opts, in_range
 
 NAMES = ("tcp", "udp", "sctp")
 
@@ -27,3 +27,8 @@ def evaluate(match, ctx: PacketContext):
         return Unknown(f"-m {match.name} --{opt.name} is not modelled")
 
     return all_opts(match, test)
+
+
+def constrain(match, ctx: PacketContext):
+    """The symbolic side: no address options, so the truth on the fixed fields."""
+    return constrain_by_evaluation(evaluate, match, ctx)

@@ -1,0 +1,75 @@
+"""The symbolic side of a match: which source/destination addresses it accepts, for a packet
+whose other fields are fixed.
+
+A Region is a conjunction: source intervals, destination intervals (None = any), and the
+conditions that could not be decided (`unknown`, named), or `empty`. The match modules build
+them (`constrain(match, ctx)` next to `evaluate`): address options become intervals, every
+other option is decided by the module's own `evaluate` on the fixed fields — one semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Intervals = tuple[tuple[int, int], ...]
+
+
+def _intersect(a: Intervals | None, b: Intervals | None) -> Intervals | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def complement(a: Intervals, top: int) -> Intervals:
+    out, cur = [], 0
+    for lo, hi in sorted(a):
+        if lo > cur:
+            out.append((cur, lo - 1))
+        cur = max(cur, hi + 1)
+    if cur <= top:
+        out.append((cur, top))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Region:
+    src: Intervals | None = None
+    dst: Intervals | None = None
+    unknown: tuple[str, ...] = ()
+    empty: bool = False
+
+    def __and__(self, other: "Region") -> "Region":
+        if self.empty or other.empty:
+            return EMPTY
+        src, dst = _intersect(self.src, other.src), _intersect(self.dst, other.dst)
+        if src == () or dst == ():
+            return EMPTY
+        return Region(src, dst, self.unknown + other.unknown)
+
+
+FULL = Region()
+EMPTY = Region(empty=True)
+
+
+def unknown(reason: str) -> Region:
+    return Region(unknown=(reason,))
+
+
+def addresses(field: str, lo: int, hi: int, negated: bool, top: int) -> Region:
+    ivs: Intervals = ((lo, hi),)
+    if negated:
+        ivs = complement(ivs, top)
+    if not ivs:
+        return EMPTY
+    return Region(src=ivs) if field == "src" else Region(dst=ivs)
