@@ -305,9 +305,17 @@ class Graph:
             hooks_top, hooks_bottom = (), ("input", "output")
         else:
             hooks_top, hooks_bottom = ("prerouting", "forward", "postrouting"), ("input", "output")
-        top_h = max([HEAD_H + ROW_H * max(1, len(rows[h])) + 6 for h in hooks_top] + [70])
-        bot_h = max([HEAD_H + ROW_H * max(1, len(rows[h])) + 6 for h in hooks_bottom] + [70])
-        bot_y = top_y + top_h + 44
+        main_h = max([HEAD_H + ROW_H * max(1, len(rows[h])) + 6 for h in hooks_top] + [70])
+        side_h = max([HEAD_H + ROW_H * max(1, len(rows[h])) + 6 for h in hooks_bottom] + [70])
+        # IP: the wire row on top, the local stack below. Bridge: the other way round, so the
+        # bridge's input/output sit right under the IP stack they lead to.
+        flip = prefix == "br"
+        if flip:
+            side_y, main_y = top_y, top_y + side_h + 44
+        else:
+            main_y, side_y = top_y, top_y + main_h + 44
+        top_h, bot_h, bot_y = main_h, side_h, side_y
+        top_y = main_y
         ends_h = 70
         for col in TOP:
             node = f"{prefix}:{col}"
@@ -335,7 +343,7 @@ class Graph:
                 self._box(node, col, bot_y + bot_h / 2 - h / 2, 170, h, local[0], "end", lines)
             elif col in hooks_bottom:
                 self._box(node, col, bot_y, HOOK_W, bot_h, col.upper(), "hook", rows[col])
-        y1 = bot_y + bot_h + 10
+        y1 = max(main_y + main_h, side_y + side_h) + 10
         self.lanes.append((prefix, label, y0, y1))
         return y1
 
@@ -390,13 +398,17 @@ class Graph:
             if b.cy > a.cy:
                 return [(x, a.y + a.h), (x, b.y)]
             return [(x, a.y), (x, b.y + b.h)]
-        # horizontal out of a, then vertical into b
+        if b.y > a.y + a.h:  # b in a lower row: leave a downwards, enter b from the side
+            x = a.cx + off
+            y = b.cy + off
+            return [(x, a.y + a.h), (x, y), (b.x if b.cx > a.cx else b.x + b.w, y)]
+        if b.y + b.h < a.y:  # b in a higher row: leave a sideways, enter b from below
+            y = a.cy + off
+            x = b.cx + off
+            return [(a.x + a.w if b.cx > a.cx else a.x, y), (x, y), (x, b.y + b.h)]
         y = a.cy + off
         x = b.cx + off
         x0 = a.x + a.w if b.cx > a.cx else a.x
-        if a.x <= x <= a.x + a.w:  # b is straight above/below a: leave vertically
-            y0 = a.y + a.h if b.cy > a.cy else a.y
-            return [(x, y0), (x, b.y if b.cy > a.cy else b.y + b.h)]
         return [(x0, y), (x, y), (x, b.y if b.cy > a.cy else b.y + b.h)]
 
     def _edge(self, a, b, off, cls, marker, direction=None, mids=None) -> str:

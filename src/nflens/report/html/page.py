@@ -109,13 +109,14 @@ svg .iface { fill: var(--hook); stroke: var(--border); stroke-width: 1.2; }
 svg .bridge { fill: var(--hit); stroke: var(--orig); stroke-width: 1.5; }
 svg .container { fill: var(--panel); stroke: var(--docker); stroke-width: 1.5; }
 svg .published { fill: var(--deny-bg); stroke: var(--deny); stroke-width: 1.2; }
+svg text.published-text { fill: var(--deny); font-weight: 600; }
 svg .link { stroke: var(--grid); stroke-width: 1.5; fill: none; }
 @media print {
   body { padding: 0; font-size: 11px; }
   .graph { overflow: visible; border: none; padding: 0; }
   .graph svg { min-width: 0; }
   details { break-inside: avoid; }
-  details:not([open]) > *:not(summary) { display: block; }
+  details::details-content { content-visibility: visible; display: block; }
   h2 { break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
