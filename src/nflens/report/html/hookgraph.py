@@ -398,18 +398,25 @@ class Graph:
             if b.cy > a.cy:
                 return [(x, a.y + a.h), (x, b.y)]
             return [(x, a.y), (x, b.y + b.h)]
-        if b.y > a.y + a.h:  # b in a lower row: leave a downwards, enter b from the side
-            x = a.cx + off
-            y = b.cy + off
-            return [(x, a.y + a.h), (x, y), (b.x if b.cx > a.cx else b.x + b.w, y)]
-        if b.y + b.h < a.y:  # b in a higher row: leave a sideways, enter b from below
-            y = a.cy + off
-            x = b.cx + off
-            return [(a.x + a.w if b.cx > a.cx else a.x, y), (x, y), (x, b.y + b.h)]
-        y = a.cy + off
-        x = b.cx + off
-        x0 = a.x + a.w if b.cx > a.cx else a.x
-        return [(x0, y), (x, y), (x, b.y if b.cy > a.cy else b.y + b.h)]
+        # two L shapes (vertical first, horizontal first): take the one crossing fewer boxes
+        down = b.cy > a.cy
+        right = b.cx > a.cx
+        x, y = a.cx + off, b.cy + off
+        vfirst = [(x, a.y + a.h if down else a.y), (x, y), (b.x if right else b.x + b.w, y)]
+        x, y = b.cx + off, a.cy + off
+        hfirst = [(a.x + a.w if right else a.x, y), (x, y), (x, b.y if down else b.y + b.h)]
+        return min((vfirst, hfirst), key=lambda pts: self._crossings(pts, a, b))
+
+    def _crossings(self, pts, a: Box, b: Box) -> int:
+        n = 0
+        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+            lo_x, hi_x, lo_y, hi_y = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+            for box in self.boxes.values():
+                if box is a or box is b:
+                    continue
+                if lo_x < box.x + box.w and hi_x > box.x and lo_y < box.y + box.h and hi_y > box.y:
+                    n += 1
+        return n
 
     def _edge(self, a, b, off, cls, marker, direction=None, mids=None) -> str:
         pts = self._anchor(self.boxes[a], self.boxes[b], off)
