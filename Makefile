@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat
+SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat chromium
 
 .PHONY: setup sysdeps venv test test-fast demo bench fuzz-long clean
 

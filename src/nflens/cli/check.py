@@ -70,7 +70,8 @@ def trace(
         except ImportError:
             typer.echo("HTML reports are not available yet", err=True)
         else:
-            write_trace_html(result, html)
+            write_trace_html(result, html, host=sim.host, change=change)
+            typer.echo(f"wrote {html}", err=True)
     if as_json:
         out = result.to_json()
         if change is not None:

@@ -1,0 +1,130 @@
+"""A host diagram as inline SVG: external interfaces, the host with its listening sockets,
+Linux bridges (Docker networks) and the containers on them with addresses and published ports."""
+
+from __future__ import annotations
+
+from nflens.ir.host import Host
+from nflens.report.html.page import esc
+
+LINE = 15
+
+
+def _addrs(iface) -> list[str]:
+    return [str(a.interface) for a in iface.addresses if a.scope != "link"]
+
+
+def _published(c) -> list[str]:
+    out = []
+    for p in c.ports:
+        if p.host_port is None:
+            continue
+        host_ip = p.host_ip or "0.0.0.0"
+        out.append(f"{host_ip}:{p.host_port} → {p.container_port}/{p.proto}")
+    return out
+
+
+def _text_lines(x, y, lines, cls="") -> list[str]:
+    return [f'<text class="{c or cls}" x="{x:.0f}" y="{y + LINE * i:.0f}">{esc(t)}</text>'
+            for i, (t, c) in enumerate(lines)]
+
+
+def render_hostgraph(host: Host) -> str:
+    docker = host.docker
+    bridges = [i for i in host.interfaces if i.kind == "bridge"]
+    external = [i for i in host.interfaces
+                if i.kind not in ("bridge", "loopback") and i.name != "lo" and not i.master
+                and not (i.kind == "veth" and i.name.startswith("veth"))]
+    net_of_bridge = {n.bridge: n for n in docker.networks if n.bridge}
+    by_bridge: dict[str, list] = {b.name: [] for b in bridges}
+    other_links: list[tuple[str, str]] = []
+    for c in docker.containers:
+        placed = False
+        for ep in c.endpoints:
+            net = docker.network(ep.network)
+            br = net.bridge if net is not None else None
+            if br in by_bridge:
+                if not placed:
+                    by_bridge[br].append((c, ep))
+                    placed = True
+                else:
+                    other_links.append((br, c.name))
+        if not placed and c.endpoints:
+            by_bridge.setdefault("(no bridge)", []).append((c, c.endpoints[0]))
+    out: list[str] = []
+    pos: dict[str, tuple[float, float, float, float]] = {}
+    # interfaces
+    y = 20.0
+    for i in external:
+        lines = [(i.name + ("" if i.up else " (down)"), "title")] + \
+                [(a, "") for a in _addrs(i)]
+        h = 14 + LINE * len(lines)
+        out.append(f'<rect class="iface" x="20" y="{y:.0f}" width="210" height="{h:.0f}" rx="6"/>')
+        out += _text_lines(32, y + 18, lines)
+        pos[f"if:{i.name}"] = (20, y, 210, h)
+        y += h + 16
+    left_h = y
+    # bridges and containers
+    y = 20.0
+    for b in bridges:
+        net = net_of_bridge.get(b.name)
+        lines = [(b.name, "title")]
+        if net is not None:
+            lines.append((f"network {net.name}" + (" (internal)" if net.internal else ""), "muted"))
+        lines += [(a, "") for a in _addrs(b)]
+        h = 14 + LINE * len(lines)
+        members = by_bridge.get(b.name, [])
+        cy = y
+        for c, ep in members:
+            clines = [(c.name + ("" if c.running else " (stopped)"), "title")]
+            if ep.ipv4:
+                clines.append((str(ep.ipv4), ""))
+            if ep.ipv6:
+                clines.append((str(ep.ipv6), ""))
+            pubs = _published(c)
+            clines += [(f"published {p}", "published-text") for p in pubs]
+            ch = 14 + LINE * len(clines)
+            out.append(f'<rect class="container" x="900" y="{cy:.0f}" width="440" '
+                       f'height="{ch:.0f}" rx="6"/>')
+            if pubs:
+                out.append(f'<rect class="published" x="1330" y="{cy + 8:.0f}" width="8" '
+                           f'height="{ch - 16:.0f}" rx="2"><title>published ports</title></rect>')
+            out += _text_lines(912, cy + 18, clines)
+            pos[f"c:{c.name}"] = (900, cy, 440, ch)
+            cy += ch + 10
+        box_h = max(h, cy - y - 10)
+        out.append(f'<rect class="bridge" x="560" y="{y:.0f}" width="240" height="{box_h:.0f}" '
+                   f'rx="6"/>')
+        out += _text_lines(572, y + 18, lines)
+        pos[f"br:{b.name}"] = (560, y, 240, box_h)
+        for c, _ in members:
+            x, cy0, _, ch = pos[f"c:{c.name}"]
+            out.append(f'<path class="link" d="M800,{cy0 + ch / 2:.0f} L900,{cy0 + ch / 2:.0f}"/>')
+        y += box_h + 20
+    for br, cname in other_links:
+        if f"br:{br}" in pos and f"c:{cname}" in pos:
+            bx, by, bw, bh = pos[f"br:{br}"]
+            x, cy0, _, ch = pos[f"c:{cname}"]
+            out.append(f'<path class="link" stroke-dasharray="4 3" d="M{bx + bw},{by + bh / 2:.0f} '
+                       f'L{x},{cy0 + ch / 2:.0f}"/>')
+    right_h = y
+    # the host in the middle
+    height = max(left_h, right_h, 160.0)
+    socks = [f"{s.proto} {s.addr}:{s.port} {s.process or ''}".rstrip() for s in host.sockets]
+    fwd = host.sysctl("net.ipv4.ip_forward", "?")
+    hlines = [(f"host {host.name}", "title"), (f"ip_forward={fwd}", "muted"),
+              ("listening:", "muted")] + [(s, "") for s in socks[:12]]
+    if len(socks) > 12:
+        hlines.append((f"… {len(socks) - 12} more", "muted"))
+    hh = max(height - 20, 14 + LINE * len(hlines))
+    out.insert(0, f'<rect class="box" x="290" y="20" width="220" height="{hh:.0f}" rx="8"/>')
+    out += _text_lines(302, 38, [(t[:30], c) for t, c in hlines])
+    for key, (x, yy, w, h) in pos.items():
+        if key.startswith("if:"):
+            out.append(f'<path class="link" d="M{x + w},{yy + h / 2:.0f} L290,{yy + h / 2:.0f}"/>')
+        elif key.startswith("br:"):
+            out.append(f'<path class="link" d="M510,{yy + min(h, 40) / 2:.0f} '
+                       f'L{x},{yy + min(h, 40) / 2:.0f}"/>')
+    total = max(height, hh + 30)
+    return (f'<svg id="hostgraph" xmlns="http://www.w3.org/2000/svg" role="img" '
+            f'viewBox="0 0 1360 {total:.0f}" aria-label="host diagram">'
+            + "\n".join(out) + "</svg>")
