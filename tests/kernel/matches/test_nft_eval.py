@@ -128,8 +128,12 @@ def test_interface_wildcards(iif, pattern, expected):
     assert ev(cmp("==", IIFNAME, pattern), ctx(iif=iif)) is expected
 
 
-def test_oifname_before_routing_never_matches():
-    assert ev(cmp("!=", {"meta": {"key": "oifname"}}, "eth0"), ctx(oif=None)) is False
+def test_oifname_before_routing_is_the_empty_name():
+    """Measured on the kernel (`oifname != "foo"` counts packets in prerouting) and found by
+    the differential fuzzer for iifname in output: no device reads as the empty name."""
+    assert ev(cmp("!=", {"meta": {"key": "oifname"}}, "eth0"), ctx(oif=None)) is True
+    assert ev(cmp("==", {"meta": {"key": "oifname"}}, "eth0"), ctx(oif=None)) is False
+    assert ev(cmp("!=", {"meta": {"key": "iifname"}}, "eth0"), ctx(iif=None)) is True
 
 
 def test_meta_l4proto_and_nfproto_by_name():

@@ -1,8 +1,10 @@
 """nft meta expressions: packet metadata (net/netfilter/nft_meta.c, nft_meta_get_eval;
 net/bridge/netfilter/nft_meta_bridge.c; nft(8) "META EXPRESSIONS").
 
-The kernel breaks (MISSING here) when the thing is absent: iifname with no input device
-(locally generated packets), oifname before routing, skuid without a local socket.
+With no input device (a locally generated packet) or no output device yet, iifname/oifname
+read as the empty name and iif/oif as index 0 (nft_meta_store_ifname/ifindex): `iifname !=
+"eth0"` is true in the output hook — found by differential fuzzing. The kernel breaks
+(MISSING here) for the device's type and group, and for skuid without a local socket.
 In the bridge family the in/out device is the bridge *port* (ctx.physin/physout) and
 ibrname/obrname name the bridge (ctx.iif/oif) — nft_meta_bridge.c.
 """
@@ -41,7 +43,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     iif, oif = _devices(ctx)
     if key in ("iifname", "iif", "oifname", "oif"):
         dev = iif if key.startswith("i") else oif
-        return MISSING if dev is None else dev
+        return "" if dev is None else dev  # no device: the empty name, index 0
     if key in ("iifkind", "oifkind", "iiftype", "oiftype", "iifgroup", "oifgroup"):
         return _device_info(key, iif if key.startswith("i") else oif, ctx)
     if key in ("ibrname", "obrname"):
