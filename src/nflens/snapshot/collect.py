@@ -169,11 +169,13 @@ class _Collector:
 
 
 def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = None,
-            runner: Runner | None = None, daemon_json: Path | None = None) -> CollectReport:
+            runner: Runner | None = None, daemon_json: Path | None = None,
+            persist_root: Path | None = None) -> CollectReport:
     """Write a snapshot of the live host (or of network namespace `netns`) into `out_dir`.
 
     `docker_host` is passed to `docker -H`; inside a namespace Docker is only asked when it is
-    given. `daemon_json` overrides /etc/docker/daemon.json (read on the host, outside a netns,
+    given. `persist_root` (default / on the live host, nothing inside a namespace) is where
+    the persistence files are read from (snapshot/persist.py). `daemon_json` overrides /etc/docker/daemon.json (read on the host, outside a netns,
     unless given). Raises ToolError when the namespace does not exist or nsenter is missing.
     """
     out_dir = Path(out_dir)
@@ -189,4 +191,10 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
     if daemon_json is None and netns is None:
         daemon_json = DAEMON_JSON
     c.daemon_json(daemon_json)
+    if persist_root is None and netns is None and runner is None:  # the live host itself
+        persist_root = Path("/")
+    if persist_root is not None:  # a namespace has no files of its own: only when given
+        from nflens.snapshot.persist import collect_persist
+
+        c.report.written += [f"persist/{p}" for p in collect_persist(out_dir, persist_root)]
     return c.report

@@ -1,0 +1,47 @@
+"""The optional persist/ folder of a snapshot: the files that decide what the firewall looks
+like after a reboot, a `systemctl restart docker` or an nftables reload.
+
+Copied read-only from the host's filesystem (`root`, / on a live host): nftables.conf,
+iptables-persistent and RHEL save files, ufw and firewalld configuration, and every systemd
+unit (or drop-in) whose text calls iptables, ip6tables, nft or ebtables. Paths keep their place
+under persist/ (persist/etc/nftables.conf), which is how `audit` names them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+FIXED = ("etc/nftables.conf", "etc/iptables/rules.v4", "etc/iptables/rules.v6",
+         "etc/sysconfig/iptables", "etc/sysconfig/ip6tables", "etc/sysconfig/nftables.conf",
+         "etc/ufw/ufw.conf", "etc/ufw/before.rules", "etc/ufw/after.rules",
+         "etc/ufw/before6.rules", "etc/ufw/after6.rules", "etc/ufw/user.rules",
+         "etc/ufw/user6.rules", "etc/firewalld/firewalld.conf", "etc/docker/daemon.json")
+GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
+         "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
+         "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service")
+CALLS_FIREWALL = re.compile(r"\b(ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens)\b")
+MAX_BYTES = 1 << 20
+
+
+def collect_persist(out_dir: Path, root: Path = Path("/")) -> list[str]:
+    """Copy what exists into out_dir/persist/; returns the relative paths copied."""
+    copied = []
+    candidates = [root / f for f in FIXED]
+    for pattern in GLOBS:
+        candidates += sorted(root.glob(pattern))
+    for path in candidates:
+        rel = path.relative_to(root).as_posix()
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "systemd" in rel and not CALLS_FIREWALL.search(text):
+            continue  # a unit that never touches the firewall
+        dest = out_dir / "persist" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text, encoding="utf-8")
+        copied.append(rel)
+    return copied
