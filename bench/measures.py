@@ -21,6 +21,13 @@ from nflens.kernel.simulate import Simulator
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 TUM = "configs_chair_for_Network_Architectures_and_Services__iptables-save-2015-09-03_15-56-50"
+TUM6 = "configs_chair_for_Network_Architectures_and_Services__ip6tables-save-2016-03-16_13-53-28"
+
+
+def can_load_nft() -> bool:
+    """Docker 29-style hosts go through the real `nft` in a throwaway namespace (root)."""
+    return os.geteuid() == 0 and shutil.which("nft") is not None and \
+        shutil.which("unshare") is not None
 
 
 def timed(fn, repeat: int = 3) -> dict:

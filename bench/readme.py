@@ -34,7 +34,7 @@ def section(result: dict) -> str:
         lines.append(f"| parse | {r['case']} | {r['rules']:,} | {_fmt(r['median_s'])} |")
     for r in _rows(result, "snapshot load"):
         lines.append(f"| snapshot load | {r['case']} | {r['rules']:,} | {_fmt(r['median_s'])} |")
-    for style in ("28", "20.10"):
+    for style in ("28", "20.10", "29"):
         for r in _rows(result, "trace", style=style):
             lines.append(f"| trace | {r['case']} | {r['rules']:,} | {r['per_flow_ms']} ms "
                          "per flow |")

@@ -39,22 +39,22 @@ def collect(progress) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for n in (100, 2000):
             add(measures.snapshot_load(n, Path(tmp)))
-    for style in ("28", "20.10"):
+    styles = ("28", "20.10") + (("29",) if measures.can_load_nft() else ())
+    for style in styles:
         for n in TRACE_SIZES:
             add(measures.trace(n, style))
     add(measures.check_throughput(500, 10000))
     for n in AUDIT_SIZES:
         add(measures.audit(n, repeat=3 if n <= 100 else 1))
     add(measures.audit(500, style="20.10"))
+    if "29" in styles:
+        add(measures.audit(500, style="29"))
     add(measures.policy_plan(500))
-    tum = measures.SHARED / "real-world" / measures.TUM
-    if tum.exists():
-        for chain in ("FORWARD", "INPUT"):
-            add(measures.matrix(tum, chain, 22))
-    v6 = sorted((measures.SHARED / "fffuu-oracle").glob("configs_ipv6*")) if \
-        measures.SHARED.is_dir() else []
-    for path in v6[:0]:  # the 5,584-rule ip6tables dump: see matrix work
-        add(measures.matrix(path, "FORWARD", 22))
+    for name in (measures.TUM, measures.TUM6):
+        path = measures.SHARED / "real-world" / name
+        if path.exists():
+            for chain in ("FORWARD", "INPUT"):
+                add(measures.matrix(path, chain, 22))
     add(measures.peak_memory("audit", 500))
     add(measures.peak_memory("check_throughput", 500, 10000))
     for n in (100, 500, 2000):
@@ -86,6 +86,7 @@ def plot(result: dict, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for what, style, key, label in (("trace", "28", "per_flow_ms", "trace, ms per flow (Docker 28)"),
                                     ("trace", "20.10", "per_flow_ms", "trace, ms per flow (20.10)"),
+                                    ("trace", "29", "per_flow_ms", "trace, ms per flow (29, nft)"),
                                     ("audit", "28", "median_s", "audit, s per host")):
         pts = sorted((r["rules"], r[key]) for r in result["rows"]
                      if r["what"] == what and r.get("style") == style)

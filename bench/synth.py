@@ -3,7 +3,11 @@
 Two rule styles, following what Docker writes per network and per published port:
 - "28": Docker 28 (DOCKER-FORWARD / DOCKER-BRIDGE / DOCKER-CT, raw-table drops for direct
   access; the shape of ../shared/corpus/moby/TestIptabler goldens);
-- "20.10": Docker 20.10 (FORWARD jumps per bridge, DOCKER-ISOLATION-STAGE-1/2, no raw drops).
+- "20.10": Docker 20.10 (FORWARD jumps per bridge, DOCKER-ISOLATION-STAGE-1/2, no raw drops);
+- "29": Docker 29's nftables backend (table ip docker-bridges: verdict maps per bridge,
+  per-bridge forward chains, dnat in nat-prerouting-and-output, raw drops for direct access;
+  the shape of ../shared/corpus/moby/TestNftabler goldens), loaded through the real `nft`
+  (root only), beside the same ufw-like iptables INPUT.
 Both get a ufw-like host firewall (ufw-before-input / ufw-user-input with `ufw_rules` rules) and
 a DOCKER-USER list, so a flow meets as many rules as on a real busy host.
 """
@@ -109,11 +113,66 @@ def _iptables_2010(containers: int, networks: int, ufw_rules: int) -> str:
     return _save([], chains, flt, nat)
 
 
+def nft_docker29(containers: int, networks: int) -> str:
+    """Docker 29's `table ip docker-bridges` for N containers (one published port each)."""
+    maps = {k: [] for k in ("filter-forward-in-jumps", "filter-forward-out-jumps",
+                            "nat-postrouting-in-jumps", "nat-postrouting-out-jumps")}
+    chains, dnat, raw = [], [], []
+    per_bridge: dict[str, list[str]] = {}
+    for c in range(containers):
+        br, subnet = _net(c % networks)
+        addr = subnet[2 + c // networks]
+        dnat.append(f'iifname != "{br}" tcp dport {10000 + c} dnat to {addr}:80')
+        raw.append(f'ip daddr {addr} iifname != "{br}" drop')
+        per_bridge.setdefault(br, []).append(f"ip daddr {addr} tcp dport 80 accept")
+    for n in range(networks):
+        br, subnet = _net(n)
+        for k, prefix in (("filter-forward-in-jumps", "filter-forward-in"),
+                          ("filter-forward-out-jumps", "filter-forward-out"),
+                          ("nat-postrouting-in-jumps", "nat-postrouting-in"),
+                          ("nat-postrouting-out-jumps", "nat-postrouting-out")):
+            maps[k].append(f'"{br}" : jump {prefix}__{br}')
+        chains += [f"chain filter-forward-in__{br} {{",
+                   "ct state established,related accept", f'iifname "{br}" accept',
+                   *per_bridge.get(br, []), "drop", "}",
+                   f"chain filter-forward-out__{br} {{", "ct state established,related accept",
+                   "accept", "}", f"chain nat-postrouting-in__{br} {{", "}",
+                   f"chain nat-postrouting-out__{br} {{",
+                   f'oifname != "{br}" ip saddr {subnet} masquerade', "}"]
+    out = ["table ip docker-bridges {"]
+    for name, elems in maps.items():
+        out += [f"map {name} {{", "type ifname : verdict",
+                f"elements = {{ {', '.join(elems)} }}", "}"]
+    out += chains
+    out += ["chain filter-FORWARD {", "type filter hook forward priority filter; policy accept;",
+            "oifname vmap @filter-forward-in-jumps", "iifname vmap @filter-forward-out-jumps", "}",
+            "chain nat-OUTPUT {", "type nat hook output priority dstnat; policy accept;",
+            "ip daddr != 127.0.0.0/8 fib daddr type local jump nat-prerouting-and-output", "}",
+            "chain nat-POSTROUTING {", "type nat hook postrouting priority srcnat; policy accept;",
+            "iifname vmap @nat-postrouting-out-jumps", "oifname vmap @nat-postrouting-in-jumps",
+            "}", "chain nat-PREROUTING {",
+            "type nat hook prerouting priority dstnat; policy accept;",
+            "fib daddr type local jump nat-prerouting-and-output", "}",
+            "chain nat-prerouting-and-output {", *dnat, "}",
+            "chain raw-PREROUTING {", "type filter hook prerouting priority raw; policy accept;",
+            *raw, "}", "}"]
+    return "\n".join(out) + "\n"
+
+
 def host(containers: int, networks: int = 10, style: str = "28", ufw_rules: int = 20) -> Host:
     from nflens.dialects import iptables
 
-    ruleset = iptables.parse(iptables_save(containers, networks, style, ufw_rules),
-                             "synthetic-iptables-save.txt")
+    if style == "29":
+        from nflens.dialects.nft.textparse import parse_text
+
+        ufw = "\n".join(["*filter", ":INPUT DROP [0:0]", ":FORWARD ACCEPT [0:0]",
+                         ":OUTPUT ACCEPT [0:0]", *(f":{c} - [0:0]" for c in UFW_CHAINS),
+                         *_ufw(ufw_rules), "COMMIT"]) + "\n"
+        ruleset = iptables.parse(ufw, "synthetic-iptables-save.txt").merged_with(
+            parse_text(nft_docker29(containers, networks), "synthetic-nft.txt"))
+    else:
+        ruleset = iptables.parse(iptables_save(containers, networks, style, ufw_rules),
+                                 "synthetic-iptables-save.txt")
 
     def addrs(cidr, scope="global"):
         return (Address(ip.ip_interface(cidr), scope),)

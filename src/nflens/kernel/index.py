@@ -14,10 +14,11 @@ the candidate list stays valid for the whole chain.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 from dataclasses import dataclass, field
 
 from nflens.ir.packet import Packet
-from nflens.ir.rules import Chain, Rule, XtMatch
+from nflens.ir.rules import Chain, NftCmp, NftExpr, Rule, XtMatch
 
 MIN_RULES = 16  # below this, indexing costs more than it saves
 
@@ -43,11 +44,37 @@ class ChainIndex:
         return list(heapq.merge(*lists))
 
 
+def _nft_key(e: NftCmp):
+    """`ip daddr 172.17.0.2` -> ('dst', addr); `tcp dport 8080` -> ('dport', ('tcp', 8080)):
+    the same exact keys in Docker 29's nftables chains (its dnat and raw-drop chains hold one
+    rule per published port / container, like the iptables ones)."""
+    left = e.left
+    if e.op != "==" or not isinstance(left, NftExpr) or left.kind != "payload":
+        return None
+    proto, fld = left.get("protocol"), left.get("field")
+    if proto in ("ip", "ip6") and fld == "daddr" and isinstance(e.right, str) \
+            and "/" not in e.right and "-" not in e.right:
+        try:
+            return ("dst", ipaddress.ip_address(e.right))
+        except ValueError:
+            return None
+    if proto in ("tcp", "udp") and fld == "dport" and isinstance(e.right, int) \
+            and not isinstance(e.right, bool):
+        return ("dport", (proto, e.right))
+    return None
+
+
 def _key(rule: Rule):
     """('dst', addr) or ('dport', (proto, port)) when the rule can only match that, else None."""
     proto = None
     dport_key = None
     for e in rule.exprs:
+        if isinstance(e, NftCmp):
+            key = _nft_key(e)
+            if key and key[0] == "dst":
+                return key
+            dport_key = dport_key or (key[1] if key else None)
+            continue
         if not isinstance(e, XtMatch):
             break  # stop at the first action: later matches (nft) need not hold
         if e.name == "ip":
