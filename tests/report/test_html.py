@@ -10,6 +10,8 @@ from nflens.report.html import render_trace_html
 from nflens.report.html.audit_html import render_audit_html
 from nflens.report.html.hookgraph import Graph, path_of
 
+from tests.conftest import REPO
+
 EXTERNAL = re.compile(r"""(?:src|href|url)\s*[=(]\s*["']?\s*(?:https?:)?//""", re.I)
 
 
@@ -138,3 +140,17 @@ def test_trace_and_audit_cli_write_html(tmp_path):
     res = _nflens("audit", "--snapshot", str(SEED004), "--html", str(out), "--no-verify")
     assert res.returncode == 0, res.stderr
     assert 'id="hostgraph"' in out.read_text(encoding="utf-8")
+
+
+def test_an_unwritable_html_path_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "nflens"]
+    snap = ["--snapshot", "examples/snapshot-example"]
+    for args in (["trace", *snap, "--from", "eth1:198.51.100.2", "--to", "198.51.100.1:8080/tcp",
+                  "--html", str(tmp_path / "no" / "x.html")],
+                 ["audit", *snap, "--no-verify", "--html", str(tmp_path / "no" / "a.html")]):
+        proc = subprocess.run(base + args, capture_output=True, text=True, cwd=REPO)
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot write the HTML report" in proc.stderr and "Traceback" not in proc.stderr

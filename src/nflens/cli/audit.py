@@ -41,7 +41,9 @@ def _write_html(host, result, path: Path) -> None:
     except ImportError:
         typer.echo("--html: the HTML report is not available in this build", err=True)
         return
-    path.write_text(render_audit_html(host, result), encoding="utf-8")
+    from nflens.report.html import write_page
+
+    write_page(path, render_audit_html(host, result))
     typer.echo(f"wrote {path}", err=True)
 
 

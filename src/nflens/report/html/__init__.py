@@ -9,7 +9,20 @@ from nflens.report.html.trace_html import render_trace_html
 
 
 def write_trace_html(result, path: Path, host=None, change=None) -> None:
-    Path(path).write_text(render_trace_html(result, host, change), encoding="utf-8")
+    write_page(path, render_trace_html(result, host, change))
 
 
-__all__ = ["render_trace_html", "write_trace_html"]
+
+
+def write_page(path, text: str) -> None:
+    """Write one HTML page; a path that cannot be written is the user's input error."""
+    from nflens.errors import NflensError
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise NflensError(f"{path}: cannot write the HTML report: {exc.strerror or exc}") \
+            from exc
+
+
+__all__ = ["render_trace_html", "write_page", "write_trace_html"]
