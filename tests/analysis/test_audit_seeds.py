@@ -109,3 +109,14 @@ def test_persistence_read_from_the_persist_folder(tmp_path):
     without = {f["subject"] for f in _audit("seed000_web2-fixed")["findings"]
                if f["id"] == "not-persistent"}
     assert without == {"persistence unknown"}
+
+
+def test_egress_destinations_per_network_follow_the_egress_rules():
+    def dests(name):
+        return {(e["proto"], e["port"]): e["destinations"]
+                for e in _audit(name)["egress"] if e["network"] == "bridge"}
+
+    open_ = dests("seed003_egress-none")
+    assert "198.51.100.2/31" in open_[("tcp", 443)] and "10.99.0.2/31" in open_[("udp", 53)]
+    assert all(v == [] for v in dests("seed003_egress-broken").values())
+    assert all(v == [] for v in dests("seed003_egress-fixed").values())

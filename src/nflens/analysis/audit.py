@@ -69,9 +69,31 @@ def _verify(host: Host, module, finding: Finding) -> None:
                         else f"re-analysed with the fix applied: still {again[0].explanation}")
 
 
+EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))
+
+
+def egress(ctx: AuditContext) -> list[dict[str, Any]]:
+    """Per Docker network (one running member stands for it: Docker's rules are per network),
+    the destinations reachable on the common outbound services, as minimal CIDR lists."""
+    from nflens.analysis.partition import cidrs_of
+
+    out = []
+    for net in ctx.host.docker.networks:
+        member = next((c for c in ctx.host.docker.containers if c.running and any(
+            ep.network in (net.name, net.id) and ep.ipv4 for ep in c.endpoints)), None)
+        if member is None or not net.bridge:
+            continue
+        for port, proto in EGRESS_SERVICES:
+            ranges = ctx.analysis.egress(member, 4, port, proto)
+            out.append({"network": net.name, "container": member.name.lstrip("/"),
+                        "proto": proto, "port": port, "destinations": cidrs_of(4, ranges)})
+    return out
+
+
 def audit(host: Host, verify: bool = True) -> dict[str, Any]:
     ctx = AuditContext(host)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
-    return {"exposure": exposure, "findings": [f.to_json() for f in findings(ctx, verify)],
+    return {"exposure": exposure, "egress": egress(ctx),
+            "findings": [f.to_json() for f in findings(ctx, verify)],
             "assumptions": list(host.assumptions)}

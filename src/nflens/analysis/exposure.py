@@ -209,6 +209,19 @@ class ExposureAnalysis:
         return Exposure(sock.proto, str(sock.addr), sock.port,
                         {"process": sock.process or "unknown"}, reach)
 
+    def egress(self, container: Container, version: int, port: int, proto: str
+               ) -> list[tuple[int, int]]:
+        """The destinations a container can open connections to on one service, exactly
+        (the destination space refined like the source space of `reach`)."""
+        name = container.name.lstrip("/")
+        flow_name = f"egress {name}:{port}/{proto}"
+
+        def simulate(dst):
+            return self.sim.run(Flow(flow_name, Endpoint(container=name), dst, port, proto))
+
+        cells = refine(version, simulate, self.lookup, self._points[version])
+        return [(c.lo, c.hi) for c in cells if c.result.verdict == "allow"]
+
     def all(self) -> list[Exposure]:
         out = []
         for c in self.host.docker.containers:

@@ -63,6 +63,16 @@ def render(result: dict, console: Console) -> None:
             table.add_row(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0 else "",
                           what if i == 0 else "", r["iface"], shown or "-")
     console.print(table)
+    if result.get("egress"):
+        eg = Table(title="Egress: where each Docker network can open connections")
+        for col in ("network", "service", "destinations"):
+            eg.add_column(col)
+        for e in result["egress"]:
+            dests = e["destinations"]
+            eg.add_row(e["network"], f"{e['proto']}/{e['port']}",
+                       (", ".join(dests[:4]) + (f" (+{len(dests) - 4})" if len(dests) > 4
+                                                else "")) or "-")
+        console.print(eg)
     findings = result["findings"]
     console.print(f"\n[bold]{len(findings)} finding(s)[/bold]")
     for n, f in enumerate(findings, 1):
