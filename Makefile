@@ -35,6 +35,9 @@ test-fast: venv
 demo: setup
 	$(BIN)/nflens snapshot show examples/snapshot-example
 	$(BIN)/nflens check --snapshot examples/snapshot-example examples/snapshot-example/flows.json
+	$(BIN)/nflens audit --snapshot examples/snapshot-example
+	mkdir -p build && $(BIN)/nflens trace --snapshot examples/snapshot-example \
+	  --from eth1:198.51.100.2 --to 198.51.100.1:8080/tcp --html build/trace.html --brief
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
