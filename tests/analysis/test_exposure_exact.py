@@ -78,3 +78,16 @@ def test_cidrs_are_minimal_and_exact():
                                  "10.0.0.16/28", "10.0.0.32/27", "10.0.0.64/26",
                                  "10.0.0.128/25", "10.0.1.0/24"]
     assert merge([(5, 9), (1, 4), (20, 30)]) == [(1, 9), (20, 30)]
+
+
+def test_readable_form_fills_in_addresses_no_source_can_have():
+    from nflens.analysis.partition import compact
+
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    allowed = subtract([(ip("10.99.0.0"), ip("10.99.0.255"))],
+                       [(ip("10.99.0.1"), ip("10.99.0.1")), (ip("10.99.0.255"),) * 2])
+    never = [ip("10.99.0.1"), ip("10.99.0.255"), ip("172.17.0.1")]
+    assert compact(4, allowed, never) == ["10.99.0.0/24 (except 10.99.0.1, 10.99.0.255)"]
+    # a real hole stays visible: more than three missing addresses are listed as CIDRs
+    narrowed = subtract(allowed, [(ip("10.99.0.16"), ip("10.99.0.31"))])
+    assert "10.99.0.16/28" not in " ".join(compact(4, narrowed, never))

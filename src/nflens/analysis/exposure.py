@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, host_points, refine
+from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, compact, host_points, refine
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.simulate import FlowResult, Simulator
@@ -34,14 +34,23 @@ class Reach:
     via_proxy: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     diverted_by: dict[str, dict] = field(default_factory=dict)  # nat rules that skipped DNAT
 
+    never: dict[int, list[int]] = field(default_factory=dict)  # no source can be these
+
     def sources(self) -> list[str]:
         out = []
         for v in (4, 6):
             out += cidrs_of(v, self.version_ranges.get(v, []))
         return out
 
+    def readable(self) -> list[str]:
+        out = []
+        for v in (4, 6):
+            out += compact(v, self.version_ranges.get(v, []), self.never.get(v, []))
+        return out
+
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"iface": self.iface, "sources": self.sources()}
+        out: dict[str, Any] = {"iface": self.iface, "sources": self.sources(),
+                               "readable": self.readable()}
         out["admitted_by"] = [
             {"rule": rule, "sources": [c for v in (4, 6) for c in cidrs_of(v, parts.get(v, []))]}
             for rule, parts in self.admitted_by.items()]
@@ -107,6 +116,7 @@ class ExposureAnalysis:
         self.ifaces = ingress_interfaces(host)
         self._points = {v: host_points(host, v) for v in (4, 6)}
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
+        self._never = _never_sources(host)
         self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
                                    for r in host.policy_rules)
         if not self._policy_routing:
@@ -126,7 +136,7 @@ class ExposureAnalysis:
     def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
         out = []
         for iface in self.ifaces:
-            r = Reach(iface)
+            r = Reach(iface, never=self._never)
             for dst in dsts:
                 for cell in self._cells(version, iface, dst, port, proto):
                     self._record(r, cell)
@@ -264,3 +274,15 @@ def _nat_diversions(result: FlowResult) -> list[RuleStep]:
             (isinstance(s, RuleStep) and s.table == "nat" and s.matched is True
              and s.direction == "original" and s.chain == "PREROUTING"
              and s.action in ("return", "accept"))]
+
+
+def _never_sources(host: Host) -> dict[int, list[int]]:
+    """Addresses no packet from outside may carry as source: this host's own and the
+    broadcast addresses of its subnets (martians, dropped before any rule)."""
+    out: dict[int, list[int]] = {4: [], 6: []}
+    for i in host.interfaces:
+        for a in i.addresses:
+            out[a.ip.version].append(int(a.ip))
+            if a.ip.version == 4 and a.network.prefixlen < 31:
+                out[4] += [int(a.network.network_address), int(a.network.broadcast_address)]
+    return out

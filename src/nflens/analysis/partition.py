@@ -224,3 +224,32 @@ def subtract(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list
         if cur <= hi:
             out.append((cur, hi))
     return out
+
+
+def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int],
+            max_except: int = 3) -> list[str]:
+    """A readable form of an allowed set: CIDRs of the set with the addresses that can never
+    be a source filled in (this host's own, broadcasts), each followed by the few real holes
+    it covers — `10.99.0.0/24 (except 10.99.0.1)` instead of eight CIDRs. Display only: the
+    exact minimal lists stay in the JSON."""
+    allowed = merge(ranges)
+    holes = [(a, a) for a in never]
+    out = []
+    for cidr in cidrs_of(version, allowed + holes):
+        net = ipaddress.ip_network(cidr)
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        missing = subtract([(lo, hi)], allowed)
+        if not _overlaps(allowed, lo, hi):
+            continue  # a filled hole on its own: nothing allowed there
+        if not missing:
+            out.append(cidr)
+        elif sum(b - a + 1 for a, b in missing) <= max_except:
+            gone = [str(_addr(version, x)) for a, b in missing for x in range(a, b + 1)]
+            out.append(f"{cidr} (except {', '.join(gone)})")
+        else:
+            out += cidrs_of(version, subtract([(lo, hi)], missing))
+    return out
+
+
+def _overlaps(ranges, lo, hi) -> bool:
+    return any(a <= hi and lo <= b for a, b in ranges)

@@ -56,7 +56,7 @@ def render(result: dict, console: Console) -> None:
         what = (f"{target['container']}:{target['port']}" if "container" in target
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
-            srcs = r["sources"]
+            srcs = r.get("readable", r["sources"])
             shown = ", ".join(srcs[:4]) + (f" (+{len(srcs) - 4})" if len(srcs) > 4 else "")
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
