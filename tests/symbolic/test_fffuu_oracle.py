@@ -34,9 +34,6 @@ EXPLAINED = {
 # listings and a dump whose line 24 a terminal wrapped. nflens says so at FILE:LINE.
 NOT_RULESETS = {"configs_psa_team_a_about_NOTRACK.txt", "found_online_tilb.sze.hu_bash_history-iptables.txt",
                 "found_online_openwrt.org_iptables-save-AA.txt"}
-UNEXPLAINED_TUM22 = ("tum_iptables-save-2015-05-15_15-23-41.out",
-                     "tum_iptables-save-2015-09-03_15-56-50.out",
-                     "tum_iptables-save-2016-03-16_13-53-28.out", "tum_iptables_25.07.2014.out")
 
 
 def _outs():
@@ -99,8 +96,5 @@ def test_same_relation_as_fffuu(out):
             diffs[dport] = d
     if out.name in EXPLAINED:
         assert diffs, f"{out.name} agrees now: remove it from EXPLAINED"
-    elif out.name in UNEXPLAINED_TUM22:
-        # one class pair at port 22 on the TUM dumps with their overlapping IP assignment
-        assert set(diffs) <= {22} and all(len(v) <= 2 for v in diffs.values()), diffs
     else:
         assert not diffs, diffs

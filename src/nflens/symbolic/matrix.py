@@ -3,8 +3,9 @@ defines it, so the two can be compared relation for relation.
 
 fffuu's defaults, reproduced on purpose:
 - packets are NEW TCP from source port 10000 to the given destination port;
-- only fffuu's known primitives decide (addresses, protocol, ports, interfaces, conntrack
-  state); everything else — comments, limits, icmp types, marks, tcp flags — is *unknown*;
+- only fffuu's known primitives decide (addresses, the protocols its parser names, ports,
+  interfaces, conntrack state); everything else — comments, limits, icmp types, marks, tcp
+  flags, `-p sctp` — is *unknown*;
 - upper closure: an unknown condition is taken as true in an ACCEPT rule and as false in a
   DROP/REJECT rule (the rule is dropped), so the matrix over-approximates what is allowed;
   after a RETURN or jump whose condition is unknown, the DROPs that follow are dropped too
@@ -33,6 +34,8 @@ FFFUU_KNOWN = {("ip", "src"), ("ip", "dst"), ("ip", "proto"), ("ip", "in"), ("ip
                ("tcp", "dport"), ("udp", "sport"), ("udp", "dport"), ("multiport", "sports"),
                ("multiport", "dports"), ("multiport", "ports"), ("state", "state"),
                ("conntrack", "ctstate")}
+# the protocol names fffuu's parser knows; any other `-p X` is an unknown match to it
+FFFUU_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre"}
 LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1/128")}
 
 
@@ -186,6 +189,12 @@ def _disjoint(ipassmt: dict[str, list[tuple[int, int]]]) -> bool:
     return all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
 
 
+def _fffuu_knows(match: str, o: Opt) -> bool:
+    if (match, o.name) not in FFFUU_KNOWN:
+        return False
+    return o.name != "proto" or str(o.value) in FFFUU_PROTOCOLS
+
+
 def _region(rule, ctx, version, rewrite, ipassmt, unknowns: list[str]) -> Region:
     region = FULL
     for e in rule.exprs:
@@ -194,10 +203,12 @@ def _region(rule, ctx, version, rewrite, ipassmt, unknowns: list[str]) -> Region
         if not isinstance(e, XtMatch):
             region &= Region(unknown=(type(e).__name__,))
             continue
-        known = [o for o in e.opts if (e.name, o.name) in FFFUU_KNOWN]
-        if len(known) < len(e.opts):
-            odd = [o.name for o in e.opts if (e.name, o.name) not in FFFUU_KNOWN]
-            region &= Region(unknown=(f"-m {e.name} --{odd[0]}",))
+        known = [o for o in e.opts if _fffuu_knows(e.name, o)]
+        odd = [o for o in e.opts if not _fffuu_knows(e.name, o)]
+        if odd:
+            what = f"-p {odd[0].value}" if odd[0].name == "proto" else \
+                f"-m {e.name} --{odd[0].name}"
+            region &= Region(unknown=(what,))
         if e.name == "ip":
             top = 2**32 - 1 if version == 4 else 2**128 - 1
             for o in known:
