@@ -57,7 +57,8 @@ def parse_corpus() -> list[dict]:
     files = sorted((SHARED / "real-world").glob("*")) if SHARED.is_dir() else []
     for path in sorted(files, key=lambda p: p.stat().st_size)[-3:]:
         row = timed(lambda: parse_file(path))
-        row.update(what="parse", case=path.name[-60:], rules=parse_file(path).rule_count())
+        row.update(what="parse", case=path.name.split("__")[-1][-48:],
+                   rules=parse_file(path).rule_count())
         rows.append(row)
     return rows
 
@@ -116,7 +117,7 @@ def matrix(path: Path, chain: str, dport: int) -> dict | None:
 
     ruleset = parse_file(path)
     row = timed(lambda: service_matrix(ruleset, chain=chain, dport=dport), repeat=1)
-    row.update(what="matrix", case=f"{path.name[-40:]} {chain} :{dport}",
+    row.update(what="matrix", case=f"{path.name.split('__')[-1][-40:]} {chain} :{dport}",
                rules=ruleset.rule_count())
     return row
 
