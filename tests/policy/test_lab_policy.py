@@ -161,3 +161,26 @@ def test_watch_applies_the_policy_to_a_container_started_later(tmp_path):
                 watcher.wait(10)
             ctx.docker.stop()
     assert leftovers(run_id) == []
+
+
+@pytest.mark.parametrize("scenario,policy", [
+    ("seed000_web2", "seed000-web2.yaml"),
+    ("seed003_egress", "seed003-egress.yaml"),
+    ("seed004_dnat_port", "seed004-dnat-port.yaml"),
+])
+def test_seed_policy_gives_the_fixed_story_on_a_real_docker_host(tmp_path, scenario, policy):
+    """Each story's policy file, applied with the CLI to the broken story on a real dockerd:
+    every probe gives what the real kernel gave for the story's hand-fixed variant."""
+    sc = scenarios.load(scenario)
+    want = json.loads((LAB / f"{scenario}-fixed" / "expected.json").read_text())["expected"]
+    with Lab() as lab:
+        run_id = lab.id
+        ctx = build(lab, sc, sc.variant("broken"))
+        try:
+            before = _verdicts(ctx, sc)
+            assert before != want  # the story's problem is there for real
+            _apply(ctx, EXAMPLES / "policies" / policy, tmp_path)
+            assert _verdicts(ctx, sc) == want
+        finally:
+            ctx.docker.stop()
+    assert leftovers(run_id) == []
