@@ -19,12 +19,25 @@ from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"
 CASES = [("seed001_input_bypass-fixed", 8080), ("seed004_dnat_port-nat-filter", 80),
-         ("seed000_web2-broken", 80), ("seed004_dnat_port-broken", 80)]
+         ("seed000_web2-broken", 80), ("seed004_dnat_port-broken", 80),
+         ("seed001_input_bypass-broken+default", 8080)]
 
 
 @lru_cache(maxsize=None)
 def _setup(name: str, port: int):
-    host = read_snapshot(LAB / name)
+    """`+default`: the lab host given a default route, so the whole internet can answer (the
+    lab's own hosts only route their LAN and WAN subnets) — zero-net, multicast and the other
+    special classes then border allowed sources and must be cells of their own."""
+    import dataclasses
+
+    from nflens.ir.host import Route
+
+    base, _, extra = name.partition("+")
+    host = read_snapshot(LAB / base)
+    if extra == "default":
+        host = dataclasses.replace(host, routes=host.routes + (Route(
+            ipaddress.ip_network("0.0.0.0/0"), dev="eth1",
+            gateway=ipaddress.ip_address("198.51.100.254")),))
     analysis = ExposureAnalysis(host)
     out = {}
     for iface in analysis.ifaces:

@@ -139,9 +139,18 @@ class RuleLookup:
         return self.sets.get((step.family, step.table), ())
 
 
+# Address classes the kernel treats specially before any rule or route (martian sources,
+# multicast, loopback): the journey's checks use them, so they are split points too.
+SPECIAL = {4: ("0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32"),
+           6: ("::/128", "::1/128", "::ffff:0:0/96", "fe80::/10", "ff00::/8")}
+
+
 def host_points(host: Host, version: int) -> set[int]:
-    """Constants every answer may hinge on: route prefixes and the host's own addresses."""
+    """Constants every answer may hinge on: route prefixes, the host's own addresses, and the
+    address classes the kernel checks by itself (SPECIAL)."""
     out: set[int] = set()
+    for net in SPECIAL[version]:
+        _points(ipaddress.ip_network(net), version, out)
     for r in host.routes:
         _points(r.dst, version, out)
     for p in host.policy_rules:
