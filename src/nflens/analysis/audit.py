@@ -17,12 +17,38 @@ def findings(ctx: AuditContext, verify: bool = True) -> list[Finding]:
     for module in modules():
         found = module.detect(ctx)
         if verify:
-            _verify_batch(ctx.host, module, found)
+            _verify_batch(ctx, module, found)
         out += found
     return sorted(out, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject))
 
 
-def _verify_batch(host: Host, module, found: list[Finding]) -> None:
+def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
+    """The context a fix is judged in: the fixed host, in verifying mode (a finding may not
+    excuse itself because a rule now *mentions* its subject: the outcome is what counts). The
+    host-service intent is shared when every edit is in DOCKER-USER, which only FORWARD reaches
+    and a connection to the host itself never crosses."""
+    fixed = AuditContext(apply(ctx.host, fix), scope, verifying=True)
+    if all(e.chain == "DOCKER-USER" for e in fix.edits):
+        fixed.__dict__["_intended"] = ctx.__dict__.setdefault("_intended", {})
+    return fixed
+
+
+def _remaining(module, fixed: AuditContext, findings: list[Finding]) -> dict[str, str]:
+    """Subject -> what is still wrong on the fixed host. A module may judge its own findings
+    (`still_there(ctx, finding)`, e.g. only over the sources that were wrong), else it runs
+    again in full."""
+    if hasattr(module, "still_there"):
+        out = {}
+        for f in findings:
+            why = module.still_there(fixed, f)
+            if why:
+                out[f.subject] = why
+        return out
+    subjects = {f.subject for f in findings}
+    return {f.subject: f.explanation for f in module.detect(fixed) if f.subject in subjects}
+
+
+def _verify_batch(ctx: AuditContext, module, found: list[Finding]) -> None:
     """Fixes that only insert rules are verified together (one re-analysis for all of a
     module's findings: 500 published ports must not mean 500 re-analyses); a finding still
     present afterwards, or with deletions among its edits, is verified on its own."""
@@ -30,13 +56,13 @@ def _verify_batch(host: Host, module, found: list[Finding]) -> None:
              and f.scope is not None]
     alone = [f for f in found if f not in batch]
     if len(batch) > 1:
+        scope = set().union(*(f.scope for f in batch))
         try:
-            fixed = apply(host, Fix([e for f in batch for e in f.fix.edits]))
+            fixed = _fixed_context(ctx, Fix([e for f in batch for e in f.fix.edits]), scope)
         except NflensError:
             alone += batch
         else:
-            scope = set().union(*(f.scope for f in batch))
-            left = {f.subject for f in module.detect(AuditContext(fixed, scope))}
+            left = _remaining(module, fixed, batch)
             for f in batch:
                 if f.subject in left:
                     alone.append(f)
@@ -48,25 +74,24 @@ def _verify_batch(host: Host, module, found: list[Finding]) -> None:
     else:
         alone += batch
     for f in alone:
-        _verify(host, module, f)
+        _verify(ctx, module, f)
 
 
-def _verify(host: Host, module, finding: Finding) -> None:
+def _verify(ctx: AuditContext, module, finding: Finding) -> None:
     fix = finding.fix
     if not fix.edits:
         fix.verified = None
         fix.verification = "not checked: the fix is advice, not rules"
         return
     try:
-        fixed = apply(host, fix)
+        fixed = _fixed_context(ctx, fix, finding.scope)
     except NflensError as exc:
         fix.verified, fix.verification = False, f"could not apply: {exc}"
         return
-    again = [f for f in module.detect(AuditContext(fixed, finding.scope))
-             if f.subject == finding.subject]
+    again = _remaining(module, fixed, [finding]).get(finding.subject)
     fix.verified = not again
     fix.verification = ("re-analysed with the fix applied: the finding is gone" if not again
-                        else f"re-analysed with the fix applied: still {again[0].explanation}")
+                        else f"re-analysed with the fix applied: still {again}")
 
 
 EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))

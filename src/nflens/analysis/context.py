@@ -60,10 +60,12 @@ def rule_ref(rule: Rule) -> dict[str, Any]:
 
 
 class AuditContext:
-    def __init__(self, host: Host, scope: set[str] | None = None):
-        """`scope`: when verifying a fix, the published ports (subjects) that matter."""
+    def __init__(self, host: Host, scope: set[str] | None = None, verifying: bool = False):
+        """`scope`: when verifying a fix, the published ports (subjects) that matter;
+        `verifying`: judge outcomes only (see audit._fixed_context)."""
         self.host = host
         self.scope = scope
+        self.verifying = verifying
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
 

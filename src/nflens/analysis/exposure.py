@@ -143,14 +143,22 @@ class ExposureAnalysis:
             out.append(r)
         return out
 
-    def _cells(self, version: int, iface: str, dst, port: int, proto: str) -> list[Cell]:
+    def _cells(self, version: int, iface: str, dst, port: int, proto: str,
+               space: tuple[int, int] | None = None) -> list[Cell]:
+        """The exact partition of the sources (or of `space`, a part of them)."""
         name = f"exposure {iface}->{dst}:{port}/{proto}"
 
         def simulate(src):
             return self.sim.run(Flow(name, Endpoint(iface=iface, src=src), dst, port, proto))
 
-        return refine(version, simulate, self.lookup, self._points[version],
+        return refine(version, simulate, self.lookup, self._points[version], space=space,
                       settled=lambda lo, hi, res: self._behind_bridge(version, iface, lo, res))
+
+    def destinations(self, binding: PortBinding, version: int) -> list:
+        """The host's addresses a published port answers on."""
+        if binding.host_ip in FAMILY_ANY[version]:
+            return host_addresses(self.host, self.ifaces, version)
+        return [ipaddress.ip_address(binding.host_ip)]
 
     def _behind_bridge(self, version: int, iface: str, lo: int, result: FlowResult) -> bool:
         """Lemma: a source whose route points into a bridge other than the interface it came
@@ -187,10 +195,7 @@ class ExposureAnalysis:
     # --- the questions ------------------------------------------------------------------------
     def published(self, container: Container, binding: PortBinding) -> Exposure | None:
         version = 6 if ":" in binding.host_ip else 4
-        if binding.host_ip in FAMILY_ANY[version]:
-            dsts = host_addresses(self.host, self.ifaces, version)
-        else:
-            dsts = [ipaddress.ip_address(binding.host_ip)]
+        dsts = self.destinations(binding, version)
         target = {"container": container.name.lstrip("/"), "addr": container_addr(container,
                                                                                    version),
                   "port": binding.container_port}

@@ -31,6 +31,7 @@ class Finding:
     rules: list[dict[str, Any]] = field(default_factory=list)
     fix: Fix = field(default_factory=Fix)
     scope: set[str] | None = None  # the published ports re-analysed to verify the fix
+    data: Any = None  # what the module's own `still_there` needs (not reported)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "title": self.title,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.partition import cidrs_of, subtract
+from nflens.analysis.partition import cidrs_of, merge, subtract
 from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
 
 ID = "input-bypass"
@@ -25,7 +25,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
     for p in ctx.published:
         handled = [r for _, r in ctx.user_forward_rules(p.family)
                    if addresses_published_port(r, p)] + user_nat_rules_on(ctx, p)
-        if handled:
+        if handled and not ctx.verifying:
             continue  # the admin filters this port elsewhere (other findings judge how well)
         intended = ctx.intended(p)
         excess = {}
@@ -48,8 +48,35 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
         f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
         f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
         f"would refuse them from: {where}; the container is reachable from there anyway.")
+    keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
+            for r in p.exposure.reach}
     return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [],
-                   _fix(ctx, p, excess, intended), scope={p.subject()})
+                   _fix(ctx, p, excess, intended), scope={p.subject()},
+                   data=(p.binding, p.version, excess, keep))
+
+
+def still_there(ctx: AuditContext, finding: Finding) -> str | None:
+    """Judged exactly, but only where it matters: every source that was wrongly admitted must
+    now be refused, and every source the host firewall meant to admit must still get in
+    (a fix that over-blocks is no fix). Both are exact partitions of those parts only."""
+    binding, version, excess, keep = finding.data
+    analysis = ctx.analysis
+    dsts = analysis.destinations(binding, version)
+    for iface, ranges in excess.items():
+        for lo, hi in merge(ranges):
+            for dst in dsts:
+                for cell in analysis._cells(version, iface, dst, binding.host_port,
+                                            binding.proto, space=(lo, hi)):
+                    if cell.result.verdict != "deny":
+                        return f"reachable from {cell.first()} on {iface}"
+    for iface, ranges in keep.items():
+        for lo, hi in merge(ranges):
+            admitted = [c for dst in dsts for c in analysis._cells(
+                version, iface, dst, binding.host_port, binding.proto, space=(lo, hi))
+                if c.result.verdict == "allow"]
+            if not admitted or merge((c.lo, c.hi) for c in admitted) != [(lo, hi)]:
+                return f"the fix also refuses sources the host firewall admits on {iface}"
+    return None
 
 
 def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
