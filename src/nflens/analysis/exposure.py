@@ -117,6 +117,7 @@ class ExposureAnalysis:
         self._points = {v: host_points(host, v) for v in (4, 6)}
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
         self._never = _never_sources(host)
+        self._pre: dict[tuple, str | None] = {}
         self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
                                    for r in host.policy_rules)
         if not self._policy_routing:
@@ -152,7 +153,31 @@ class ExposureAnalysis:
             return self.sim.run(Flow(name, Endpoint(iface=iface, src=src), dst, port, proto))
 
         return refine(version, simulate, self.lookup, self._points[version], space=space,
-                      settled=lambda lo, hi, res: self._behind_bridge(version, iface, lo, res))
+                      settled=lambda lo, hi, res: self._behind_bridge(version, iface, lo, res),
+                      known=lambda lo, hi: self._denied_before_rules(version, iface, lo, name))
+
+    def _denied_before_rules(self, version: int, iface: str, lo: int, name: str):
+        """Lemma: some sources are refused whatever the rules and the port say, so one answer
+        serves every exposure question of the interface. A martian source is dropped by the
+        routing decision (a rule can drop it earlier, never let it pass); a source the host
+        has no route back to gets no answer. Both depend only on the source, and the cell lies
+        within one class of each (special classes, host addresses and route prefixes are split
+        points)."""
+        if self._policy_routing:
+            return None
+        key = (version, iface, lo)
+        if key not in self._pre:
+            src = ipaddress.IPv4Address(lo) if version == 4 else ipaddress.IPv6Address(lo)
+            why = _martian(self.sim.model, src, iface)
+            if why is None:
+                back = self.sim.model.route(src)
+                if back.type not in ("unicast", "local"):
+                    why = f"no route back to {src} ({back.type})"
+            self._pre[key] = why
+        why = self._pre[key]
+        if why is None:
+            return None
+        return FlowResult(name, "deny", None, f"first packet or reply: {why}", None, None, [])
 
     def destinations(self, binding: PortBinding, version: int) -> list:
         """The host's addresses a published port answers on."""
@@ -291,3 +316,15 @@ def _never_sources(host: Host) -> dict[int, list[int]]:
             if a.ip.version == 4 and a.network.prefixlen < 31:
                 out[4] += [int(a.network.network_address), int(a.network.broadcast_address)]
     return out
+
+
+def _martian(model, src, iface: str) -> str | None:
+    """The journey's own martian-source check (kernel/journey.py), for a bare source."""
+    from types import SimpleNamespace
+
+    from nflens.ir.packet import Packet
+    from nflens.kernel.journey import Journey
+    from nflens.kernel.skb import Skb
+
+    skb = Skb(Packet(src, src, "tcp", 1, 1))
+    return Journey._martian_source(SimpleNamespace(model=model), skb, iface)

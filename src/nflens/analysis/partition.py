@@ -179,17 +179,23 @@ def result_points(result: FlowResult, lookup: RuleLookup, version: int) -> set[i
 
 def refine(version: int, simulate: Callable[[IPAddress], FlowResult], lookup: RuleLookup,
            initial: set[int], space: tuple[int, int] | None = None,
-           settled: Callable[[int, int, FlowResult], bool] | None = None) -> list[Cell]:
+           settled: Callable[[int, int, FlowResult], bool] | None = None,
+           known: Callable[[int, int], FlowResult | None] | None = None) -> list[Cell]:
     """Partition `space` (default: the whole family) into cells of equal verdict, exactly.
 
     `settled(lo, hi, result)` may declare a cell final without splitting it further, when the
     caller can prove the verdict is the same for every member by another argument (a lemma,
-    documented where it is given)."""
+    documented where it is given). `known(lo, hi)` may give a cell's result without a
+    simulation, under the same obligation."""
     lo, hi = space or (0, TOP[version])
     cells: list[Cell] = []
     todo = _split(version, lo, hi, initial)
     while todo:
         c_lo, c_hi = todo.pop()
+        given = known(c_lo, c_hi) if known is not None else None
+        if given is not None:
+            cells.append(Cell(version, c_lo, c_hi, given))
+            continue
         result = simulate(_addr(version, c_lo))
         if settled is not None and settled(c_lo, c_hi, result):
             cells.append(Cell(version, c_lo, c_hi, result))
