@@ -14,22 +14,23 @@ import pytest
 
 from nflens.dialects.iptables.parser import parse as parse_iptables
 from nflens.lab.fuzz.runner import draw_case, run_fuzz
+from nflens.lab.netns import leftovers
 
 needs_tools = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("nft", "iptables-restore", "conntrack", "nsenter")),
     reason="needs nft, iptables-restore, conntrack and nsenter")
 
 
-def _namespaces() -> set[str]:
+def _namespaces(prefix: str) -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
+    return {w for w in (line.split()[0] for line in out.splitlines() if line.strip())
+            if w.startswith(prefix)}
 
 
 @pytest.mark.lab
 @pytest.mark.timeout(600)
 @needs_tools
 def test_short_fuzz_run_agrees_with_the_kernel(tmp_path):
-    before = _namespaces()
     report = run_fuzz(60, seed=20261122, save_dir=tmp_path)
     assert report.invalid == 0, report.notes
     assert report.disagreements == [], report.summary()
@@ -37,7 +38,8 @@ def test_short_fuzz_run_agrees_with_the_kernel(tmp_path):
     # a fuzzer whose flows all pass (or all fail) tests nothing
     outcomes = {k.rsplit(":", 1)[1] for k in report.verdicts}
     assert outcomes == {"allow", "deny"}
-    assert _namespaces() == before  # its router and clients are gone
+    assert report.lab_id and _namespaces(f"nfl-{report.lab_id}-") == set()  # all gone
+    assert leftovers(report.lab_id) == []
 
 
 def test_a_case_is_reproducible_from_seed_and_index():

@@ -59,6 +59,7 @@ class FuzzReport:
     verdicts: Counter = field(default_factory=Counter)  # kernel outcomes seen, by kind
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    lab_id: str = ""  # the namespaces were nfl-<lab_id>-a/-r/-b
 
     @property
     def ok(self) -> bool:
@@ -147,6 +148,7 @@ def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_ca
     report = FuzzReport(seed)
     began = time.monotonic()
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-fuzz-") as tmp:
+        report.lab_id = lab.id
         static = Path(tmp) / "static"
         static.mkdir()
         world = build(lab, static)
