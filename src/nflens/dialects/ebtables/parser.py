@@ -294,7 +294,9 @@ class Parser:
         if spec.parse is None:
             value: Any = True
         else:
-            if i < len(tokens) and tokens[i] == "!" and i + 1 < len(tokens):
+            # `--opt ! v` negates only an option that can be negated; for any other a "!" is
+            # the value itself (`--log-prefix "!"`: the quotes are gone by now)
+            if i < len(tokens) and tokens[i] == "!" and i + 1 < len(tokens) and spec.negatable:
                 if negate:
                     raise self.error("double negation", line)
                 negate, i = True, i + 1
