@@ -35,7 +35,9 @@ pytestmark = [pytest.mark.lab, pytest.mark.timeout(300),
                                  reason="needs dockerd, busybox-static, nsenter and iptables")]
 LAB = REPO / "tests" / "fixtures" / "lab"
 POLICIES = {"seed000_web2": "seed000-web2.yaml",
-            "seed001_input_bypass": "seed001-input-bypass.yaml", "seed003_egress": "seed003-egress.yaml", "seed004_dnat_port": "seed004-dnat-port.yaml"}
+            "seed001_input_bypass": "seed001-input-bypass.yaml",
+            "seed003_egress": "seed003-egress.yaml",
+            "seed004_dnat_port": "seed004-dnat-port.yaml"}
 NFLENS = [sys.executable, "-m", "nflens"]
 
 
