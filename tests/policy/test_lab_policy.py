@@ -279,3 +279,34 @@ def test_watch_follows_docker_across_a_restart(tmp_path):
         finally:
             ctx.docker.stop()
     assert leftovers(run_id) == []
+
+
+def test_policy_applied_while_a_container_is_stopped_holds_when_it_starts(tmp_path):
+    """Seed 004's policy (no inbound default) applied while tomcat is stopped -- what `watch`
+    does after the stop event, or the unit at boot before a container is started by hand. Another
+    container takes the address tomcat had; tomcat starts again: the WAN is still out and the
+    office still in, before any re-apply. (Before, the stopped container was skipped and its
+    port was open to everyone from its start until the next apply.)"""
+    sc, want, policy = _story("seed004_dnat_port")
+    with Lab() as lab:
+        run_id = lab.id
+        ctx = build(lab, sc, sc.variant("broken"))
+        try:
+            _apply(ctx, policy, tmp_path)
+            assert _verdicts(ctx, sc.flows) == want
+            tomcat = ctx.containers["tomcat"]
+            old_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
+            tomcat.kill()
+            tomcat.wait()
+            _apply(ctx, policy, tmp_path)
+            assert " -d " not in "\n".join(_own_rules(ctx))  # tomcat has no address now
+            ctx.server("filler")  # takes the first free address on docker0
+            tomcat.start()
+            tomcat.reload()
+            new_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
+            _until(ctx, sc.flows[:1], {"lan-tomcat": "allow"}, timeout=10)  # httpd is up
+            assert _verdicts(ctx, sc.flows[:2]) == {"lan-tomcat": "allow",
+                                                    "wan-tomcat": "deny"}, (old_ip, new_ip)
+        finally:
+            ctx.docker.stop()
+    assert leftovers(run_id) == []
