@@ -12,6 +12,7 @@ Every test leaves nothing of the lab behind (namespaces, processes, mounts, cgro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,6 +40,19 @@ POLICIES = {"seed000_web2": "seed000-web2.yaml",
             "seed003_egress": "seed003-egress.yaml",
             "seed004_dnat_port": "seed004-dnat-port.yaml"}
 NFLENS = [sys.executable, "-m", "nflens"]
+
+
+@contextlib.contextmanager
+def _host(sc, run_id: str | None = None):
+    """The story's broken host on a real dockerd (the lab's host namespace); afterwards
+    nothing of it is left (namespaces, processes, mounts, cgroups)."""
+    with Lab(run_id) as lab:
+        ctx = build(lab, sc, sc.variant("broken"))
+        try:
+            yield ctx
+        finally:
+            ctx.docker.stop()
+    assert leftovers(lab.id) == []
 
 
 def _story(name: str):
@@ -87,11 +101,11 @@ def _stop_dockerd(ctx) -> None:
     ctx.docker._proc.wait(30)
 
 
-def _start_dockerd(ctx, order: list[str] | None = None) -> None:
+def _start_dockerd(ctx) -> None:
     """Start dockerd again in the namespace (Docker rewrites its chains). The containers come
     back by hand (no restart policy), as an administrator would `docker start` them."""
     ctx.docker.start()
-    for name in order or list(ctx.containers):
+    for name in list(ctx.containers):
         fresh = ctx.docker.client.containers.get(ctx.containers[name].id)
         if fresh.status != "running":
             fresh.start()
@@ -109,31 +123,25 @@ def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario):
     "Docker did not answer") and the rules stay as they were; dockerd started again and the
     command re-run -> the fixed story's verdicts again."""
     sc, want, policy = _story(scenario)
-    with Lab() as lab:
-        run_id = lab.id
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            before = _verdicts(ctx, sc.flows)
-            assert before != want  # the story's problem is there for real
-            if scenario == "seed000_web2":  # the boot script's ARP drops, on the real bridge
-                assert "-A OUTPUT -p ARP -j DROP" in _ebtables_rules(ctx)
-                assert before["lan-web2"] == before["local-web2"] == "deny"
-            _apply(ctx, policy, tmp_path)
-            assert _verdicts(ctx, sc.flows) == want
-            if scenario == "seed000_web2":  # take_over: [ebtables] emptied the bridge filter
-                assert _ebtables_rules(ctx) == []
-            ours = _own_rules(ctx)
-            _stop_dockerd(ctx)
-            down = _run(apply_argv(policy, docker_host=ctx.docker.url) + [
-                "--netns", ctx.host, "--state-dir", str(tmp_path)])
-            assert down.returncode == 2 and "Docker did not answer" in down.stderr, down.stderr
-            assert _own_rules(ctx) == ours
-            _start_dockerd(ctx)
-            _apply(ctx, policy, tmp_path)  # what nflens-policy.service runs after docker
-            assert _verdicts(ctx, sc.flows) == want
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []
+    with _host(sc) as ctx:
+        before = _verdicts(ctx, sc.flows)
+        assert before != want  # the story's problem is there for real
+        if scenario == "seed000_web2":  # the boot script's ARP drops, on the real bridge
+            assert "-A OUTPUT -p ARP -j DROP" in _ebtables_rules(ctx)
+            assert before["lan-web2"] == before["local-web2"] == "deny"
+        _apply(ctx, policy, tmp_path)
+        assert _verdicts(ctx, sc.flows) == want
+        if scenario == "seed000_web2":  # take_over: [ebtables] emptied the bridge filter
+            assert _ebtables_rules(ctx) == []
+        ours = _own_rules(ctx)
+        _stop_dockerd(ctx)
+        down = _run(apply_argv(policy, docker_host=ctx.docker.url) + [
+            "--netns", ctx.host, "--state-dir", str(tmp_path)])
+        assert down.returncode == 2 and "Docker did not answer" in down.stderr, down.stderr
+        assert _own_rules(ctx) == ours
+        _start_dockerd(ctx)
+        _apply(ctx, policy, tmp_path)  # what nflens-policy.service runs after docker
+        assert _verdicts(ctx, sc.flows) == want
 
 
 @pytest.mark.parametrize("scenario", ["seed000_web2", "seed001_input_bypass"])
@@ -146,36 +154,26 @@ def test_seed_policy_comes_back_after_a_reboot(tmp_path, scenario):
     story's fixed verdicts are back."""
     sc, want, policy = _story(scenario)
     state = tmp_path / "state"
-    with Lab() as lab:
-        run_id = lab.id
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            _apply(ctx, policy, state)
-            assert _verdicts(ctx, sc.flows) == want
-            proc = _run(NFLENS + ["policy", "persist", str(policy), "--unit-dir",
-                                  str(tmp_path / "units"), "--state-dir", str(state),
-                                  "--docker-host", ctx.docker.url])
-            assert proc.returncode == 0, proc.stderr
-            unit = (tmp_path / "units" / UNIT_NAME).read_text()
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []  # powered off: nothing of the host is left
-    with Lab(run_id) as lab:
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            booted = _verdicts(ctx, sc.flows)
-            assert booted != want  # booted: Docker's rules and the story's boot state only
-            env = _env()
-            for line in unit.splitlines():
-                if line.startswith("Environment="):
-                    key, _, value = line.removeprefix("Environment=").partition("=")
-                    env[key] = value
-            proc = _run(exec_start(unit) + ["--netns", ctx.host], env)
-            assert proc.returncode == 0, proc.stderr
-            assert _verdicts(ctx, sc.flows) == want
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []
+    with _host(sc) as ctx:  # leaves nothing: powered off, nothing of the host is left
+        run_id = ctx.lab.id
+        _apply(ctx, policy, state)
+        assert _verdicts(ctx, sc.flows) == want
+        proc = _run(NFLENS + ["policy", "persist", str(policy), "--unit-dir",
+                              str(tmp_path / "units"), "--state-dir", str(state),
+                              "--docker-host", ctx.docker.url])
+        assert proc.returncode == 0, proc.stderr
+        unit = (tmp_path / "units" / UNIT_NAME).read_text()
+    with _host(sc, run_id) as ctx:
+        booted = _verdicts(ctx, sc.flows)
+        assert booted != want  # booted: Docker's rules and the story's boot state only
+        env = _env()
+        for line in unit.splitlines():
+            if line.startswith("Environment="):
+                key, _, value = line.removeprefix("Environment=").partition("=")
+                env[key] = value
+        proc = _run(exec_start(unit) + ["--netns", ctx.host], env)
+        assert proc.returncode == 0, proc.stderr
+        assert _verdicts(ctx, sc.flows) == want
 
 
 # A policy naming a container that does not exist yet ("late", port 8081, office only; inbound
@@ -194,12 +192,12 @@ class _Watch:
     """`nflens policy watch` in the lab's host namespace, registered with the Lab (teardown
     kills it whatever happens); its output goes to a log file."""
 
-    def __init__(self, lab, ctx, policy: Path, state: Path):
+    def __init__(self, ctx, policy: Path, state: Path):
         self.log = state.parent / "watch.log"
         argv = ["env", "-u", "SSH_CONNECTION", f"PYTHONPATH={REPO / 'src'}"] + NFLENS + [
             "policy", "watch", str(policy), "--docker-host", ctx.docker.url, "--netns", ctx.host,
             "--state-dir", str(state), "--debounce", "1"]
-        self.proc = lab.spawn(ctx.host, argv, log=self.log)
+        self.proc = ctx.lab.spawn(ctx.host, argv, log=self.log)
 
     def text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
@@ -233,24 +231,18 @@ def test_watch_applies_the_policy_to_a_container_started_later(tmp_path):
     sc = scenarios.load("seed001_input_bypass")
     policy = tmp_path / "policy.yaml"
     policy.write_text(WATCHED)
-    with Lab() as lab:
-        run_id = lab.id
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            watch = _Watch(lab, ctx, policy, tmp_path / "state")
-            first = watch.wait_for("applied")  # the initial apply, before "late" exists
-            assert "failed" not in first, first
-            assert _verdicts(ctx, sc.flows[:2]) == KEPT
-            ctx.server("late", ports={"80/tcp": 8081})
-            assert _until(ctx, LATE, {"lan-late": "allow", "wan-late": "deny"}) == \
-                {"lan-late": "allow", "wan-late": "deny"}
-            assert "container start" in watch.text()
-            assert _verdicts(ctx, sc.flows[:2]) == KEPT
-            assert watch.stop() == 0
-            assert "watch stopped" in watch.text()
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []
+    with _host(sc) as ctx:
+        watch = _Watch(ctx, policy, tmp_path / "state")
+        first = watch.wait_for("applied")  # the initial apply, before "late" exists
+        assert "failed" not in first, first
+        assert _verdicts(ctx, sc.flows[:2]) == KEPT
+        ctx.server("late", ports={"80/tcp": 8081})
+        assert _until(ctx, LATE, {"lan-late": "allow", "wan-late": "deny"}) == \
+            {"lan-late": "allow", "wan-late": "deny"}
+        assert "container start" in watch.text()
+        assert _verdicts(ctx, sc.flows[:2]) == KEPT
+        assert watch.stop() == 0
+        assert "watch stopped" in watch.text()
 
 
 def test_watch_follows_docker_across_a_restart(tmp_path):
@@ -260,25 +252,19 @@ def test_watch_follows_docker_across_a_restart(tmp_path):
     sc = scenarios.load("seed001_input_bypass")
     policy = tmp_path / "policy.yaml"
     policy.write_text(WATCHED)
-    with Lab() as lab:
-        run_id = lab.id
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            watch = _Watch(lab, ctx, policy, tmp_path / "state")
-            watch.wait_for("applied")
-            assert _verdicts(ctx, sc.flows[:2]) == KEPT
-            _restart_dockerd(ctx)
-            watch.wait_for("daemon reconnect")  # the burst that re-applied after the restart
-            assert watch.proc.poll() is None
-            assert _verdicts(ctx, sc.flows[:2]) == KEPT
-            ctx.server("late", ports={"80/tcp": 8081})
-            assert _until(ctx, LATE, {"lan-late": "allow", "wan-late": "deny"}) == \
-                {"lan-late": "allow", "wan-late": "deny"}
-            assert _verdicts(ctx, sc.flows[:2]) == KEPT
-            assert watch.stop() == 0
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []
+    with _host(sc) as ctx:
+        watch = _Watch(ctx, policy, tmp_path / "state")
+        watch.wait_for("applied")
+        assert _verdicts(ctx, sc.flows[:2]) == KEPT
+        _restart_dockerd(ctx)
+        watch.wait_for("daemon reconnect")  # the burst that re-applied after the restart
+        assert watch.proc.poll() is None
+        assert _verdicts(ctx, sc.flows[:2]) == KEPT
+        ctx.server("late", ports={"80/tcp": 8081})
+        assert _until(ctx, LATE, {"lan-late": "allow", "wan-late": "deny"}) == \
+            {"lan-late": "allow", "wan-late": "deny"}
+        assert _verdicts(ctx, sc.flows[:2]) == KEPT
+        assert watch.stop() == 0
 
 
 def test_policy_applied_while_a_container_is_stopped_holds_when_it_starts(tmp_path):
@@ -288,25 +274,19 @@ def test_policy_applied_while_a_container_is_stopped_holds_when_it_starts(tmp_pa
     office still in, before any re-apply. (Before, the stopped container was skipped and its
     port was open to everyone from its start until the next apply.)"""
     sc, want, policy = _story("seed004_dnat_port")
-    with Lab() as lab:
-        run_id = lab.id
-        ctx = build(lab, sc, sc.variant("broken"))
-        try:
-            _apply(ctx, policy, tmp_path)
-            assert _verdicts(ctx, sc.flows) == want
-            tomcat = ctx.containers["tomcat"]
-            old_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
-            tomcat.kill()
-            tomcat.wait()
-            _apply(ctx, policy, tmp_path)
-            assert " -d " not in "\n".join(_own_rules(ctx))  # tomcat has no address now
-            ctx.server("filler")  # takes the first free address on docker0
-            tomcat.start()
-            tomcat.reload()
-            new_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
-            _until(ctx, sc.flows[:1], {"lan-tomcat": "allow"}, timeout=10)  # httpd is up
-            assert _verdicts(ctx, sc.flows[:2]) == {"lan-tomcat": "allow",
-                                                    "wan-tomcat": "deny"}, (old_ip, new_ip)
-        finally:
-            ctx.docker.stop()
-    assert leftovers(run_id) == []
+    with _host(sc) as ctx:
+        _apply(ctx, policy, tmp_path)
+        assert _verdicts(ctx, sc.flows) == want
+        tomcat = ctx.containers["tomcat"]
+        old_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
+        tomcat.kill()
+        tomcat.wait()
+        _apply(ctx, policy, tmp_path)
+        assert " -d " not in "\n".join(_own_rules(ctx))  # tomcat has no address now
+        ctx.server("filler")  # takes the first free address on docker0
+        tomcat.start()
+        tomcat.reload()
+        new_ip = tomcat.attrs["NetworkSettings"]["IPAddress"]
+        _until(ctx, sc.flows[:1], {"lan-tomcat": "allow"}, timeout=10)  # httpd is up
+        assert _verdicts(ctx, sc.flows[:2]) == {"lan-tomcat": "allow",
+                                                "wan-tomcat": "deny"}, (old_ip, new_ip)
