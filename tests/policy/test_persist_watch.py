@@ -85,3 +85,55 @@ def test_run_without_relevant_events_never_applies():
     bursts = []
     w.run(iter([_event("image", "pull")]), bursts.append, quiet=0.05, tick=0.01)
     assert bursts == []
+
+
+def test_follow_reconnects_after_the_daemon_restarts():
+    """dockerd stops (its stream ends), does not answer twice, comes back: the next stream
+    starts with a `daemon reconnect` event (a reason to re-apply); a broken connection counts
+    as an ended stream. Before, the watch loop returned when the first stream ended."""
+
+    def broken():
+        yield _event("container", "start")
+        raise ConnectionError("connection reset")
+
+    plan = [iter([_event("container", "start"), _event("container", "die")]),
+            OSError("Cannot connect to the Docker daemon"), OSError("still starting"),
+            broken(), iter([_event("network", "connect")])]
+    calls, sleeps, logs = [], [], []
+
+    def connect():
+        item = plan[len(calls)]
+        calls.append(item)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    got = []
+    for ev in w.follow(connect, retry=0.5, stop=lambda: len(calls) == len(plan) and
+                       len(got) >= 6, sleep=sleeps.append, log=logs.append):
+        got.append(ev)
+        if len(got) == 7:
+            break
+    assert got == [_event("container", "start"), _event("container", "die"), w.RECONNECTED,
+                   _event("container", "start"), w.RECONNECTED, _event("network", "connect")]
+    assert sleeps == [0.5, 0.5]
+    assert sum(m.startswith("waiting for Docker") for m in logs) == 1  # once per outage
+
+
+@pytest.mark.timeout(10)
+def test_watch_loop_applies_again_after_a_reconnect():
+    """Two bursts: the start event, then (after the daemon was down for two retries, longer
+    than the quiet time) the reconnect."""
+    plan = [iter([_event("container", "start")]), OSError("down"), OSError("down"), iter([])]
+
+    def connect():
+        item = plan.pop(0) if plan else OSError("down")
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    bursts = []
+    stop = lambda: len(bursts) >= 2  # noqa: E731
+    w.run(w.follow(connect, retry=0.1, stop=stop), bursts.append, quiet=0.05, tick=0.01,
+          stop=stop)
+    assert [[e["Type"] for e in b] for b in bursts] == [["container"], ["daemon"]]

@@ -8,6 +8,7 @@ import pytest
 
 from nflens.errors import PolicyError
 from nflens.policy import iptables as xt
+from nflens.policy import nft as xt_nft
 from nflens.policy.compile import compile_rules
 from nflens.policy.plan import host_dialect, make_plan
 from nflens.policy.resolve import resolve
@@ -128,3 +129,38 @@ def test_dialect_follows_the_host(seed004):
 def test_take_over_is_refused_for_nft(seed004):
     with pytest.raises(PolicyError, match="take_over is for iptables"):
         make_plan(_policy(take_over=["DOCKER-USER"]), seed004, "nft")
+
+
+def _stopped(host, name: str):
+    """`host` with container `name` stopped the way `docker inspect` shows it: still attached
+    to its networks (no address) and with its port bindings (HostConfig.PortBindings)."""
+    docker = host.docker
+    containers = tuple(
+        replace(c, running=False, pid=None,
+                endpoints=tuple(replace(e, ipv4=None, ipv6=None) for e in c.endpoints))
+        if c.name.lstrip("/") == name else c for c in docker.containers)
+    return replace(host, docker=replace(docker, containers=containers))
+
+
+def test_a_stopped_container_keeps_its_port_rules_for_any_address(seed004):
+    """Skipping it left its published port open to everyone from its start until the next
+    apply (lab: seed 004, policy applied while tomcat was stopped, then `docker start`)."""
+    host = _stopped(seed004, "tomcat")
+    policy = _policy(groups={"office": ["10.99.0.0/24"]},
+                     inbound={"ports": [{"container": "tomcat", "port": 80, "from": ["office"]}]})
+    res = resolve(policy, host)
+    assert [(i.target.addrs, i.host_port, i.container_port) for i in res.inbound] == \
+        [((), 80, 8080)]
+    assert "not running; the rules of its port 80/tcp hold for any address" in res.warnings[0]
+    plan = make_plan(policy, host, "iptables")
+    inbound = [line for line in plan.payloads["iptables"].splitlines()
+               if line.startswith("-A NFLENS-INBOUND")]
+    assert len(inbound) == 2 and not any(" -d " in line for line in inbound)
+    assert "-s 10.99.0.0/24" in inbound[0] and inbound[0].endswith("-j RETURN")
+    assert "--ctorigdstport 80" in inbound[1] and inbound[1].endswith("-j DROP")
+    assert "--dport 8080" in inbound[1] and "-o docker0" in inbound[1]
+    assert plan.ok
+    nft_rules = xt_nft.current_text(make_plan(policy, host, "nft").after)
+    assert 'inbound: iifname != "docker0" oifname "docker0" tcp dport 8080 ct original ' \
+        'proto-dst 80 drop comment "nflens: inbound.ports[0] (container tomcat port 80/tcp)"' \
+        in nft_rules

@@ -36,7 +36,10 @@ def watch(
     state_dir: str | None = STATE_DIR,
     quiet: float = typer.Option(2.0, "--debounce", help="seconds of quiet before re-applying"),
 ) -> None:
-    """Re-apply whenever containers start/stop or join/leave networks (debounced)."""
+    """Re-apply whenever containers start/stop or join/leave networks, and when Docker comes
+    back after a restart (debounced). SIGTERM/SIGINT stop it after the apply under way."""
+    import signal
+
     from nflens.policy import watch as w
     from nflens.policy.persist import apply_argv
 
@@ -50,8 +53,18 @@ def watch(
                    + (proc.stdout.strip().splitlines() or ["?"])[0] if proc.returncode == 0
                    else f"re-apply failed: {proc.stderr.strip()}")
 
+    stopping: list[int] = []
+
+    def on_signal(signum, frame) -> None:
+        stopping.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     reapply([])
-    w.run(w.docker_events(docker_host), reapply, quiet=quiet)
+    w.run(w.follow(w.docker_connect(docker_host), stop=lambda: bool(stopping),
+                   log=lambda msg: typer.echo(msg, err=True)),
+          reapply, quiet=quiet, stop=lambda: bool(stopping))
+    typer.echo("watch stopped")
 
 
 def register(app: typer.Typer) -> None:

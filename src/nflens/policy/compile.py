@@ -24,12 +24,14 @@ def _sources(sources: tuple[Net, ...] | None, version: int | None) -> list[Net |
 
 
 def inbound_rules(ip: InboundPort) -> list[PRule]:
+    """A stopped container has no address (`addrs` empty): its rules match any destination on
+    its bridge, still pinned by the container port and the published host port."""
     out = []
     t = ip.target
-    for addr in t.addrs:
+    for addr in t.addrs or (None,):
         base = dict(chain="inbound", comment=ip.label, iif=t.bridge, iif_neg=True, oif=t.bridge,
                     dst=addr, proto=ip.proto, dport=ip.container_port, orig_dport=ip.host_port)
-        for src in _sources(ip.sources, addr.version):
+        for src in _sources(ip.sources, addr.version if addr else None):
             out.append(PRule(verdict="return", src=src, **base))
         if ip.sources is not None:
             out.append(PRule(verdict="drop", **base))

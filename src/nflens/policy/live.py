@@ -4,6 +4,13 @@
 nflens.snapshot.collect) into a temporary directory, in the current network namespace or in
 `netns`. `apply` always reads the *rules* live, even with --snapshot: the transaction depends on
 what DOCKER-USER and INPUT hold right now (is our jump there, and first?).
+
+A collected host whose Docker daemon did not answer is refused: every container would look
+stopped and every network absent, so the policy would compile to (almost) nothing and an apply
+would silently drop its statements -- on a real host the moment this happens is a Docker restart
+(`watch` re-applying on the burst of `die` events while dockerd shuts down), exactly when the
+published ports come back. Found in the lab: seed 001's policy applied with dockerd down emptied
+NFLENS-INBOUND and opened port 8080 to the WAN.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.snapshot import rulesets
 from nflens.snapshot.read import read_snapshot
@@ -23,7 +31,13 @@ def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only
     from nflens.snapshot.collect import COMMANDS, collect, run_command
 
     if not rules_only:
-        collect(out, netns=netns, docker_host=docker_host)
+        report = collect(out, netns=netns, docker_host=docker_host)
+        if not (out / "docker-info.json").exists():
+            why = dict(report.missing).get("docker-info.json", "no answer")
+            raise PolicyError(f"Docker did not answer ({why}): without its containers and "
+                              "networks the policy would resolve to nothing and its rules would "
+                              "be dropped; nothing was changed (start Docker, or give "
+                              "--docker-host / --snapshot)")
         return
     for name, argv in COMMANDS:
         if name not in RULE_FILES:

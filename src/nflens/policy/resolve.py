@@ -7,7 +7,13 @@ these up, so the compiler works on concrete statements and every lookup failure 
 once, in the user's terms ("container web publishes no port 81/tcp; published: 8080->80/tcp").
 
 Containers that are not running are skipped with a warning, not an error: the same policy is
-re-applied by `watch` and at boot while containers come and go.
+re-applied by `watch` and at boot while containers come and go. One exception: the published
+ports of a container named by an inbound rule that exists but is stopped are kept, without its
+address (it has none while stopped, and may get another one when it starts): `docker inspect`
+still gives its networks and its port bindings (HostConfig.PortBindings), and the rule holds for
+whatever address it starts with. Skipping it left the port open to everyone from its start until
+the next apply (lab: seed 004's policy applied while tomcat was stopped, `docker start tomcat`,
+WAN allowed).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ class Target:
 
     container: str
     bridge: str
-    addrs: tuple[Net, ...]  # its /32 and /128
+    addrs: tuple[Net, ...]  # its /32 and /128; () for a stopped container: any address
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,10 @@ class Resolver:
     # --- statements ----------------------------------------------------------------------------
     def inbound(self, rule: PortRule, label: str) -> None:
         sources = self.addresses(rule.sources)
+        stopped = self.host.docker.container(rule.container) if rule.container else None
+        if stopped is not None and not stopped.running:
+            self.stopped_inbound(rule, stopped, sources, label)
+            return
         found = False
         for c in self.containers(rule):
             bindings = _bindings(c, rule.port, rule.proto)
@@ -162,6 +172,25 @@ class Resolver:
         if not found and rule.label:
             self.out.warnings.append(f"{label}: no container with label {rule.label} publishes "
                                      f"{rule.port}/{rule.proto}")
+
+    def stopped_inbound(self, rule: PortRule, c: Container, sources: tuple[Net, ...] | None,
+                        label: str) -> None:
+        """A named container that is stopped: its bindings on each bridge it is attached to,
+        with no address (see the module docstring)."""
+        bindings = _bindings(c, rule.port, rule.proto)
+        bridges = sorted({net.bridge for ep in c.endpoints
+                          if (net := self.host.docker.network(ep.network)) and net.bridge})
+        if not bindings or not bridges:
+            self.out.warnings.append(f"{rule.describe()}: not running on this host and no "
+                                     f"port {rule.port}/{rule.proto} bound on a bridge; skipped")
+            return
+        self.out.warnings.append(f"{rule.describe()}: not running; the rules of its port "
+                                 f"{rule.port}/{rule.proto} hold for any address it starts with")
+        name = c.name.lstrip("/")
+        for bridge in bridges:
+            for hp, cp in bindings:
+                self.out.inbound.append(InboundPort(label, Target(name, bridge, ()), hp, cp,
+                                                    rule.proto, sources))
 
     def scoped(self, sel: Selector) -> list[tuple[str, tuple[Net, ...] | None]]:
         """(bridge, sources) pairs a per-network/per-container statement applies to."""

@@ -9,6 +9,12 @@ so a steady trickle cannot postpone it forever.
 Relevant events: container start/die/stop/destroy/restart (addresses and port bindings come
 and go) and network connect/disconnect/create/destroy (a container gets an address on another
 bridge; a network brings a bridge).
+
+Docker restarts: the event stream ends when dockerd stops. `follow` then waits until the daemon
+answers again, subscribes anew and yields a `daemon reconnect` event, which is relevant: Docker
+rewrote its chains and its containers may have come back with other addresses. (Before, watch
+returned when the stream ended -- with exit status 0 -- and the containers started after the
+restart were no longer covered; found in the lab.)
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 RELEVANT = {
     "container": {"start", "die", "stop", "destroy", "restart", "unpause"},
     "network": {"connect", "disconnect", "create", "destroy"},
+    "daemon": {"reconnect"},  # made by `follow`, not by Docker
 }
+RECONNECTED = {"Type": "daemon", "Action": "reconnect"}
 
 
 def relevant(event: dict[str, Any]) -> bool:
@@ -91,15 +99,45 @@ def run(events: Iterable[dict[str, Any]], apply: Callable[[list[dict[str, Any]]]
             return
 
 
-def docker_events(docker_host: str | None):
-    """Docker's event stream (docker SDK), container and network events only."""
-    import docker
+def follow(connect: Callable[[], Iterable[dict[str, Any]]], retry: float = 1.0,
+           stop: Callable[[], bool] = lambda: False, sleep: Callable[[float], None] = time.sleep,
+           log: Callable[[str], None] = lambda msg: None) -> Iterator[dict[str, Any]]:
+    """The events of one stream after another, across daemon restarts: when a stream ends or
+    breaks, `connect()` is retried every `retry` seconds until the daemon answers; every stream
+    after the first one starts with RECONNECTED. Ends only when `stop()` is true."""
+    streams = 0
+    waiting = False
+    while not stop():
+        try:
+            stream = connect()
+        except Exception as exc:  # noqa: BLE001 - the daemon is down or starting
+            if not waiting:
+                log(f"waiting for Docker: {' '.join(str(exc).split())[:200]}")
+            waiting = True
+            sleep(retry)
+            continue
+        waiting = False
+        if streams:
+            log("Docker answers again: re-applying")
+            yield dict(RECONNECTED)
+        streams += 1
+        try:
+            yield from stream
+        except Exception:  # noqa: BLE001 - the connection broke: same as the stream ending
+            pass
+        if not stop():
+            log("Docker's event stream ended (daemon stopped?)")
 
-    from nflens.errors import ToolError
 
-    try:
+def docker_connect(docker_host: str | None) -> Callable[[], Iterable[dict[str, Any]]]:
+    """A `connect` for `follow`: ping the daemon, then its container and network events."""
+
+    def connect() -> Iterable[dict[str, Any]]:
+        import docker
+
         client = docker.DockerClient(base_url=docker_host) if docker_host else \
             docker.from_env()
+        client.ping()
         return client.events(decode=True, filters={"type": ["container", "network"]})
-    except docker.errors.DockerException as exc:
-        raise ToolError(f"cannot follow Docker events: {exc}") from exc
+
+    return connect
