@@ -23,11 +23,10 @@ def findings(ctx: AuditContext, verify: bool = True) -> list[Finding]:
 
 
 def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
-    """The context a fix is judged in: the fixed host, in verifying mode (a finding may not
-    excuse itself because a rule now *mentions* its subject: the outcome is what counts). The
-    host-service intent is shared when every edit is in DOCKER-USER, which only FORWARD reaches
+    """The context a fix is judged in: the fixed host (modules with `still_there` judge the
+    outcome, not whether a rule now mentions the subject). The host-service intent is shared when every edit is in DOCKER-USER, which only FORWARD reaches
     and a connection to the host itself never crosses."""
-    fixed = AuditContext(apply(ctx.host, fix), scope, verifying=True)
+    fixed = AuditContext(apply(ctx.host, fix), scope)
     if all(e.chain == "DOCKER-USER" for e in fix.edits):
         fixed.__dict__["_intended"] = ctx.__dict__.setdefault("_intended", {})
     return fixed

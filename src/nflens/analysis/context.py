@@ -60,12 +60,10 @@ def rule_ref(rule: Rule) -> dict[str, Any]:
 
 
 class AuditContext:
-    def __init__(self, host: Host, scope: set[str] | None = None, verifying: bool = False):
-        """`scope`: when verifying a fix, the published ports (subjects) that matter;
-        `verifying`: judge outcomes only (see audit._fixed_context)."""
+    def __init__(self, host: Host, scope: set[str] | None = None):
+        """`scope`: when verifying a fix, the published ports (subjects) that matter."""
         self.host = host
         self.scope = scope
-        self.verifying = verifying
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
 

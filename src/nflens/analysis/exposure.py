@@ -16,6 +16,7 @@ from typing import Any
 from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, compact, host_points, refine
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.packet import Endpoint, Flow
+from nflens.kernel.journey import martian_source
 from nflens.kernel.simulate import FlowResult, Simulator
 from nflens.kernel.trace import EndpointStep, PolicyStep, RuleStep
 
@@ -168,7 +169,7 @@ class ExposureAnalysis:
         key = (version, iface, lo)
         if key not in self._pre:
             src = ipaddress.IPv4Address(lo) if version == 4 else ipaddress.IPv6Address(lo)
-            why = _martian(self.sim.model, src, iface)
+            why = martian_source(self.sim.model, src, iface)
             if why is None:
                 back = self.sim.model.route(src)
                 if back.type not in ("unicast", "local"):
@@ -262,19 +263,6 @@ class ExposureAnalysis:
         cells = refine(version, simulate, self.lookup, self._points[version])
         return [(c.lo, c.hi) for c in cells if c.result.verdict == "allow"]
 
-    def all(self) -> list[Exposure]:
-        out = []
-        for c in self.host.docker.containers:
-            if not c.running:
-                continue
-            for b in c.ports:
-                if b.host_port:
-                    out.append(self.published(c, b))
-        for s in self.host.sockets:
-            if _service_socket(s):
-                out.append(self.socket(s))
-        return out
-
 
 def container_addr(container: Container, version: int) -> str | None:
     for ep in container.endpoints:
@@ -316,15 +304,3 @@ def _never_sources(host: Host) -> dict[int, list[int]]:
             if a.ip.version == 4 and a.network.prefixlen < 31:
                 out[4] += [int(a.network.network_address), int(a.network.broadcast_address)]
     return out
-
-
-def _martian(model, src, iface: str) -> str | None:
-    """The journey's own martian-source check (kernel/journey.py), for a bare source."""
-    from types import SimpleNamespace
-
-    from nflens.ir.packet import Packet
-    from nflens.kernel.journey import Journey
-    from nflens.kernel.skb import Skb
-
-    skb = Skb(Packet(src, src, "tcp", 1, 1))
-    return Journey._martian_source(SimpleNamespace(model=model), skb, iface)

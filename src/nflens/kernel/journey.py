@@ -97,28 +97,7 @@ class Journey(Walker):
         return self.transmit(skb, oif, gateway)
 
     def _martian_source(self, skb: Skb, iif: str) -> str | None:
-        """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
-        not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
-        src = skb.pkt.src
-        if src.is_multicast:
-            return "a multicast source"
-        if src.version != 4:
-            return None
-        if src in ZERONET4 or src == LIMITED_BCAST4:
-            return "a zero-net or limited-broadcast source"
-        if src in LOOPBACK4 and not self.model.route_localnet(iif):
-            return "127.0.0.0/8 from outside lo (route_localnet=0)"
-        back = self.model.route(src)
-        if back.type == "broadcast":
-            return "a broadcast address as source"
-        if back.type == "local" and not self.model.conf_max("accept_local", iif):
-            return "one of this host's own addresses as source (accept_local=0)"
-        mode = self.model.conf_max("rp_filter", iif)
-        if mode == 1 and back.type == "unicast" and back.oif != iif:
-            return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
-        if mode and back.type not in ("unicast", "local"):
-            return f"rp_filter={mode}: no route back to {src}"
-        return None
+        return martian_source(self.model, skb.pkt.src, iif)
 
     def local_out(self, skb: Skb) -> Delivery:
         """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
@@ -406,3 +385,27 @@ def _where_name(where: tuple) -> str:
     if where[0] == "container":
         return f"container {where[1].container.name.lstrip('/')}"
     return "a local socket of the host"
+
+
+def martian_source(model, src, iif: str) -> str | None:
+    """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
+    not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
+    if src.is_multicast:
+        return "a multicast source"
+    if src.version != 4:
+        return None
+    if src in ZERONET4 or src == LIMITED_BCAST4:
+        return "a zero-net or limited-broadcast source"
+    if src in LOOPBACK4 and not model.route_localnet(iif):
+        return "127.0.0.0/8 from outside lo (route_localnet=0)"
+    back = model.route(src)
+    if back.type == "broadcast":
+        return "a broadcast address as source"
+    if back.type == "local" and not model.conf_max("accept_local", iif):
+        return "one of this host's own addresses as source (accept_local=0)"
+    mode = model.conf_max("rp_filter", iif)
+    if mode == 1 and back.type == "unicast" and back.oif != iif:
+        return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
+    if mode and back.type not in ("unicast", "local"):
+        return f"rp_filter={mode}: no route back to {src}"
+    return None
