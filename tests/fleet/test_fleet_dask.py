@@ -120,3 +120,23 @@ def test_cli_json_has_the_contract_shape(root, single, tmp_path, capsys):
     lines = (out / "hosts.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["host"] for line in lines) == sorted(HOSTS + ("broken",))
     assert "seed001_input_bypass-broken" in (tmp_path / "fleet.html").read_text()
+
+
+def test_scheduler_runs_the_fleet_on_an_existing_cluster(root, single, tmp_path, capsys):
+    from distributed import LocalCluster
+
+    _register()
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
+        with pytest.raises(SystemExit) as exit_:
+            app(["fleet", "audit", str(root), "--scheduler", cluster.scheduler_address,
+                 "--json"], standalone_mode=True)
+    assert exit_.value.code in (0, None)
+    _same_as_single(json.loads(capsys.readouterr().out)["hosts"], single)
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(root, capsys):
+    from nflens.errors import NflensError
+
+    with pytest.raises(NflensError, match="cannot reach the Dask scheduler"):
+        with dask_client(1, "tcp://127.0.0.1:9", timeout="2s"):
+            pass

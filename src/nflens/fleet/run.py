@@ -23,7 +23,7 @@ OnRecord = Callable[[dict[str, Any], bool], None]  # (record, reused)
 
 
 @contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+def dask_client(workers: int, scheduler: str | None, timeout: str = "15s") -> Iterator[Any]:
     """A client of an existing cluster at SCHEDULER, else of a LocalCluster of WORKERS processes
     (one thread each: the audit is CPU-bound Python)."""
     try:
@@ -33,7 +33,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             from exc
     if scheduler:
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as exc:
             raise NflensError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") \
                 from exc
