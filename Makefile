@@ -42,6 +42,7 @@ demo: setup
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/readme.py
 
 clean:

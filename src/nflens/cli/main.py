@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on `app` when imported (register(app)).
-COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy")
+COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy", "fleet")
 
 
 def _register() -> None:

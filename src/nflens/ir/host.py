@@ -146,6 +146,7 @@ class Container:
     labels: tuple[tuple[str, str], ...] = ()
     network_mode: str = "bridge"
     pid: int | None = None
+    image: str = ""  # Config.Image as the user named it (fleet groups hosts by their images)
 
 
 @dataclass(frozen=True)

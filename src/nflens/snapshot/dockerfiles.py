@@ -79,6 +79,7 @@ def container(obj: dict, file: str) -> Container:
             labels=tuple(sorted((config.get("Labels") or {}).items())),
             network_mode="bridge" if mode == "default" else mode,
             pid=int(state["Pid"]) if state.get("Pid") else None,
+            image=str(config.get("Image") or ""),
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ParseError(f"container {obj.get('Name') or obj.get('Id')!r}: {exc!r}", file) from None

@@ -1,0 +1,122 @@
+"""`nflens fleet audit ROOT` (CONTRACT §5): one audit per host snapshot on Dask, then the fleet
+summary (ports per host, findings per kind, hosts that differ from their group, changes since
+an earlier run)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+fleet_app = typer.Typer(help="Audit many hosts at once (Dask distributed).", no_args_is_help=True)
+
+
+@fleet_app.command("audit")
+def fleet_audit(
+    root: Path = typer.Argument(..., help="folder with one snapshot per subfolder or .tar.gz"),
+    workers: int = typer.Option(2, "--workers", help="local worker processes (no --scheduler)"),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="address of an existing Dask scheduler"),
+    out: Path | None = typer.Option(None, "--out", help="keep JSON lines per host here; an "
+                                    "unchanged snapshot found there is not audited again"),
+    previous: Path | None = typer.Option(None, "--previous", help="an earlier run's --out to "
+                                         "diff against (default: the run already in --out)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
+) -> None:
+    """Audit every host of ROOT on Dask; each host's result is what `nflens audit` says."""
+    from nflens.fleet.hosts import discover
+    from nflens.fleet.run import audit_fleet, dask_client
+    from nflens.fleet.store import Store, previous_run
+    from nflens.fleet.summary import summarise
+
+    refs = discover(root)
+    store = Store(out)
+    before = previous_run(previous) if previous is not None else (
+        store.last_run() or None if out is not None else None)
+    against = str(previous or out) if before is not None else None
+    console = Console(stderr=True)
+    show = console.is_terminal
+    try:
+        with Progress(console=console, transient=True, disable=not show) as progress, \
+                dask_client(workers, scheduler) as client:
+            task = progress.add_task("auditing hosts", total=len(refs))
+            records, reused = audit_fleet(refs, store, client,
+                                          lambda rec, cached: progress.advance(task))
+    except BaseException:
+        store.close()  # keep what finished: the next run resumes from it
+        raise
+    summary = summarise(records, before, against, reused)
+    store.finish(summary)
+    if html is not None:
+        from nflens.report.html import write_page
+        from nflens.report.html.fleet_html import render_fleet_html
+
+        write_page(html, render_fleet_html(records, summary))
+        typer.echo(f"wrote {html}", err=True)
+    if as_json:
+        hosts = [{k: v for k, v in r.items() if k != "transient"} for r in records]
+        sys.stdout.write(json.dumps({"hosts": hosts, "summary": summary}, indent=1) + "\n")
+        return
+    render(records, summary, Console())
+
+
+def render(records: list[dict], summary: dict, console: Console) -> None:
+    hosts = Table(title=f"{summary['hosts']} host(s): {summary['audited']} audited, "
+                        f"{summary['reused']} unchanged")
+    for col in ("host", "group", "reachable ports", "from the internet", "findings"):
+        hosts.add_column(col)
+    for r in records:
+        if "error" in r:
+            hosts.add_row(Text(r["host"]), "", Text("error (below)", style="red"), "", "")
+            continue
+        reach = sorted({f"{e['proto']}/{e['host_port']}" for e in r.get("exposure", [])
+                        if any(x.get("sources") for x in e.get("reachable_from", []))})
+        internet = [p["port"] for p in summary["ports"] if r["host"] in p["internet"]]
+        sev: dict[str, int] = {}
+        for f in r.get("findings", []):
+            sev[f["severity"]] = sev.get(f["severity"], 0) + 1
+        hosts.add_row(Text(r["host"]), Text(str(r.get("group", ""))), Text(", ".join(reach)),
+                      Text(", ".join(internet), style="red" if internet else ""),
+                      Text(", ".join(f"{n} {s}" for s, n in sev.items())))
+    console.print(hosts)
+    kinds = Table(title="Findings across the fleet")
+    for col in ("finding", "severity", "count", "hosts"):
+        kinds.add_column(col)
+    for f in summary["findings"]:
+        kinds.add_row(Text(f["id"]), f["severity"], str(f["count"]), Text(_names(f["hosts"])))
+    console.print(kinds)
+    for g in summary["groups"]:
+        for d in g["differ"]:
+            what = ("no majority: " + "; ".join(d["exposure"]) if "exposure" in d else
+                    "; ".join([f"+ {x}" for x in d["extra"]] + [f"- {x}" for x in d["missing"]]))
+            console.print(Text(f"differs from group {g['group']}: {d['host']}: {what}"))
+    changes = summary.get("changes")
+    if changes:
+        console.print(Text(f"since {changes['against']}: {len(changes['hosts'])} host(s) changed, "
+                           f"{len(changes['new_hosts'])} new, {len(changes['gone_hosts'])} gone"))
+        for h in changes["hosts"]:
+            for key in ("new_findings", "resolved_findings"):
+                for f in h.get(key, []):
+                    console.print(Text(f"  {h['host']}: {key.split('_')[0]} finding "
+                                       f"{f['id']} ({f['subject']})"))
+            for key, mark in (("exposure_added", "+"), ("exposure_removed", "-")):
+                for e in h.get(key, []):
+                    console.print(Text(f"  {h['host']}: {mark} {e}"))
+    for r in records:
+        if "error" in r:
+            console.print(Text(f"{r['host']}: could not be audited: {r['error']}", style="red"))
+
+
+def _names(hosts: list[str], limit: int = 8) -> str:
+    return ", ".join(hosts[:limit]) + (f" (+{len(hosts) - limit})" if len(hosts) > limit else "")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fleet_app, name="fleet")
