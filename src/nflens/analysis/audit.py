@@ -8,6 +8,7 @@ from typing import Any
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
 from nflens.analysis.fixes import Fix, apply
+from nflens.analysis.owners import annotate_audit
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 
@@ -118,6 +119,6 @@ def audit(host: Host, verify: bool = True) -> dict[str, Any]:
     ctx = AuditContext(host)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
-    return {"exposure": exposure, "egress": egress(ctx),
-            "findings": [f.to_json() for f in findings(ctx, verify)],
-            "assumptions": list(host.assumptions)}
+    return annotate_audit({"exposure": exposure, "egress": egress(ctx),
+                           "findings": [f.to_json() for f in findings(ctx, verify)],
+                           "assumptions": list(host.assumptions)}, ctx.owners)

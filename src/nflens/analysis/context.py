@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
+from nflens.analysis.owners import RuleOwners
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
@@ -66,6 +67,11 @@ class AuditContext:
         self.scope = scope
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
+
+    @cached_property
+    def owners(self) -> RuleOwners:
+        """Who owns each rule (Docker, ufw, firewalld, ...): findings speak the owner's terms."""
+        return RuleOwners(self.host)
 
     @cached_property
     def published(self) -> list[Published]:
