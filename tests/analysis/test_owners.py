@@ -195,3 +195,50 @@ def test_not_persistent_never_reports_firewalld_s_generated_rules():
     texts = [r["text"] for f in found for r in f["rules"]]
     assert texts == ["tcp dport 9999 drop"]
     assert all(r["owner"] == "admin" for f in found for r in f["rules"])
+
+
+def test_ufw_rule_generation_is_what_the_real_ufw_wrote():
+    """Every allow/deny/reject tuple of the fixture's user.rules (written by the real ufw 0.36)
+    generates exactly the lines ufw wrote under it."""
+    from nflens.managers.ufw import generated, rules_lines
+
+    text = (UFW_HOST / "persist" / "etc" / "ufw" / "user.rules").read_text()
+    by_tuple: dict[int, list[str]] = {}
+    rules = {}
+    for rl in rules_lines("etc/ufw/user.rules", text):
+        if rl.rule is not None:
+            by_tuple.setdefault(rl.rule.line, []).append(rl.text)
+            rules[rl.rule.line] = rl.rule
+    checked = 0
+    for line, rule in rules.items():
+        gen = generated(rule.parsed)
+        if gen:
+            assert gen == by_tuple[line], rule.tuple
+            checked += 1
+    assert checked >= 3
+
+
+def test_input_bypass_on_a_ufw_host_speaks_ufw_and_its_ufw_fix_is_verified():
+    """The admin wrote `ufw allow from 10.99.0.0/24 to any port 8080 proto tcp`; Docker
+    publishes 8080 and the WAN reaches it anyway. The finding names that ufw rule and fixes it
+    the ufw way (after.rules DOCKER-USER block + `ufw route allow`), verified on the simulator."""
+    from nflens.analysis.audit import audit
+
+    result = audit(read_snapshot(UFW_HOST))
+    (f,) = [f for f in result["findings"] if f["id"] == "input-bypass"]
+    assert "`ufw allow in proto tcp from 10.99.0.0/24 to any port 8080` " \
+           "(etc/ufw/user.rules:24)" in f["explanation"]
+    assert [(r["owner"], r["owner_config"]) for r in f["rules"]] == [
+        ("ufw", "etc/ufw/user.rules:24")]
+    assert "ufw route allow in proto tcp from 10.99.0.0/24 to 172.17.0.0/16 port 80" in f["fix"]
+    assert "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 8080 --ctdir ORIGINAL " \
+           "-j DROP" in f["fix"]
+    assert "iptables -I" not in f["fix"] and f["fix"].rstrip().endswith("boot")
+    assert f["fix_verified"] is True
+
+
+def test_every_fix_on_a_ufw_host_is_written_into_ufw_s_files():
+    from nflens.analysis.audit import audit
+
+    for f in audit(read_snapshot(UFW_HOST))["findings"]:
+        assert "iptables -I" not in f["fix"] and "iptables -A" not in f["fix"], f["id"]

@@ -119,7 +119,15 @@ class AuditContext:
                                                           p.version)
             reach = analysis.reach(p.version, dsts, p.binding.host_port, p.binding.proto)
             cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
+            self.__dict__.setdefault("_intended_by", {})[key] = list(dict.fromkeys(
+                rule for r in reach for rule in r.admitted_by))
         return cache[key]
+
+    def intended_by(self, p: Published) -> list[str]:
+        """The rules that admit the intended sources ("FILE:LINE TEXT", as `admitted_by`)."""
+        self.intended(p)
+        key = (p.binding.proto, p.binding.host_port, p.version)
+        return self.__dict__.get("_intended_by", {}).get(key, [])
 
     @cached_property
     def _unpublished(self) -> ExposureAnalysis:

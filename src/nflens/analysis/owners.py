@@ -41,6 +41,7 @@ class Owner:
     kind: str  # one of KINDS
     says: str = ""  # the rule in its owner's terms ("ufw allow proto tcp from ... port 80")
     config: str = ""  # FILE:LINE of the configuration it comes from
+    ufw_tuple: str = ""  # for a ufw user rule: its user.rules tuple (fixes derive from it)
 
     def to_json(self) -> dict[str, str]:
         out = {"owner": self.kind}
@@ -120,7 +121,8 @@ class RuleOwners:
                 for rl in ufw.rules_lines(path, text):
                     says = rl.rule.command if rl.rule else f"ufw {path.rsplit('/', 1)[-1]}"
                     out.setdefault(rl.chain, []).append(
-                        (path, rl.line, rl.text, Owner("ufw", says, f"{path}:{rl.line}")))
+                        (path, rl.line, rl.text, Owner("ufw", says, f"{path}:{rl.line}",
+                                                       rl.rule.tuple if rl.rule else "")))
             elif path.endswith("firewalld/direct.xml"):
                 for d in firewalld.direct_rules(path, text):
                     out.setdefault(d.chain, []).append(

@@ -32,6 +32,10 @@ class UfwRule:
     tuple: str
     command: str
 
+    @property
+    def parsed(self) -> "Tuple | None":
+        return parse_tuple(self.tuple)
+
 
 @dataclass(frozen=True)
 class RulesLine:
@@ -44,43 +48,100 @@ class RulesLine:
     rule: UfwRule | None = None
 
 
-def _ports(port: str, app: str | None) -> str:
-    if app and app != "-":
+@dataclass(frozen=True)
+class Tuple:
+    """A user.rules tuple, parsed: what `ufw [route] ACTION ...` said."""
+
+    action: str  # allow, deny, reject, limit
+    proto: str  # tcp, udp, any, ...
+    dport: str  # "any", "80", "8000:8100", "80,443"
+    dst: str
+    sport: str
+    src: str
+    ways: tuple[tuple[str, str], ...]  # (("in", "eth1"), ("out", "docker0")) or (("in", ""),)
+    route: bool = False
+    log: str = ""  # "", "log", "log-all"
+    dapp: str = ""
+    sapp: str = ""
+    comment: str = ""
+
+
+def parse_tuple(text: str) -> Tuple | None:
+    body, _, comment = text.partition(" comment=")
+    words = body.split()
+    if len(words) not in (7, 9):
+        return None
+    action, proto, dport, dst, sport, src = words[:6]
+    dapp, sapp = (words[6], words[7]) if len(words) == 9 else ("-", "-")
+    route = action.startswith("route:")
+    action, _, log = action.removeprefix("route:").partition("_")
+    ways = tuple((w.partition("_")[0], w.partition("_")[2]) for w in words[-1].split("!"))
+    try:
+        note = bytes.fromhex(comment).decode("utf-8", "replace") if comment else ""
+    except ValueError:
+        note = ""
+    return Tuple(action, proto, dport, dst, sport, src, ways, route, log,
+                 "" if dapp == "-" else dapp, "" if sapp == "-" else sapp, note)
+
+
+def _ports(port: str, app: str) -> str:
+    if app:
         return f" app {app}"
     return "" if port == "any" else f" port {port}"
 
 
+def render(t: Tuple) -> str:
+    """The ufw command that makes this tuple."""
+    words = ["ufw"] + (["route"] if t.route else []) + [t.action]
+    words += [way if not iface else f"{way} on {iface}" for way, iface in t.ways]
+    text = " ".join(words) + (f" {t.log}" if t.log else "")
+    if t.proto != "any":
+        text += f" proto {t.proto}"
+    text += f" from {'any' if t.src in ANY else t.src}{_ports(t.sport, t.sapp)}"
+    text += f" to {'any' if t.dst in ANY else t.dst}{_ports(t.dport, t.dapp)}"
+    return text + (f" comment {t.comment!r}" if t.comment else "")
+
+
 def command(tuple_text: str) -> str:
     """The ufw command that creates a tuple: `ufw route allow in on eth1 out on docker0 proto
-    tcp from any to 172.17.0.2 port 80`. Unparseable tuples are returned as they are."""
-    body = tuple_text.split(" comment=")[0].split()
-    if len(body) not in (7, 9):
-        return f"ufw (tuple: {tuple_text})"
-    action, proto, dport, dst, sport, src = body[:6]
-    dapp, sapp = (body[6], body[7]) if len(body) == 9 else (None, None)
-    direction = body[-1]
-    route = action.startswith("route:")
-    action = action.removeprefix("route:")
-    log = ""
-    if "_" in action:
-        action, log = action.split("_", 1)
-        log = f" {log}"
-    words = ["ufw"] + (["route"] if route else []) + [action]
-    for part in direction.split("!"):
-        way, _, iface = part.partition("_")
-        words.append(way if not iface else f"{way} on {iface}")
-    text = " ".join(words) + log
-    if proto != "any":
-        text += f" proto {proto}"
-    text += f" from {'any' if src in ANY else src}{_ports(sport, sapp)}"
-    text += f" to {'any' if dst in ANY else dst}{_ports(dport, dapp)}"
-    comment = tuple_text.split(" comment=")[1] if " comment=" in tuple_text else ""
-    if comment:
-        try:
-            text += f" comment {bytes.fromhex(comment).decode('utf-8', 'replace')!r}"
-        except ValueError:
-            pass
-    return text
+    tcp from any to 172.17.0.2 port 80`. Unparseable tuples are shown as they are."""
+    t = parse_tuple(tuple_text)
+    return render(t) if t is not None else f"ufw (tuple: {tuple_text})"
+
+
+TARGET = {"allow": "ACCEPT", "deny": "DROP", "reject": "REJECT"}
+
+
+def generated(t: Tuple) -> list[str]:
+    """The `-A ufw-user-*` lines ufw writes for an allow/deny/reject tuple without apps, in the
+    order and shape ufw 0.36 writes them (`-A ufw-user-forward -i eth1 -o docker0 -p tcp -d
+    172.17.0.2 --dport 80 -j ACCEPT`); `any` protocol with ports is one line per tcp and udp.
+    Limit and log tuples are not generated here (ufw adds recent/LOG plumbing)."""
+    if t.action not in TARGET or t.log or t.dapp or t.sapp:
+        return []
+    way = t.ways[0][0]
+    chain = f"ufw-user-{'forward' if t.route else ('input' if way == 'in' else 'output')}"
+    protos = [t.proto] if t.proto != "any" or (t.dport == "any" and t.sport == "any") \
+        else ["tcp", "udp"]
+    out = []
+    for proto in protos:
+        words = [f"-A {chain}"] + [f"-{w[0]} {iface}" for w, iface in t.ways if iface]
+        if proto != "any":
+            words.append(f"-p {proto}")
+        if t.dst not in ANY:
+            words.append(f"-d {t.dst}")
+        if t.dport != "any":
+            words.append(f"-m multiport --dports {t.dport}" if "," in t.dport or ":" in t.dport
+                         else f"--dport {t.dport}")
+        if t.src not in ANY:
+            words.append(f"-s {t.src}")
+        if t.sport != "any":
+            words.append(f"--sport {t.sport}")
+        target = TARGET[t.action]
+        if target == "REJECT" and proto == "tcp":
+            target += " --reject-with tcp-reset"
+        out.append(" ".join(words + [f"-j {target}"]))
+    return out
 
 
 TUPLE = re.compile(r"^### tuple ### (.+?)\s*$")
