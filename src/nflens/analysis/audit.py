@@ -8,6 +8,8 @@ from typing import Any
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
 from nflens.analysis.fixes import Fix, apply
+from nflens.analysis.native import translate
+from nflens.analysis.owners import annotate_audit
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 
@@ -16,6 +18,8 @@ def findings(ctx: AuditContext, verify: bool = True) -> list[Finding]:
     out: list[Finding] = []
     for module in modules():
         found = module.detect(ctx)
+        for f in found:  # on a ufw/firewalld host, where the manager keeps rules
+            f.fix = translate(ctx, f.fix)
         if verify:
             _verify_batch(ctx, module, found)
         out += found
@@ -29,6 +33,7 @@ def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
     fixed = AuditContext(apply(ctx.host, fix), scope)
     if all(e.chain == "DOCKER-USER" for e in fix.edits):
         fixed.__dict__["_intended"] = ctx.__dict__.setdefault("_intended", {})
+        fixed.__dict__["_intended_by"] = ctx.__dict__.setdefault("_intended_by", {})
     return fixed
 
 
@@ -118,6 +123,6 @@ def audit(host: Host, verify: bool = True) -> dict[str, Any]:
     ctx = AuditContext(host)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
-    return {"exposure": exposure, "egress": egress(ctx),
-            "findings": [f.to_json() for f in findings(ctx, verify)],
-            "assumptions": list(host.assumptions)}
+    return annotate_audit({"exposure": exposure, "egress": egress(ctx),
+                           "findings": [f.to_json() for f in findings(ctx, verify)],
+                           "assumptions": list(host.assumptions)}, ctx.owners)

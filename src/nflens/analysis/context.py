@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
+from nflens.analysis.owners import RuleOwners
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
@@ -68,6 +69,11 @@ class AuditContext:
         self.analysis = ExposureAnalysis(host, self.sim)
 
     @cached_property
+    def owners(self) -> RuleOwners:
+        """Who owns each rule (Docker, ufw, firewalld, ...): findings speak the owner's terms."""
+        return RuleOwners(self.host)
+
+    @cached_property
     def published(self) -> list[Published]:
         out = []
         for c in self.host.docker.containers:
@@ -113,7 +119,15 @@ class AuditContext:
                                                           p.version)
             reach = analysis.reach(p.version, dsts, p.binding.host_port, p.binding.proto)
             cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
+            self.__dict__.setdefault("_intended_by", {})[key] = list(dict.fromkeys(
+                rule for r in reach for rule in r.admitted_by))
         return cache[key]
+
+    def intended_by(self, p: Published) -> list[str]:
+        """The rules that admit the intended sources ("FILE:LINE TEXT", as `admitted_by`)."""
+        self.intended(p)
+        key = (p.binding.proto, p.binding.host_port, p.version)
+        return self.__dict__.get("_intended_by", {}).get(key, [])
 
     @cached_property
     def _unpublished(self) -> ExposureAnalysis:

@@ -100,6 +100,8 @@ def admitting_rule(result: FlowResult) -> str:
     for step in result.steps:
         if step.direction != "original" or step.phase not in ("forward", "input"):
             continue
+        if getattr(step, "table", "") == "nat":
+            continue  # nat INPUT/POSTROUTING only bind NAT; their ACCEPT admits nothing
         if isinstance(step, RuleStep) and step.matched is True and step.action == "accept":
             found = f"{step.file}:{step.line} {step.rule}" if step.file else step.rule
         elif isinstance(step, PolicyStep) and step.policy == "accept":

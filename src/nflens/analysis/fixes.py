@@ -46,9 +46,12 @@ class Fix:
     note: str = ""
     verified: bool | None = None  # None: not checkable (a note only)
     verification: str = ""
+    # What the user types when it is not the edits' iptables commands: a firewall manager's own
+    # commands and files (ufw, firewalld), whose effect on the rules the edits are.
+    shown: str = ""
 
     def text(self) -> str:
-        lines = [e.command() for e in self.edits]
+        lines = [self.shown] if self.shown else [e.command() for e in self.edits]
         if self.note:
             lines.append(self.note if not lines else f"# {self.note}")
         return "\n".join(lines)

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -81,7 +82,11 @@ def render(result: dict, console: Console) -> None:
                       f"[dim]({f['id']}: {f['subject']})[/dim]")
         console.print(f"   {f['explanation']}", highlight=False)
         for r in f["rules"]:
-            console.print(f"   rule {r['file']}:{r['line']}  {r['text']}", highlight=False)
+            line = Text(f"   rule {r['file']}:{r['line']}  {r['text']}")
+            if r.get("owner"):
+                tail = " — ".join(x for x in (r.get("owner_says"), r.get("owner_config")) if x)
+                line.append(f"  ({r['owner']}{': ' + tail if tail else ''})", style="dim")
+            console.print(line, highlight=False)
         if f["fix"]:
             console.print("   fix:")
             for line in f["fix"].splitlines():

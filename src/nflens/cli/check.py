@@ -37,12 +37,16 @@ def check(
         for flow in flows:
             results.append(sim.run(flow))
             progress.advance(task)
+    from nflens.analysis.owners import RuleOwners, annotate_result
+
+    owners = RuleOwners(sim.host)
     if as_json:
-        sys.stdout.write(json.dumps({"results": [r.to_json() for r in results]}, indent=1) + "\n")
+        doc = {"results": [annotate_result(r.to_json(), owners) for r in results]}
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
         from nflens.report.text import render_check
 
-        render_check(results, Console())
+        render_check(results, Console(), owners)
     if not all(r.holds for r in results):
         raise typer.Exit(1)
 
@@ -72,8 +76,11 @@ def trace(
         else:
             write_trace_html(result, html, host=sim.host, change=change)
             typer.echo(f"wrote {html}", err=True)
+    from nflens.analysis.owners import RuleOwners, annotate_result
+
+    owners = RuleOwners(sim.host)
     if as_json:
-        out = result.to_json()
+        out = annotate_result(result.to_json(), owners)
         if change is not None:
             desc, after = change
             out["what_would_change"] = {"change": desc, "verdict": after.verdict,
@@ -83,7 +90,7 @@ def trace(
     from nflens.report.text import render_trace, render_what_if
 
     console = Console()
-    render_trace(result, console, verbose=not brief)
+    render_trace(result, console, verbose=not brief, owners=owners)
     if change is not None:
         render_what_if(change, console)
 

@@ -13,8 +13,22 @@ from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointSte
 VERDICT_STYLE = {"allow": "bold green", "deny": "bold red", "uncertain": "bold yellow"}
 
 
-def render_trace(result: FlowResult, console: Console, verbose: bool = True) -> None:
-    """Numbered phases, each hook with the rules it evaluated, both directions, then the verdict."""
+def _owned(owners, file: str | None, line: int | None, full: bool = False) -> Text:
+    """The owner of a rule after it: "(docker)"; in full, for a manager's rule, its own terms
+    and configuration line ("ufw: ufw allow ... port 80 — etc/ufw/user.rules:21")."""
+    owner = owners.at(file, line) if owners is not None and file and line else None
+    if owner is None:
+        return Text("")
+    if not full or not (owner.says or owner.config):
+        return Text(f"  ({owner.kind})", style="dim")
+    tail = " — ".join(x for x in (owner.says, owner.config) if x)
+    return Text(f"\n   owner: {owner.kind}: {tail}", style="bold")
+
+
+def render_trace(result: FlowResult, console: Console, verbose: bool = True,
+                 owners=None) -> None:
+    """Numbered phases, each hook with the rules it evaluated, both directions, then the verdict.
+    With `owners` (analysis.owners.RuleOwners), each rule names its owner."""
     console.print(Text(f"Flow {result.name}", style="bold"))
     direction = None
     phase_no = 0
@@ -26,6 +40,8 @@ def render_trace(result: FlowResult, console: Console, verbose: bool = True) -> 
         line = _line(step, verbose)
         if line is None:
             continue
+        if isinstance(step, RuleStep):
+            line += _owned(owners, step.file, step.line)
         if isinstance(step, (HookStep, RouteStep, PacketStep, EndpointStep, ArpStep, BridgeStep)):
             phase_no += 1
             console.print(Text(f"{phase_no:>3}. ", style="dim") + line)
@@ -41,7 +57,9 @@ def render_trace(result: FlowResult, console: Console, verbose: bool = True) -> 
         where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
         console.print(Text("Decided by: ", style="bold") +
                       Text(f"{ref.family} {ref.table} {ref.chain} rule {ref.index} ({where}): ")
-                      + Text(ref.rule.text, style="yellow"))
+                      + Text(ref.rule.text, style="yellow")
+                      + _owned(owners, src.file if src else None, src.line if src else None,
+                               full=True))
     elif result.stopped_policy is not None:
         fam, table, chain, policy = result.stopped_policy
         console.print(Text("Decided by: ", style="bold") +
@@ -109,7 +127,7 @@ def _line(step, verbose: bool) -> Text | None:
     return Text(str(step))
 
 
-def render_check(results: list[FlowResult], console: Console) -> None:
+def render_check(results: list[FlowResult], console: Console, owners=None) -> None:
     table = Table(title="nflens check", show_lines=False)
     for col in ("flow", "verdict", "expect", "ok", "decided by / reason"):
         table.add_column(col)
@@ -121,6 +139,9 @@ def render_check(results: list[FlowResult], console: Console) -> None:
             where = f"{src.file}:{src.line}" if src else ""
             why = f"{r.stopped_at.table}/{r.stopped_at.chain}#{r.stopped_at.index} {where}: " \
                   f"{r.stopped_at.rule.text}"
+            owner = owners.at(src.file, src.line) if owners is not None and src else None
+            if owner is not None:
+                why += f"  ({owner.kind}{': ' + owner.says if owner.says else ''})"
         elif r.stopped_policy is not None:
             why = f"policy {r.stopped_policy[3]} of {r.stopped_policy[1]}/{r.stopped_policy[2]}"
         table.add_row(r.name, Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),

@@ -16,8 +16,10 @@ FIXED = ("etc/nftables.conf", "etc/iptables/rules.v4", "etc/iptables/rules.v6",
          "etc/sysconfig/iptables", "etc/sysconfig/ip6tables", "etc/sysconfig/nftables.conf",
          "etc/ufw/ufw.conf", "etc/ufw/before.rules", "etc/ufw/after.rules",
          "etc/ufw/before6.rules", "etc/ufw/after6.rules", "etc/ufw/user.rules",
-         "etc/ufw/user6.rules", "etc/firewalld/firewalld.conf", "etc/docker/daemon.json")
+         "etc/ufw/user6.rules", "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml",
+         "etc/docker/daemon.json", "etc/default/ufw")
 GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
+         "etc/firewalld/services/*.xml",
          "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
          "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service")
 CALLS_FIREWALL = re.compile(r"\b(ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens)\b")

@@ -9,9 +9,10 @@ with no rule of the admin's on the forward path speaking about this port, is the
 
 from __future__ import annotations
 
-from nflens.analysis.context import AuditContext, Published
+from nflens.analysis.context import AuditContext, Published, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.native import firewalld_fix, manager_terms, ufw_fix
 from nflens.analysis.partition import cidrs_of, merge, subtract
 from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
 
@@ -44,15 +45,28 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
     where = "; ".join(f"{iface}: {', '.join(cidrs_of(p.version, r)[:6])}"
                       + (" ..." if len(cidrs_of(p.version, r)) > 6 else "")
                       for iface, r in excess.items())
-    explanation = (
-        f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
-        f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
-        f"would refuse them from: {where}; the container is reachable from there anyway.")
+    terms = manager_terms(ctx, p)
+    if terms:
+        explanation = (f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. "
+                       f"{terms} It is reachable anyway from: {where}.")
+    else:
+        explanation = (
+            f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
+            f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
+            f"would refuse them from: {where}; the container is reachable from there anyway.")
     keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
             for r in p.exposure.reach}
-    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [],
+    rules = [rule_ref(r) for r in _rules_at(ctx, ctx.intended_by(p))]
+    return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, rules,
                    _fix(ctx, p, excess, intended), scope={p.subject()},
                    data=(p.binding, p.version, excess, keep))
+
+
+def _rules_at(ctx: AuditContext, refs: list[str]) -> list:
+    """The rules named by "FILE:LINE TEXT" references (the intent's admitting rules)."""
+    wanted = {ref.split(" ", 1)[0] for ref in refs}
+    return [r for t in ctx.host.ruleset.tables for c in t.chains for r in c.rules
+            if r.source and f"{r.source.file}:{r.source.line}" in wanted]
 
 
 def still_there(ctx: AuditContext, finding: Finding) -> str | None:
@@ -89,6 +103,10 @@ def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
     base = f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} --ctdir ORIGINAL"
     if b.host_ip not in ("", "0.0.0.0", "::"):
         base += f" --ctorigdst {b.host_ip}"
+    if "ufw" in ctx.owners.managers:
+        native = ufw_fix(ctx, p, excess, base)
+        if native is not None:
+            return native
     specs = []
     for iface, extra in excess.items():
         allowed = cidrs_of(p.version, intended.get(iface, []))
@@ -100,6 +118,8 @@ def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
         else:
             specs += [f"-s {c} -i {iface} {base} -j RETURN" for c in allowed]
             specs.append(f"-i {iface} {base} -j DROP")
+    if "firewalld" in ctx.owners.managers:
+        return firewalld_fix(p, specs)
     return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
                note="rules in DOCKER-USER match the original destination port, which DNAT "
                     "does not rewrite")

@@ -27,39 +27,44 @@ TITLE = "Firewall rules that will not survive a reboot or a reload"
 
 
 def _user_rules(ctx: AuditContext) -> list[tuple[str, Rule]]:
+    """The rules a reboot or a reload could lose: the admin's and the persistence tools' in
+    DOCKER-USER, ebtables and own nft tables (one rule per nft table). Rules Docker, ufw,
+    firewalld or nflens own are rebuilt by their owner and are never candidates."""
     out = []
     for t in ctx.host.ruleset.tables:
         if t.origin.startswith("iptables"):
             chain = t.chain("DOCKER-USER")
-            out += [("iptables", r) for r in (chain.rules if chain else ())
-                    if r.text and not re.fullmatch(r"-A DOCKER-USER -j RETURN", r.text)]
+            rules = [("iptables", r) for r in (chain.rules if chain else ())]
         elif t.origin.startswith("ebtables"):
-            out += [("ebtables", r) for c in t.chains for r in c.rules]
-        elif t.origin == "nft" and t.name not in ("docker-bridges", "docker"):
-            out += [("nft", r) for c in t.chains for r in c.rules][:1]  # one per table
+            rules = [("ebtables", r) for c in t.chains for r in c.rules]
+        else:
+            rules = [("nft", r) for c in t.chains for r in c.rules][:1]
+        out += [(k, r) for k, r in rules if _owner(ctx, r) in ("admin", "persist")]
     return out
 
 
-def _tokens(text: str) -> set[str]:
-    text = re.sub(r"^-[AI] \S+( \d+)?", "", text)
-    text = re.sub(r"/(32|128)\b", "", text)
-    text = re.sub(r"-m (tcp|udp) ", "", text)
-    words = text.replace("'", " ").replace('"', " ").split()
-    return {",".join(sorted(w.split(","))) for w in words if w}  # RELATED,ESTABLISHED == ...
+def _owner(ctx: AuditContext, rule: Rule) -> str:
+    owner = ctx.owners.of(rule)
+    return owner.kind if owner is not None else "admin"
 
 
-def _persisted(kind: str, rule: Rule, files: list[tuple[str, str]]) -> bool:
-    want = _tokens(rule.text)
-    for _, text in files:
-        for line in text.splitlines():
-            if kind == "nft":
-                if rule.text and rule.text.strip() in line:
-                    return True
-                continue
-            if ("DOCKER-USER" in line or kind == "ebtables") and want <= _tokens(
-                    re.sub(r"^.*?(?=-[AI] )", "", line)):
-                return True
-    return False
+def _native_fix(ctx: AuditContext, lost: list[tuple[str, Rule]]) -> Fix:
+    """Where the host's firewall manager keeps such rules, so that it reloads them itself."""
+    args = [re.sub(r"^-[AI] DOCKER-USER( \d+)?\s*", "", r.text) for k, r in lost
+            if k == "iptables" and r.text.startswith("-A DOCKER-USER")]
+    managers = ctx.owners.managers
+    if args and "ufw" in managers:
+        block = "\n".join(f"-A DOCKER-USER {a}" for a in args)
+        return Fix(note="ufw reloads /etc/ufw/after.rules itself: put these lines into its "
+                        "DOCKER-USER block (`*filter`, `:DOCKER-USER - [0:0]`, the lines, "
+                        "`-A DOCKER-USER -j RETURN`, `COMMIT`), then `ufw reload`:\n" + block)
+    if args and "firewalld" in managers:
+        cmds = "\n".join(f"firewall-cmd --permanent --direct --add-rule ipv4 filter DOCKER-USER "
+                         f"{n} {a}" for n, a in enumerate(args))
+        return Fix(note="firewalld keeps direct rules in /etc/firewalld/direct.xml and re-adds "
+                        "them at every start and reload:\n" + cmds + "\nfirewall-cmd --reload")
+    return Fix(note="put the commands in a unit ordered After=docker.service with "
+                    "PartOf=docker.service (`nflens policy persist` writes one)")
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
@@ -76,16 +81,16 @@ def detect(ctx: AuditContext) -> list[Finding]:
                                  "or copy /etc/nftables.conf, /etc/iptables/ and the units "
                                  "calling iptables/nft/ebtables into DIR/persist/"))]
     out = []
-    lost = [(k, r) for k, r in rules if not _persisted(k, r, files)]
+    lost = [(k, r) for k, r in rules if _owner(ctx, r) == "admin"]
     if lost:
+        managed = ", ".join(ctx.owners.managers)
+        why = (f" This host's firewall is managed by {managed}, which does not know them: "
+               "they are not in its configuration." if managed else "")
         out.append(Finding(ID, SEVERITY, TITLE, "rules in memory only",
                            f"{len(lost)} rule(s) exist only in the running kernel: no file in "
                            "persist/ recreates them, so a reboot (and for DOCKER-USER rules "
-                           "set before Docker starts, a Docker restart) loses them.",
-                           [rule_ref(r) for _, r in lost],
-                           Fix(note="put the commands in a unit ordered After=docker.service "
-                                    "with PartOf=docker.service (`nflens policy persist` "
-                                    "writes one)")))
+                           "set before Docker starts, a Docker restart) loses them." + why,
+                           [rule_ref(r) for _, r in lost], _native_fix(ctx, lost)))
     for path, text in files:
         if path.endswith("nftables.conf") and re.search(r"^\s*flush\s+ruleset", text, re.M) \
                 and any(t.origin.startswith("iptables") or t.name.startswith("docker")

@@ -1,0 +1,162 @@
+"""Fixes and explanations in the host firewall manager's own language (ufw, firewalld).
+
+A fix the admin's manager does not know is lost at its next reload or at a reboot, and the admin
+reads the manager's rules, not the INPUT chain. So on a ufw or firewalld host the fix is written
+where the manager keeps rules, and the explanation names the manager's rule:
+- ufw (what ufw-docker does, exactly instead of by private ranges): a DOCKER-USER block in
+  /etc/ufw/after.rules that hands forwarded connections to ufw's `route` rules and drops the
+  published port's other connections by their original destination port (DNAT does not rewrite
+  it), plus one `ufw route allow` per ufw rule that admits the port as a host service, to the
+  container's network. ufw rebuilds both at every reload and boot.
+- firewalld 1.x: the same DOCKER-USER rules as permanent direct rules (direct.xml), which
+  firewalld re-adds at every start and reload. (firewalld >= 2.3 can instead refuse forwarded
+  published ports that no zone allows: StrictForwardPorts=yes in firewalld.conf.)
+Each fix carries the edits the manager's commands make to the kernel's rules (ufw's generated
+lines: managers/ufw.generated), so the simulator verifies what the manager will load.
+"""
+
+from __future__ import annotations
+
+from nflens.analysis.context import AuditContext, Published
+from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.owners import Owner
+from nflens.managers import ufw
+
+BLOCK_BEGIN = "# BEGIN NFLENS DOCKER-USER (written by nflens audit; ufw reloads it)"
+BLOCK_END = "# END NFLENS DOCKER-USER"
+
+
+def admitting_owners(ctx: AuditContext, p: Published) -> list[tuple[str, Owner | None]]:
+    """The rules that admit the port's intended sources, with their owners."""
+    out = []
+    for ref in ctx.intended_by(p):
+        where, _, text = ref.partition(" ")
+        file, _, line = where.rpartition(":")
+        owner = ctx.owners.at(file, int(line)) if line.isdigit() else None
+        out.append((text or ref, owner))
+    return out
+
+
+def manager_terms(ctx: AuditContext, p: Published) -> str:
+    """One sentence naming the manager's rules that mean to admit this port (or that none does)."""
+    managers = ctx.owners.managers
+    if not managers:
+        return ""
+    named = [f"`{o.says}` ({o.config})" for _, o in admitting_owners(ctx, p)
+             if o is not None and o.kind in managers and o.says]
+    b = p.binding
+    if named:
+        return (f"{' and '.join(managers)} admits {b.proto}/{b.host_port} only as "
+                f"{'; '.join(named)}, but {' and '.join(managers)}'s rules for incoming "
+                "connections apply to the host's own services: a published port's connections "
+                "are forwarded to the container and never meet them.")
+    return (f"{' and '.join(managers)} admits nobody on {b.proto}/{b.host_port} (its default "
+            "policy), but a published port's connections are forwarded to the container and "
+            f"never meet {' and '.join(managers)}'s rules for incoming connections.")
+
+
+def _network(p: Published) -> str | None:
+    addr = p.container_addr()
+    for ep in p.container.endpoints:
+        iface = ep.ipv6 if p.version == 6 else ep.ipv4
+        if iface is not None and addr is not None and iface.ip == addr:
+            return str(iface.network)
+    return None
+
+
+def _docker_user(ctx: AuditContext, family: str) -> list[str]:
+    table = iptables_table(ctx.host, family)
+    chain = table.chain("DOCKER-USER") if table is not None else None
+    return [r.text.removeprefix("-A DOCKER-USER ") for r in (chain.rules if chain else ())]
+
+
+def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fix | None:
+    """The after.rules block and `ufw route allow` rules; None when ufw's admitting rules are
+    not plain allow tuples (limit, apps) or the container's network is unknown."""
+    net = _network(p)
+    admitting = [o for _, o in admitting_owners(ctx, p) if o is not None]
+    tuples = [ufw.parse_tuple(o.ufw_tuple) for o in admitting if o.ufw_tuple]
+    if net is None or len(tuples) != len(admitting) or any(
+            t is None or t.action != "allow" or t.dapp or t.sapp for t in tuples):
+        return None
+    routes = []
+    for t in tuples:
+        assert t is not None
+        ways = tuple((w, i) for w, i in t.ways if w == "in")
+        routes.append(ufw.Tuple("allow", p.binding.proto, str(p.binding.container_port), net,
+                                t.sport, t.src, ways or (("in", ""),), route=True))
+    user = _docker_user(ctx, p.family)
+    keep = [r for r in user if r not in ("-j RETURN", "-j ufw-user-forward")]
+    block = keep + ["-j ufw-user-forward"] + \
+        [f"-i {iface} {drop_base} -j DROP" for iface in excess] + ["-j RETURN"]
+    shown = "\n".join([ufw_block(ctx, p.family, block).removesuffix("\nufw reload"),
+                       "# and the ufw rules that admit the port, as route rules to the "
+                       "container's network:"] + [ufw.render(r) for r in routes] + ["ufw reload"])
+    edits = [Edit(p.family, "filter", "DOCKER-USER", 1, None) for _ in user]
+    edits += [Edit(p.family, "filter", "DOCKER-USER", 0, r) for r in block]
+    edits += [Edit(p.family, "filter", "ufw-user-forward", 0, line.split(" ", 2)[2])
+              for r in routes for line in ufw.generated(r)]
+    return Fix(edits, shown=shown,
+               note="ufw keeps both: after.rules and the route rules are reloaded at every "
+                    "`ufw reload` and boot")
+
+
+def firewalld_fix(p: Published, specs: list[str]) -> Fix:
+    """The DOCKER-USER rules as permanent direct rules, in order (one priority each)."""
+    ipv = "ipv6" if p.version == 6 else "ipv4"
+    shown = "\n".join(
+        [f"firewall-cmd --permanent --direct --add-chain {ipv} filter DOCKER-USER"]
+        + [f"firewall-cmd --permanent --direct --add-rule {ipv} filter DOCKER-USER {n} {s}"
+           for n, s in enumerate(specs)] + ["firewall-cmd --reload"])
+    return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
+               shown=shown,
+               note="firewalld re-adds its direct rules (/etc/firewalld/direct.xml) at every "
+                    "start and reload; on firewalld >= 2.3, StrictForwardPorts=yes in "
+                    "firewalld.conf refuses forwarded published ports no zone allows")
+
+
+def _after_rules_block(ctx: AuditContext, version: int) -> tuple[str, int]:
+    """after.rules' path on the host, and the line of its DOCKER-USER declaration (0: none)."""
+    name = "etc/ufw/after6.rules" if version == 6 else "etc/ufw/after.rules"
+    text = dict(ctx.host.persist).get(name, "")
+    line = next((n for n, t in enumerate(text.splitlines(), 1)
+                 if t.strip().startswith(":DOCKER-USER")), 0)
+    return "/" + name, line
+
+
+def ufw_block(ctx: AuditContext, family: str, rules: list[str]) -> str:
+    """The after.rules text that makes DOCKER-USER exactly `rules` at every ufw reload."""
+    version = 6 if family == "ip6" else 4
+    path, line = _after_rules_block(ctx, version)
+    where = (f"# replace the DOCKER-USER block of {path} (its `:DOCKER-USER` is line {line}) "
+             "with:" if line else f"# append to {path} (ufw reloads it; the block sets "
+                                  "DOCKER-USER's rules, your own included):")
+    return "\n".join([where, BLOCK_BEGIN, "*filter", ":DOCKER-USER - [0:0]"]
+                     + [f"-A DOCKER-USER {r}" for r in rules]
+                     + ["COMMIT", BLOCK_END, "ufw reload"])
+
+
+def translate(ctx: AuditContext, fix: Fix) -> Fix:
+    """A fix of DOCKER-USER inserts, written where the host's manager keeps rules (its effect
+    on the kernel is the same, so the edits stay as they are)."""
+    managers = ctx.owners.managers
+    if not managers or fix.shown or not fix.edits or not all(
+            e.chain == "DOCKER-USER" and e.table == "filter" and e.spec is not None
+            and e.family in ("ip", "ip6") for e in fix.edits):
+        return fix
+    parts = []
+    for family in dict.fromkeys(e.family for e in fix.edits):
+        mine = [e for e in fix.edits if e.family == family]
+        if "ufw" in managers:
+            rules = _docker_user(ctx, family)
+            if not rules or rules[-1] != "-j RETURN":
+                rules.append("-j RETURN")
+            for e in mine:
+                rules.insert(e.position - 1 if e.position else len(rules) - 1, e.spec)
+            parts.append(ufw_block(ctx, family, rules))
+        else:
+            ipv = "ipv6" if family == "ip6" else "ipv4"
+            parts += [f"firewall-cmd --permanent --direct --add-chain {ipv} filter DOCKER-USER"]
+            parts += [f"firewall-cmd --permanent --direct --add-rule {ipv} filter DOCKER-USER "
+                      f"{n} {e.spec}" for n, e in enumerate(mine)] + ["firewall-cmd --reload"]
+    return Fix(fix.edits, note=fix.note, shown="\n".join(parts))
