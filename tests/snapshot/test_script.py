@@ -76,8 +76,9 @@ def _stub(tool_dir: Path, tool: str, cases: dict[str, tuple[int, str | Path, str
     path.chmod(0o755)
 
 
-def _fake_host(tmp_path: Path, docker_up: bool) -> Path:
-    """A PATH of stubs and the script's own utilities; returns the PATH directory."""
+def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False) -> Path:
+    """A PATH of stubs and the script's own utilities; returns the PATH directory. `complete`:
+    every tool answers."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in UTILITIES:
@@ -92,6 +93,10 @@ def _fake_host(tmp_path: Path, docker_up: bool) -> Path:
     _stub(bin_dir, "ip6tables-save", {"": (1, "", "\n ip6tables-save v1.8.9 (nf_tables): "
                                                 "Permission denied (you must be root)\n")})
     _stub(bin_dir, "nft", {"-j list ruleset": (0, "Error: JSON support not compiled-in\n", "")})
+    if complete:
+        for tool in ("ip6tables-save", "ebtables-save"):
+            _stub(bin_dir, tool, {"": (0, SNAP / f"{tool}.txt", "")})
+        _stub(bin_dir, "nft", {"-j list ruleset": (0, SNAP / "nft.json", "")})
     # no ebtables-save at all; ss without its final newline
     _stub(bin_dir, "ss", {"-Htlnup": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
     _stub(bin_dir, "sysctl", {"-a": (0, SNAP / "sysctl.txt", "")})
@@ -214,3 +219,19 @@ def test_snapshot_script_cli_prints_the_script():
                           text=True, env={**os.environ})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == render() and proc.stdout.startswith("#!/bin/sh\n")
+
+
+def test_a_record_of_an_earlier_run_does_not_survive_a_complete_one(tmp_path, monkeypatch):
+    bin_dir = _fake_host(tmp_path, docker_up=True, complete=True)
+    root = _fake_root(tmp_path)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for who in ("collect", "script"):
+        out = tmp_path / who
+        out.mkdir()
+        (out / MISSING_FILE).write_text("nft.json: an earlier run failed\n")
+        if who == "collect":
+            report = collect(out, persist_root=root, daemon_json=root / "etc/docker/daemon.json")
+            assert report.missing == []
+        else:
+            assert _run_script(tmp_path, bin_dir, "--root", str(root), str(out)).returncode == 0
+        assert not (out / MISSING_FILE).exists(), who

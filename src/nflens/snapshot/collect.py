@@ -202,6 +202,7 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
         if runner is None and shutil.which("nsenter") is None:
             raise ToolError("nsenter is needed to collect inside a network namespace")
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MISSING_FILE).unlink(missing_ok=True)  # a record of an earlier run would lie
     c = _Collector(out_dir, netns, docker_host, runner or run_command)
     c.host_files()
     c.docker_files()

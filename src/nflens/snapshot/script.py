@@ -84,6 +84,7 @@ if [ -z "$OUT" ]; then
   OUT="$WORK/$NAME"
 fi
 mkdir -p "$OUT" || die "cannot create $OUT"
+rm -f "$OUT/@MISSING@"  # a record of an earlier run would lie
 : > "$WORK/missing"
 HAVE_TIMEOUT=
 command -v timeout >/dev/null 2>&1 && HAVE_TIMEOUT=1
@@ -243,7 +244,7 @@ def unit_regex() -> str:
 
 def render() -> str:
     """The whole script (see the module docstring)."""
-    head = (_HEAD.replace("@VERSION@", __version__)
+    head = (_HEAD.replace("@VERSION@", __version__).replace("@MISSING@", MISSING_FILE)
             .replace("@TIMEOUT@", str(TIMEOUT))
             .replace("@MAX_BYTES@", str(persist.MAX_BYTES))
             .replace("@UNIT_RE@", unit_regex()))
