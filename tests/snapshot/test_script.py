@@ -76,15 +76,16 @@ def _stub(tool_dir: Path, tool: str, cases: dict[str, tuple[int, str | Path, str
     path.chmod(0o755)
 
 
-def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False) -> Path:
-    """A PATH of stubs and the script's own utilities; returns the PATH directory. `complete`:
-    every tool answers."""
+def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
+               userland: str = "system") -> Path:
+    """A PATH of stubs and the script's own utilities (this machine's, or BusyBox's applets as
+    on Alpine or a rescue system); returns the PATH directory. `complete`: every tool answers."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in UTILITIES:
-        real = shutil.which(tool)
+        real = shutil.which(tool if userland == "system" else "busybox")
         if real is None:
-            pytest.skip(f"{tool} not installed")
+            pytest.skip(f"{tool if userland == 'system' else 'busybox'} not installed")
         (bin_dir / tool).symlink_to(real)
     ip_cases = {" ".join(argv[1:]): (0, SNAP / file, "") for file, argv in COMMANDS
                 if argv[0] == "ip"}
@@ -150,9 +151,10 @@ def _run_script(tmp_path: Path, bin_dir: Path, *args: str) -> subprocess.Complet
                           text=True, env=env, timeout=60)
 
 
+@pytest.mark.parametrize("userland", ["system", "busybox"])
 @pytest.mark.parametrize("docker_up", [True, False], ids=["docker", "no-docker-daemon"])
-def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up):
-    bin_dir = _fake_host(tmp_path, docker_up)
+def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up, userland):
+    bin_dir = _fake_host(tmp_path, docker_up, userland=userland)
     root = _fake_root(tmp_path)
     monkeypatch.setenv("PATH", str(bin_dir))
     by_collect = tmp_path / "a" / "snap"
@@ -183,8 +185,9 @@ def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up)
     assert not list(tmp_path.glob("nflens-collect.*")), "the script left its temp dir behind"
 
 
-def test_the_script_writes_one_tarball_with_the_snapshot_inside(tmp_path):
-    bin_dir = _fake_host(tmp_path, docker_up=False)
+@pytest.mark.parametrize("userland", ["system", "busybox"])
+def test_the_script_writes_one_tarball_with_the_snapshot_inside(tmp_path, userland):
+    bin_dir = _fake_host(tmp_path, docker_up=False, userland=userland)
     root = _fake_root(tmp_path)
     out = tmp_path / "web1.tar.gz"
     proc = _run_script(tmp_path, bin_dir, "--no-docker", "--root", str(root), "--tar", str(out))

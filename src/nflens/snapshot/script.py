@@ -86,21 +86,34 @@ fi
 mkdir -p "$OUT" || die "cannot create $OUT"
 rm -f "$OUT/@MISSING@"  # a record of an earlier run would lie
 : > "$WORK/missing"
-HAVE_TIMEOUT=
-command -v timeout >/dev/null 2>&1 && HAVE_TIMEOUT=1
 
 missing() { printf '%s: %s\n' "$1" "$2" >> "$WORK/missing"; }
+
+# tool NAME: the file NAME on $PATH, as nflens's collector finds it. Not `command -v`: a
+# BusyBox shell built to prefer its applets would run its own `ip` or `sysctl` instead.
+tool() {
+  saved=$IFS; IFS=:; set -f
+  for d in $PATH; do
+    if [ -n "$d" ] && [ -f "$d/$1" ] && [ -x "$d/$1" ]; then
+      IFS=$saved; set +f; echo "$d/$1"; return 0
+    fi
+  done
+  IFS=$saved; set +f; return 1
+}
+
+HAVE_TIMEOUT=
+tool timeout >/dev/null && HAVE_TIMEOUT=1
 
 # run FILE CMD [ARG...]: the command's stdout into $WORK/out; on failure a reason for FILE
 run() {
   file=$1; shift
-  if ! command -v "$1" >/dev/null 2>&1; then
+  if ! exe=$(tool "$1"); then
     missing "$file" "\`$*\` failed: exit 127: $1: command not found"; return 1
   fi
   if [ -n "$HAVE_TIMEOUT" ]; then
-    timeout @TIMEOUT@ "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null
+    (shift; timeout @TIMEOUT@ "$exe" "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null)
   else
-    "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null
+    (shift; "$exe" "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null)
   fi
   rc=$?
   [ "$rc" -eq 0 ] && return 0
