@@ -2,9 +2,9 @@
 
 A lab host namespace (nflens.lab: namespaces nfl-<id>-*, torn down even on failure) with a LAN
 and a WAN client, a host service and firewall rules in iptables, nft and ebtables; then, on the
-same host, `collect()` and `sh collect.sh` (run inside the namespace with nsenter), each also as
-a tarball (`snapshot collect --tar`, `collect.sh --tar`). `check` and `audit` must answer the
-same for all four. The second test does it with a real dockerd (seed 001, broken): containers,
+same host, `collect()` and `sh collect.sh` (run inside the namespace with nsenter; also under
+BusyBox's sh), each also as a tarball (`snapshot collect --tar`, `collect.sh --tar`). `check` and `audit` must answer the
+same for all of them. The second test does it with a real dockerd (seed 001, broken): containers,
 networks and Docker's own rules, collected by `docker -H` in both.
 """
 
@@ -75,16 +75,21 @@ def _answers(snapshot: Path, flows: Path) -> tuple[dict, dict]:
     return out[0], out[1]
 
 
-def _collect_four_ways(tmp_path: Path, ns: str, root: Path, docker_url: str | None
+def _collect_every_way(tmp_path: Path, ns: str, root: Path, docker_url: str | None
                        ) -> dict[str, Path]:
-    """The same host collected by collect(), the CLI's --tar, the script and the script's --tar.
-    Every snapshot is called `snap` (a host's name is its directory's)."""
+    """The same host collected by collect(), the CLI's --tar, the script (under sh and, when
+    present, BusyBox's sh, whose applets then stand in for sed, tr, tar ...) and the script's
+    --tar. Every snapshot is called `snap` (a host's name is its directory's)."""
     script = tmp_path / "collect.sh"
     script.write_text(render())
     daemon = root / "etc/docker/daemon.json"
     paths = {"collect": tmp_path / "collect" / "snap", "script": tmp_path / "script" / "snap",
              "collect-tar": tmp_path / "collect-tar" / "snap.tar.gz",
              "script-tar": tmp_path / "script-tar" / "snap.tar.gz"}
+    shells = {"script": ["sh"], "script-tar": ["sh"]}
+    if shutil.which("busybox"):
+        paths["script-busybox"] = tmp_path / "script-busybox" / "snap"
+        shells["script-busybox"] = ["busybox", "sh"]
     for p in paths.values():
         p.parent.mkdir()
     collect(paths["collect"], netns=ns, docker_host=docker_url, persist_root=root,
@@ -95,9 +100,9 @@ def _collect_four_ways(tmp_path: Path, ns: str, root: Path, docker_url: str | No
                          + (["--docker-host", docker_url] if docker_url else []),
                          capture_output=True, text=True, cwd=REPO, timeout=240)
     assert cli.returncode == 0, cli.stderr
-    for key, where in (("script", [str(paths["script"])]),
-                       ("script-tar", ["--tar", str(paths["script-tar"])])):
-        proc = subprocess.run(nsenter(ns, ["sh", str(script), *docker, "--root", str(root),
+    for key, shell in shells.items():
+        where = ["--tar", str(paths[key])] if key.endswith("-tar") else [str(paths[key])]
+        proc = subprocess.run(nsenter(ns, [*shell, str(script), *docker, "--root", str(root),
                                            *where]), capture_output=True, text=True, timeout=240)
         assert proc.returncode == 0, proc.stderr
     return paths
@@ -105,7 +110,9 @@ def _collect_four_ways(tmp_path: Path, ns: str, root: Path, docker_url: str | No
 
 def _assert_same_answers(paths: dict[str, Path], flows: Path) -> tuple[dict, dict]:
     want = _answers(paths["collect"], flows)
-    for key in ("script", "collect-tar", "script-tar"):
+    for key in paths:
+        if key == "collect":
+            continue
         got = _answers(paths[key], flows)
         assert got[0] == want[0], f"check differs for {key}"
         assert got[1] == want[1], f"audit differs for {key}"
@@ -153,10 +160,12 @@ def test_script_and_collect_give_the_same_answers_on_a_lab_host(tmp_path):
             run_in(topo.host, argv)
         root = _fake_root(tmp_path, '{"userland-proxy": false}\n')
         _settle(topo.host)
-        paths = _collect_four_ways(tmp_path, topo.host, root, None)
+        paths = _collect_every_way(tmp_path, topo.host, root, None)
         lab_id = lab.id
     assert leftovers(lab_id) == []
     _same_files(paths["collect"], paths["script"])
+    if "script-busybox" in paths:
+        _same_files(paths["collect"], paths["script-busybox"])
     _write(tmp_path / "flows.json", FLOWS)
     check, audit = _assert_same_answers(paths, tmp_path / "flows.json")
     verdicts = {r["name"]: r["verdict"] for r in check["results"]}
@@ -182,7 +191,7 @@ def test_script_and_collect_give_the_same_answers_with_a_real_dockerd(tmp_path):
         try:
             root = _fake_root(tmp_path, ctx.docker.daemon_json.read_text())
             _settle(ctx.host)
-            paths = _collect_four_ways(tmp_path, ctx.host, root, ctx.docker.url)
+            paths = _collect_every_way(tmp_path, ctx.host, root, ctx.docker.url)
             flows = [f.contract(ctx.topo.client_addrs) for f in sc.flows]
         finally:
             ctx.docker.stop()
