@@ -3,9 +3,9 @@
 A lab host namespace (nflens.lab: namespaces nfl-<id>-*, torn down even on failure) with a LAN
 and a WAN client, a host service and firewall rules in iptables, nft and ebtables; then, on the
 same host, `collect()` and `sh collect.sh` (run inside the namespace with nsenter; also under
-BusyBox's sh), each also as a tarball (`snapshot collect --tar`, `collect.sh --tar`). `check` and `audit` must answer the
-same for all of them. The second test does it with a real dockerd (seed 001, broken): containers,
-networks and Docker's own rules, collected by `docker -H` in both.
+BusyBox's sh), each also as a tarball (`snapshot collect --tar`, `collect.sh --tar`). `check`
+and `audit` must answer the same for all of them. The second test does it with a real dockerd
+(seed 001, broken): containers, networks and Docker's own rules, collected by `docker -H` in both.
 """
 
 from __future__ import annotations
