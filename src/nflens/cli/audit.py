@@ -16,7 +16,7 @@ SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info":
 
 
 def audit(
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory"),
+    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     no_verify: bool = typer.Option(False, "--no-verify",
@@ -24,9 +24,9 @@ def audit(
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
-    from nflens.snapshot.read import read_snapshot
+    from nflens.snapshot.archive import read_host
 
-    host = read_snapshot(snapshot)
+    host = read_host(snapshot)
     result = run_audit(host, verify=not no_verify)
     if html is not None:
         _write_html(host, result, html)

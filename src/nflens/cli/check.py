@@ -16,14 +16,14 @@ from nflens.ir.packet import Flow
 
 def _simulator(snapshot: Path):
     from nflens.kernel.simulate import Simulator
-    from nflens.snapshot.read import read_snapshot
+    from nflens.snapshot.archive import read_host
 
-    return Simulator(read_snapshot(snapshot))
+    return Simulator(read_host(snapshot))
 
 
 def check(
     flows_file: Path = typer.Argument(..., help="flows file (JSON or YAML, CONTRACT §3)"),
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory"),
+    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
@@ -52,7 +52,7 @@ def check(
 
 
 def trace(
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory"),
+    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
     src: str = typer.Option(..., "--from", help="IFACE:ADDR, container:NAME or host"),
     dst: str = typer.Option(..., "--to", help="ADDR:PORT/PROTO ([ADDR]:PORT/PROTO for IPv6)"),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),

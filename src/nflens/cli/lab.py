@@ -169,12 +169,15 @@ def cleanup_cmd() -> None:
 
 
 def _need_root() -> None:
+    """Root, and the `lab` extra (pyroute2, the Docker SDK): checked before anything starts."""
     import os
 
     from nflens.errors import ToolError
+    from nflens.extras import require
 
     if os.geteuid() != 0:
         raise ToolError("the lab needs root (network namespaces, dockerd)")
+    require("lab", "the lab")
 
 
 def register(app: typer.Typer) -> None:

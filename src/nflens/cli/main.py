@@ -13,9 +13,25 @@ app = typer.Typer(
     name="nflens",
     help="What Docker and the Linux host firewall really do to a packet.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion SHELL (Typer's)
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nflens import __version__
+
+        typer.echo(f"nflens {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """What Docker and the Linux host firewall really do to a packet."""
 
 # Each module registers its commands on `app` when imported (register(app)).
 COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy", "fleet")

@@ -23,7 +23,7 @@ STATE_DIR = typer.Option(None, "--state-dir", envvar="NFLENS_STATE_DIR",
 @policy_app.command("plan")
 def plan(
     policy_file: Path = typer.Argument(..., help="policy file (YAML, or TOML by suffix)"),
-    snapshot: Path | None = typer.Option(None, "--snapshot", help="snapshot directory "
+    snapshot: Path | None = typer.Option(None, "--snapshot", help="snapshot directory or .tar.gz "
                                          "(default: collect from the live host)"),
     dialect: str | None = DIALECT,
     netns: str | None = NETNS,

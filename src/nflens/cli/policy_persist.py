@@ -40,8 +40,11 @@ def watch(
     back after a restart (debounced). SIGTERM/SIGINT stop it after the apply under way."""
     import signal
 
+    from nflens.extras import require
     from nflens.policy import watch as w
     from nflens.policy.persist import apply_argv
+
+    require("live", "policy watch (Docker's event stream)")
 
     argv = apply_argv(policy_file, docker_host=docker_host)
     argv += (["--netns", netns] if netns else []) + (["--state-dir", state_dir] if state_dir else [])

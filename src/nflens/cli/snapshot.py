@@ -1,14 +1,17 @@
-"""`nflens snapshot collect|show|redact`: make, inspect and share a snapshot directory."""
+"""`nflens snapshot collect|script|show|redact`: make, inspect and share a snapshot (a directory
+or one .tar.gz)."""
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 snapshot_app = typer.Typer(help="Collect, show or redact a host snapshot (CONTRACT §2).",
@@ -23,53 +26,89 @@ def _console() -> Console:
 
 @snapshot_app.command("collect")
 def collect_cmd(
-    directory: Path = typer.Argument(..., help="where to write the snapshot files"),
+    directory: Path | None = typer.Argument(None, help="where to write the snapshot files "
+                                            "(optional with --tar)"),
+    tar: Path | None = typer.Option(None, "--tar", help="also (or only) write it as this "
+                                    ".tar.gz, one file to attach"),
     netns: str | None = typer.Option(None, "--netns", help="collect inside this network namespace"),
     docker_host: str | None = typer.Option(None, "--docker-host", help="docker -H URL"),
+    root: Path | None = typer.Option(None, "--root", help="read daemon.json and persist/ from "
+                                     "this filesystem root (default / on the live host)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Run the read-only commands of CONTRACT §2 and write their outputs (root needed)."""
+    from nflens.errors import NflensError
+    from nflens.snapshot.archive import stem, write_tar
     from nflens.snapshot.collect import collect
 
-    report = collect(directory, netns=netns, docker_host=docker_host)
+    if directory is None and tar is None:
+        raise NflensError("snapshot collect: give a DIR, --tar FILE.tar.gz, or both")
+    extra = {} if root is None else {"persist_root": root,
+                                     "daemon_json": root / "etc/docker/daemon.json"}
+    with tempfile.TemporaryDirectory(prefix="nflens-collect-") as tmp:
+        out = directory if directory is not None else Path(tmp) / stem(tar)
+        report = collect(out, netns=netns, docker_host=docker_host, **extra)
+        if tar is not None:
+            write_tar(out, tar)
+    where = str(tar if directory is None else directory)
     if as_json:
-        sys.stdout.write(json.dumps({"dir": str(report.out_dir), "written": report.written,
+        sys.stdout.write(json.dumps({"dir": str(directory) if directory else None,
+                                     "tar": str(tar) if tar else None, "written": report.written,
                                      "missing": [{"file": f, "reason": r}
                                                  for f, r in report.missing]}, indent=1) + "\n")
         return
     console = _console()
-    console.print(f"[bold]{directory}[/]: wrote {len(report.written)} file(s)")
+    console.print(f"[bold]{escape(where)}[/]: wrote {len(report.written)} file(s)"
+                  + (f" (and {escape(str(tar))})" if directory is not None and tar else ""))
     for name in report.written:
-        console.print(f"  [green]✓[/] {name}")
+        console.print(f"  [green]✓[/] {escape(name)}")
     for name, reason in report.missing:
-        console.print(f"  [yellow]–[/] {name}: {reason}")
+        console.print(f"  [yellow]–[/] {escape(name)}: {escape(reason)}")
+
+
+@snapshot_app.command("script")
+def script_cmd() -> None:
+    """Print a POSIX shell script that collects the same snapshot on a host without nflens:
+    `nflens snapshot script > collect.sh`, then `sudo sh collect.sh DIR` (or `--tar
+    FILE.tar.gz`) there. Read-only commands only."""
+    from nflens.snapshot.script import render
+
+    sys.stdout.write(render())
 
 
 @snapshot_app.command("redact")
 def redact_cmd(
-    src: Path = typer.Argument(..., help="a snapshot directory"),
-    dst: Path = typer.Argument(..., help="where to write the redacted copy"),
+    src: Path = typer.Argument(..., help="a snapshot directory or .tar.gz"),
+    dst: Path = typer.Argument(..., help="where to write the redacted copy (a directory, or "
+                               "a .tar.gz)"),
 ) -> None:
     """Copy a snapshot with its public addresses replaced consistently (for bug reports)."""
+    from nflens.snapshot.archive import is_tar_name, opened, stem, write_tar
     from nflens.snapshot.redact import redact
 
-    mapping = redact(src, dst)
+    with opened(src) as src_dir, tempfile.TemporaryDirectory(prefix="nflens-redact-") as tmp:
+        if is_tar_name(dst):
+            out = Path(tmp) / stem(dst)
+            mapping = redact(src_dir, out)
+            write_tar(out, dst)
+        else:
+            mapping = redact(src_dir, dst)
     console = _console()
-    console.print(f"[bold]{dst}[/]: {len(mapping)} public address(es) replaced")
+    console.print(f"[bold]{escape(str(dst))}[/]: {len(mapping)} public address(es) replaced")
     for real, stand_in in mapping.items():
         console.print(f"  {real} -> {stand_in}")
 
 
 @snapshot_app.command("show")
 def show_cmd(
-    directory: Path = typer.Argument(..., help="a snapshot directory"),
+    directory: Path = typer.Argument(..., help="a snapshot directory or .tar.gz"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """Files and assumptions, interfaces, routes, sockets, Docker state and rulesets."""
-    from nflens.snapshot.read import read_snapshot
+    from nflens.snapshot.archive import read_host
     from nflens.snapshot.summary import summarize
 
-    data = summarize(read_snapshot(directory))
+    data = summarize(read_host(directory))
     if as_json:
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
         return

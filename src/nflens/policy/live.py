@@ -22,6 +22,7 @@ from pathlib import Path
 from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.snapshot import rulesets
+from nflens.snapshot.archive import read_host
 from nflens.snapshot.read import read_snapshot
 
 RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json", "ebtables-save.txt")
@@ -63,7 +64,7 @@ def live_rules(netns: str | None):
 def host_for(snapshot: Path | None, netns: str | None, docker_host: str | None,
              rules_live: bool) -> Host:
     if snapshot is not None:
-        host = read_snapshot(snapshot)
+        host = read_host(snapshot)  # a directory or a tarball
         if rules_live:
             host = replace(host, ruleset=live_rules(netns))
         return host

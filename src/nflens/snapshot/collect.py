@@ -9,6 +9,10 @@ reader then records what it assumed instead.
 
 I/O goes through one seam, `Runner` (argv -> exit code, stdout, stderr), so tests can feed
 canned outputs; the live runner is `run_command`.
+
+The tables below (COMMANDS, DOCKER_COMMANDS, DOCKER_INSPECT, DAEMON_JSON, and persist.py's
+FIXED/GLOBS) are the one list of what a snapshot holds: `nflens snapshot script`
+(snapshot/script.py) renders the same tables as a POSIX shell script for hosts without nflens.
 """
 
 from __future__ import annotations
@@ -39,7 +43,20 @@ COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("ss.txt", ["ss", "-Htlnup"]),
     ("sysctl.txt", ["sysctl", "-a"]),
 )
+# Docker, asked only when `docker info` answers: file -> docker arguments
+DOCKER_COMMANDS: tuple[tuple[str, list[str]], ...] = (
+    ("docker-info.json", ["info", "--format", "{{json .}}"]),
+    ("docker-version.json", ["version", "--format", "{{json .}}"]),
+)
+# file -> (the command listing ids, the command inspecting them); no ids -> "[]"
+DOCKER_INSPECT: tuple[tuple[str, list[str], list[str]], ...] = (
+    ("docker-containers.json", ["ps", "-aq"], ["inspect"]),
+    ("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"]),
+)
+DOCKER_FILES = tuple(f for f, _ in DOCKER_COMMANDS) + tuple(f for f, _, _ in DOCKER_INSPECT)
 DAEMON_JSON = Path("/etc/docker/daemon.json")
+# one line `FILE: reason` per file that could not be collected (kept with the snapshot)
+MISSING_FILE = "collect-missing.txt"
 
 
 @dataclass
@@ -120,25 +137,25 @@ class _Collector:
         return base + args
 
     def docker_files(self) -> None:
-        names = ("docker-containers.json", "docker-networks.json", "docker-info.json",
-                 "docker-version.json")
         if self.netns is not None and self.docker_host is None:
-            for name in names:
+            for name in DOCKER_FILES:
                 self.report.missing.append((name, f"no docker host given for namespace "
                                             f"{self.netns!r}: the default daemon belongs to "
                                             "another namespace"))
             return
-        info = self.run("docker-info.json", self.docker(["info", "--format", "{{json .}}"]))
+        (first, first_args), *rest = DOCKER_COMMANDS
+        info = self.run(first, self.docker(first_args))
         if info is None:
-            for name in names[:2] + names[3:]:
+            for name in DOCKER_FILES[1:]:
                 self.report.missing.append((name, "the Docker daemon did not answer `docker info`"))
             return
-        self.write("docker-info.json", info)
-        version = self.run("docker-version.json", self.docker(["version", "--format", "{{json .}}"]))
-        if version is not None:
-            self.write("docker-version.json", version)
-        self.inspect("docker-containers.json", ["ps", "-aq"], ["inspect"])
-        self.inspect("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"])
+        self.write(first, info)
+        for file, args in rest:
+            out = self.run(file, self.docker(args))
+            if out is not None:
+                self.write(file, out)
+        for file, list_args, inspect_args in DOCKER_INSPECT:
+            self.inspect(file, list_args, inspect_args)
 
     def inspect(self, file: str, list_args: list[str], inspect_args: list[str]) -> None:
         ids = self.run(file, self.docker(list_args))
@@ -185,6 +202,7 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
         if runner is None and shutil.which("nsenter") is None:
             raise ToolError("nsenter is needed to collect inside a network namespace")
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MISSING_FILE).unlink(missing_ok=True)  # a record of an earlier run would lie
     c = _Collector(out_dir, netns, docker_host, runner or run_command)
     c.host_files()
     c.docker_files()
@@ -197,4 +215,7 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
         from nflens.snapshot.persist import collect_persist
 
         c.report.written += [f"persist/{p}" for p in collect_persist(out_dir, persist_root)]
+    if c.report.missing:
+        (out_dir / MISSING_FILE).write_text("".join(f"{f}: {r}\n" for f, r in c.report.missing),
+                                            encoding="utf-8")
     return c.report

@@ -22,7 +22,9 @@ GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
          "etc/firewalld/services/*.xml",
          "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
          "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service")
-CALLS_FIREWALL = re.compile(r"\b(ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens)\b")
+# a POSIX ERE too: snapshot/script.py greps units for the same words
+FIREWALL_TOOLS = r"ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens"
+CALLS_FIREWALL = re.compile(rf"\b({FIREWALL_TOOLS})\b")
 MAX_BYTES = 1 << 20
 
 
