@@ -17,6 +17,7 @@ from nflens.cli.main import app, _register
 from nflens.fleet.hosts import discover
 from nflens.fleet.run import audit_fleet, dask_client
 from nflens.fleet.store import Store
+from nflens.snapshot.archive import write_tar
 from nflens.snapshot.read import read_snapshot
 
 from tests.conftest import REPO
@@ -26,6 +27,7 @@ HOSTS = ("seed000_web2-broken", "seed001_input_bypass-broken", "seed001_input_by
          "seed003_egress-broken", "seed004_dnat_port-broken", "seed004_dnat_port-fixed",
          "docker_options-icc-false", "internal_net-proxy")
 AUDIT_KEYS = ("exposure", "egress", "findings", "assumptions")
+TARRED, TARRED_FROM = "tarred", "seed000_web2-fixed"
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +37,16 @@ def root(tmp_path_factory) -> Path:
         shutil.copytree(LAB / name, root / name)
     (root / "broken").mkdir()
     (root / "broken" / "ip-addr.json").write_text("{")
+    write_tar(LAB / TARRED_FROM, root / f"{TARRED}.tar.gz")  # a host sent as one file
     return root
 
 
 @pytest.fixture(scope="module")
 def single(root) -> dict[str, dict]:
     """What `nflens audit` says for each host, run alone."""
-    return {name: audit(read_snapshot(root / name)) for name in HOSTS}
+    out = {name: audit(read_snapshot(root / name)) for name in HOSTS}
+    out[TARRED] = audit(read_snapshot(LAB / TARRED_FROM))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,7 @@ def client():
 
 def _same_as_single(records, single):
     by_host = {r["host"]: r for r in records}
-    assert set(by_host) == set(HOSTS) | {"broken"}
+    assert set(by_host) == set(HOSTS) | {"broken", TARRED}
     for name, expected in single.items():
         assert {k: by_host[name][k] for k in AUDIT_KEYS} == expected, name
 
@@ -72,7 +77,7 @@ def test_an_unchanged_snapshot_is_not_audited_again_even_after_an_unfinished_run
     seen: list[tuple[str, bool]] = []
     records, reused = audit_fleet(discover(root), store, client,
                                   lambda rec, cached: seen.append((rec["host"], cached)))
-    assert reused == len(HOSTS) + 1 and all(cached for _, cached in seen)
+    assert reused == len(HOSTS) + 2 and all(cached for _, cached in seen)
     _same_as_single(records, single)
 
 
@@ -118,7 +123,7 @@ def test_cli_json_has_the_contract_shape(root, single, tmp_path, capsys):
     _same_as_single(doc["hosts"], single)
     assert (out / "hosts.jsonl").is_file() and (out / "summary.json").is_file()
     lines = (out / "hosts.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["host"] for line in lines) == sorted(HOSTS + ("broken",))
+    assert sorted(json.loads(line)["host"] for line in lines) == sorted(HOSTS + ("broken", TARRED))
     assert "seed001_input_bypass-broken" in (tmp_path / "fleet.html").read_text()
 
 

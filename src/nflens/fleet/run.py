@@ -26,11 +26,10 @@ OnRecord = Callable[[dict[str, Any], bool], None]  # (record, reused)
 def dask_client(workers: int, scheduler: str | None, timeout: str = "15s") -> Iterator[Any]:
     """A client of an existing cluster at SCHEDULER, else of a LocalCluster of WORKERS processes
     (one thread each: the audit is CPU-bound Python)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - an install without the fleet extra
-        raise NflensError("nflens fleet needs Dask distributed: pip install 'nflens[fleet]'") \
-            from exc
+    from nflens.extras import require
+
+    require("fleet", "nflens fleet")
+    from distributed import Client, LocalCluster
     if scheduler:
         try:
             client = Client(scheduler, timeout=timeout)
