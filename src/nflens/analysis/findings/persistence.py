@@ -63,6 +63,10 @@ def _native_fix(ctx: AuditContext, lost: list[tuple[str, Rule]]) -> Fix:
                          f"{n} {a}" for n, a in enumerate(args))
         return Fix(note="firewalld keeps direct rules in /etc/firewalld/direct.xml and re-adds "
                         "them at every start and reload:\n" + cmds + "\nfirewall-cmd --reload")
+    if lost and all(k == "nft" for k, _ in lost):
+        return Fix(note="write the table into /etc/nftables.conf (nftables.service loads it at "
+                        "boot; `nft list table FAMILY NAME` prints it), and flush only that "
+                        "table there, never the whole ruleset")
     return Fix(note="put the commands in a unit ordered After=docker.service with "
                     "PartOf=docker.service (`nflens policy persist` writes one)")
 
