@@ -97,8 +97,11 @@ def build(lab: Lab, sc: Scenario, variant: Variant, binaries: Any = None) -> Lab
     for port in sc.host_services:
         topo.host_service(port)
     mounts = hostfw.start(lab, topo.host, sc.firewall) if sc.firewall else None
-    for line in variant.boot:
-        (mounts.sh(line) if mounts else run_in(topo.host, ["sh", "-c", line]))
+    for line in variant.boot:  # the host firewall's own commands, before dockerd (boot order)
+        if mounts is not None:
+            mounts.sh(line)
+        else:
+            run_in(topo.host, ["sh", "-c", line])
     dockerd = Dockerd(lab, topo.host, variant.daemon, mount=mounts.file if mounts else None,
                       install=binaries)
     dockerd.start()
@@ -183,14 +186,12 @@ def snapshot(ctx: LabContext, out: Path) -> None:
 
     report = collect(out, netns=ctx.host, docker_host=ctx.docker.url,
                      daemon_json=ctx.docker.daemon_json)
-    # persist/ as `nflens snapshot collect` on that host: from its own mount namespace when it
-    # has one, else from the machine's filesystem, which is that host's.
+    # persist/ as `nflens snapshot collect` finds it on that host, read in the host's own mount
+    # namespace. A host without one shares the machine's filesystem, whose stock files (Debian's
+    # /etc/nftables.conf "flush ruleset", the installed ufw/firewalld) are not the scenario's:
+    # its snapshot keeps no persist/ ("persistence unknown").
     if ctx.mounts is not None:
         hostfw.collect_persist(ctx.mounts, out)
-    else:
-        from nflens.snapshot.persist import collect_persist
-
-        collect_persist(out, Path("/"))
     if report.missing:
         missing = "; ".join(f"{f}: {r}" for f, r in report.missing)
         (out / "collect-missing.txt").write_text(missing + "\n")

@@ -27,6 +27,8 @@ import sys
 import time
 from typing import Any
 
+from nflens.errors import ToolError
+
 SERVER = ("import socket, sys\n"
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
           "s.bind(('0.0.0.0', int(sys.argv[1])))\n"
@@ -54,9 +56,17 @@ def server_argv(port: int, token: str) -> list[str]:
 def start_server(lab: Any, container: Any, port: int, token: str) -> None:
     """The UDP server in `container`'s network namespace (`/proc/PID/ns/net`)."""
     container.reload()
-    pid = container.attrs["State"]["Pid"]
-    lab.spawn(f"/proc/{pid}/ns/net", server_argv(port, token),
-              log=lab.state_dir / f"udp-{container.name}-{port}.log")
+    netns = f"/proc/{container.attrs['State']['Pid']}/ns/net"
+    proc = lab.spawn(netns, server_argv(port, token),
+                     log=lab.state_dir / f"udp-{container.name}-{port}.log")
+    deadline = time.monotonic() + 10  # bound before the first probe (Python starts slowly)
+    while time.monotonic() < deadline and proc.poll() is None:
+        ss = subprocess.run(["nsenter", f"--net={netns}", "--", "ss", "-Hlun", f"sport = :{port}"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if ss.stdout.strip():
+            return
+        time.sleep(0.05)
+    raise ToolError(f"the UDP server of {container.name} did not bind port {port}")
 
 
 def client_argv(addr: str, port: int, timeout: int) -> list[str]:
