@@ -14,8 +14,11 @@ firewalld (Debian 1.3, nftables backend) needs a system D-Bus: its own `dbus-dae
 on the private /run/dbus, then `firewalld --nofork --nopid --log-target console` (no pid file,
 no /var/log/firewalld). polkitd is D-Bus-activated by that bus when firewall-cmd first asks;
 it lives in the host's namespaces, so teardown finds it there. dockerd starts *after* firewalld
-in the same mount namespace, so it can find firewalld on the bus (issue 12: dockerd 28
-registers its docker-forwarding policy; 20.10 does not).
+in the same mount namespace, so it finds firewalld on the bus. Seen in the lab: dockerd 20.10
+puts its bridges in a `docker` zone (target ACCEPT, written to zones/docker.xml) and makes
+firewalld reload, which drops every runtime-only change — so the scenarios configure with
+`--permanent` and `--reload`, as an admin must; dockerd 28.5.2 also creates the
+`docker-forwarding` policy (policies/docker-forwarding.xml, filter_FWD_policy_docker-forwarding).
 Every process is started through `Lab.spawn` (recorded before it runs), the mount namespace's
 file and mounts are registered mount roots: teardown and cleanup_stale remove them.
 """
