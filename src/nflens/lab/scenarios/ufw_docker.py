@@ -8,7 +8,9 @@ ufw is enabled at boot, before dockerd (the order of their units). Docker publis
 `-p 80:8080` and web `-p 8080:80`: both are open to the WAN anyway — the DNATed packets are
 forwarded, FORWARD jumps to Docker's chains before ufw's, and ufw's INPUT rules never see
 them. A container reaching the host (172.17.0.1 or any host address) *is* filtered by ufw's
-INPUT chains.
+INPUT chains. A WAN neighbour that routes 172.17.0.0/16 via the host reaches the containers'
+own addresses too (`wan-*-direct`): Docker's FORWARD rules accept them before ufw's chains
+(Docker 28 drops such packets in its raw table).
 
 Variants (everything in `boot`, i.e. the host as it comes up after the change and a reboot):
 - broken: the ufw rules above.
@@ -76,6 +78,8 @@ FLOWS = (
     FlowSpec("wan-tomcat", "eth1", "198.51.100.1", 80),
     FlowSpec("lan-web", "eth0", "10.99.0.1", 8080),
     FlowSpec("wan-web", "eth1", "198.51.100.1", 8080),
+    FlowSpec("wan-web-direct", "eth1", "172.17.0.2", 80, note="a neighbour routing to it"),
+    FlowSpec("wan-tomcat-direct", "eth1", "172.17.0.3", 8080, note="a neighbour routing to it"),
     FlowSpec("lan-limited-svc", "eth0", "10.99.0.1", 8000, note="ufw limit"),
     FlowSpec("wan-limited-svc", "eth1", "198.51.100.1", 8000, note="ufw limit"),
     FlowSpec("wan-docker0-svc", "eth1", "198.51.100.1", 8001),
