@@ -5,7 +5,8 @@ each ~15 s to build. Checked: the kernel outcomes the scenarios are about, that 
 worked on the private copies only (the machine's /etc is byte-for-byte unchanged), persist/
 comes from the host's own mount namespace, and that teardown — and cleanup_stale after a
 SIGKILL — leave no process, mount or namespace (dbus-daemon, firewalld, polkitd, dockerd, the
-mount namespace file) behind.
+mount namespace file) behind. With Docker 28.5.2 in the lab cache (labdocker's), one more host
+shows dockerd registering with that host's firewalld.
 """
 
 from __future__ import annotations
@@ -181,3 +182,26 @@ def test_a_sigkilled_firewalld_host_is_removed_by_the_stale_teardown():
     while _mnt_ns_users(inode) and time.monotonic() < deadline:
         time.sleep(0.1)
     _assert_gone(run_id, procs, inode)
+
+
+@needs_tools
+def test_dockerd_28_registers_with_firewalld_on_the_hosts_own_bus():
+    """Issue 12: dockerd 28 started after firewalld, in its mount namespace, finds it on the
+    bus and creates its docker-forwarding policy (20.10 only adds the docker zone)."""
+    from nflens.errors import ToolError
+    from nflens.lab.hostfw import DockerBinaries
+
+    try:
+        binaries = DockerBinaries.cached("28.5.2")
+    except ToolError as exc:
+        pytest.skip(str(exc))
+    sc = load("firewalld_zones")
+    with Lab() as lab:
+        ctx = run.build(lab, sc, sc.variant("zones"), binaries)
+        assert ctx.docker.client.version()["Version"].startswith("28.5.2")
+        assert "docker-forwarding" in ctx.sh("firewall-cmd --get-policies")
+        assert "filter_FWD_policy_docker-forwarding" in ctx.sh("nft list table inet firewalld")
+        assert _probe(ctx, "eth1", "198.51.100.1", 1812, "udp") == "allow"
+        ctx.docker.stop()
+        inode, procs = os.stat(ctx.mounts.file).st_ino, list(lab.state.procs)
+    _assert_gone(lab.id, procs, inode)
