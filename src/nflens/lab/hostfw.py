@@ -10,8 +10,9 @@ into the namespace and writes ENABLED=yes into the private ufw.conf; later `ufw 
 edits the private user.rules and reloads. ufw's sysctls (/etc/ufw/sysctl.conf) are the
 namespace's own (net.* is per network namespace).
 
-firewalld (Debian 1.3, nftables backend) needs a system D-Bus: its own `dbus-daemon --system`
-on the private /run/dbus, then `firewalld --nofork --nopid --log-target console` (no pid file,
+firewalld (Debian 1.3, nftables backend) needs a system D-Bus: its own `dbus-daemon --system
+--nofork` on the private /run/dbus (not --fork: Lab.spawn records the daemon's own pid before it
+runs, so nothing depends on a pid file), then `firewalld --nofork --nopid --log-target console` (no pid file,
 no /var/log/firewalld). polkitd is D-Bus-activated by that bus when firewall-cmd first asks;
 it lives in the host's namespaces, so teardown finds it there. dockerd starts *after* firewalld
 in the same mount namespace, so it finds firewalld on the bus. Seen in the lab: dockerd 20.10
