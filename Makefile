@@ -2,7 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat chromium
+SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat chromium \
+           ufw firewalld dbus
+# Host firewall managers the lab runs inside its own namespaces only (src/nflens/lab/hostfw.py):
+# installed with their services kept from starting (policy-rc.d 101) and disabled afterwards,
+# so they never run in the machine's root namespace.
+FWPKGS := ufw firewalld
 
 .PHONY: setup sysdeps venv test test-fast demo bench fuzz-long clean
 
@@ -14,7 +19,12 @@ sysdeps:
 	  missing=""; for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing system packages:$$missing"; \
+	    guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; guard=1; fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
+	    if [ -d /run/systemd/system ]; then systemctl disable --now $(FWPKGS) >/dev/null 2>&1 || true; fi; \
+	    [ $$rc = 0 ] || exit $$rc; \
 	  fi; \
 	else echo "not root or no apt-get: skipping system packages (lab tests will skip)"; fi
 

@@ -21,3 +21,20 @@ def test_firewall_units_and_configs_are_copied_others_not(tmp_path):
                               "etc/systemd/system/fw.service"]
     host = read_snapshot(snap)
     assert dict(host.persist)["etc/nftables.conf"] == "flush ruleset\n"
+
+
+def test_firewalld_direct_rules_and_ufw_defaults_are_copied(tmp_path):
+    """Lab (firewalld_zones-direct-docker-user): `firewall-cmd --permanent --direct` writes
+    /etc/firewalld/direct.xml, and ufw's forward policy lives in /etc/default/ufw; neither was
+    collected, so a persisted DOCKER-USER rule looked lost after a reboot."""
+    root = tmp_path / "root"
+    (root / "etc/firewalld/zones").mkdir(parents=True)
+    (root / "etc/default").mkdir(parents=True)
+    (root / "etc/firewalld/direct.xml").write_text(
+        '<direct><rule ipv="ipv4" table="filter" chain="DOCKER-USER" priority="0">-i eth1 -j DROP'
+        '</rule></direct>\n')
+    (root / "etc/firewalld/zones/internal.xml").write_text('<zone><interface name="eth0"/></zone>')
+    (root / "etc/default/ufw").write_text('DEFAULT_FORWARD_POLICY="DROP"\n')
+    copied = collect_persist(tmp_path / "snap", root)
+    assert sorted(copied) == ["etc/default/ufw", "etc/firewalld/direct.xml",
+                              "etc/firewalld/zones/internal.xml"]

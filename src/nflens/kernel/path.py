@@ -25,6 +25,7 @@ from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.hostmodel import Attachment, HostModel
 from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline
+from nflens.kernel.matches.xt_recent import RecentLists
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
                                  NatStep, PacketStep, RouteStep)
@@ -53,6 +54,7 @@ class Walker:
         self.trace = trace
         self.unmodelled = unmodelled
         self.assumed: list[str] = []  # what this journey assumed (shown with the verdict)
+        self.recent = RecentLists(self.assumed)  # -m recent's lists, fresh for each flow
         self.phase = ""
 
     # --- hooks ---------------------------------------------------------------------------
@@ -95,7 +97,7 @@ class Walker:
             physin=physin, physout=physout, bridged=bridged, ct=ct,
             eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
             uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
-            extra=(("table", table),))
+            extra=(("table", table), ("recent", self.recent)))
 
     def walk(self, base, hook: str, ctx: PacketContext, direction: str):
         """Run one base chain; its HookStep goes before the rule steps it produced."""

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import signal
 import tarfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nflens.errors import ToolError
@@ -78,10 +80,17 @@ class DaemonConfig:
 class Dockerd:
     """dockerd running in namespace `ns` of `lab`, talking on its own unix socket."""
 
-    def __init__(self, lab: Lab, ns: str, config: DaemonConfig | None = None):
+    def __init__(self, lab: Lab, ns: str, config: DaemonConfig | None = None,
+                 mount: Path | None = None, install: Any = None):
+        """`mount`: the host's private mount namespace (lab/mountns.py), entered by dockerd too
+        (it must find firewalld on that namespace's D-Bus). `install`: which binaries (an
+        object with `dockerd`, `path_dirs`, `proxy`, as lab/hostfw.DockerBinaries); None is
+        the machine's own dockerd."""
         self.lab = lab
         self.ns = ns
         self.config = config or DaemonConfig()
+        self.mount = mount
+        self.install = install
         self.run_dir = lab.state_dir
         self.sock = self.run_dir / "docker.sock"
         self.daemon_json = self.run_dir / "daemon.json"
@@ -95,7 +104,11 @@ class Dockerd:
 
     def argv(self) -> list[str]:
         run_id = self.lab.id
-        return ["dockerd", "--exec-root", str(self.run_dir / "exec"),
+        inst = self.install
+        env = ["env", "PATH=" + ":".join((*inst.path_dirs, os.environ.get(
+            "PATH", "/usr/sbin:/usr/bin:/sbin:/bin")))] if inst and inst.path_dirs else []
+        return env + [inst.dockerd if inst else "dockerd",
+                "--exec-root", str(self.run_dir / "exec"),
                 "--data-root", str(self.lab.data_dir / "docker"),
                 "--pidfile", str(self.run_dir / "docker.pid"), "-H", self.url,
                 "--config-file", str(self.daemon_json), "--storage-driver", "vfs",
@@ -103,13 +116,17 @@ class Dockerd:
                 "--containerd-plugins-namespace", f"nfl-{run_id}-plugins", "--log-level", "warn"]
 
     def start(self, timeout: float = 60) -> None:
-        if shutil.which("dockerd") is None:
+        if self.install is None and shutil.which("dockerd") is None:
             raise ToolError("dockerd is not installed (Debian: apt-get install docker.io)")
         self.lab.add_dir(self.run_dir / "exec", mounts=True)
         self.lab.add_dir(self.lab.data_dir, mounts=True)
         self.lab.add_cgroup(f"nfl-{self.lab.id}")
-        self.daemon_json.write_text(json.dumps(self.config.daemon_json(), indent=1) + "\n")
-        self._proc = self.lab.spawn(self.ns, self.argv(), log=self.log, graceful=True)
+        data = self.config.daemon_json()
+        if self.install is not None and self.install.proxy and self.config.userland_proxy:
+            data["userland-proxy-path"] = self.install.proxy
+        self.daemon_json.write_text(json.dumps(data, indent=1) + "\n")
+        self._proc = self.lab.spawn(self.ns, self.argv(), log=self.log, graceful=True,
+                                    mount=self.mount)
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:

@@ -90,16 +90,18 @@ class LabState:
         return cls(**data)
 
 
-def nsenter(ns: str, argv: list[str]) -> list[str]:
-    return ["nsenter", f"--net={NETNS_DIR / ns}", "--"] + argv
+def nsenter(ns: str, argv: list[str], mount: Path | None = None) -> list[str]:
+    """`mount`: a persistent mount namespace (lab/mountns.py) to enter as well."""
+    mnt = [f"--mount={mount}"] if mount else []
+    return ["nsenter", *mnt, f"--net={NETNS_DIR / ns}", "--"] + argv
 
 
-def run_in(ns: str, argv: list[str], timeout: float = 30, check: bool = True
-           ) -> subprocess.CompletedProcess:
+def run_in(ns: str, argv: list[str], timeout: float = 30, check: bool = True,
+           mount: Path | None = None) -> subprocess.CompletedProcess:
     """Run a short command in namespace `ns`; a failure becomes a ToolError with its stderr."""
     try:
-        proc = subprocess.run(nsenter(ns, argv), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(nsenter(ns, argv, mount), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"{' '.join(argv)} in {ns}: timed out after {timeout}s") from exc
     if check and proc.returncode != 0:
@@ -190,12 +192,13 @@ class Lab:
         """Per-namespace sysctls (net.ipv4.ip_forward, net.ipv6.conf.*) are written from inside."""
         run_in(ns, ["sysctl", "-q", "-w", f"{key}={value}"])
 
-    def spawn(self, ns: str, argv: list[str], log: Path | None = None, graceful: bool = False
-              ) -> subprocess.Popen:
-        """Start a long-lived process in `ns` in its own session (so it survives --keep)."""
+    def spawn(self, ns: str, argv: list[str], log: Path | None = None, graceful: bool = False,
+              mount: Path | None = None) -> subprocess.Popen:
+        """Start a long-lived process in `ns` (and mount namespace `mount`, when given) in its
+        own session (so it survives --keep)."""
         out = open(log, "ab") if log else subprocess.DEVNULL
         try:
-            proc = subprocess.Popen(nsenter(ns, argv), stdin=subprocess.DEVNULL, stdout=out,
+            proc = subprocess.Popen(nsenter(ns, argv, mount), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             if log:

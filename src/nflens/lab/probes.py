@@ -9,7 +9,8 @@ socket (to reserve it) that accepts but never answers, and a docker-proxy whose 
 unreachable accepts the connection and then closes it.
 
 Timeouts are short and bounded twice: busybox `timeout` around wget and subprocess's own.
-Only TCP is probed; busybox nc in Debian's static build has no UDP mode.
+UDP is probed from namespaces only (lab/udp.py): busybox nc in Debian's static build has no
+UDP mode, so a container has no UDP client.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def _result(rc: int, out: str, err: str, started: float) -> ProbeResult:
 def from_netns(ns: str, addr: str, port: int, proto: str = "tcp", timeout: int = TIMEOUT
                ) -> ProbeResult:
     """Connect from namespace `ns` (a client, or the host itself) with the host's busybox."""
+    if proto == "udp":
+        from nflens.lab import udp
+
+        return ProbeResult(*udp.from_argv(nsenter(ns, udp.client_argv(addr, port, timeout)),
+                                          timeout))
     _tcp_only(proto)
     argv = nsenter(ns, wget_argv(addr, port, timeout, busybox="busybox"))
     started = time.monotonic()
@@ -97,7 +103,8 @@ def handshake(ns: str, addr: str, port: int) -> bool:
 
 def from_container(container: Any, addr: str, port: int, proto: str = "tcp",
                    timeout: int = TIMEOUT) -> ProbeResult:
-    """Connect from inside `container` (a docker SDK Container) with the image's busybox wget."""
+    """Connect from inside `container` (a docker SDK Container) with the image's busybox wget
+    (TCP only: the image has no UDP client)."""
     _tcp_only(proto)
     started = time.monotonic()
     res = container.exec_run(wget_argv(addr, port, timeout), demux=True)
@@ -108,4 +115,4 @@ def from_container(container: Any, addr: str, port: int, proto: str = "tcp",
 
 def _tcp_only(proto: str) -> None:
     if proto != "tcp":
-        raise ValueError(f"lab probes speak TCP only, not {proto}")
+        raise ValueError(f"lab probes from a container speak TCP only, not {proto}")

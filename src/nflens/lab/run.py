@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nflens.errors import ToolError
-from nflens.lab import probes, topology
+from nflens.lab import hostfw, probes, topology
 from nflens.lab.dockerd import Dockerd
+from nflens.lab.mountns import HostMounts
 from nflens.lab.netns import Lab, run_in
 from nflens.lab.scenarios import FlowSpec, Scenario, Variant
 
@@ -28,6 +29,7 @@ class LabContext:
     topo: topology.Topology
     docker: Dockerd
     containers: dict[str, Any] = field(default_factory=dict)
+    mounts: HostMounts | None = None  # the host's private mount namespace (real ufw/firewalld)
 
     @property
     def host(self) -> str:
@@ -44,8 +46,22 @@ class LabContext:
         self.containers[name] = self.docker.run_server(name, **kwargs)
         return self.containers[name]
 
+    def udp_server(self, name: str, udp_ports: tuple[int, ...], port: int = 80,
+                   **kwargs: Any):
+        """A server answering `nflens:<name>` over HTTP on `port` and over UDP on each of
+        `udp_ports` (lab/udp.py: the UDP side runs in the container's network namespace)."""
+        from nflens.lab import udp
+
+        container = self.server(name, port=port, **kwargs)
+        for udp_port in udp_ports:
+            udp.start_server(self.lab, container, udp_port, f"nflens:{name}")
+        return container
+
     def sh(self, line: str) -> str:
-        """One setup line, run by sh in the host namespace (iptables/ebtables/nft ...)."""
+        """One setup line, run by sh in the host namespace (iptables/ebtables/nft, ufw,
+        firewall-cmd ...), in its private mount namespace when it has one."""
+        if self.mounts is not None:
+            return self.mounts.sh(line).stdout
         return run_in(self.host, ["sh", "-c", line]).stdout
 
 
@@ -75,14 +91,22 @@ class RunReport:
 Log = Callable[[str], None]
 
 
-def build(lab: Lab, sc: Scenario, variant: Variant) -> LabContext:
+def build(lab: Lab, sc: Scenario, variant: Variant, binaries: Any = None) -> LabContext:
+    """`binaries`: the dockerd to run (lab/hostfw.DockerBinaries; None: the machine's)."""
     topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
     for port in sc.host_services:
         topo.host_service(port)
-    dockerd = Dockerd(lab, topo.host, variant.daemon)
+    mounts = hostfw.start(lab, topo.host, sc.firewall) if sc.firewall else None
+    for line in variant.boot:  # the host firewall's own commands, before dockerd (boot order)
+        if mounts is not None:
+            mounts.sh(line)
+        else:
+            run_in(topo.host, ["sh", "-c", line])
+    dockerd = Dockerd(lab, topo.host, variant.daemon, mount=mounts.file if mounts else None,
+                      install=binaries)
     dockerd.start()
     dockerd.build_image()
-    ctx = LabContext(lab, topo, dockerd)
+    ctx = LabContext(lab, topo, dockerd, mounts=mounts)
     sc.build(ctx)
     for line in variant.setup:
         ctx.sh(line)
@@ -137,12 +161,24 @@ def write_files(ctx: LabContext, sc: Scenario, variant: Variant, outcomes: list[
     expected = {"expected": {o.name: o.outcome for o in outcomes},
                 "flaky": [o.name for o in outcomes if o.flaky],
                 "setup": "\n".join(variant.setup)}
+    if variant.boot:
+        expected["boot"] = "\n".join(variant.boot)
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     lab = {"scenario": sc.name, "variant": variant.name, "description": variant.description,
-           "daemon": variant.daemon.daemon_json(),
+           "daemon": variant.daemon.daemon_json(), **_versions(ctx, sc),
            "probes": {o.name: [{"outcome": r.outcome, "token": r.token, "detail": r.detail}
                                for r in o.rounds] for o in outcomes}}
     (out / "lab.json").write_text(json.dumps(lab, indent=1) + "\n")
+
+
+def _versions(ctx: LabContext, sc: Scenario) -> dict[str, Any]:
+    """Which dockerd and which host firewall made the fixture."""
+    out: dict[str, Any] = {"dockerd": ctx.docker.client.version().get("Version")}
+    if sc.firewall and ctx.mounts is not None:
+        cmd = {"ufw": "ufw version | head -1", "firewalld": "firewall-cmd --version"}[sc.firewall]
+        out["firewall"] = {"manager": sc.firewall,
+                           "version": ctx.mounts.sh(cmd, check=False).stdout.strip()}
+    return out
 
 
 def snapshot(ctx: LabContext, out: Path) -> None:
@@ -150,6 +186,12 @@ def snapshot(ctx: LabContext, out: Path) -> None:
 
     report = collect(out, netns=ctx.host, docker_host=ctx.docker.url,
                      daemon_json=ctx.docker.daemon_json)
+    # persist/ as `nflens snapshot collect` finds it on that host, read in the host's own mount
+    # namespace. A host without one shares the machine's filesystem, whose stock files (Debian's
+    # /etc/nftables.conf "flush ruleset", the installed ufw/firewalld) are not the scenario's:
+    # its snapshot keeps no persist/ ("persistence unknown").
+    if ctx.mounts is not None:
+        hostfw.collect_persist(ctx.mounts, out)
     if report.missing:
         missing = "; ".join(f"{f}: {r}" for f, r in report.missing)
         (out / "collect-missing.txt").write_text(missing + "\n")
@@ -186,7 +228,7 @@ def simulate_verdicts(out: Path) -> dict[str, str] | None:
 
 def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
         keep: bool = False, rounds: int = 2, log: Log | None = None,
-        run_id: str | None = None) -> RunReport:
+        run_id: str | None = None, binaries: Any = None) -> RunReport:
     """Build, probe, snapshot, compare; tear down unless `keep` (then `nflens lab down ID`)."""
     log = log or (lambda msg: None)
     variant = sc.variant(variant_name)
@@ -194,7 +236,7 @@ def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
     timings: dict[str, float] = {}
     with Lab(run_id, keep=keep) as lab:
         log(f"lab {lab.id}: building {sc.name}/{variant.name}")
-        ctx = build(lab, sc, variant)
+        ctx = build(lab, sc, variant, binaries)
         timings["build"] = round(time.monotonic() - t0, 2)
         outcomes = probe_all(ctx, sc.flows, rounds)
         timings["probe"] = round(time.monotonic() - t0 - timings["build"], 2)

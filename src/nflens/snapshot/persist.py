@@ -2,7 +2,8 @@
 like after a reboot, a `systemctl restart docker` or an nftables reload.
 
 Copied read-only from the host's filesystem (`root`, / on a live host): nftables.conf,
-iptables-persistent and RHEL save files, ufw and firewalld configuration, and every systemd
+iptables-persistent and RHEL save files, ufw and firewalld configuration (/etc/default/ufw
+holds ufw's forward policy; firewalld's direct rules live in direct.xml), and every systemd
 unit (or drop-in) whose text calls iptables, ip6tables, nft or ebtables. Paths keep their place
 under persist/ (persist/etc/nftables.conf), which is how `audit` names them.
 """
@@ -16,10 +17,10 @@ FIXED = ("etc/nftables.conf", "etc/iptables/rules.v4", "etc/iptables/rules.v6",
          "etc/sysconfig/iptables", "etc/sysconfig/ip6tables", "etc/sysconfig/nftables.conf",
          "etc/ufw/ufw.conf", "etc/ufw/before.rules", "etc/ufw/after.rules",
          "etc/ufw/before6.rules", "etc/ufw/after6.rules", "etc/ufw/user.rules",
-         "etc/ufw/user6.rules", "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml",
-         "etc/docker/daemon.json", "etc/default/ufw")
+         "etc/ufw/user6.rules", "etc/default/ufw", "etc/ufw/sysctl.conf",
+         "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml", "etc/docker/daemon.json")
 GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
-         "etc/firewalld/services/*.xml",
+         "etc/firewalld/ipsets/*.xml", "etc/firewalld/services/*.xml",
          "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
          "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service")
 # a POSIX ERE too: snapshot/script.py greps units for the same words

@@ -21,7 +21,8 @@ from nflens.errors import NflensError
 from nflens.lab.dockerd import DaemonConfig
 
 MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dnat_port",
-           "seed005_nft_priority", "docker_options", "internal_net")
+           "seed005_nft_priority", "docker_options", "internal_net", "ufw_docker",
+           "firewalld_zones")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Variant:
     description: str
     setup: tuple[str, ...] = ()
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    boot: tuple[str, ...] = ()  # run after the host firewall starts, before dockerd (boot order)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Scenario:
     ipv6: bool = False
     forward_first: bool = True  # ip_forward=1 before dockerd (FORWARD stays ACCEPT)
     host_services: tuple[int, ...] = (8000,)
+    firewall: str | None = None  # "ufw" | "firewalld": the real manager (lab/hostfw.py)
 
     def variant(self, name: str | None) -> Variant:
         if name is None:

@@ -1,0 +1,58 @@
+"""The host-firewall lab pieces that need no root: names, binaries, UDP outcomes, flows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nflens.errors import ToolError
+from nflens.lab import hostfw, udp
+from nflens.lab.dockerd import Dockerd
+from nflens.lab.netns import Lab
+from nflens.lab.scenarios import load
+from nflens.lab.topology import LAN, WAN
+
+
+def test_an_unknown_manager_is_refused_with_the_known_ones():
+    with pytest.raises(ToolError, match="unknown host firewall 'shorewall'.*ufw, firewalld"):
+        hostfw.manager("shorewall")
+
+
+def test_a_docker_version_not_in_the_cache_is_named_never_fetched():
+    with pytest.raises(ToolError, match=r"Docker 0\.0\.0 is not in /var/cache/nflens-lab"):
+        hostfw.DockerBinaries.cached("0.0.0")
+
+
+def test_cached_binaries_run_dockerd_with_their_own_path_first():
+    binaries = hostfw.DockerBinaries("/c/usr/sbin/dockerd", ("/c/usr/bin", "/c/usr/sbin"),
+                                     "/c/usr/sbin/docker-proxy", "28.5.2")
+    argv = Dockerd(Lab("abcdef"), "nfl-abcdef-host", install=binaries).argv()
+    assert argv[0] == "env" and argv[1].startswith("PATH=/c/usr/bin:/c/usr/sbin:")
+    assert argv[2] == "/c/usr/sbin/dockerd"
+    assert Dockerd(Lab("abcdef"), "nfl-abcdef-host").argv()[0] == "dockerd"
+
+
+def test_a_udp_flow_is_allowed_only_when_the_token_came_back():
+    now = time.monotonic()
+    assert udp.outcome(0, "nflens:radius\n", "", now)[:2] == ("allow", "nflens:radius")
+    verdict, token, why, _ = udp.outcome(1, "", "TimeoutError: timed out\n", now)
+    assert (verdict, token, why) == ("deny", None, "TimeoutError: timed out")
+    assert udp.outcome(0, "hello\n", "", now)[0] == "deny"
+
+
+def test_the_radius_flows_are_udp_in_the_flows_file():
+    sc = load("firewalld_zones")
+    addrs = {"eth0": [LAN["client"].split("/")[0]], "eth1": [WAN["client"].split("/")[0]]}
+    flows = {f.name: f.contract(addrs) for f in sc.flows}
+    assert flows["wan-radius"] == {"name": "wan-radius",
+                                   "from": {"iface": "eth1", "src": "198.51.100.2"},
+                                   "to": {"addr": "198.51.100.1", "port": 1812, "proto": "udp"}}
+    assert sc.firewall == "firewalld" and load("ufw_docker").firewall == "ufw"
+
+
+def test_manager_variants_run_their_commands_before_dockerd():
+    for name in ("ufw_docker", "firewalld_zones"):
+        for variant in load(name).variants:
+            assert variant.boot and not variant.setup, (name, variant.name)
+    assert load("ufw_docker").variant("broken").boot[-1] == "ufw --force enable"
