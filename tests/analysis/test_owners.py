@@ -19,6 +19,7 @@ from nflens.snapshot.read import read_snapshot
 from tests.conftest import REPO
 
 UFW_HOST = REPO / "tests" / "fixtures" / "owners" / "ufw-docker-host"
+LAB = REPO / "tests" / "fixtures" / "lab"
 
 
 @pytest.fixture(scope="module")
@@ -219,26 +220,76 @@ def test_ufw_rule_generation_is_what_the_real_ufw_wrote():
 
 
 def test_input_bypass_on_a_ufw_host_speaks_ufw_and_its_ufw_fix_is_verified():
-    """The admin wrote `ufw allow from 10.99.0.0/24 to any port 8080 proto tcp`; Docker
-    publishes 8080 and the WAN reaches it anyway. The finding names that ufw rule and fixes it
-    the ufw way (after.rules DOCKER-USER block + `ufw route allow`), verified on the simulator."""
+    """Real ufw and dockerd in the lab: the admin wrote `ufw allow from 10.99.0.0/24 to any port
+    80 proto tcp`; Docker publishes 80 (tomcat:8080) and the WAN reaches it anyway. The finding
+    names that ufw rule and fixes it the ufw way (after.rules DOCKER-USER block + `ufw route
+    allow`), verified on the simulator."""
     from nflens.analysis.audit import audit
 
-    result = audit(read_snapshot(UFW_HOST))
-    (f,) = [f for f in result["findings"] if f["id"] == "input-bypass"]
-    assert "`ufw allow in proto tcp from 10.99.0.0/24 to any port 8080` " \
-           "(etc/ufw/user.rules:24)" in f["explanation"]
+    result = audit(read_snapshot(LAB / "ufw_docker-broken"))
+    (f,) = [f for f in result["findings"] if f["subject"] == "tcp/0.0.0.0:80->tomcat:8080"]
+    assert "`ufw allow in proto tcp from 10.99.0.0/24 to any port 80` " \
+           "(etc/ufw/user.rules:21)" in f["explanation"]
     assert [(r["owner"], r["owner_config"]) for r in f["rules"]] == [
-        ("ufw", "etc/ufw/user.rules:24")]
-    assert "ufw route allow in proto tcp from 10.99.0.0/24 to 172.17.0.0/16 port 80" in f["fix"]
-    assert "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 8080 --ctdir ORIGINAL " \
+        ("ufw", "etc/ufw/user.rules:21")]
+    assert "ufw route allow in proto tcp from 10.99.0.0/24 to 172.17.0.0/16 port 8080" in f["fix"]
+    assert "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL " \
            "-j DROP" in f["fix"]
-    assert "iptables -I" not in f["fix"] and f["fix"].rstrip().endswith("boot")
+    assert "iptables -I" not in f["fix"] and "\nufw reload\n" in f["fix"]
     assert f["fix_verified"] is True
+
+
+def test_a_ufw_route_rule_on_the_port_is_the_admin_speaking_about_it():
+    """ufw-docker's DOCKER-USER hands connections to ufw-user-forward; the admin's
+    `ufw route allow proto tcp from any to 172.17.0.2 port 80` there opens web:80 (published as
+    8080) on purpose: no bypass is reported for it."""
+    from nflens.analysis.audit import audit
+
+    assert not [f for f in audit(read_snapshot(UFW_HOST))["findings"] if f["id"] == "input-bypass"]
 
 
 def test_every_fix_on_a_ufw_host_is_written_into_ufw_s_files():
     from nflens.analysis.audit import audit
 
-    for f in audit(read_snapshot(UFW_HOST))["findings"]:
-        assert "iptables -I" not in f["fix"] and "iptables -A" not in f["fix"], f["id"]
+    for host in (UFW_HOST, LAB / "ufw_docker-broken", LAB / "ufw_docker-ufw-docker"):
+        for f in audit(read_snapshot(host))["findings"]:
+            assert "iptables -I" not in f["fix"] and "iptables -A" not in f["fix"], f["id"]
+
+
+def test_a_container_port_equal_to_another_published_port_hides_no_bypass():
+    """Regression (real ufw lab host, Docker 20.10): web's hairpin MASQUERADE
+    (`-s 172.17.0.2 -d 172.17.0.2 --dport 80`) was taken for the admin's nat rule on the
+    published port 80 of tomcat, and the WAN's access to tomcat went unreported."""
+    from nflens.analysis.audit import audit
+
+    found = {f["subject"] for f in audit(read_snapshot(LAB / "ufw_docker-broken"))["findings"]
+             if f["id"] == "input-bypass"}
+    assert found == {"tcp/0.0.0.0:80->tomcat:8080", "tcp/0.0.0.0:8080->web:80"}
+
+
+def test_ufw_fixes_of_several_ports_compose_into_one_block():
+    """Each finding's lines say where they go in the one DOCKER-USER block; applied together
+    (the audit's batch verification) they fix every port at once."""
+    from nflens.analysis.audit import audit
+
+    fixes = [f for f in audit(read_snapshot(LAB / "ufw_docker-broken"))["findings"]
+             if f["id"] == "input-bypass"]
+    assert all(f["fix_verified"] for f in fixes)
+    assert any("together with the 1 other fixes" in f["verification"] for f in fixes)
+    assert all("# once: append a DOCKER-USER block to /etc/ufw/after.rules" in f["fix"]
+               for f in fixes)
+
+
+def test_a_rich_rule_in_the_wrong_zone_is_named_as_admitting_nobody_there():
+    """Real firewalld lab host: the rich rule for 8080 from the LAN sits in zone public (the
+    WAN's); LAN connections arrive in zone internal, so it admits nobody, and the finding says
+    which firewalld rule names the port."""
+    from nflens.analysis.audit import audit
+
+    (f,) = [f for f in audit(read_snapshot(LAB / "firewalld_zones-rich-rule"))["findings"]
+            if f["subject"] == "tcp/0.0.0.0:8080->proxy:8080"]
+    assert 'firewalld zone public: rich rule: rule family="ipv4" source address="10.99.0.0/24" ' \
+           'port port="8080" protocol="tcp" accept` (etc/firewalld/zones/public.xml:7)' \
+        in f["explanation"]
+    assert f["fix"].startswith("firewall-cmd --permanent --direct --add-chain ipv4 filter "
+                               "DOCKER-USER") and f["fix_verified"] is True

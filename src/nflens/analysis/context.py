@@ -102,8 +102,19 @@ class AuditContext:
             for c in t.chains:
                 if c.name == "DOCKER-USER" or (t.origin == "nft" and t.name not in
                                                ("docker-bridges", "docker") and c.hook == "forward"):
-                    for r in c.rules:
-                        yield c.name, r
+                    yield from self._with_called(t, c, set())
+
+    def _with_called(self, table, chain, seen: set[str]) -> Iterator[tuple[str, Rule]]:
+        """A chain's rules and those of the chains it jumps to (ufw-docker's DOCKER-USER hands
+        connections to ufw-user-forward, where `ufw route allow` rules live)."""
+        seen.add(chain.name)
+        for r in chain.rules:
+            yield chain.name, r
+            for a in r.actions:
+                target = a.get("chain") if a.name in ("jump", "goto") else None
+                called = table.chain(target) if isinstance(target, str) else None
+                if called is not None and called.name not in seen:
+                    yield from self._with_called(table, called, seen)
 
     # --- intent: the host firewall alone ------------------------------------------------------
     def intended(self, p: Published) -> dict[str, list[tuple[int, int]]]:

@@ -17,6 +17,8 @@ lines: managers/ufw.generated), so the simulator verifies what the manager will 
 
 from __future__ import annotations
 
+import re
+
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.owners import Owner
@@ -50,9 +52,27 @@ def manager_terms(ctx: AuditContext, p: Published) -> str:
                 f"{'; '.join(named)}, but {' and '.join(managers)}'s rules for incoming "
                 "connections apply to the host's own services: a published port's connections "
                 "are forwarded to the container and never meet them.")
-    return (f"{' and '.join(managers)} admits nobody on {b.proto}/{b.host_port} (its default "
+    text = (f"{' and '.join(managers)} admits nobody on {b.proto}/{b.host_port} (its default "
             "policy), but a published port's connections are forwarded to the container and "
             f"never meet {' and '.join(managers)}'s rules for incoming connections.")
+    speaking = _speaking_of(ctx, p, managers)
+    if speaking:
+        text += (" Its rules that name the port admit nobody where the connections arrive: "
+                 + "; ".join(f"`{o.says}` ({o.config})" for o in speaking) + ".")
+    return text
+
+
+def _speaking_of(ctx: AuditContext, p: Published, managers: tuple[str, ...]) -> list[Owner]:
+    """The managers' rules that name this port (a rich rule in another zone, say)."""
+    pattern = re.compile(rf"dport {p.binding.host_port}\b")
+    out: dict[str, Owner] = {}
+    for t in ctx.host.ruleset.tables:
+        for c in t.chains:
+            for r in c.rules:
+                owner = ctx.owners.of(r) if pattern.search(r.text) else None
+                if owner is not None and owner.kind in managers and owner.says:
+                    out.setdefault(owner.says, owner)
+    return list(out.values())
 
 
 def _network(p: Published) -> str | None:
@@ -71,34 +91,41 @@ def _docker_user(ctx: AuditContext, family: str) -> list[str]:
 
 
 def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fix | None:
-    """The after.rules block and `ufw route allow` rules; None when ufw's admitting rules are
-    not plain allow tuples (limit, apps) or the container's network is unknown."""
+    """DOCKER-USER lines for after.rules and `ufw route allow` rules; None when ufw's admitting
+    rules are not plain allow tuples (limit, apps) or the container's network is unknown.
+
+    The lines compose with the other findings' (each says where in the one block they go): the
+    drops come right after the block's `-j ufw-user-forward`, which comes after the rules the
+    chain has today (the admin's own DROP still comes first)."""
     net = _network(p)
     admitting = [o for _, o in admitting_owners(ctx, p) if o is not None]
     tuples = [ufw.parse_tuple(o.ufw_tuple) for o in admitting if o.ufw_tuple]
     if net is None or len(tuples) != len(admitting) or any(
             t is None or t.action != "allow" or t.dapp or t.sapp for t in tuples):
         return None
-    routes = []
-    for t in tuples:
-        assert t is not None
-        ways = tuple((w, i) for w, i in t.ways if w == "in")
-        routes.append(ufw.Tuple("allow", p.binding.proto, str(p.binding.container_port), net,
-                                t.sport, t.src, ways or (("in", ""),), route=True))
-    user = _docker_user(ctx, p.family)
-    keep = [r for r in user if r not in ("-j RETURN", "-j ufw-user-forward")]
-    block = keep + ["-j ufw-user-forward"] + \
-        [f"-i {iface} {drop_base} -j DROP" for iface in excess] + ["-j RETURN"]
-    shown = "\n".join([ufw_block(ctx, p.family, block).removesuffix("\nufw reload"),
-                       "# and the ufw rules that admit the port, as route rules to the "
-                       "container's network:"] + [ufw.render(r) for r in routes] + ["ufw reload"])
-    edits = [Edit(p.family, "filter", "DOCKER-USER", 1, None) for _ in user]
-    edits += [Edit(p.family, "filter", "DOCKER-USER", 0, r) for r in block]
+    routes = [ufw.Tuple("allow", p.binding.proto, str(p.binding.container_port), net, t.sport,
+                        t.src, tuple((w, i) for w, i in t.ways if w == "in") or (("in", ""),),
+                        route=True) for t in tuples if t is not None]
+    chain = _docker_user(ctx, p.family)
+    drops = [f"-i {iface} {drop_base} -j DROP" for iface in excess]
+    if "-j ufw-user-forward" in chain:
+        at, lines = chain.index("-j ufw-user-forward") + 2, drops
+        where = "right after its `-A DOCKER-USER -j ufw-user-forward`"
+    else:
+        at = len(chain) if chain and chain[-1] == "-j RETURN" else len(chain) + 1
+        lines = ["-j ufw-user-forward"] + drops
+        where = "before its last `-A DOCKER-USER -j RETURN`"
+    shown = "\n".join(_block_intro(ctx, p.family, chain, where)
+                      + [f"-A DOCKER-USER {r}" for r in lines]
+                      + ["# and the ufw rules that admit the port, as route rules to the "
+                         "container's network:"] + [ufw.render(r) for r in routes]
+                      + ["ufw reload"])
+    edits = [Edit(p.family, "filter", "DOCKER-USER", at + i, r) for i, r in enumerate(lines)]
     edits += [Edit(p.family, "filter", "ufw-user-forward", 0, line.split(" ", 2)[2])
               for r in routes for line in ufw.generated(r)]
     return Fix(edits, shown=shown,
-               note="ufw keeps both: after.rules and the route rules are reloaded at every "
-                    "`ufw reload` and boot")
+               note="ufw loads both at every `ufw reload` and boot: after.rules sets "
+                    "DOCKER-USER to its block, user.rules holds the route rules")
 
 
 def firewalld_fix(p: Published, specs: list[str]) -> Fix:
@@ -124,16 +151,19 @@ def _after_rules_block(ctx: AuditContext, version: int) -> tuple[str, int]:
     return "/" + name, line
 
 
-def ufw_block(ctx: AuditContext, family: str, rules: list[str]) -> str:
-    """The after.rules text that makes DOCKER-USER exactly `rules` at every ufw reload."""
+def _block_intro(ctx: AuditContext, family: str, chain: list[str], where: str) -> list[str]:
+    """Where the lines go: the DOCKER-USER block of after.rules, created once (with the rules
+    the chain has today, since ufw sets the chain to the block at every reload) if there is
+    none."""
     version = 6 if family == "ip6" else 4
     path, line = _after_rules_block(ctx, version)
-    where = (f"# replace the DOCKER-USER block of {path} (its `:DOCKER-USER` is line {line}) "
-             "with:" if line else f"# append to {path} (ufw reloads it; the block sets "
-                                  "DOCKER-USER's rules, your own included):")
-    return "\n".join([where, BLOCK_BEGIN, "*filter", ":DOCKER-USER - [0:0]"]
-                     + [f"-A DOCKER-USER {r}" for r in rules]
-                     + ["COMMIT", BLOCK_END, "ufw reload"])
+    if line:
+        return [f"# in the DOCKER-USER block of {path} (`:DOCKER-USER` at line {line}), {where}:"]
+    today = chain + ([] if chain and chain[-1] == "-j RETURN" else ["-j RETURN"])
+    return ([f"# once: append a DOCKER-USER block to {path} (ufw sets the chain to it at every "
+             "reload; it starts with the chain's rules of today):", BLOCK_BEGIN, "*filter",
+             ":DOCKER-USER - [0:0]"] + [f"-A DOCKER-USER {r}" for r in today]
+            + ["COMMIT", BLOCK_END, f"# then in that block, {where}:"])
 
 
 def translate(ctx: AuditContext, fix: Fix) -> Fix:
@@ -148,12 +178,11 @@ def translate(ctx: AuditContext, fix: Fix) -> Fix:
     for family in dict.fromkeys(e.family for e in fix.edits):
         mine = [e for e in fix.edits if e.family == family]
         if "ufw" in managers:
-            rules = _docker_user(ctx, family)
-            if not rules or rules[-1] != "-j RETURN":
-                rules.append("-j RETURN")
-            for e in mine:
-                rules.insert(e.position - 1 if e.position else len(rules) - 1, e.spec)
-            parts.append(ufw_block(ctx, family, rules))
+            top = all(e.position == i + 1 for i, e in enumerate(mine))
+            parts += _block_intro(ctx, family, _docker_user(ctx, family),
+                                  "as its first lines" if top else "at these places")
+            parts += [f"-A DOCKER-USER {e.spec}" if top else e.command() for e in mine]
+            parts.append("ufw reload")
         else:
             ipv = "ipv6" if family == "ip6" else "ipv4"
             parts += [f"firewall-cmd --permanent --direct --add-chain {ipv} filter DOCKER-USER"]

@@ -55,6 +55,9 @@ def user_nat_rules_on(ctx, p: Published) -> list[Rule]:
             if c.name in DOCKER_NAT_CHAINS:
                 continue
             for r in c.rules:
+                owner = ctx.owners.of(r)
+                if owner is not None and owner.kind not in ("admin", "persist"):
+                    continue  # Docker's hairpin MASQUERADE of a container port, a manager's rule
                 if any(_in(p.binding.host_port, v) for v in
                        port_values(r, ("dport", "destination-port", "dports"))):
                     out.append(r)
