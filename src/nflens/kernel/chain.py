@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nflens.ir.rules import Action, Chain, NftCmp, NftExpr, Rule, Table, XtMatch
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.context import PacketContext, Unknown, describe
 from nflens.kernel.index import build as build_index
-from nflens.kernel.matches import module_for
+from nflens.kernel.loops import max_nesting
+from nflens.kernel.matches import entry_for
+from nflens.kernel.matches._nft_common import resolve_vmap
 from nflens.kernel.trace import PolicyStep, RuleStep
 
-MAX_DEPTH = 64  # the kernel limits jump depth too (XT_MAX_DEPTH / NFT_JUMP_STACK_SIZE)
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
                 "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
@@ -99,7 +100,7 @@ class ChainWalker:
         result = ChainResult("accept", None, ctx)
         stack: list[tuple[Chain, list[int] | None, int]] = []
         current, cands, k = chain, self._candidates(chain, ctx), 0
-        depth = 0
+        nesting = max_nesting(self.table)  # the kernel bounds nesting, not the count of jumps
         while True:
             total = len(cands) if cands is not None else len(current.rules)
             if k >= total:
@@ -138,10 +139,20 @@ class ChainWalker:
                 current, cands, k = stack.pop()
             elif kind in ("jump", "goto"):
                 target = self.table.chain(arg)
-                depth += 1
-                if target is None or depth > MAX_DEPTH:
-                    result.unmodelled.append(f"{kind} to missing chain {arg!r}")
+                if target is None:
+                    # iptables-restore and nft refuse this; a file can still say it. What the
+                    # chain would do is unknown: explored like an unmodelled target.
+                    if self._unknown_drops(ref, "missing", f"{kind} to missing chain {arg!r}",
+                                           result):
+                        return result
                     continue
+                if kind == "jump" and len(stack) >= nesting:
+                    # nft_do_chain drops a packet whose jump would overflow its stack (the
+                    # loader refuses such rulesets; one read from a file can still have it)
+                    result.unmodelled.append(f"jump to {arg!r} nested too deep (more than "
+                                             f"{nesting} return points) [{_where(ref)}]")
+                    result.verdict, result.by = "drop", ref
+                    return result
                 if kind == "jump":
                     stack.append((current, cands, k))
                 current, cands, k = target, self._candidates(target, ctx), 0
@@ -190,18 +201,14 @@ class ChainWalker:
         return None
 
     def _match(self, expr, ref: RuleRef, pos: int, ctx: PacketContext, notes: list[str]) -> bool:
-        kind = getattr(expr, "kind", type(expr).__name__)
-        module = module_for(kind)
-        if module is None:
-            value: Any = Unknown(f"match {kind!r} is not modelled")
+        entry = entry_for(expr)
+        if entry is None:  # no grammar knows it (the parser reported it where it read it)
+            value: Any = Unknown(f"match {getattr(expr, 'name', getattr(expr, 'kind', '?'))} "
+                                 "is not modelled")
         else:
-            try:
-                value = module.evaluate(expr, ctx)
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                value = Unknown(f"{kind}: cannot evaluate ({exc})")
+            value = entry.evaluate(expr, ctx)  # an exception here is a bug: let it surface
         if isinstance(value, Unknown):
-            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/{pos}"
-            choice = self.oracle.decide(key, f"{value.reason} [{_where(ref)}]")
+            choice = self.oracle.decide(f"{_key(ref)}/{pos}", f"{value.reason} [{_where(ref)}]")
             notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
             return choice
         return bool(value)
@@ -220,8 +227,11 @@ class ChainWalker:
             result.by = ref
             if name == "reject":
                 result.reject_with = action.get("with") or "icmp-port-unreachable"
-            if name == "queue":
-                result.unmodelled.append(f"NFQUEUE verdict decided in userspace [{_where(ref)}]")
+            if name == "queue" and self.oracle.decide(
+                    f"{_key(ref)}/queue", f"NFQUEUE verdict decided in userspace [{_where(ref)}]"):
+                notes.append("assumed: the queue's program accepts")
+                result.verdict = "accept"
+                return ("verdict", "accept")
             return ("verdict", name)
         if name in ("dnat", "snat", "masquerade", "redirect"):
             result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
@@ -239,14 +249,21 @@ class ChainWalker:
             return None
         # An unmodelled target might end the packet's journey (a custom drop, a queue) or not:
         # the oracle decides, so `simulate` can try both and say `uncertain` if it matters.
-        key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/target"
-        reason = f"target {_describe(action)} is not modelled [{_where(ref)}]"
-        if self.oracle.decide(key, reason):
-            notes.append(f"assumed: {_describe(action)} drops")
-            result.verdict, result.by = "drop", ref
+        what = f"target {_describe(action)} is not modelled"
+        if self._unknown_drops(ref, "target", what, result, notes):
             return ("verdict", "drop")
-        notes.append(f"assumed: {_describe(action)} continues")
         return None
+
+    def _unknown_drops(self, ref: RuleRef, point: str, what: str, result: ChainResult,
+                       notes: list[str] | None = None) -> bool:
+        """Something whose effect the model does not know: the oracle assumes it continues
+        (default) or drops, and `simulate` explores both."""
+        drops = self.oracle.decide(f"{_key(ref)}/{point}", f"{what} [{_where(ref)}]")
+        if notes is not None:
+            notes.append(f"assumed: {'drops' if drops else 'continues'} ({what})")
+        if drops:
+            result.verdict, result.by = "drop", ref
+        return drops
 
     def _set_mark(self, action: Action, result: ChainResult):
         value, mask = action.get("value", 0) or 0, action.get("mask", 0xFFFFFFFF)
@@ -254,7 +271,7 @@ class ChainWalker:
             mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) ^ value
             result.ctx = replace(result.ctx, mark=mark)
         else:
-            result.unmodelled.append(f"mark set to an expression: {value!r}")
+            result.unmodelled.append(f"mark set to an expression: {describe(value)}")
         return None
 
     def _connmark(self, action: Action, result: ChainResult, notes: list[str]):
@@ -276,16 +293,10 @@ class ChainWalker:
         return None
 
     def _vmap(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
-        try:
-            from nflens.kernel.matches._nft_common import resolve_vmap as resolver
-        except ImportError:
-            resolver = None
-        picked = resolver(action, result.ctx) if resolver else Unknown("verdict maps are not modelled")
+        picked = resolve_vmap(action, result.ctx)
         if isinstance(picked, Unknown):
-            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/vmap"
-            self.oracle.decide(key, f"{picked.reason} [{_where(ref)}]")
-            notes.append(f"assumed no element: {picked.reason}")
-            result.unmodelled.append(picked.reason)
+            if self._unknown_drops(ref, "vmap", picked.reason, result, notes):
+                return ("verdict", "drop")
             return None
         if picked is None:
             notes.append("no map element matched")
@@ -299,6 +310,10 @@ class ChainWalker:
             self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
             ref.rule.text, src.file if src else "", src.line if src else 0, matched, action,
             "; ".join(notes)))
+
+
+def _key(ref: RuleRef) -> str:
+    return f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}"
 
 
 def _where(ref: RuleRef) -> str:

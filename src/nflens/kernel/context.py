@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from nflens.ir.packet import Packet
+from nflens.ir.rules import Action, NftCmp, NftExpr, XtMatch
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,6 +29,22 @@ class Unknown:
 
 
 MatchResult = bool | Unknown
+
+
+def describe(value: Any) -> str:
+    """A value as a user reads it in a reason (an nft expression by its kind, a set by its
+    members), never a Python repr of the IR."""
+    if isinstance(value, NftExpr):
+        name = value.get("name")
+        return f"{value.kind} {name}" if isinstance(name, str) else f"an nft {value.kind or 'object'}"
+    if isinstance(value, (NftCmp, XtMatch, Action)):
+        return f"an nft relation on {describe(value.left)}" if isinstance(value, NftCmp) else \
+            f"{'-m ' if isinstance(value, XtMatch) else ''}{value.name}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(describe(v) for v in value) + ")"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(describe(v) for v in value)) + "}"
+    return str(value)
 
 
 @dataclass(frozen=True)

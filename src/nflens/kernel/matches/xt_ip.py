@@ -7,6 +7,7 @@ from nflens.kernel.context import PacketContext, Unknown
 
 from ._xt_util import all_opts, constrain_opts, iface_match
 
+DIALECT = "xt"
 NAMES = ("ip",)
 PROTO_ALIASES = {"icmpv6": {"icmpv6", "ipv6-icmp", "58"}, "tcp": {"tcp", "6"}, "udp": {"udp", "17"},
                  "icmp": {"icmp", "1"}}

@@ -8,6 +8,7 @@ from nflens.kernel.context import PacketContext, Unknown
 
 from ._xt_util import all_opts, constrain_opts, iface_match, in_range
 
+DIALECT = "xt"
 NAMES = ("comment", "mark", "physdev", "iprange", "mac", "pkttype", "owner", "length", "ttl", "hl",
          "connmark")
 

@@ -1,0 +1,90 @@
+"""Rulesets the kernel refuses to load because of their jumps, and the nesting it allows.
+
+A loop of jumps/gotos (LA -> LB -> LA) never reaches a packet: the kernel refuses the whole
+table. x_tables (net/ipv4/netfilter/ip_tables.c translate_table -> mark_source_chains, which
+walks every chain reachable from a hook and returns -ELOOP on a cycle; ebtables' translate_table
+-> check_chainloops likewise) checks the chains reachable from a hook; nf_tables
+(net/netfilter/nf_tables_api.c nf_tables_check_loops) checks every jump as it is added, reached
+from a base chain or not. So a loop is one clear error for every command, like the kernel's.
+
+Nesting (how many jumps deep a walk may be, gotos do not push a return point):
+- x_tables sizes its jump stack by the number of user-defined chains (translate_table counts
+  the XT_ERROR_TARGET heads into `stacksize`; ipt_do_table pushes one entry per jump). With no
+  loop a walk can never be nested deeper, so iptables-legacy has no fixed limit.
+- nf_tables has a fixed stack of NFT_JUMP_STACK_SIZE (16) return points (nft_do_chain drops a
+  packet whose jump would overflow it; nft_chain_validate refuses deeper rulesets with -EMLINK).
+  iptables-nft rulesets live in nf_tables, so the same bound holds for them.
+"""
+
+from __future__ import annotations
+
+from nflens.errors import ParseError
+from nflens.ir.rules import Action, Chain, Rule, Ruleset, Table
+
+NFT_JUMP_STACK_SIZE = 16  # include/net/netfilter/nf_tables.h
+
+
+class JumpLoopError(ParseError):
+    """A ruleset with a jump loop: the kernel would refuse to load it."""
+
+
+def max_nesting(table: Table) -> int:
+    """How many return points a walk in `table` may hold before the kernel stops it."""
+    if table.origin in ("nft", "iptables-nft"):
+        return NFT_JUMP_STACK_SIZE
+    return max(1, sum(1 for c in table.chains if not c.is_base))
+
+
+def _edges(table: Table, chain: Chain):
+    """(target chain, rule) of every jump/goto in `chain`, in rule order."""
+    for rule in chain.rules:
+        for expr in rule.exprs:
+            if isinstance(expr, Action) and expr.name in ("jump", "goto"):
+                target = table.chain(expr.get("chain"))
+                if target is not None:
+                    yield target, rule
+
+
+def find_loop(table: Table) -> list[tuple[Chain, Rule]] | None:
+    """A cycle as (chain, the rule in it that jumps on) pairs, or None: a depth-first search
+    from the base chains (from every chain for native nft, which checks unreachable ones too)."""
+    done: set[str] = set()
+    for start in table.chains:
+        if start.name in done or not (start.is_base or table.origin == "nft"):
+            continue
+        stack = [(start, iter(_edges(table, start)))]
+        leave: list[Rule] = []  # leave[i]: the rule by which stack[i] went on to stack[i + 1]
+        while stack:
+            chain, edges = stack[-1]
+            nxt = next(edges, None)
+            if nxt is None:
+                done.add(chain.name)
+                stack.pop()
+                if leave:
+                    leave.pop()
+                continue
+            target, rule = nxt
+            on_path = [c.name for c, _ in stack]
+            if target.name in on_path:
+                j = on_path.index(target.name)
+                return [(c, r) for (c, _), r in zip(stack[j:], leave[j:] + [rule])]
+            if target.name not in done:
+                leave.append(rule)
+                stack.append((target, iter(_edges(table, target))))
+        done.add(start.name)
+    return None
+
+
+def check_loops(ruleset: Ruleset) -> None:
+    """Raise JumpLoopError (FILE:LINE of the jump that closes the loop) for the first loop."""
+    for table in ruleset.tables:
+        cycle = find_loop(table)
+        if cycle is None:
+            continue
+        names = " -> ".join([c.name for c, _ in cycle] + [cycle[0][0].name])
+        rule = cycle[-1][1]
+        src = rule.source
+        raise JumpLoopError(
+            f"jump loop {names} in table {table.family} {table.name}: the kernel refuses to "
+            "load such a ruleset (ELOOP), so it has no verdict", src.file if src else None,
+            src.line if src else None)
