@@ -103,9 +103,9 @@ class ArpInfo:
     """ARP header fields (RFC 826) for the arp family and ebtables' --arp-* options."""
 
     op: int  # 1 request, 2 reply
-    sha: str
+    sha: str | None  # None: the snapshot does not have this MAC (matches on it are Unknown)
     sip: ipaddress.IPv4Address
-    tha: str
+    tha: str | None  # a request's is 00:00:00:00:00:00 (what Linux's arp_send puts there)
     tip: ipaddress.IPv4Address
 
 
