@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat chromium
 
-.PHONY: setup sysdeps venv test test-fast demo bench fuzz-long clean
+.PHONY: setup sysdeps venv test test-fast test-long demo bench fuzz-long clean
 
 setup: sysdeps venv
 
@@ -31,6 +31,12 @@ test: setup
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider
+
+# The property tests' random search (20x the examples, not derandomized; tests/conftest.py).
+# `make test` is deterministic; pin whatever this finds with @example next to its test.
+test-long: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider \
+	  tests/dialects tests/symbolic tests/analysis
 
 demo: setup
 	$(BIN)/nflens snapshot show examples/snapshot-example

@@ -138,24 +138,34 @@ class ChainWalker:
                     return result
                 current, cands, k = stack.pop()
             elif kind in ("jump", "goto"):
-                target = self.table.chain(arg)
+                target = self._target(kind, arg, ref, len(stack), nesting, result)
                 if target is None:
-                    # iptables-restore and nft refuse this; a file can still say it. What the
-                    # chain would do is unknown: explored like an unmodelled target.
-                    if self._unknown_drops(ref, "missing", f"{kind} to missing chain {arg!r}",
-                                           result):
+                    if result.by is ref:  # the walk ended here (see _target)
                         return result
                     continue
-                if kind == "jump" and len(stack) >= nesting:
-                    # nft_do_chain drops a packet whose jump would overflow its stack (the
-                    # loader refuses such rulesets; one read from a file can still have it)
-                    result.unmodelled.append(f"jump to {arg!r} nested too deep (more than "
-                                             f"{nesting} return points) [{_where(ref)}]")
-                    result.verdict, result.by = "drop", ref
-                    return result
                 if kind == "jump":
                     stack.append((current, cands, k))
                 current, cands, k = target, self._candidates(target, ctx), 0
+
+    def _target(self, kind: str, name: str, ref: RuleRef, depth: int, nesting: int,
+                result: ChainResult) -> Chain | None:
+        """The chain a jump/goto enters; None when it does not enter one, having either ended
+        the walk (`result.by` is this rule then) or decided to go on after the rule."""
+        target = self.table.chain(name)
+        if target is None:
+            # iptables-restore and nft refuse this; a file can still say it. What the chain
+            # would do is unknown: explored like an unmodelled target.
+            self._unknown_drops(ref, "missing", f"{kind} to missing chain {name!r}", result)
+            return None
+        if kind == "jump" and depth >= nesting:
+            # nft_do_chain drops a packet whose jump would overflow its stack (the loader
+            # refuses such rulesets; one read from a file can still have it)
+            result.unmodelled.append(f"jump to {name!r} nested too deep (more than {nesting} "
+                                     f"return points): dropped, as nft_do_chain does "
+                                     f"[{_where(ref)}]")
+            result.verdict, result.by = "drop", ref
+            return None
+        return target
 
     def _candidates(self, chain: Chain, ctx: PacketContext) -> list[int] | None:
         """Positions of the rules that can match this packet (None: all of them)."""
@@ -271,7 +281,8 @@ class ChainWalker:
             mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) ^ value
             result.ctx = replace(result.ctx, mark=mark)
         else:
-            result.unmodelled.append(f"mark set to an expression: {describe(value)}")
+            result.unmodelled.append(f"mark set to an expression ({describe(value)}): the mark "
+                                     "is left as it was")
         return None
 
     def _connmark(self, action: Action, result: ChainResult, notes: list[str]):

@@ -132,7 +132,7 @@ class Simulator:
                             end.by_policy if end and outcome != "allow" and not end.by else None,
                             steps, assumptions=list(self.model.assumptions) + walker.assumed)
         # what the model did without a choice to explore is said as such, never "did not matter"
-        result.assumptions.extend(f"not modelled, taken as no effect: {note}"
+        result.assumptions.extend(f"not explored: {note}"
                                   for note in dict.fromkeys(unmodelled))
         return result
 
