@@ -119,3 +119,25 @@ def test_an_nfqueue_verdict_is_decided_in_userspace_so_uncertain():
     result = sim("-A INPUT -p tcp --dport 22 -j NFQUEUE --queue-num 1\n").run(SSH)
     assert result.verdict == "uncertain"
     assert any("NFQUEUE" in u for u in result.uncertain_because)
+
+
+def test_an_nft_loop_through_a_verdict_map_is_refused():
+    import json
+
+    from nflens.dialects.nft import parse_json
+    from nflens.kernel.loops import JumpLoopError, check_loops
+
+    def rule(chain, stmt):
+        return {"rule": {"family": "inet", "table": "t", "chain": chain, "expr": [stmt]}}
+
+    vmap = {"vmap": {"key": {"meta": {"key": "iifname"}},
+                     "data": {"set": [["eth0", {"jump": {"target": "b"}}]]}}}
+    doc = {"nftables": [
+        {"table": {"family": "inet", "name": "t"}},
+        {"chain": {"family": "inet", "table": "t", "name": "in", "hook": "input", "prio": 0,
+                   "policy": "accept", "type": "filter"}},
+        {"chain": {"family": "inet", "table": "t", "name": "a"}},
+        {"chain": {"family": "inet", "table": "t", "name": "b"}},
+        rule("in", {"jump": {"target": "a"}}), rule("a", vmap), rule("b", {"goto": {"target": "a"}})]}
+    with pytest.raises(JumpLoopError, match="a -> b -> a"):
+        check_loops(parse_json(json.dumps(doc), "nft.json"))

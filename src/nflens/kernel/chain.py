@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nflens.ir.rules import Action, Chain, NftCmp, NftExpr, Rule, Table, XtMatch
+from nflens.ir.rules import Action, Chain, Rule, Table
 from nflens.kernel.context import PacketContext, Unknown, describe
 from nflens.kernel.index import build as build_index
 from nflens.kernel.loops import max_nesting

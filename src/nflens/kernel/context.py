@@ -9,7 +9,7 @@ explores both outcomes and the verdict becomes `uncertain` only if they differ.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from nflens.ir.packet import Packet

@@ -5,14 +5,11 @@ See `kernel.path` for the hook machinery and the kernel paths this follows.
 
 from __future__ import annotations
 
-import ipaddress
-
 from nflens.kernel.context import ArpInfo, PacketContext
-from nflens.kernel.chain import ChainWalker
 from nflens.kernel.hostmodel import Attachment
 from nflens.kernel.path import LIMITED_BCAST4, LOOPBACK4, ZERONET4, Walker, describe_packet
 from nflens.kernel.skb import Delivery, Skb
-from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, HookStep, PacketStep, RouteStep
+from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
 
 class Journey(Walker):

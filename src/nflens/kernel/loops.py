@@ -19,7 +19,8 @@ Nesting (how many jumps deep a walk may be, gotos do not push a return point):
 from __future__ import annotations
 
 from nflens.errors import ParseError
-from nflens.ir.rules import Action, Chain, Rule, Ruleset, Table
+from nflens.ir.rules import Action, Chain, NftExpr, Rule, Ruleset, Table
+from nflens.kernel.matches._nft_common import verdict_of
 
 NFT_JUMP_STACK_SIZE = 16  # include/net/netfilter/nf_tables.h
 
@@ -36,13 +37,31 @@ def max_nesting(table: Table) -> int:
 
 
 def _edges(table: Table, chain: Chain):
-    """(target chain, rule) of every jump/goto in `chain`, in rule order."""
+    """(target chain, rule) of every jump/goto in `chain`, in rule order, also those a verdict
+    map can pick (nf_tables_check_loops walks the map's elements too)."""
     for rule in chain.rules:
         for expr in rule.exprs:
-            if isinstance(expr, Action) and expr.name in ("jump", "goto"):
-                target = table.chain(expr.get("chain"))
-                if target is not None:
-                    yield target, rule
+            if not isinstance(expr, Action):
+                continue
+            verdicts = _vmap_verdicts(table, expr) if expr.name == "vmap" else (expr,)
+            for verdict in verdicts:
+                if verdict.name in ("jump", "goto"):
+                    target = table.chain(verdict.get("chain"))
+                    if target is not None:
+                        yield target, rule
+
+
+def _vmap_verdicts(table: Table, action: Action) -> list[Action]:
+    data = action.get("data")
+    if isinstance(data, str) and data.startswith("@"):
+        named = next((s for s in table.sets if s.name == data[1:]), None)
+        elements = named.elements if named is not None else ()
+    elif isinstance(data, NftExpr) and data.kind == "set":
+        elements = data.get("elements", ())
+    else:
+        elements = ()
+    picked = (verdict_of(e[1]) for e in elements if isinstance(e, tuple) and len(e) == 2)
+    return [v for v in picked if v is not None]
 
 
 def find_loop(table: Table) -> list[tuple[Chain, Rule]] | None:
