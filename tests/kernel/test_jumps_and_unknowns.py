@@ -88,16 +88,32 @@ def test_an_unknown_met_only_after_another_unknown_is_explored_too():
     assert "XtMatch" not in because and "nft relation" not in because
 
 
+MARKS = "".join(f"-A INPUT -m limit --limit {i}/min -j MARK --set-mark {i}\n" for i in range(1, 6))
+
+
 def test_many_unknowns_that_do_not_matter_are_all_looked_at():
-    body = "".join(f"-A INPUT -m limit --limit {i}/min -j LOG\n" for i in range(1, 7))
-    result = sim(body).run(SSH)
+    result = sim(MARKS).run(SSH)  # each one changes the mark, none the verdict: 32 cases
     assert result.verdict == "allow"
-    assert sum("did not matter" in a for a in result.assumptions) == 6
+    assert sum("did not matter" in a for a in result.assumptions) == 5
+
+
+def test_an_unknown_whose_outcome_changes_nothing_needs_no_assumption(monkeypatch):
+    runs = []
+    real = simulate_mod.Simulator._once
+    monkeypatch.setattr(simulate_mod.Simulator, "_once",
+                        lambda self, *a: runs.append(1) or real(self, *a))
+    body = "".join(f"-A INPUT -m limit --limit {i}/min -j LOG\n" for i in range(1, 20)) + \
+        "-A INPUT -p tcp -m limit --limit 1/min -m tcp --sport 1 -j DROP\n"  # not this sport
+    result = sim(body).run(SSH)
+    assert result.verdict == "allow" and len(runs) == 1
+    steps = " ".join(getattr(s, "note", "") for s in result.steps)
+    assert "either way (the rule only counts or logs)" in steps
+    assert "either way (a later match fails)" in steps
 
 
 def test_a_capped_search_answers_uncertain_and_says_so(monkeypatch):
     monkeypatch.setattr(simulate_mod, "MAX_RUNS", 4)
-    body = "".join(f"-A INPUT -m limit --limit {i}/min -j LOG\n" for i in range(1, 7))
+    body = MARKS
     result = sim(body).run(SSH)
     assert result.verdict == "uncertain"
     assert any("search stopped after 4 runs" in u for u in result.uncertain_because)

@@ -27,6 +27,7 @@ from nflens.kernel.matches import entry_for
 from nflens.kernel.matches._nft_common import resolve_vmap
 from nflens.kernel.trace import PolicyStep, RuleStep
 
+NO_EFFECT = {"counter", "log", "nflog", "trace", "comment"}  # neither verdict nor packet state
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
                 "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
@@ -202,26 +203,34 @@ class ChainWalker:
                     self._step(ref, True, _describe(expr), notes)
                     return outcome
                 continue
-            matched = self._match(expr, ref, pos, result.ctx, notes)
-            if not matched:
-                self._step(ref, "unknown" if notes and notes[-1].startswith("assumed") else False,
-                           "", notes)
+            value = _evaluate(expr, result.ctx)
+            if isinstance(value, Unknown):
+                value = self._unknown_match(rule, ref, pos, value, result.ctx, notes)
+            if not value:
+                undecided = notes and notes[-1].startswith(("assumed", "either way"))
+                self._step(ref, "unknown" if undecided else False, "", notes)
                 return None
         self._step(ref, True, "continue", notes)
         return None
 
-    def _match(self, expr, ref: RuleRef, pos: int, ctx: PacketContext, notes: list[str]) -> bool:
-        entry = entry_for(expr)
-        if entry is None:  # no grammar knows it (the parser reported it where it read it)
-            value: Any = Unknown(f"match {getattr(expr, 'name', getattr(expr, 'kind', '?'))} "
-                                 "is not modelled")
-        else:
-            value = entry.evaluate(expr, ctx)  # an exception here is a bug: let it surface
-        if isinstance(value, Unknown):
-            choice = self.oracle.decide(f"{_key(ref)}/{pos}", f"{value.reason} [{_where(ref)}]")
-            notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
-            return choice
-        return bool(value)
+    def _unknown_match(self, rule: Rule, ref: RuleRef, pos: int, value: Unknown,
+                       ctx: PacketContext, notes: list[str]) -> bool:
+        """A match the model cannot decide. It needs no assumption when its outcome cannot
+        change anything: the rule has no effect (only counters and logs), or a later match of
+        the rule fails anyway (matches are a conjunction, evaluated without side effects
+        here). Otherwise the oracle decides, and `simulate` explores both outcomes."""
+        if all(a.name in NO_EFFECT for a in rule.actions):
+            notes.append(f"either way (the rule only counts or logs): {value.reason}")
+            return False
+        for later in rule.exprs[pos + 1:]:
+            if isinstance(later, Action):
+                break
+            if _evaluate(later, ctx) is False:
+                notes.append(f"either way (a later match fails): {value.reason}")
+                return False
+        choice = self.oracle.decide(f"{_key(ref)}/{pos}", f"{value.reason} [{_where(ref)}]")
+        notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
+        return choice
 
     def _action(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
         name = action.name
@@ -321,6 +330,14 @@ class ChainWalker:
             self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
             ref.rule.text, src.file if src else "", src.line if src else 0, matched, action,
             "; ".join(notes)))
+
+
+def _evaluate(expr: Any, ctx: PacketContext) -> Any:
+    entry = entry_for(expr)
+    if entry is None:  # no grammar knows it (the parser reported it where it read it)
+        return Unknown(f"match {getattr(expr, 'name', getattr(expr, 'kind', '?'))} is not "
+                       "modelled")
+    return entry.evaluate(expr, ctx)  # an exception here is a bug: let it surface
 
 
 def _key(ref: RuleRef) -> str:
