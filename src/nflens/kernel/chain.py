@@ -159,8 +159,8 @@ class ChainWalker:
             self._unknown_drops(ref, "missing", f"{kind} to missing chain {name!r}", result)
             return None
         if kind == "jump" and depth >= nesting:
-            # nft_do_chain drops a packet whose jump would overflow its stack (the loader
-            # refuses such rulesets; one read from a file can still have it)
+            # nft_do_chain drops a packet whose jump would overflow its stack (loops.py refuses
+            # such rulesets first, as the kernel's loader does; this guards IR built by hand)
             result.unmodelled.append(f"jump to {name!r} nested too deep (more than {nesting} "
                                      f"return points): dropped, as nft_do_chain does "
                                      f"[{_where(ref)}]")

@@ -25,7 +25,7 @@ from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.journey import Journey
-from nflens.kernel.loops import check_loops
+from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import EndpointStep, Step, VerdictStep
@@ -68,7 +68,7 @@ class Simulator:
     """Holds the per-host indexes so many flows can be simulated cheaply."""
 
     def __init__(self, host: Host):
-        check_loops(host.ruleset)  # the kernel would not load it: no verdict, one clear error
+        check_loadable(host.ruleset)  # the kernel would not load it: no verdict, one clear error
         self.host = host
         self.model = HostModel(host)
         self.pipeline = Pipeline(host.ruleset)

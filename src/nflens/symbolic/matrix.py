@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
-from nflens.kernel.loops import check_loops
+from nflens.kernel.loops import check_loadable
 from nflens.kernel.matches import lookup
 from nflens.kernel.region import EMPTY, FULL, NULL_HOST, Region, complement
 
@@ -303,7 +303,7 @@ class _Walker:
 def service_matrix(ruleset: Ruleset, chain: str = "FORWARD", proto: str = "tcp",
                    sport: int = 10000, dport: int = 22, table: str = "filter",
                    ipassmt: dict[str, list] | None = None) -> Matrix:
-    check_loops(ruleset)  # the kernel refuses a jump loop: one error, as for every command
+    check_loadable(ruleset)  # the kernel refuses a jump loop: one error, as for every command
     tables = [t for t in ruleset.tables if t.name == table]
     if not tables:
         raise MatrixError(f"no table {table!r} in this dump")
