@@ -249,7 +249,7 @@ class ChainWalker:
             if name == "queue" and self.oracle.decide(
                     f"{_key(ref)}/queue", f"NFQUEUE verdict decided in userspace [{_where(ref)}]"):
                 notes.append("assumed: the queue's program accepts")
-                result.verdict = "accept"
+                result.verdict, result.by = "accept", ref
                 return ("verdict", "accept")
             return ("verdict", name)
         if name in ("dnat", "snat", "masquerade", "redirect"):
