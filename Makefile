@@ -9,7 +9,7 @@ SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io bus
 # so they never run in the machine's root namespace.
 FWPKGS := ufw firewalld
 
-.PHONY: setup sysdeps venv test test-fast demo bench fuzz-long clean
+.PHONY: setup sysdeps venv test test-fast test-long demo bench fuzz-long clean
 
 setup: sysdeps venv
 
@@ -41,6 +41,12 @@ test: setup
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider
+
+# The property tests' random search (20x the examples, not derandomized; tests/conftest.py).
+# `make test` is deterministic; pin whatever this finds with @example next to its test.
+test-long: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider \
+	  tests/dialects tests/symbolic tests/analysis
 
 demo: setup
 	$(BIN)/nflens snapshot show examples/snapshot-example

@@ -10,11 +10,32 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 SHARED = Path(os.environ.get("NFLENS_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
+
+
+# Property tests are deterministic by default (CI, `make test`): the same examples every run,
+# no example database, so a red run is a real regression and a green one is not luck. The
+# random search is a separate, longer run: HYPOTHESIS_PROFILE=long (every failure it finds is
+# pinned with @example next to its test, so the deterministic run keeps checking it).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", derandomize=False, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+LONG_FACTOR = 20  # the long profile tries this many times the examples of the default one
+
+
+def budget(max_examples: int):
+    """@settings for a property test: `max_examples` in the deterministic profile, LONG_FACTOR
+    times as many (random) in the long one."""
+    factor = LONG_FACTOR if HYPOTHESIS_PROFILE == "long" else 1
+    return settings(max_examples=max_examples * factor)
 
 
 def _can_netns() -> bool:

@@ -7,7 +7,7 @@ import ipaddress
 from functools import lru_cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nflens.analysis.exposure import ExposureAnalysis, host_addresses
@@ -15,7 +15,7 @@ from nflens.analysis.partition import cidrs_of, merge, subtract
 from nflens.ir.packet import Endpoint, Flow
 from nflens.snapshot.read import read_snapshot
 
-from tests.conftest import REPO
+from tests.conftest import REPO, budget
 
 LAB = REPO / "tests" / "fixtures" / "lab"
 CASES = [("seed001_input_bypass-fixed", 8080), ("seed004_dnat_port-nat-filter", 80),
@@ -47,8 +47,13 @@ def _setup(name: str, port: int):
 
 
 @pytest.mark.parametrize("name,port", CASES)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budget(150)
 @given(src=st.integers(min_value=0, max_value=2**32 - 1), pick=st.integers(0, 10))
+# found by this test (eb57ff5): with a default route the zero-net cell (0.0.0.0/8, a martian
+# source) swallowed the internet's first addresses; 1.0.0.0 on each interface of the lab host
+@example(src=2**24, pick=0)
+@example(src=2**24, pick=1)
+@example(src=2**24, pick=2)
 def test_every_source_gets_its_cells_verdict(name, port, src, pick):
     analysis, per_iface = _setup(name, port)
     iface = sorted(per_iface)[pick % len(per_iface)]
@@ -60,7 +65,7 @@ def test_every_source_gets_its_cells_verdict(name, port, src, pick):
 
 
 @pytest.mark.parametrize("name,port", CASES)
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budget(200)
 @given(data=st.data())
 def test_any_member_of_a_cell_gets_its_verdict(name, port, data):
     """Uniform random sources rarely land in a small cell; here each cell is as likely."""

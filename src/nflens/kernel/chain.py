@@ -19,13 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nflens.ir.rules import Action, Chain, NftCmp, NftExpr, Rule, Table, XtMatch
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import Action, Chain, Rule, Table
+from nflens.kernel.context import PacketContext, Unknown, describe
 from nflens.kernel.index import build as build_index
-from nflens.kernel.matches import module_for
+from nflens.kernel.loops import max_nesting
+from nflens.kernel.matches import entry_for
+from nflens.kernel.matches._nft_common import resolve_vmap
 from nflens.kernel.trace import PolicyStep, RuleStep
 
-MAX_DEPTH = 64  # the kernel limits jump depth too (XT_MAX_DEPTH / NFT_JUMP_STACK_SIZE)
+NO_EFFECT = {"counter", "log", "nflog", "trace", "comment"}  # neither verdict nor packet state
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
                 "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
@@ -99,7 +101,7 @@ class ChainWalker:
         result = ChainResult("accept", None, ctx)
         stack: list[tuple[Chain, list[int] | None, int]] = []
         current, cands, k = chain, self._candidates(chain, ctx), 0
-        depth = 0
+        nesting = max_nesting(self.table)  # the kernel bounds nesting, not the count of jumps
         while True:
             total = len(cands) if cands is not None else len(current.rules)
             if k >= total:
@@ -137,14 +139,34 @@ class ChainWalker:
                     return result
                 current, cands, k = stack.pop()
             elif kind in ("jump", "goto"):
-                target = self.table.chain(arg)
-                depth += 1
-                if target is None or depth > MAX_DEPTH:
-                    result.unmodelled.append(f"{kind} to missing chain {arg!r}")
+                target = self._target(kind, arg, ref, len(stack), nesting, result)
+                if target is None:
+                    if result.by is ref:  # the walk ended here (see _target)
+                        return result
                     continue
                 if kind == "jump":
                     stack.append((current, cands, k))
                 current, cands, k = target, self._candidates(target, ctx), 0
+
+    def _target(self, kind: str, name: str, ref: RuleRef, depth: int, nesting: int,
+                result: ChainResult) -> Chain | None:
+        """The chain a jump/goto enters; None when it does not enter one, having either ended
+        the walk (`result.by` is this rule then) or decided to go on after the rule."""
+        target = self.table.chain(name)
+        if target is None:
+            # iptables-restore and nft refuse this; a file can still say it. What the chain
+            # would do is unknown: explored like an unmodelled target.
+            self._unknown_drops(ref, "missing", f"{kind} to missing chain {name!r}", result)
+            return None
+        if kind == "jump" and depth >= nesting:
+            # nft_do_chain drops a packet whose jump would overflow its stack (loops.py refuses
+            # such rulesets first, as the kernel's loader does; this guards IR built by hand)
+            result.unmodelled.append(f"jump to {name!r} nested too deep (more than {nesting} "
+                                     f"return points): dropped, as nft_do_chain does "
+                                     f"[{_where(ref)}]")
+            result.verdict, result.by = "drop", ref
+            return None
+        return target
 
     def _candidates(self, chain: Chain, ctx: PacketContext) -> list[int] | None:
         """Positions of the rules that can match this packet (None: all of them)."""
@@ -181,30 +203,34 @@ class ChainWalker:
                     self._step(ref, True, _describe(expr), notes)
                     return outcome
                 continue
-            matched = self._match(expr, ref, pos, result.ctx, notes)
-            if not matched:
-                self._step(ref, "unknown" if notes and notes[-1].startswith("assumed") else False,
-                           "", notes)
+            value = _evaluate(expr, result.ctx)
+            if isinstance(value, Unknown):
+                value = self._unknown_match(rule, ref, pos, value, result.ctx, notes)
+            if not value:
+                undecided = notes and notes[-1].startswith(("assumed", "either way"))
+                self._step(ref, "unknown" if undecided else False, "", notes)
                 return None
         self._step(ref, True, "continue", notes)
         return None
 
-    def _match(self, expr, ref: RuleRef, pos: int, ctx: PacketContext, notes: list[str]) -> bool:
-        kind = getattr(expr, "kind", type(expr).__name__)
-        module = module_for(kind)
-        if module is None:
-            value: Any = Unknown(f"match {kind!r} is not modelled")
-        else:
-            try:
-                value = module.evaluate(expr, ctx)
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                value = Unknown(f"{kind}: cannot evaluate ({exc})")
-        if isinstance(value, Unknown):
-            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/{pos}"
-            choice = self.oracle.decide(key, f"{value.reason} [{_where(ref)}]")
-            notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
-            return choice
-        return bool(value)
+    def _unknown_match(self, rule: Rule, ref: RuleRef, pos: int, value: Unknown,
+                       ctx: PacketContext, notes: list[str]) -> bool:
+        """A match the model cannot decide. It needs no assumption when its outcome cannot
+        change anything: the rule has no effect (only counters and logs), or a later match of
+        the rule fails anyway (matches are a conjunction, evaluated without side effects
+        here). Otherwise the oracle decides, and `simulate` explores both outcomes."""
+        if all(a.name in NO_EFFECT for a in rule.actions):
+            notes.append(f"either way (the rule only counts or logs): {value.reason}")
+            return False
+        for later in rule.exprs[pos + 1:]:
+            if isinstance(later, Action):
+                break
+            if _evaluate(later, ctx) is False:
+                notes.append(f"either way (a later match fails): {value.reason}")
+                return False
+        choice = self.oracle.decide(f"{_key(ref)}/{pos}", f"{value.reason} [{_where(ref)}]")
+        notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
+        return choice
 
     def _action(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
         name = action.name
@@ -220,8 +246,11 @@ class ChainWalker:
             result.by = ref
             if name == "reject":
                 result.reject_with = action.get("with") or "icmp-port-unreachable"
-            if name == "queue":
-                result.unmodelled.append(f"NFQUEUE verdict decided in userspace [{_where(ref)}]")
+            if name == "queue" and self.oracle.decide(
+                    f"{_key(ref)}/queue", f"NFQUEUE verdict decided in userspace [{_where(ref)}]"):
+                notes.append("assumed: the queue's program accepts")
+                result.verdict, result.by = "accept", ref
+                return ("verdict", "accept")
             return ("verdict", name)
         if name in ("dnat", "snat", "masquerade", "redirect"):
             result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
@@ -239,14 +268,21 @@ class ChainWalker:
             return None
         # An unmodelled target might end the packet's journey (a custom drop, a queue) or not:
         # the oracle decides, so `simulate` can try both and say `uncertain` if it matters.
-        key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/target"
-        reason = f"target {_describe(action)} is not modelled [{_where(ref)}]"
-        if self.oracle.decide(key, reason):
-            notes.append(f"assumed: {_describe(action)} drops")
-            result.verdict, result.by = "drop", ref
+        what = f"target {_describe(action)} is not modelled"
+        if self._unknown_drops(ref, "target", what, result, notes):
             return ("verdict", "drop")
-        notes.append(f"assumed: {_describe(action)} continues")
         return None
+
+    def _unknown_drops(self, ref: RuleRef, point: str, what: str, result: ChainResult,
+                       notes: list[str] | None = None) -> bool:
+        """Something whose effect the model does not know: the oracle assumes it continues
+        (default) or drops, and `simulate` explores both."""
+        drops = self.oracle.decide(f"{_key(ref)}/{point}", f"{what} [{_where(ref)}]")
+        if notes is not None:
+            notes.append(f"assumed: {'drops' if drops else 'continues'} ({what})")
+        if drops:
+            result.verdict, result.by = "drop", ref
+        return drops
 
     def _set_mark(self, action: Action, result: ChainResult):
         value, mask = action.get("value", 0) or 0, action.get("mask", 0xFFFFFFFF)
@@ -254,7 +290,8 @@ class ChainWalker:
             mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) ^ value
             result.ctx = replace(result.ctx, mark=mark)
         else:
-            result.unmodelled.append(f"mark set to an expression: {value!r}")
+            result.unmodelled.append(f"mark set to an expression ({describe(value)}): the mark "
+                                     "is left as it was")
         return None
 
     def _connmark(self, action: Action, result: ChainResult, notes: list[str]):
@@ -276,16 +313,10 @@ class ChainWalker:
         return None
 
     def _vmap(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
-        try:
-            from nflens.kernel.matches._nft_common import resolve_vmap as resolver
-        except ImportError:
-            resolver = None
-        picked = resolver(action, result.ctx) if resolver else Unknown("verdict maps are not modelled")
+        picked = resolve_vmap(action, result.ctx)
         if isinstance(picked, Unknown):
-            key = f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}/vmap"
-            self.oracle.decide(key, f"{picked.reason} [{_where(ref)}]")
-            notes.append(f"assumed no element: {picked.reason}")
-            result.unmodelled.append(picked.reason)
+            if self._unknown_drops(ref, "vmap", picked.reason, result, notes):
+                return ("verdict", "drop")
             return None
         if picked is None:
             notes.append("no map element matched")
@@ -299,6 +330,18 @@ class ChainWalker:
             self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
             ref.rule.text, src.file if src else "", src.line if src else 0, matched, action,
             "; ".join(notes)))
+
+
+def _evaluate(expr: Any, ctx: PacketContext) -> Any:
+    entry = entry_for(expr)
+    if entry is None:  # no grammar knows it (the parser reported it where it read it)
+        return Unknown(f"match {getattr(expr, 'name', getattr(expr, 'kind', '?'))} is not "
+                       "modelled")
+    return entry.evaluate(expr, ctx)  # an exception here is a bug: let it surface
+
+
+def _key(ref: RuleRef) -> str:
+    return f"{ref.family}/{ref.table}/{ref.chain}/{ref.index}"
 
 
 def _where(ref: RuleRef) -> str:

@@ -9,10 +9,11 @@ explores both outcomes and the verdict becomes `uncertain` only if they differ.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from nflens.ir.packet import Packet
+from nflens.ir.rules import Action, NftCmp, NftExpr, XtMatch
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,6 +29,22 @@ class Unknown:
 
 
 MatchResult = bool | Unknown
+
+
+def describe(value: Any) -> str:
+    """A value as a user reads it in a reason (an nft expression by its kind, a set by its
+    members), never a Python repr of the IR."""
+    if isinstance(value, NftExpr):
+        name = value.get("name")
+        return f"{value.kind} {name}" if isinstance(name, str) else f"an nft {value.kind or 'object'}"
+    if isinstance(value, (NftCmp, XtMatch, Action)):
+        return f"an nft relation on {describe(value.left)}" if isinstance(value, NftCmp) else \
+            f"{'-m ' if isinstance(value, XtMatch) else ''}{value.name}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(describe(v) for v in value) + ")"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(describe(v) for v in value)) + "}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -86,9 +103,9 @@ class ArpInfo:
     """ARP header fields (RFC 826) for the arp family and ebtables' --arp-* options."""
 
     op: int  # 1 request, 2 reply
-    sha: str
+    sha: str | None  # None: the snapshot does not have this MAC (matches on it are Unknown)
     sip: ipaddress.IPv4Address
-    tha: str
+    tha: str | None  # a request's is 00:00:00:00:00:00 (what Linux's arp_send puts there)
     tip: ipaddress.IPv4Address
 
 

@@ -5,14 +5,11 @@ See `kernel.path` for the hook machinery and the kernel paths this follows.
 
 from __future__ import annotations
 
-import ipaddress
-
 from nflens.kernel.context import ArpInfo, PacketContext
-from nflens.kernel.chain import ChainWalker
 from nflens.kernel.hostmodel import Attachment
 from nflens.kernel.path import LIMITED_BCAST4, LOOPBACK4, ZERONET4, Walker, describe_packet
 from nflens.kernel.skb import Delivery, Skb
-from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, HookStep, PacketStep, RouteStep
+from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
 
 class Journey(Walker):
@@ -319,9 +316,11 @@ class Journey(Walker):
         asker = "host" if host_asks else att.container.name
         if (asker, target_ip) in self.neigh:
             return True  # the neighbour entry exists already (learnt from an earlier request)
-        host_mac = (self.model.host.interface(bridge).mac
-                    if self.model.host.interface(bridge) else "00:00:00:00:00:00")
-        cmac = att.endpoint.mac or "02:42:00:00:00:00"
+        # a MAC the snapshot does not have stays None (ebtables MAC matches are then Unknown,
+        # named), never an invented address a rule could match or miss by accident
+        iface = self.model.host.interface(bridge)
+        host_mac = iface.mac if iface is not None else None
+        cmac = att.endpoint.mac
         self.phase = f"arp {bridge}"
         if host_asks:
             req = ArpInfo(1, host_mac, asker_ip, "00:00:00:00:00:00", target_ip)
@@ -362,8 +361,8 @@ class Journey(Walker):
         return ok
 
     def _arp_between(self, bridge, src: Attachment, dst: Attachment, direction) -> bool:
-        req = ArpInfo(1, src.endpoint.mac or "", src.addr(4), "00:00:00:00:00:00", dst.addr(4))
-        rep = ArpInfo(2, dst.endpoint.mac or "", dst.addr(4), src.endpoint.mac or "", src.addr(4))
+        req = ArpInfo(1, src.endpoint.mac, src.addr(4), "00:00:00:00:00:00", dst.addr(4))
+        rep = ArpInfo(2, dst.endpoint.mac, dst.addr(4), src.endpoint.mac, src.addr(4))
         self.phase = f"arp {bridge}"
         ok = True
         for frame, a, b in ((req, src.port, dst.port), (rep, dst.port, src.port)):

@@ -15,7 +15,6 @@ the verdict is `uncertain` only if the outcomes differ, and then names what it h
 from __future__ import annotations
 
 import ipaddress
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +25,13 @@ from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.journey import Journey
+from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import EndpointStep, Step, VerdictStep
 
 EPHEMERAL_PORT = 40000
-MAX_EXPLORED = 16
+MAX_RUNS = 64  # runs of one flow under different assumptions before the search stops
 
 
 @dataclass
@@ -68,44 +68,72 @@ class Simulator:
     """Holds the per-host indexes so many flows can be simulated cheaply."""
 
     def __init__(self, host: Host):
+        check_loadable(host.ruleset)  # the kernel would not load it: no verdict, one clear error
         self.host = host
         self.model = HostModel(host)
         self.pipeline = Pipeline(host.ruleset)
 
     def run(self, flow: Flow) -> FlowResult:
+        """Explore every outcome of the unknowns a run meets, until no new one appears.
+
+        Each run records the decision points it met, in order, with the value taken. For each
+        point on a run's path the flipped alternative (earlier points as they were, later ones
+        at their default) is run next, so the points only reached under another assumption
+        (a rule inside a chain entered only if an unknown match matched) are explored too:
+        the search walks the whole decision tree. Beyond MAX_RUNS runs it stops, and a verdict
+        not yet contradicted is still `uncertain` because not every case was looked at."""
         oracle = Oracle()
         first = self._once(flow, oracle)
         if not oracle.seen:
             return first
-        keys = list(oracle.seen)
+        reasons = dict(oracle.seen)
         outcomes = {first.verdict}
-        for choice in _choices(keys):
-            result = self._once(flow, Oracle(dict(choice)))
-            outcomes.add(result.verdict)
-            if len(outcomes) > 1:
-                break
+        queue, tried = self._flips({}, oracle), {frozenset()}
+        runs = 1
+        while queue and len(outcomes) == 1:
+            choices = queue.pop(0)
+            if frozenset(choices.items()) in tried:
+                continue
+            if runs >= MAX_RUNS:
+                return _uncertain(first, reasons, f"the search stopped after {runs} runs with "
+                                  f"unknowns left unexplored ({len(reasons)} met so far)")
+            tried.add(frozenset(choices.items()))
+            alt = Oracle(dict(choices))
+            outcomes.add(self._once(flow, alt).verdict)
+            runs += 1
+            for key, why in alt.seen.items():
+                reasons.setdefault(key, why)
+            queue.extend(self._flips(choices, alt))
         if len(outcomes) == 1:
-            first.assumptions.extend(f"did not matter: {r}" for r in oracle.seen.values())
+            first.assumptions.extend(f"did not matter: {r}" for r in reasons.values())
             return first
-        first.verdict = "uncertain"
-        first.uncertain_because = list(dict.fromkeys(oracle.seen.values()))
-        first.reason = "depends on: " + "; ".join(first.uncertain_because)
-        return first
+        return _uncertain(first, reasons)
+
+    @staticmethod
+    def _flips(choices: dict[str, bool], oracle: Oracle) -> list[dict[str, bool]]:
+        """The alternatives of one run: each newly met point flipped, the points before it
+        (in the order they were met) kept at the values this run took."""
+        out, prefix = [], {}
+        for key in oracle.seen:
+            value = oracle.choices.get(key, False)
+            if key not in choices:
+                out.append({**prefix, key: not value})
+            prefix[key] = value
+        return out
 
     def _once(self, flow: Flow, oracle: Oracle) -> FlowResult:
         steps: list[Step] = []
         unmodelled: list[str] = []
         walker = Journey(self.model, self.pipeline, Conntrack(), oracle, steps, unmodelled)
         outcome, reason, end = self._connect(walker, flow)
-        if unmodelled and outcome == "allow":
-            pass
         steps.append(VerdictStep("result", "verdict", outcome, reason))
         result = FlowResult(flow.name, outcome, flow.expect, reason,
                             end.by if end and outcome != "allow" else None,
                             end.by_policy if end and outcome != "allow" and not end.by else None,
                             steps, assumptions=list(self.model.assumptions) + walker.assumed)
-        for note in dict.fromkeys(unmodelled):
-            oracle.seen.setdefault(f"unmodelled:{note}", note)
+        # what the model did without a choice to explore is said as such, never "did not matter"
+        result.assumptions.extend(f"not explored: {note}"
+                                  for note in dict.fromkeys(unmodelled))
         return result
 
     # --- the connection -------------------------------------------------------------------
@@ -307,16 +335,13 @@ def _host_origin():
     return Endpoint(host=True)
 
 
-def _choices(keys: list[str]):
-    """Assignments to try for unknown points: all of them when few, else the extremes."""
-    if len(keys) <= 4:
-        for bits in itertools.product((False, True), repeat=len(keys)):
-            if any(bits):
-                yield list(zip(keys, bits))
-        return
-    yield [(k, True) for k in keys]
-    for k in keys[:MAX_EXPLORED]:
-        yield [(k, True)]
+def _uncertain(result: FlowResult, reasons: dict[str, str], why: str | None = None) -> FlowResult:
+    result.verdict = "uncertain"
+    result.uncertain_because = list(dict.fromkeys(reasons.values()))
+    if why:
+        result.uncertain_because.append(why)
+    result.reason = "depends on: " + "; ".join(result.uncertain_because)
+    return result
 
 
 def simulate(host: Host, flow: Flow) -> FlowResult:

@@ -8,5 +8,6 @@ destination atoms it pairs with (Python ints as bit sets). Every rule's address 
 union of intervals whose ends are among those constants, so it is exactly a set of atoms; rule
 walking is then bitwise and/or on ints. This is exact (no sampling), needs no BDD package, and
 costs rules x source-atoms integer operations: seconds for the 5,000-rule TUM dumps where fffuu
-took minutes. Region (region.py) is the symbolic side of one match; matrix.py walks chains.
+took minutes. Region (kernel/region.py, beside MatchResult) is the symbolic side of one match;
+matrix.py walks chains.
 """

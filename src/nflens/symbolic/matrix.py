@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
-from nflens.kernel.matches import module_for
-from nflens.symbolic.region import EMPTY, FULL, Region, complement
+from nflens.kernel.loops import check_loadable
+from nflens.kernel.matches import lookup
+from nflens.kernel.region import EMPTY, FULL, NULL_HOST, Region, complement
 
 FFFUU_KNOWN = {("ip", "src"), ("ip", "dst"), ("ip", "proto"), ("ip", "in"), ("ip", "out"),
                ("iprange", "src-range"), ("iprange", "dst-range"), ("tcp", "sport"),
@@ -146,7 +147,7 @@ def _context(version: int, proto: str, sport: int, dport: int) -> PacketContext:
     zero = ipaddress.ip_address("0.0.0.0" if version == 4 else "::")
     pkt = Packet(zero, zero, proto, sport, dport, tcp_flags=frozenset({"SYN"}))
     return PacketContext(pkt=pkt, family="ip" if version == 4 else "ip6", hook="forward",
-                         env=None, iif=Unknown("input interface"),
+                         env=NULL_HOST, iif=Unknown("input interface"),
                          oif=Unknown("output interface"), ct=CtView(state="NEW"))
 
 
@@ -217,7 +218,7 @@ def _region(rule, ctx, version, rewrite, ipassmt, unknowns: list[str]) -> Region
             known = [o for o in known if o.name not in ("in", "out")]
         if not known:
             continue
-        module = module_for(e.name)
+        module = lookup("xt", e.name)
         if module is None or not hasattr(module, "constrain"):
             region &= Region(unknown=(f"-m {e.name}",))
             continue
@@ -249,7 +250,8 @@ class _Walker:
         """Walk `here` through `chain`; returns what falls off its end (or RETURNs)."""
         self.depth += 1
         if self.depth > 64:
-            raise MatrixError(f"chain {chain.name}: jumps nested too deep (a loop?)")
+            raise MatrixError(f"chain {chain.name}: jumps nested more than 64 deep (the matrix's "
+                              "limit; loops are refused before)")
         returned = Sets.empty(len(here.rows))
         for r in self.compiled[chain.name]:
             if r.action == "nop" or (tainted or r.unknown) and r.action == "drop":
@@ -301,6 +303,7 @@ class _Walker:
 def service_matrix(ruleset: Ruleset, chain: str = "FORWARD", proto: str = "tcp",
                    sport: int = 10000, dport: int = 22, table: str = "filter",
                    ipassmt: dict[str, list] | None = None) -> Matrix:
+    check_loadable(ruleset)  # the kernel refuses a jump loop: one error, as for every command
     tables = [t for t in ruleset.tables if t.name == table]
     if not tables:
         raise MatrixError(f"no table {table!r} in this dump")

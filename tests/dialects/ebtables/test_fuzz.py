@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nflens.dialects.ebtables import generate, parse
 from nflens.errors import ParseError
 from nflens.ir.rules import Ruleset
+
+from tests.conftest import budget
 
 WORDS = ["*filter", "*nat", "*broute", ":INPUT", ":FORWARD", ":OUTPUT", ":PREROUTING",
          "ACCEPT", "DROP", "RETURN", "-A", "INPUT", "FORWARD", "-p", "ARP", "IPv4", "IPv6",
@@ -27,13 +29,18 @@ def _check(text: str) -> None:
     assert parse(generate(rs)).rule_count() == rs.rule_count()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budget(300)
 @given(st.text(max_size=200))
 def test_arbitrary_text_gives_ruleset_or_parse_error(text):
     _check(text)
 
 
-@settings(max_examples=400, deadline=None)
+@budget(400)
 @given(st.lists(st.sampled_from(WORDS), max_size=40))
+# failures the search found, pinned: a "!" that is --log-prefix's value, not a negation
+# (3a96a97); a target name that needs quotes in the generated text (9db9a6e)
+@example(["--log-prefix", '"!"'])
+@example(["-j", '"x y"'])
+@example(["-i", "!"])  # the long random run: "!" read as an interface name, then as a negation
 def test_ebtables_like_word_soup_gives_ruleset_or_parse_error(words):
     _check("*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n-A INPUT " + " ".join(words))

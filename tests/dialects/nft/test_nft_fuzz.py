@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nflens.dialects.nft import parse_json
 from nflens.errors import NflensError
 from nflens.ir.rules import Ruleset
+
+from tests.conftest import budget
 
 KEYS = ["table", "chain", "rule", "set", "map", "family", "name", "expr", "match", "left",
         "right", "op", "payload", "meta", "ct", "prio", "hook", "elem", "vmap", "dnat", "port",
@@ -30,7 +32,7 @@ OBJECT = st.dictionaries(st.sampled_from(["table", "chain", "rule", "set", "map"
                          min_size=1, max_size=1)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budget(300)
 @given(st.one_of(st.lists(OBJECT, max_size=6), VALUES))
 def test_parse_json_gives_a_ruleset_or_an_nflens_error(objs):
     text = json.dumps({"nftables": objs} if isinstance(objs, list) else objs)
@@ -40,7 +42,7 @@ def test_parse_json_gives_a_ruleset_or_an_nflens_error(objs):
         pass
 
 
-@settings(max_examples=100, deadline=None)
+@budget(100)
 @given(st.text(max_size=60))
 def test_arbitrary_text_gives_a_ruleset_or_an_nflens_error(text):
     try:

@@ -11,7 +11,7 @@ from nflens.dialects.ebtables import parse
 from nflens.ir.packet import Packet
 from nflens.ir.rules import XtMatch
 from nflens.kernel.context import ArpInfo, PacketContext, Unknown
-from nflens.kernel.matches import module_for
+from nflens.kernel.matches import lookup
 
 IP = ipaddress.ip_address
 
@@ -48,7 +48,7 @@ def matches(options: str, ctx: PacketContext):
     results = []
     for expr in rule.exprs:
         if isinstance(expr, XtMatch):
-            module = module_for(expr.name)
+            module = lookup("eb", expr.name)
             assert module is not None, expr.name
             results.append(module.evaluate(expr, ctx))
     if any(r is False for r in results):
@@ -99,7 +99,7 @@ def test_ip_ports_without_protocol_are_not_tested_by_the_kernel():
     from nflens.ir.rules import Opt
 
     m = XtMatch("eb_ip", (Opt("dport", (80, 80)),))
-    assert module_for("eb_ip").evaluate(m, ip_frame(dport=22)) is True
+    assert lookup("eb", "eb_ip").evaluate(m, ip_frame(dport=22)) is True
 
 
 def test_icmp_type_and_code_ranges():
@@ -165,4 +165,4 @@ def test_unknown_mac_is_unknown_not_false():
 def test_every_ebtables_match_module_is_registered():
     for name in ("eb", "eb_ip", "eb_ip6", "eb_arp", "eb_vlan", "eb_mark", "eb_among",
                  "eb_pkttype", "eb_stp", "eb_limit", "eb_802_3"):
-        assert module_for(name) is not None, name
+        assert lookup("eb", name) is not None, name

@@ -12,7 +12,7 @@ from nflens.dialects.nft import parse_json
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, NftCmp, NftExpr
 from nflens.kernel.context import CtView, PacketContext, Unknown
-from nflens.kernel.matches import module_for
+from nflens.kernel.matches import lookup
 from nflens.kernel.matches._nft_common import resolve_vmap
 
 from tests.conftest import CORPUS
@@ -64,7 +64,7 @@ def cmp(op, left, right):
 
 
 def ev(c, context):
-    return module_for(c.kind).evaluate(c, context)
+    return lookup("nft", c.kind).evaluate(c, context)
 
 
 CT_STATE = {"ct": {"key": "state"}}
@@ -187,7 +187,7 @@ def test_tcp_flags_mask():
 
 @pytest.mark.parametrize("kind", ["limit", "xt", "numgen"])
 def test_unmodelled_expressions_are_unknown(kind):
-    assert isinstance(module_for(kind).evaluate(NftExpr(kind, (("name", "x"),)), ctx()), Unknown)
+    assert isinstance(lookup("nft", kind).evaluate(NftExpr(kind, (("name", "x"),)), ctx()), Unknown)
 
 
 def test_icmp_type_by_name():

@@ -295,8 +295,11 @@ class Parser:
             value: Any = True
         else:
             # `--opt ! v` negates only an option that can be negated; for any other a "!" is
-            # the value itself (`--log-prefix "!"`: the quotes are gone by now)
-            if i < len(tokens) and tokens[i] == "!" and i + 1 < len(tokens) and spec.negatable:
+            # the value itself (`--log-prefix "!"`: the quotes are gone by now). For one that
+            # can, "!" is always the negation and a value must follow (ebtables'
+            # ebt_check_inverse2: "Option without (mandatory) argument"), so `-i !` at the end
+            # is refused, not read as an interface named "!" (found by the long hypothesis run)
+            if i < len(tokens) and tokens[i] == "!" and spec.negatable:
                 if negate:
                     raise self.error("double negation", line)
                 negate, i = True, i + 1

@@ -19,6 +19,7 @@ from nflens.dialects.nft.render import rule_text
 from nflens.dialects.nft.statements import stmt_to_ir
 from nflens.errors import ParseError
 from nflens.ir.rules import Chain, NamedSet, Rule, Ruleset, Source, Table, Unsupported
+from nflens.lenient import Lenience
 
 FAMILIES = ("ip", "ip6", "inet", "bridge", "arp", "netdev")
 COMMANDS = ("add", "create", "insert", "replace")
@@ -41,6 +42,10 @@ class _State:
     tables: dict[tuple[str, str], _Table] = field(default_factory=dict)
     unsupported: list[Unsupported] = field(default_factory=list)
     warnings: list[tuple[str, int, str]] = field(default_factory=list)
+    lenience: Lenience = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lenience = Lenience(self.file, messages=self.warnings)
 
 
 def load_document(text: str, file: str) -> list:
@@ -129,9 +134,16 @@ def _add_chain(state: _State, body: dict, index: int) -> None:
     info: dict[str, Any] = {"name": name, "source": Source(state.file, index, f"chain {name}")}
     if body.get("hook") is not None:
         info["hook"] = str(body["hook"])
-        info["priority"] = priority_value(body.get("prio", 0), table.family)
-        info["policy"] = body.get("policy", "accept")
-        info["type"] = body.get("type", "filter")
+        # `nft -j list ruleset` always writes these for a base chain; a document without them
+        # (hand-written, cut) gets nft's own defaults, named as assumptions
+        where = f"base chain {table.family} {table.name} {name}:"
+        prio = body["prio"] if "prio" in body else state.lenience.assume(
+            f"{where} priority", 0, index, "none given")
+        info["priority"] = priority_value(prio, table.family)
+        info["policy"] = body["policy"] if "policy" in body else state.lenience.assume(
+            f"{where} policy", "accept", index, "none given")
+        info["type"] = body["type"] if "type" in body else state.lenience.assume(
+            f"{where} type", "filter", index, "none given")
         dev = body.get("dev")
         if dev is not None:
             info["device"] = dev if isinstance(dev, str) else ",".join(dev)

@@ -21,7 +21,7 @@ import ipaddress
 from typing import Any
 
 from nflens.ir.rules import Action, NftCmp, NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.context import PacketContext, Unknown, describe
 from nflens.kernel.matches.nft_symbols import number
 
 
@@ -71,7 +71,7 @@ def evaluate_cmp(cmp: Any, ctx: PacketContext):
     if isinstance(cmp, NftExpr):
         return Unknown(f"nft {cmp.kind} is not modelled")
     if not isinstance(cmp, NftCmp):
-        return Unknown(f"not an nft relation: {cmp!r}")
+        return Unknown(f"not an nft relation: {describe(cmp)}")
     value = value_of(cmp.left, ctx)
     if isinstance(value, Unknown):
         return value
@@ -94,7 +94,7 @@ def compare(op: str, value: Any, right: Any, ctx: PacketContext, domain: Any = N
         return not hit
     bound = coerce(right, value, domain, ctx)
     if bound is None or isinstance(value, (frozenset, tuple, bool)):
-        return Unknown(f"cannot order {value!r} against {right!r}")
+        return Unknown(f"cannot order {describe(value)} against {describe(right)}")
     try:
         return {"<": value < bound, ">": value > bound, "<=": value <= bound,
                 ">=": value >= bound}[op]
@@ -249,9 +249,9 @@ def resolve_vmap(action: Action, ctx: PacketContext):
     elif isinstance(data, NftExpr) and data.kind == "set":
         elements = data.get("elements", ())
     else:
-        return Unknown(f"verdict map data {data!r} is not modelled")
+        return Unknown(f"verdict map data {describe(data)} is not modelled")
     domain = domain_of(key)
     for elem in elements:
         if isinstance(elem, tuple) and len(elem) == 2 and elem_match(value, elem[0], domain, ctx):
-            return verdict_of(elem[1]) or Unknown(f"verdict {elem[1]!r} is not modelled")
+            return verdict_of(elem[1]) or Unknown(f"verdict {describe(elem[1])} is not modelled")
     return None

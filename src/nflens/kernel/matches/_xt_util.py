@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, Unknown
+from nflens.kernel.region import EMPTY, FULL, Region, addresses
+from nflens.kernel.region import unknown as unknown_region
 
 
 def iface_match(pattern: str, name) -> MatchResult:
@@ -42,23 +44,33 @@ def unknown(match: XtMatch, why: str) -> Unknown:
 __all__ = ["iface_match", "in_range", "all_opts", "unknown", "Opt"]
 
 
-# --- the symbolic side (see nflens.symbolic.region) --------------------------------------------
+# --- the symbolic side (see nflens.kernel.region) --------------------------------------------
 
-def constrain_by_evaluation(evaluate, match: XtMatch, ctx):
-    """A match without address options: its truth on the fixed fields, by its own evaluate."""
-    from nflens.symbolic.region import EMPTY, FULL, unknown
-
+def constrain_by_evaluation(evaluate, match: XtMatch, ctx) -> Region:
+    """A match without address options: its truth on the fixed fields, by its own evaluate.
+    Only for options that do not depend on the packet's addresses: the context's addresses are
+    placeholders (0.0.0.0), and its host model (NULL_HOST) answers Unknown."""
     r = evaluate(match, ctx)
     if isinstance(r, Unknown):
-        return unknown(r.reason)
+        return unknown_region(r.reason)
     return FULL if r else EMPTY
+
+
+def constrain_unknown_opts(match: XtMatch, ctx, evaluate, why: dict[str, str]) -> Region:
+    """Options in `why` depend on the addresses in a way a region of the packet's own source
+    and destination cannot say (a conntrack tuple, a route type): each is unknown, named; the
+    other options are decided by `evaluate`."""
+    rest = XtMatch(match.name, tuple(o for o in match.opts if o.name not in why))
+    region = constrain_by_evaluation(evaluate, rest, ctx)
+    for opt in match.opts:
+        if opt.name in why:
+            region &= unknown_region(f"-m {match.name} --{opt.name}: {why[opt.name]}")
+    return region
 
 
 def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
     """Address options become intervals of the source or destination axis; every other option
     is decided one by one by `evaluate` (so both sides share one semantics)."""
-    from nflens.symbolic.region import EMPTY, FULL, addresses, unknown
-
     region = FULL
     version = ctx.pkt.family
     top = 2**32 - 1 if version == 4 else 2**128 - 1
@@ -68,7 +80,7 @@ def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
             continue
         value = opt.value
         if isinstance(value, str):
-            region &= unknown(f"address placeholder {value}")
+            region &= unknown_region(f"address placeholder {value}")
             continue
         lo, hi = (value[0], value[1]) if isinstance(value, tuple) else \
             (value.network_address, value.broadcast_address)

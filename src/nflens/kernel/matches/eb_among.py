@@ -15,6 +15,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, inv
 
+DIALECT = "eb"
 NAMES = ("eb_among",)
 
 
@@ -42,7 +43,7 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
         source = opt.name == "src"
         mac = ctx.src_mac if source else ctx.dst_mac
         if mac is None:
-            results.append(Unknown("MAC address of the frame is not known"))
+            results.append(Unknown("the frame's MAC address is not in the snapshot"))
             continue
         r = inv(opt, contains(opt.value, mac.lower(), _frame_ip(ctx, source)))
         if r is False:

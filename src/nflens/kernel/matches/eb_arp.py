@@ -14,6 +14,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext
 from nflens.kernel.matches.eb_util import all_of, apply, inv, mac_masked_equal
 
+DIALECT = "eb"
 NAMES = ("eb_arp",)
 ARPHRD_ETHER = 1
 ETH_P_IP = 0x0800

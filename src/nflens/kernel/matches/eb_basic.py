@@ -17,6 +17,7 @@ from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, apply, inv, mac_masked_equal
 
+DIALECT = "eb"
 NAMES = ("eb",)
 ETH_P_8021Q = 0x8100
 ETH_P_802_3_MIN = 0x0600

@@ -13,6 +13,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, apply, in_range, inv
 
+DIALECT = "eb"
 NAMES = ("eb_ip",)
 PROTO_NUMBERS = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "dccp": 33, "gre": 47, "esp": 50,
                  "ah": 51, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136}

@@ -11,6 +11,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext
 from nflens.kernel.matches.eb_ip import evaluate_l3
 
+DIALECT = "eb"
 NAMES = ("eb_ip6",)
 ETH_P_IPV6 = 0x86DD
 

@@ -10,6 +10,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext
 from nflens.kernel.matches.eb_util import inv
 
+DIALECT = "eb"
 NAMES = ("eb_mark",)
 
 

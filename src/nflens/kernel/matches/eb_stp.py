@@ -10,6 +10,7 @@ from __future__ import annotations
 from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 
+DIALECT = "eb"
 NAMES = ("eb_stp",)
 
 

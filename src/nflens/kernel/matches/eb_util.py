@@ -20,7 +20,7 @@ def inv(opt: Opt, cond: bool) -> bool:
 def mac_masked_equal(mac: str | None, want: tuple[str, str]) -> MatchResult:
     """ether_addr_equal_masked(): (mac ^ want) & mask == 0, byte by byte."""
     if mac is None:
-        return Unknown("MAC address of the frame is not known")
+        return Unknown("the frame's MAC address is not in the snapshot")
     value, mask = want
     try:
         got = bytes.fromhex(mac.replace(":", ""))

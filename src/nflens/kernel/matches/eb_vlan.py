@@ -12,6 +12,7 @@ from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, inv
 
+DIALECT = "eb"
 NAMES = ("eb_vlan",)
 
 

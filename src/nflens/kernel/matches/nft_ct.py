@@ -19,6 +19,7 @@ from nflens.kernel.context import PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
+DIALECT = "nft"
 NAMES = ("ct",)
 DOMAINS = {"state": "ct_state", "status": "ct_status", "protocol": "inet_proto",
            "proto": "inet_proto", "l3proto": "nfproto"}

@@ -17,6 +17,7 @@ from nflens.ir.rules import NftExpr
 from nflens.kernel.context import PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 
+DIALECT = "nft"
 NAMES = ("fib",)
 
 

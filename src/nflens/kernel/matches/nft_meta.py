@@ -18,6 +18,7 @@ from nflens.kernel.context import PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
+DIALECT = "nft"
 NAMES = ("meta",)
 DOMAINS = {"l4proto": "inet_proto", "protocol": "ether_type", "nfproto": "nfproto"}
 PKTTYPE = {"host": "host", "broadcast": "broadcast", "multicast": "multicast",

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.kernel.context import PacketContext, Unknown, describe
 from nflens.kernel.matches._nft_common import (MISSING, coerce, domain_of, elem_match,
                                                evaluate_cmp, set_elements, value_of)
 
+DIALECT = "nft"
 NAMES = ("&", "|", "^", "<<", ">>", "concat", "map", "rt", "socket", "numgen", "jhash",
          "symhash", "limit", "quota", "exthdr", "tcp option", "ip option", "sctp chunk", "osf",
          "ipsec", "tunnel", "xt", "ct count", "connlimit", "last", "meter", "value")
@@ -75,7 +76,7 @@ def _bitwise(expr: NftExpr, ctx: PacketContext) -> Any:
         return left ^ names
     const = coerce(value_of(right, ctx), left, domain_of(expr.get("left")), ctx)
     if not isinstance(left, int) or not isinstance(const, int):
-        return Unknown(f"bitwise {expr.kind} on {left!r} is not modelled")
+        return Unknown(f"bitwise {expr.kind} on {describe(left)} is not modelled")
     ops = {"&": left & const, "|": left | const, "^": left ^ const,
            "<<": (left << const) & 0xFFFFFFFF, ">>": left >> const}
     return ops[expr.kind]

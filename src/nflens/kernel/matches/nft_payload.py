@@ -16,6 +16,7 @@ from nflens.kernel.context import PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
+DIALECT = "nft"
 NAMES = ("payload",)
 TRANSPORT = {"tcp": 6, "udp": 17, "sctp": 132, "dccp": 33, "udplite": 136}
 DOMAINS = {("ip", "protocol"): "inet_proto", ("ip6", "nexthdr"): "inet_proto",

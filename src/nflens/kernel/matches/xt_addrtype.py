@@ -10,10 +10,11 @@ IPv4 address is LOCAL only (found by differential fuzzing against the kernel).
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext
+from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import constrain_by_evaluation, all_opts
+from ._xt_util import all_opts, constrain_unknown_opts
 
+DIALECT = "xt"
 NAMES = ("addrtype",)
 
 
@@ -30,7 +31,7 @@ def evaluate(match, ctx: PacketContext):
             addr = pkt.src if opt.name == "src-type" else pkt.dst
             if addr.version == 6:
                 return _match_type6(ctx, addr, dev, opt.value)
-            return ctx.env.addr_type(addr, dev) in opt.value
+            return _is(ctx.env.addr_type(addr, dev), opt.value)
         return True  # limit-iface-* are modifiers
 
     return all_opts(match, test)
@@ -47,10 +48,20 @@ def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
     if "UNSPEC" in wanted and not addr.is_unspecified:
         return False
     if wanted & ROUTE_TYPES6:
-        return ctx.env.addr_type(addr, dev) in wanted
+        return _is(ctx.env.addr_type(addr, dev), wanted)
     return True
 
 
+def _is(kind, wanted):
+    """The host model may not know (the null model of a symbolic question): Unknown then."""
+    return kind if isinstance(kind, Unknown) else kind in wanted
+
+
+ADDRESS_TYPES = {n: "the route type of the address (needs the host's routes)"
+                 for n in ("src-type", "dst-type")}
+
+
 def constrain(match, ctx: PacketContext):
-    """The symbolic side: no address options, so the truth on the fixed fields."""
-    return constrain_by_evaluation(evaluate, match, ctx)
+    """The symbolic side: the type of an address is a property of each address and of the
+    host's routes, never of the placeholder address of the context, so it is unknown."""
+    return constrain_unknown_opts(match, ctx, evaluate, ADDRESS_TYPES)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import constrain_by_evaluation, all_opts, in_range
+from ._xt_util import all_opts, constrain_unknown_opts, in_range
 
+DIALECT = "xt"
 NAMES = ("conntrack", "state")
 
 
@@ -59,6 +60,12 @@ def evaluate(match, ctx: PacketContext):
     return all_opts(match, test)
 
 
+TUPLE_ADDRESSES = {n: "the connection's tuple, not the packet's own address (NAT rewrites one "
+                   "and not the other)" for n in ("ctorigsrc", "ctorigdst", "ctreplsrc",
+                                                  "ctrepldst")}
+
+
 def constrain(match, ctx: PacketContext):
-    """The symbolic side: no address options, so the truth on the fixed fields."""
-    return constrain_by_evaluation(evaluate, match, ctx)
+    """The symbolic side: the tuple addresses are unknown (never decided at a placeholder
+    address), the rest is the truth on the fixed fields."""
+    return constrain_unknown_opts(match, ctx, evaluate, TUPLE_ADDRESSES)

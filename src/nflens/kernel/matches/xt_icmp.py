@@ -7,6 +7,7 @@ from nflens.kernel.context import PacketContext
 
 from ._xt_util import constrain_by_evaluation, all_opts
 
+DIALECT = "xt"
 NAMES = ("icmp", "icmp6")
 
 

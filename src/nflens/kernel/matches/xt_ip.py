@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, constrain_opts, iface_match
+from ._xt_util import all_opts, constrain_opts, iface_match, unknown
 
+DIALECT = "xt"
 NAMES = ("ip",)
 PROTO_ALIASES = {"icmpv6": {"icmpv6", "ipv6-icmp", "58"}, "tcp": {"tcp", "6"}, "udp": {"udp", "17"},
                  "icmp": {"icmp", "1"}}
@@ -34,7 +35,7 @@ def evaluate(match, ctx: PacketContext):
             return pkt.proto == want or pkt.proto in PROTO_ALIASES.get(want, ()) or want == "all"
         if n == "fragment":
             return False  # the model's packets are never non-first fragments
-        return False
+        return unknown(match, f"option --{n} is not modelled")  # named, never read as false
 
     return all_opts(match, test)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext, Unknown
 
-from ._xt_util import all_opts, constrain_opts, iface_match, in_range
+from ._xt_util import all_opts, constrain_opts, iface_match, in_range, unknown
 
+DIALECT = "xt"
 NAMES = ("comment", "mark", "physdev", "iprange", "mac", "pkttype", "owner", "length", "ttl", "hl",
          "connmark")
 
@@ -83,14 +84,20 @@ def _owner(match, ctx):
     if ctx.uid is None:
         return False  # no local socket: xt_owner does not match forwarded packets
 
+    suppl = match.get("suppl-groups") is not None
+
     def test(opt):
         if opt.name == "uid-owner":
             return in_range(ctx.uid, opt.value)
         if opt.name == "gid-owner":
+            if suppl and not in_range(ctx.gid, opt.value):
+                # xt_owner.c also searches the supplementary groups, which no snapshot has
+                return unknown(match, "--suppl-groups: the socket owner's supplementary "
+                               "groups are not known")
             return in_range(ctx.gid, opt.value)
-        if opt.name == "socket-exists":
-            return True
-        return True
+        if opt.name in ("socket-exists", "suppl-groups"):
+            return True  # a socket exists (ctx.uid is set); suppl-groups modifies --gid-owner
+        return unknown(match, f"option --{opt.name} is not modelled")  # never read as true
     return all_opts(match, test)
 
 

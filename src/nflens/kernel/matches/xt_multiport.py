@@ -6,6 +6,7 @@ from nflens.kernel.context import PacketContext
 
 from ._xt_util import constrain_by_evaluation, all_opts, in_range
 
+DIALECT = "xt"
 NAMES = ("multiport",)
 
 

@@ -1,5 +1,6 @@
 """The symbolic side of a match: which source/destination addresses it accepts, for a packet
-whose other fields are fixed.
+whose other fields are fixed. It lives in the kernel beside `MatchResult` because the match
+modules build it; the symbolic layer (symbolic/matrix.py) only combines regions.
 
 A Region is a conjunction: source intervals, destination intervals (None = any), and the
 conditions that could not be decided (`unknown`, named), or `empty`. The match modules build
@@ -10,6 +11,9 @@ other option is decided by the module's own `evaluate` on the fixed fields — o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from nflens.kernel.context import Unknown
 
 Intervals = tuple[tuple[int, int], ...]
 
@@ -73,3 +77,31 @@ def addresses(field: str, lo: int, hi: int, negated: bool, top: int) -> Region:
     if not ivs:
         return EMPTY
     return Region(src=ivs) if field == "src" else Region(dst=ivs)
+
+
+class NullHost:
+    """The host model of a symbolic question, which has no host: every lookup is Unknown, so a
+    match that depends on the host (addrtype, fib, sets) is unknown instead of decided for
+    some made-up host. `constrain` contexts carry it where `evaluate` contexts carry a real one."""
+
+    def addr_type(self, addr: Any, iface: str | None = None) -> Unknown:
+        return Unknown("the address type (needs the host's routes)")
+
+    def route_oif(self, dst: Any, src: Any = None, iif: str | None = None,
+                  mark: int = 0) -> Unknown:
+        return Unknown("the route (needs the host's routes)")
+
+    def set_elements(self, family: str, table: str, name: str) -> None:
+        return None  # "not in the snapshot": matches already say Unknown for it
+
+    def interface_kind(self, name: str) -> None:
+        return None
+
+    def interface_index(self, name: str) -> Unknown:
+        return Unknown("the interface index (needs the host's interfaces)")
+
+    def interface_group(self, name: str) -> Unknown:
+        return Unknown("the interface group (needs the host's interfaces)")
+
+
+NULL_HOST = NullHost()
