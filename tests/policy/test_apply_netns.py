@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
 from nflens.errors import PolicyError
 from nflens.policy import state
-from nflens.policy.apply import Runner, backup, transact
+from nflens.policy.apply import apply_plan
 from nflens.policy.live import host_for
 from nflens.policy.plan import make_plan
 from nflens.policy.schema import load_policy
@@ -110,13 +111,13 @@ def test_failure_midway_keeps_the_old_rules(docker_host_ns, tmp_path):
     """The iptables step succeeds, the nft step after it fails: iptables is rolled back."""
     before = _dump(docker_host_ns)
     host = host_for(SEED001, docker_host_ns, None, rules_live=True)
-    good = make_plan(load_policy(str(POLICY001)), host, check=False).payloads["iptables"]
-    runner = Runner(docker_host_ns)
-    saved = backup(runner, tmp_path)
+    plan = make_plan(load_policy(str(POLICY001)), host, check=False)
+    plan = replace(plan, payloads={"iptables": plan.payloads["iptables"],
+                                   "nft": '{"nftables": [{"add": {"bogus": 1}}]}'})
     with pytest.raises(PolicyError, match="apply of nft.*the previous rules are back in place"):
-        transact(runner, {"iptables": good, "nft": '{"nftables": [{"add": {"bogus": 1}}]}'},
-                 saved)
+        apply_plan(plan, state.state_dir(tmp_path), docker_host_ns, 60)
     assert _dump(docker_host_ns) == before
+    assert state.pending(tmp_path) is None
 
 
 def test_pending_apply_refuses_a_second_one(docker_host_ns, tmp_path):

@@ -17,8 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module registers its commands on `app` when imported (register(app)).
+# Each module registers its commands on `app` (register(app)); the `policy` group's commands
+# live in three modules, registered here so that none of them imports another.
 COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy")
+POLICY_MODULES = ("policy_ops", "policy_persist")
 
 
 def _register() -> None:
@@ -30,6 +32,10 @@ def _register() -> None:
                 continue  # command group not built yet
             raise
         module.register(app)
+    from nflens.cli.policy import policy_app
+
+    for name in POLICY_MODULES:
+        importlib.import_module(f"nflens.cli.{name}").register(policy_app)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from nflens.cli.policy import DOCKER_HOST, NETNS, STATE_DIR
+from nflens.cli.policy_options import DOCKER_HOST, NETNS, STATE_DIR
 
 
 def persist(
