@@ -50,7 +50,8 @@ FULL_BACKUP = {"iptables-save.txt": ["iptables-save"], "ip6tables-save.txt": ["i
 NEEDS = {"iptables": "iptables-save.txt", "ip6tables": "ip6tables-save.txt",
          "nft": "nft-ruleset.txt", "ebtables": "ebtables-save.txt"}
 NFT_TABLE = ["nft", "list", "table", "inet", "nflens"]
-APPLY_GRACE = 60.0  # s the timer allows an apply to finish before it rolls back anyway
+# s the timer allows an apply to finish before it rolls back anyway (after a crash half-way)
+APPLY_GRACE = float(os.environ.get("NFLENS_APPLY_GRACE") or 60)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -194,10 +195,10 @@ def _journal(info: dict[str, Any], plan: Plan, root: Path, tgt: target.Target, s
     token = secrets.token_hex(8)
     first = confirm_timeout + APPLY_GRACE
     pid = start_timer(runner, root, token, first)
-    info.update({"token": token, "status": "applying", "netns": tgt.netns, "target": tgt.key,
+    info.update({"token": token, "timer_pid": pid, "timer_start": starttime(pid)})
+    info.update({"status": "applying", "netns": tgt.netns, "target": tgt.key,
                  "backup": str(saved), "policy": policy_file, "applied": time.time(),
-                 "deadline": time.time() + first, "timer_pid": pid,
-                 "timer_start": starttime(pid),
+                 "deadline": time.time() + first,
                  "steps": [{"name": name, "state": "todo", "before": befores[name]}
                            for name in plan.payloads]})
     state.write_json(root / "pending.json", info)
@@ -220,7 +221,9 @@ def _run_steps(plan: Plan, root: Path, info: dict[str, Any], runner: ProcessRunn
 def _abort(root: Path, info: dict[str, Any], runner: ProcessRunner, exc: PolicyError) -> None:
     """A failed or interrupted apply: undo what started; raise, saying where things stand."""
     with _uninterruptible():
-        if not info:  # nothing was changed yet (refused, or stopped before the timer)
+        if "steps" not in info:  # nothing was changed yet (refused, or before the record)
+            if "timer_pid" in info:
+                settle.stop_timer(info)
             raise exc
         problems = settle.undo(root, info, runner)
     if problems:
@@ -237,6 +240,7 @@ def _finish(root: Path, info: dict[str, Any], confirm_timeout: float) -> dict[st
     info["status"] = "pending"
     info["deadline"] = time.time() + confirm_timeout
     state.write_json(root / "pending.json", info)
+    settle.stop_timer(info, signal.SIGUSR1)  # the deadline moved: the timer re-reads it
     state.record(root, "pending", backup=info["backup"], policy=info.get("policy"))
     return info
 

@@ -115,16 +115,17 @@ def close(root: Path, info: dict[str, Any], event: str) -> None:
     state.record(root, event, backup=info["backup"], policy=info.get("policy"))
 
 
-def stop_timer(info: dict[str, Any]) -> None:
-    """The timer of a settled apply has nothing left to do. Only that very process is
-    signalled (pid, start time and its command line naming the token)."""
+def stop_timer(info: dict[str, Any], sig: int = signal.SIGTERM) -> None:
+    """The timer of a settled apply has nothing left to do (SIGTERM); one whose deadline moved
+    re-reads it (SIGUSR1). Only that very process is signalled (pid, start time and its
+    command line naming the token)."""
     pid = info.get("timer_pid")
     if not pid or pid == os.getpid() or starttime(pid) != info.get("timer_start"):
         return
     if "nflens.policy.timer" not in cmdline(pid) or info["token"] not in cmdline(pid):
         return
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     except ProcessLookupError:
         pass
 
