@@ -63,7 +63,7 @@ def apply(
 
 def confirm(state_dir: str | None = STATE_DIR) -> None:
     """Keep the last apply (stops its rollback timer)."""
-    from nflens.policy.apply import confirm as do_confirm
+    from nflens.policy.settle import confirm as do_confirm
     from nflens.policy.state import state_dir as get_state_dir
 
     typer.echo(do_confirm(get_state_dir(state_dir)))
@@ -71,7 +71,7 @@ def confirm(state_dir: str | None = STATE_DIR) -> None:
 
 def rollback(state_dir: str | None = STATE_DIR) -> None:
     """Roll back the unconfirmed apply now."""
-    from nflens.policy.apply import rollback_pending
+    from nflens.policy.settle import rollback_pending
     from nflens.policy.state import state_dir as get_state_dir
 
     typer.echo(rollback_pending(get_state_dir(state_dir), wait=10))

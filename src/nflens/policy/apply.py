@@ -269,8 +269,3 @@ def start_timer(runner: ProcessRunner, root: Path, token: str, seconds: float) -
         if write_fd >= 0:
             os.close(write_fd)
     return proc.pid
-
-
-# The commands that settle an apply live in settle.py; these names stay importable here.
-rollback_pending = settle.rollback_pending
-confirm = settle.confirm
