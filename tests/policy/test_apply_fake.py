@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -277,3 +279,27 @@ def test_status_hides_the_saved_rules(plan, tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["pending"]["status"] == "pending"
     assert all("before" not in s for s in data["pending"]["steps"])
+
+
+def test_apply_to_a_namespace_that_does_not_exist(tmp_path):
+    """16.5: it said "applied ()" with exit 0, a pending record and a timer."""
+    for extra in ((), ("--force",)):
+        proc = subprocess.run([sys.executable, "-m", "nflens", "policy", "apply", str(POLICY001),
+                               "--snapshot", str(SEED001), "--netns", "nfl-000000-none",
+                               "--state-dir", str(tmp_path), *extra], capture_output=True,
+                              text=True, env={**os.environ, "NFLENS_RUN_DIR": str(tmp_path)})
+        assert proc.returncode == 2
+        assert "network namespace 'nfl-000000-none' does not exist" in proc.stderr
+    assert not (tmp_path / "pending.json").exists() and "Traceback" not in proc.stderr
+
+
+def test_a_record_of_the_previous_format_still_rolls_back(tmp_path):
+    """pending.json as nflens wrote it before the journal (precomputed rollback, no target)."""
+    root = _root(tmp_path)
+    state.write_json(root / "pending.json", {
+        "token": "t0", "backup": str(root / "backups" / "x"), "netns": None, "deadline": 0,
+        "steps": [{"name": "nft", "rollback": "add table inet nflens\n"}]})
+    runner = FakeRunner()
+    assert "rolled back" in settle.rollback_pending(root, runner=runner)
+    assert runner.calls[0].tool == ("nft", "-f", "-")
+    assert state.pending(root) is None

@@ -253,13 +253,3 @@ def test_two_state_directories_on_one_namespace(two_step_ns, tmp_path):
     assert second.returncode == 2 and "not confirmed yet" in second.stderr
     assert _cli("rollback", "--state-dir", str(tmp_path / "a")).returncode == 0
     assert _dump(ns) == before
-
-
-def test_apply_to_a_namespace_that_does_not_exist(tmp_path):
-    """16.5: it said "applied ()" with exit 0, a pending record and a timer."""
-    for extra in ((), ("--force",)):
-        proc = _cli("apply", str(POLICY001), "--snapshot", str(SEED001), "--netns",
-                    "nfl-000000-none", "--state-dir", str(tmp_path), *extra)
-        assert proc.returncode == 2
-        assert "network namespace 'nfl-000000-none' does not exist" in proc.stderr
-    assert not (tmp_path / "pending.json").exists()

@@ -224,7 +224,7 @@ def _abort(root: Path, info: dict[str, Any], runner: ProcessRunner, exc: PolicyE
         if "steps" not in info:  # nothing was changed yet (refused, or before the record)
             if "timer_pid" in info:
                 settle.stop_timer(info)
-            raise exc
+            raise exc.__class__(f"{exc}; nothing was changed")
         problems = settle.undo(root, info, runner)
     if problems:
         raise exc.__class__(f"{exc}; ROLLBACK INCOMPLETE: {'; '.join(problems)} (backup: "

@@ -93,7 +93,11 @@ def undo(root: Path, info: dict[str, Any], runner: ProcessRunner) -> list[str]:
     for step in reversed(info.get("steps", [])):
         if step["state"] in ("todo", "undone"):
             continue
-        errors = UNDO[step["name"]](runner, info.get("netns"), step)
+        if "before" in step:
+            errors = UNDO[step["name"]](runner, info.get("netns"), step)
+        else:  # a record of nflens <= 0.x: its precomputed rollback transaction
+            proc = _restore(runner, netns, step["name"], step["rollback"])
+            errors = [] if proc.ok else [f"{step['name']}: {proc.detail()}"]
         step["state"] = "undo-failed" if errors else "undone"
         step["errors"] = errors
         state.write_json(root / "pending.json", info)
@@ -110,7 +114,8 @@ def undo(root: Path, info: dict[str, Any], runner: ProcessRunner) -> list[str]:
 def close(root: Path, info: dict[str, Any], event: str) -> None:
     """The apply is settled: forget the record, free the target, stop the timer."""
     state.remove(root / "pending.json")
-    target.unmark(info["target"], info["token"])
+    if info.get("target"):
+        target.unmark(info["target"], info["token"])
     stop_timer(info)
     state.record(root, event, backup=info["backup"], policy=info.get("policy"))
 
@@ -140,7 +145,7 @@ def rollback_pending(root: Path, token: str | None = None, wait: float = 0, due:
             return "nothing to roll back"
         if due and info["deadline"] > time.time():
             return "not due"
-        with target.locked(info["target"], wait):
+        with target.locked(_target_key(info), wait):
             problems = undo(root, info, runner)
     if problems:
         raise PolicyError("rollback incomplete: " + "; ".join(problems) + " (the record is "
@@ -149,12 +154,21 @@ def rollback_pending(root: Path, token: str | None = None, wait: float = 0, due:
     return f"rolled back to the rules saved in {info['backup']}"
 
 
+def _target_key(info: dict[str, Any]) -> str:
+    if info.get("target"):
+        return info["target"]
+    netns = info.get("netns")  # an older record: the namespace, if it is still there
+    if netns is not None and not Path(f"/run/netns/{netns}").exists():
+        return f"gone-{netns}"
+    return target.resolve(netns).key
+
+
 def confirm(root: Path) -> str:
     with state.locked(root, wait=5):
         info = state.pending(root)
         if info is None:
             return "nothing to confirm"
-        if info.get("status") != "pending":
+        if info.get("status", "pending") != "pending":
             raise PolicyError(f"the last apply is {info.get('status')!r}, not waiting for a "
                               "confirmation: run `nflens policy rollback` (and `nflens policy "
                               "status` to see its steps)")
