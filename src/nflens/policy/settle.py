@@ -91,7 +91,7 @@ def undo(root: Path, info: dict[str, Any], runner: ProcessRunner) -> list[str]:
     info["status"] = "rolling-back"
     problems: list[str] = []
     for step in reversed(info.get("steps", [])):
-        if step["state"] in ("todo", "undone"):
+        if step.get("state", "done") in ("todo", "undone"):
             continue
         if "before" in step:
             errors = UNDO[step["name"]](runner, info.get("netns"), step)
