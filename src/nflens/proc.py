@@ -133,7 +133,7 @@ class Call:
 
     @property
     def netns(self) -> str | None:
-        if self.argv[:1] == ("nsenter",) and self.argv[1].startswith("--net="):
+        if len(self.argv) > 1 and self.argv[0] == "nsenter" and self.argv[1].startswith("--net="):
             return self.argv[1].rsplit("/", 1)[-1]
         return None
 

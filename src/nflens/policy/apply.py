@@ -46,7 +46,8 @@ APPLY = {"iptables": ["iptables-restore", "--noflush"],
          "ip6tables": ["ip6tables-restore", "--noflush"],
          "nft": ["nft", "-j", "-f", "-"], "ebtables": ["ebtables-restore"]}
 FULL_BACKUP = {"iptables-save.txt": ["iptables-save"], "ip6tables-save.txt": ["ip6tables-save"],
-               "nft-ruleset.txt": ["nft", "list", "ruleset"], "ebtables-save.txt": ["ebtables-save"]}
+               "nft-ruleset.txt": ["nft", "list", "ruleset"],
+               "ebtables-save.txt": ["ebtables-save"]}
 NEEDS = {"iptables": "iptables-save.txt", "ip6tables": "ip6tables-save.txt",
          "nft": "nft-ruleset.txt", "ebtables": "ebtables-save.txt"}
 NFT_TABLE = ["nft", "list", "table", "inet", "nflens"]
