@@ -158,7 +158,7 @@ def test_kill_at_random_moments(two_step_ns, tmp_path):
                                   "--dialect", "iptables", "--no-verify"],
                                  env=_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5 * took, 1.1 * took))  # the changes come at the very end
+        time.sleep(rng.uniform(0.3 * took, 1.0 * took))  # the changes come at the very end
         child.send_signal(sig)
         child.wait(60)
         name = _classify_and_recover(ns, root, before)
