@@ -1,4 +1,5 @@
-"""`python -m tests.policy.kill_driver NS STATE_DIR POLICY SNAPSHOT TIMEOUT KILL_AT SIGNAL`:
+"""`python -m tests.policy.kill_driver NS STATE_DIR POLICY SNAPSHOT TIMEOUT KILL_AT SIGNAL
+[DIALECT]`:
 one `policy apply` (the same calls as the CLI's) whose process runner sends SIGNAL to this
 process right after its KILL_AT-th child exits (the timer's start counts): a kill at an exact
 step boundary, with the real tools. KILL_AT 0: no kill (prints the number of children)."""
@@ -40,11 +41,12 @@ class KillAfter:
 
 
 def main(argv: list[str]) -> int:
-    ns, root, policy, snapshot, timeout, at, sig = argv
+    ns, root, policy, snapshot, timeout, at, sig = argv[:7]
+    dialect = argv[7] if len(argv) > 7 else "iptables"
     runner = KillAfter(int(at), int(sig))
     try:
         host = host_for(snapshot, ns, None, rules_live=True, runner=runner)
-        plan = make_plan(load_policy(policy), host, "iptables", check=False)
+        plan = make_plan(load_policy(policy), host, dialect, check=False)
         apply_plan(plan, state_dir(root), ns, float(timeout), policy, runner=runner)
     except NflensError as exc:
         print(exc, file=sys.stderr)

@@ -62,9 +62,10 @@ def two_step_ns():
 
 
 def _driver(ns: str, root, at: int, sig: int, timeout: float = 300,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+            env: dict | None = None, dialect: str = "iptables") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tests.policy.kill_driver", ns, str(root),
-                           str(POLICY001), str(SEED001), str(timeout), str(at), str(int(sig))],
+                           str(POLICY001), str(SEED001), str(timeout), str(at), str(int(sig)),
+                           dialect],
                           capture_output=True, text=True, env=env or _env(), timeout=120,
                           cwd=REPO)
 
@@ -115,10 +116,13 @@ def _classify_and_recover(ns: str, root, before: dict) -> str:
     return f"pending+timer ({record['status']}, steps {steps})"
 
 
-def test_kill_at_every_child_exit_leaves_unchanged_or_pending_with_timer(two_step_ns, tmp_path):
+@pytest.mark.parametrize("dialect", ["iptables", "nft"])
+def test_kill_at_every_child_exit_leaves_unchanged_or_pending_with_timer(two_step_ns, tmp_path,
+                                                                         dialect):
+    """iptables: two steps (iptables-restore, ip6tables-restore); nft: one (`nft -j -f`)."""
     ns = two_step_ns
     before = _dump(ns)
-    full = _driver(ns, tmp_path / "count", 0, signal.SIGKILL, timeout=0)
+    full = _driver(ns, tmp_path / "count", 0, signal.SIGKILL, timeout=0, dialect=dialect)
     assert full.returncode == 0, full.stderr
     children = int(full.stdout.split()[-1])
     _restore(ns, before)
@@ -126,7 +130,7 @@ def test_kill_at_every_child_exit_leaves_unchanged_or_pending_with_timer(two_ste
     for sig in SIGNALS:
         for at in range(1, children + 1):
             root = tmp_path / f"{sig.name}-{at}"
-            proc = _driver(ns, root, at, sig)
+            proc = _driver(ns, root, at, sig, dialect=dialect)
             assert "Traceback" not in proc.stderr, proc.stderr
             state_name = _classify_and_recover(ns, root, before)
             results[f"{sig.name} after child {at}: {state_name}"] += 1
@@ -172,6 +176,7 @@ def _restore(ns: str, before: dict) -> None:
     """Back to the fixture's rules (a confirm-timeout-0 apply leaves its rules)."""
     _ns_run(ns, ["iptables-restore"], (SEED001 / "iptables-save.txt").read_text())
     _ns_run(ns, ["ip6tables-restore"], IP6_FILTER)  # without --noflush: own chains go too
+    _ns_run(ns, ["nft", "-f", "-"], "add table inet nflens\ndelete table inet nflens\n")
     assert _dump(ns) == before
 
 
