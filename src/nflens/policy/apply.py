@@ -164,28 +164,32 @@ def apply_plan(plan: Plan, root: Path, netns: str | None, confirm_timeout: float
                policy_file: str | None = None, runner: ProcessRunner = LOCAL) -> dict[str, Any]:
     """Steps 1-6 of the module docstring; returns the record (pending, or applied)."""
     tgt = target.resolve(netns)
+    info: dict[str, Any] = {}  # filled as the apply goes: what exists at any instant
     with _interruptible():
         try:
             with state.locked(root), target.locked(tgt.key):
-                return _apply_locked(plan, root, tgt, confirm_timeout, policy_file, runner)
-        except _Signalled as sig:  # while waiting for a lock: nothing was touched
+                return _apply_locked(info, plan, root, tgt, confirm_timeout, policy_file, runner)
+        except _Signalled as sig:  # waiting for a lock, or in the instant after the apply
+            if info.get("status") in ("pending", "applied"):
+                return info  # it had finished: the record and its timer are in place
             raise ApplyInterrupted(f"interrupted by signal {sig.args[0]}; nothing was "
                                    "changed") from None
 
 
-def _apply_locked(plan: Plan, root: Path, tgt: target.Target, confirm_timeout: float,
-                  policy_file: str | None, runner: ProcessRunner) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+def _apply_locked(info: dict[str, Any], plan: Plan, root: Path, tgt: target.Target,
+                  confirm_timeout: float, policy_file: str | None,
+                  runner: ProcessRunner) -> dict[str, Any]:
     try:
         _refuse_pending(root, tgt)
         saved, befores = backup(runner, tgt.netns, root, list(plan.payloads))
         _journal(info, plan, root, tgt, saved, befores, confirm_timeout, policy_file, runner)
         _run_steps(plan, root, info, runner)
+        _finish(root, info, confirm_timeout)
     except _Signalled as sig:
         _abort(root, info, runner, ApplyInterrupted(f"interrupted by signal {sig.args[0]}"))
     except ToolError as exc:
         _abort(root, info, runner, PolicyError(str(exc)))
-    return _finish(root, info, confirm_timeout)
+    return info
 
 
 def _journal(info: dict[str, Any], plan: Plan, root: Path, tgt: target.Target, saved: Path,
@@ -234,16 +238,16 @@ def _abort(root: Path, info: dict[str, Any], runner: ProcessRunner, exc: PolicyE
     raise exc.__class__(f"{exc}; the previous rules are back in place")
 
 
-def _finish(root: Path, info: dict[str, Any], confirm_timeout: float) -> dict[str, Any]:
+def _finish(root: Path, info: dict[str, Any], confirm_timeout: float) -> None:
     if confirm_timeout <= 0:
+        info["status"] = "applied"
         settle.close(root, info, "applied")
-        return info
+        return
     info["status"] = "pending"
     info["deadline"] = time.time() + confirm_timeout
     state.write_json(root / "pending.json", info)
     settle.stop_timer(info, signal.SIGUSR1)  # the deadline moved: the timer re-reads it
     state.record(root, "pending", backup=info["backup"], policy=info.get("policy"))
-    return info
 
 
 def start_timer(runner: ProcessRunner, root: Path, token: str, seconds: float) -> int:
