@@ -39,6 +39,7 @@ from typing import Any
 
 from nflens.errors import PolicyError, ToolError
 from nflens.policy import settle, state, target
+from nflens.policy.settle import NFT_TABLE
 from nflens.policy.plan import Plan
 from nflens.proc import LOCAL, ProcessRunner, nsenter, starttime
 
@@ -50,7 +51,6 @@ FULL_BACKUP = {"iptables-save.txt": ["iptables-save"], "ip6tables-save.txt": ["i
                "ebtables-save.txt": ["ebtables-save"]}
 NEEDS = {"iptables": "iptables-save.txt", "ip6tables": "ip6tables-save.txt",
          "nft": "nft-ruleset.txt", "ebtables": "ebtables-save.txt"}
-NFT_TABLE = ["nft", "list", "table", "inet", "nflens"]
 # s the timer allows an apply to finish before it rolls back anyway (after a crash half-way)
 APPLY_GRACE = float(os.environ.get("NFLENS_APPLY_GRACE") or 60)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

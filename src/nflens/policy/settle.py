@@ -40,7 +40,8 @@ def _iptables(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) ->
         for piece in pieces:
             proc = _restore(runner, netns, name, rollback.transaction([piece]))
             if not proc.ok:
-                problems.append(f"{name}: could not {' / '.join(piece)}: {proc.detail(200)}")
+                more = f" (and {len(piece) - 1} more lines)" if len(piece) > 1 else ""
+                problems.append(f"{name}: could not {piece[0]}{more}: {proc.detail(200)}")
     after = runner.run(nsenter(netns, save))
     if not after.ok:
         return problems + [f"{name}: cannot read the rules back: {after.detail()}"]
