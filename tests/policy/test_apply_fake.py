@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -303,3 +304,24 @@ def test_a_record_of_the_previous_format_still_rolls_back(tmp_path):
     assert "rolled back" in settle.rollback_pending(root, runner=runner)
     assert runner.calls[0].tool == ("nft", "-f", "-")
     assert state.pending(root) is None
+
+
+def test_the_timer_gives_up_on_a_record_that_never_came(tmp_path, monkeypatch):
+    """An apply SIGKILLed between starting its timer and writing its record changed nothing:
+    its timer must not linger until the confirm deadline."""
+    from nflens.policy import timer
+
+    monkeypatch.setattr(timer, "RECORD_WAIT", 0.5)
+    root = _root(tmp_path)
+    start = time.monotonic()
+    assert timer.main([str(root), "t0", "300"]) == 0
+    assert time.monotonic() - start < 5
+
+
+def test_the_timer_leaves_a_newer_apply_alone(tmp_path):
+    from nflens.policy import timer
+
+    root = _root(tmp_path)
+    state.write_json(root / "pending.json", {"token": "newer", "deadline": 0, "steps": []})
+    assert timer.main([str(root), "older", "0"]) == 0
+    assert state.pending(root)["token"] == "newer"
