@@ -141,33 +141,50 @@ def test_kill_at_every_child_exit_leaves_unchanged_or_pending_with_timer(two_ste
     assert len(results) == children * len(SIGNALS)
 
 
+def _apply_argv(ns: str, root) -> list[str]:
+    return [sys.executable, "-m", "nflens", "policy", "apply", str(POLICY001), "--snapshot",
+            str(SEED001), "--netns", ns, "--state-dir", str(root), "--confirm-timeout", "300",
+            "--dialect", "iptables", "--no-verify"]
+
+
+def _window(ns: str, root, before: dict) -> tuple[float, float]:
+    """(s until the record appears, s until the apply exits) of one undisturbed apply: the
+    moments where a kill can find something half done."""
+    start = time.monotonic()
+    child = subprocess.Popen(_apply_argv(ns, root), env=_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    first = None
+    while child.poll() is None:
+        if first is None and (root / "pending.json").exists():
+            first = time.monotonic() - start
+        time.sleep(0.005)
+    took = time.monotonic() - start
+    assert child.returncode == 0
+    _classify_and_recover(ns, root, before)
+    return (first if first is not None else took * 0.8), took
+
+
 def test_kill_at_random_moments(two_step_ns, tmp_path):
+    """Random delays drawn over the window from just before the record is written to just
+    after the apply ends (measured first): most kills land while something is half done."""
     ns = two_step_ns
     before = _dump(ns)
-    start = time.monotonic()
-    proc = _cli("apply", str(POLICY001), "--snapshot", str(SEED001), "--netns", ns,
-                "--state-dir", str(tmp_path / "time"), "--confirm-timeout", "0",
-                "--dialect", "iptables", "--no-verify")
-    took = time.monotonic() - start
-    assert proc.returncode == 0, proc.stderr
-    _restore(ns, before)
+    windows = [_window(ns, tmp_path / f"w{i}", before) for i in range(2)]
+    low = max(0.0, min(w[0] for w in windows) - 0.3)
+    high = max(w[1] for w in windows) + 0.1
     rng = random.Random(16)
     seen: Counter[str] = Counter()
     for n in range(KILLS):
         sig = SIGNALS[n % len(SIGNALS)]
         root = tmp_path / f"r{n}"
-        child = subprocess.Popen([sys.executable, "-m", "nflens", "policy", "apply",
-                                  str(POLICY001), "--snapshot", str(SEED001), "--netns", ns,
-                                  "--state-dir", str(root), "--confirm-timeout", "300",
-                                  "--dialect", "iptables", "--no-verify"],
-                                 env=_env(), stdout=subprocess.DEVNULL,
+        child = subprocess.Popen(_apply_argv(ns, root), env=_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3 * took, 1.0 * took))  # the changes come at the very end
+        time.sleep(rng.uniform(low, high))
         child.send_signal(sig)
         child.wait(60)
         name = _classify_and_recover(ns, root, before)
-        seen[f"{sig.name}: {name.split(' (')[0]}"] += 1
-    print(dict(seen))
+        seen[f"{sig.name}: {name.split(', steps')[0]}"] += 1
+    print(f"window {low:.2f}-{high:.2f} s:", dict(seen))
     _no_timer_left(tmp_path)
     assert sum(seen.values()) == KILLS
 
