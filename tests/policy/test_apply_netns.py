@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from contextlib import contextmanager
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
 from nflens.errors import PolicyError
 from nflens.policy import state
-from nflens.policy.apply import Runner, backup, transact
+from nflens.policy.apply import apply_plan
 from nflens.policy.live import host_for
 from nflens.policy.plan import make_plan
 from nflens.policy.schema import load_policy
-from tests.conftest import EXAMPLES, REPO, scratch_netns
+from nflens.lab.netns import Lab
+from tests.conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.lab
 LAB = REPO / "tests" / "fixtures" / "lab"
@@ -43,10 +47,20 @@ def _dump(ns: str) -> dict[str, str]:
 @pytest.fixture
 def docker_host_ns():
     """A namespace holding the seed 001 host's iptables/ip6tables/ebtables rules."""
-    with scratch_netns("nflt-apply", "iptables-restore", "nft", "ebtables-restore") as ns:
+    with lab_netns("apply", "iptables-restore", "nft", "ebtables-restore") as ns:
         _ns_run(ns, ["iptables-restore"], (SEED001 / "iptables-save.txt").read_text())
         _ns_run(ns, ["ip6tables-restore"], (SEED001 / "ip6tables-save.txt").read_text())
         yield ns
+
+
+@contextmanager
+def lab_netns(role: str, *needs: str):
+    """A namespace of the lab registry (nfl-<id>-<role>): removed even after a crash."""
+    missing = [tool for tool in needs if shutil.which(tool) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"needs root and {', '.join(needs)}")
+    with Lab() as lab:
+        yield lab.add_netns(role)
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -110,13 +124,13 @@ def test_failure_midway_keeps_the_old_rules(docker_host_ns, tmp_path):
     """The iptables step succeeds, the nft step after it fails: iptables is rolled back."""
     before = _dump(docker_host_ns)
     host = host_for(SEED001, docker_host_ns, None, rules_live=True)
-    good = make_plan(load_policy(str(POLICY001)), host, check=False).payloads["iptables"]
-    runner = Runner(docker_host_ns)
-    saved = backup(runner, tmp_path)
+    plan = make_plan(load_policy(str(POLICY001)), host, check=False)
+    plan = replace(plan, payloads={"iptables": plan.payloads["iptables"],
+                                   "nft": '{"nftables": [{"add": {"bogus": 1}}]}'})
     with pytest.raises(PolicyError, match="apply of nft.*the previous rules are back in place"):
-        transact(runner, {"iptables": good, "nft": '{"nftables": [{"add": {"bogus": 1}}]}'},
-                 saved)
+        apply_plan(plan, state.state_dir(tmp_path), docker_host_ns, 60)
     assert _dump(docker_host_ns) == before
+    assert state.pending(tmp_path) is None
 
 
 def test_pending_apply_refuses_a_second_one(docker_host_ns, tmp_path):
@@ -151,7 +165,7 @@ def test_change_that_cuts_the_ssh_session_is_refused(docker_host_ns, tmp_path):
 
 def test_take_over_ebtables_rolls_back_exactly(tmp_path):
     seed000 = LAB / "seed000_web2-broken"
-    with scratch_netns("nflt-eb", "iptables-restore", "ebtables-restore") as ns:
+    with lab_netns("eb", "iptables-restore", "ebtables-restore") as ns:
         _ns_run(ns, ["iptables-restore"], (seed000 / "iptables-save.txt").read_text())
         _ns_run(ns, ["ebtables-restore"], (seed000 / "ebtables-save.txt").read_text())
         before = _dump(ns)

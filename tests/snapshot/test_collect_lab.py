@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from nflens.errors import ToolError
+from nflens.proc import FakeRunner
 from nflens.snapshot import collect, read_snapshot
 
 
@@ -56,14 +57,15 @@ def test_collect_refuses_a_namespace_that_does_not_exist(tmp_path):
 
 
 def test_collect_reports_commands_that_fail_with_their_reason(tmp_path):
-    def runner(argv):
+    def script(call):
+        argv = call.argv
         if argv[0] == "ip":
             return 0, "[]", ""
         if argv[0] == "docker":
             return 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n"
         return 127, "", f"{argv[0]}: command not found"
 
-    report = collect(tmp_path, runner=runner, daemon_json=tmp_path / "nope.json")
+    report = collect(tmp_path, runner=FakeRunner(script), daemon_json=tmp_path / "nope.json")
     assert "ip-addr.json" in report.written
     missing = dict(report.missing)
     assert "command not found" in missing["iptables-save.txt"]
@@ -74,18 +76,18 @@ def test_collect_reports_commands_that_fail_with_their_reason(tmp_path):
 
 
 def test_collect_with_a_docker_host_passes_dash_h(tmp_path):
-    seen = []
-
-    def runner(argv):
-        seen.append(argv)
+    def script(call):
+        argv = list(call.argv)
         if argv[:4] == ["docker", "-H", "unix:///run/x.sock", "ps"]:
             return 0, "", ""
         if argv[:4] == ["docker", "-H", "unix:///run/x.sock", "network"] and "ls" in argv:
             return 0, "abc\n", ""
         return 0, "[]" if argv[0] != "ss" else "", ""
 
+    runner = FakeRunner(script)
     report = collect(tmp_path, docker_host="unix:///run/x.sock", runner=runner,
                      daemon_json=tmp_path / "nope.json")
+    seen = [list(argv) for argv in runner.tools()]
     assert (tmp_path / "docker-containers.json").read_text() == "[]\n"
     assert ["docker", "-H", "unix:///run/x.sock", "network", "inspect", "abc"] in seen
     assert "docker-networks.json" in report.written

@@ -33,8 +33,11 @@ def _root(
 ) -> None:
     """What Docker and the Linux host firewall really do to a packet."""
 
-# Each module registers its commands on `app` when imported (register(app)).
+
+# Each module registers its commands on `app` (register(app)); the `policy` group's commands
+# live in three modules, registered here so that none of them imports another.
 COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy", "fleet")
+POLICY_MODULES = ("policy_ops", "policy_persist")
 
 
 def _register() -> None:
@@ -46,6 +49,10 @@ def _register() -> None:
                 continue  # command group not built yet
             raise
         module.register(app)
+    from nflens.cli.policy import policy_app
+
+    for name in POLICY_MODULES:
+        importlib.import_module(f"nflens.cli.{name}").register(policy_app)
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""`nflens policy plan|apply|confirm|rollback|status|persist|watch` (issue 6)."""
+"""`nflens policy plan` and the `policy` command group.
+
+The group's other commands live in policy_ops.py (apply, confirm, rollback, status) and
+policy_persist.py (persist, watch); cli/main.py registers all of them on `policy_app`.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,7 @@ from rich.console import Console
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
 
-DIALECT = typer.Option(None, "--dialect", help="iptables or nft (default: the host's)")
-NETNS = typer.Option(None, "--netns", help="act in this network namespace (/run/netns/NAME)")
-DOCKER_HOST = typer.Option(None, "--docker-host", envvar="NFLENS_DOCKER_HOST",
-                           help="Docker API address (unix:///run/docker.sock)")
-STATE_DIR = typer.Option(None, "--state-dir", envvar="NFLENS_STATE_DIR",
-                         help="backups, lock and pending apply (default /var/lib/nflens)")
+from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS
 
 
 @policy_app.command("plan")
@@ -50,7 +49,4 @@ def plan(
 
 
 def register(app: typer.Typer) -> None:
-    from nflens.cli import policy_ops
-
-    policy_ops.register(policy_app)
     app.add_typer(policy_app, name="policy")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nflens.cli.policy import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
+from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
 
 
 def apply(
@@ -30,9 +30,8 @@ def apply(
                                               "$SSH_CONNECTION)"),
 ) -> None:
     """Apply atomically with a backup; roll back after --confirm-timeout unless confirmed."""
-    from nflens.errors import PolicyError
-    from nflens.policy.apply import Runner, apply_plan
-    from nflens.policy.guard import cut_session
+    from nflens.policy.apply import apply_plan
+    from nflens.policy.decide import Refused, decide
     from nflens.policy.live import host_for
     from nflens.policy.plan import make_plan
     from nflens.policy.schema import load_policy
@@ -43,18 +42,18 @@ def apply(
     host = host_for(snapshot, netns, docker_host, rules_live=True)
     plan = make_plan(policy, host, dialect, check=not no_verify)
     err = Console(stderr=True)
-    if not plan.ok and not force:
+    try:
+        decision = decide(plan, ssh_connection, force)
+    except Refused as exc:
+        if exc.show_plan:
+            render_plan(plan, err)
+        raise
+    if decision.show_plan:
         render_plan(plan, err)
-        raise PolicyError("refused: the plan does not hold on the simulator (--force to apply "
-                          "anyway)")
-    cut = cut_session(plan.before, plan.after, ssh_connection)
-    if cut is not None and not force:
-        raise PolicyError(f"refused: this would cut your SSH session ({ssh_connection}): "
-                          f"{cut.reason} (--force to apply anyway)")
-    root = get_state_dir(state_dir)
-    info = apply_plan(plan, root, Runner(netns), confirm_timeout, str(policy_file.resolve()))
-    for w in plan.resolved.warnings:
+    for w in decision.warnings:
         err.print(f"warning: {w}", markup=False)
+    root = get_state_dir(state_dir)
+    info = apply_plan(plan, root, netns, confirm_timeout, str(policy_file.resolve()))
     done = ", ".join(s["name"] for s in info["steps"])
     typer.echo(f"applied ({done}); backup in {info['backup']}")
     if confirm_timeout > 0:
@@ -64,7 +63,7 @@ def apply(
 
 def confirm(state_dir: str | None = STATE_DIR) -> None:
     """Keep the last apply (stops its rollback timer)."""
-    from nflens.policy.apply import confirm as do_confirm
+    from nflens.policy.settle import confirm as do_confirm
     from nflens.policy.state import state_dir as get_state_dir
 
     typer.echo(do_confirm(get_state_dir(state_dir)))
@@ -72,7 +71,7 @@ def confirm(state_dir: str | None = STATE_DIR) -> None:
 
 def rollback(state_dir: str | None = STATE_DIR) -> None:
     """Roll back the unconfirmed apply now."""
-    from nflens.policy.apply import rollback_pending
+    from nflens.policy.settle import rollback_pending
     from nflens.policy.state import state_dir as get_state_dir
 
     typer.echo(rollback_pending(get_state_dir(state_dir), wait=10))
@@ -85,8 +84,8 @@ def status(state_dir: str | None = STATE_DIR) -> None:
     root = get_state_dir(state_dir)
     out = {"pending": read_json(root / "pending.json"), "last": read_json(root / "last.json")}
     if out["pending"]:
-        for step in out["pending"]["steps"]:
-            step.pop("rollback", None)
+        for step in out["pending"].get("steps", []):
+            step.pop("before", None)  # the saved rules: in the backup directory
     sys.stdout.write(json.dumps(out, indent=1) + "\n")
 
 
@@ -95,6 +94,3 @@ def register(app: typer.Typer) -> None:
     app.command("confirm")(confirm)
     app.command("rollback")(rollback)
     app.command("status")(status)
-    from nflens.cli import policy_persist
-
-    policy_persist.register(app)

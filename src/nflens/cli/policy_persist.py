@@ -3,12 +3,11 @@ container changes."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import typer
 
-from nflens.cli.policy import DOCKER_HOST, NETNS, STATE_DIR
+from nflens.cli.policy_options import DOCKER_HOST, NETNS, STATE_DIR
 
 
 def persist(
@@ -43,6 +42,7 @@ def watch(
     from nflens.extras import require
     from nflens.policy import watch as w
     from nflens.policy.persist import apply_argv
+    from nflens.proc import LOCAL
 
     require("live", "policy watch (Docker's event stream)")
 
@@ -50,11 +50,11 @@ def watch(
     argv += (["--netns", netns] if netns else []) + (["--state-dir", state_dir] if state_dir else [])
 
     def reapply(burst) -> None:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = LOCAL.run(argv, timeout=600)
         what = ", ".join(sorted({f"{e.get('Type')} {e.get('Action')}" for e in burst}))
         typer.echo(f"{len(burst)} events ({what}): "
                    + (proc.stdout.strip().splitlines() or ["?"])[0] if proc.returncode == 0
-                   else f"re-apply failed: {proc.stderr.strip()}")
+                   else f"re-apply failed: {(proc.error or proc.stderr).strip()}")
 
     stopping: list[int] = []
 

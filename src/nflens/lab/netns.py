@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Iterator
 
 from nflens.errors import ToolError
+from nflens.proc import LOCAL, Completed, ProcessRunner, starttime
+from nflens.proc import nsenter as proc_nsenter
 
 PREFIX = "nfl-"
 STATE_ROOT = Path("/run/nflens-lab")
@@ -45,13 +47,7 @@ class LabInterrupted(BaseException):
     """SIGINT/SIGTERM during a run: unwinds through `with Lab()` so teardown runs."""
 
 
-def _starttime(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat: with the pid it identifies a process even after pid reuse."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text.rsplit(")", 1)[1].split()[19])
+_starttime = starttime  # pid + start time name a process even after pid reuse
 
 
 def alive(pid: int, starttime: int | None = None) -> bool:
@@ -92,18 +88,18 @@ class LabState:
 
 def nsenter(ns: str, argv: list[str], mount: Path | None = None) -> list[str]:
     """`mount`: a persistent mount namespace (lab/mountns.py) to enter as well."""
-    mnt = [f"--mount={mount}"] if mount else []
-    return ["nsenter", *mnt, f"--net={NETNS_DIR / ns}", "--"] + argv
+    cmd = proc_nsenter(ns, argv)
+    if mount:
+        cmd.insert(1, f"--mount={mount}")
+    return cmd
 
 
 def run_in(ns: str, argv: list[str], timeout: float = 30, check: bool = True,
-           mount: Path | None = None) -> subprocess.CompletedProcess:
+           runner: ProcessRunner = LOCAL, mount: Path | None = None) -> Completed:
     """Run a short command in namespace `ns`; a failure becomes a ToolError with its stderr."""
-    try:
-        proc = subprocess.run(nsenter(ns, argv, mount), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{' '.join(argv)} in {ns}: timed out after {timeout}s") from exc
+    proc = runner.run(nsenter(ns, argv, mount), timeout=timeout)
+    if proc.returncode == 124 and proc.error:
+        raise ToolError(f"{' '.join(argv)} in {ns}: timed out after {timeout}s")
     if check and proc.returncode != 0:
         raise ToolError(f"{' '.join(argv)} in {ns}: exit {proc.returncode}: "
                         f"{proc.stderr.strip()[:500]}")
@@ -196,12 +192,11 @@ class Lab:
               mount: Path | None = None) -> subprocess.Popen:
         """Start a long-lived process in `ns` (and mount namespace `mount`, when given) in its
         own session (so it survives --keep)."""
-        out = open(log, "ab") if log else subprocess.DEVNULL
+        out = open(log, "ab") if log else None
         try:
-            proc = subprocess.Popen(nsenter(ns, argv, mount), stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = LOCAL.spawn(nsenter(ns, argv, mount), stdout=out)
         finally:
-            if log:
+            if out is not None:
                 out.close()
         # nsenter execs the target in the same process, so this pid is the program itself.
         self.state.procs.append(ProcRecord(proc.pid, _starttime(proc.pid), argv, graceful))
@@ -378,7 +373,7 @@ def _unmount(roots: list[str]) -> list[str]:
         if not points:
             return []
         for point in points:
-            subprocess.run(["umount", "-l", point], capture_output=True)
+            LOCAL.run(["umount", "-l", point])
     return _mounts_under(roots)
 
 

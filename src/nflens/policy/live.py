@@ -3,7 +3,9 @@
 `plan --snapshot DIR` reads DIR as it is. Without it the host is collected (read-only commands,
 nflens.snapshot.collect) into a temporary directory, in the current network namespace or in
 `netns`. `apply` always reads the *rules* live, even with --snapshot: the transaction depends on
-what DOCKER-USER and INPUT hold right now (is our jump there, and first?).
+what DOCKER-USER and INPUT hold right now (is our jump there, and first?). A ruleset that cannot be
+read (the namespace is gone, no permission) stops the command; only a tool that is not
+installed (exit 127) stands for "no rules of that kind".
 
 A collected host whose Docker daemon did not answer is refused: every container would look
 stopped and every network absent, so the policy would compile to (almost) nothing and an apply
@@ -21,6 +23,8 @@ from pathlib import Path
 
 from nflens.errors import PolicyError
 from nflens.ir.host import Host
+from nflens.policy import target
+from nflens.proc import LOCAL, ProcessRunner, nsenter
 from nflens.snapshot import rulesets
 from nflens.snapshot.archive import read_host
 from nflens.snapshot.read import read_snapshot
@@ -28,11 +32,12 @@ from nflens.snapshot.read import read_snapshot
 RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json", "ebtables-save.txt")
 
 
-def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only: bool) -> None:
-    from nflens.snapshot.collect import COMMANDS, collect, run_command
+def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only: bool,
+               runner: ProcessRunner | None = None) -> None:
+    from nflens.snapshot.collect import COMMANDS, collect
 
     if not rules_only:
-        report = collect(out, netns=netns, docker_host=docker_host)
+        report = collect(out, netns=netns, docker_host=docker_host, runner=runner)
         if not (out / "docker-info.json").exists():
             why = dict(report.missing).get("docker-info.json", "no answer")
             raise PolicyError(f"Docker did not answer ({why}): without its containers and "
@@ -43,15 +48,20 @@ def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only
     for name, argv in COMMANDS:
         if name not in RULE_FILES:
             continue
-        full = (["nsenter", f"--net=/run/netns/{netns}", "--"] if netns else []) + argv
-        rc, out_text, _ = run_command(full)
-        if rc == 0:
-            (out / name).write_text(out_text)
+        proc = (runner or LOCAL).run(nsenter(netns, argv))
+        if proc.ok:
+            (out / name).write_text(proc.stdout)
+        elif proc.returncode != 127 or (proc.error is not None and proc.argv[0] == "nsenter"):
+            # an unreadable ruleset is not an empty one: a policy resolved against "no rules"
+            # would be applied for the wrong reasons (and refused, or not, by luck)
+            raise PolicyError(f"cannot read the live rules: `{' '.join(argv)}`"
+                              + (f" in network namespace {netns!r}" if netns else "")
+                              + f" failed: {proc.detail()}; nothing was changed")
 
 
-def live_rules(netns: str | None):
+def live_rules(netns: str | None, runner: ProcessRunner | None = None):
     with tempfile.TemporaryDirectory(prefix="nflens-rules-") as tmp:
-        collect_to(Path(tmp), netns, None, rules_only=True)
+        collect_to(Path(tmp), netns, None, rules_only=True, runner=runner)
 
         def read(name: str) -> str | None:
             p = Path(tmp) / name
@@ -62,12 +72,14 @@ def live_rules(netns: str | None):
 
 
 def host_for(snapshot: Path | None, netns: str | None, docker_host: str | None,
-             rules_live: bool) -> Host:
+             rules_live: bool, runner: ProcessRunner | None = None) -> Host:
+    if netns is not None:
+        target.resolve(netns)  # a namespace that does not exist is named, never read as empty
     if snapshot is not None:
         host = read_host(snapshot)  # a directory or a tarball
         if rules_live:
-            host = replace(host, ruleset=live_rules(netns))
+            host = replace(host, ruleset=live_rules(netns, runner))
         return host
     with tempfile.TemporaryDirectory(prefix="nflens-snap-") as tmp:
-        collect_to(Path(tmp), netns, docker_host, rules_only=False)
+        collect_to(Path(tmp), netns, docker_host, rules_only=False, runner=runner)
         return read_snapshot(tmp)

@@ -9,13 +9,14 @@ iptables-restore speaks to whichever backend the host uses).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.policy import iptables as xt
 from nflens.policy import nft
 from nflens.policy.compile import compile_rules
+from nflens.policy.conflicts import Conflict, conflicts
 from nflens.policy.model import Compiled
 from nflens.policy.resolve import Resolved, resolve
 from nflens.policy.schema import Policy
@@ -44,10 +45,11 @@ class Plan:
     diff: str
     payloads: dict[str, str]  # "iptables" / "ip6tables" / "nft" -> transaction text
     verification: Verification | None = None
+    conflicts: list[Conflict] = field(default_factory=list)  # statements that cannot hold
 
     @property
     def ok(self) -> bool:
-        return self.verification is None or self.verification.ok
+        return not self.conflicts and (self.verification is None or self.verification.ok)
 
 
 def _diff(old: list[str], new: list[str], name: str) -> str:
@@ -91,7 +93,7 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
         after, eb_diff = _without_ebtables(after)
         diff = "\n".join(p for p in (diff, eb_diff) if p)
         payloads["ebtables"] = EBTABLES_EMPTY
-    plan = Plan(dialect, res, compiled, host, after, diff, payloads)
+    plan = Plan(dialect, res, compiled, host, after, diff, payloads, conflicts=conflicts(res))
     if check:
         plan.verification = verify(host, after, res)
     return plan

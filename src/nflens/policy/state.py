@@ -1,9 +1,11 @@
 """Where a live apply keeps its backups, its lock and the pending (unconfirmed) change.
 
     STATE_DIR/lock             flock'ed by every command that changes rules (apply, confirm,
-                               rollback, the rollback timer): two applies never interleave
-    STATE_DIR/pending.json     the last apply until it is confirmed: its token, its deadline,
-                               the timer's pid and the rollback transactions
+                               rollback, the rollback timer); the target's own lock (target.py)
+                               is taken after it, so two applies on one namespace never interleave
+    STATE_DIR/pending.json     the apply under way or unconfirmed, written durably before its
+                               first change: token, target, deadline, the timer's pid, and per
+                               step its state (todo/started/done/undone) and the saved rules
     STATE_DIR/backups/STAMP/   full *-save / nft listings taken before each apply, kept
     STATE_DIR/last.json        what happened last (applied, confirmed, rolled back, failed)
 
@@ -36,9 +38,9 @@ def state_dir(given: str | Path | None = None) -> Path:
 
 
 @contextmanager
-def locked(root: Path, wait: float = 0) -> Iterator[None]:
+def locked(root: Path, wait: float = 0, name: str = "lock") -> Iterator[None]:
     """The apply lock; refuses (PolicyError) when another holder keeps it beyond `wait` s."""
-    fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(root / name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -48,7 +50,7 @@ def locked(root: Path, wait: float = 0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                    raise PolicyError(f"another nflens policy command holds {root / 'lock'} "
+                    raise PolicyError(f"another nflens policy command holds {root / name} "
                                       f"(pid {holder}); try again when it has finished") from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
@@ -68,10 +70,36 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write-then-rename, so a crash never leaves half a pending file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    """Write, fsync, rename, fsync the directory: after a crash (even a power cut) the file is
+    either the old one or the new one, whole. An apply writes its pending record this way
+    before it changes anything, so the record that can undo a change always outlives it."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(data, indent=1) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
+    sync_dir(path.parent)
+
+
+def sync_dir(path: Path) -> None:
+    """A rename or an unlink is durable only once its directory is synced."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove(path: Path) -> None:
+    """Unlink durably (a confirmed or rolled-back apply must not come back after a crash)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    sync_dir(path.parent)
 
 
 def pending(root: Path) -> dict[str, Any] | None:

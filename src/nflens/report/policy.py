@@ -30,7 +30,11 @@ def render_plan(plan, console: Console, show_payload: bool = False) -> None:
         for name, text in plan.payloads.items():
             console.rule(f"{name} transaction")
             console.print(text, markup=False, highlight=False, soft_wrap=True)
+    for c in plan.conflicts:
+        console.print(Text(f"CANNOT HOLD {c.message}", style="bold red"))
     if v is None:
+        if plan.conflicts:
+            console.print(Text("NOT OK: see above", style="bold red"))
         return
     console.rule("Proof on the simulator")
     for label in v.statements:
@@ -44,7 +48,7 @@ def render_plan(plan, console: Console, show_payload: bool = False) -> None:
                                f"got {j.after.verdict} — {_stopped(j.after)}", style="red"))
     _changes(v, console)
     ok = Text("OK: every statement holds and nothing else changed", style="bold green")
-    console.print(ok if v.ok else Text("NOT OK: see above", style="bold red"))
+    console.print(ok if plan.ok else Text("NOT OK: see above", style="bold red"))
 
 
 def _changes(v, console: Console) -> None:
@@ -65,9 +69,12 @@ def _changes(v, console: Console) -> None:
 def plan_json(plan) -> dict[str, Any]:
     v = plan.verification
     out: dict[str, Any] = {"dialect": plan.dialect, "warnings": plan.resolved.warnings,
-                           "diff": plan.diff, "payloads": plan.payloads}
+                           "diff": plan.diff, "payloads": plan.payloads,
+                           "conflicts": [{"statement": c.statement, "shadowed_by": c.shadowed_by,
+                                          "message": c.message} for c in plan.conflicts]}
+    if v is not None or plan.conflicts:
+        out["ok"] = plan.ok
     if v is not None:
-        out["ok"] = v.ok
         out["statements"] = [
             {"statement": s, "holds": all(j.holds for j in v.judged if j.statement == s),
              "flows": sum(1 for j in v.judged if j.statement == s)} for s in v.statements]

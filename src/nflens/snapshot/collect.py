@@ -7,8 +7,8 @@ the netfilter tools see that namespace. A command that cannot run (tool missing,
 permission, no Docker daemon) leaves its file out and says why in `CollectReport.missing`; the
 reader then records what it assumed instead.
 
-I/O goes through one seam, `Runner` (argv -> exit code, stdout, stderr), so tests can feed
-canned outputs; the live runner is `run_command`.
+Processes go through the one seam, `nflens.proc.ProcessRunner` (tests pass a FakeRunner with
+canned outputs); the live runner is `nflens.proc.LOCAL`.
 
 The tables below (COMMANDS, DOCKER_COMMANDS, DOCKER_INSPECT, DAEMON_JSON, and persist.py's
 FIXED/GLOBS) are the one list of what a snapshot holds: `nflens snapshot script`
@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from nflens.errors import ToolError
+from nflens.proc import LOCAL, ProcessRunner, nsenter
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
-TIMEOUT = 60
+Runner = ProcessRunner
 
 # file -> argv (the commands of CONTRACT §2)
 COMMANDS: tuple[tuple[str, list[str]], ...] = (
@@ -73,20 +71,6 @@ class CollectReport:
         return not self.missing
 
 
-def run_command(argv: list[str]) -> tuple[int, str, str]:
-    """Run one read-only command; a missing tool or a timeout become exit code 127/124."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        return 127, "", f"{argv[0]}: command not found"
-    except subprocess.TimeoutExpired:
-        return 124, "", f"{argv[0]}: timed out after {TIMEOUT}s"
-    except OSError as exc:
-        return 126, "", f"{argv[0]}: {exc.strerror or exc}"
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 def _reason(rc: int, stderr: str) -> str:
     first = next((line.strip() for line in stderr.splitlines() if line.strip()), "")
     return f"exit {rc}" + (f": {first}" if first else "")
@@ -101,19 +85,15 @@ class _Collector:
         self.runner = runner
         self.report = CollectReport(out_dir)
 
-    def argv(self, argv: list[str]) -> list[str]:
-        if self.netns is None:
-            return argv
-        return ["nsenter", f"--net=/run/netns/{self.netns}", "--"] + argv
-
     def run(self, file: str, argv: list[str]) -> str | None:
-        full = self.argv(argv)
+        full = nsenter(self.netns, argv)
         self.report.commands.append((file, full))
-        rc, out, err = self.runner(full)
-        if rc != 0:
-            self.report.missing.append((file, f"`{' '.join(argv)}` failed: {_reason(rc, err)}"))
+        proc = self.runner.run(full)
+        if not proc.ok:
+            why = _reason(proc.returncode, proc.error or proc.stderr)
+            self.report.missing.append((file, f"`{' '.join(argv)}` failed: {why}"))
             return None
-        return out
+        return proc.stdout
 
     def write(self, file: str, text: str) -> None:
         if file.endswith(".json"):
@@ -203,7 +183,7 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
             raise ToolError("nsenter is needed to collect inside a network namespace")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MISSING_FILE).unlink(missing_ok=True)  # a record of an earlier run would lie
-    c = _Collector(out_dir, netns, docker_host, runner or run_command)
+    c = _Collector(out_dir, netns, docker_host, runner or LOCAL)
     c.host_files()
     c.docker_files()
     if daemon_json is None and netns is None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 from nflens.errors import ParseError, ToolError
+from nflens.proc import LOCAL, ProcessRunner
 
 TIMEOUT = 60
 _NFT_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>[\d-]+): Error: (?P<msg>.*)$", re.M)
@@ -38,7 +38,8 @@ def _unshare() -> list[str]:
     return [path, "--net"] if os.geteuid() == 0 else [path, "--net", "--map-root-user"]
 
 
-def load_and_list(script: str, file: str, json_input: bool = False) -> str:
+def load_and_list(script: str, file: str, json_input: bool = False,
+                  runner: ProcessRunner = LOCAL) -> str:
     """Load `script` into a fresh netns with `nft [-j] -f`, return `nft -j list ruleset` output.
 
     nft's complaints become ParseError(file, line); a failure to create the namespace ToolError.
@@ -50,11 +51,9 @@ def load_and_list(script: str, file: str, json_input: bool = False) -> str:
             fh.write(script)
         load = f'"{nft}" {"-j " if json_input else ""}-f "$1" && "{nft}" -j list ruleset'
         cmd = _unshare() + ["--", "/bin/sh", "-c", load, "sh", path]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
-                                  cwd=tmp)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ToolError(f"cannot run nft in a scratch namespace: {exc}") from exc
+        proc = runner.run(cmd, timeout=TIMEOUT, cwd=tmp)
+        if proc.error is not None:
+            raise ToolError(f"cannot run nft in a scratch namespace: {proc.error}")
         if proc.returncode != 0:
             raise _failure(proc.stderr, path, file)
         return proc.stdout
