@@ -23,6 +23,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from nflens.errors import MatrixError
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
@@ -37,10 +38,6 @@ FFFUU_KNOWN = {("ip", "src"), ("ip", "dst"), ("ip", "proto"), ("ip", "in"), ("ip
 # the protocol names fffuu's parser knows; any other `-p X` is an unknown match to it
 FFFUU_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre"}
 LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1/128")}
-
-
-class MatrixError(ValueError):
-    pass
 
 
 @dataclass
