@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from nflens.errors import MatrixError
-from nflens.ir.packet import Packet
+from nflens.ir.packet import Packet, max_address
 from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.matches import module_for
@@ -49,7 +49,7 @@ class Axis:
 
     @property
     def top(self) -> int:
-        return 2**32 - 1 if self.version == 4 else 2**128 - 1
+        return max_address(self.version)
 
     def atom_range(self, i: int) -> tuple[int, int]:
         hi = self.cuts[i + 1] - 1 if i + 1 < len(self.cuts) else self.top
@@ -207,7 +207,7 @@ def _region(rule, ctx, version, rewrite, ipassmt, unknowns: list[str]) -> Region
                 f"-m {e.name} --{odd[0].name}"
             region &= Region(unknown=(what,))
         if e.name == "ip":
-            top = 2**32 - 1 if version == 4 else 2**128 - 1
+            top = max_address(version)
             for o in known:
                 if o.name in ("in", "out"):
                     region &= _iface_region(o, rewrite, ipassmt, top)
@@ -330,7 +330,7 @@ def service_matrix(ruleset: Ruleset, chain: str = "FORWARD", proto: str = "tcp",
 
 def _axis(version: int, intervals) -> Axis:
     cuts = {0}
-    top = 2**32 - 1 if version == 4 else 2**128 - 1
+    top = max_address(version)
     for ivs in intervals:
         for lo, hi in ivs or ():
             cuts.add(lo)
@@ -419,7 +419,7 @@ def parse_ipassmt(text: str, file: str = "<ipassmt>") -> dict[str, list[tuple[in
                 raise ParseError(f"bad address {item!r} for {iface}: {exc}", file, line) from exc
         if neg:
             v6 = any(hi > 2**32 for _, hi in ranges)
-            ranges = list(complement(tuple(sorted(ranges)), 2**128 - 1 if v6 else 2**32 - 1))
+            ranges = list(complement(tuple(sorted(ranges)), max_address(6 if v6 else 4)))
         out[iface] = sorted(ranges)
     if not out:
         raise ParseError("no `IFACE = [...]` entry found", file, 1)
