@@ -65,15 +65,17 @@ class Pipeline:
         a pseudo-hook before chains of its priority; equal chains in registration order.
 
         IP keys (4, 6) meet the conntrack lookup in CONNTRACK_HOOKS. With `fold_nat` (the
-        simulator), the NAT chains of a NAT hook are one NAT event at the lowest NAT chain's
-        priority (or nf_nat's own, without NAT chains), and NAT chains elsewhere are not run;
-        without it (the hook graph) every NAT chain is listed at its own priority."""
+        simulator), an IP NAT hook's NAT chains are one NAT event (nf_nat) at the lowest NAT
+        chain's priority, or nf_nat's own without NAT chains, and IP NAT chains elsewhere are not
+        run; without it (the hook graph) every NAT chain is listed at its own priority."""
         chains = self.chains(key, hook)
+        ip = key in (4, 6)
+        fold = fold_nat and ip
         events: list[tuple[int, int, BaseChain | str]] = [
-            (b.priority, 1, b) for b in chains if not (fold_nat and b.is_nat)]
-        if key in (4, 6) and hook in CONNTRACK_HOOKS:
+            (b.priority, 1, b) for b in chains if not (fold and b.is_nat)]
+        if ip and hook in CONNTRACK_HOOKS:
             events.append((PRIO_CONNTRACK, 0, CONNTRACK))
-        if fold_nat and hook in NAT_MANIP:
+        if fold and hook in NAT_MANIP:
             default = PRIO_NAT_DST if NAT_MANIP[hook] == "dst" else PRIO_NAT_SRC
             prio = min((b.priority for b in chains if b.is_nat), default=default)
             events.append((prio, 0, NAT))
