@@ -25,7 +25,7 @@ from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
 from nflens.kernel.context import PacketContext
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.pipeline import CONNTRACK, NAT
-from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline  # noqa: F401, E501
+from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ConntrackStep, HookStep, NatStep
 
