@@ -3,10 +3,12 @@
     NflensError                      anything nflens reports to the user (CLI exit 2)
     ├── ParseError                   malformed input: carries file and line -> "FILE:LINE: message"
     ├── DialectError                 unknown dialect or a file of the wrong dialect
+    │   └── Unrenderable             an IR element nft text has no spelling for (also a ValueError)
     ├── SnapshotError                a snapshot directory that cannot be read
     ├── FlowError                    a flows file or --from/--to that does not make sense
     ├── ToolError                    an external command (nft, iptables, dockerd) failed or is missing
-    └── PolicyError                  a policy that cannot be compiled or applied
+    ├── PolicyError                  a policy that cannot be compiled or applied
+    └── MatrixError                  a ruleset the service matrix cannot walk (also a ValueError)
 
 Edges (collectors, subprocesses, the Docker API) translate their exceptions into these with
 ``raise ... from exc``; the CLI turns any NflensError into its message on stderr and exit code 2.
@@ -55,3 +57,14 @@ class ToolError(NflensError):
 
 class PolicyError(NflensError):
     """A policy that cannot be compiled, verified or applied."""
+
+
+class Unrenderable(DialectError, ValueError):
+    """An IR element has no spelling in nft text (dialects/nft/render*.py). Callers fall back to
+    compact JSON (a rule's Source.text) or turn it into a DialectError that says which rule
+    (generate_text). A ValueError too, as it always was, for callers that catch that."""
+
+
+class MatrixError(NflensError, ValueError):
+    """The service matrix (symbolic/matrix.py) cannot walk this ruleset: no such table or chain,
+    jumps nested too deep. A ValueError too, as it always was."""

@@ -10,8 +10,6 @@ ones must do what Docker's docs (moby/iptablesdoc, nftablesdoc) say.
 from __future__ import annotations
 
 import ipaddress as ip
-import re
-from pathlib import Path
 
 import pytest
 

@@ -6,13 +6,11 @@ fixture) AND the rule nflens names as deciding: the answer has to explain, not o
 
 from __future__ import annotations
 
-import ipaddress as ip
 import json
 
 import pytest
 
 from nflens.flows import load_flows
-from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.simulate import Simulator
 from nflens.kernel.trace import HookStep, NatStep, RuleStep
 from nflens.snapshot.read import read_snapshot

@@ -12,20 +12,6 @@ from nflens.snapshot import read_snapshot
 from nflens.snapshot.read import KNOWN_FILES
 
 
-def _has(module: str, attr: str) -> bool:
-    import importlib
-
-    try:
-        return hasattr(importlib.import_module(f"nflens.dialects.{module}"), attr)
-    except ImportError:
-        return False
-
-
-needs_dialects = pytest.mark.skipif(
-    not (_has("iptables", "parse") and _has("nft", "parse_json")),
-    reason="the iptables and nft dialects are not there yet")
-
-
 @pytest.fixture
 def copy(tmp_path, example_snapshot):
     """A writable copy of the example snapshot."""
@@ -74,7 +60,6 @@ def test_example_sockets_routes_rules_sysctls(example_snapshot):
     assert "sysctl.txt" in host.files and "iptables-save.txt" in host.files
 
 
-@needs_dialects
 def test_example_ruleset_is_merged_without_counting_a_rule_twice(example_snapshot):
     host = read_snapshot(example_snapshot)
     appends = sum(line.startswith("-A ") for name in ("iptables-save.txt", "ip6tables-save.txt")

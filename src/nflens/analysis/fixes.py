@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from nflens.dialects.ebtables.parser import parse as parse_ebtables
+from nflens.dialects.iptables.generate import command
 from nflens.dialects.iptables.parser import parse as parse_iptables
 from nflens.errors import NflensError
 from nflens.ir.host import Host
@@ -30,12 +31,7 @@ class Edit:
     spec: str | None  # the rule without "-A CHAIN"; None: delete the rule at `position`
 
     def command(self) -> str:
-        tbl = "" if self.table == "filter" else f" -t {self.table}"
-        if self.spec is None:
-            return f"{BIN[self.family]}{tbl} -D {self.chain} {self.position}"
-        if self.position:
-            return f"{BIN[self.family]}{tbl} -I {self.chain} {self.position} {self.spec}"
-        return f"{BIN[self.family]}{tbl} -A {self.chain} {self.spec}"
+        return command(BIN[self.family], self.table, self.chain, self.position, self.spec)
 
 
 @dataclass

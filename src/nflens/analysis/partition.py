@@ -29,9 +29,10 @@ from nflens.ir.host import Host
 from nflens.ir.rules import Rule, Ruleset
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import RuleStep
+from nflens.ir.packet import max_address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-TOP = {4: 2**32 - 1, 6: 2**128 - 1}
+TOP = {4: max_address(4), 6: max_address(6)}
 
 
 @dataclass(frozen=True)

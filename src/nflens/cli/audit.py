@@ -37,11 +37,7 @@ def audit(
 
 
 def _write_html(host, result, path: Path) -> None:
-    try:
-        from nflens.report.html.audit_html import render_audit_html
-    except ImportError:
-        typer.echo("--html: the HTML report is not available in this build", err=True)
-        return
+    from nflens.report.html.audit_html import render_audit_html
     from nflens.report.html import write_page
 
     write_page(path, render_audit_html(host, result))

@@ -69,13 +69,10 @@ def trace(
 
     change = what_would_change(sim.host, flow, result)
     if html is not None:
-        try:
-            from nflens.report.html import write_trace_html
-        except ImportError:
-            typer.echo("HTML reports are not available yet", err=True)
-        else:
-            write_trace_html(result, html, host=sim.host, change=change)
-            typer.echo(f"wrote {html}", err=True)
+        from nflens.report.html import write_trace_html
+
+        write_trace_html(result, html, host=sim.host, change=change)
+        typer.echo(f"wrote {html}", err=True)
     from nflens.analysis.owners import RuleOwners, annotate_result
 
     owners = RuleOwners(sim.host)

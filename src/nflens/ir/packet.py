@@ -12,6 +12,12 @@ from dataclasses import dataclass, field, replace
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def max_address(version: int) -> int:
+    """The highest address of IP `version` (4, else 6) as an int: the top of an address axis
+    for the interval algebra of symbolic/, analysis/partition.py and the match modules."""
+    return 2**32 - 1 if version == 4 else 2**128 - 1
+
+
 @dataclass(frozen=True)
 class Packet:
     """An IP packet's headers as netfilter sees them, plus its metadata.

@@ -23,7 +23,7 @@ Anything a parser cannot interpret is kept (never dropped) and listed in `Rulese
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Netfilter priorities of the classic tables (include/uapi/linux/netfilter_ipv4.h, NF_IP_PRI_*),

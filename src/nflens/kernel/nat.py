@@ -10,7 +10,6 @@ when it lies inside the range, which nf_nat_core keeps when it can).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 
 from nflens.ir.rules import Action
 from nflens.kernel.conntrack import Entry, Tuple

@@ -1,7 +1,8 @@
-"""The packet's journey through one host: hooks, routing, bridges, ARP, loopback, delivery.
-
-Paths (net/ipv4/ip_input.c, ip_forward.c, ip_output.c, net/bridge/br_input.c, br_forward.c,
-net/bridge/br_netfilter_hooks.c):
+"""The hook machinery of a packet's journey: at each IP hook the base chains, the conntrack
+lookup and the NAT point in the kernel's order (Pipeline.events), NAT bindings, the trace steps.
+The journeys themselves (routing, bridges, ARP, loopback, delivery) are kernel/journey.py's
+Journey, a Walker; it follows these paths (net/ipv4/ip_input.c, ip_forward.c, ip_output.c,
+net/bridge/br_input.c, br_forward.c, net/bridge/br_netfilter_hooks.c):
 - received: PREROUTING -> route -> INPUT -> socket | FORWARD -> POSTROUTING -> transmit
 - local:    route -> OUTPUT (reroute after DNAT) -> POSTROUTING -> transmit
 - transmit: lo loops back into PREROUTING keeping its conntrack entry; a bridge hands the frame
@@ -16,19 +17,18 @@ net/bridge/br_netfilter_hooks.c):
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 
 from nflens.ir.rules import Action
 from nflens.kernel import conntrack as ctmod
 from nflens.kernel import nat as natmod
 from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
-from nflens.kernel.context import ArpInfo, PacketContext
-from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.context import PacketContext
+from nflens.kernel.hostmodel import HostModel
+from nflens.kernel.pipeline import CONNTRACK, NAT
 from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline
 from nflens.kernel.matches.xt_recent import RecentLists
 from nflens.kernel.skb import Delivery, Skb
-from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
-                                 NatStep, PacketStep, RouteStep)
+from nflens.kernel.trace import ConntrackStep, HookStep, NatStep
 
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 ZERONET4 = ipaddress.ip_network("0.0.0.0/8")
@@ -64,19 +64,11 @@ class Walker:
         version = skb.pkt.family
         chains = self.pipeline.chains(version, hook)
         nat_chains = [b for b in chains if b.is_nat]
-        events = [(b.priority, 1, b) for b in chains if not b.is_nat]
-        if hook in ("prerouting", "output"):
-            events.append((PRIO_CONNTRACK, 0, "ct"))
-        if hook in NAT_MANIP:
-            default = PRIO_NAT_DST if NAT_MANIP[hook] == "dst" else PRIO_NAT_SRC
-            prio = min((b.priority for b in nat_chains), default=default)
-            events.append((prio, 0, "nat"))
-        events.sort(key=lambda e: (e[0], e[1], getattr(e[2], "order", 0)))
-        for _prio, _kind, ev in events:
-            if ev == "ct":
+        for _prio, _kind, ev in self.pipeline.events(version, hook):
+            if ev == CONNTRACK:
                 self._conntrack_in(skb, iif)
                 continue
-            if ev == "nat":
+            if ev == NAT:
                 end = self._nat_point(skb, hook, nat_chains, iif, oif, physin, physout, bridged)
                 if end:
                     return end

@@ -19,6 +19,8 @@ PRIO_CONNTRACK = -200
 PRIO_NAT_DST = -100
 PRIO_NAT_SRC = 100
 NAT_MANIP = {"prerouting": "dst", "output": "dst", "postrouting": "src", "input": "src"}
+CONNTRACK_HOOKS = ("prerouting", "output")  # nf_conntrack_in, at PRIO_CONNTRACK (ip and ip6)
+CONNTRACK, NAT = "ct", "nat"  # the pseudo-hook events of Pipeline.events
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,30 @@ class Pipeline:
 
     def chains(self, key, hook: str) -> list[BaseChain]:
         return self.index.get((key, hook), [])
+
+    def events(self, key, hook: str,
+               fold_nat: bool = True) -> list[tuple[int, int, BaseChain | str]]:
+        """What a packet meets at `hook`, in the order the kernel runs it: (priority, 0 for a
+        pseudo-hook or 1 for a base chain, the BaseChain or CONNTRACK/NAT). Lower priority first;
+        a pseudo-hook before chains of its priority; equal chains in registration order.
+
+        IP keys (4, 6) meet the conntrack lookup in CONNTRACK_HOOKS. With `fold_nat` (the
+        simulator), an IP NAT hook's NAT chains are one NAT event (nf_nat) at the lowest NAT
+        chain's priority, or nf_nat's own without NAT chains, and IP NAT chains elsewhere are not
+        run; without it (the hook graph) every NAT chain is listed at its own priority."""
+        chains = self.chains(key, hook)
+        ip = key in (4, 6)
+        fold = fold_nat and ip
+        events: list[tuple[int, int, BaseChain | str]] = [
+            (b.priority, 1, b) for b in chains if not (fold and b.is_nat)]
+        if ip and hook in CONNTRACK_HOOKS:
+            events.append((PRIO_CONNTRACK, 0, CONNTRACK))
+        if fold and hook in NAT_MANIP:
+            default = PRIO_NAT_DST if NAT_MANIP[hook] == "dst" else PRIO_NAT_SRC
+            prio = min((b.priority for b in chains if b.is_nat), default=default)
+            events.append((prio, 0, NAT))
+        events.sort(key=lambda e: (e[0], e[1], getattr(e[2], "order", 0)))
+        return events
 
     def has_family(self, key) -> bool:
         return any(k[0] == key for k in self.index)

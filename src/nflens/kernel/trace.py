@@ -6,7 +6,7 @@ Reports only render these; they never recompute. Every step serialises to a JSON
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 

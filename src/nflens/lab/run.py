@@ -206,14 +206,12 @@ def trim_sysctl(path: Path) -> None:
         path.write_text("".join(f"{line}\n" for line in lines if line.startswith("net.")))
 
 
-def simulate_verdicts(out: Path) -> dict[str, str] | None:
-    """Simulator verdicts for the snapshot, when `nflens.kernel.check.check_flows` exists."""
-    try:
-        from nflens.kernel.check import check_flows
-        from nflens.flows import load_flows
-        from nflens.snapshot.read import read_snapshot
-    except ImportError:
-        return None
+def simulate_verdicts(out: Path) -> dict[str, str]:
+    """Simulator verdicts for the snapshot's flows (the run compares them with the probes)."""
+    from nflens.flows import load_flows
+    from nflens.kernel.check import check_flows
+    from nflens.snapshot.read import read_snapshot
+
     host = read_snapshot(out)
     results = check_flows(host, load_flows(out / "flows.json"))
     verdicts = {}

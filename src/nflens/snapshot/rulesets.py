@@ -10,10 +10,11 @@ A legacy dump's tables live in x_tables, apart from nf_tables: both are kept.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import ModuleType
+from typing import Callable
 
+from nflens.dialects import ebtables, iptables, nft
 from nflens.errors import ParseError
 from nflens.ir.rules import Ruleset, Table
 
@@ -33,14 +34,11 @@ class Loaded:
     assumptions: list[str] = field(default_factory=list)
 
 
-def _dialect(module: str) -> Any | None:
-    try:
-        return importlib.import_module(f"nflens.dialects.{module}")
-    except ImportError:
-        return None
+DIALECTS: dict[str, ModuleType] = {"iptables": iptables, "ebtables": ebtables, "nft": nft}
 
 
-def _parse_save(module: Any, dialect: str, text: str, file: str, family: str) -> Ruleset:
+def _parse_save(module: ModuleType, dialect: str, text: str, file: str,
+                family: str) -> Ruleset:
     if dialect == "ebtables":
         return module.parse(text, file)
     return module.parse(text, file, family=family)
@@ -54,13 +52,7 @@ def load_save_dumps(read_text: Callable[[str], str | None], loaded: Loaded) -> N
             loaded.assumptions.append(
                 f"no {name}: {tool} rules taken from nft.json/nft.txt only (if any)")
             continue
-        module = _dialect(dialect)
-        if module is None or not hasattr(module, "parse"):
-            loaded.assumptions.append(
-                f"{name} is present but the {dialect} dialect is not available: "
-                f"its rules are NOT modelled")
-            continue
-        rs = _parse_save(module, dialect, text, name, family)
+        rs = _parse_save(DIALECTS[dialect], dialect, text, name, family)
         loaded.parts.append(rs)
         if rs.backend != "legacy":
             for table in rs.tables:
@@ -77,12 +69,7 @@ def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
     if text is None:
         loaded.assumptions.append("no nft.json or nft.txt: no native nftables tables assumed")
         return
-    module = _dialect("nft")
-    if module is None or not hasattr(module, func):
-        loaded.assumptions.append(
-            f"{name} is present but the nft dialect is not available: its rules are NOT modelled")
-        return
-    rs = getattr(module, func)(text, name)
+    rs = getattr(nft, func)(text, name)
     loaded.parts.append(_without_owned(rs, name, loaded))
 
 

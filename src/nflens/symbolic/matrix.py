@@ -23,7 +23,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from nflens.ir.packet import Packet
+from nflens.errors import MatrixError
+from nflens.ir.packet import Packet, max_address
 from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.loops import check_loadable
@@ -40,10 +41,6 @@ FFFUU_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre"}
 LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1/128")}
 
 
-class MatrixError(ValueError):
-    pass
-
-
 @dataclass
 class Axis:
     """The atoms of one address axis: consecutive intervals between the ruleset's constants."""
@@ -53,7 +50,7 @@ class Axis:
 
     @property
     def top(self) -> int:
-        return 2**32 - 1 if self.version == 4 else 2**128 - 1
+        return max_address(self.version)
 
     def atom_range(self, i: int) -> tuple[int, int]:
         hi = self.cuts[i + 1] - 1 if i + 1 < len(self.cuts) else self.top
@@ -211,7 +208,7 @@ def _region(rule, ctx, version, rewrite, ipassmt, unknowns: list[str]) -> Region
                 f"-m {e.name} --{odd[0].name}"
             region &= Region(unknown=(what,))
         if e.name == "ip":
-            top = 2**32 - 1 if version == 4 else 2**128 - 1
+            top = max_address(version)
             for o in known:
                 if o.name in ("in", "out"):
                     region &= _iface_region(o, rewrite, ipassmt, top)
@@ -336,7 +333,7 @@ def service_matrix(ruleset: Ruleset, chain: str = "FORWARD", proto: str = "tcp",
 
 def _axis(version: int, intervals) -> Axis:
     cuts = {0}
-    top = 2**32 - 1 if version == 4 else 2**128 - 1
+    top = max_address(version)
     for ivs in intervals:
         for lo, hi in ivs or ():
             cuts.add(lo)
@@ -425,7 +422,7 @@ def parse_ipassmt(text: str, file: str = "<ipassmt>") -> dict[str, list[tuple[in
                 raise ParseError(f"bad address {item!r} for {iface}: {exc}", file, line) from exc
         if neg:
             v6 = any(hi > 2**32 for _, hi in ranges)
-            ranges = list(complement(tuple(sorted(ranges)), 2**128 - 1 if v6 else 2**32 - 1))
+            ranges = list(complement(tuple(sorted(ranges)), max_address(6 if v6 else 4)))
         out[iface] = sorted(ranges)
     if not out:
         raise ParseError("no `IFACE = [...]` entry found", file, 1)

@@ -7,6 +7,19 @@ meant j to apply). The implication is proved per option (prefixes contain prefix
 ranges contain ranges, state sets contain state sets, `eth+` covers `eth0`); a rule with an
 option the proof does not know is never called shadowed — no guessing. Docker's generated
 chains are left out.
+
+Why this is not derived from the match modules' `constrain` (issue 17.3): `constrain` is
+symbolic only in the source and destination addresses (kernel/matches/_xt_util.constrain_opts);
+every other option (ports, interfaces, conntrack state, multiport) is decided by `evaluate`
+against one fixed packet context — the service matrix asks one (proto, sport, dport) at a time,
+state NEW. Implication between rules needs containment over all values of those options
+(`--dport 1:1000` covers `--dport 80`, `eth+` covers `eth0`, `ESTABLISHED,RELATED` covers
+`ESTABLISHED`), which a Region cannot state. What the two share is the meaning of each
+comparison, and `_covers` keeps to the kernel's: a prefix is its address interval, `eth+` is
+every name starting with `eth` (_xt_util.iface_match), port ranges
+are inclusive (xt_tcpudp.c port_match), a state set is the bits of XT_CONNTRACK_STATE. Once
+Region has port, interface and state axes, `implies(j, i)` is `constrain(j) <= constrain(i)`
+and `_covers` goes.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
-"""IR -> iptables-restore input, built from the typed options (not by echoing source text)."""
+"""IR -> iptables-restore input, built from the typed options (not by echoing source text);
+and the command line that makes one rule edit live (`command`, for the fixes of analysis/)."""
 
 from __future__ import annotations
 
 import shlex
 from typing import Any
 
-from nflens.ir.rules import Action, Opt, Ruleset, Table, XtMatch
-
-from . import grammar
+from nflens.ir.rules import Action, Opt, Ruleset, XtMatch
 
 BUILTIN_FLAGS = {"src": "-s", "dst": "-d", "in": "-i", "out": "-o", "proto": "-p", "fragment": "-f"}
 TABLE_ORDER = ("raw", "mangle", "nat", "filter", "security")
@@ -148,3 +147,16 @@ def _quote(word: str) -> str:
     if word and all(ch.isalnum() or ch in "-_.:/,!+=@[]%" for ch in word):
         return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def command(tool: str, table: str, chain: str, position: int, spec: str | None) -> str:
+    """One live rule edit as the user types it: insert `spec` (a rule without "-A CHAIN") at
+    1-based `position`, append it (position 0), or delete the rule at `position` (spec None).
+    iptables(8), ip6tables(8) and ebtables(8) spell -t/-I/-A/-D alike, so `tool` is any of them;
+    `-t` only for a table other than filter (their default)."""
+    tbl = "" if table == "filter" else f" -t {table}"
+    if spec is None:
+        return f"{tool}{tbl} -D {chain} {position}"
+    if position:
+        return f"{tool}{tbl} -I {chain} {position} {spec}"
+    return f"{tool}{tbl} -A {chain} {spec}"

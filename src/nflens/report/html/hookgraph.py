@@ -20,7 +20,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from nflens.ir.rules import Ruleset
-from nflens.kernel.pipeline import PRIO_CONNTRACK, Pipeline
+from nflens.kernel.pipeline import CONNTRACK, Pipeline
 from nflens.kernel.trace import (BridgeStep, EndpointStep, HookStep, NatStep, PacketStep,
                                  RouteStep, RuleStep, Step)
 from nflens.report.html.page import esc
@@ -275,12 +275,8 @@ class Graph:
 
     def _hook_rows(self, key, hook: str, prefix: str) -> list:
         rows = []
-        items = [(b.priority, 1, b) for b in self.pipeline.chains(key, hook)]
-        if prefix == "ip" and hook in ("prerouting", "output"):
-            items.append((PRIO_CONNTRACK, 0, None))
-        items.sort(key=lambda i: (i[0], i[1], getattr(i[2], "order", 0)))
-        for prio, _, b in items:
-            if b is None:
+        for prio, _, b in self.pipeline.events(key, hook, fold_nat=False):
+            if b == CONNTRACK:
                 rows.append((None, "conntrack", f"{prio}", "pseudo"))
                 continue
             t, c = b.table, b.chain

@@ -1,9 +1,12 @@
 """A host diagram as inline SVG: external interfaces, the host with its listening sockets,
-Linux bridges (Docker networks) and the containers on them with addresses and published ports."""
+Linux bridges (Docker networks) and the containers on them with addresses and published ports.
+Which interface is external and which container sits on which bridge is the host model's
+(nflens.kernel.topology); this module only lays the boxes out."""
 
 from __future__ import annotations
 
 from nflens.ir.host import Host
+from nflens.kernel.topology import BridgeSite, Seat, topology
 from nflens.report.html.page import esc
 
 LINE = 15
@@ -28,96 +31,27 @@ def _text_lines(x, y, lines, cls="") -> list[str]:
             for i, (t, c) in enumerate(lines)]
 
 
+Box = tuple[float, float, float, float]  # x, y, width, height
+
+
 def render_hostgraph(host: Host) -> str:
-    docker = host.docker
-    bridges = [i for i in host.interfaces if i.kind == "bridge"]
-    external = [i for i in host.interfaces
-                if i.kind not in ("bridge", "loopback") and i.name != "lo" and not i.master
-                and not (i.kind == "veth" and i.name.startswith("veth"))]
-    net_of_bridge = {n.bridge: n for n in docker.networks if n.bridge}
-    by_bridge: dict[str, list] = {b.name: [] for b in bridges}
-    other_links: list[tuple[str, str]] = []
-    for c in docker.containers:
-        placed = False
-        for ep in c.endpoints:
-            net = docker.network(ep.network)
-            br = net.bridge if net is not None else None
-            if br in by_bridge:
-                if not placed:
-                    by_bridge[br].append((c, ep))
-                    placed = True
-                else:
-                    other_links.append((br, c.name))
-        if not placed and c.endpoints:
-            by_bridge.setdefault("(no bridge)", []).append((c, c.endpoints[0]))
+    """Draw the host's topology (kernel/topology.py): uplinks left, the host in the middle,
+    bridges and their containers right."""
+    topo = topology(host)
     out: list[str] = []
-    pos: dict[str, tuple[float, float, float, float]] = {}
-    # interfaces
-    y = 20.0
-    for i in external:
-        lines = [(i.name + ("" if i.up else " (down)"), "title")] + \
-                [(a, "") for a in _addrs(i)]
-        h = 14 + LINE * len(lines)
-        out.append(f'<rect class="iface" x="20" y="{y:.0f}" width="210" height="{h:.0f}" rx="6"/>')
-        out += _text_lines(32, y + 18, lines)
-        pos[f"if:{i.name}"] = (20, y, 210, h)
-        y += h + 16
-    left_h = y
-    # bridges and containers
-    y = 20.0
-    for b in bridges:
-        net = net_of_bridge.get(b.name)
-        lines = [(b.name, "title")]
-        if net is not None:
-            lines.append((f"network {net.name}" + (" (internal)" if net.internal else ""), "muted"))
-        lines += [(a, "") for a in _addrs(b)]
-        h = 14 + LINE * len(lines)
-        members = by_bridge.get(b.name, [])
-        cy = y
-        for c, ep in members:
-            clines = [(c.name + ("" if c.running else " (stopped)"), "title")]
-            if ep.ipv4:
-                clines.append((str(ep.ipv4), ""))
-            if ep.ipv6:
-                clines.append((str(ep.ipv6), ""))
-            pubs = _published(c)
-            clines += [(f"published {p}", "published-text") for p in pubs]
-            ch = 14 + LINE * len(clines)
-            out.append(f'<rect class="container" x="900" y="{cy:.0f}" width="440" '
-                       f'height="{ch:.0f}" rx="6"/>')
-            if pubs:
-                out.append(f'<rect class="published" x="1330" y="{cy + 8:.0f}" width="8" '
-                           f'height="{ch - 16:.0f}" rx="2"><title>published ports</title></rect>')
-            out += _text_lines(912, cy + 18, clines)
-            pos[f"c:{c.name}"] = (900, cy, 440, ch)
-            cy += ch + 10
-        box_h = max(h, cy - y - 10)
-        out.append(f'<rect class="bridge" x="560" y="{y:.0f}" width="240" height="{box_h:.0f}" '
-                   f'rx="6"/>')
-        out += _text_lines(572, y + 18, lines)
-        pos[f"br:{b.name}"] = (560, y, 240, box_h)
-        for c, _ in members:
-            x, cy0, _, ch = pos[f"c:{c.name}"]
-            out.append(f'<path class="link" d="M800,{cy0 + ch / 2:.0f} L900,{cy0 + ch / 2:.0f}"/>')
-        y += box_h + 20
-    for br, cname in other_links:
+    pos: dict[str, Box] = {}
+    left_h = _uplinks(topo.uplinks, out, pos)
+    right_h = 20.0
+    for site in topo.bridges:
+        right_h = _bridge(site, right_h, out, pos)
+    for br, cname in topo.extra_links:
         if f"br:{br}" in pos and f"c:{cname}" in pos:
             bx, by, bw, bh = pos[f"br:{br}"]
             x, cy0, _, ch = pos[f"c:{cname}"]
             out.append(f'<path class="link" stroke-dasharray="4 3" d="M{bx + bw},{by + bh / 2:.0f} '
                        f'L{x},{cy0 + ch / 2:.0f}"/>')
-    right_h = y
-    # the host in the middle
     height = max(left_h, right_h, 160.0)
-    socks = [f"{s.proto} {s.addr}:{s.port} {s.process or ''}".rstrip() for s in host.sockets]
-    fwd = host.sysctl("net.ipv4.ip_forward", "?")
-    hlines = [(f"host {host.name}", "title"), (f"ip_forward={fwd}", "muted"),
-              ("listening:", "muted")] + [(s, "") for s in socks[:12]]
-    if len(socks) > 12:
-        hlines.append((f"… {len(socks) - 12} more", "muted"))
-    hh = max(height - 20, 14 + LINE * len(hlines))
-    out.insert(0, f'<rect class="box" x="290" y="20" width="220" height="{hh:.0f}" rx="8"/>')
-    out += _text_lines(302, 38, [(t[:30], c) for t, c in hlines])
+    hh = _host_box(host, height, out)
     for key, (x, yy, w, h) in pos.items():
         if key.startswith("if:"):
             out.append(f'<path class="link" d="M{x + w},{yy + h / 2:.0f} L290,{yy + h / 2:.0f}"/>')
@@ -128,3 +62,74 @@ def render_hostgraph(host: Host) -> str:
     return (f'<svg id="hostgraph" xmlns="http://www.w3.org/2000/svg" role="img" '
             f'viewBox="0 0 1360 {total:.0f}" aria-label="host diagram">'
             + "\n".join(out) + "</svg>")
+
+
+def _uplinks(uplinks, out: list[str], pos: dict[str, Box]) -> float:
+    """The interfaces column; returns its height."""
+    y = 20.0
+    for i in uplinks:
+        lines = [(i.name + ("" if i.up else " (down)"), "title")] + \
+                [(a, "") for a in _addrs(i)]
+        h = 14 + LINE * len(lines)
+        out.append(f'<rect class="iface" x="20" y="{y:.0f}" width="210" height="{h:.0f}" rx="6"/>')
+        out += _text_lines(32, y + 18, lines)
+        pos[f"if:{i.name}"] = (20, y, 210, h)
+        y += h + 16
+    return y
+
+
+def _bridge(site: BridgeSite, y: float, out: list[str], pos: dict[str, Box]) -> float:
+    """One bridge at height `y` with its containers beside it; returns where the next starts."""
+    b, net = site.interface, site.network
+    lines = [(b.name, "title")]
+    if net is not None:
+        lines.append((f"network {net.name}" + (" (internal)" if net.internal else ""), "muted"))
+    lines += [(a, "") for a in _addrs(b)]
+    h = 14 + LINE * len(lines)
+    cy = y
+    for seat in site.seats:
+        cy = _container(seat, cy, out, pos)
+    box_h = max(h, cy - y - 10)
+    out.append(f'<rect class="bridge" x="560" y="{y:.0f}" width="240" height="{box_h:.0f}" '
+               f'rx="6"/>')
+    out += _text_lines(572, y + 18, lines)
+    pos[f"br:{b.name}"] = (560, y, 240, box_h)
+    for seat in site.seats:
+        x, cy0, _, ch = pos[f"c:{seat.container.name}"]
+        out.append(f'<path class="link" d="M800,{cy0 + ch / 2:.0f} L900,{cy0 + ch / 2:.0f}"/>')
+    return y + box_h + 20
+
+
+def _container(seat: Seat, cy: float, out: list[str], pos: dict[str, Box]) -> float:
+    """One container box at height `cy`; returns where the next starts."""
+    c, ep = seat.container, seat.endpoint
+    clines = [(c.name + ("" if c.running else " (stopped)"), "title")]
+    if ep.ipv4:
+        clines.append((str(ep.ipv4), ""))
+    if ep.ipv6:
+        clines.append((str(ep.ipv6), ""))
+    pubs = _published(c)
+    clines += [(f"published {p}", "published-text") for p in pubs]
+    ch = 14 + LINE * len(clines)
+    out.append(f'<rect class="container" x="900" y="{cy:.0f}" width="440" '
+               f'height="{ch:.0f}" rx="6"/>')
+    if pubs:
+        out.append(f'<rect class="published" x="1330" y="{cy + 8:.0f}" width="8" '
+                   f'height="{ch - 16:.0f}" rx="2"><title>published ports</title></rect>')
+    out += _text_lines(912, cy + 18, clines)
+    pos[f"c:{c.name}"] = (900, cy, 440, ch)
+    return cy + ch + 10
+
+
+def _host_box(host: Host, height: float, out: list[str]) -> float:
+    """The host in the middle (drawn first, under the links); returns its height."""
+    socks = [f"{s.proto} {s.addr}:{s.port} {s.process or ''}".rstrip() for s in host.sockets]
+    fwd = host.sysctl("net.ipv4.ip_forward", "?")
+    hlines = [(f"host {host.name}", "title"), (f"ip_forward={fwd}", "muted"),
+              ("listening:", "muted")] + [(s, "") for s in socks[:12]]
+    if len(socks) > 12:
+        hlines.append((f"… {len(socks) - 12} more", "muted"))
+    hh = max(height - 20, 14 + LINE * len(hlines))
+    out.insert(0, f'<rect class="box" x="290" y="20" width="220" height="{hh:.0f}" rx="8"/>')
+    out += _text_lines(302, 38, [(t[:30], c) for t, c in hlines])
+    return hh
