@@ -33,11 +33,6 @@ MAX_LINES = 80
 # shrink; remove an entry once it is under MAX_LINES.
 LONG_FUNCTIONS: dict[tuple[str, str], int] = {}  # empty since render_hostgraph (100) was split
 
-# Being removed on other branches (issue 17); each xfail below flips to a failure (strict) once
-# the fix is merged, so the marker and this entry get removed then.
-PENDING_CYCLE = frozenset({"nflens.cli.policy", "nflens.cli.policy_ops",
-                           "nflens.cli.policy_persist"})  # 17.2, the policy CLI's options
-PENDING_KERNEL_UPWARD = frozenset({("nflens.kernel.matches._xt_util", "nflens.symbolic.region")})
 
 
 @dataclass(frozen=True)
@@ -172,15 +167,7 @@ def test_the_import_walker_sees_lazy_and_relative_imports():
 
 def test_no_import_cycle_between_nflens_modules():
     edges = import_edges()
-    cycles = [c for c in _runtime_cycles() if not set(c) <= PENDING_CYCLE]
-    assert not cycles, "\n".join(_describe(c, edges) for c in cycles)
-
-
-@pytest.mark.xfail(strict=True, reason="cli/policy.py <-> policy_ops.py <-> policy_persist.py: "
-                   "broken on the 'apply' branch (issue 17.2); remove this marker when merged")
-def test_no_import_cycle_in_the_policy_cli():
-    edges = import_edges()
-    cycles = [c for c in _runtime_cycles() if set(c) & PENDING_CYCLE]
+    cycles = _runtime_cycles()
     assert not cycles, "\n".join(_describe(c, edges) for c in cycles)
 
 
@@ -189,14 +176,6 @@ def _kernel_upward() -> list[Edge]:
             and e.imported.split(".")[1] in KERNEL_MUST_NOT_IMPORT]
 
 
-def test_kernel_imports_no_layer_above_it():
-    bad = [e for e in _kernel_upward() if (e.importer, e.imported) not in PENDING_KERNEL_UPWARD]
-    assert not bad, "\n".join(f"{e.importer}:{e.line} imports {e.imported}" for e in bad)
-
-
-@pytest.mark.xfail(strict=True, reason="kernel/matches/_xt_util.py imports nflens.symbolic.region "
-                   "lazily; Region moves into the kernel on the 'kernel' branch (issue 17.1); "
-                   "remove this marker when merged")
 def test_kernel_imports_no_layer_above_it_even_lazily():
     bad = _kernel_upward()
     assert not bad, "\n".join(f"{e.importer}:{e.line} imports {e.imported}" for e in bad)

@@ -27,8 +27,9 @@ import shlex
 
 from nflens import __version__
 from nflens.snapshot import persist
+from nflens.proc import TIMEOUT
 from nflens.snapshot.collect import (COMMANDS, DAEMON_JSON, DOCKER_COMMANDS, DOCKER_FILES,
-                                      DOCKER_INSPECT, MISSING_FILE, TIMEOUT)
+                                      DOCKER_INSPECT, MISSING_FILE)
 
 _GLOB_SAFE = re.compile(r"^[A-Za-z0-9_./*-]+$")
 
@@ -258,7 +259,7 @@ def unit_regex() -> str:
 def render() -> str:
     """The whole script (see the module docstring)."""
     head = (_HEAD.replace("@VERSION@", __version__).replace("@MISSING@", MISSING_FILE)
-            .replace("@TIMEOUT@", str(TIMEOUT))
+            .replace("@TIMEOUT@", str(int(TIMEOUT)))
             .replace("@MAX_BYTES@", str(persist.MAX_BYTES))
             .replace("@UNIT_RE@", unit_regex()))
     body = _host_commands() + _docker_commands() + _daemon_json() + _persist()

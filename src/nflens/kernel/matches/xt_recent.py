@@ -24,6 +24,7 @@ from nflens.kernel.context import PacketContext, Unknown
 
 from ._xt_util import constrain_by_evaluation, unknown
 
+DIALECT = "xt"
 NAMES = ("recent",)
 ASSUMED = ("-m recent: the lists are assumed to hold nothing of this source before the flow "
            "(a lone connection: a rate limit such as `ufw limit` is not reached)")
