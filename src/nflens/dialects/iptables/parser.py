@@ -159,8 +159,26 @@ class _Parser:
                                   "source": Source(self.file, n, line)}
         if chain not in self.chains:
             raise self.error(n, f"rule for chain {chain!r}, which is not declared in table {self.table}")
-        exprs = _RuleWords(self, n, line, words[2:]).parse()
-        self.chains[chain]["rules"].append(Rule(exprs, Source(self.file, n, line), counters))
+        rules = self.chains[chain]["rules"]
+        rest, where = words[2:], len(rules)
+        if words[0] in ("-I", "--insert"):
+            where, rest = self._insert_at(n, chain, rest, len(rules))
+        exprs = _RuleWords(self, n, line, rest).parse()
+        rules.insert(where, Rule(exprs, Source(self.file, n, line), counters))
+
+    def _insert_at(self, n: int, chain: str, rest: list[str], count: int) -> tuple[int, list[str]]:
+        """`-I CHAIN [N]` inserts before rule N (1-based, default 1), as iptables-restore does
+        (checked on 1.8.9): N may be one past the end (an append); beyond that, or 0, the
+        tool refuses the table ("Index of insertion too big", "Invalid rule number")."""
+        if not rest or not rest[0].isdigit():
+            return 0, rest
+        num = int(rest[0])
+        if num < 1:
+            raise self.error(n, f"invalid rule number {rest[0]!r} for -I {chain}")
+        if num > count + 1:
+            raise self.error(n, f"index of insertion too big: -I {chain} {num}, the chain has "
+                                f"{count} rule{'s' if count != 1 else ''}")
+        return num - 1, rest[1:]
 
     def commit(self) -> None:
         built = BUILTIN.get(self.table or "", {})
