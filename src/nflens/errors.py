@@ -5,6 +5,7 @@
     ├── DialectError                 unknown dialect or a file of the wrong dialect
     ├── SnapshotError                a snapshot directory that cannot be read
     ├── FlowError                    a flows file or --from/--to that does not make sense
+    ├── AmbiguousReference           a container/network reference Docker would refuse as ambiguous
     ├── ToolError                    an external command (nft, iptables, dockerd) failed or is missing
     └── PolicyError                  a policy that cannot be compiled or applied
 
@@ -43,6 +44,11 @@ class DialectError(NflensError):
 
 class SnapshotError(NflensError):
     """A snapshot directory that cannot be read."""
+
+
+class AmbiguousReference(NflensError):
+    """A container or network reference that matches several (an ID prefix of two IDs, a
+    network name two networks share): Docker refuses it, and so does nflens."""
 
 
 class FlowError(NflensError):
