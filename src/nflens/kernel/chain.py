@@ -28,7 +28,9 @@ from nflens.kernel.trace import PolicyStep, RuleStep
 MAX_DEPTH = 64  # the kernel limits jump depth too (XT_MAX_DEPTH / NFT_JUMP_STACK_SIZE)
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
-                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
+                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl",
+                # iptables targets returning XT_CONTINUE (dialects/iptables/targets.CONTINUES)
+                "ecn", "tcpoptstrip", "connsecmark", "secmark", "idletimer", "rateest", "led"}
 
 
 @dataclass

@@ -15,6 +15,8 @@ import ipaddress
 import re
 from typing import Any
 
+from nflens.ir.netmask import MaskedNetwork
+
 # /etc/ethertypes: the canonical (printed) name first; aliases map to the same number.
 ETHERTYPES: dict[str, int] = {
     "IPv4": 0x0800, "X25": 0x0805, "ARP": 0x0806, "FR_ARP": 0x0808, "BPQ": 0x08FF,
@@ -137,16 +139,29 @@ def format_mac_mask(value: tuple[str, str]) -> str:
     return mac if mask == FULL_MASK else f"{mac}/{mask}"
 
 
-def parse_ipv4_net(text: str) -> ipaddress.IPv4Network:
-    """`ADDR[/LEN|/MASK]`; host bits are cleared, as ebtables does (it stores addr & mask)."""
-    return ipaddress.IPv4Network(text, strict=False)
+def parse_ipv4_net(text: str) -> Any:
+    """`ADDR[/LEN|/MASK]`; host bits are cleared, as ebtables does (it stores addr & mask). A
+    non-contiguous mask (`1.2.3.4/255.0.255.255`, accepted by ebtables) is a MaskedNetwork."""
+    return _net(text, ipaddress.IPv4Network)
 
 
-def parse_ipv6_net(text: str) -> ipaddress.IPv6Network:
-    return ipaddress.IPv6Network(text, strict=False)
+def parse_ipv6_net(text: str) -> Any:
+    return _net(text, ipaddress.IPv6Network)
+
+
+def _net(text: str, kind) -> Any:
+    addr, _, mask = text.partition("/")
+    if mask and not mask.isdigit():
+        value = MaskedNetwork.parse(addr, mask)
+        if value.version != kind(addr).version:
+            raise ValueError(f"{text}: not an IPv{kind(addr).version} address")
+        return value
+    return kind(text, strict=False)
 
 
 def format_net(net: Any) -> str:
+    if isinstance(net, MaskedNetwork):
+        return str(net)
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 

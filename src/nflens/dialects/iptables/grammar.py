@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Callable
 
+from nflens.ir.netmask import MaskedNetwork
+
 ICMP_TYPES = {
     "any": (None, None), "echo-reply": (0, None), "pong": (0, None),
     "destination-unreachable": (3, None), "network-unreachable": (3, 0), "host-unreachable": (3, 1),
@@ -51,8 +53,8 @@ def network(text: str) -> Any:
     """An address, CIDR or address/dotted-mask (iptables accepts all three)."""
     if "/" in text:
         addr, mask = text.split("/", 1)
-        if "." in mask:
-            return ipaddress.ip_network(f"{addr}/{mask}", strict=False)
+        if not mask.isdigit():  # a dotted mask, contiguous or not (see ir/netmask.py)
+            return MaskedNetwork.parse(addr, mask)
         return ipaddress.ip_network(f"{addr}/{int(mask)}", strict=False)
     return ipaddress.ip_network(text, strict=False)
 
@@ -111,6 +113,16 @@ def num_range(text: str) -> tuple[int, int]:
         lo, hi = text.split(":", 1)
         return int(lo or 0), int(hi or 0xFFFFFFFF)
     return int(text), int(text)
+
+
+def id_range(text: str) -> tuple[int, int]:
+    """owner's `--uid-owner 0-10` (libxt_owner: `userid[-userid]`; iptables-save prints the
+    numbers). A user or group name is resolved by iptables on the host, never in a dump."""
+    lo, sep, hi = text.partition("-")
+    if not lo.isdigit() or sep and not hi.isdigit():
+        raise ValueError(f"{text!r} is not a number or a range of numbers (names are resolved "
+                         "by iptables on the host, not in a dump)")
+    return int(lo), int(hi or lo)
 
 
 def addr_range(text: str) -> tuple[Any, Any]:
@@ -190,15 +202,16 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
             "packets-eq": (1, int), "packets-lt": (1, int), "packets-gt": (1, int),
             "bytes-eq": (1, int), "bytes-lt": (1, int), "bytes-gt": (1, int)},
     "limit": {"limit": (1, text_), "limit-burst": (1, int)},
-    "hashlimit": {k: (1, text_) for k in (
+    "hashlimit": {**{k: (1, text_) for k in (
         "hashlimit", "hashlimit-upto", "hashlimit-above", "hashlimit-burst", "hashlimit-mode",
         "hashlimit-name", "hashlimit-htable-size", "hashlimit-htable-max",
         "hashlimit-htable-expire", "hashlimit-htable-gcinterval", "hashlimit-srcmask",
-        "hashlimit-dstmask", "hashlimit-rate-match", "hashlimit-rate-interval")},
+        "hashlimit-dstmask", "hashlimit-rate-interval")},
+        "hashlimit-rate-match": (0, flag)},  # XTTYPE_NONE in libxt_hashlimit.c
     "recent": {"name": (1, text_), "set": (0, flag), "rcheck": (0, flag), "update": (0, flag),
                "remove": (0, flag), "seconds": (1, int), "hitcount": (1, int), "rttl": (0, flag),
                "rsource": (0, flag), "rdest": (0, flag), "mask": (1, text_), "reap": (0, flag)},
-    "owner": {"uid-owner": (1, num_range), "gid-owner": (1, num_range), "socket-exists": (0, flag),
+    "owner": {"uid-owner": (1, id_range), "gid-owner": (1, id_range), "socket-exists": (0, flag),
               "suppl-groups": (0, flag)},
     "pkttype": {"pkt-type": (1, str.lower)},
     "length": {"length": (1, num_range)},

@@ -345,12 +345,30 @@ class _RuleWords:
                 else f"match {name} is not decidable from a snapshot"
             self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line, what))
 
+    def _unknown_target_option(self, args: dict[str, str]) -> bool:
+        """An option of a target nflens does not know: it and the words after it up to the next
+        option are its (iptables-save prints a target last, so nothing after it is a match's)."""
+        opt = self.take("-j")[2:]
+        values = []
+        while self.i < len(self.words) and not self.words[self.i].startswith("-"):
+            values.append(self.take(opt))
+        args[opt] = " ".join(values)
+        return True
+
+    def _opaque_target(self, name: str, args: dict[str, str], what: str | None) -> Action:
+        what = f"target {name} ({what}) is not modelled" if what else f"target {name} is not modelled"
+        self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line, what))
+        return Action("xt", opts(name=name, args=" ".join(
+            f"--{k} {v}" if v else f"--{k}" for k, v in args.items())))
+
     def _target(self, goto: bool) -> Action:
         name = self.take("-j")
         args: dict[str, str] = {}
         known = targets.TARGET_OPTS.get(name)
         while self.i < len(self.words) and self.words[self.i].startswith("--"):
             opt = self.words[self.i][2:]
+            if known is None and name not in self.p.chains and self._unknown_target_option(args):
+                continue
             if (known is None or opt not in known) and not args:
                 # getopt order is free in iptables-restore input: an option the target does
                 # not take belongs to the match loaded before it (`-m multiport -j ACCEPT
@@ -360,25 +378,26 @@ class _RuleWords:
             count = known.get(opt, 1) if known is not None else 1
             if known is not None and opt not in known:
                 raise self.error(f"unknown option --{opt} for target {name}")
-            args[opt] = self.take(f"--{opt}") if count else ""
+            args[opt] = " ".join(self.take(f"--{opt}") for _ in range(count))
         if goto:
             return Action("goto", opts(chain=name))
+        if name in targets.OPAQUE or known is None and name.isupper() and args:
+            return self._opaque_target(name, args, targets.OPAQUE.get(name))
+        if name in targets.CONTINUES:
+            self.p.warnings.append((self.p.file, self.n, f"target {name} {targets.CONTINUES[name]}:"
+                                    " modelled as continue (the new value is not tracked)"))
         if known is None:
             if name in self.p.chains:
                 return Action("jump", opts(chain=name))
-            if name.isupper() and args or name.isupper() and name not in self.p.chains:
-                self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
-                                                      f"target {name} is not modelled"))
-                return Action("xt", opts(name=name, args=" ".join(f"--{k} {v}" for k, v in args.items())))
+            if name.isupper():
+                return self._opaque_target(name, args, None)
             return Action("jump", opts(chain=name))
         try:
             return targets.build(name, args)
         except (ValueError, KeyError) as exc:
             # a damaged value (a dump wrapped by a terminal): keep the rule, opaque, and say so
-            self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
-                                                  f"target {name} with a malformed value ({exc})"))
             self.p.warnings.append((self.p.file, self.n, f"malformed {name} options kept opaque"))
-            return Action("xt", opts(name=name, args=" ".join(f"--{k} {v}" for k, v in args.items())))
+            return self._opaque_target(name, args, f"with a malformed value: {exc}")
 
 
 def _last(matches: list[XtMatch], name: str) -> int:

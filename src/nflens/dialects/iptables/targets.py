@@ -32,6 +32,53 @@ TARGET_OPTS: dict[str, dict[str, int]] = {
     "NFQUEUE": {"queue-num": 1, "queue-balance": 1, "queue-bypass": 0, "fail-open": 0,
                 "queue-cpu-fanout": 0},
     "NOTRACK": {}, "TRACE": {}, "ACCEPT": {}, "DROP": {}, "RETURN": {},
+    # targets that only rewrite a field or keep state nothing in the model reads (CONTINUE)
+    "TOS": {"set-tos": 1, "and-tos": 1, "or-tos": 1, "xor-tos": 1},
+    "DSCP": {"set-dscp": 1, "set-dscp-class": 1},
+    "TTL": {"ttl-set": 1, "ttl-dec": 1, "ttl-inc": 1},
+    "HL": {"hl-set": 1, "hl-dec": 1, "hl-inc": 1},
+    "CLASSIFY": {"set-class": 1},
+    "ECN": {"ecn-tcp-remove": 0, "ecn-tcp-cwr": 1, "ecn-tcp-ece": 1, "ecn-ip-ect": 1},
+    "TCPOPTSTRIP": {"strip-options": 1},
+    "CONNSECMARK": {"save": 0, "restore": 0},
+    "SECMARK": {"selctx": 1},
+    "AUDIT": {"type": 1},
+    "IDLETIMER": {"timeout": 1, "label": 1, "alarm": 0},
+    "RATEEST": {"rateest-name": 1, "rateest-interval": 1, "rateest-ewmalog": 1},
+    "LED": {"led-trigger-id": 1, "led-delay": 1, "led-always-blink": 0},
+    # targets whose consequences for the verdict or the packet the model does not cover
+    "TEE": {"gateway": 1, "oif": 1},
+    "SYNPROXY": {"mss": 1, "wscale": 1, "sack-perm": 0, "timestamp": 0, "ecn": 0},
+    "TPROXY": {"on-port": 1, "on-ip": 1, "tproxy-mark": 1},
+    "NETMAP": {"to": 1},
+    "SNPT": {"src-pfx": 1, "dst-pfx": 1},
+    "DNPT": {"src-pfx": 1, "dst-pfx": 1},
+    "HMARK": {**{f"hmark-{o}": 1 for o in (
+        "tuple", "mod", "offset", "src-prefix", "dst-prefix", "sport-mask", "dport-mask",
+        "spi-mask", "proto-mask", "rnd", "sport", "dport", "spi")}, "hmark-ct": 0},
+    "SET": {"add-set": 2, "del-set": 2, "map-set": 2, "exist": 0, "timeout": 1, "map-mark": 0,
+            "map-prio": 0, "map-queue": 0},
+}
+# Targets that return XT_CONTINUE and change only what no match or decision of the model reads
+# (net/netfilter/xt_DSCP.c, xt_TCPOPTSTRIP.c, xt_CLASSIFY.c, xt_HL.c, xt_CONNSECMARK.c,
+# xt_AUDIT.c, xt_IDLETIMER.c, xt_RATEEST.c, xt_LED.c): the verdict continues with the next rule.
+# AUDIT --type drop only labels the audit record (checked on the kernel: the packet went on).
+CONTINUES = {
+    "TOS": "rewrites the IPv4 TOS / IPv6 traffic class", "DSCP": "rewrites the DSCP field",
+    "TTL": "rewrites the IPv4 TTL", "HL": "rewrites the IPv6 hop limit",
+    "CLASSIFY": "sets the skb priority (a tc class)", "ECN": "rewrites ECN bits",
+    "TCPOPTSTRIP": "strips TCP options", "CONNSECMARK": "copies the security mark",
+    "SECMARK": "sets the security mark", "AUDIT": "writes an audit record",
+    "IDLETIMER": "restarts an idle timer", "RATEEST": "feeds a rate estimator",
+    "LED": "blinks an LED",
+}
+# Targets kept opaque and named: what they do changes the packet's fate or its addresses in a way
+# the model does not follow, so a flow that reaches one is `uncertain` where it matters.
+OPAQUE = {
+    "TEE": "clones the packet to another gateway", "SYNPROXY": "answers SYNs itself",
+    "TPROXY": "diverts the packet to a local socket", "NETMAP": "maps an address prefix (NAT)",
+    "SNPT": "translates the IPv6 source prefix", "DNPT": "translates the IPv6 destination prefix",
+    "HMARK": "sets the mark to a hash of the packet", "SET": "changes an ipset's contents",
 }
 
 
@@ -57,6 +104,9 @@ def nat_to(spec: str) -> tuple[Any, Any]:
 
 def build(name: str, args: dict[str, Any]) -> Action:
     """The Action for target `name` with its parsed options (raises ValueError when malformed)."""
+    if name in CONTINUES:
+        return Action(name.lower(), opts(**{k.replace("-", "_"): v if v != "" else True
+                                            for k, v in args.items()}))
     if name in SIMPLE and not args:
         return Action(SIMPLE[name])
     if name == "REJECT":
