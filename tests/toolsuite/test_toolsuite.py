@@ -128,3 +128,31 @@ def test_targets_with_consequences_the_model_lacks_are_named_unsupported(name, t
     lines = [n for n, line in enumerate(text, 1) if f"-j {target}" in line]
     unsupported = _unsupported(name)
     assert lines and all(f"target {target}" in unsupported[n] for n in lines)
+
+
+def _fail_rows():
+    for row in (FIXTURES / "fail-iptables.tsv").read_text().splitlines():
+        if row.strip():
+            yield row.split("\t")
+
+
+def test_every_fail_line_the_tool_refuses_is_refused_or_named_by_nflens():
+    """A `;FAIL` rule iptables 1.8.9 refuses, as one rule of restore input: nflens refuses it at
+    its line, or names it there — never reads it silently as some other rule."""
+    from nflens.dialects import ebtables, iptables
+    from nflens.errors import ParseError
+
+    silent, rows = [], list(_fail_rows())
+    for where, tool, table, chain, rule in rows:
+        text = f"*{table}\n:{chain} ACCEPT\n-A {chain} {rule}\nCOMMIT\n"
+        try:
+            rs = ebtables.parse(text, "f") if tool == "ebtables" else iptables.parse(
+                text, "f", family="ip6" if tool == "ip6tables" else "ip")
+        except ParseError as exc:
+            assert exc.line == 3, (where, str(exc))
+            continue
+        if not any(u.line == 3 for u in rs.unsupported) and \
+                not any(line == 3 for _f, line, _m in rs.warnings):
+            silent.append(f"{where} {tool} {chain}: {rule}")
+    assert len(rows) == SUMMARY["iptables"]["fail rules refused by tool"]
+    assert silent == []

@@ -157,3 +157,50 @@ def test_the_targets_modelled_as_continue_do_continue_on_the_kernel():
             got = subprocess.run([*run, "python3", "-c", probe], capture_output=True, text=True,
                                  timeout=30)
             assert got.stdout.strip() == "x", f"{target} stopped the packet: {got.stderr}"
+
+
+@pytest.mark.parametrize("rule, why", [
+    ("-m mark --mark 4294967296", "out of range"), ("-m mark --mark -1", "out of range"),
+    ("-m mark", "needs --mark"), ("-m ttl --ttl-eq 256", "out of range"),
+    ("-m conntrack --ctstate wrong", "unknown name"), ("-m mac --mac-source 42:01:02:03:04", "MAC"),
+    ("-p tcp -m tcp --dport 4:3", "backwards"), ("-m tcp --dport 1", "needs -p tcp"),
+    ("-j REDIRECT --to-ports 42", "needs -p tcp"), ("! -p 0 -j ACCEPT", "cannot be negated"),
+    ("-m owner --suppl-groups --gid-owner 0-10", "suppl-groups"),
+    ("-j LOG --log-level bad", "not a log level")])
+def test_a_rule_iptables_refuses_is_refused_at_its_line(rule, why):
+    from nflens.errors import ParseError
+
+    with pytest.raises(ParseError, match=why) as err:
+        iptables.parse(_filter(rule), "r.save", family="ip")
+    assert err.value.line == 3
+
+
+@pytest.mark.parametrize("rule, why", [
+    ("-j DNAT", "needs --to-destination"), ("-j NFQUEUE --queue-num 65536", "out of range"),
+    ("-j NFQUEUE --queue-balance 4:4", "low end"), ("-j CT --zone 65536", "out of range"),
+    ("-j DNAT --to-destination 1.1.1.1 --to-destination 2.2.2.2", "given twice"),
+    ("-j CHECKSUM", "needs --checksum-fill"),
+    ("-p udp -j REDIRECT --to-ports ftp-ssh", "bad port range"),
+    ("-p udp -j MASQUERADE --to-ports -1", "bad port range")])
+def test_a_target_iptables_refuses_is_kept_opaque_and_named(rule, why):
+    rs = iptables.parse(_filter(rule), "r.save", family="ip")
+    assert [u.line for u in rs.unsupported] == [3] and why in rs.unsupported[0].what
+    assert rs.tables[0].chains[0].rules[0].exprs[-1].name == "xt"
+
+
+def test_a_backwards_udp_range_is_kept_as_1_8_9_keeps_it():
+    (rule,) = iptables.parse(_filter("-p udp -m udp --sport 4:3"), "r.save",
+                             family="ip").tables[0].chains[0].rules
+    assert rule.exprs[1].opts[0].value == (4, 3)
+
+
+@pytest.mark.parametrize("chain, rule", [("INPUT", "-o eth0"), ("OUTPUT", "-i eth0"),
+                                         ("OUTPUT", "--logical-in br0"), ("INPUT", "-p 0"),
+                                         ("INPUT", "--stp-port 2:1"),
+                                         ("INPUT", "-p IPv6 --ip6-proto tcp --ip6-icmp-type echo-request")])
+def test_an_ebtables_rule_ebtables_refuses_is_refused(chain, rule):
+    from nflens.errors import ParseError
+
+    with pytest.raises(ParseError) as err:
+        ebtables.parse(f"*filter\n:{chain} ACCEPT\n-A {chain} {rule}\nCOMMIT\n", "eb.save")
+    assert err.value.line == 3

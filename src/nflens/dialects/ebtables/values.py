@@ -110,6 +110,24 @@ def parse_ethertype(text: str) -> int | str:
     return value
 
 
+def parse_frame_type(text: str) -> int | str:
+    """`-p`: an ethertype from 0x0600 up or LENGTH (below 0x0600 the field is an 802.3 length,
+    and ebtables refuses `-p 0`)."""
+    value = parse_ethertype(text)
+    if isinstance(value, int) and value < 0x0600:
+        raise ValueError(f"ethertype {text!r} is below 0600 (an 802.3 length: use LENGTH)")
+    return value
+
+
+def parse_stp(text: str) -> str:
+    """An stp option's value, kept as written; a numeric range must not run backwards
+    (libebt_stp refuses `--stp-port 2:1`)."""
+    m = re.fullmatch(r"(\d+):(\d+)", text)
+    if m and int(m.group(1)) > int(m.group(2)):
+        raise ValueError(f"range {text} runs backwards")
+    return text
+
+
 def format_ethertype(value: int | str) -> str:
     if value == LENGTH:
         return "Length"

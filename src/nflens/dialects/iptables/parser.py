@@ -15,7 +15,7 @@ from nflens.errors import ParseError
 from nflens.ir.rules import (IPTABLES_PRIORITY, Action, Chain, Opt, Rule, Ruleset, Source, Table,
                              Unsupported, XtMatch, opts)
 
-from . import grammar, targets
+from . import grammar, targets, validate
 
 BUILTIN = {  # table -> chain -> (hook, priority, type)
     "raw": {"PREROUTING": ("prerouting", -300), "OUTPUT": ("output", -300)},
@@ -164,6 +164,10 @@ class _Parser:
         if words[0] in ("-I", "--insert"):
             where, rest = self._insert_at(n, chain, rest, len(rules))
         exprs = _RuleWords(self, n, line, rest).parse()
+        try:
+            validate.check(exprs, BUILTIN.get(self.table or "", {}).get(chain, (None,))[0])
+        except ValueError as exc:
+            raise self.error(n, f"{exc} (iptables refuses this rule)") from exc
         rules.insert(where, Rule(exprs, Source(self.file, n, line), counters))
 
     def _insert_at(self, n: int, chain: str, rest: list[str], count: int) -> tuple[int, list[str]]:
@@ -365,6 +369,7 @@ class _RuleWords:
         name = self.take("-j")
         args: dict[str, str] = {}
         known = targets.TARGET_OPTS.get(name)
+        twice: list[str] = []
         while self.i < len(self.words) and self.words[self.i].startswith("--"):
             opt = self.words[self.i][2:]
             if known is None and name not in self.p.chains and self._unknown_target_option(args):
@@ -375,12 +380,16 @@ class _RuleWords:
                 # --dports 22`); the main loop hands it there, or reports it
                 break
             self.i += 1
+            if opt in args:  # iptables 1.8 refuses a repeated target option; old ones took
+                twice.append(opt)  # two --to-destination: either way, not one of them
             count = known.get(opt, 1) if known is not None else 1
             if known is not None and opt not in known:
                 raise self.error(f"unknown option --{opt} for target {name}")
             args[opt] = " ".join(self.take(f"--{opt}") for _ in range(count))
         if goto:
             return Action("goto", opts(chain=name))
+        if twice:
+            return self._opaque_target(name, args, f"--{twice[0]} given twice")
         if name in targets.OPAQUE or known is None and name.isupper() and args:
             return self._opaque_target(name, args, targets.OPAQUE.get(name))
         if name in targets.CONTINUES:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from nflens.ir.rules import Action, opts
 
-from .grammar import port_range, value_mask
+from .grammar import bounded_range, uint, value_mask
 
 SIMPLE = {"ACCEPT": "accept", "DROP": "drop", "RETURN": "return", "NOTRACK": "notrack",
           "TRACE": "trace", "CHECKSUM": "checksum", "TCPMSS": "tcpmss"}
@@ -95,15 +96,24 @@ def nat_to(spec: str) -> tuple[Any, Any]:
     if host:
         lo, _, hi = host.partition("-")
         addr = (ipaddress.ip_address(lo), ipaddress.ip_address(hi or lo))
-    ports = None
-    if portspec:
-        lo, _, hi = portspec.partition("-")
-        ports = (int(lo), int(hi or lo))
-    return addr, ports
+    return addr, to_ports(portspec) if portspec else None
+
+
+def to_ports(text: str) -> tuple[int, int]:
+    """`PORT[-PORT]` of --to-ports / --to-destination: numbers only (iptables refuses service
+    names there) within 0..65535, low end first."""
+    m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+    if not m:
+        raise ValueError(f"bad port range {text!r}")
+    lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+    if hi > 65535 or lo > hi:
+        raise ValueError(f"bad port range {text!r}")
+    return lo, hi
 
 
 def build(name: str, args: dict[str, Any]) -> Action:
     """The Action for target `name` with its parsed options (raises ValueError when malformed)."""
+    _required(name, args)
     if name in CONTINUES:
         return Action(name.lower(), opts(**{k.replace("-", "_"): v if v != "" else True
                                             for k, v in args.items()}))
@@ -113,11 +123,11 @@ def build(name: str, args: dict[str, Any]) -> Action:
         return Action("reject", opts(**{"with": args.get("reject-with", "icmp-port-unreachable")}))
     if name in ("DNAT", "SNAT"):
         key = "to-destination" if name == "DNAT" else "to-source"
-        addr, ports = nat_to(args[key]) if key in args else (None, None)
+        addr, ports = nat_to(args[key])
         extra = {k.replace("-", "_"): True for k in ("random", "random-fully", "persistent") if k in args}
         return Action(name.lower(), opts(addr=addr, port=ports, **extra))
     if name in ("MASQUERADE", "REDIRECT"):
-        ports = port_range(args["to-ports"].replace("-", ":")) if "to-ports" in args else None
+        ports = to_ports(args["to-ports"]) if "to-ports" in args else None
         return Action(name.lower(), opts(port=ports))
     if name == "MARK":
         return Action("mark", opts(**_mark_ops(args)))
@@ -128,10 +138,43 @@ def build(name: str, args: dict[str, Any]) -> Action:
             return Action("ct", opts(notrack=True))
         return Action("ct", opts(**{k.replace("-", "_"): v for k, v in args.items()}))
     if name == "NFQUEUE":
+        uint(args.get("queue-num", "0"), 65535, "queue number")
+        if "queue-balance" in args:
+            _balance(args["queue-balance"])
         return Action("queue", opts(num=args.get("queue-num", "0")))
     if name in ("LOG", "NFLOG", "TCPMSS", "CHECKSUM", "TRACE", "NOTRACK"):
         return Action(name.lower(), opts(**{k.replace("-", "_"): v for k, v in args.items()}))
     raise KeyError(name)
+
+
+# target -> (options of which one is needed, options with their largest value)
+_NEEDS = {"DNAT": ("to-destination",), "SNAT": ("to-source",), "CHECKSUM": ("checksum-fill",),
+          "TCPMSS": ("set-mss", "clamp-mss-to-pmtu")}
+_LIMITS = {("NFLOG", "nflog-group"): 65535, ("NFLOG", "nflog-threshold"): 65535,
+           ("NFLOG", "nflog-range"): 0xFFFFFFFF, ("NFLOG", "nflog-size"): 0xFFFFFFFF,
+           ("CT", "zone"): 65535, ("CT", "zone-orig"): 65535, ("CT", "zone-reply"): 65535,
+           ("TCPMSS", "set-mss"): 65535}
+
+
+def _required(name: str, args: dict[str, Any]) -> None:
+    """What iptables refuses although every word parses (its targets' x6_fcheck and option
+    ranges): `-j DNAT` without an address, `--nflog-group 65536`, `--zone -1`."""
+    need = _NEEDS.get(name)
+    if need and not set(need) & set(args):
+        raise ValueError(f"{name} needs --{' or --'.join(need)}")
+    for (target, opt), hi in _LIMITS.items():
+        if target == name and opt in args:
+            uint(args[opt], hi, f"--{opt}")
+
+
+def _balance(text: str) -> tuple[int, int]:
+    """--queue-balance LO:HI, LO < HI <= 65534 (libxt_NFQUEUE.c; `4`, `4:4`, `0:65535` fail)."""
+    if ":" not in text:
+        raise ValueError(f"--queue-balance {text}: needs LOW:HIGH")
+    lo, hi = bounded_range(65534)(text)
+    if lo >= hi:
+        raise ValueError(f"--queue-balance {text}: the low end must be below the high end")
+    return lo, hi
 
 
 def _mark_ops(args: dict[str, Any]) -> dict[str, int]:
