@@ -167,7 +167,8 @@ def nft_file(ns: Namespace, name: str, text: str, stats: dict, fails: list) -> s
                     stats["ok rules loaded" if done.returncode == 0 else "ok rules refused by tool"] += 1
                 elif done.returncode != 0:
                     stats["fail rules refused by tool"] += 1
-                    fails.append(f"{name}:{lineno}\t{fam}\t{tname}\t{c}\t{rule[0]}")
+                    fails.append(f"{name}:{lineno}\t{fam}\t{tname}\t{c}\t{chain_specs.get(c, '')}"
+                                 f"\t{rule[0]}")
                 else:
                     stats["fail rules accepted by tool"] += 1
     dump = ns.run(["nft", "-j", "list", "ruleset"]).stdout

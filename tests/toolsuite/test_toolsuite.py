@@ -156,3 +156,25 @@ def test_every_fail_line_the_tool_refuses_is_refused_or_named_by_nflens():
             silent.append(f"{where} {tool} {chain}: {rule}")
     assert len(rows) == SUMMARY["iptables"]["fail rules refused by tool"]
     assert silent == []
+
+
+@pytest.mark.lab
+def test_every_nft_fail_line_is_refused_at_its_line_by_the_nft_text_reader():
+    """nflens reads nft text through the real nft (dialects/nft/textparse.py): each `;fail` rule
+    nft 1.0.6 refused, in a chain of its test file's kind, is refused at the rule's line."""
+    from nflens.dialects.nft.textparse import parse_text
+    from nflens.errors import ParseError
+
+    rows = [r.split("\t") for r in (FIXTURES / "fail-nft.tsv").read_text().splitlines() if r]
+    assert len(rows) == SUMMARY["nft"]["fail rules refused by tool"]
+    read = []
+    for where, fam, table, chain, spec, rule in {tuple(r) for r in rows}:
+        text = (f"table {fam} {table} {{\n  chain {chain} {{\n    {spec + ';' if spec else ''}\n"
+                f"    {rule}\n  }}\n}}\n")
+        try:
+            parse_text(text, "t.nft")
+        except ParseError as exc:
+            assert exc.line in (None, 4) or exc.line == 3 and spec, (where, str(exc))
+            continue
+        read.append(f"{where} {fam}: {rule}")
+    assert read == []
