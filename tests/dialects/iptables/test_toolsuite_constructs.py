@@ -204,3 +204,12 @@ def test_an_ebtables_rule_ebtables_refuses_is_refused(chain, rule):
     with pytest.raises(ParseError) as err:
         ebtables.parse(f"*filter\n:{chain} ACCEPT\n-A {chain} {rule}\nCOMMIT\n", "eb.save")
     assert err.value.line == 3
+
+
+def test_a_match_option_after_an_unknown_target_stays_the_matches_in_restore_input():
+    rs = iptables.parse(_filter("-p tcp -m multiport -j FOOBAR --dports 22,80"), "r.save",
+                        family="ip")
+    (rule,) = rs.tables[0].chains[0].rules
+    assert [(m.name, [o.name for o in m.opts]) for m in rule.exprs[:-1]] == [
+        ("ip", ["proto"]), ("multiport", ["dports"])]
+    assert rule.exprs[-1].get("name") == "FOOBAR"

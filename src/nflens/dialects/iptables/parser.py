@@ -224,6 +224,7 @@ class _RuleWords:
     def parse(self) -> tuple:
         builtin: list[Opt] = []
         matches: list[XtMatch] = []
+        self.matches = matches  # seen by _target: an option after -j may be a match's
         current: tuple[str, list[Opt]] | None = None
         target: Action | None = None
         negate = False
@@ -351,8 +352,13 @@ class _RuleWords:
 
     def _unknown_target_option(self, args: dict[str, str]) -> bool:
         """An option of a target nflens does not know: it and the words after it up to the next
-        option are its (iptables-save prints a target last, so nothing after it is a match's)."""
-        opt = self.take("-j")[2:]
+        option are its (iptables-save prints a target last), unless a loaded match knows the
+        option (restore input may write `-m multiport -j FOO --dports 22`)."""
+        opt = self.words[self.i][2:]
+        loaded = [m.name for m in self.matches] + ([self.implicit] if self.implicit else [])
+        if not args and any(_resolve(name, opt) for name in loaded):
+            return False
+        self.i += 1
         values = []
         while self.i < len(self.words) and not self.words[self.i].startswith("-"):
             values.append(self.take(opt))
