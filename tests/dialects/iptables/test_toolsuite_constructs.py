@@ -213,3 +213,32 @@ def test_a_match_option_after_an_unknown_target_stays_the_matches_in_restore_inp
     assert [(m.name, [o.name for o in m.opts]) for m in rule.exprs[:-1]] == [
         ("ip", ["proto"]), ("multiport", ["dports"])]
     assert rule.exprs[-1].get("name") == "FOOBAR"
+
+
+@pytest.mark.lab
+def test_a_non_contiguous_netmask_drops_what_the_kernel_drops():
+    """`-d 127.0.0.5/255.0.0.255`: datagrams to 127.x.y.5 are dropped by the kernel, others
+    arrive; nflens' evaluation says the same for each address."""
+
+    rule = "-A OUTPUT -p udp -d 127.9.9.5/255.0.0.255 -j DROP"
+    value = iptables.parse(_filter(rule[len("-A OUTPUT "):], chain="OUTPUT"), "r.save",
+                           family="ip").tables[0].chains[0].rules[0].exprs[0].opts[1].value
+    probe = ("import socket,sys\nfor a in sys.argv[1:]:\n"
+             " r=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); r.bind((a,9999)); r.settimeout(0.5)\n"
+             " try:\n"  # a DROP in OUTPUT fails the send with EPERM
+             "  socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'x',(a,9999))\n"
+             "  r.recv(4); print(a,'arrived')\n"
+             " except OSError: print(a,'dropped')\n")
+    addrs = ["127.1.2.5", "127.200.0.5", "127.1.2.6", "127.0.0.1", "127.5.5.133"]
+    with scratch_netns("nfl-mask", "iptables", "python3") as ns:
+        run = ["ip", "netns", "exec", ns]
+        subprocess.run([*run, "ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run([*run, "iptables", *rule.split()], check=True)
+        got = subprocess.run([*run, "python3", "-c", probe, *addrs], capture_output=True,
+                             text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    got = got.stdout.split("\n")
+    kernel = dict(line.split() for line in got if line)
+    assert set(kernel.values()) == {"arrived", "dropped"}
+    for a in addrs:
+        assert (kernel[a] == "dropped") == (ip.ip_address(a) in value), a
