@@ -6,6 +6,7 @@
     │   └── Unrenderable             an IR element nft text has no spelling for (also a ValueError)
     ├── SnapshotError                a snapshot directory that cannot be read
     ├── FlowError                    a flows file or --from/--to that does not make sense
+    ├── AmbiguousReference           a container/network reference Docker would refuse as ambiguous
     ├── ToolError                    an external command (nft, iptables, dockerd) failed or is missing
     ├── PolicyError                  a policy that cannot be compiled or applied
     └── MatrixError                  a ruleset the service matrix cannot walk (also a ValueError)
@@ -45,6 +46,11 @@ class DialectError(NflensError):
 
 class SnapshotError(NflensError):
     """A snapshot directory that cannot be read."""
+
+
+class AmbiguousReference(NflensError):
+    """A container or network reference that matches several (an ID prefix of two IDs, a
+    network name two networks share): Docker refuses it, and so does nflens."""
 
 
 class FlowError(NflensError):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from nflens.ir.host import Host
+from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.rules import Rule, Ruleset
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import RuleStep
@@ -83,6 +84,9 @@ def _points(value: Any, version: int, out: set[int]) -> None:
         if value.version == version:
             out.add(int(value.network_address))
             out.add(int(value.broadcast_address) + 1)
+    elif isinstance(value, MaskedNetwork):  # a non-contiguous mask: every interval's ends
+        for lo, hi in (value.intervals() or ()) if value.version == version else ():
+            out.update((lo, hi + 1))
     elif isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
         _points(value.network, version, out)
         _points(value.ip, version, out)

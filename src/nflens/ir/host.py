@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from nflens.errors import AmbiguousReference
 from nflens.ir.rules import Ruleset
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -190,16 +191,36 @@ class DockerState:
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
 
     def container(self, ref: str) -> Container | None:
-        for c in self.containers:
-            if c.name.lstrip("/") == ref.lstrip("/") or c.id.startswith(ref):
-                return c
-        return None
+        """Docker's lookup (daemon/container.go GetContainer): a full ID, then an exact name,
+        then an ID prefix only when it is unique. A name is never a prefix of anything: the
+        container `b1` is not `b353…` whose ID starts with b1."""
+        ref = ref.lstrip("/")
+        return _lookup(self.containers, ref, [c for c in self.containers
+                                              if c.name.lstrip("/") == ref], "container")
 
     def network(self, ref: str) -> Network | None:
-        for n in self.networks:
-            if n.name == ref or n.id.startswith(ref):
-                return n
+        """Docker's lookup (daemon/network.go FindNetwork): full ID, full name, unique ID
+        prefix; several networks of one name, or several IDs with the prefix, is an error."""
+        return _lookup(self.networks, ref, [n for n in self.networks if n.name == ref], "network")
+
+
+def _lookup(items, ref: str, by_name: list, what: str):
+    if not ref:
         return None
+    for item in items:
+        if item.id == ref:
+            return item
+    if len(by_name) > 1:
+        raise AmbiguousReference(f"{what} {ref!r} is ambiguous ({len(by_name)} {what}s have "
+                                 f"that name: {', '.join(i.id[:12] for i in by_name)})")
+    if by_name:
+        return by_name[0]
+    by_id = [i for i in items if i.id.startswith(ref)]
+    if len(by_id) > 1:
+        named = ", ".join(f"{i.name.lstrip('/')} ({i.id[:12]})" for i in by_id)
+        raise AmbiguousReference(f"{what} {ref!r} is ambiguous: no {what} has that name and "
+                                 f"{len(by_id)} IDs start with it: {named}")
+    return by_id[0] if by_id else None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ from nflens.kernel.trace import PolicyStep, RuleStep
 NO_EFFECT = {"counter", "log", "nflog", "trace", "comment"}  # neither verdict nor packet state
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
-                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl"}
+                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl",
+                # iptables targets returning XT_CONTINUE (dialects/iptables/targets.CONTINUES)
+                "ecn", "tcpoptstrip", "connsecmark", "secmark", "idletimer", "rateest", "led"}
 
 
 @dataclass

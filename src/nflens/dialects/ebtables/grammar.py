@@ -64,7 +64,7 @@ _STP_KEYS = ("type", "flags", "root-prio", "root-addr", "root-cost", "sender-pri
 
 SPECS: tuple[Spec, ...] = (
     # built-in (struct ebt_entry)
-    _s("-p --protocol --proto", "eb", "proto", v.parse_ethertype, v.format_ethertype),
+    _s("-p --protocol --proto", "eb", "proto", v.parse_frame_type, v.format_ethertype),
     _s("-s --source --src", "eb", "src", v.parse_mac_mask, v.format_mac_mask),
     _s("-d --destination --dst", "eb", "dst", v.parse_mac_mask, v.format_mac_mask),
     _s("-i --in-interface --in-if", "eb", "in", str),
@@ -119,7 +119,7 @@ SPECS: tuple[Spec, ...] = (
     _s("--limit-burst", "eb_limit", "burst", lambda t: v.parse_int(t, 0, 10000),
        negatable=False),
     # ebt_stp.c: values kept as written (the model never sees BPDUs)
-    *(_s(f"--stp-{k}", "eb_stp", k.replace("-", "_"), str) for k in _STP_KEYS),
+    *(_s(f"--stp-{k}", "eb_stp", k.replace("-", "_"), v.parse_stp) for k in _STP_KEYS),
     # watchers: ebt_log.c, ebt_nflog.c
     _s("--log", "log", "log", negatable=False),
     _s("--log-level", "log", "level", v.parse_log_level, negatable=False),

@@ -227,11 +227,35 @@ class Parser:
             raise self.error(f"chain {chain!r} is not declared in table {table.name!r}",
                              source.line)
         parts = self.options(tokens[1:], source.line)
+        self.check_devices(table.name, chain, parts, source.line)
         if counters is not None:
             if parts.counters is not None:
                 raise self.error("counters given twice", source.line)
             parts.counters = counters
         table.pending.append((chain, parts, source))
+
+    def check_devices(self, table: str, chain: str, parts: _RuleParts, line: int) -> None:
+        """ebtables refuses an input device where a frame has none (OUTPUT, POSTROUTING), an
+        output device where it has none yet (INPUT, PREROUTING, BROUTING), and ports or ICMP
+        types without the protocol that has them."""
+        hook = BUILTIN_CHAINS.get(table, {}).get(chain, ("",))[0] or (
+            "brouting" if chain == "BROUTING" else "")
+        given = parts.matches.get("eb", {})
+        for opt, flag, hooks in (("in", "-i", ("output", "postrouting")),
+                                 ("logical_in", "--logical-in", ("output", "postrouting")),
+                                 ("out", "-o", ("input", "prerouting", "brouting")),
+                                 ("logical_out", "--logical-out", ("input", "prerouting", "brouting"))):
+            if opt in given and hook in hooks:
+                raise self.error(f"{flag} is not allowed in chain {chain} (ebtables refuses it)", line)
+        for match, icmp in (("eb_ip", 1), ("eb_ip6", 58)):  # libebt_ip(6) final checks
+            opts_ = parts.matches.get(match, {})
+            proto = opts_["proto"].value if "proto" in opts_ and not opts_["proto"].negated else None
+            if "icmp_type" in opts_ and proto != icmp:
+                raise self.error(f"{match[3:]} icmp type needs the ICMP protocol "
+                                 "(ebtables refuses it)", line)
+            if ("sport" in opts_ or "dport" in opts_) and proto not in (6, 17, 33, 132, 136):
+                raise self.error(f"{match[3:]} ports need tcp, udp, dccp, sctp or udplite "
+                                 "(ebtables refuses it)", line)
 
     def options(self, tokens: list[str], line: int) -> _RuleParts:
         """Walk the words of a rule: `! --opt v`, `--opt ! v`, `-j T`, `-c p b`, target options."""

@@ -15,6 +15,8 @@ import ipaddress
 import re
 from typing import Any
 
+from nflens.ir.netmask import MaskedNetwork
+
 # /etc/ethertypes: the canonical (printed) name first; aliases map to the same number.
 ETHERTYPES: dict[str, int] = {
     "IPv4": 0x0800, "X25": 0x0805, "ARP": 0x0806, "FR_ARP": 0x0808, "BPQ": 0x08FF,
@@ -108,6 +110,24 @@ def parse_ethertype(text: str) -> int | str:
     return value
 
 
+def parse_frame_type(text: str) -> int | str:
+    """`-p`: an ethertype from 0x0600 up or LENGTH (below 0x0600 the field is an 802.3 length,
+    and ebtables refuses `-p 0`)."""
+    value = parse_ethertype(text)
+    if isinstance(value, int) and value < 0x0600:
+        raise ValueError(f"ethertype {text!r} is below 0600 (an 802.3 length: use LENGTH)")
+    return value
+
+
+def parse_stp(text: str) -> str:
+    """An stp option's value, kept as written; a numeric range must not run backwards
+    (libebt_stp refuses `--stp-port 2:1`)."""
+    m = re.fullmatch(r"(\d+):(\d+)", text)
+    if m and int(m.group(1)) > int(m.group(2)):
+        raise ValueError(f"range {text} runs backwards")
+    return text
+
+
 def format_ethertype(value: int | str) -> str:
     if value == LENGTH:
         return "Length"
@@ -137,16 +157,29 @@ def format_mac_mask(value: tuple[str, str]) -> str:
     return mac if mask == FULL_MASK else f"{mac}/{mask}"
 
 
-def parse_ipv4_net(text: str) -> ipaddress.IPv4Network:
-    """`ADDR[/LEN|/MASK]`; host bits are cleared, as ebtables does (it stores addr & mask)."""
-    return ipaddress.IPv4Network(text, strict=False)
+def parse_ipv4_net(text: str) -> Any:
+    """`ADDR[/LEN|/MASK]`; host bits are cleared, as ebtables does (it stores addr & mask). A
+    non-contiguous mask (`1.2.3.4/255.0.255.255`, accepted by ebtables) is a MaskedNetwork."""
+    return _net(text, ipaddress.IPv4Network)
 
 
-def parse_ipv6_net(text: str) -> ipaddress.IPv6Network:
-    return ipaddress.IPv6Network(text, strict=False)
+def parse_ipv6_net(text: str) -> Any:
+    return _net(text, ipaddress.IPv6Network)
+
+
+def _net(text: str, kind) -> Any:
+    addr, _, mask = text.partition("/")
+    if mask and not mask.isdigit():
+        value = MaskedNetwork.parse(addr, mask)
+        if value.version != kind(addr).version:
+            raise ValueError(f"{text}: not an IPv{kind(addr).version} address")
+        return value
+    return kind(text, strict=False)
 
 
 def format_net(net: Any) -> str:
+    if isinstance(net, MaskedNetwork):
+        return str(net)
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 

@@ -9,7 +9,10 @@ which the parser reports as FILE:LINE.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Callable
+
+from nflens.ir.netmask import MaskedNetwork
 
 ICMP_TYPES = {
     "any": (None, None), "echo-reply": (0, None), "pong": (0, None),
@@ -51,8 +54,8 @@ def network(text: str) -> Any:
     """An address, CIDR or address/dotted-mask (iptables accepts all three)."""
     if "/" in text:
         addr, mask = text.split("/", 1)
-        if "." in mask:
-            return ipaddress.ip_network(f"{addr}/{mask}", strict=False)
+        if not mask.isdigit():  # a dotted mask, contiguous or not (see ir/netmask.py)
+            return MaskedNetwork.parse(addr, mask)
         return ipaddress.ip_network(f"{addr}/{int(mask)}", strict=False)
     return ipaddress.ip_network(text, strict=False)
 
@@ -87,6 +90,15 @@ def port_range(text: str) -> tuple[int, int]:
     return (p, p)
 
 
+def tcp_port_range(text: str) -> tuple[int, int]:
+    """libxt_tcp refuses `--dport 4:3` (checked on 1.8.9); libxt_udp prints it back, and the
+    kernel's range test then never matches (xt_tcpudp.c port_match)."""
+    lo, hi = port_range(text)
+    if lo > hi:
+        raise ValueError(f"port range {text} runs backwards")
+    return lo, hi
+
+
 def port_list(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(port_range(p) for p in text.split(","))
 
@@ -99,11 +111,73 @@ def number(text: str) -> int:
     return int(text, 0)
 
 
+def uint(text: str, hi: int, what: str = "value") -> int:
+    """A number as xtables_strtoui reads it (decimal, 0x hex, 0 octal) within 0..hi: iptables
+    refuses `--mark 4294967296` and `--mark -1`, so nflens never reads them as some number."""
+    value = int(text, 0)
+    if not 0 <= value <= hi:
+        raise ValueError(f"{what} {text} out of range 0-{hi}")
+    return value
+
+
 def value_mask(text: str) -> tuple[int, int]:
     if "/" in text:
         v, m = text.split("/", 1)
-        return int(v, 0), int(m, 0)
-    return int(text, 0), 0xFFFFFFFF
+        return uint(v, 0xFFFFFFFF), uint(m, 0xFFFFFFFF, "mask")
+    return uint(text, 0xFFFFFFFF), 0xFFFFFFFF
+
+
+def bounded_range(hi_max: int) -> Callable[[str], tuple[int, int]]:
+    """`lo:hi`, `lo:`, `:hi`, `:` or one number, within 0..hi_max (xtables' range parsing
+    refuses `-1:65535` and `0:65536`)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        lo, sep, hi = text.partition(":")
+        a = uint(lo, hi_max) if lo else 0
+        return a, (uint(hi, hi_max) if hi else hi_max) if sep else a  # 4:3 is kept: 1.8.9 does
+
+    return parse
+
+
+def u8(text: str) -> int:
+    return uint(text, 255)
+
+
+def one_of(*allowed: str) -> Callable[[str], frozenset[str]]:
+    """A comma list of names from a fixed set (`--ctstate NEW,wrong` is refused by iptables)."""
+    known = {a.upper() for a in allowed}
+
+    def parse(text: str) -> frozenset[str]:
+        got = names(text)
+        bad = sorted(got - known)
+        if bad:
+            raise ValueError(f"unknown name {bad[0]!r} (one of {', '.join(sorted(known))})")
+        return got
+
+    return parse
+
+
+def mac(text: str) -> str:
+    """Six octets (iptables refuses five or seven); an anonymised `XX:XX:...` keeps its shape."""
+    if not re.fullmatch(r"[0-9A-Za-z]{1,2}(:[0-9A-Za-z]{1,2}){5}", text):
+        raise ValueError(f"{text!r} is not a MAC address (six hex octets)")
+    return text.lower()
+
+
+def pkt_type(text: str) -> str:
+    text = text.lower()
+    if text not in PKT_TYPES:
+        raise ValueError(f"unknown packet type {text!r} (one of {', '.join(PKT_TYPES)})")
+    return text
+
+
+# libxt_pkttype.c supported_types; libxt_addrtype.c rtn_names; libxt_conntrack.c / libxt_state.c
+PKT_TYPES = ("unicast", "broadcast", "multicast", "host", "otherhost", "outgoing", "loopback",
+             "fastroute")
+ADDR_TYPES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
+              "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
+STATES = ("INVALID", "ESTABLISHED", "NEW", "RELATED", "UNTRACKED")
+CTSTATUS = ("NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED")
 
 
 def num_range(text: str) -> tuple[int, int]:
@@ -111,6 +185,16 @@ def num_range(text: str) -> tuple[int, int]:
         lo, hi = text.split(":", 1)
         return int(lo or 0), int(hi or 0xFFFFFFFF)
     return int(text), int(text)
+
+
+def id_range(text: str) -> tuple[int, int]:
+    """owner's `--uid-owner 0-10` (libxt_owner: `userid[-userid]`; iptables-save prints the
+    numbers). A user or group name is resolved by iptables on the host, never in a dump."""
+    lo, sep, hi = text.partition("-")
+    if not lo.isdigit() or sep and not hi.isdigit():
+        raise ValueError(f"{text!r} is not a number or a range of numbers (names are resolved "
+                         "by iptables on the host, not in a dump)")
+    return int(lo), int(hi or lo)
 
 
 def addr_range(text: str) -> tuple[Any, Any]:
@@ -159,8 +243,8 @@ def flag(_: str = "") -> bool:
 Conv = Callable[..., Any]
 # option -> (argument count, converter)
 EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
-    "tcp": {"sport": (1, port_range), "source-port": (1, port_range), "dport": (1, port_range),
-            "destination-port": (1, port_range), "tcp-flags": (2, tcp_flags), "syn": (0, flag),
+    "tcp": {"sport": (1, tcp_port_range), "source-port": (1, tcp_port_range),
+            "dport": (1, tcp_port_range), "destination-port": (1, tcp_port_range), "tcp-flags": (2, tcp_flags), "syn": (0, flag),
             "tcp-option": (1, number)},
     "udp": {"sport": (1, port_range), "source-port": (1, port_range), "dport": (1, port_range),
             "destination-port": (1, port_range)},
@@ -170,16 +254,17 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
     "multiport": {"sports": (1, port_list), "source-ports": (1, port_list),
                   "dports": (1, port_list), "destination-ports": (1, port_list),
                   "ports": (1, port_list)},
-    "conntrack": {"ctstate": (1, names), "ctproto": (1, text_), "ctorigsrc": (1, network),
+    "conntrack": {"ctstate": (1, one_of(*STATES, "SNAT", "DNAT")), "ctproto": (1, text_), "ctorigsrc": (1, network),
                   "ctorigdst": (1, network), "ctreplsrc": (1, network), "ctrepldst": (1, network),
                   "ctorigsrcport": (1, port_range), "ctorigdstport": (1, port_range),
                   "ctreplsrcport": (1, port_range), "ctrepldstport": (1, port_range),
-                  "ctstatus": (1, names), "ctexpire": (1, num_range), "ctdir": (1, str.upper)},
-    "state": {"state": (1, names)},
-    "addrtype": {"src-type": (1, names), "dst-type": (1, names), "limit-iface-in": (0, flag),
-                 "limit-iface-out": (0, flag)},
+                  "ctstatus": (1, one_of(*CTSTATUS)),
+                  "ctexpire": (1, bounded_range(0xFFFFFFFF)), "ctdir": (1, str.upper)},
+    "state": {"state": (1, one_of(*STATES))},
+    "addrtype": {"src-type": (1, one_of(*ADDR_TYPES)), "dst-type": (1, one_of(*ADDR_TYPES)),
+                 "limit-iface-in": (0, flag), "limit-iface-out": (0, flag)},
     "iprange": {"src-range": (1, addr_range), "dst-range": (1, addr_range)},
-    "mac": {"mac-source": (1, str.lower)},
+    "mac": {"mac-source": (1, mac)},
     "mark": {"mark": (1, value_mask)},
     "connmark": {"mark": (1, value_mask)},
     "comment": {"comment": (1, text_)},
@@ -190,22 +275,23 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
             "packets-eq": (1, int), "packets-lt": (1, int), "packets-gt": (1, int),
             "bytes-eq": (1, int), "bytes-lt": (1, int), "bytes-gt": (1, int)},
     "limit": {"limit": (1, text_), "limit-burst": (1, int)},
-    "hashlimit": {k: (1, text_) for k in (
+    "hashlimit": {**{k: (1, text_) for k in (
         "hashlimit", "hashlimit-upto", "hashlimit-above", "hashlimit-burst", "hashlimit-mode",
         "hashlimit-name", "hashlimit-htable-size", "hashlimit-htable-max",
         "hashlimit-htable-expire", "hashlimit-htable-gcinterval", "hashlimit-srcmask",
-        "hashlimit-dstmask", "hashlimit-rate-match", "hashlimit-rate-interval")},
+        "hashlimit-dstmask", "hashlimit-rate-interval")},
+        "hashlimit-rate-match": (0, flag)},  # XTTYPE_NONE in libxt_hashlimit.c
     "recent": {"name": (1, text_), "set": (0, flag), "rcheck": (0, flag), "update": (0, flag),
                "remove": (0, flag), "seconds": (1, int), "hitcount": (1, int), "rttl": (0, flag),
                "rsource": (0, flag), "rdest": (0, flag), "mask": (1, text_), "reap": (0, flag)},
-    "owner": {"uid-owner": (1, num_range), "gid-owner": (1, num_range), "socket-exists": (0, flag),
+    "owner": {"uid-owner": (1, id_range), "gid-owner": (1, id_range), "socket-exists": (0, flag),
               "suppl-groups": (0, flag)},
-    "pkttype": {"pkt-type": (1, str.lower)},
-    "length": {"length": (1, num_range)},
+    "pkttype": {"pkt-type": (1, pkt_type)},
+    "length": {"length": (1, bounded_range(65535))},
     "tos": {"tos": (1, value_mask)},
     "dscp": {"dscp": (1, number), "dscp-class": (1, text_)},
-    "ttl": {"ttl-eq": (1, int), "ttl-lt": (1, int), "ttl-gt": (1, int)},
-    "hl": {"hl-eq": (1, int), "hl-lt": (1, int), "hl-gt": (1, int)},
+    "ttl": {"ttl-eq": (1, u8), "ttl-lt": (1, u8), "ttl-gt": (1, u8)},
+    "hl": {"hl-eq": (1, u8), "hl-lt": (1, u8), "hl-gt": (1, u8)},
     "string": {"algo": (1, text_), "string": (1, text_), "hex-string": (1, text_),
                "from": (1, int), "to": (1, int), "icase": (0, flag)},
     "socket": {"transparent": (0, flag), "nowildcard": (0, flag), "restore-skmark": (0, flag)},

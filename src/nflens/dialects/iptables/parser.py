@@ -15,7 +15,7 @@ from nflens.errors import ParseError
 from nflens.ir.rules import (IPTABLES_PRIORITY, Action, Chain, Opt, Rule, Ruleset, Source, Table,
                              Unsupported, XtMatch, opts)
 
-from . import grammar, targets
+from . import grammar, targets, validate
 
 BUILTIN = {  # table -> chain -> (hook, priority, type)
     "raw": {"PREROUTING": ("prerouting", -300), "OUTPUT": ("output", -300)},
@@ -159,8 +159,30 @@ class _Parser:
                                   "source": Source(self.file, n, line)}
         if chain not in self.chains:
             raise self.error(n, f"rule for chain {chain!r}, which is not declared in table {self.table}")
-        exprs = _RuleWords(self, n, line, words[2:]).parse()
-        self.chains[chain]["rules"].append(Rule(exprs, Source(self.file, n, line), counters))
+        rules = self.chains[chain]["rules"]
+        rest, where = words[2:], len(rules)
+        if words[0] in ("-I", "--insert"):
+            where, rest = self._insert_at(n, chain, rest, len(rules))
+        exprs = _RuleWords(self, n, line, rest).parse()
+        try:
+            validate.check(exprs, BUILTIN.get(self.table or "", {}).get(chain, (None,))[0])
+        except ValueError as exc:
+            raise self.error(n, f"{exc} (iptables refuses this rule)") from exc
+        rules.insert(where, Rule(exprs, Source(self.file, n, line), counters))
+
+    def _insert_at(self, n: int, chain: str, rest: list[str], count: int) -> tuple[int, list[str]]:
+        """`-I CHAIN [N]` inserts before rule N (1-based, default 1), as iptables-restore does
+        (checked on 1.8.9): N may be one past the end (an append); beyond that, or 0, the
+        tool refuses the table ("Index of insertion too big", "Invalid rule number")."""
+        if not rest or not rest[0].isdigit():
+            return 0, rest
+        num = int(rest[0])
+        if num < 1:
+            raise self.error(n, f"invalid rule number {rest[0]!r} for -I {chain}")
+        if num > count + 1:
+            raise self.error(n, f"index of insertion too big: -I {chain} {num}, the chain has "
+                                f"{count} rule{'s' if count != 1 else ''}")
+        return num - 1, rest[1:]
 
     def commit(self) -> None:
         built = BUILTIN.get(self.table or "", {})
@@ -202,6 +224,7 @@ class _RuleWords:
     def parse(self) -> tuple:
         builtin: list[Opt] = []
         matches: list[XtMatch] = []
+        self.matches = matches  # seen by _target: an option after -j may be a match's
         current: tuple[str, list[Opt]] | None = None
         target: Action | None = None
         negate = False
@@ -327,40 +350,69 @@ class _RuleWords:
                 else f"match {name} is not decidable from a snapshot"
             self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line, what))
 
+    def _unknown_target_option(self, args: dict[str, str]) -> bool:
+        """An option of a target nflens does not know: it and the words after it up to the next
+        option are its (iptables-save prints a target last), unless a loaded match knows the
+        option (restore input may write `-m multiport -j FOO --dports 22`)."""
+        opt = self.words[self.i][2:]
+        loaded = [m.name for m in self.matches] + ([self.implicit] if self.implicit else [])
+        if not args and any(_resolve(name, opt) for name in loaded):
+            return False
+        self.i += 1
+        values = []
+        while self.i < len(self.words) and not self.words[self.i].startswith("-"):
+            values.append(self.take(opt))
+        args[opt] = " ".join(values)
+        return True
+
+    def _opaque_target(self, name: str, args: dict[str, str], what: str | None) -> Action:
+        what = f"target {name} ({what}) is not modelled" if what else f"target {name} is not modelled"
+        self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line, what))
+        return Action("xt", opts(name=name, args=" ".join(
+            f"--{k} {v}" if v else f"--{k}" for k, v in args.items())))
+
     def _target(self, goto: bool) -> Action:
         name = self.take("-j")
         args: dict[str, str] = {}
         known = targets.TARGET_OPTS.get(name)
+        twice: list[str] = []
         while self.i < len(self.words) and self.words[self.i].startswith("--"):
             opt = self.words[self.i][2:]
+            if known is None and name not in self.p.chains and self._unknown_target_option(args):
+                continue
             if (known is None or opt not in known) and not args:
                 # getopt order is free in iptables-restore input: an option the target does
                 # not take belongs to the match loaded before it (`-m multiport -j ACCEPT
                 # --dports 22`); the main loop hands it there, or reports it
                 break
             self.i += 1
+            if opt in args:  # iptables 1.8 refuses a repeated target option; old ones took
+                twice.append(opt)  # two --to-destination: either way, not one of them
             count = known.get(opt, 1) if known is not None else 1
             if known is not None and opt not in known:
                 raise self.error(f"unknown option --{opt} for target {name}")
-            args[opt] = self.take(f"--{opt}") if count else ""
+            args[opt] = " ".join(self.take(f"--{opt}") for _ in range(count))
         if goto:
             return Action("goto", opts(chain=name))
+        if twice:
+            return self._opaque_target(name, args, f"--{twice[0]} given twice")
+        if name in targets.OPAQUE or known is None and name.isupper() and args:
+            return self._opaque_target(name, args, targets.OPAQUE.get(name))
+        if name in targets.CONTINUES:
+            self.p.warnings.append((self.p.file, self.n, f"target {name} {targets.CONTINUES[name]}:"
+                                    " modelled as continue (the new value is not tracked)"))
         if known is None:
             if name in self.p.chains:
                 return Action("jump", opts(chain=name))
-            if name.isupper() and args or name.isupper() and name not in self.p.chains:
-                self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
-                                                      f"target {name} is not modelled"))
-                return Action("xt", opts(name=name, args=" ".join(f"--{k} {v}" for k, v in args.items())))
+            if name.isupper():
+                return self._opaque_target(name, args, None)
             return Action("jump", opts(chain=name))
         try:
             return targets.build(name, args)
         except (ValueError, KeyError) as exc:
             # a damaged value (a dump wrapped by a terminal): keep the rule, opaque, and say so
-            self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line,
-                                                  f"target {name} with a malformed value ({exc})"))
             self.p.warnings.append((self.p.file, self.n, f"malformed {name} options kept opaque"))
-            return Action("xt", opts(name=name, args=" ".join(f"--{k} {v}" for k, v in args.items())))
+            return self._opaque_target(name, args, f"with a malformed value: {exc}")
 
 
 def _last(matches: list[XtMatch], name: str) -> int:

@@ -41,6 +41,8 @@ def render_action(action: Action, family: str, counters: tuple[int, int] | None 
         return _log(action)
     if name == "queue":
         return _queue(action)
+    if name == "xt" and action.get("text"):
+        return action.get("text")  # nft's own text of a statement it has no JSON form for
     if name == "xt":
         return f"xt {action.get('type', 'target')} {action.get('name')}"
     raise Unrenderable(f"statement {name!r}")

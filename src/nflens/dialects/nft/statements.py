@@ -39,6 +39,12 @@ class Converted:
 
 def stmt_to_ir(stmt: dict, family: str) -> Converted:
     """One JSON statement object -> its IR element. Raises ValueError on malformed input."""
+    if isinstance(stmt, str) and stmt.strip():
+        # libnftables prints a statement it has no JSON form for as its text (src/json.c,
+        # stmt_print_json's fallback), e.g. `add @map1 { ip saddr . ip daddr : meta mark }`:
+        # nft accepted the rule, so keep it, opaque and named
+        return Converted(Action("xt", (("name", "statement"), ("text", stmt), ("type", "text"))),
+                         unsupported=f"statement nft prints only as text: {stmt}")
     if not isinstance(stmt, dict) or len(stmt) != 1:
         raise ValueError(f"a statement must be an object with one key, not {stmt!r}")
     (key, body), = stmt.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, Unknown
 from nflens.kernel.region import EMPTY, FULL, Region, addresses
@@ -82,6 +83,9 @@ def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
         if isinstance(value, str):
             region &= unknown_region(f"address placeholder {value}")
             continue
+        if isinstance(value, MaskedNetwork):  # a non-contiguous mask: a union of intervals
+            region &= masked_region(address_opts[opt.name], value, opt.negated, version, top)
+            continue
         lo, hi = (value[0], value[1]) if isinstance(value, tuple) else \
             (value.network_address, value.broadcast_address)
         if lo.version != version:
@@ -89,3 +93,20 @@ def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
             continue
         region &= addresses(address_opts[opt.name], int(lo), int(hi), opt.negated, top)
     return region
+
+
+def masked_region(field: str, value: MaskedNetwork, negated: bool, version: int, top: int):
+    """`(addr & mask) == net` as the union of its intervals, or a named unknown when the mask
+    has too many holes to list them (ir/netmask.py)."""
+    from nflens.symbolic.region import EMPTY, FULL, Region, complement, unknown
+
+    if value.version != version:
+        return FULL if negated else EMPTY
+    ivs = value.intervals()
+    if ivs is None:
+        return unknown(f"non-contiguous netmask {value} (too many intervals)")
+    if negated:
+        ivs = complement(ivs, top)
+    if not ivs:
+        return EMPTY
+    return Region(src=ivs) if field == "src" else Region(dst=ivs)
