@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import signal
 import tarfile
 import time
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nflens.errors import ToolError
+from nflens.lab import versions
 from nflens.lab.netns import Lab, alive
 
 IMAGE = "nflens/busybox:lab"
@@ -78,10 +78,13 @@ class DaemonConfig:
 class Dockerd:
     """dockerd running in namespace `ns` of `lab`, talking on its own unix socket."""
 
-    def __init__(self, lab: Lab, ns: str, config: DaemonConfig | None = None):
+    def __init__(self, lab: Lab, ns: str, config: DaemonConfig | None = None,
+                 docker: str = versions.DEFAULT):
         self.lab = lab
         self.ns = ns
         self.config = config or DaemonConfig()
+        self.docker = docker  # the Docker version key (versions.KEYS)
+        self.install: versions.Install | None = None
         self.run_dir = lab.state_dir
         self.sock = self.run_dir / "docker.sock"
         self.daemon_json = self.run_dir / "daemon.json"
@@ -94,8 +97,13 @@ class Dockerd:
         return f"unix://{self.sock}"
 
     def argv(self) -> list[str]:
+        """`env PATH=...` first: dockerd finds its containerd (and containerd its shim) through
+        PATH, so a cached version runs its own and the machine's runc. env execs dockerd, so the
+        spawned pid is still dockerd's."""
         run_id = self.lab.id
-        return ["dockerd", "--exec-root", str(self.run_dir / "exec"),
+        install = self.install or versions.provide(self.docker)
+        env = ["env", f"PATH={install.env_path()}"] if install.path_dirs else []
+        return env + [install.dockerd, "--exec-root", str(self.run_dir / "exec"),
                 "--data-root", str(self.lab.data_dir / "docker"),
                 "--pidfile", str(self.run_dir / "docker.pid"), "-H", self.url,
                 "--config-file", str(self.daemon_json), "--storage-driver", "vfs",
@@ -103,14 +111,20 @@ class Dockerd:
                 "--containerd-plugins-namespace", f"nfl-{run_id}-plugins", "--log-level", "warn"]
 
     def start(self, timeout: float = 60) -> None:
-        if shutil.which("dockerd") is None:
-            raise ToolError("dockerd is not installed (Debian: apt-get install docker.io)")
+        self.install = versions.provide(self.docker)  # VersionMissing names what is missing
         self.lab.add_dir(self.run_dir / "exec", mounts=True)
         self.lab.add_dir(self.lab.data_dir, mounts=True)
         self.lab.add_cgroup(f"nfl-{self.lab.id}")
-        self.daemon_json.write_text(json.dumps(self.config.daemon_json(), indent=1) + "\n")
+        self.daemon_json.write_text(json.dumps(self.written_json(), indent=1) + "\n")
         self._proc = self.lab.spawn(self.ns, self.argv(), log=self.log, graceful=True)
         self._wait_ready(timeout)
+
+    def written_json(self) -> dict[str, Any]:
+        """The config's daemon.json, plus this version's own docker-proxy when it is cached."""
+        data = self.config.daemon_json()
+        if self.install is not None and self.install.proxy and self.config.userland_proxy:
+            data["userland-proxy-path"] = self.install.proxy
+        return data
 
     def _wait_ready(self, timeout: float) -> None:
         import docker

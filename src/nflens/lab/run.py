@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nflens.errors import ToolError
-from nflens.lab import probes, topology
+from nflens.lab import probes, topology, versions
 from nflens.lab.dockerd import Dockerd
 from nflens.lab.netns import Lab, run_in
 from nflens.lab.scenarios import FlowSpec, Scenario, Variant
@@ -64,6 +64,7 @@ class FlowOutcome:
 class RunReport:
     scenario: str
     variant: str
+    docker: str
     run_id: str
     outcomes: list[FlowOutcome]
     timings: dict[str, float]
@@ -75,11 +76,13 @@ class RunReport:
 Log = Callable[[str], None]
 
 
-def build(lab: Lab, sc: Scenario, variant: Variant) -> LabContext:
+def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAULT
+          ) -> LabContext:
+    """The scenario's host on Docker version `docker` (versions.KEYS)."""
     topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
     for port in sc.host_services:
         topo.host_service(port)
-    dockerd = Dockerd(lab, topo.host, variant.daemon)
+    dockerd = Dockerd(lab, topo.host, variant.daemon, docker=docker)
     dockerd.start()
     dockerd.build_image()
     ctx = LabContext(lab, topo, dockerd)
@@ -138,7 +141,10 @@ def write_files(ctx: LabContext, sc: Scenario, variant: Variant, outcomes: list[
                 "flaky": [o.name for o in outcomes if o.flaky],
                 "setup": "\n".join(variant.setup)}
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    install = ctx.docker.install
     lab = {"scenario": sc.name, "variant": variant.name, "description": variant.description,
+           "docker": install.version.version if install else None,
+           "packages": install.packages if install else {},
            "daemon": variant.daemon.daemon_json(),
            "probes": {o.name: [{"outcome": r.outcome, "token": r.token, "detail": r.detail}
                                for r in o.rounds] for o in outcomes}}
@@ -186,15 +192,18 @@ def simulate_verdicts(out: Path) -> dict[str, str] | None:
 
 def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
         keep: bool = False, rounds: int = 2, log: Log | None = None,
-        run_id: str | None = None) -> RunReport:
-    """Build, probe, snapshot, compare; tear down unless `keep` (then `nflens lab down ID`)."""
+        run_id: str | None = None, docker: str = versions.DEFAULT) -> RunReport:
+    """Build, probe, snapshot, compare; tear down unless `keep` (then `nflens lab down ID`).
+    `docker`: the version key (versions.KEYS) the host's dockerd is."""
     log = log or (lambda msg: None)
     variant = sc.variant(variant_name)
+    sc.check_docker(docker)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     with Lab(run_id, keep=keep) as lab:
-        log(f"lab {lab.id}: building {sc.name}/{variant.name}")
-        ctx = build(lab, sc, variant)
+        log(f"lab {lab.id}: building {sc.name}/{variant.name} on Docker "
+            f"{versions.get(docker).version}")
+        ctx = build(lab, sc, variant, docker)
         timings["build"] = round(time.monotonic() - t0, 2)
         outcomes = probe_all(ctx, sc.flows, rounds)
         timings["probe"] = round(time.monotonic() - t0 - timings["build"], 2)
@@ -202,7 +211,8 @@ def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
         if out is not None:
             write_files(ctx, sc, variant, outcomes, out)
             verdicts = _safe_verdicts(out, log)
-        report = RunReport(sc.name, variant.name, lab.id, outcomes, timings, out, verdicts, keep)
+        report = RunReport(sc.name, variant.name, versions.get(docker).version, lab.id,
+                           outcomes, timings, out, verdicts, keep)
         if not keep:
             ctx.docker.stop()
     timings["total"] = round(time.monotonic() - t0, 2)
