@@ -113,3 +113,24 @@ def test_fixture_layout_per_version(tmp_path):
     dirs = version_dirs(tmp_path)
     assert {k: [p.relative_to(tmp_path) for p in v] for k, v in dirs.items()} == {
         "20": [Path("s-v")], "26": [Path("docker26/s-v")], "28": [Path("docker28/s-v")]}
+
+
+def test_matrix_summary_counts_per_version_and_names_disagreements_and_drift(tmp_path):
+    from nflens.lab.matrix import Cell, summary
+
+    committed = tmp_path / "committed"
+    for key in ("20", "28"):
+        d = fixture_dir(committed, key, "s-v")
+        d.mkdir(parents=True)
+        (d / "expected.json").write_text(json.dumps({"expected": {"a": "allow", "b": "deny"}}))
+    flows = [{"name": "a", "kernel": "allow", "simulator": "allow"},
+             {"name": "b", "kernel": "allow", "simulator": "deny"}]  # moved, and disagrees
+    cells = [Cell("20", "s", "v", fixture_dir(tmp_path / "new", "20", "s-v"), 3.0,
+                  flows[:1]),
+             Cell("28", "s", "v", fixture_dir(tmp_path / "new", "28", "s-v"), 4.0, flows),
+             Cell("28", "s", "w", tmp_path / "x", 1.0, [], error="exit 2: boom")]
+    rows = summary(cells, committed)
+    assert [(r["docker"], r["variants"], r["probes"], r["agree"]) for r in rows] == [
+        ("20.10.24", 1, 1, 1), ("28.5.2", 2, 2, 1)]
+    assert rows[1]["disagree"] == ["s-v:b"] and rows[1]["drift"] == ["s-v:b"]
+    assert rows[1]["errors"] == ["s-w: exit 2: boom"] and rows[0]["drift"] == []

@@ -146,10 +146,13 @@ def matrix_cmd(
     docker: list[str] = typer.Option(None, "--docker", help="versions (default: all)"),
     scenario: list[str] = typer.Option(None, "--scenario", help="scenarios (default: all)"),
     jobs: int = typer.Option(2, "--jobs", "-j", help="lab runs at once"),
+    committed: Path = typer.Option(Path("tests/fixtures/lab"), "--committed",
+                                   help="fixtures whose kernel outcomes the new runs must repeat"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every scenario variant on every Docker version: probe, snapshot, compare with the
-    simulator. Exit 1 when a version is missing, a run failed or the simulator disagreed."""
+    simulator and with the committed fixtures. Exit 1 when a version is missing, a run failed,
+    the simulator disagreed or the kernel's outcome moved."""
     from nflens.lab import matrix, versions
 
     keys = [versions.get(k).key for k in docker] if docker else list(versions.KEYS)
@@ -166,16 +169,17 @@ def matrix_cmd(
 
     done = matrix.run_matrix(out, [k for k in keys if k not in missing], scenario or None, jobs,
                              progress)
-    rows = matrix.summary(done)
+    rows = matrix.summary(done, committed if committed.is_dir() else None)
     if as_json:
         sys.stdout.write(json.dumps({"docker": rows, "missing": missing}, indent=1) + "\n")
     else:
         for r in rows:
             typer.echo(f"Docker {r['docker']}: {r['variants']} variants, {r['probes']} probes, "
                        f"{r['agree']} agree, {len(r['errors'])} runs failed [{r['seconds']}s]")
-            for line in r["errors"] + [f"differs: {d}" for d in r["disagree"]]:
+            for line in r["errors"] + [f"differs: {d}" for d in r["disagree"]] + [
+                    f"kernel moved from the committed fixture: {d}" for d in r["drift"]]:
                 typer.echo(f"  {line}")
-    bad = missing or any(r["errors"] or r["disagree"] for r in rows)
+    bad = missing or any(r["errors"] or r["disagree"] or r["drift"] for r in rows)
     raise typer.Exit(1 if bad else 0)
 
 

@@ -164,25 +164,27 @@ class Dockerd:
         return IMAGE
 
     def run_server(self, name: str, port: int = 80, network: str | None = None,
-                   ip: str | None = None, ports: dict[str, Any] | None = None, **kwargs: Any):
+                   ip: str | None = None, ports: dict[str, Any] | None = None,
+                   ip6: str | None = None, **kwargs: Any):
         """A container running busybox httpd that answers `nflens:<name>` on `port`."""
         cmd = ["sh", "-c", f"mkdir -p /tmp/www && echo nflens:{name} > /tmp/www/index.html"
                f" && exec httpd -f -p {port} -h /tmp/www"]
         create: dict[str, Any] = dict(name=name, command=cmd, detach=True, ports=ports or {},
                                       **kwargs)
         if network and ip:
-            return self._run_with_ip(name, network, ip, create)
+            return self._run_with_ip(name, network, ip, create, ip6)
         if network:
             create["network"] = network
         return self.client.containers.run(IMAGE, **create)
 
-    def _run_with_ip(self, name: str, network: str, ip: str, create: dict[str, Any]):
+    def _run_with_ip(self, name: str, network: str, ip: str, create: dict[str, Any],
+                     ip6: str | None = None):
         """A fixed address needs the endpoint config of the API, not `containers.run(network=)`."""
         api = self.client.api
         host_config = api.create_host_config(port_bindings=_bindings(create.pop("ports")),
                                              network_mode=network)
         netcfg = api.create_networking_config({network: api.create_endpoint_config(
-            ipv4_address=ip)})
+            ipv4_address=ip, ipv6_address=ip6)})
         exposed = list(host_config.get("PortBindings", {}).keys())
         created = api.create_container(IMAGE, command=create.pop("command"), name=name,
                                        host_config=host_config, networking_config=netcfg,

@@ -99,8 +99,19 @@ def run_matrix(root: Path, keys: list[str], only: list[str] | None = None, jobs:
     return done
 
 
-def summary(done: list[Cell]) -> list[dict]:
-    """Per version: variants run, probes, probes the simulator agrees on, seconds."""
+def drift(cell: Cell, committed: Path) -> list[str]:
+    """Flows whose kernel outcome now differs from the committed fixture's (a kernel, Docker or
+    scenario change the fixtures have not followed); nothing when there is no such fixture."""
+    path = fixture_dir(committed, cell.key, cell.name) / "expected.json"
+    if not path.exists() or path.parent.resolve() == cell.out.resolve():
+        return []
+    old = json.loads(path.read_text())["expected"]
+    return [f["name"] for f in cell.flows if old.get(f["name"]) not in (None, f["kernel"])]
+
+
+def summary(done: list[Cell], committed: Path | None = None) -> list[dict]:
+    """Per version: variants run, probes, probes the simulator agrees on, seconds, and the
+    flows whose kernel outcome moved away from the `committed` fixtures."""
     rows = []
     for key in versions.KEYS:
         mine = [c for c in done if c.key == key]
@@ -111,5 +122,7 @@ def summary(done: list[Cell]) -> list[dict]:
                      "probes": probes, "agree": probes - sum(len(c.disagree) for c in mine),
                      "errors": [f"{c.name}: {c.error}" for c in mine if c.error],
                      "disagree": [f"{c.name}:{n}" for c in mine for n in c.disagree],
+                     "drift": [f"{c.name}:{n}" for c in mine if committed
+                               for n in drift(c, committed)],
                      "seconds": round(sum(c.seconds for c in mine), 1)})
     return rows

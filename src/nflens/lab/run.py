@@ -33,11 +33,16 @@ class LabContext:
     def host(self) -> str:
         return self.topo.host
 
-    def network(self, name: str, subnet: str, gateway: str, **kwargs: Any):
+    def network(self, name: str, subnet: str, gateway: str, subnet6: str | None = None,
+                gateway6: str | None = None, **kwargs: Any):
+        """A bridge network with fixed subnets (an IPv6 one too when `subnet6` is given)."""
         import docker.types
 
-        pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
-        ipam = docker.types.IPAMConfig(pool_configs=[pool])
+        pools = [docker.types.IPAMPool(subnet=subnet, gateway=gateway)]
+        if subnet6:
+            pools.append(docker.types.IPAMPool(subnet=subnet6, gateway=gateway6))
+            kwargs["enable_ipv6"] = True
+        ipam = docker.types.IPAMConfig(pool_configs=pools)
         return self.docker.client.networks.create(name, driver="bridge", ipam=ipam, **kwargs)
 
     def server(self, name: str, **kwargs: Any):

@@ -22,7 +22,7 @@ from nflens.lab import versions
 from nflens.lab.dockerd import DaemonConfig
 
 MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dnat_port",
-           "seed005_nft_priority", "docker_options", "internal_net")
+           "seed005_nft_priority", "docker_options", "internal_net", "docker_versions")
 
 
 @dataclass(frozen=True)
