@@ -26,6 +26,11 @@ Facts found by trying (Debian docker.io 20.10.24, containerd 1.6.20, runc 1.1.5,
   in the namespace. With false, dockerd itself keeps a listening socket on the host port (a
   reservation: `ss` shows `dockerd`; it accepts and never answers), sets route_localnet=1 on
   the bridge and drops the `! -d 127.0.0.0/8` from nat OUTPUT, so 127.0.0.1:PORT is DNATed.
+- The same holds for Debian 13's dockerd 26.1.5 and sid's 28.5.2 (lab/versions.py: unpacked
+  into a cache, started by absolute path with their own bin folder first in PATH so the
+  managed containerd is theirs; every version uses the machine's runc). Startup takes about
+  1-3 s. dockerd 28 writes raw-table drops, DOCKER-FORWARD/-CT/-BRIDGE and, by default,
+  ip6tables rules; its docker-proxy is named by `userland-proxy-path`.
 - Containers whose PID 1 is busybox httpd ignore SIGTERM (PID 1 has no default handlers), so
   `docker stop` would wait 10 s each: the lab removes containers with force (SIGKILL).
 """
