@@ -134,3 +134,26 @@ def test_matrix_summary_counts_per_version_and_names_disagreements_and_drift(tmp
         ("20.10.24", 1, 1, 1), ("28.5.2", 2, 2, 1)]
     assert rows[1]["disagree"] == ["s-v:b"] and rows[1]["drift"] == ["s-v:b"]
     assert rows[1]["errors"] == ["s-w: exit 2: boom"] and rows[0]["drift"] == []
+
+
+def test_an_update_that_fetched_nothing_says_so_once(tmp_path, monkeypatch):
+    """apt-get update exits 0 when no mirror answered; that must be the reason given (not "not
+    offered"), and the next version must not wait for the network again."""
+    calls = []
+
+    def fake_run(argv, what, timeout=600, cwd=None, stderr=False):
+        calls.append(argv)
+        return ("Err:1 http://127.0.0.1:9/debian trixie InRelease\n"
+                "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111)\n")
+
+    monkeypatch.setattr(versions, "_run", fake_run)
+    monkeypatch.setenv("NFLENS_LAB_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
+    apt = versions.PrivateApt(tmp_path)
+    for _ in range(2):
+        with pytest.raises(versions.VersionMissing) as exc:
+            apt.update(lambda m: None)
+        assert "fetched no package list of trixie/sid from http://127.0.0.1:9/debian" in str(
+            exc.value) and "Could not connect" in str(exc.value)
+    assert len(calls) == 1
+    assert (tmp_path / "sources.list").read_text().splitlines()[1].endswith(
+        "http://127.0.0.1:9/debian sid main")

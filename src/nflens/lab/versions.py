@@ -236,7 +236,10 @@ def _locked() -> Iterator[None]:
         yield
 
 
-def _run(argv: list[str], what: str, timeout: float = 600, cwd: Path | None = None) -> str:
+def _run(argv: list[str], what: str, timeout: float = 600, cwd: Path | None = None,
+         stderr: bool = False) -> str:
+    """stdout of a command (with its stderr after it when `stderr`); a failure, a timeout or a
+    missing tool becomes VersionMissing saying what could not be done."""
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, cwd=cwd)
@@ -245,7 +248,7 @@ def _run(argv: list[str], what: str, timeout: float = 600, cwd: Path | None = No
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
         raise VersionMissing(f"{what}: exit {proc.returncode}: {tail}")
-    return proc.stdout
+    return proc.stdout + (proc.stderr if stderr else "")
 
 
 def _upstream(debian_version: str) -> str:
@@ -301,6 +304,7 @@ class PrivateApt:
         self.sources = root / "sources.list"
         self.debs = root / "debs"
         self._updated = False
+        self._failed: VersionMissing | None = None
 
     def options(self) -> list[str]:
         return ["-o", f"Dir::Etc::SourceList={self.sources}", "-o", "Dir::Etc::SourceParts=/dev/null",
@@ -310,8 +314,18 @@ class PrivateApt:
                 "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1", "-q"]
 
     def update(self, log: Log) -> None:
+        """Once per instance; a failed update is not tried again for the next version."""
         if self._updated:
             return
+        if self._failed is not None:
+            raise self._failed
+        try:
+            self._update(log)
+        except VersionMissing as exc:
+            self._failed = exc
+            raise
+
+    def _update(self, log: Log) -> None:
         uri = mirror()
         if uri is None:
             raise VersionMissing("no Debian mirror in the machine's apt sources "
@@ -321,7 +335,16 @@ class PrivateApt:
         self.sources.write_text("".join(f"deb [signed-by={KEYRING}] {uri} {s} main\n"
                                         for s in SUITES))
         log(f"private apt: update of {', '.join(SUITES)} into {self.root}")
-        _run(["apt-get", *self.options(), "update"], "apt-get update (private lists)")
+        out = _run(["apt-get", *self.options(), "update"], "apt-get update (private lists)",
+                   stderr=True)
+        lists = list((self.root / "lists").glob("*_Packages*"))
+        if not lists:  # apt-get update exits 0 when it could fetch nothing
+            lines = out.splitlines()
+            warned = [f"{line.strip()} {lines[i + 1].strip() if i + 1 < len(lines) else ''}"
+                      for i, line in enumerate(lines) if line.startswith(("Err", "E:", "W:"))]
+            raise VersionMissing(f"apt-get update fetched no package list of {'/'.join(SUITES)}"
+                                 f" from {uri} (no network?): "
+                                 + (warned[0] if warned else "no error printed"))
         self._updated = True
 
     def versions(self, name: str) -> list[str]:
