@@ -78,3 +78,14 @@ def scratch_netns(prefix: str, *needs: str):
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def docker_or_skip(key: str):
+    """The Docker version `key` of the lab (nflens.lab.versions), or a skip that names the
+    missing version and why -- never a silent pass."""
+    from nflens.lab import versions
+
+    try:
+        return versions.provide(key)
+    except versions.VersionMissing as exc:
+        pytest.skip(f"Docker {versions.get(key).version} not available: {exc}")

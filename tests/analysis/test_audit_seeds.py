@@ -1,5 +1,6 @@
-"""`audit` on the lab snapshots of each seed story: the broken variant reports the finding the
-story is about, the fixed variant no more; and every fix given as rules is verified."""
+"""`audit` on the lab snapshots of each seed story, on every Docker version the lab runs (20.10,
+26, 28): the broken variant reports the finding the story is about, the fixed variant no more;
+and every fix given as rules is verified."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from functools import lru_cache
 import pytest
 
 from nflens.analysis.audit import audit
+from nflens.lab import versions
+from nflens.lab.matrix import fixture_dir, version_dirs
 from nflens.snapshot.read import read_snapshot
 
 from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"
+ALL_DIRS = [d for ds in version_dirs(LAB).values() for d in ds]
 
 STORIES = [
     # (finding, reported on, not reported on)
@@ -37,25 +41,27 @@ STORIES = [
 
 
 @lru_cache(maxsize=None)
-def _audit(name: str) -> dict:
-    return audit(read_snapshot(LAB / name))
+def _audit(name: str, key: str = versions.DEFAULT) -> dict:
+    return audit(read_snapshot(fixture_dir(LAB, key, name)))
 
 
-def _ids(name: str) -> set[str]:
-    return {f["id"] for f in _audit(name)["findings"]}
+def _ids(name: str, key: str = versions.DEFAULT) -> set[str]:
+    return {f["id"] for f in _audit(name, key)["findings"]}
 
 
+@pytest.mark.parametrize("key", versions.KEYS)
 @pytest.mark.parametrize("finding,broken,fixed", STORIES, ids=[s[0] + ":" + s[1][0] for s in STORIES])
-def test_story_finding_is_reported_then_gone(finding, broken, fixed):
+def test_story_finding_is_reported_then_gone(finding, broken, fixed, key):
     for name in broken:
-        assert finding in _ids(name), name
+        assert finding in _ids(name, key), name
     for name in fixed:
-        assert finding not in _ids(name), name
+        assert finding not in _ids(name, key), name
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in LAB.iterdir() if p.is_dir()))
-def test_every_fix_made_of_rules_is_verified(name):
-    for f in _audit(name)["findings"]:
+@pytest.mark.parametrize("snap", ALL_DIRS, ids=[str(d.relative_to(LAB)) for d in ALL_DIRS])
+def test_every_fix_made_of_rules_is_verified(snap):
+    key = snap.parent.name.removeprefix("docker") if snap.parent != LAB else versions.DEFAULT
+    for f in _audit(snap.name, key)["findings"]:
         if f["fix_verified"] is not None:
             assert f["fix_verified"] is True, (f["id"], f["subject"], f["verification"])
 
@@ -120,3 +126,20 @@ def test_egress_destinations_per_network_follow_the_egress_rules():
     assert "198.51.100.2/31" in open_[("tcp", 443)] and "10.99.0.2/31" in open_[("udp", 53)]
     assert all(v == [] for v in dests("seed003_egress-broken").values())
     assert all(v == [] for v in dests("seed003_egress-fixed").values())
+
+
+@pytest.mark.parametrize("key", versions.KEYS)
+@pytest.mark.parametrize("variant", ["proxy", "noproxy", "forward-drop"])
+def test_direct_container_access_is_reported_where_the_kernel_let_the_lan_in(key, variant):
+    """docker_versions: Docker 20.10 and 26 let a LAN client route straight to a container's
+    address (all of them with FORWARD ACCEPT, the published one with DROP); Docker 28's raw
+    table refuses it. The finding names exactly the containers the kernel let in."""
+    import json
+
+    name = f"docker_versions-{variant}"
+    kernel = json.loads((fixture_dir(LAB, key, name) / "expected.json").read_text())["expected"]
+    let_in = {c for c in ("web", "idle") if kernel[f"lan-{c}-direct"] == "allow"}
+    found = {f["subject"].split()[1] for f in _audit(name, key)["findings"]
+             if f["id"] == "direct-container-access"}
+    assert found == let_in
+    assert (let_in == set()) == (key == "28")

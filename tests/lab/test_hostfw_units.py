@@ -19,20 +19,6 @@ def test_an_unknown_manager_is_refused_with_the_known_ones():
         hostfw.manager("shorewall")
 
 
-def test_a_docker_version_not_in_the_cache_is_named_never_fetched():
-    with pytest.raises(ToolError, match=r"Docker 0\.0\.0 is not in /var/cache/nflens-lab"):
-        hostfw.DockerBinaries.cached("0.0.0")
-
-
-def test_cached_binaries_run_dockerd_with_their_own_path_first():
-    binaries = hostfw.DockerBinaries("/c/usr/sbin/dockerd", ("/c/usr/bin", "/c/usr/sbin"),
-                                     "/c/usr/sbin/docker-proxy", "28.5.2")
-    argv = Dockerd(Lab("abcdef"), "nfl-abcdef-host", install=binaries).argv()
-    assert argv[0] == "env" and argv[1].startswith("PATH=/c/usr/bin:/c/usr/sbin:")
-    assert argv[2] == "/c/usr/sbin/dockerd"
-    assert Dockerd(Lab("abcdef"), "nfl-abcdef-host").argv()[0] == "dockerd"
-
-
 def test_a_udp_flow_is_allowed_only_when_the_token_came_back():
     now = time.monotonic()
     assert udp.outcome(0, "nflens:radius\n", "", now)[:2] == ("allow", "nflens:radius")

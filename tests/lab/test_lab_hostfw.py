@@ -188,16 +188,12 @@ def test_a_sigkilled_firewalld_host_is_removed_by_the_stale_teardown():
 def test_dockerd_28_registers_with_firewalld_on_the_hosts_own_bus():
     """Issue 12: dockerd 28 started after firewalld, in its mount namespace, finds it on the
     bus and creates its docker-forwarding policy (20.10 only adds the docker zone)."""
-    from nflens.errors import ToolError
-    from nflens.lab.hostfw import DockerBinaries
+    from tests.conftest import docker_or_skip
 
-    try:
-        binaries = DockerBinaries.cached("28.5.2")
-    except ToolError as exc:
-        pytest.skip(str(exc))
+    docker_or_skip("28")
     sc = load("firewalld_zones")
     with Lab() as lab:
-        ctx = run.build(lab, sc, sc.variant("zones"), binaries)
+        ctx = run.build(lab, sc, sc.variant("zones"), docker="28")
         assert ctx.docker.client.version()["Version"].startswith("28.5.2")
         assert "docker-forwarding" in ctx.sh("firewall-cmd --get-policies")
         assert "filter_FWD_policy_docker-forwarding" in ctx.sh("nft list table inet firewalld")

@@ -8,7 +8,11 @@ variant -- and keeps them:
   script included; then only the ExecStart of the unit `nflens policy persist` wrote is run);
 - under `nflens policy watch`, for a container started later, and after a dockerd restart
   (watch reconnects and re-applies by itself).
-Every test leaves nothing of the lab behind (namespaces, processes, mounts, cgroups)."""
+Every test runs on each Docker version the lab has (20.10, 26, 28: nflens.lab.versions), with
+the kernel's verdicts of that version's fixed story; the combinations marked `matrix` run in
+`make lab-matrix` only (the budget of `make test`). A version that is not available here is a
+skip naming it. Every test leaves nothing of the lab behind (namespaces, processes, mounts,
+cgroups)."""
 
 from __future__ import annotations
 
@@ -23,12 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from nflens.lab import scenarios
+from nflens.lab import scenarios, versions
+from nflens.lab.matrix import fixture_dir
 from nflens.lab.netns import Lab, leftovers, run_in
 from nflens.lab.run import build, probe_all
 from nflens.lab.scenarios import FlowSpec
 from nflens.policy.persist import UNIT_NAME, apply_argv, exec_start
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, docker_or_skip
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300),
               pytest.mark.skipif(not all(shutil.which(t) for t in ("dockerd", "busybox",
@@ -42,12 +47,27 @@ POLICIES = {"seed000_web2": "seed000-web2.yaml",
 NFLENS = [sys.executable, "-m", "nflens"]
 
 
+def on(*in_make_test: str, scenarios_: list[str] | None = None) -> list:
+    """Every Docker version (times every scenario) as parameters; the versions not named run
+    in `make lab-matrix` only, except that 20.10, the machine's own, always runs."""
+    keep = {versions.DEFAULT, *in_make_test}
+    out = []
+    for sc in scenarios_ or [None]:
+        for k in versions.KEYS:
+            marks = () if k in keep else (pytest.mark.matrix,)
+            values = (sc, k) if sc else (k,)
+            out.append(pytest.param(*values, id=f"{sc}-docker{k}" if sc else f"docker{k}",
+                                    marks=marks))
+    return out
+
+
 @contextlib.contextmanager
-def _host(sc, run_id: str | None = None):
-    """The story's broken host on a real dockerd (the lab's host namespace); afterwards
-    nothing of it is left (namespaces, processes, mounts, cgroups)."""
+def _host(sc, docker: str, run_id: str | None = None):
+    """The story's broken host on a real dockerd of version `docker` (the lab's host
+    namespace); afterwards nothing of it is left (namespaces, processes, mounts, cgroups)."""
+    docker_or_skip(docker)
     with Lab(run_id) as lab:
-        ctx = build(lab, sc, sc.variant("broken"))
+        ctx = build(lab, sc, sc.variant("broken"), docker)
         try:
             yield ctx
         finally:
@@ -55,9 +75,11 @@ def _host(sc, run_id: str | None = None):
     assert leftovers(lab.id) == []
 
 
-def _story(name: str):
-    """The scenario, the kernel's verdicts of its fixed variant, and its policy file."""
-    want = json.loads((LAB / f"{name}-fixed" / "expected.json").read_text())["expected"]
+def _story(name: str, docker: str):
+    """The scenario, the kernel's verdicts of its fixed variant on that Docker version, and
+    its policy file."""
+    fixed = fixture_dir(LAB, docker, f"{name}-fixed")
+    want = json.loads((fixed / "expected.json").read_text())["expected"]
     return scenarios.load(name), want, EXAMPLES / "policies" / POLICIES[name]
 
 
@@ -117,13 +139,16 @@ def _restart_dockerd(ctx) -> None:
     _start_dockerd(ctx)
 
 
-@pytest.mark.parametrize("scenario", list(POLICIES))
-def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario):
+@pytest.mark.parametrize("scenario,docker",
+                         on("28", scenarios_=["seed000_web2"])
+                         + on("26", "28", scenarios_=["seed001_input_bypass"])
+                         + on(scenarios_=["seed003_egress", "seed004_dnat_port"]))
+def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario, docker):
     """apply -> the fixed story's verdicts; dockerd stopped -> the unit's command refuses (exit 2,
     "Docker did not answer") and the rules stay as they were; dockerd started again and the
     command re-run -> the fixed story's verdicts again."""
-    sc, want, policy = _story(scenario)
-    with _host(sc) as ctx:
+    sc, want, policy = _story(scenario, docker)
+    with _host(sc, docker) as ctx:
         before = _verdicts(ctx, sc.flows)
         assert before != want  # the story's problem is there for real
         if scenario == "seed000_web2":  # the boot script's ARP drops, on the real bridge
@@ -144,17 +169,18 @@ def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario):
         assert _verdicts(ctx, sc.flows) == want
 
 
-@pytest.mark.parametrize("scenario", ["seed000_web2", "seed001_input_bypass"])
-def test_seed_policy_comes_back_after_a_reboot(tmp_path, scenario):
+@pytest.mark.parametrize("scenario,docker", on("28", scenarios_=["seed001_input_bypass"])
+                         + on(scenarios_=["seed000_web2"]))
+def test_seed_policy_comes_back_after_a_reboot(tmp_path, scenario, docker):
     """The host is torn down completely (namespaces, dockerd, every rule) and booted again
     from scratch with the same identity (same run id: same paths and docker socket, like the
     same machine); the story's boot state comes back with it (seed 000: secure_firewall.sh's
     DOCKER-USER allow-list and ARP drops again). Then systemd would run the unit `nflens policy
     persist` wrote: its ExecStart, with its Environment, is run in the host namespace and the
     story's fixed verdicts are back."""
-    sc, want, policy = _story(scenario)
+    sc, want, policy = _story(scenario, docker)
     state = tmp_path / "state"
-    with _host(sc) as ctx:  # leaves nothing: powered off, nothing of the host is left
+    with _host(sc, docker) as ctx:  # leaves nothing: powered off, nothing of the host is left
         run_id = ctx.lab.id
         _apply(ctx, policy, state)
         assert _verdicts(ctx, sc.flows) == want
@@ -163,7 +189,7 @@ def test_seed_policy_comes_back_after_a_reboot(tmp_path, scenario):
                               "--docker-host", ctx.docker.url])
         assert proc.returncode == 0, proc.stderr
         unit = (tmp_path / "units" / UNIT_NAME).read_text()
-    with _host(sc, run_id) as ctx:
+    with _host(sc, docker, run_id) as ctx:
         booted = _verdicts(ctx, sc.flows)
         assert booted != want  # booted: Docker's rules and the story's boot state only
         env = _env()
@@ -227,11 +253,12 @@ def _until(ctx, flows, want: dict[str, str], timeout: float = 60) -> dict[str, s
     return outcome
 
 
-def test_watch_applies_the_policy_to_a_container_started_later(tmp_path):
+@pytest.mark.parametrize("docker", on("28"))
+def test_watch_applies_the_policy_to_a_container_started_later(tmp_path, docker):
     sc = scenarios.load("seed001_input_bypass")
     policy = tmp_path / "policy.yaml"
     policy.write_text(WATCHED)
-    with _host(sc) as ctx:
+    with _host(sc, docker) as ctx:
         watch = _Watch(ctx, policy, tmp_path / "state")
         first = watch.wait_for("applied")  # the initial apply, before "late" exists
         assert "failed" not in first, first
@@ -245,14 +272,15 @@ def test_watch_applies_the_policy_to_a_container_started_later(tmp_path):
         assert "watch stopped" in watch.text()
 
 
-def test_watch_follows_docker_across_a_restart(tmp_path):
+@pytest.mark.parametrize("docker", on("28"))
+def test_watch_follows_docker_across_a_restart(tmp_path, docker):
     """dockerd is stopped and started again while watch runs (no unit command is run): watch
     waits for the daemon, reconnects and re-applies by itself, and a container started after
     the restart is covered too. Before, watch exited (status 0) when dockerd stopped."""
     sc = scenarios.load("seed001_input_bypass")
     policy = tmp_path / "policy.yaml"
     policy.write_text(WATCHED)
-    with _host(sc) as ctx:
+    with _host(sc, docker) as ctx:
         watch = _Watch(ctx, policy, tmp_path / "state")
         watch.wait_for("applied")
         assert _verdicts(ctx, sc.flows[:2]) == KEPT
@@ -267,14 +295,15 @@ def test_watch_follows_docker_across_a_restart(tmp_path):
         assert watch.stop() == 0
 
 
-def test_policy_applied_while_a_container_is_stopped_holds_when_it_starts(tmp_path):
+@pytest.mark.parametrize("docker", on("26"))
+def test_policy_applied_while_a_container_is_stopped_holds_when_it_starts(tmp_path, docker):
     """Seed 004's policy (no inbound default) applied while tomcat is stopped -- what `watch`
     does after the stop event, or the unit at boot before a container is started by hand. Another
     container takes the address tomcat had; tomcat starts again: the WAN is still out and the
     office still in, before any re-apply. (Before, the stopped container was skipped and its
     port was open to everyone from its start until the next apply.)"""
-    sc, want, policy = _story("seed004_dnat_port")
-    with _host(sc) as ctx:
+    sc, want, policy = _story("seed004_dnat_port", docker)
+    with _host(sc, docker) as ctx:
         _apply(ctx, policy, tmp_path)
         assert _verdicts(ctx, sc.flows) == want
         tomcat = ctx.containers["tomcat"]

@@ -1,5 +1,7 @@
 """Each seed story's policy, compiled into the broken lab snapshot, gives what the real kernel
-gave for the story's fixed variant (tests/fixtures/lab/*-fixed*/expected.json)."""
+gave for the story's fixed variant (tests/fixtures/lab/*-fixed*/expected.json) -- on every
+Docker version the lab runs (20.10's fixtures, docker26/ and docker28/): the plan is OK and its
+proof holds on each."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import pytest
 
 from nflens.flows import load_flows
 from nflens.kernel.check import check_flows
+from nflens.lab import versions
+from nflens.lab.matrix import fixture_dir
 from nflens.policy.plan import make_plan
 from nflens.policy.schema import load_policy
 from nflens.snapshot.read import read_snapshot
@@ -30,28 +34,33 @@ CASES = [  # policy, snapshot it is applied to, fixture whose kernel outcomes it
 ]
 
 
-def _expected(fixture: str) -> dict[str, str]:
-    return json.loads((LAB / fixture / "expected.json").read_text())["expected"]
+def _expected(fixture: str, key: str = versions.DEFAULT) -> dict[str, str]:
+    return json.loads((fixture_dir(LAB, key, fixture) / "expected.json").read_text())["expected"]
 
 
+@pytest.mark.parametrize("key", versions.KEYS)
 @pytest.mark.parametrize("policy,base,fixed,dialect", CASES,
                          ids=[f"{c[0]}-{c[3]}" for c in CASES])
-def test_seed_policy_gives_the_kernel_outcomes_of_the_fixed_story(policy, base, fixed, dialect):
-    host = read_snapshot(LAB / base)
+def test_seed_policy_gives_the_kernel_outcomes_of_the_fixed_story(policy, base, fixed, dialect,
+                                                                   key):
+    snap = fixture_dir(LAB, key, base)
+    host = read_snapshot(snap)
     plan = make_plan(load_policy(str(POLICIES / policy)), host, dialect)
     assert plan.ok, [(j.probe.flow.name, j.expect, j.after.verdict) for j in
                      plan.verification.failures + plan.verification.unintended]
-    flows = load_flows(LAB / base / "flows.json")
+    flows = load_flows(snap / "flows.json")
     got = {r.name: r.verdict for r in check_flows(plan.after, flows)}
-    assert got == _expected(fixed)
+    assert got == _expected(fixed, key)
 
 
-def test_seed_broken_snapshot_really_differs_from_the_fixed_outcomes():
+@pytest.mark.parametrize("key", versions.KEYS)
+def test_seed_broken_snapshot_really_differs_from_the_fixed_outcomes(key):
     """The seed cases above are not vacuous: without the policy the verdicts differ."""
     for policy, base, fixed, _ in CASES:
-        host = read_snapshot(LAB / base)
-        got = {r.name: r.verdict for r in check_flows(host, load_flows(LAB / base / "flows.json"))}
-        assert got != _expected(fixed), base
+        snap = fixture_dir(LAB, key, base)
+        host = read_snapshot(snap)
+        got = {r.name: r.verdict for r in check_flows(host, load_flows(snap / "flows.json"))}
+        assert got != _expected(fixed, key), (key, base)
 
 
 def test_egress_policy_without_take_over_in_nft_keeps_replies_and_host_access():
@@ -65,3 +74,26 @@ def test_egress_policy_without_take_over_in_nft_keeps_replies_and_host_access():
     got = {r.name: r.verdict for r in check_flows(plan.after,
                                                   load_flows(LAB / "seed003_egress-none" / "flows.json"))}
     assert got == _expected("seed003_egress-fixed")
+
+
+def test_docker28_refuses_direct_access_by_itself_and_the_proof_expects_it():
+    """Docker 28's raw PREROUTING drops a packet for a container's own address that did not come
+    over its bridge. Seed 000's policy allows web1's `-p 80:80` from anywhere, and a direct
+    connection to 10.213.213.213:80 is the same connection for conntrack: on 20.10 the proof
+    expects it allowed (and the kernel allowed it), on 28 it expects what Docker does: deny.
+    (Before, the plan on Docker 28 said NOT OK: "direct eth0:10.99.0.2 -> web1
+    10.213.213.213:80/tcp: expected allow, got deny".)"""
+    from nflens.policy.flows import direct_refused
+
+    old, new = (read_snapshot(fixture_dir(LAB, k, "seed000_web2-broken")) for k in ("20", "28"))
+    assert direct_refused(old) == set()
+    refused = direct_refused(new)
+    assert ("10.213.213.213", "docker0") not in refused  # web1 is on my-net's bridge
+    assert ("172.17.0.2", "docker0") in refused
+    assert any(addr == "10.213.213.213" and br.startswith("br-") for addr, br in refused)
+    policy = load_policy(str(POLICIES / "seed000-web2.yaml"))
+    for host, want in ((old, "allow"), (new, "deny")):
+        plan = make_plan(policy, host)
+        direct = [j for j in plan.verification.judged if j.probe.kind == "direct"
+                  and j.probe.container == "web1"]
+        assert direct and {(j.expect, j.after.verdict) for j in direct} == {(want, want)}

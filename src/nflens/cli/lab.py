@@ -15,21 +15,31 @@ lab_app = typer.Typer(help="Scenarios on a real kernel and a real dockerd in net
 @lab_app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Scenarios and their variants; also lab runs that are still up (kept or running)."""
+    from nflens.lab import versions
     from nflens.lab.netns import list_runs
     from nflens.lab.scenarios import all_scenarios
 
     scs = all_scenarios()
     runs = list_runs()
+    missing = versions.available()
     if as_json:
-        data = {"scenarios": [{"name": s.name, "title": s.title,
+        data = {"docker": [{"key": k, "version": v.version, "origin": v.origin,
+                            "available": not missing[k], "missing": missing[k] or None}
+                           for k, v in versions.TESTED.items()],
+                "scenarios": [{"name": s.name, "title": s.title,
+                               "docker": [versions.get(k).version for k in s.dockers],
                                "variants": [{"name": v.name, "description": v.description}
                                             for v in s.variants],
                                "flows": [f.name for f in s.flows]} for s in scs],
                 "runs": [{"id": r.id, "netns": r.netns, "keep": r.keep} for r in runs]}
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
         return
+    for k, v in versions.TESTED.items():
+        state = "ready" if not missing[k] else f"MISSING: {missing[k]}"
+        typer.echo(f"--docker {k}: Docker {v.version}, {v.origin}: {state}")
     for s in scs:
-        typer.echo(f"{s.name}: {s.title}")
+        on = ", ".join(versions.get(k).version for k in s.dockers)
+        typer.echo(f"{s.name}: {s.title} (Docker {on})")
         for v in s.variants:
             typer.echo(f"  --variant {v.name}: {v.description}")
     for r in runs:
@@ -43,16 +53,20 @@ def run_cmd(
     keep: bool = typer.Option(False, "--keep", help="leave it running; `nflens lab down ID`"),
     out: Path | None = typer.Option(None, "--out", help="write snapshot + flows + expected here"),
     rounds: int = typer.Option(2, "--rounds", help="probe every flow this many times"),
+    docker: str = typer.Option("20", "--docker", help="the host's Docker version: 20 (20.10, "
+                               "the machine's), 26 or 28 (`nflens lab versions --fetch`)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Build the scenario, probe every flow twice, snapshot it and compare with the simulator."""
     from nflens.lab import run as lab_run
+    from nflens.lab import versions
     from nflens.lab.scenarios import load
 
+    key = versions.get(docker).key  # an unknown version is refused before anything else
     _need_root()
     sc = load(scenario)
     log = (lambda m: typer.echo(m, err=True))
-    report = lab_run.run(sc, variant, out=out, keep=keep, rounds=rounds, log=log)
+    report = lab_run.run(sc, variant, out=out, keep=keep, rounds=rounds, log=log, docker=key)
     if as_json:
         sys.stdout.write(json.dumps(_report_json(report), indent=1) + "\n")
     else:
@@ -63,7 +77,8 @@ def run_cmd(
 
 
 def _report_json(report) -> dict:
-    return {"scenario": report.scenario, "variant": report.variant, "id": report.run_id,
+    return {"scenario": report.scenario, "variant": report.variant, "docker": report.docker,
+            "id": report.run_id,
             "kept": report.kept, "out": str(report.out_dir) if report.out_dir else None,
             "timings": report.timings,
             "flows": [{"name": o.name, "kernel": o.outcome, "flaky": o.flaky,
@@ -73,7 +88,8 @@ def _report_json(report) -> dict:
 
 
 def _print_report(report) -> None:
-    typer.echo(f"{report.scenario} / {report.variant} (lab {report.run_id})")
+    typer.echo(f"{report.scenario} / {report.variant} on Docker {report.docker} "
+               f"(lab {report.run_id})")
     sim = report.verdicts is not None
     typer.echo(f"  {'flow':24} {'kernel':8} {'simulator':10} detail" if sim
                else f"  {'flow':24} {'kernel':8} detail  (no simulator checker available)")
@@ -92,6 +108,79 @@ def _print_report(report) -> None:
     if report.kept:
         typer.echo(f"  kept: `nflens lab down {report.run_id}` removes it "
                    f"(docker -H unix:///run/nflens-lab/{report.run_id}/docker.sock)")
+
+
+@lab_app.command("versions")
+def versions_cmd(fetch: bool = typer.Option(False, "--fetch", help="fetch the missing ones "
+                                            "(root; private apt configuration, nothing installed)"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """The Docker versions the lab runs and whether each is ready here (exit 1: one is missing)."""
+    from nflens.lab import versions
+
+    if fetch:
+        missing = versions.fetch_all(log=lambda m: typer.echo(m, err=True))
+    else:
+        missing = versions.available()
+    rows = []
+    for k, v in versions.TESTED.items():
+        packages = {}
+        if not missing[k]:
+            packages = versions.provide(k).packages
+        rows.append({"key": k, "version": v.version, "origin": v.origin,
+                     "dir": None if v.system else str(versions.version_dir(v)),
+                     "packages": packages, "missing": missing[k] or None})
+    if as_json:
+        sys.stdout.write(json.dumps({"docker": rows}, indent=1) + "\n")
+    else:
+        for r in rows:
+            state = f"MISSING: {r['missing']}" if r["missing"] else "ready " + ", ".join(
+                f"{p} {ver}" for p, ver in r["packages"].items())
+            typer.echo(f"--docker {r['key']}: Docker {r['version']}: {state}")
+    raise typer.Exit(1 if any(missing.values()) else 0)
+
+
+@lab_app.command("matrix")
+def matrix_cmd(
+    out: Path = typer.Option(Path("build/lab-matrix"), "--out", help="fixture root to write "
+                             "(tests/fixtures/lab to regenerate the committed fixtures)"),
+    docker: list[str] = typer.Option(None, "--docker", help="versions (default: all)"),
+    scenario: list[str] = typer.Option(None, "--scenario", help="scenarios (default: all)"),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="lab runs at once"),
+    committed: Path = typer.Option(Path("tests/fixtures/lab"), "--committed",
+                                   help="fixtures whose kernel outcomes the new runs must repeat"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every scenario variant on every Docker version: probe, snapshot, compare with the
+    simulator and with the committed fixtures. Exit 1 when a version is missing, a run failed,
+    the simulator disagreed or the kernel's outcome moved."""
+    from nflens.lab import matrix, versions
+
+    keys = [versions.get(k).key for k in docker] if docker else list(versions.KEYS)
+    _need_root()
+    missing = {k: why for k, why in versions.available().items() if why and k in keys}
+    for why in missing.values():
+        typer.echo(f"skipped: {why}", err=True)
+
+    def progress(cell):
+        state = cell.error or (f"{len(cell.flows) - len(cell.disagree)}/{len(cell.flows)} agree"
+                               + (f" (differs: {', '.join(cell.disagree)})" if cell.disagree
+                                  else ""))
+        typer.echo(f"docker {cell.key} {cell.name}: {state} [{cell.seconds}s]", err=True)
+
+    done = matrix.run_matrix(out, [k for k in keys if k not in missing], scenario or None, jobs,
+                             progress)
+    rows = matrix.summary(done, committed if committed.is_dir() else None)
+    if as_json:
+        sys.stdout.write(json.dumps({"docker": rows, "missing": missing}, indent=1) + "\n")
+    else:
+        for r in rows:
+            typer.echo(f"Docker {r['docker']}: {r['variants']} variants, {r['probes']} probes, "
+                       f"{r['agree']} agree, {len(r['errors'])} runs failed [{r['seconds']}s]")
+            for line in r["errors"] + [f"differs: {d}" for d in r["disagree"]] + [
+                    f"kernel moved from the committed fixture: {d}" for d in r["drift"]]:
+                typer.echo(f"  {line}")
+    bad = missing or any(r["errors"] or r["disagree"] or r["drift"] for r in rows)
+    raise typer.Exit(1 if bad else 0)
 
 
 @lab_app.command("down")

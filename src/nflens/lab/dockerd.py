@@ -26,6 +26,11 @@ Facts found by trying (Debian docker.io 20.10.24, containerd 1.6.20, runc 1.1.5,
   in the namespace. With false, dockerd itself keeps a listening socket on the host port (a
   reservation: `ss` shows `dockerd`; it accepts and never answers), sets route_localnet=1 on
   the bridge and drops the `! -d 127.0.0.0/8` from nat OUTPUT, so 127.0.0.1:PORT is DNATed.
+- The same holds for Debian 13's dockerd 26.1.5 and sid's 28.5.2 (lab/versions.py: unpacked
+  into a cache, started by absolute path with their own bin folder first in PATH so the
+  managed containerd is theirs; every version uses the machine's runc). Startup takes about
+  1-3 s. dockerd 28 writes raw-table drops, DOCKER-FORWARD/-CT/-BRIDGE and, by default,
+  ip6tables rules; its docker-proxy is named by `userland-proxy-path`.
 - Containers whose PID 1 is busybox httpd ignore SIGTERM (PID 1 has no default handlers), so
   `docker stop` would wait 10 s each: the lab removes containers with force (SIGKILL).
 """
@@ -34,8 +39,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import signal
 import tarfile
 import time
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from nflens.errors import ToolError
+from nflens.lab import versions
 from nflens.lab.netns import Lab, alive
 
 IMAGE = "nflens/busybox:lab"
@@ -81,16 +85,18 @@ class Dockerd:
     """dockerd running in namespace `ns` of `lab`, talking on its own unix socket."""
 
     def __init__(self, lab: Lab, ns: str, config: DaemonConfig | None = None,
-                 mount: Path | None = None, install: Any = None):
-        """`mount`: the host's private mount namespace (lab/mountns.py), entered by dockerd too
-        (it must find firewalld on that namespace's D-Bus). `install`: which binaries (an
-        object with `dockerd`, `path_dirs`, `proxy`, as lab/hostfw.DockerBinaries); None is
-        the machine's own dockerd."""
+                 docker: str = versions.DEFAULT, mount: Path | None = None,
+                 install: Any = None):
+        """`docker`: the Docker version key (versions.KEYS). `mount`: the host's private mount
+        namespace (lab/mountns.py), entered by dockerd too (it must find firewalld on that
+        namespace's D-Bus). `install`: binaries to use instead of the version's (an object with
+        `dockerd`, `path_dirs`, `proxy`, `env_path()`, as versions.Install)."""
         self.lab = lab
         self.ns = ns
         self.config = config or DaemonConfig()
+        self.docker = docker
         self.mount = mount
-        self.install = install
+        self.install: Any = install
         self.run_dir = lab.state_dir
         self.sock = self.run_dir / "docker.sock"
         self.daemon_json = self.run_dir / "daemon.json"
@@ -103,12 +109,13 @@ class Dockerd:
         return f"unix://{self.sock}"
 
     def argv(self) -> list[str]:
+        """`env PATH=...` first: dockerd finds its containerd (and containerd its shim) through
+        PATH, so a cached version runs its own and the machine's runc. env execs dockerd, so the
+        spawned pid is still dockerd's."""
         run_id = self.lab.id
-        inst = self.install
-        env = ["env", "PATH=" + ":".join((*inst.path_dirs, os.environ.get(
-            "PATH", "/usr/sbin:/usr/bin:/sbin:/bin")))] if inst and inst.path_dirs else []
-        return env + [inst.dockerd if inst else "dockerd",
-                "--exec-root", str(self.run_dir / "exec"),
+        install = self.install or versions.provide(self.docker)
+        env = ["env", f"PATH={install.env_path()}"] if install.path_dirs else []
+        return env + [install.dockerd, "--exec-root", str(self.run_dir / "exec"),
                 "--data-root", str(self.lab.data_dir / "docker"),
                 "--pidfile", str(self.run_dir / "docker.pid"), "-H", self.url,
                 "--config-file", str(self.daemon_json), "--storage-driver", "vfs",
@@ -116,18 +123,22 @@ class Dockerd:
                 "--containerd-plugins-namespace", f"nfl-{run_id}-plugins", "--log-level", "warn"]
 
     def start(self, timeout: float = 60) -> None:
-        if self.install is None and shutil.which("dockerd") is None:
-            raise ToolError("dockerd is not installed (Debian: apt-get install docker.io)")
+        if self.install is None:
+            self.install = versions.provide(self.docker)  # VersionMissing names what is missing
         self.lab.add_dir(self.run_dir / "exec", mounts=True)
         self.lab.add_dir(self.lab.data_dir, mounts=True)
         self.lab.add_cgroup(f"nfl-{self.lab.id}")
-        data = self.config.daemon_json()
-        if self.install is not None and self.install.proxy and self.config.userland_proxy:
-            data["userland-proxy-path"] = self.install.proxy
-        self.daemon_json.write_text(json.dumps(data, indent=1) + "\n")
+        self.daemon_json.write_text(json.dumps(self.written_json(), indent=1) + "\n")
         self._proc = self.lab.spawn(self.ns, self.argv(), log=self.log, graceful=True,
                                     mount=self.mount)
         self._wait_ready(timeout)
+
+    def written_json(self) -> dict[str, Any]:
+        """The config's daemon.json, plus this version's own docker-proxy when it is cached."""
+        data = self.config.daemon_json()
+        if self.install is not None and self.install.proxy and self.config.userland_proxy:
+            data["userland-proxy-path"] = self.install.proxy
+        return data
 
     def _wait_ready(self, timeout: float) -> None:
         import docker
@@ -167,25 +178,27 @@ class Dockerd:
         return IMAGE
 
     def run_server(self, name: str, port: int = 80, network: str | None = None,
-                   ip: str | None = None, ports: dict[str, Any] | None = None, **kwargs: Any):
+                   ip: str | None = None, ports: dict[str, Any] | None = None,
+                   ip6: str | None = None, **kwargs: Any):
         """A container running busybox httpd that answers `nflens:<name>` on `port`."""
         cmd = ["sh", "-c", f"mkdir -p /tmp/www && echo nflens:{name} > /tmp/www/index.html"
                f" && exec httpd -f -p {port} -h /tmp/www"]
         create: dict[str, Any] = dict(name=name, command=cmd, detach=True, ports=ports or {},
                                       **kwargs)
         if network and ip:
-            return self._run_with_ip(name, network, ip, create)
+            return self._run_with_ip(name, network, ip, create, ip6)
         if network:
             create["network"] = network
         return self.client.containers.run(IMAGE, **create)
 
-    def _run_with_ip(self, name: str, network: str, ip: str, create: dict[str, Any]):
+    def _run_with_ip(self, name: str, network: str, ip: str, create: dict[str, Any],
+                     ip6: str | None = None):
         """A fixed address needs the endpoint config of the API, not `containers.run(network=)`."""
         api = self.client.api
         host_config = api.create_host_config(port_bindings=_bindings(create.pop("ports")),
                                              network_mode=network)
         netcfg = api.create_networking_config({network: api.create_endpoint_config(
-            ipv4_address=ip)})
+            ipv4_address=ip, ipv6_address=ip6)})
         exposed = list(host_config.get("PortBindings", {}).keys())
         created = api.create_container(IMAGE, command=create.pop("command"), name=name,
                                        host_config=host_config, networking_config=netcfg,

@@ -30,34 +30,12 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from nflens.errors import ToolError
 from nflens.lab.mountns import HostMounts
 from nflens.lab.netns import Lab
 
-CACHE = Path("/var/cache/nflens-lab/docker")
-
-
-@dataclass(frozen=True)
-class DockerBinaries:
-    """Which dockerd a host runs: the fields of lab/versions.Install (labdocker), so a cached
-    Docker 26/28 plugs in. The default is the machine's own dockerd."""
-
-    dockerd: str = "dockerd"
-    path_dirs: tuple[str, ...] = ()
-    proxy: str | None = None
-    version: str = "system"
-
-    @classmethod
-    def cached(cls, version: str) -> "DockerBinaries":
-        """A version already extracted into the lab cache (this module never fetches)."""
-        root = CACHE / version
-        if not (root / "usr/sbin/dockerd").exists():
-            raise ToolError(f"Docker {version} is not in {root} (make test fetches it)")
-        return cls(str(root / "usr/sbin/dockerd"), (str(root / "usr/bin"), str(root / "usr/sbin")),
-                   str(root / "usr/sbin/docker-proxy"), version)
 
 
 class Manager:

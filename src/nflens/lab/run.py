@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nflens.errors import ToolError
-from nflens.lab import hostfw, probes, topology
+from nflens.lab import hostfw, probes, topology, versions
 from nflens.lab.dockerd import Dockerd
 from nflens.lab.mountns import HostMounts
 from nflens.lab.netns import Lab, run_in
@@ -35,11 +35,16 @@ class LabContext:
     def host(self) -> str:
         return self.topo.host
 
-    def network(self, name: str, subnet: str, gateway: str, **kwargs: Any):
+    def network(self, name: str, subnet: str, gateway: str, subnet6: str | None = None,
+                gateway6: str | None = None, **kwargs: Any):
+        """A bridge network with fixed subnets (an IPv6 one too when `subnet6` is given)."""
         import docker.types
 
-        pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
-        ipam = docker.types.IPAMConfig(pool_configs=[pool])
+        pools = [docker.types.IPAMPool(subnet=subnet, gateway=gateway)]
+        if subnet6:
+            pools.append(docker.types.IPAMPool(subnet=subnet6, gateway=gateway6))
+            kwargs["enable_ipv6"] = True
+        ipam = docker.types.IPAMConfig(pool_configs=pools)
         return self.docker.client.networks.create(name, driver="bridge", ipam=ipam, **kwargs)
 
     def server(self, name: str, **kwargs: Any):
@@ -80,6 +85,7 @@ class FlowOutcome:
 class RunReport:
     scenario: str
     variant: str
+    docker: str
     run_id: str
     outcomes: list[FlowOutcome]
     timings: dict[str, float]
@@ -91,8 +97,10 @@ class RunReport:
 Log = Callable[[str], None]
 
 
-def build(lab: Lab, sc: Scenario, variant: Variant, binaries: Any = None) -> LabContext:
-    """`binaries`: the dockerd to run (lab/hostfw.DockerBinaries; None: the machine's)."""
+def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAULT
+          ) -> LabContext:
+    """The scenario's host on Docker version `docker` (versions.KEYS), its host firewall (ufw,
+    firewalld) started first in the host's private mount namespace, as at boot."""
     topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
     for port in sc.host_services:
         topo.host_service(port)
@@ -102,8 +110,8 @@ def build(lab: Lab, sc: Scenario, variant: Variant, binaries: Any = None) -> Lab
             mounts.sh(line)
         else:
             run_in(topo.host, ["sh", "-c", line])
-    dockerd = Dockerd(lab, topo.host, variant.daemon, mount=mounts.file if mounts else None,
-                      install=binaries)
+    dockerd = Dockerd(lab, topo.host, variant.daemon, docker=docker,
+                      mount=mounts.file if mounts else None)
     dockerd.start()
     dockerd.build_image()
     ctx = LabContext(lab, topo, dockerd, mounts=mounts)
@@ -164,7 +172,10 @@ def write_files(ctx: LabContext, sc: Scenario, variant: Variant, outcomes: list[
     if variant.boot:
         expected["boot"] = "\n".join(variant.boot)
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    install = ctx.docker.install
     lab = {"scenario": sc.name, "variant": variant.name, "description": variant.description,
+           "docker": install.version.version if install else None,
+           "packages": install.packages if install else {},
            "daemon": variant.daemon.daemon_json(), **_versions(ctx, sc),
            "probes": {o.name: [{"outcome": r.outcome, "token": r.token, "detail": r.detail}
                                for r in o.rounds] for o in outcomes}}
@@ -226,15 +237,18 @@ def simulate_verdicts(out: Path) -> dict[str, str]:
 
 def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
         keep: bool = False, rounds: int = 2, log: Log | None = None,
-        run_id: str | None = None, binaries: Any = None) -> RunReport:
-    """Build, probe, snapshot, compare; tear down unless `keep` (then `nflens lab down ID`)."""
+        run_id: str | None = None, docker: str = versions.DEFAULT) -> RunReport:
+    """Build, probe, snapshot, compare; tear down unless `keep` (then `nflens lab down ID`).
+    `docker`: the version key (versions.KEYS) the host's dockerd is."""
     log = log or (lambda msg: None)
     variant = sc.variant(variant_name)
+    sc.check_docker(docker)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     with Lab(run_id, keep=keep) as lab:
-        log(f"lab {lab.id}: building {sc.name}/{variant.name}")
-        ctx = build(lab, sc, variant, binaries)
+        log(f"lab {lab.id}: building {sc.name}/{variant.name} on Docker "
+            f"{versions.get(docker).version}")
+        ctx = build(lab, sc, variant, docker)
         timings["build"] = round(time.monotonic() - t0, 2)
         outcomes = probe_all(ctx, sc.flows, rounds)
         timings["probe"] = round(time.monotonic() - t0 - timings["build"], 2)
@@ -242,7 +256,8 @@ def run(sc: Scenario, variant_name: str | None = None, out: Path | None = None,
         if out is not None:
             write_files(ctx, sc, variant, outcomes, out)
             verdicts = _safe_verdicts(out, log)
-        report = RunReport(sc.name, variant.name, lab.id, outcomes, timings, out, verdicts, keep)
+        report = RunReport(sc.name, variant.name, versions.get(docker).version, lab.id,
+                           outcomes, timings, out, verdicts, keep)
         if not keep:
             ctx.docker.stop()
     timings["total"] = round(time.monotonic() - t0, 2)

@@ -15,6 +15,7 @@ prefix, plus one outside all of them, tells every rule's outcome apart.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from nflens.ir.host import Host
@@ -134,6 +135,32 @@ def direct(host: Host, res: Resolved) -> list[Probe]:
                             Endpoint(iface=iface, src=nb), ep.ipv4.ip, port, proto)
                 out.append(Probe("direct", flow, name, net.bridge, ep.ipv4.ip, src=nb,
                                  dst=ep.ipv4.ip, port=port, proto=proto))
+    return out
+
+
+# Docker 28 and later: `-t raw -A PREROUTING -d <container address> ! -i <bridge> -j DROP` for
+# every container on a bridge in the default (nat) gateway mode (moby libnetwork, bridge driver
+# `setupNonInternalNetworkRules` / filterDirectAccess): a packet for a container's own address
+# that did not come in over its bridge is dropped before conntrack, whatever the filter table
+# says. Docker 20.10 and 26 have no such rule (only `--allow-direct-routing` or gateway mode
+# `routed` remove it on 28).
+_DIRECT_DROP = re.compile(r"-A PREROUTING -d (?P<addr>[0-9a-fA-F.:]+)/(?:32|128) "
+                          r"! -i (?P<bridge>\S+) -j DROP$")
+
+
+def direct_refused(host: Host) -> set[tuple[str, str]]:
+    """(container address, bridge) pairs whose direct access Docker itself refuses in the raw
+    table: no policy can open them, so a statement allowing a source means "deny" there."""
+    out = set()
+    for t in host.ruleset.tables:
+        if t.name != "raw" or t.family not in ("ip", "ip6") or not t.origin.startswith("iptables"):
+            continue
+        for c in t.chains:
+            if c.name == "PREROUTING":
+                for r in c.rules:
+                    m = _DIRECT_DROP.search(r.text)
+                    if m:
+                        out.add((str(ipaddress.ip_address(m["addr"])), m["bridge"]))
     return out
 
 

@@ -18,7 +18,7 @@ from nflens.kernel.trace import RuleStep
 from nflens.policy.iptables import CHAIN
 
 OWN_CHAINS = frozenset(CHAIN.values())
-from nflens.policy.flows import Probe, probes
+from nflens.policy.flows import Probe, direct_refused, probes
 from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
 
@@ -112,11 +112,17 @@ class Verification:
         return [s for s in self.statements if s not in seen]
 
 
-def judge(res: Resolved, p: Probe) -> tuple[str | None, str | None]:
-    """(statement label, expected verdict) of the first statement that speaks about `p`."""
+def judge(res: Resolved, p: Probe, refused: frozenset[tuple[str, str]] = frozenset()
+          ) -> tuple[str | None, str | None]:
+    """(statement label, expected verdict) of the first statement that speaks about `p`.
+    `refused`: (address, bridge) of containers whose direct access Docker itself drops
+    (flows.direct_refused, Docker >= 28): a policy only narrows what Docker lets through, so a
+    statement allowing a direct connection there expects what Docker does: deny."""
     for st in res.inbound:
         v = _inbound(st, p)
         if v is not None:
+            if v == "allow" and p.kind == "direct" and (str(p.dst), p.bridge) in refused:
+                v = "deny"
             return st.label, v
     if p.kind in ("inbound", "direct") and res.closed_bridges:
         return "inbound default closed", "deny"
@@ -153,8 +159,9 @@ def verify(before: Host, after: Host, res: Resolved) -> Verification:
     out = Verification(statements=list(dict.fromkeys(
         [s.label for s in res.inbound] + (["inbound default closed"] if res.closed_bridges else [])
         + [s.label for s in res.egress] + [s.label for s in res.to_host])))
+    refused = frozenset(direct_refused(before))
     for p in probes(before, res):
-        label, expect = judge(res, p)
+        label, expect = judge(res, p, refused)
         was = sim_before.run(p.flow)
         if label is None:
             label = _replaced(res, was)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from nflens.errors import NflensError
+from nflens.lab import versions
 from nflens.lab.dockerd import DaemonConfig
 
 MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dnat_port",
            "seed005_nft_priority", "docker_options", "internal_net", "ufw_docker",
-           "firewalld_zones")
+           "firewalld_zones", "docker_versions")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,13 @@ class Scenario:
     forward_first: bool = True  # ip_forward=1 before dockerd (FORWARD stays ACCEPT)
     host_services: tuple[int, ...] = (8000,)
     firewall: str | None = None  # "ufw" | "firewalld": the real manager (lab/hostfw.py)
+    dockers: tuple[str, ...] = versions.KEYS  # the Docker versions it runs on (versions.KEYS)
+
+    def check_docker(self, key: str) -> None:
+        v = versions.get(key)
+        if v.key not in self.dockers:
+            raise NflensError(f"scenario {self.name} does not run on Docker {v.version}; it runs "
+                              "on " + ", ".join(versions.get(k).version for k in self.dockers))
 
     def variant(self, name: str | None) -> Variant:
         if name is None:
