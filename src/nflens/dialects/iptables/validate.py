@@ -64,11 +64,34 @@ def _match(m: XtMatch, hook: str | None) -> None:
     for opt, hooks in IFACE_HOOKS.items():
         if m.name == "addrtype" and opt in given and hook is not None and hook not in hooks:
             raise ValueError(f"match addrtype: --{opt} is not allowed in the {hook} hook")
+    if m.name == "recent":
+        _recent(m, given)
     if m.name == "owner" and "suppl-groups" in given:
         sup = given.index("suppl-groups")
         if "gid-owner" not in given[:sup] or m.opts[sup].negated:
             raise ValueError("match owner: --suppl-groups needs a --gid-owner before it and "
                              "cannot be negated")
+
+
+RECENT_COMMANDS = ("set", "rcheck", "update", "remove")
+# xt_recent.c checkentry refuses hit_count >= XT_RECENT_MAX_NSTAMPS (65536: iptables' .t has
+# `--hitcount 65536` as ;FAIL and real dumps carry values above the old 255, e.g. 348)
+RECENT_MAX_HITCOUNT = 65535
+
+
+def _recent(m: XtMatch, given: list[str]) -> None:
+    """libxt_recent.c's final check and the kernel's checkentry (its ;FAIL lines)."""
+    commands = [c for c in RECENT_COMMANDS if c in given]
+    if len(commands) > 1:
+        raise ValueError("match recent: only one of --set, --rcheck, --update, --remove")
+    if "rttl" in given and commands and commands[0] in ("set", "remove"):  # .excl F_SET|F_REMOVE
+        raise ValueError("match recent: --rttl is only valid with --rcheck or --update")
+    if "reap" in given and "seconds" not in given:  # .also = F_SECONDS
+        raise ValueError("match recent: --reap needs --seconds")
+    hits = m.get("hitcount")
+    if hits is not None and not 0 <= int(hits.value) <= RECENT_MAX_HITCOUNT:
+        raise ValueError(f"match recent: --hitcount {hits.value} is larger than the kernel's "
+                         f"maximum ({RECENT_MAX_HITCOUNT})")
 
 
 def _target(t: Action, proto: str | None) -> None:
