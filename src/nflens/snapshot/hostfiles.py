@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from nflens.errors import ParseError
+from nflens.literal import excerpt
 from nflens.ir.host import Address, Interface, PolicyRule, Route, Socket
 
 # ---- ip -j -d link / ip -j addr ------------------------------------------------------------
@@ -206,7 +207,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
         if not words or words[0] in ("Netid", "State"):
             continue
         if len(words) < 5 or words[0] not in ("tcp", "udp", "sctp", "raw", "mptcp", "u_str"):
-            raise ParseError(f"not an `ss -Htlnup` line: {line.strip()!r}", file, number)
+            raise ParseError(f"not an `ss -Htlnup` line: {excerpt(line)}", file, number)
         if words[0] not in ("tcp", "udp"):
             continue
         try:
@@ -217,7 +218,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
         try:
             addr = ipaddress.ip_address("::" if dual else host)
         except ValueError:
-            raise ParseError(f"bad local address {words[4]!r}", file, number) from None
+            raise ParseError(f"bad local address {excerpt(words[4])}", file, number) from None
         proc = _PROCESS.search(line)
         out.append(Socket(words[0], addr, port, proc.group(1) if proc else None,
                           int(proc.group(2)) if proc else None, iface, dual))
@@ -237,6 +238,6 @@ def sysctls(text: str, file: str) -> tuple[tuple[str, str], ...]:
             continue
         key, sep, value = stripped.partition("=")
         if not sep or not key.strip() or " " in key.strip():
-            raise ParseError(f"expected `key = value`, got {stripped!r}", file, number)
+            raise ParseError(f"expected `key = value`, got {excerpt(stripped)}", file, number)
         out.append((key.strip(), value.strip()))
     return tuple(out)
