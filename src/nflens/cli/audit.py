@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nflens.report.console import console, join, literal
+
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -32,7 +34,7 @@ def audit(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
         return
-    render(result, Console())
+    render(result, console())
 
 
 def _write_html(host, result, path: Path) -> None:
@@ -47,7 +49,8 @@ def _write_html(host, result, path: Path) -> None:
     typer.echo(f"wrote {path}", err=True)
 
 
-def render(result: dict, console: Console) -> None:
+def render(result: dict, out: Console) -> None:
+    """The text view of the audit; every name, rule and text printed literally."""
     table = Table(title="Exposure: who can open a connection", show_lines=False)
     for col in ("port", "target", "interface", "sources"):
         table.add_column(col)
@@ -60,35 +63,45 @@ def render(result: dict, console: Console) -> None:
             shown = ", ".join(srcs[:4]) + (f" (+{len(srcs) - 4})" if len(srcs) > 4 else "")
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
-            table.add_row(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0 else "",
-                          what if i == 0 else "", r["iface"], shown or "-")
-    console.print(table)
+            table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
+                                  else ""),
+                          literal(what if i == 0 else ""), literal(r["iface"]),
+                          literal(shown or "-"))
+    out.print(table)
     if result.get("egress"):
-        eg = Table(title="Egress: where each Docker network can open connections")
-        for col in ("network", "service", "destinations"):
-            eg.add_column(col)
-        for e in result["egress"]:
-            dests = e["destinations"]
-            eg.add_row(e["network"], f"{e['proto']}/{e['port']}",
-                       (", ".join(dests[:4]) + (f" (+{len(dests) - 4})" if len(dests) > 4
-                                                else "")) or "-")
-        console.print(eg)
+        _render_egress(result["egress"], out)
     findings = result["findings"]
-    console.print(f"\n[bold]{len(findings)} finding(s)[/bold]")
+    out.print(join("\n", literal(f"{len(findings)} finding(s)", "bold")))
     for n, f in enumerate(findings, 1):
-        style = SEVERITY_STYLE.get(f["severity"], "")
-        console.print(f"\n{n}. [{style}]{f['severity'].upper()}[/{style}] {f['title']} "
-                      f"[dim]({f['id']}: {f['subject']})[/dim]")
-        console.print(f"   {f['explanation']}", highlight=False)
-        for r in f["rules"]:
-            console.print(f"   rule {r['file']}:{r['line']}  {r['text']}", highlight=False)
-        if f["fix"]:
-            console.print("   fix:")
-            for line in f["fix"].splitlines():
-                console.print(f"     {line}", highlight=False, markup=False)
-        if f["fix_verified"] is not None:
-            mark = "verified" if f["fix_verified"] else "NOT verified"
-            console.print(f"   [dim]{mark}: {f['verification']}[/dim]", highlight=False)
+        _render_finding(n, f, out)
+
+
+def _render_egress(egress: list[dict], out: Console) -> None:
+    eg = Table(title="Egress: where each Docker network can open connections")
+    for col in ("network", "service", "destinations"):
+        eg.add_column(col)
+    for e in egress:
+        dests = e.get("readable", e["destinations"])
+        eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
+                   literal((", ".join(dests[:4]) + (f" (+{len(dests) - 4})" if len(dests) > 4
+                                                    else "")) or "-"))
+    out.print(eg)
+
+
+def _render_finding(n: int, f: dict, out: Console) -> None:
+    style = SEVERITY_STYLE.get(f["severity"], "")
+    out.print(join(f"\n{n}. ", literal(f["severity"].upper(), style), f" {f['title']} ",
+                   literal(f"({f['id']}: {f['subject']})", "dim")))
+    out.print(literal(f"   {f['explanation']}", lines=True))
+    for r in f["rules"]:
+        out.print(literal(f"   rule {r['file']}:{r['line']}  {r['text']}"))
+    if f["fix"]:
+        out.print("   fix:")
+        for line in f["fix"].splitlines():
+            out.print(literal(f"     {line}"))
+    if f["fix_verified"] is not None:
+        mark = "verified" if f["fix_verified"] else "NOT verified"
+        out.print(literal(f"   {mark}: {f['verification']}", "dim"))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from nflens.flows import load_flows, parse_from, parse_to
 from nflens.ir.packet import Flow
+from nflens.report.console import console
 
 
 def _simulator(snapshot: Path):
@@ -30,9 +31,9 @@ def check(
     sim = _simulator(snapshot)
     flows = load_flows(flows_file)
     results = []
-    console = Console(stderr=True)
-    show = not as_json and console.is_terminal and len(flows) > 20
-    with Progress(console=console, transient=True, disable=not show) as progress:
+    err = Console(stderr=True)
+    show = not as_json and err.is_terminal and len(flows) > 20
+    with Progress(console=err, transient=True, disable=not show) as progress:
         task = progress.add_task("simulating flows", total=len(flows))
         for flow in flows:
             results.append(sim.run(flow))
@@ -42,7 +43,7 @@ def check(
     else:
         from nflens.report.text import render_check
 
-        render_check(results, Console())
+        render_check(results, console())
     if not all(r.holds for r in results):
         raise typer.Exit(1)
 
@@ -82,10 +83,10 @@ def trace(
         return
     from nflens.report.text import render_trace, render_what_if
 
-    console = Console()
-    render_trace(result, console, verbose=not brief)
+    out = console()
+    render_trace(result, out, verbose=not brief)
     if change is not None:
-        render_what_if(change, console)
+        render_what_if(change, out)
 
 
 def register(app: typer.Typer) -> None:

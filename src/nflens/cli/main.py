@@ -8,6 +8,7 @@ import sys
 import typer
 
 from nflens.errors import NflensError
+from nflens.literal import printable
 
 app = typer.Typer(
     name="nflens",
@@ -40,13 +41,13 @@ def main() -> None:
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except NflensError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(printable(str(exc), keep_newlines=True), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:  # a file the user named could not be read or written
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        typer.echo(f"{where}{exc.strerror or exc}", err=True)
+        typer.echo(printable(f"{where}{exc.strerror or exc}"), err=True)
         sys.exit(2)
     except typer.Abort:
         typer.echo("aborted", err=True)

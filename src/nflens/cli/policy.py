@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from nflens.report.console import console
 
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
@@ -44,7 +44,7 @@ def plan(
     if as_json:
         sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
     else:
-        render_plan(result, Console(), show_payload)
+        render_plan(result, console(), show_payload)
     if not result.ok:
         raise typer.Exit(1)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from nflens.report.console import console
 
 from nflens.cli.policy import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
 
@@ -42,7 +42,7 @@ def apply(
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=True)
     plan = make_plan(policy, host, dialect, check=not no_verify)
-    err = Console(stderr=True)
+    err = console(stderr=True)
     if not plan.ok and not force:
         render_plan(plan, err)
         raise PolicyError("refused: the plan does not hold on the simulator (--force to apply "
