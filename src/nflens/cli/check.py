@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from nflens.flows import load_flows, parse_from, parse_to
+from nflens.flows import check_origin, load_flows, parse_from, parse_to
 from nflens.ir.packet import Flow
 from nflens.report.console import console
 
@@ -30,6 +30,8 @@ def check(
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
     sim = _simulator(snapshot)
     flows = load_flows(flows_file)
+    for flow in flows:
+        check_origin(sim.host, flow.origin, f"{flows_file}: flow {flow.name!r}")
     results = []
     err = Console(stderr=True)
     show = not as_json and err.is_terminal and len(flows) > 20
@@ -61,6 +63,7 @@ def trace(
     addr, port, proto = parse_to(dst)
     flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
     sim = _simulator(snapshot)
+    check_origin(sim.host, origin, f"--from {src!r}")
     result = sim.run(flow)
     from nflens.kernel.whatif import what_would_change
 

@@ -22,7 +22,17 @@ app = typer.Typer(
 COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy")
 
 
+_registered = False
+
+
 def _register() -> None:
+    """Add every command group to `app`, once: main() called again in one process (the
+    in-process CLI tests, the mutation fuzz) must not register each command again — the
+    duplicates made every later call slower."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"nflens.cli.{name}")

@@ -33,10 +33,9 @@ def matrix(
         raise NflensError("ports are 0-65535")
     assignment = None
     if ipassmt is not None:
-        try:
-            text = ipassmt.read_text()
-        except OSError as exc:
-            raise NflensError(f"{ipassmt}: cannot read: {exc.strerror}") from exc
+        from nflens.textfile import read_text
+
+        text = read_text(ipassmt)  # FILE:LINE where it is not UTF-8
         assignment = parse_ipassmt(text, str(ipassmt))
     ruleset = parse_file(file)
     try:

@@ -16,6 +16,8 @@ DIALECT = typer.Option(None, "--dialect", help="iptables or nft (default: the ho
 NETNS = typer.Option(None, "--netns", help="act in this network namespace (/run/netns/NAME)")
 DOCKER_HOST = typer.Option(None, "--docker-host", envvar="NFLENS_DOCKER_HOST",
                            help="Docker API address (unix:///run/docker.sock)")
+ALLOW_MISSING = typer.Option(False, "--allow-missing", help="skip containers the policy names "
+                             "that do not exist (default: an error)")
 STATE_DIR = typer.Option(None, "--state-dir", envvar="NFLENS_STATE_DIR",
                          help="backups, lock and pending apply (default /var/lib/nflens)")
 
@@ -30,6 +32,7 @@ def plan(
     docker_host: str | None = DOCKER_HOST,
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     show_payload: bool = typer.Option(False, "--payload", help="print the transactions too"),
+    allow_missing: bool = ALLOW_MISSING,
 ) -> None:
     """Compile, diff against the rules there, and prove on the simulator; exit 1 when a
     statement does not hold or a flow no statement speaks about changes verdict."""
@@ -40,7 +43,7 @@ def plan(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=False)
-    result = make_plan(policy, host, dialect)
+    result = make_plan(policy, host, dialect, allow_missing=allow_missing)
     if as_json:
         sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from nflens.report.console import console
 
-from nflens.cli.policy import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
+from nflens.cli.policy import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS, STATE_DIR
 
 
 def apply(
@@ -28,6 +28,7 @@ def apply(
     ssh_connection: str | None = typer.Option(None, "--ssh-connection", envvar="SSH_CONNECTION",
                                               help="the session to protect (default: "
                                               "$SSH_CONNECTION)"),
+    allow_missing: bool = ALLOW_MISSING,
 ) -> None:
     """Apply atomically with a backup; roll back after --confirm-timeout unless confirmed."""
     from nflens.errors import PolicyError
@@ -41,7 +42,7 @@ def apply(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=True)
-    plan = make_plan(policy, host, dialect, check=not no_verify)
+    plan = make_plan(policy, host, dialect, check=not no_verify, allow_missing=allow_missing)
     err = console(stderr=True)
     if not plan.ok and not force:
         render_plan(plan, err)

@@ -8,13 +8,14 @@ the JSON decoder gives one); a directory that does not exist raises SnapshotErro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from nflens import safejson
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
 from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
+from nflens.snapshot.schemas import EntryError
 
 KNOWN_FILES = (
     "iptables-save.txt", "ip6tables-save.txt", "nft.json", "nft.txt", "ebtables-save.txt",
@@ -32,6 +33,7 @@ class _Dir:
     def __init__(self, root: Path):
         self.root = root
         self.files: list[str] = []
+        self.texts: dict[str, str] = {}  # the JSON files' texts, for the line of an error
         self.assumptions: list[str] = []
 
     def path(self, name: str) -> str:
@@ -51,11 +53,8 @@ class _Dir:
             return None
         if not text.strip():
             raise ParseError("empty file, expected JSON", self.path(name))
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc.msg} (column {exc.colno})", self.path(name),
-                             exc.lineno) from None
+        self.texts[name] = text
+        return safejson.loads(text, self.path(name))
 
     def missing(self, name: str, assumed: str) -> None:
         self.assumptions.append(f"no {name}: {assumed}")
@@ -77,6 +76,9 @@ def read_snapshot(path: str | Path) -> Host:
     d = _Dir(root)
     try:
         return _read(d, root)
+    except EntryError as exc:  # a wrong element of a JSON list: find its line
+        line = safejson.element_line(d.texts.get(Path(exc.file or "").name, ""), exc.entry)
+        raise _renamed(ParseError(exc.message, exc.file, line), root) from None
     except ParseError as exc:
         raise _renamed(exc, root) from None
 
