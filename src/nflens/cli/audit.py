@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nflens.analysis.partition import listed
 from nflens.report.console import console, join, literal
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -60,7 +61,7 @@ def render(result: dict, out: Console) -> None:
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
-            shown = ", ".join(srcs[:4]) + (f" (+{len(srcs) - 4})" if len(srcs) > 4 else "")
+            shown = listed(srcs, 4)
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
@@ -71,7 +72,8 @@ def render(result: dict, out: Console) -> None:
     if result.get("egress"):
         _render_egress(result["egress"], out)
     findings = result["findings"]
-    out.print(join("\n", literal(f"{len(findings)} finding(s)", "bold")))
+    out.print()
+    out.print(literal(f"{len(findings)} finding(s)", "bold"))
     for n, f in enumerate(findings, 1):
         _render_finding(n, f, out)
 
@@ -83,14 +85,14 @@ def _render_egress(egress: list[dict], out: Console) -> None:
     for e in egress:
         dests = e.get("readable", e["destinations"])
         eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
-                   literal((", ".join(dests[:4]) + (f" (+{len(dests) - 4})" if len(dests) > 4
-                                                    else "")) or "-"))
+                   literal(listed(dests, 4) or "-"))
     out.print(eg)
 
 
 def _render_finding(n: int, f: dict, out: Console) -> None:
     style = SEVERITY_STYLE.get(f["severity"], "")
-    out.print(join(f"\n{n}. ", literal(f["severity"].upper(), style), f" {f['title']} ",
+    out.print()
+    out.print(join(f"{n}. ", literal(f["severity"].upper(), style), f" {f['title']} ",
                    literal(f"({f['id']}: {f['subject']})", "dim")))
     out.print(literal(f"   {f['explanation']}", lines=True))
     for r in f["rules"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.partition import cidrs_of, merge, subtract
+from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
 
 ID = "input-bypass"
@@ -41,8 +41,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
 
 def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
     b = p.binding
-    where = "; ".join(f"{iface}: {', '.join(cidrs_of(p.version, r)[:6])}"
-                      + (" ..." if len(cidrs_of(p.version, r)) > 6 else "")
+    where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
                       for iface, r in excess.items())
     explanation = (
         f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
