@@ -114,3 +114,14 @@ def test_an_unparsable_line_is_quoted_short_and_escaped(tmp_path):
         assert run.code == 2 and name in run.err
         assert "\x1b" not in run.err and "\\x1b" in run.err
         assert "A" * 60 not in run.err
+
+
+def test_redact_refuses_a_snapshot_with_a_link_and_never_copies_its_target(tmp_path, secret):
+    from nflens.snapshot import redact
+
+    snap = lab_copy(tmp_path)
+    (snap / "ss.txt").unlink()
+    os.symlink(secret, snap / "ss.txt")
+    with pytest.raises(SnapshotError, match="ss.txt: a symbolic link"):
+        redact(snap, tmp_path / "out")
+    assert not any(SECRET in p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
