@@ -1,4 +1,5 @@
-"""pydantic schemas of the `ip -j` outputs of a snapshot: what hostfiles.py may rely on.
+"""pydantic schemas of a snapshot's JSON files (`ip -j`, `docker inspect`): what hostfiles.py
+and dockerfiles.py may rely on.
 
 The readers used to trust every field (`"dst": 5` -> TypeError, a dict for `protocol` ->
 unhashable, `addr_info: ["x"]` -> AttributeError, `ifindex: "x"` -> ValueError: tracebacks, issue
@@ -18,7 +19,7 @@ from nflens.errors import ParseError
 
 Index = Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]
 U32 = Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]
-Name = Annotated[StrictStr, Field(min_length=1)]
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 Number = StrictInt | StrictStr  # rule marks are printed "0x10" or 16, tables "main" or 100
 
 
@@ -44,7 +45,7 @@ class Link(_Entry):
     """One element of `ip -j -d link show` or `ip -j addr show`."""
 
     ifindex: Index = 0
-    ifname: Name
+    ifname: NonEmpty
     link_type: StrictStr | None = None
     address: StrictStr | None = None
     flags: list[StrictStr] = []
@@ -65,7 +66,7 @@ class Nexthop(_Entry):
 class RouteEntry(_Entry):
     """One element of `ip -j route show table all`."""
 
-    dst: Name
+    dst: NonEmpty
     type: StrictStr = "unicast"
     table: Number = "main"
     dev: StrictStr | None = None
@@ -109,7 +110,7 @@ def _where(loc: tuple) -> str:
     """The field's path, without the union member names pydantic inserts (`protocol.int`)."""
     parts = [str(p) for p in loc if str(p) not in _UNION_TAGS and not str(p).startswith(
         ("function-", "constrained-"))]
-    return ".".join(parts) or "the entry"
+    return ".".join(parts)
 
 
 def _message(exc: ValidationError) -> str:
@@ -117,17 +118,18 @@ def _message(exc: ValidationError) -> str:
     where = _where(errors[0]["loc"])
     same = [e for e in errors if _where(e["loc"]) == where]
     got = type(errors[0].get("input")).__name__
+    prefix = f"{where}: " if where else ""
     if len(same) > 1:  # every member of a union refused it
-        msg = f"{where}: {' or '.join(e['msg'].removeprefix('Input should be ') for e in same)}" \
+        msg = f"{prefix}{' or '.join(e['msg'].removeprefix('Input should be ') for e in same)}" \
               f", not a {got}"
     else:
-        msg = f"{where}: {errors[0]['msg']}"
+        msg = f"{prefix}{errors[0]['msg']}"
     rest = len(errors) - len(same)
     return msg + (f" (and {rest} more)" if rest else "")
 
 
 def _describe(raw: Any) -> str:
-    name = raw.get("ifname") if isinstance(raw, dict) else None
+    name = raw.get("ifname", raw.get("Name")) if isinstance(raw, dict) else None
     if isinstance(name, str):
         return f" ({name!r})"
     dst = raw.get("dst") if isinstance(raw, dict) else None
@@ -147,3 +149,77 @@ def entries(model: type[_Entry], data: Any, file: str, what: str) -> list:
             raise EntryError(f"entry #{i + 1}{_describe(raw)}: {_message(exc)}", file,
                              i) from None
     return out
+
+
+# ---- docker inspect / docker network inspect ------------------------------------------------
+# Docker writes null for an empty map or list (Labels, Ports, Networks): every field is optional.
+
+class _Binding(_Entry):
+    HostIp: StrictStr | None = None
+    HostPort: StrictStr | None = None
+
+
+Bindings = dict[StrictStr, list[_Binding] | None] | None
+
+
+class _State(_Entry):
+    Running: bool | None = None
+    Pid: StrictInt | None = None
+
+
+class _Endpoint(_Entry):
+    IPAddress: StrictStr | None = None
+    IPPrefixLen: Annotated[StrictInt, Field(ge=0, le=32)] | None = None
+    GlobalIPv6Address: StrictStr | None = None
+    GlobalIPv6PrefixLen: Annotated[StrictInt, Field(ge=0, le=128)] | None = None
+    Gateway: StrictStr | None = None
+    IPv6Gateway: StrictStr | None = None
+    MacAddress: StrictStr | None = None
+    EndpointID: StrictStr | None = None
+
+
+class _Settings(_Entry):
+    Ports: Bindings = None
+    Networks: dict[StrictStr, _Endpoint | None] | None = None
+
+
+class _HostConfig(_Entry):
+    PortBindings: Bindings = None
+    NetworkMode: StrictStr | None = None
+
+
+class _Config(_Entry):
+    ExposedPorts: dict[StrictStr, Any] | None = None
+    Labels: dict[StrictStr, StrictStr] | None = None
+
+
+class DockerContainer(_Entry):
+    """One object of `docker inspect` (the fields dockerfiles.container reads)."""
+
+    Id: NonEmpty
+    Name: StrictStr | None = None
+    State: _State | None = None
+    NetworkSettings: _Settings | None = None
+    HostConfig: _HostConfig | None = None
+    Config: _Config | None = None
+
+
+class _IpamConfig(_Entry):
+    Subnet: StrictStr | None = None
+    Gateway: StrictStr | None = None
+
+
+class _Ipam(_Entry):
+    Config: list[_IpamConfig] | None = None
+
+
+class DockerNetwork(_Entry):
+    """One object of `docker network inspect`."""
+
+    Id: NonEmpty
+    Name: StrictStr | None = None
+    Driver: StrictStr | None = None
+    Options: dict[StrictStr, StrictStr] | None = None
+    IPAM: _Ipam | None = None
+    Internal: bool | None = None
+    EnableIPv6: bool | None = None
