@@ -90,6 +90,8 @@ class World:
         if target == "policy.yaml":
             return ["policy", "plan", self.policy, "--snapshot", self.snap, "--json"]
         roll = rng.random()
+        if roll < 0.45:  # every reader, without rich's table layout (most of a case's time)
+            return ["snapshot", "show", self.snap, "--json"]
         if roll < 0.75:
             return ["snapshot", "show", self.snap]
         if roll < 0.93:
@@ -169,18 +171,22 @@ def test_pinned_cases_stay_fixed(world, case):
         command = {"snapshot": ["snapshot", "show", world.snap],
                    "check": ["check", "--snapshot", world.snap, world.flows],
                    "audit": ["audit", "--snapshot", world.snap, "--no-verify"]}[spec["command"][0]]
-    wrong = _verdict(world.run(target, data, command))
-    assert wrong is None, f"{case.name}: {wrong}"
+    for cmd in ([command] if target not in SNAPSHOT_FILES else
+                [command, ["snapshot", "show", world.snap, "--json"]]):
+        wrong = _verdict(world.run(target, data, cmd))
+        assert wrong is None, f"{case.name}: {wrong}"
 
 
 def test_the_fuzz_reaches_every_snapshot_file_and_each_command(world):
     """The CI size exercises what the docstring says (a mutation engine that silently stopped
     producing some file's cases would pass the main test trivially)."""
     seen = Counter()
-    for index in range(min(CASES, 400)):
+    unchanged = 0
+    for index in range(400):
         target, data, command = world.case(index)
-        assert data != world.base[target].encode() or target == "policy.yaml"
+        unchanged += data == world.base[target].encode()  # a line swapped with itself ...
         seen[target] += 1
         seen[command[0]] += 1
+    assert unchanged < 20
     assert all(seen[f] > 0 for f in SNAPSHOT_FILES + ("flows.json", "policy.yaml"))
     assert all(seen[c] > 0 for c in ("snapshot", "check", "audit", "policy"))
