@@ -6,58 +6,86 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from nflens import safejson, textfile
 from nflens.errors import FlowError, ParseError
 from nflens.ir.packet import Endpoint, Flow
+from nflens.literal import EXCERPT, printable
 
 PROTOS = ("tcp", "udp", "icmp", "icmpv6", "sctp")
 
 
 def load_flows(path: str | Path) -> list[Flow]:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise FlowError(f"{path}: cannot read: {exc.strerror}") from exc
+    text = textfile.read_text(path)
     data = _decode(text, str(path))
     if not isinstance(data, dict) or not isinstance(data.get("flows"), list):
         raise ParseError('expected an object with a "flows" list', str(path), 1)
     flows = []
     for i, item in enumerate(data["flows"]):
-        flows.append(flow_from_dict(item, f"{path}: flow #{i + 1}", _line_of(text, item, i)))
+        flows.append(flow_from_dict(item, f"{path}: flow #{i + 1}",
+                                    lambda item=item, i=i: _line_of(text, item, i)))
     return flows
 
 
 def _decode(text: str, file: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if text.lstrip().startswith(("{", "[")):
-            raise ParseError(exc.msg, file, exc.lineno) from exc
+    """JSON (safejson: no NaN/Infinity, no deep nesting), else YAML."""
+    if text.lstrip().startswith(("{", "[")):
+        return safejson.loads(text, file, "invalid JSON")
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ParseError(str(getattr(exc, "problem", exc)), file,
-                         mark.line + 1 if mark else None) from exc
+                         mark.line + 1 if mark else None) from None
+    except RecursionError:  # PyYAML composes recursively
+        raise ParseError("nested too deeply", file, 1) from None
+    if safejson.depth_exceeds(data):
+        raise ParseError(f"nested too deeply (more than {safejson.MAX_DEPTH} levels)", file, 1)
+    return data
 
 
 def _line_of(text: str, item: Any, index: int) -> int | None:
+    """The line of flow #index: where its name is, else where the element starts."""
     if isinstance(item, dict) and isinstance(item.get("name"), str):
         needle = json.dumps(item["name"])
         for n, line in enumerate(text.splitlines(), 1):
             if needle in line or f"name: {item['name']}" in line:
                 return n
+    if text.lstrip().startswith("{"):
+        key = re.search(r'"flows"\s*:\s*', text)
+        if key:
+            at = safejson.element_line(text[key.end():], index)
+            if at is not None:
+                return text.count("\n", 0, key.end()) + at
+        return None
+    return _yaml_line(text, index)
+
+
+def _yaml_line(text: str, index: int) -> int | None:
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        for key, value in root.value:
+            if key.value == "flows":
+                return value.value[index].start_mark.line + 1
+    except (yaml.YAMLError, AttributeError, IndexError, TypeError, RecursionError):
+        pass
     return None
 
 
-def flow_from_dict(item: Any, where: str, line: int | None = None) -> Flow:
+def flow_from_dict(item: Any, where: str, line: int | Callable[[], int | None] | None = None
+                   ) -> Flow:
+    """One flow of a flows file; `line` (or a function giving it, called only on an error)
+    is where it is, for the FILE:LINE of the error."""
     def fail(msg: str):
         file, _, rest = where.partition(": ")
-        raise ParseError(f"{rest}: {msg}" if rest else msg, file, line)
+        at = line() if callable(line) else line
+        raise ParseError(f"{rest}: {msg}" if rest else msg, file, at)
 
     if not isinstance(item, dict):
         fail("a flow must be an object")
@@ -73,14 +101,30 @@ def flow_from_dict(item: Any, where: str, line: int | None = None) -> Flow:
     if proto not in PROTOS:
         fail(f"unknown protocol {proto!r} (one of {', '.join(PROTOS)})")
     port = dst.get("port")
-    if proto in ("tcp", "udp", "sctp") and not (isinstance(port, int) and 0 < port < 65536):
-        fail(f"port must be a number from 1 to 65535, not {port!r}")
+    if proto in ("tcp", "udp", "sctp") and not _is_port(port):
+        fail(f"port must be a number from 1 to 65535, not {_shown(port)}")
+    sport = src.get("sport")
+    if sport is not None and not _is_port(sport):
+        fail(f"sport must be a number from 1 to 65535, not {_shown(sport)}")
     expect = item.get("expect")
     if expect not in (None, "allow", "deny"):
         fail(f'expect must be "allow" or "deny", not {expect!r}')
-    name = str(item.get("name") or f"{origin.describe()}->{addr}:{port}/{proto}")
-    sport = src.get("sport")
+    name = item.get("name")
+    if name is not None and not isinstance(name, (str, int)):
+        fail(f"name must be a string, not {_shown(name)}")
+    name = str(name or f"{origin.describe()}->{addr}:{port}/{proto}")
     return Flow(name, origin, addr, port, proto, sport=sport, expect=expect)
+
+
+def _is_port(value: Any) -> bool:
+    """An int 1-65535; JSON's `true` is not port 1, `1.5` and "80" are not ports."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+
+
+def _shown(value: Any) -> str:
+    """The wrong value as the file spells it (JSON), escaped and cut short."""
+    text = json.dumps(value, default=str)
+    return printable(text[:EXCERPT]) + ("…" if len(text) > EXCERPT else "")
 
 
 def _origin(src: dict) -> Endpoint:
@@ -93,7 +137,8 @@ def _origin(src: dict) -> Endpoint:
     raise FlowError('"from" needs {"iface", "src"}, {"container"} or {"host": true}')
 
 
-_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+)):(?P<port>\d+)/(?P<proto>\w+)$")
+_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+)):(?P<port>[0-9]+)/(?P<proto>\w+)$",
+                 re.ASCII)  # ASCII: `\d` would take "٨٠" (Arabic-Indic 80) for a port
 
 
 def parse_from(text: str) -> Endpoint:
@@ -127,3 +172,12 @@ def parse_to(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, 
     if not 0 < port < 65536:
         raise FlowError(f"--to {text!r}: port out of range")
     return addr, port, proto
+
+
+def check_origin(host: Any, origin: Endpoint, what: str) -> None:
+    """An `iface` origin must be one of the snapshot's interfaces (when it lists any): a packet
+    cannot arrive on an interface the host does not have; simulating it gave "deny"."""
+    if origin.iface is None or not host.interfaces or host.interface(origin.iface) is not None:
+        return
+    known = ", ".join(i.name for i in host.interfaces)
+    raise FlowError(f"{what}: unknown interface {origin.iface!r} (interfaces: {known})")

@@ -44,8 +44,16 @@ def test_unknown_network_is_an_error(seed004):
         resolve(_policy(egress=[{"network": "nope"}]), seed004)
 
 
-def test_missing_container_is_a_warning_not_an_error(seed004):
-    res = resolve(_policy(inbound={"ports": [{"container": "ghost", "port": 80}]}), seed004)
+def test_an_unknown_container_is_an_error(seed004):
+    # issue 16.12: a typo in a container name must not leave its port open with exit 0
+    with pytest.raises(PolicyError, match=r"container ghost: no such container on this host "
+                                          r"\(containers: tomcat\); --allow-missing skips it"):
+        resolve(_policy(inbound={"ports": [{"container": "ghost", "port": 80}]}), seed004)
+
+
+def test_an_unknown_container_is_a_warning_with_allow_missing(seed004):
+    res = resolve(_policy(inbound={"ports": [{"container": "ghost", "port": 80}]}), seed004,
+                  allow_missing=True)
     assert res.inbound == [] and "container ghost" in res.warnings[0]
 
 

@@ -95,7 +95,7 @@ def test_a_directory_that_does_not_exist_is_a_snapshot_error(tmp_path):
 
 @pytest.mark.parametrize("name, content, line", [
     ("ip-addr.json", '[{"ifname": "eth0",\n "addr_info": [}]', 2),
-    ("docker-containers.json", "[1, 2]", None),
+    ("docker-containers.json", "[1, 2]", 1),  # the line of the wrong entry (issue 16.10)
     ("ip-route.json", '[{"dst": "10.0.0.0/33"}]', None),
     ("ss.txt", "tcp LISTEN 0 4096 0.0.0.0:http 0.0.0.0:*\n", 1),
     ("sysctl.txt", "net.ipv4.ip_forward = 1\nthis is not a sysctl\n", 2),

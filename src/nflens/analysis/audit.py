@@ -104,7 +104,7 @@ EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))
 def egress(ctx: AuditContext) -> list[dict[str, Any]]:
     """Per Docker network (one running member stands for it: Docker's rules are per network),
     the destinations reachable on the common outbound services, as minimal CIDR lists."""
-    from nflens.analysis.partition import cidrs_of
+    from nflens.analysis.partition import cidrs_of, readable
 
     out = []
     for net in ctx.host.docker.networks:
@@ -115,7 +115,8 @@ def egress(ctx: AuditContext) -> list[dict[str, Any]]:
         for port, proto in EGRESS_SERVICES:
             ranges = ctx.analysis.egress(member, 4, port, proto)
             out.append({"network": net.name, "container": member.name.lstrip("/"),
-                        "proto": proto, "port": port, "destinations": cidrs_of(4, ranges)})
+                        "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
+                        "readable": readable({4: ranges}, ctx.analysis.never)})
     return out
 
 

@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, compact, host_points, refine
+from nflens.analysis.partition import Cell, RuleLookup, cidrs_of, host_points, readable, refine
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.journey import martian_source
@@ -44,10 +44,7 @@ class Reach:
         return out
 
     def readable(self) -> list[str]:
-        out = []
-        for v in (4, 6):
-            out += compact(v, self.version_ranges.get(v, []), self.never.get(v, []))
-        return out
+        return readable(self.version_ranges, self.never)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"iface": self.iface, "sources": self.sources(),
@@ -94,19 +91,32 @@ def host_addresses(host: Host, ifaces: list[str], version: int) -> list:
     return out
 
 
+NOT_FILTERING = ("nat", "mangle", "raw", "security")
+
+
 def admitting_rule(result: FlowResult) -> str:
-    """The accept that let the first packet through the filter hooks (or the policy)."""
-    found = None
+    """The accept of the filter decision that let the first packet through the forward or
+    input hook: the last one on the path, not counting the tables that do not filter — nat
+    INPUT (priority 100) comes after filter INPUT, and its policy ACCEPT was named as what
+    admitted a host service (issue 15.10). Only when no filtering table decided at all is
+    one of those named."""
+    found = fallback = None
     for step in result.steps:
         if step.direction != "original" or step.phase not in ("forward", "input"):
             continue
         if getattr(step, "table", "") == "nat":
             continue  # nat INPUT/POSTROUTING only bind NAT; their ACCEPT admits nothing
         if isinstance(step, RuleStep) and step.matched is True and step.action == "accept":
-            found = f"{step.file}:{step.line} {step.rule}" if step.file else step.rule
+            what = f"{step.file}:{step.line} {step.rule}" if step.file else step.rule
         elif isinstance(step, PolicyStep) and step.policy == "accept":
-            found = f"policy ACCEPT of {step.table} {step.chain}"
-    return found or "no filtering rule on the path"
+            what = f"policy ACCEPT of {step.table} {step.chain}"
+        else:
+            continue
+        if step.table in NOT_FILTERING:
+            fallback = what
+        else:
+            found = what
+    return found or fallback or "no filtering rule on the path"
 
 
 class ExposureAnalysis:
@@ -119,7 +129,7 @@ class ExposureAnalysis:
         self.ifaces = ingress_interfaces(host)
         self._points = {v: host_points(host, v) for v in (4, 6)}
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
-        self._never = _never_sources(host)
+        self.never = never_sources(host)
         self._pre: dict[tuple, str | None] = {}
         self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
                                    for r in host.policy_rules)
@@ -140,7 +150,7 @@ class ExposureAnalysis:
     def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
         out = []
         for iface in self.ifaces:
-            r = Reach(iface, never=self._never)
+            r = Reach(iface, never=self.never)
             for dst in dsts:
                 for cell in self._cells(version, iface, dst, port, proto):
                     self._record(r, cell)
@@ -296,7 +306,7 @@ def _nat_diversions(result: FlowResult) -> list[RuleStep]:
              and s.action in ("return", "accept"))]
 
 
-def _never_sources(host: Host) -> dict[int, list[int]]:
+def never_sources(host: Host) -> dict[int, list[int]]:
     """Addresses no packet from outside may carry as source: this host's own and the
     broadcast addresses of its subnets (martians, dropped before any rule)."""
     out: dict[int, list[int]] = {4: [], 6: []}

@@ -271,5 +271,22 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
     return out
 
 
+def readable(ranges: dict[int, list[tuple[int, int]]],
+             never: dict[int, list[int]] | None = None) -> list[str]:
+    """The one readable rendering of an address set (per IP version), used by every display:
+    the text and HTML exposure tables, the egress table and the findings' texts (issue 15.10:
+    they printed "10.99.0.0/32, 10.99.0.2/31, ... +8 more" where the table said
+    "10.99.0.0/24 (except 10.99.0.1, 10.99.0.255)"). `never`: the addresses that can never
+    be a source or destination there (the host's own, broadcasts). JSON keeps exact CIDRs."""
+    never = never or {}
+    return [c for v in (4, 6) for c in compact(v, ranges.get(v, []), never.get(v, []))]
+
+
+def listed(items: list[str], limit: int = 6) -> str:
+    """`items` joined, the first `limit` of them and how many more."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
 def _overlaps(ranges, lo, hi) -> bool:
     return any(a <= hi and lo <= b for a, b in ranges)

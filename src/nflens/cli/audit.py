@@ -12,6 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nflens.analysis.partition import listed
+from nflens.report.console import console, join, literal
+
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -33,7 +36,7 @@ def audit(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
         return
-    render(result, Console())
+    render(result, console())
 
 
 def _write_html(host, result, path: Path) -> None:
@@ -44,7 +47,8 @@ def _write_html(host, result, path: Path) -> None:
     typer.echo(f"wrote {path}", err=True)
 
 
-def render(result: dict, console: Console) -> None:
+def render(result: dict, out: Console) -> None:
+    """The text view of the audit; every name, rule and text printed literally."""
     table = Table(title="Exposure: who can open a connection", show_lines=False)
     for col in ("port", "target", "interface", "sources"):
         table.add_column(col)
@@ -54,42 +58,53 @@ def render(result: dict, console: Console) -> None:
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
-            shown = ", ".join(srcs[:4]) + (f" (+{len(srcs) - 4})" if len(srcs) > 4 else "")
+            shown = listed(srcs, 4)
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
-            table.add_row(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0 else "",
-                          what if i == 0 else "", r["iface"], shown or "-")
-    console.print(table)
+            table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
+                                  else ""),
+                          literal(what if i == 0 else ""), literal(r["iface"]),
+                          literal(shown or "-"))
+    out.print(table)
     if result.get("egress"):
-        eg = Table(title="Egress: where each Docker network can open connections")
-        for col in ("network", "service", "destinations"):
-            eg.add_column(col)
-        for e in result["egress"]:
-            dests = e["destinations"]
-            eg.add_row(e["network"], f"{e['proto']}/{e['port']}",
-                       (", ".join(dests[:4]) + (f" (+{len(dests) - 4})" if len(dests) > 4
-                                                else "")) or "-")
-        console.print(eg)
+        _render_egress(result["egress"], out)
     findings = result["findings"]
-    console.print(f"\n[bold]{len(findings)} finding(s)[/bold]")
+    out.print()
+    out.print(literal(f"{len(findings)} finding(s)", "bold"))
     for n, f in enumerate(findings, 1):
-        style = SEVERITY_STYLE.get(f["severity"], "")
-        console.print(f"\n{n}. [{style}]{f['severity'].upper()}[/{style}] {f['title']} "
-                      f"[dim]({f['id']}: {f['subject']})[/dim]")
-        console.print(f"   {f['explanation']}", highlight=False)
-        for r in f["rules"]:
-            line = Text(f"   rule {r['file']}:{r['line']}  {r['text']}")
-            if r.get("owner"):
-                tail = " — ".join(x for x in (r.get("owner_says"), r.get("owner_config")) if x)
-                line.append(f"  ({r['owner']}{': ' + tail if tail else ''})", style="dim")
-            console.print(line, highlight=False)
-        if f["fix"]:
-            console.print("   fix:")
-            for line in f["fix"].splitlines():
-                console.print(f"     {line}", highlight=False, markup=False)
-        if f["fix_verified"] is not None:
-            mark = "verified" if f["fix_verified"] else "NOT verified"
-            console.print(f"   [dim]{mark}: {f['verification']}[/dim]", highlight=False)
+        _render_finding(n, f, out)
+
+
+def _render_egress(egress: list[dict], out: Console) -> None:
+    eg = Table(title="Egress: where each Docker network can open connections")
+    for col in ("network", "service", "destinations"):
+        eg.add_column(col)
+    for e in egress:
+        dests = e.get("readable", e["destinations"])
+        eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
+                   literal(listed(dests, 4) or "-"))
+    out.print(eg)
+
+
+def _render_finding(n: int, f: dict, out: Console) -> None:
+    style = SEVERITY_STYLE.get(f["severity"], "")
+    out.print()
+    out.print(join(f"{n}. ", literal(f["severity"].upper(), style), f" {f['title']} ",
+                   literal(f"({f['id']}: {f['subject']})", "dim")))
+    out.print(literal(f"   {f['explanation']}", lines=True))
+    for r in f["rules"]:
+        line = literal(f"   rule {r['file']}:{r['line']}  {r['text']}")
+        if r.get("owner"):
+            tail = " — ".join(x for x in (r.get("owner_says"), r.get("owner_config")) if x)
+            line.append_text(literal(f"  ({r['owner']}{': ' + tail if tail else ''})", "dim"))
+        out.print(line)
+    if f["fix"]:
+        out.print("   fix:")
+        for line in f["fix"].splitlines():
+            out.print(literal(f"     {line}"))
+    if f["fix_verified"] is not None:
+        mark = "verified" if f["fix_verified"] else "NOT verified"
+        out.print(literal(f"   {mark}: {f['verification']}", "dim"))
 
 
 def register(app: typer.Typer) -> None:

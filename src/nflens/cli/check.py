@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from nflens.flows import load_flows, parse_from, parse_to
+from nflens.flows import check_origin, load_flows, parse_from, parse_to
 from nflens.ir.packet import Flow
+from nflens.report.console import console
 
 
 def _simulator(snapshot: Path):
@@ -29,10 +30,12 @@ def check(
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
     sim = _simulator(snapshot)
     flows = load_flows(flows_file)
+    for flow in flows:
+        check_origin(sim.host, flow.origin, f"{flows_file}: flow {flow.name!r}")
     results = []
-    console = Console(stderr=True)
-    show = not as_json and console.is_terminal and len(flows) > 20
-    with Progress(console=console, transient=True, disable=not show) as progress:
+    err = Console(stderr=True)
+    show = not as_json and err.is_terminal and len(flows) > 20
+    with Progress(console=err, transient=True, disable=not show) as progress:
         task = progress.add_task("simulating flows", total=len(flows))
         for flow in flows:
             results.append(sim.run(flow))
@@ -46,7 +49,7 @@ def check(
     else:
         from nflens.report.text import render_check
 
-        render_check(results, Console(), owners)
+        render_check(results, console(), owners)
     if not all(r.holds for r in results):
         raise typer.Exit(1)
 
@@ -64,6 +67,7 @@ def trace(
     addr, port, proto = parse_to(dst)
     flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
     sim = _simulator(snapshot)
+    check_origin(sim.host, origin, f"--from {src!r}")
     result = sim.run(flow)
     from nflens.kernel.whatif import what_would_change
 
@@ -86,10 +90,10 @@ def trace(
         return
     from nflens.report.text import render_trace, render_what_if
 
-    console = Console()
-    render_trace(result, console, verbose=not brief, owners=owners)
+    out = console()
+    render_trace(result, out, verbose=not brief, owners=owners)
     if change is not None:
-        render_what_if(change, console)
+        render_what_if(change, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from nflens.errors import NflensError
+from nflens.literal import printable
 
 app = typer.Typer(
     name="nflens",
@@ -40,7 +41,17 @@ COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "poli
 POLICY_MODULES = ("policy_ops", "policy_persist")
 
 
+_registered = False
+
+
 def _register() -> None:
+    """Add every command group to `app`, once: main() called again in one process (the
+    in-process CLI tests, the mutation fuzz) must not register each command again — the
+    duplicates made every later call slower."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"nflens.cli.{name}")
@@ -55,21 +66,33 @@ def _register() -> None:
         importlib.import_module(f"nflens.cli.{name}").register(policy_app)
 
 
+_click_command = None
+
+
+def _command():
+    """The click command Typer builds from `app`, built once per process (Typer rebuilds it on
+    every `app()` call: 0.1 s, most of a small command's time)."""
+    global _click_command
+    if _click_command is None:
+        _click_command = typer.main.get_command(app)
+    return _click_command
+
+
 def main() -> None:
     _register()
     try:
         # In non-standalone mode click returns typer.Exit's code instead of exiting.
-        result = app(standalone_mode=False)
+        result = _command().main(args=sys.argv[1:], prog_name="nflens", standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except NflensError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(printable(str(exc), keep_newlines=True), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:  # a file the user named could not be read or written
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        typer.echo(f"{where}{exc.strerror or exc}", err=True)
+        typer.echo(printable(f"{where}{exc.strerror or exc}"), err=True)
         sys.exit(2)
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from nflens.literal import printable
+
 
 def matrix(
     file: Path = typer.Argument(..., help="an iptables-save or ip6tables-save dump"),
@@ -31,10 +33,9 @@ def matrix(
         raise NflensError("ports are 0-65535")
     assignment = None
     if ipassmt is not None:
-        try:
-            text = ipassmt.read_text()
-        except OSError as exc:
-            raise NflensError(f"{ipassmt}: cannot read: {exc.strerror}") from exc
+        from nflens.textfile import read_text
+
+        text = read_text(ipassmt)  # FILE:LINE where it is not UTF-8
         assignment = parse_ipassmt(text, str(ipassmt))
     ruleset = parse_file(file)
     try:
@@ -48,9 +49,9 @@ def matrix(
         sys.stdout.write(json.dumps(out, indent=1) + "\n")
         return
     typer.echo(f"=========== {proto.upper()} port {sport}->{dport} =========")
-    typer.echo(result.text())
+    typer.echo(printable(result.text(), keep_newlines=True))
     if result.notes:
-        typer.echo(f"\nabstracted (upper closure): {', '.join(result.notes[:12])}"
+        typer.echo(printable(f"\nabstracted (upper closure): {', '.join(result.notes[:12])}", True)
                    + (" ..." if len(result.notes) > 12 else ""), err=True)
 
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from nflens.report.console import console
 
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
 
-from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS
+from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS
 
 
 @policy_app.command("plan")
@@ -29,6 +29,7 @@ def plan(
     docker_host: str | None = DOCKER_HOST,
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     show_payload: bool = typer.Option(False, "--payload", help="print the transactions too"),
+    allow_missing: bool = ALLOW_MISSING,
 ) -> None:
     """Compile, diff against the rules there, and prove on the simulator; exit 1 when a
     statement does not hold or a flow no statement speaks about changes verdict."""
@@ -39,11 +40,11 @@ def plan(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=False)
-    result = make_plan(policy, host, dialect)
+    result = make_plan(policy, host, dialect, allow_missing=allow_missing)
     if as_json:
         sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
     else:
-        render_plan(result, Console(), show_payload)
+        render_plan(result, console(), show_payload)
     if not result.ok:
         raise typer.Exit(1)
 

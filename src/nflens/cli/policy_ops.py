@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from nflens.report.console import console
 
-from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS, STATE_DIR
+from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS, STATE_DIR
 
 
 def apply(
@@ -28,6 +28,7 @@ def apply(
     ssh_connection: str | None = typer.Option(None, "--ssh-connection", envvar="SSH_CONNECTION",
                                               help="the session to protect (default: "
                                               "$SSH_CONNECTION)"),
+    allow_missing: bool = ALLOW_MISSING,
 ) -> None:
     """Apply atomically with a backup; roll back after --confirm-timeout unless confirmed."""
     from nflens.policy.apply import apply_plan
@@ -40,8 +41,8 @@ def apply(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=True)
-    plan = make_plan(policy, host, dialect, check=not no_verify)
-    err = Console(stderr=True)
+    plan = make_plan(policy, host, dialect, check=not no_verify, allow_missing=allow_missing)
+    err = console(stderr=True)
     try:
         decision = decide(plan, ssh_connection, force)
     except Refused as exc:

@@ -11,3 +11,5 @@ DOCKER_HOST = typer.Option(None, "--docker-host", envvar="NFLENS_DOCKER_HOST",
                            help="Docker API address (unix:///run/docker.sock)")
 STATE_DIR = typer.Option(None, "--state-dir", envvar="NFLENS_STATE_DIR",
                          help="backups, lock and pending apply (default /var/lib/nflens)")
+ALLOW_MISSING = typer.Option(False, "--allow-missing", help="skip containers the policy names "
+                             "that do not exist (default: an error)")

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nflens.dialects import DIALECTS, parse_file
+from nflens.report.console import console, join, literal
 
 
 def rules_json(ruleset) -> dict:
@@ -40,24 +40,26 @@ def rules(
     if as_json:
         sys.stdout.write(json.dumps(rules_json(ruleset), indent=1) + "\n")
         return
-    console = Console()
-    console.print(f"[bold]{file}[/]: {ruleset.dialect}"
-                  + (f" ({ruleset.backend})" if ruleset.backend else "")
-                  + f", {ruleset.rule_count()} rules")
+    out = console()
+    out.print(join(literal(file, "bold"), f": {ruleset.dialect}"
+                   + (f" ({ruleset.backend})" if ruleset.backend else "")
+                   + f", {ruleset.rule_count()} rules"))
     table = Table(show_header=True)
     for col in ("family", "table", "chain", "hook", "priority", "policy", "rules"):
         table.add_column(col)
     for t in ruleset.tables:
         for c in t.chains:
-            table.add_row(t.family, t.name, c.name, c.hook or "", "" if c.priority is None
-                          else str(c.priority), c.policy or "", str(len(c.rules)))
-    console.print(table)
+            table.add_row(*(literal(v) for v in (
+                t.family, t.name, c.name, c.hook or "", "" if c.priority is None
+                else str(c.priority), c.policy or "", str(len(c.rules)))))
+    out.print(table)
     if ruleset.unsupported:
-        console.print(f"[yellow]{len(ruleset.unsupported)} construct(s) the simulator does not model:[/]")
+        out.print(literal(f"{len(ruleset.unsupported)} construct(s) the simulator does not "
+                          "model:", "yellow"))
         for u in ruleset.unsupported:
-            console.print(f"  {file}:{u.line}: {u.what}: {u.text}")
+            out.print(literal(f"  {file}:{u.line}: {u.what}: {u.text}"))
     for _f, line, msg in ruleset.warnings:
-        console.print(f"[dim]warning {file}:{line}: {msg}[/]")
+        out.print(literal(f"warning {file}:{line}: {msg}", "dim"))
 
 
 def register(app: typer.Typer) -> None:

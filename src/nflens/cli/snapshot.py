@@ -14,14 +14,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nflens.report.console import console, join, literal
+
 snapshot_app = typer.Typer(help="Collect, show or redact a host snapshot (CONTRACT §2).",
                            no_args_is_help=True)
 
 
 def _console() -> Console:
-    """Rich picks colour only on a TTY; off a TTY, a wide fixed width keeps tables readable."""
-    tty = sys.stdout.isatty()
-    return Console(highlight=False, width=None if tty else 140)
+    """Rich picks colour only on a TTY; off a TTY, a wide fixed width keeps tables readable.
+    Markup is off: every name is printed literally (report.console)."""
+    return console(wide_off_tty=True)
 
 
 @snapshot_app.command("collect")
@@ -57,13 +59,13 @@ def collect_cmd(
                                      "missing": [{"file": f, "reason": r}
                                                  for f, r in report.missing]}, indent=1) + "\n")
         return
-    console = _console()
-    console.print(f"[bold]{escape(where)}[/]: wrote {len(report.written)} file(s)"
-                  + (f" (and {escape(str(tar))})" if directory is not None and tar else ""))
+    out = _console()
+    out.print(join(literal(where, "bold"), f": wrote {len(report.written)} file(s)",
+                   literal(f" (and {tar})" if directory is not None and tar else "")))
     for name in report.written:
-        console.print(f"  [green]✓[/] {escape(name)}")
+        out.print(join("  ", literal("✓", "green"), f" {name}"))
     for name, reason in report.missing:
-        console.print(f"  [yellow]–[/] {escape(name)}: {escape(reason)}")
+        out.print(join("  ", literal("–", "yellow"), f" {name}: {reason}"))
 
 
 @snapshot_app.command("script")
@@ -93,10 +95,10 @@ def redact_cmd(
             write_tar(out, dst)
         else:
             mapping = redact(src_dir, dst)
-    console = _console()
-    console.print(f"[bold]{escape(str(dst))}[/]: {len(mapping)} public address(es) replaced")
+    out = _console()
+    out.print(join(literal(dst, "bold"), f": {len(mapping)} public address(es) replaced"))
     for real, stand_in in mapping.items():
-        console.print(f"  {real} -> {stand_in}")
+        out.print(literal(f"  {real} -> {stand_in}"))
 
 
 @snapshot_app.command("show")
@@ -116,27 +118,28 @@ def show_cmd(
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=True)
+    table = Table(title=literal(title), title_justify="left", show_header=True)
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(literal(v) for v in row))
     return table
 
 
 def render(data: dict[str, Any], console: Console) -> None:
     """The human view of `summarize()`'s data."""
     files = data["files"]
-    console.print(f"[bold]snapshot {data['name']}[/]: {len(files['present'])} file(s) present"
-                  + (f", missing: {', '.join(files['missing'])}" if files["missing"] else ""))
+    console.print(join(literal(f"snapshot {data['name']}", "bold"),
+                       f": {len(files['present'])} file(s) present"
+                       + (f", missing: {', '.join(files['missing'])}" if files["missing"] else "")))
     for text in data["assumptions"]:
-        console.print(f"  [yellow]assumed[/] {text}")
+        console.print(join("  ", literal("assumed", "yellow"), f" {text}"))
     console.print(_table("interfaces", ("name", "kind", "up", "master", "peer", "addresses"), [
         (i["name"], i["kind"], "up" if i["up"] else "down", i["master"],
          "" if i["peer_ifindex"] is None else f"{i['peer_ifindex']}@{i['peer_netns'] or 'here'}",
          " ".join(i["addresses"])) for i in data["interfaces"]]))
-    console.print("routes: " + (", ".join(f"{k}: {v}" for k, v in data["routes"].items()) or "none")
-                  + f"; {data['policy_rules']} policy rule(s)")
+    console.print(literal("routes: " + (", ".join(f"{k}: {v}" for k, v in data["routes"].items()) or "none")
+                  + f"; {data['policy_rules']} policy rule(s)"))
     console.print(_table("listening sockets", ("proto", "address", "port", "iface", "process"), [
         (s["proto"], s["addr"], s["port"], s["iface"], s["process"]) for s in data["sockets"]]))
     _render_docker(data, console)
@@ -158,9 +161,9 @@ def _render_docker(data: dict[str, Any], console: Console) -> None:
          + (f" gw-mode={n['gateway_mode_ipv4']}" if n["gateway_mode_ipv4"] != "nat" else ""))
         for n in data["networks"]]))
     d = data["daemon"]
-    console.print(f"docker daemon {d['version'] or '(version unknown)'}: "
-                  f"userland-proxy={d['userland_proxy']} iptables={d['iptables']} "
-                  f"ip6tables={d['ip6tables']} firewall-backend={d['firewall_backend']}")
+    console.print(literal(f"docker daemon {d['version'] or '(version unknown)'}: "
+                          f"userland-proxy={d['userland_proxy']} iptables={d['iptables']} "
+                          f"ip6tables={d['ip6tables']} firewall-backend={d['firewall_backend']}"))
 
 
 def _render_rules(data: dict[str, Any], console: Console) -> None:
@@ -175,9 +178,9 @@ def _render_rules(data: dict[str, Any], console: Console) -> None:
                          ("family", "table", "origin", "chain", "hook", "prio", "policy", "rules"),
                          rows))
     if data["unsupported"]:
-        console.print(f"[yellow]{len(data['unsupported'])} construct(s) not modelled:[/]")
+        console.print(literal(f"{len(data['unsupported'])} construct(s) not modelled:", "yellow"))
         for u in data["unsupported"]:
-            console.print(f"  {u['file']}:{u['line']}: {u['what']}: {u['text']}")
+            console.print(literal(f"  {u['file']}:{u['line']}: {u['what']}: {u['text']}"))
 
 
 def register(app: typer.Typer) -> None:

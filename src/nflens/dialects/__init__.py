@@ -83,14 +83,6 @@ def parse_text(text: str, file: str = "<input>", dialect: str | None = None) -> 
 
 
 def parse_file(path: str | Path, dialect: str | None = None) -> Ruleset:
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", str(path)) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ParseError("not UTF-8 text", str(path), line) from exc
-    return parse_text(text, str(path), dialect)
+    from nflens.textfile import read_text
+
+    return parse_text(read_text(path), str(path), dialect)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from nflens import textfile
 from nflens.errors import ParseError
 
 Path_ = tuple[Any, ...]
@@ -74,15 +75,22 @@ def load_yaml(text: str, file: str) -> Located:
         raise ParseError(f"not valid YAML: {exc.problem or exc}", file, line) from None
     except yaml.YAMLError as exc:
         raise ParseError(f"not valid YAML: {exc}", file, None) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ParseError("not valid YAML: nested too deeply", file, 1) from None
     if root is None:
         raise ParseError("empty policy file", file, 1)
     lines: dict[Path_, int] = {}
-    return Located(_walk(root, (), lines, file), lines, file)
+    try:
+        return Located(_walk(root, (), lines, file), lines, file)
+    except RecursionError:
+        raise ParseError("nested too deeply", file, 1) from None
 
 
 def load_toml(text: str, file: str) -> Located:
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ParseError("not valid TOML: nested too deeply", file, 1) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise ParseError(f"not valid TOML: {exc}", file,
@@ -111,10 +119,7 @@ def _toml_lines(value: Any, path: Path_, text: list[str], lines: dict[Path_, int
 
 def load_file(path: str | Path) -> Located:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParseError(f"cannot read policy: {exc.strerror or exc}", str(p), None) from None
+    text = textfile.read_text(p, "cannot read policy")
     if p.suffix.lower() == ".toml":
         return load_toml(text, str(p))
     return load_yaml(text, str(p))

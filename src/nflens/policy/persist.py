@@ -24,7 +24,8 @@ def apply_argv(policy: Path, nflens: list[str] | None = None,
                docker_host: str | None = None) -> list[str]:
     """The command the unit runs (and `watch` re-runs): a non-interactive apply."""
     argv = list(nflens or [sys.executable, "-m", "nflens"])
-    argv += ["policy", "apply", str(policy.resolve()), "--confirm-timeout", "0", "--no-verify"]
+    argv += ["policy", "apply", str(policy.resolve()), "--confirm-timeout", "0", "--no-verify",
+             "--allow-missing"]  # at boot, a container may be gone: not a reason to fail
     if docker_host:
         argv += ["--docker-host", docker_host]
     return argv

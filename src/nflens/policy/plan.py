@@ -69,11 +69,11 @@ def iptables_diff(before: Host, after: Host) -> str:
 
 
 def make_plan(policy: Policy, host: Host, dialect: str | None = None,
-              check: bool = True) -> Plan:
+              check: bool = True, allow_missing: bool = False) -> Plan:
     dialect = dialect or host_dialect(host)
     if dialect not in DIALECTS:
         raise PolicyError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
-    res = resolve(policy, host)
+    res = resolve(policy, host, allow_missing)
     compiled = compile_rules(res)
     if dialect == "nft":
         if compiled.take_over:

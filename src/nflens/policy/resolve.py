@@ -7,7 +7,9 @@ these up, so the compiler works on concrete statements and every lookup failure 
 once, in the user's terms ("container web publishes no port 81/tcp; published: 8080->80/tcp").
 
 Containers that are not running are skipped with a warning, not an error: the same policy is
-re-applied by `watch` and at boot while containers come and go. One exception: the published
+re-applied by `watch` and at boot while containers come and go. A container that does not exist
+at all is an error (a typo must not leave a port open) unless the caller allows missing ones
+(`--allow-missing`, which the boot unit passes). One exception: the published
 ports of a container named by an inbound rule that exists but is stopped are kept, without its
 address (it has none while stopped, and may get another one when it starts): `docker inspect`
 still gives its networks and its port bindings (HostConfig.PortBindings), and the rule holds for
@@ -86,9 +88,10 @@ class Resolved:
 
 
 class Resolver:
-    def __init__(self, policy: Policy, host: Host):
+    def __init__(self, policy: Policy, host: Host, allow_missing: bool = False):
         self.policy = policy
         self.host = host
+        self.allow_missing = allow_missing
         self.out = Resolved(take_over=policy.take_over)
         self.out.groups = {name: self.addresses((name,)) or () for name in policy.groups}
 
@@ -116,6 +119,10 @@ class Resolver:
     def containers(self, sel: Selector) -> list[Container]:
         if sel.container:
             c = self.host.docker.container(sel.container)
+            if c is None and not self.allow_missing:
+                known = ", ".join(sorted(x.name.lstrip("/") for x in self.host.docker.containers))
+                raise PolicyError(f"{sel.describe()}: no such container on this host (containers: "
+                                  f"{known or 'none'}); --allow-missing skips it")
             if c is None or not c.running:
                 self.out.warnings.append(f"{sel.describe()}: not running on this host; skipped")
                 return []
@@ -268,5 +275,7 @@ def _published(c: Container) -> str:
     return ", ".join(items) or "none"
 
 
-def resolve(policy: Policy, host: Host) -> Resolved:
-    return Resolver(policy, host).run()
+def resolve(policy: Policy, host: Host, allow_missing: bool = False) -> Resolved:
+    """`allow_missing`: a container the policy names that does not exist is skipped with a
+    warning (re-applied at boot or by `watch` while containers come and go), not an error."""
+    return Resolver(policy, host, allow_missing).run()

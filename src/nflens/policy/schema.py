@@ -26,9 +26,10 @@ Unknown keys are errors (a typo must not silently widen a firewall); every error
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from nflens.errors import ParseError, PolicyError
 from nflens.policy.loader import Located, load_file, load_yaml
@@ -65,6 +66,8 @@ class Selector(_Model):
 
 def _port(value: Any) -> tuple[int, str]:
     """8000, "8000", "53/udp" -> (port, proto)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a port (1-65535, optionally /tcp or /udp)")
     text = str(value)
     port, _, proto = text.partition("/")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -74,10 +77,20 @@ def _port(value: Any) -> tuple[int, str]:
     return int(port), proto or "tcp"
 
 
+def _not_bool(value: Any) -> Any:
+    """YAML's `true` is not port 1 (pydantic's lax int would take it)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a port (1-65535)")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
+
+
 class PortSpec(_Model):
     """A published port as the user knows it: the host port or the container port."""
 
-    port: int = Field(ge=1, le=65535)
+    port: Port
     proto: Literal["tcp", "udp"] = "tcp"
     sources: tuple[str, ...] = Field(default=(ANY,), alias="from")
 
@@ -92,7 +105,7 @@ class PortRule(PortSpec, Selector):
 
 class Dest(_Model):
     to: tuple[str, ...] = (ANY,)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: Port | None = None
     proto: Literal["tcp", "udp"] | None = None
 
 
@@ -112,7 +125,7 @@ class ToHostSpec(_Model):
     """Connections from the selected containers to the host itself (INPUT)."""
 
     default: Literal["allow", "deny"] = "deny"
-    allow: tuple[int | str, ...] = ()
+    allow: tuple[Annotated[int | str, BeforeValidator(_not_bool)], ...] = ()
 
     @field_validator("allow")
     @classmethod

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nflens.report.console import literal
 from nflens.report.text import VERDICT_STYLE
 
 
@@ -20,18 +21,18 @@ def _stopped(result) -> str:
 
 def render_plan(plan, console: Console, show_payload: bool = False) -> None:
     v = plan.verification
-    console.print(Text(f"Policy plan for {plan.before.name} — dialect {plan.dialect}", style="bold"))
+    console.print(literal(f"Policy plan for {plan.before.name} — dialect {plan.dialect}", style="bold"))
     for w in plan.resolved.warnings:
-        console.print(Text(f"warning: {w}", style="yellow"))
+        console.print(literal(f"warning: {w}", style="yellow"))
     console.rule("Rules: what changes")
-    console.print(plan.diff or "(no change: the live rules already are the policy's)",
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(literal(plan.diff or "(no change: the live rules already are the policy's)",
+                          lines=True), soft_wrap=True)
     if show_payload:
         for name, text in plan.payloads.items():
-            console.rule(f"{name} transaction")
-            console.print(text, markup=False, highlight=False, soft_wrap=True)
+            console.rule(literal(f"{name} transaction"))
+            console.print(literal(text, lines=True), soft_wrap=True)
     for c in plan.conflicts:
-        console.print(Text(f"CANNOT HOLD {c.message}", style="bold red"))
+        console.print(literal(f"CANNOT HOLD {c.message}", "bold red"))
     if v is None:
         if plan.conflicts:
             console.print(Text("NOT OK: see above", style="bold red"))
@@ -42,9 +43,9 @@ def render_plan(plan, console: Console, show_payload: bool = False) -> None:
         bad = [j for j in judged if not j.holds]
         mark = Text("holds ", style="green") if judged and not bad else \
             Text("FAILS ", style="bold red") if bad else Text("unexercised ", style="yellow")
-        console.print(mark + Text(f"{label} ({len(judged)} flows)"))
+        console.print(mark + literal(f"{label} ({len(judged)} flows)"))
         for j in bad:
-            console.print(Text(f"    {j.probe.flow.name}: expected {j.expect}, "
+            console.print(literal(f"    {j.probe.flow.name}: expected {j.expect}, "
                                f"got {j.after.verdict} — {_stopped(j.after)}", style="red"))
     _changes(v, console)
     ok = Text("OK: every statement holds and nothing else changed", style="bold green")
@@ -60,8 +61,8 @@ def _changes(v, console: Console) -> None:
     for col in ("flow", "before", "after", "because of"):
         table.add_column(col)
     for j in changes:
-        why = j.statement or Text("UNINTENDED", style="bold red")
-        table.add_row(j.probe.flow.name, Text(j.before.verdict, VERDICT_STYLE[j.before.verdict]),
+        why = literal(j.statement) if j.statement else Text("UNINTENDED", style="bold red")
+        table.add_row(literal(j.probe.flow.name), Text(j.before.verdict, VERDICT_STYLE[j.before.verdict]),
                       Text(j.after.verdict, VERDICT_STYLE[j.after.verdict]), why)
     console.print(table)
 

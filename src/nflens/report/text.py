@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nflens.report.console import literal
+
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
                                  NatStep, PacketStep, PolicyStep, RouteStep, RuleStep, VerdictStep)
@@ -20,23 +22,23 @@ def _owned(owners, file: str | None, line: int | None, full: bool = False) -> Te
     if owner is None:
         return Text("")
     if not full or not (owner.says or owner.config):
-        return Text(f"  ({owner.kind})", style="dim")
+        return literal(f"  ({owner.kind})", style="dim")
     tail = " — ".join(x for x in (owner.says, owner.config) if x)
-    return Text(f"\n   owner: {owner.kind}: {tail}", style="bold")
+    return Text("\n") + literal(f"   owner: {owner.kind}: {tail}", style="bold")
 
 
 def render_trace(result: FlowResult, console: Console, verbose: bool = True,
                  owners=None) -> None:
     """Numbered phases, each hook with the rules it evaluated, both directions, then the verdict.
     With `owners` (analysis.owners.RuleOwners), each rule names its owner."""
-    console.print(Text(f"Flow {result.name}", style="bold"))
+    console.print(literal(f"Flow {result.name}", style="bold"))
     direction = None
     phase_no = 0
     for step in result.steps:
         if step.direction != direction and step.direction in ("original", "reply"):
             direction = step.direction
             title = "Original direction" if direction == "original" else "Reply direction"
-            console.rule(Text(title, style="bold cyan"))
+            console.rule(literal(title, style="bold cyan"))
         line = _line(step, verbose)
         if line is None:
             continue
@@ -44,53 +46,53 @@ def render_trace(result: FlowResult, console: Console, verbose: bool = True,
             line += _owned(owners, step.file, step.line)
         if isinstance(step, (HookStep, RouteStep, PacketStep, EndpointStep, ArpStep, BridgeStep)):
             phase_no += 1
-            console.print(Text(f"{phase_no:>3}. ", style="dim") + line)
+            console.print(literal(f"{phase_no:>3}. ", style="dim") + line)
         else:
-            console.print(Text("       ") + line)
+            console.print(literal("       ") + line)
     console.rule()
     style = VERDICT_STYLE.get(result.verdict, "bold")
-    console.print(Text("Verdict: ", style="bold") + Text(result.verdict.upper(), style=style)
-                  + Text(f" — {result.reason}"))
+    console.print(literal("Verdict: ", style="bold") + literal(result.verdict.upper(), style=style)
+                  + literal(f" — {result.reason}"))
     if result.stopped_at is not None:
         ref = result.stopped_at
         src = ref.rule.source
         where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
-        console.print(Text("Decided by: ", style="bold") +
-                      Text(f"{ref.family} {ref.table} {ref.chain} rule {ref.index} ({where}): ")
-                      + Text(ref.rule.text, style="yellow")
+        console.print(literal("Decided by: ", style="bold") +
+                      literal(f"{ref.family} {ref.table} {ref.chain} rule {ref.index} ({where}): ")
+                      + literal(ref.rule.text, style="yellow")
                       + _owned(owners, src.file if src else None, src.line if src else None,
                                full=True))
     elif result.stopped_policy is not None:
         fam, table, chain, policy = result.stopped_policy
-        console.print(Text("Decided by: ", style="bold") +
-                      Text(f"the policy {policy.upper()} of {fam} {table} {chain}"))
+        console.print(literal("Decided by: ", style="bold") +
+                      literal(f"the policy {policy.upper()} of {fam} {table} {chain}"))
     for why in result.uncertain_because:
-        console.print(Text("  hinges on: ", style="yellow") + Text(why))
+        console.print(literal("  hinges on: ", style="yellow") + literal(why))
     for a in result.assumptions:
-        console.print(Text("  assumed: ", style="dim") + Text(a, style="dim"))
+        console.print(literal("  assumed: ", style="dim") + literal(a, style="dim"))
 
 
 def render_what_if(change, console: Console) -> None:
     """What the same flow does after the change that removes the deciding rule or policy."""
     desc, after = change
     style = VERDICT_STYLE.get(after.verdict, "bold")
-    line = Text("What would change it: ", style="bold") + Text(f"{desc}: ") + \
-        Text(after.verdict.upper(), style=style) + Text(f" — {after.reason}")
+    line = literal("What would change it: ", style="bold") + literal(f"{desc}: ") + \
+        literal(after.verdict.upper(), style=style) + literal(f" — {after.reason}")
     console.print(line)
     if after.verdict == "deny" and after.stopped_at is not None:
         ref = after.stopped_at
         src = ref.rule.source
         where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
-        console.print(Text("  then stopped by: ") + Text(f"{ref.family} {ref.table} {ref.chain} "
+        console.print(literal("  then stopped by: ") + literal(f"{ref.family} {ref.table} {ref.chain} "
                                                           f"({where}): ") +
-                      Text(ref.rule.text, style="yellow"))
+                      literal(ref.rule.text, style="yellow"))
 
 
 def _line(step, verbose: bool) -> Text | None:
     if isinstance(step, PacketStep):
-        return Text(f"[{step.phase}] packet {step.packet}", style="bold")
+        return literal(f"[{step.phase}] packet {step.packet}", style="bold")
     if isinstance(step, HookStep):
-        return Text(f"{step.family} {step.hook}: table {step.table} chain {step.chain} "
+        return literal(f"{step.family} {step.hook}: table {step.table} chain {step.chain} "
                     f"(prio {step.priority}, {step.origin}) -> {step.verdict}", style="magenta")
     if isinstance(step, RuleStep):
         if step.matched is False and not verbose:
@@ -98,33 +100,33 @@ def _line(step, verbose: bool) -> Text | None:
         mark = {True: "✔", False: "·", "unknown": "?"}.get(step.matched, "?")
         where = f"{step.file}:{step.line}" if step.file else f"#{step.index}"
         style = "green" if step.matched is True else ("yellow" if step.matched == "unknown" else "dim")
-        text = Text(f"{mark} {step.chain}#{step.index} {where}  {step.rule}", style=style)
+        text = literal(f"{mark} {step.chain}#{step.index} {where}  {step.rule}", style=style)
         if step.action and step.matched is True:
-            text += Text(f"  => {step.action}", style="bold")
+            text += literal(f"  => {step.action}", style="bold")
         if step.note:
-            text += Text(f"  ({step.note})", style="yellow")
+            text += literal(f"  ({step.note})", style="yellow")
         return text
     if isinstance(step, PolicyStep):
-        return Text(f"  policy {step.policy} of {step.chain}", style="bold")
+        return literal(f"  policy {step.policy} of {step.chain}", style="bold")
     if isinstance(step, ConntrackStep):
-        return Text(f"conntrack: {step.state} {step.ct_direction} {step.note} {step.entry}",
+        return literal(f"conntrack: {step.state} {step.ct_direction} {step.note} {step.entry}",
                     style="blue")
     if isinstance(step, NatStep):
-        return Text(f"{step.nat} ({step.by}): {step.before}  →  {step.after}", style="bold blue")
+        return literal(f"{step.nat} ({step.by}): {step.before}  →  {step.after}", style="bold blue")
     if isinstance(step, RouteStep):
-        return Text(f"route {step.dst}: {step.decision} via {step.route}", style="cyan")
+        return literal(f"route {step.dst}: {step.decision} via {step.route}", style="cyan")
     if isinstance(step, BridgeStep):
-        return Text(f"bridge {step.bridge}: {step.in_port or 'host'} → {step.out_port or 'host'} "
+        return literal(f"bridge {step.bridge}: {step.in_port or 'host'} → {step.out_port or 'host'} "
                     f"{step.note}", style="cyan")
     if isinstance(step, ArpStep):
         ok = "ok" if step.ok else "FAILED"
-        return Text(f"ARP {step.sender} asks who-has {step.target}: {ok} {step.note}",
+        return literal(f"ARP {step.sender} asks who-has {step.target}: {ok} {step.note}",
                     style="cyan" if step.ok else "bold red")
     if isinstance(step, EndpointStep):
-        return Text(f"endpoint {step.endpoint}: {step.answers} {step.note}", style="bold")
+        return literal(f"endpoint {step.endpoint}: {step.answers} {step.note}", style="bold")
     if isinstance(step, VerdictStep):
         return None
-    return Text(str(step))
+    return literal(str(step))
 
 
 def render_check(results: list[FlowResult], console: Console, owners=None) -> None:
@@ -144,6 +146,6 @@ def render_check(results: list[FlowResult], console: Console, owners=None) -> No
                 why += f"  ({owner.kind}{': ' + owner.says if owner.says else ''})"
         elif r.stopped_policy is not None:
             why = f"policy {r.stopped_policy[3]} of {r.stopped_policy[1]}/{r.stopped_policy[2]}"
-        table.add_row(r.name, Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
-                      r.expect or "", ok, why)
+        table.add_row(literal(r.name), literal(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
+                      literal(r.expect or ""), ok, literal(why))
     console.print(table)

@@ -15,15 +15,17 @@ from typing import Any
 
 from nflens.errors import ParseError
 from nflens.ir.host import Container, ContainerEndpoint, DaemonOptions, Network, PortBinding
+from nflens.snapshot.schemas import DockerContainer, DockerNetwork, entries
 
 BRIDGE_OPT = "com.docker.network.bridge."
 
 
-def _objects(data: Any, file: str) -> list[dict]:
+def _objects(data: Any, file: str, model: type, what: str) -> list[dict]:
+    """The objects of a `docker ... inspect` dump, each validated by its schema first (a wrong
+    field is FILE:LINE: entry #N ('name'): field: what it should be)."""
     if isinstance(data, dict):
         data = [data]
-    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        raise ParseError("expected a JSON list of objects (as `docker inspect` prints)", file)
+    entries(model, data, file, what)
     return data
 
 
@@ -86,7 +88,8 @@ def container(obj: dict, file: str) -> Container:
 
 
 def containers(data: Any, file: str) -> tuple[Container, ...]:
-    return tuple(container(o, file) for o in _objects(data, file))
+    return tuple(container(o, file)
+                 for o in _objects(data, file, DockerContainer, "docker inspect"))
 
 
 def _flag(options: dict, key: str, default: bool) -> bool:
@@ -132,7 +135,8 @@ def network(obj: dict, file: str, assumptions: list[str]) -> Network:
 
 
 def networks(data: Any, file: str, assumptions: list[str]) -> tuple[Network, ...]:
-    return tuple(network(o, file, assumptions) for o in _objects(data, file))
+    return tuple(network(o, file, assumptions)
+                 for o in _objects(data, file, DockerNetwork, "docker network inspect"))
 
 
 def _major(version: str | None) -> int | None:

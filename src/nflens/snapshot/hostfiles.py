@@ -12,60 +12,59 @@ import re
 from typing import Any
 
 from nflens.errors import ParseError
+from nflens.literal import excerpt
 from nflens.ir.host import Address, Interface, PolicyRule, Route, Socket
+from nflens.snapshot.schemas import Link, LinkInfo, Nexthop, RouteEntry, RuleEntry, entries
 
 # ---- ip -j -d link / ip -j addr ------------------------------------------------------------
+# Entries are validated by snapshot/schemas.py first: below, every field has its declared type.
 
 
-def _need_list(data: Any, file: str) -> list[dict]:
-    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        raise ParseError("expected a JSON list of objects (as `ip -j` prints)", file)
-    return data
-
-
-def _addresses(entry: dict, file: str) -> tuple[Address, ...]:
+def _addresses(entry: Link, file: str) -> tuple[Address, ...]:
     out = []
-    for info in entry.get("addr_info") or ():
-        if info.get("family") not in ("inet", "inet6") or "local" not in info:
+    for info in entry.addr_info:
+        if info.family not in ("inet", "inet6") or info.local is None:
             continue
+        length = info.prefixlen if info.prefixlen is not None else \
+            (32 if info.family == "inet" else 128)
         try:
-            iface = ipaddress.ip_interface(f"{info['local']}/{info.get('prefixlen', 32 if info['family'] == 'inet' else 128)}")
+            iface = ipaddress.ip_interface(f"{info.local}/{length}")
         except ValueError as exc:
-            raise ParseError(f"bad address in {entry.get('ifname')!r}: {exc}", file) from None
-        out.append(Address(iface, info.get("scope", "global")))
+            raise ParseError(f"bad address in {entry.ifname!r}: {exc}", file) from None
+        out.append(Address(iface, str(info.scope)))
     return tuple(out)
 
 
-def _kind(entry: dict) -> str:
+def _kind(entry: Link) -> str:
     """linkinfo.info_kind (bridge, veth, dummy, vxlan ...), else the link type."""
-    kind = (entry.get("linkinfo") or {}).get("info_kind")
+    kind = entry.linkinfo.info_kind if entry.linkinfo else None
     if kind:
         return kind
-    return "loopback" if entry.get("link_type") == "loopback" else "ether"
+    return "loopback" if entry.link_type == "loopback" else "ether"
 
 
-def _link_fields(entry: dict) -> dict[str, Any]:
-    linkinfo = entry.get("linkinfo") or {}
+def _link_fields(entry: Link) -> dict[str, Any]:
+    linkinfo = entry.linkinfo or LinkInfo()
     kind = _kind(entry)
     fields: dict[str, Any] = {
         "kind": kind,
-        "mac": (entry.get("address") or None),
-        "up": "UP" in (entry.get("flags") or ()),
-        "mtu": int(entry.get("mtu", 1500)),
-        "master": entry.get("master"),
+        "mac": entry.address or None,
+        "up": "UP" in entry.flags,
+        "mtu": entry.mtu,
+        "master": entry.master,
     }
-    if kind == "veth" and entry.get("link_index") is not None:
-        fields["peer_ifindex"] = int(entry["link_index"])
-        if entry.get("link_netnsid") is not None:
-            fields["peer_netns"] = str(entry["link_netnsid"])
-    slave = linkinfo.get("info_slave_data") or {}
-    if linkinfo.get("info_slave_kind") == "bridge":
-        fields["hairpin"] = bool(slave.get("hairpin", False))
-    data = linkinfo.get("info_data") or {}
+    if kind == "veth" and entry.link_index is not None:
+        fields["peer_ifindex"] = entry.link_index
+        if entry.link_netnsid is not None:
+            fields["peer_netns"] = str(entry.link_netnsid)
+    slave = linkinfo.info_slave_data or {}
+    if linkinfo.info_slave_kind == "bridge":
+        fields["hairpin"] = slave.get("hairpin") is True
+    data = linkinfo.info_data or {}
     if kind == "bridge" and "nf_call_iptables" in data:
         # per-bridge option (ip link set BR type bridge nf_call_iptables 1); the kernel calls
         # iptables when this OR the global sysctl is set (br_netfilter_hooks.c).
-        fields["bridge_nf"] = bool(data["nf_call_iptables"])
+        fields["bridge_nf"] = data["nf_call_iptables"] in (1, True)
     return fields
 
 
@@ -73,27 +72,23 @@ def interfaces(links: Any | None, addrs: Any | None, link_file: str, addr_file: 
                ) -> tuple[Interface, ...]:
     """Merge `ip -j -d link` (kind, master, peers) with `ip -j addr` (addresses) by name."""
     table: dict[str, dict[str, Any]] = {}
-    for entry in _need_list(links, link_file) if links is not None else ():
-        name = entry.get("ifname")
-        if not name:
-            raise ParseError("an entry has no ifname", link_file)
-        table[name] = {"name": name, "index": int(entry.get("ifindex", 0)), **_link_fields(entry)}
-    for entry in _need_list(addrs, addr_file) if addrs is not None else ():
-        name = entry.get("ifname")
-        if not name:
-            raise ParseError("an entry has no ifname", addr_file)
-        row = table.setdefault(name, {"name": name, "index": int(entry.get("ifindex", 0)),
-                                      **_link_fields(entry)})
+    link_entries = entries(Link, links, link_file, "ip -j -d link") if links is not None else []
+    for entry in link_entries:
+        table[entry.ifname] = {"name": entry.ifname, "index": entry.ifindex,
+                               **_link_fields(entry)}
+    for entry in entries(Link, addrs, addr_file, "ip -j addr") if addrs is not None else ():
+        row = table.setdefault(entry.ifname, {"name": entry.ifname, "index": entry.ifindex,
+                                              **_link_fields(entry)})
         row["addresses"] = _addresses(entry, addr_file)
-    _pair_local_veths(table, links or ())
+    _pair_local_veths(table, link_entries)
     return tuple(Interface(**row) for row in table.values())
 
 
-def _pair_local_veths(table: dict[str, dict[str, Any]], links: Any) -> None:
+def _pair_local_veths(table: dict[str, dict[str, Any]], links: list[Link]) -> None:
     """A veth whose peer is in the same namespace shows `link: PEER` and no link_index."""
     for entry in links:
-        row = table.get(entry.get("ifname", ""))
-        peer = table.get(str(entry.get("link")))
+        row = table.get(entry.ifname)
+        peer = table.get(entry.link) if entry.link else None
         if row and peer and row.get("kind") == "veth" and row.get("peer_ifindex") is None:
             row["peer_ifindex"] = peer["index"]
 
@@ -107,9 +102,8 @@ def _network(text: str, version: int) -> ipaddress.IPv4Network | ipaddress.IPv6N
     return ipaddress.ip_network(text, strict=False)
 
 
-def _route_version(entry: dict, default: int) -> int:
-    for key in ("dst", "gateway", "prefsrc"):
-        value = entry.get(key)
+def _route_version(entry: RouteEntry, default: int) -> int:
+    for value in (entry.dst, entry.gateway, entry.prefsrc):
         if value and value != "default":
             return 6 if ":" in value else 4
     return default
@@ -119,34 +113,30 @@ def routes(data: Any, file: str, version: int) -> list[Route]:
     """`ip -j route show table all`: every table; `default` becomes 0.0.0.0/0 or ::/0; a
     multipath route keeps its first next hop."""
     out = []
-    for entry in _need_list(data, file):
-        if "dst" not in entry:
-            raise ParseError(f"a route has no dst: {entry}", file)
+    for entry in entries(RouteEntry, data, file, "ip -j route show table all"):
         v = _route_version(entry, version)
-        nexthop = (entry.get("nexthops") or [{}])[0] if "nexthops" in entry else entry
+        hop = (entry.nexthops or [Nexthop()])[0] if entry.nexthops is not None else entry
         try:
-            gateway = nexthop.get("gateway")
             out.append(Route(
-                dst=_network(entry["dst"], v),
-                type=entry.get("type", "unicast"),
-                table=str(entry.get("table", "main")),
-                dev=nexthop.get("dev", entry.get("dev")),
-                gateway=ipaddress.ip_address(gateway) if gateway else None,
-                prefsrc=ipaddress.ip_address(entry["prefsrc"]) if entry.get("prefsrc") else None,
-                metric=int(entry.get("metric", 0)),
-                scope=entry.get("scope"),
-                protocol=entry.get("protocol"),
+                dst=_network(entry.dst, v),
+                type=entry.type,
+                table=str(entry.table),
+                dev=hop.dev or entry.dev,
+                gateway=ipaddress.ip_address(hop.gateway) if hop.gateway else None,
+                prefsrc=ipaddress.ip_address(entry.prefsrc) if entry.prefsrc else None,
+                metric=entry.metric,
+                scope=None if entry.scope is None else str(entry.scope),
+                protocol=None if entry.protocol is None else str(entry.protocol),
             ))
-        except (ValueError, TypeError) as exc:
-            raise ParseError(f"bad route {entry.get('dst')!r}: {exc}", file) from None
+        except ValueError as exc:
+            raise ParseError(f"bad route {entry.dst!r}: {exc}", file) from None
     return out
 
 
-def _selector(entry: dict, key: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    value = entry.get(key)
+def _selector(value: str | None, length: int | None
+              ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     if not value or value == "all":
         return None
-    length = entry.get(f"{key}len")
     return ipaddress.ip_network(f"{value}/{length}" if length is not None else value, strict=False)
 
 
@@ -159,30 +149,33 @@ def _int(value: Any) -> int | None:
 def policy_rules(data: Any, file: str) -> tuple[PolicyRule, ...]:
     """`ip -j rule show`: selectors, fwmark[/mask] and the table or action."""
     out = []
-    for entry in _need_list(data, file):
+    for entry in entries(RuleEntry, data, file, "ip -j rule show"):
         try:
-            mark, mask = entry.get("fwmark"), entry.get("fwmask")
+            mark, mask = entry.fwmark, entry.fwmask
             if isinstance(mark, str) and "/" in mark:
                 mark, mask = mark.split("/", 1)
-            src = _selector(entry, "src")
+            src = _selector(entry.src, entry.srclen)
+            table = entry.table if entry.table is not None else entry.target
             out.append(PolicyRule(
-                priority=int(entry.get("priority", 0)),
-                table=str(entry.get("table", entry.get("target", "main"))),
-                action=entry.get("action", "goto" if "target" in entry else "lookup"),
-                src=src, dst=_selector(entry, "dst"),
-                iif=entry.get("iif"), oif=entry.get("oif"),
+                priority=entry.priority,
+                table=str(table if table is not None else "main"),
+                action=entry.action or ("goto" if entry.target is not None else "lookup"),
+                src=src, dst=_selector(entry.dst, entry.dstlen),
+                iif=entry.iif, oif=entry.oif,
                 fwmark=_int(mark), fwmask=_int(mask),
-                not_="not" in entry,
+                not_="not" in (entry.model_extra or {}),
                 family=src.version if src is not None else 4,
             ))
-        except (ValueError, TypeError) as exc:
-            raise ParseError(f"bad rule {entry}: {exc}", file) from None
+        except ValueError as exc:
+            raise ParseError(f"bad rule (priority {entry.priority}): {exc}", file) from None
     return tuple(out)
 
 
 # ---- ss -Htlnup -------------------------------------------------------------------------------
 
-_PROCESS = re.compile(r'\(\("([^"]*)",pid=(\d+)')
+# users:(("name",pid=1,fd=3)): ss prints the name unescaped, so a name may hold `"` itself —
+# it ends at the `",pid=` that follows it
+_PROCESS = re.compile(r'\(\("(.*?)",pid=(\d+)')
 
 
 def _local(text: str) -> tuple[str, str | None, int]:
@@ -206,7 +199,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
         if not words or words[0] in ("Netid", "State"):
             continue
         if len(words) < 5 or words[0] not in ("tcp", "udp", "sctp", "raw", "mptcp", "u_str"):
-            raise ParseError(f"not an `ss -Htlnup` line: {line.strip()!r}", file, number)
+            raise ParseError(f"not an `ss -Htlnup` line: {excerpt(line)}", file, number)
         if words[0] not in ("tcp", "udp"):
             continue
         try:
@@ -217,7 +210,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
         try:
             addr = ipaddress.ip_address("::" if dual else host)
         except ValueError:
-            raise ParseError(f"bad local address {words[4]!r}", file, number) from None
+            raise ParseError(f"bad local address {excerpt(words[4])}", file, number) from None
         proc = _PROCESS.search(line)
         out.append(Socket(words[0], addr, port, proc.group(1) if proc else None,
                           int(proc.group(2)) if proc else None, iface, dual))
@@ -237,6 +230,6 @@ def sysctls(text: str, file: str) -> tuple[tuple[str, str], ...]:
             continue
         key, sep, value = stripped.partition("=")
         if not sep or not key.strip() or " " in key.strip():
-            raise ParseError(f"expected `key = value`, got {stripped!r}", file, number)
+            raise ParseError(f"expected `key = value`, got {excerpt(stripped)}", file, number)
         out.append((key.strip(), value.strip()))
     return tuple(out)

@@ -8,13 +8,14 @@ the JSON decoder gives one); a directory that does not exist raises SnapshotErro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from nflens import safejson
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
-from nflens.snapshot import dockerfiles, hostfiles, rulesets
+from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
+from nflens.snapshot.schemas import EntryError
 
 KNOWN_FILES = (
     "iptables-save.txt", "ip6tables-save.txt", "nft.json", "nft.txt", "ebtables-save.txt",
@@ -32,20 +33,18 @@ class _Dir:
     def __init__(self, root: Path):
         self.root = root
         self.files: list[str] = []
+        self.texts: dict[str, str] = {}  # the JSON files' texts, for the line of an error
         self.assumptions: list[str] = []
 
     def path(self, name: str) -> str:
         return str(self.root / name)
 
     def text(self, name: str) -> str | None:
-        p = self.root / name
-        if not p.is_file():
-            return None
-        try:
-            data = p.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from exc
-        self.files.append(name)
+        """The file's text; regular files inside the snapshot only (safefile: no link is
+        followed, no FIFO or device opened)."""
+        data = safefile.read_text(self.root, name)
+        if data is not None:
+            self.files.append(name)
         return data
 
     def json(self, name: str) -> Any | None:
@@ -54,11 +53,8 @@ class _Dir:
             return None
         if not text.strip():
             raise ParseError("empty file, expected JSON", self.path(name))
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc.msg} (column {exc.colno})", self.path(name),
-                             exc.lineno) from None
+        self.texts[name] = text
+        return safejson.loads(text, self.path(name))
 
     def missing(self, name: str, assumed: str) -> None:
         self.assumptions.append(f"no {name}: {assumed}")
@@ -80,6 +76,9 @@ def read_snapshot(path: str | Path) -> Host:
     d = _Dir(root)
     try:
         return _read(d, root)
+    except EntryError as exc:  # a wrong element of a JSON list: find its line
+        line = safejson.element_line(d.texts.get(Path(exc.file or "").name, ""), exc.entry)
+        raise _renamed(ParseError(exc.message, exc.file, line), root) from None
     except ParseError as exc:
         raise _renamed(exc, root) from None
 
@@ -99,7 +98,7 @@ def _read(d: _Dir, root: Path) -> Host:
         sockets=_sockets(d),
         sysctls=_sysctls(d),
         docker=_docker(d),
-        persist=_persist(root),
+        persist=_persist(d),
         name=root.resolve().name,
     )
     files = tuple(sorted(set(d.files))) + tuple(f"persist/{k}" for k, _ in host.persist)
@@ -188,17 +187,15 @@ def _docker(d: _Dir) -> DockerState:
     )
 
 
-def _persist(root: Path) -> tuple[tuple[str, str], ...]:
-    """Every file below persist/ (copies of /etc/nftables.conf, units ...), by relative path."""
-    base = root / "persist"
-    if not base.is_dir():
-        return ()
+def _persist(d: _Dir) -> tuple[tuple[str, str], ...]:
+    """Every regular file below persist/ (copies of /etc/nftables.conf, units ...), by path
+    relative to persist/; links and special files are named in the assumptions, not read."""
+    files, skipped = safefile.walk(d.root, "persist")
+    for name, kind in skipped:
+        d.assumptions.append(f"{name} is {kind}: not read (links are never followed)")
     out = []
-    for p in sorted(base.rglob("*")):
-        if p.is_file():
-            try:
-                out.append((p.relative_to(base).as_posix(),
-                            p.read_text(encoding="utf-8", errors="replace")))
-            except OSError as exc:
-                raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    for name in files:
+        text = safefile.read_text(d.root, name)
+        if text is not None:
+            out.append((name.removeprefix("persist/"), text))
     return tuple(out)

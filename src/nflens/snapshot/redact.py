@@ -13,10 +13,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import shutil
 from pathlib import Path
 
 from nflens.errors import SnapshotError
+from nflens.snapshot import safefile
 
 _V4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w])")
 _V6 = re.compile(r"(?<![\w:])([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w:])")
@@ -56,14 +56,13 @@ class Redactor:
 
 
 def _docker_subnets(src: Path) -> list:
-    path = src / "docker-networks.json"
     out = []
     try:
-        for net in json.loads(path.read_text(encoding="utf-8")):
+        for net in json.loads(safefile.read_text(src, "docker-networks.json") or "[]"):
             for cfg in (net.get("IPAM") or {}).get("Config") or ():
                 if cfg.get("Subnet"):
                     out.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError, SnapshotError):
         return []
     return out
 
@@ -77,13 +76,19 @@ def redact(src_dir: str | Path, dst_dir: str | Path) -> dict[str, str]:
     if dst.resolve() == src.resolve():
         raise SnapshotError("redact needs a different destination directory")
     red = Redactor(_docker_subnets(src))
-    for path in sorted(p for p in src.rglob("*") if p.is_file()):
-        target = dst / path.relative_to(src)
+    files, skipped = safefile.walk(src, ".")  # regular files only: a link is not copied
+    if skipped:
+        name, kind = skipped[0]
+        raise SnapshotError(f"{src / name}: {kind}, not a regular file: a snapshot to share "
+                            "holds the files themselves (links are never followed)")
+    for name in files:
+        target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        raw = safefile.read_bytes(src, name) or b""
         try:
-            data = path.read_text(encoding="utf-8")
+            data = raw.decode("utf-8")
         except UnicodeDecodeError:
-            shutil.copyfile(path, target)
+            target.write_bytes(raw)
             continue
         target.write_text(red.text(data), encoding="utf-8")
     return dict(red.mapping)

@@ -148,20 +148,26 @@ def _context(version: int, proto: str, sport: int, dport: int) -> PacketContext:
                          oif=Unknown("output interface"), ct=CtView(state="NEW"))
 
 
-def _ifaces(table: Table, chain: Chain, seen: set[str] | None = None) -> set[str]:
-    seen = seen if seen is not None else set()
-    if chain.name in seen:
-        return set()
-    seen.add(chain.name)
+def _ifaces(table: Table, chain: Chain) -> set[str]:
+    """Every interface named in `chain` and the chains it reaches. Walked with a stack, not
+    recursion: a dump with 3,000 nested chains raised RecursionError here (issue 16.10); the
+    walk itself says "nested too deep" for those."""
+    seen: set[str] = set()
     out: set[str] = set()
-    for r in chain.rules:
-        for e in r.exprs:
-            if isinstance(e, XtMatch) and e.name == "ip":
-                out |= {o.value for o in e.opts if o.name in ("in", "out")}
-            if isinstance(e, Action) and e.name in ("jump", "goto"):
-                sub = table.chain(e.get("chain"))
-                if sub is not None:
-                    out |= _ifaces(table, sub, seen)
+    todo = [chain]
+    while todo:
+        current = todo.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        for r in current.rules:
+            for e in r.exprs:
+                if isinstance(e, XtMatch) and e.name == "ip":
+                    out |= {o.value for o in e.opts if o.name in ("in", "out")}
+                if isinstance(e, Action) and e.name in ("jump", "goto"):
+                    sub = table.chain(e.get("chain"))
+                    if sub is not None:
+                        todo.append(sub)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.partition import cidrs_of
+from nflens.analysis.partition import listed, readable
 
 ID = "direct-container-access"
 SEVERITY = "medium"
@@ -47,7 +47,8 @@ def detect(ctx: AuditContext) -> list[Finding]:
 
 
 def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
-    where = "; ".join(f"{i}: {', '.join(cidrs_of(4, r)[:5])}" for i, r in open_.items())
+    where = "; ".join(f"{i}: {listed(readable({4: r}, ctx.analysis.never), 5)}"
+                      for i, r in open_.items())
     explanation = (f"{name} ({addr}) accepts connections on tcp/{port} straight from outside, "
                    f"with no port published for it, from: {where}. A neighbour only needs a "
                    f"route to {addr} via this host.")

@@ -13,7 +13,7 @@ from nflens.analysis.context import AuditContext, Published, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.native import firewalld_fix, manager_terms, ufw_fix
-from nflens.analysis.partition import cidrs_of, merge, subtract
+from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
 
 ID = "input-bypass"
@@ -42,8 +42,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
 
 def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
     b = p.binding
-    where = "; ".join(f"{iface}: {', '.join(cidrs_of(p.version, r)[:6])}"
-                      + (" ..." if len(cidrs_of(p.version, r)) > 6 else "")
+    where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
                       for iface, r in excess.items())
     terms = manager_terms(ctx, p)
     if terms:

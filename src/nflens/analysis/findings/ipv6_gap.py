@@ -10,7 +10,7 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Fix
-from nflens.analysis.partition import cidrs_of
+from nflens.analysis.partition import listed, readable
 
 ID = "ipv6-gap"
 SEVERITY = "high"
@@ -35,8 +35,9 @@ def detect(ctx: AuditContext) -> list[Finding]:
                 out.append(Finding(
                     ID, SEVERITY, TITLE, f"{proto}/{port}->{name} on {r4.iface}",
                     f"On {r4.iface}, {proto}/{port} (-> {name}) is limited over IPv4 (reachable "
-                    f"from {', '.join(cidrs_of(4, v4)[:4]) or 'nowhere'}), but over IPv6 it is "
-                    f"reachable from {', '.join(cidrs_of(6, v6)[:4])}: the IPv4 rules have no "
+                    f"from {listed(readable({4: v4}, ctx.analysis.never), 4) or 'nowhere'}), but "
+                    f"over IPv6 it is reachable from "
+                    f"{listed(readable({6: v6}, ctx.analysis.never), 4)}: the IPv4 rules have no "
                     "ip6tables counterpart.", [],
                     Fix(note="repeat the IPv4 rules with ip6tables (DOCKER-USER exists in "
                              "ip6tables too), or turn IPv6 publishing off for this port "

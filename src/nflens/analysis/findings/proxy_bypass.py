@@ -12,7 +12,7 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.partition import cidrs_of
+from nflens.analysis.partition import cidrs_of, listed, readable
 
 ID = "nat-filter-proxy-bypass"
 SEVERITY = "high"
@@ -32,7 +32,8 @@ def detect(ctx: AuditContext) -> list[Finding]:
 def _finding(ctx: AuditContext, p: Published, hits) -> Finding:
     b = p.binding
     rules = {k: v for _, _, d in hits for k, v in d.items()}
-    where = "; ".join(f"{iface}: {', '.join(cidrs_of(p.version, r)[:6])}" for iface, r, _ in hits)
+    where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
+                      for iface, r, _ in hits)
     explanation = (
         f"A nat-table rule keeps some connections to {b.proto}/{b.host_port} away from Docker's "
         f"DNAT, but docker-proxy listens on {b.host_ip or '0.0.0.0'}:{b.host_port} and forwards "

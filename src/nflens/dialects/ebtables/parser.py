@@ -22,6 +22,7 @@ from typing import Any
 
 from nflens.dialects.ebtables import grammar as g
 from nflens.errors import ParseError
+from nflens.literal import excerpt
 from nflens.ir.rules import Action, Chain, Opt, Rule, Ruleset, Source, Table, Unsupported, XtMatch
 
 # include/uapi/linux/netfilter_bridge.h, NF_BR_PRI_*
@@ -147,7 +148,7 @@ class Parser:
         parts = _COUNTERS.sub("", body).split()
         parts = [p for p in parts if not _COUNTERS.fullmatch(p)]
         if len(parts) != 2:
-            raise self.error(f"chain line needs a name and a policy: {source.text.strip()!r}",
+            raise self.error(f"chain line needs a name and a policy: {excerpt(source.text)}",
                              source.line)
         self.add_chain(table, parts[0], parts[1], source)
 
@@ -211,7 +212,7 @@ class Parser:
                 raise self.error(f"bad policy {tokens[2]!r}", source.line)
             table.chains[tokens[1]].policy = pol
         else:
-            raise self.error(f"unknown command {verb!r} (expected -A, -N or -P)", source.line)
+            raise self.error(f"unknown command {excerpt(verb)} (expected -A, -N or -P)", source.line)
 
     def tokenize(self, text: str, line: int) -> list[str]:
         try:

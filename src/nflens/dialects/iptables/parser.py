@@ -12,6 +12,7 @@ import re
 import shlex
 
 from nflens.errors import ParseError
+from nflens.literal import excerpt
 from nflens.ir.rules import (IPTABLES_PRIORITY, Action, Chain, Opt, Rule, Ruleset, Source, Table,
                              Unsupported, XtMatch, opts)
 
@@ -99,11 +100,11 @@ class _Parser:
                 self.warnings.append((self.file, n, f"ignored text outside a table: {line[:40]!r}"))
                 return
             else:
-                raise self.error(n, f"outside a table (expected *filter, *nat, ...): {line[:60]!r}")
+                raise self.error(n, f"outside a table (expected *filter, *nat, ...): {excerpt(line)}")
         if line.startswith("-P ") and self.spec_mode:
             parts = line.split()
             if len(parts) != 3 or parts[1] not in self.chains:
-                raise self.error(n, f"bad policy line {line!r}")
+                raise self.error(n, f"bad policy line {excerpt(line)}")
             self.chains[parts[1]]["policy"] = parts[2]
             return
         if line.startswith("-N ") and self.spec_mode:
@@ -120,7 +121,7 @@ class _Parser:
     def declare(self, n: int, line: str) -> None:
         parts = line[1:].split()
         if len(parts) < 2:
-            raise self.error(n, f"chain declaration needs a name and a policy: {line!r}")
+            raise self.error(n, f"chain declaration needs a name and a policy: {excerpt(line)}")
         name, policy = parts[0], parts[1]
         counters = None
         if len(parts) > 2:
@@ -148,7 +149,7 @@ class _Parser:
         except ValueError as exc:
             raise self.error(n, f"unbalanced quotes: {exc}") from exc
         if len(words) < 2 or words[0] not in ("-A", "--append", "-I", "--insert"):
-            raise self.error(n, f"expected -A CHAIN ...: {line[:60]!r}")
+            raise self.error(n, f"expected -A CHAIN ...: {excerpt(line)}")
         chain = words[1]
         if chain not in self.chains and chain in BUILTIN.get(self.table or "", {}):
             # iptables-restore input may omit `:CHAIN POLICY` for built-in chains: the chain

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nflens import safejson
 from nflens.dialects.nft.exprs import to_ir
 from nflens.dialects.nft.priorities import priority_value
 from nflens.dialects.nft.render import rule_text
@@ -50,12 +51,7 @@ class _State:
 
 def load_document(text: str, file: str) -> list:
     """Decode the JSON and return the `nftables` array, or raise ParseError with a line."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg} (column {exc.colno})", file, exc.lineno) from exc
-    except (RecursionError, ValueError) as exc:
-        raise ParseError(f"not valid JSON: {exc}", file, 1) from exc
+    doc = safejson.loads(text, file, "not valid JSON")  # also: no Infinity, no deep nesting
     if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
         raise ParseError('not an nft JSON dump: expected {"nftables": [...]} '
                          "(the output of `nft -j list ruleset`)", file, 1)
@@ -70,7 +66,8 @@ def parse_json(text: str, file: str = "<input>") -> Ruleset:
             _object(state, obj, index)
         except ParseError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError,
+                ArithmeticError) as exc:
             raise ParseError(f"bad nft JSON object: {_why(exc)}", file, index) from exc
     return Ruleset(tables=tuple(_finish(t) for t in state.tables.values()), dialect="nft-json",
                    unsupported=tuple(state.unsupported), warnings=tuple(state.warnings))

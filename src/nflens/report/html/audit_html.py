@@ -49,7 +49,8 @@ def exposure_html(exposure: list[dict]) -> str:
             extra = (f"<br><span class=\"v-uncertain\">uncertain: "
                      f"{_sources(unc.get('sources', []), 3)}</span>" if unc else "")
             rows.append(f"<tr>{head if i == 0 else ''}<td>{esc(r.get('iface'))}</td>"
-                        f"<td>{_sources(r.get('sources', []))}{extra}</td><td>{admitted}</td></tr>")
+                        f"<td>{_sources(r.get('readable', r.get('sources', [])))}{extra}</td>"
+                        f"<td>{admitted}</td></tr>")
     return ("<table class=\"exposure\"><thead><tr><th>published / listening</th><th>target</th>"
             "<th>ingress interface</th><th>sources that can connect</th><th>admitted by</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")

@@ -1,0 +1,227 @@
+"""Issue 16.10 and 16.12: malformed snapshot files, flows, policies and --ipassmt files are
+`FILE:LINE: message` and exit 2, never a traceback and never a silent guess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.inprocess import edit_json, lab_copy, run_main
+
+
+def _set(index, key, value):
+    return lambda data: data[index].__setitem__(key, value)
+
+
+SNAPSHOT_CASES = {  # name: (file, edit of its JSON or its new text, what the error says)
+    "route dst 5": ("ip-route.json", _set(0, "dst", 5), "entry #1: dst: Input should be a valid string"),
+    "route protocol dict": ("ip-route.json", _set(0, "protocol", {}), "protocol:"),
+    "route scope dict": ("ip-route.json", _set(0, "scope", {"x": 1}), "scope:"),
+    "route type dict": ("ip-route.json", _set(0, "type", {}), "type: Input should be a valid string"),
+    "route metric Infinity": ("ip-route.json", '[{"dst": "10.0.0.0/8", "metric": Infinity}]',
+                              "Infinity is not a JSON number"),
+    "route metric 1e999": ("ip-route.json", '[{"dst": "10.0.0.0/8", "metric": 1e999}]',
+                           "1e999 is not a JSON number"),
+    "addr addr_info x": ("ip-addr.json", _set(0, "addr_info", ["x"]), "addr_info.0: Input should be a valid dictionary"),
+    "addr ifindex x": ("ip-addr.json", _set(0, "ifindex", "x"), "ifindex: Input should be a valid integer"),
+    "link linkinfo x": ("ip-link.json", _set(0, "linkinfo", "x"), "linkinfo: Input should be a valid dictionary"),
+    "rule priority list": ("ip-rule.json", _set(0, "priority", [1]), "priority:"),
+    "container labels list": ("docker-containers.json", _set(0, "Config", {"Labels": [1]}),
+                              "entry #1 ('/web'): Config.Labels: Input should be a valid dictionary"),
+    "container pid text": ("docker-containers.json", _set(0, "State", {"Pid": "x"}),
+                           "State.Pid: Input should be a valid integer"),
+    "network options list": ("docker-networks.json", _set(0, "Options", ["x"]),
+                             "Options: Input should be a valid dictionary"),
+    "deep ip-addr": ("ip-addr.json", "[" * 50000 + "]" * 50000, "nested too deeply"),
+    "deep containers": ("docker-containers.json", "[" * 50000 + "]" * 50000, "nested too deeply"),
+    "deep networks 300": ("docker-networks.json", "[" * 300 + "]" * 300, "nested too deeply"),
+    "deep nft": ("nft.json", '{"nftables": ' + "[" * 50000 + "]" * 50000 + "}", "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SNAPSHOT_CASES))
+def test_a_malformed_snapshot_json_is_file_line_message_and_exit_2(tmp_path, case):
+    name, change, needle = SNAPSHOT_CASES[case]
+    snap = lab_copy(tmp_path)
+    if isinstance(change, str):
+        (snap / name).write_text(change)
+    else:
+        edit_json(snap / name, change)
+    for cmd in (["snapshot", "show", snap], ["audit", "--snapshot", snap, "--no-verify"],
+                ["check", "--snapshot", snap, snap / "flows.json"]):
+        run = run_main(*cmd)
+        assert run.traceback is None, run.traceback
+        assert run.code == 2
+        assert run.err.startswith(f"{snap / name}:1: "), run.err
+        assert needle in run.err
+
+
+def test_the_line_of_a_wrong_entry_in_a_pretty_printed_file_is_its_own(tmp_path):
+    snap = lab_copy(tmp_path)
+    routes = json.loads((snap / "ip-route.json").read_text())
+    routes[2]["dst"] = 5
+    (snap / "ip-route.json").write_text(json.dumps(routes, indent=1))
+    run = run_main("snapshot", "show", snap)
+    text = (snap / "ip-route.json").read_text().splitlines()
+    line = int(run.err.split(":")[1])
+    assert run.code == 2 and "entry #3" in run.err
+    assert text[line - 1].strip() == "{" and '"dst": 5' in "\n".join(text[line - 1:line + 3])
+
+
+def test_an_nft_counter_of_infinity_is_an_error(tmp_path):
+    snap = lab_copy(tmp_path)
+    nft = snap / "nft.json"
+    doc = json.loads(nft.read_text())
+    doc["nftables"].append({"rule": {"family": "ip", "table": "x", "chain": "y", "handle": 9,
+                                     "expr": [{"counter": {"packets": 1, "bytes": 2}}]}})
+    nft.write_text(json.dumps(doc).replace('"packets": 1', '"packets": Infinity'))
+    run = run_main("snapshot", "show", snap)
+    assert run.traceback is None and run.code == 2
+    assert "nft.json:1: not valid JSON: Infinity is not a JSON number" in run.err
+
+
+def _flows(tmp_path, flow=None, text=None):
+    path = tmp_path / "flows.json"
+    if text is not None:
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    else:
+        path.write_text(json.dumps({"flows": [flow]}, indent=1))
+    return path
+
+
+def _flow(**src):
+    return {"name": "f", "from": {"iface": "eth0", "src": "10.99.0.2", **src},
+            "to": {"addr": "10.99.0.1", "port": 8080, "proto": "tcp"}}
+
+
+@pytest.mark.parametrize("sport", ["abc", [1], {}, -1, 0, 99999, 1.5, True, None])
+def test_a_flow_sport_that_is_not_a_port_is_an_error(tmp_path, sport):
+    snap = lab_copy(tmp_path)
+    flow = _flow(sport=sport)
+    if sport is None:  # sport: null is "not given"
+        run = run_main("check", "--snapshot", snap, _flows(tmp_path, flow))
+        assert run.code == 0, run.err
+        return
+    run = run_main("check", "--snapshot", snap, _flows(tmp_path, flow))
+    assert run.traceback is None and run.code == 2
+    assert run.err.startswith(f"{tmp_path / 'flows.json'}:4: flow #1: sport must be a number "
+                              f"from 1 to 65535, not {json.dumps(sport)}"), run.err
+
+
+def test_a_flow_port_of_true_is_not_port_1(tmp_path):
+    snap = lab_copy(tmp_path)
+    flow = _flow()
+    flow["to"]["port"] = True
+    run = run_main("check", "--snapshot", snap, _flows(tmp_path, flow))
+    assert run.code == 2 and "port must be a number from 1 to 65535, not true" in run.err
+
+
+def test_a_flow_without_a_name_still_gets_its_line(tmp_path):
+    snap = lab_copy(tmp_path)
+    flows = {"flows": [_flow(), _flow(sport="x")]}
+    for f in flows["flows"]:
+        f.pop("name")
+    path = tmp_path / "flows.json"
+    path.write_text(json.dumps(flows, indent=1))
+    run = run_main("check", "--snapshot", snap, path)
+    line = int(run.err.split(":")[1])
+    assert run.code == 2 and path.read_text().splitlines()[line - 1].strip() == "{"
+    assert line > 3
+
+
+@pytest.mark.parametrize("text, needle", [
+    (b'{"flows": []}\n\xff\xfe', ":2: not UTF-8 text"),
+    ('{"flows": ' + "[" * 50000 + "]" * 50000 + "}", ":1: invalid JSON: nested too deeply"),
+    ("flows:\n" + "- " * 1 + "[" * 50000 + "]" * 50000, "nested too deeply"),
+    ('{"flows": [{"name": NaN}]}', ":1: invalid JSON: NaN is not a JSON number"),
+])
+def test_a_flows_file_that_cannot_be_decoded_is_an_error(tmp_path, text, needle):
+    snap = lab_copy(tmp_path)
+    run = run_main("check", "--snapshot", snap, _flows(tmp_path, text=text))
+    assert run.traceback is None, run.traceback
+    assert run.code == 2 and needle in run.err
+
+
+def test_an_unknown_from_interface_is_an_error_not_deny(tmp_path):
+    snap = lab_copy(tmp_path)
+    run = run_main("trace", "--snapshot", snap, "--from", "eth9:10.99.0.2",
+                   "--to", "10.99.0.1:8080/tcp")
+    assert run.code == 2 and "unknown interface 'eth9' (interfaces: lo, eth0" in run.err
+    flow = _flow()
+    flow["from"]["iface"] = "eth9"
+    run = run_main("check", "--snapshot", snap, _flows(tmp_path, flow))
+    assert run.code == 2 and "flow 'f': unknown interface 'eth9'" in run.err
+
+
+@pytest.mark.parametrize("to", ["10.99.0.1:\u0668\u0660\u0668\u0660/tcp", "10.99.0.1:８０/tcp",
+                                "10.99.0.1:80/tcp\u0301"])
+def test_non_ascii_digits_in_to_are_refused(tmp_path, to):
+    snap = lab_copy(tmp_path)
+    run = run_main("trace", "--snapshot", snap, "--from", "eth0:10.99.0.2", "--to", to)
+    assert run.traceback is None and run.code == 2 and "expected ADDR:PORT/PROTO" in run.err
+
+
+def test_a_quote_in_a_process_name_keeps_the_name(tmp_path):
+    from nflens.snapshot.hostfiles import sockets
+
+    (s,) = sockets('tcp LISTEN 0 5 0.0.0.0:22 0.0.0.0:* users:(("ss"hd",pid=7,fd=3))\n', "ss.txt")
+    assert (s.process, s.pid) == ('ss"hd', 7)
+
+
+def _policy(tmp_path, text: str | bytes):
+    p = tmp_path / "policy.yaml"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return p
+
+
+def test_a_policy_port_of_true_is_an_error_not_port_1(tmp_path):
+    snap = lab_copy(tmp_path)
+    p = _policy(tmp_path, "version: 1\ninbound:\n  ports:\n    - {container: web, port: true}\n")
+    run = run_main("policy", "plan", p, "--snapshot", snap)
+    assert run.traceback is None and run.code == 2
+    assert f"{p}:4: inbound.ports.0.port: true is not a port" in run.err
+    p = _policy(tmp_path, "version: 1\nto_host:\n  - {network: bridge, allow: [true]}\n")
+    run = run_main("policy", "plan", p, "--snapshot", snap)
+    assert run.code == 2 and "is not a port" in run.err
+
+
+def test_an_unknown_container_in_a_policy_is_an_error_unless_allowed(tmp_path):
+    snap = lab_copy(tmp_path)
+    p = _policy(tmp_path, "version: 1\ninbound:\n  ports:\n    - {container: wbe, port: 8080}\n")
+    run = run_main("policy", "plan", p, "--snapshot", snap)
+    assert run.code == 2 and "container wbe: no such container on this host" in run.err
+    run = run_main("policy", "plan", p, "--snapshot", snap, "--allow-missing")
+    assert run.code in (0, 1) and run.traceback is None
+    assert "container wbe" in run.out
+
+
+@pytest.mark.parametrize("text, needle", [
+    (b"version: 1\n\xff\n", ":2: not UTF-8 text"),
+    ("version: 1\ngroups: " + "[" * 50000 + "]" * 50000 + "\n", "nested too deeply"),
+])
+def test_a_policy_file_that_cannot_be_decoded_is_an_error(tmp_path, text, needle):
+    snap = lab_copy(tmp_path)
+    run = run_main("policy", "plan", _policy(tmp_path, text), "--snapshot", snap)
+    assert run.traceback is None, run.traceback
+    assert run.code == 2 and needle in run.err
+
+
+def test_an_ipassmt_file_that_is_not_utf8_is_an_error(tmp_path):
+    snap = lab_copy(tmp_path)
+    bad = tmp_path / "ipassmt"
+    bad.write_bytes(b"eth0 = [10.0.0.0/8]\n\xff\n")
+    run = run_main("matrix", snap / "iptables-save.txt", "--dport", "22", "--ipassmt", bad)
+    assert run.traceback is None and run.code == 2 and f"{bad}:2: not UTF-8 text" in run.err
+
+
+def test_3000_nested_chains_in_matrix_are_an_error_not_a_recursion_error(tmp_path):
+    n = 3000
+    lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    lines += [f":C{i} - [0:0]" for i in range(n)] + ["-A FORWARD -j C0"]
+    lines += [f"-A C{i} -j C{i + 1}" for i in range(n - 1)] + ["COMMIT"]
+    dump = tmp_path / "deep.txt"
+    dump.write_text("\n".join(lines) + "\n")
+    run = run_main("matrix", dump, "--dport", "22")
+    assert run.traceback is None, run.traceback
+    assert run.code == 2 and "nested too deep" in run.err
