@@ -224,4 +224,4 @@ def test_3000_nested_chains_in_matrix_are_an_error_not_a_recursion_error(tmp_pat
     dump.write_text("\n".join(lines) + "\n")
     run = run_main("matrix", dump, "--dport", "22")
     assert run.traceback is None, run.traceback
-    assert run.code == 2 and "nested too deep" in run.err
+    assert run.code == 2 and "nested more than 64 deep" in run.err
