@@ -97,13 +97,9 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        try:  # typer >= 0.20 vendors click; older ones depend on it
-            from typer._click.exceptions import ClickException
-        except ImportError:  # pragma: no cover - depends on the installed typer
-            from click import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except typer.TyperException as exc:  # click's usage errors (public base in typer >= 0.20)
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(2)
