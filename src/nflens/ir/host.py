@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from nflens.ir.rules import Ruleset
@@ -223,13 +224,23 @@ class Host:
     name: str = "host"
 
     def interface(self, name: str) -> Interface | None:
-        for i in self.interfaces:
-            if i.name == name:
-                return i
-        return None
+        return self._interface_by_name.get(name)
 
     def sysctl(self, key: str, default: str | None = None) -> str | None:
+        return self._sysctl_by_key.get(key, default)
+
+    # A real host has hundreds of veths and ~10,000 sysctl keys; the simulator asks for them
+    # on every packet. Built on first use (the dataclass is frozen; not fields: not compared).
+    @cached_property
+    def _interface_by_name(self) -> dict[str, Interface]:
+        out: dict[str, Interface] = {}
+        for i in self.interfaces:
+            out.setdefault(i.name, i)  # the first one wins, as the scan did
+        return out
+
+    @cached_property
+    def _sysctl_by_key(self) -> dict[str, str]:
+        out: dict[str, str] = {}
         for k, v in self.sysctls:
-            if k == key:
-                return v
-        return default
+            out.setdefault(k, v)
+        return out
