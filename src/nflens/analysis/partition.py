@@ -248,9 +248,12 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
     it covers — `10.99.0.0/24 (except 10.99.0.1)` instead of eight CIDRs. Display only: the
     exact minimal lists stay in the JSON."""
     allowed = merge(ranges)
-    holes = [(a, a) for a in never]
+    # only the stretches of allowed-or-never that hold something allowed can print anything
+    # (a stretch of holes alone is skipped below); a host with 400 veths has 400 "never"
+    # addresses, and summarising each was most of an audit's rendering
+    spans = [r for r in merge(allowed + [(a, a) for a in never]) if _overlaps(allowed, *r)]
     out = []
-    for cidr in cidrs_of(version, allowed + holes):
+    for cidr in cidrs_of(version, spans):
         net = ipaddress.ip_network(cidr)
         lo, hi = int(net.network_address), int(net.broadcast_address)
         missing = subtract([(lo, hi)], allowed)

@@ -40,7 +40,16 @@ def plan(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=False)
-    result = make_plan(policy, host, dialect)
+    console = Console(stderr=True)
+    if console.is_terminal:  # a bar per probe proved, as `check` has (not on a pipe)
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("proving the plan on the simulator", total=None)
+            result = make_plan(policy, host, dialect, progress=lambda done, total: bar.update(
+                task, completed=done, total=total))
+    else:
+        result = make_plan(policy, host, dialect)
     if as_json:
         sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
     else:

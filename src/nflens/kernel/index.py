@@ -138,7 +138,25 @@ def _key(rule: Rule):
 KINDS = ("dst", "dport", "ctorigdport", "iif", "oif")
 
 
+_BUILT: dict[int, tuple[Chain, ChainIndex | None]] = {}
+
+
 def build(chain: Chain) -> ChainIndex | None:
+    """The index of a chain, built once per chain object: the hosts an audit makes to verify
+    fixes share every chain the fix did not touch (chains are frozen), and rebuilt the
+    indexes of all of them each time. The chain is kept with its index, so its id is not
+    reused while it is cached."""
+    hit = _BUILT.get(id(chain))
+    if hit is not None and hit[0] is chain:
+        return hit[1]
+    if len(_BUILT) >= 4096:
+        _BUILT.clear()
+    index = _build(chain)
+    _BUILT[id(chain)] = (chain, index)
+    return index
+
+
+def _build(chain: Chain) -> ChainIndex | None:
     if len(chain.rules) < MIN_RULES:
         return None
     index = ChainIndex(size=len(chain.rules))
