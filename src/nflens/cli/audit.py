@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -78,6 +77,8 @@ def _write_html(host, result, path: Path) -> None:
 
 
 def render(result: dict, console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title="Exposure: who can open a connection", show_lines=False)
     for col in ("port", "target", "interface", "sources"):
         table.add_column(col)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 
-from nflens.flows import load_flows, parse_from, parse_to
-from nflens.ir.packet import Flow
+if TYPE_CHECKING:
+    from nflens.ir.packet import Flow
+
 
 
 def _simulator(snapshot: Path):
@@ -29,6 +29,8 @@ def check(
 ) -> None:
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
     sim = _simulator(snapshot)
+    from nflens.flows import load_flows
+
     flows = load_flows(flows_file)
     if as_json:
         holds = write_results_json(sim, flows, sys.stdout)
@@ -36,6 +38,8 @@ def check(
         console = Console(stderr=True)
         results = []
         show = console.is_terminal and len(flows) > 20
+        from rich.progress import Progress
+
         with Progress(console=console, transient=True, disable=not show) as progress:
             task = progress.add_task("simulating flows", total=len(flows))
             for flow in flows:
@@ -75,6 +79,9 @@ def trace(
     brief: bool = typer.Option(False, "--brief", help="hide rules that did not match"),
 ) -> None:
     """One flow, phase by phase, both directions, like a packet tracer."""
+    from nflens.flows import parse_from, parse_to
+    from nflens.ir.packet import Flow
+
     origin = parse_from(src)
     addr, port, proto = parse_to(dst)
     flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)

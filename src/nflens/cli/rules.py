@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from nflens.dialects import DIALECTS, parse_file
+from nflens.dialect_names import DIALECTS
 
 
 def rules_json(ruleset) -> dict:
@@ -36,6 +35,8 @@ def rules(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""
+    from nflens.dialects import parse_file
+
     ruleset = parse_file(file, dialect)
     if as_json:
         sys.stdout.write(json.dumps(rules_json(ruleset), indent=1) + "\n")
@@ -44,6 +45,8 @@ def rules(
     console.print(f"[bold]{file}[/]: {ruleset.dialect}"
                   + (f" ({ruleset.backend})" if ruleset.backend else "")
                   + f", {ruleset.rule_count()} rules")
+    from rich.table import Table
+
     table = Table(show_header=True)
     for col in ("family", "table", "chain", "hook", "priority", "policy", "rules"):
         table.add_column(col)

@@ -9,7 +9,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 snapshot_app = typer.Typer(help="Collect, show or redact a host snapshot (CONTRACT §2).",
                            no_args_is_help=True)
@@ -77,6 +76,8 @@ def show_cmd(
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_header=True)
     for col in columns:
         table.add_column(col)
