@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 import measures  # noqa: E402
 import realmeasures  # noqa: E402
+import synth_real  # noqa: E402
 
 TRACE_SIZES = (10, 50, 100, 250, 500, 1000, 2000)
 AUDIT_SIZES = (10, 50, 100, 250, 500, 1000)
@@ -92,6 +93,13 @@ def real_rows(add) -> None:
         host = realmeasures.synthetic(n)
         add(realmeasures.trace_host(host, f"real-shaped-{n}"))
         add(realmeasures.audit_host(host, f"real-shaped-{n}"))
+    if measures.can_load_nft():  # Docker 29's nftables backend, the admin's table beside it
+        for n in (400, 2000):
+            host = synth_real.host29(n, 10, n // 2, min(115, n // 2))
+            for row in (realmeasures.trace_host(host, f"real-shaped-docker29-nft-{n}"),
+                        realmeasures.audit_host(host, f"real-shaped-docker29-nft-{n}")):
+                row["style"] = "real29"
+                add(row)
     add(realmeasures.help_time())
 
 

@@ -175,3 +175,75 @@ def shape(ruleset) -> dict[tuple[str, str, str], int]:
                 key = (t.name, c.name, text)
                 out[key] = out.get(key, 0) + 1
     return out
+
+
+def nft_docker29(containers: int, networks: int, published: int) -> str:
+    """Docker 29's nftables backend for the same layout: `table ip docker-bridges` in the shape
+    of ../shared/corpus/moby/nftablesdoc/usernet-portmap.md (verdict maps per bridge, a
+    filter-forward-in chain per bridge with one accept per published port, one dnat and one
+    raw drop per published port)."""
+    bridges = [(_bridge(n), _subnet(n)) for n in reversed(range(networks))]
+    bridges.append(("docker0", ip.ip_network("172.17.0.0/16")))
+    pub = [(c, n, a) for c, n, a in _layout(containers, networks) if c < published]
+    maps = ["filter-forward-in", "filter-forward-out", "nat-postrouting-in", "nat-postrouting-out"]
+    out = ["table ip docker-bridges {"]
+    for m in maps:
+        elems = ", ".join(f'"{br}" : jump {m}__{br}' for br, _ in bridges)
+        out += [f"map {m}-jumps {{", "type ifname : verdict", f"elements = {{ {elems} }}", "}"]
+    out += ["chain filter-FORWARD {", "type filter hook forward priority filter; policy accept;",
+            "oifname vmap @filter-forward-in-jumps", "iifname vmap @filter-forward-out-jumps", "}",
+            "chain nat-OUTPUT {", "type nat hook output priority -100; policy accept;",
+            "ip daddr != 127.0.0.0/8 fib daddr type local counter jump nat-prerouting-and-output",
+            "}", "chain nat-POSTROUTING {",
+            "type nat hook postrouting priority srcnat; policy accept;",
+            "iifname vmap @nat-postrouting-out-jumps", "oifname vmap @nat-postrouting-in-jumps",
+            "}", "chain nat-PREROUTING {", "type nat hook prerouting priority dstnat; policy accept;",
+            "fib daddr type local counter jump nat-prerouting-and-output", "}",
+            "chain nat-prerouting-and-output {"]
+    out += [f'iifname != "{_bridge(n)}" tcp dport {FIRST_PORT + c} counter dnat to {a}:80 '
+            'comment "DNAT"' for c, n, a in pub]
+    out += ["}", "chain raw-PREROUTING {", "type filter hook prerouting priority raw; policy accept;"]
+    out += [f'ip daddr {a} iifname != "{_bridge(n)}" counter drop comment "DROP DIRECT ACCESS"'
+            for c, n, a in pub]
+    out.append("}")
+    for br, net in bridges:
+        mine = [a for c, n, a in pub if _bridge(n) == br]
+        out += [f"chain filter-forward-in__{br} {{", "ct state established,related counter accept",
+                f'iifname "{br}" counter accept comment "ICC"',
+                *(f"ip daddr {a} tcp dport 80 counter accept" for a in mine),
+                'counter drop comment "UNPUBLISHED PORT DROP"', "}",
+                f"chain filter-forward-out__{br} {{", "ct state established,related counter accept",
+                'counter accept comment "OUTGOING"', "}", f"chain nat-postrouting-in__{br} {{", "}",
+                f"chain nat-postrouting-out__{br} {{",
+                f'oifname != "{br}" ip saddr {net} counter masquerade comment "MASQUERADE"', "}"]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def nft_allow_list(published: int, allowed: int) -> str:
+    """The admin's allow-list on a Docker 29 nftables host: no DOCKER-USER there, so an own
+    table whose forward chain runs before Docker's (priority filter - 1), the same rules as
+    bench_host.allow_list in nft syntax (`ct original proto-dst`: DNAT rewrote the port)."""
+    rules = ["ct state established,related accept", 'iifname "br-*" oifname "br-*" accept',
+             'oifname "eth0" accept', 'oifname "eth1" accept']
+    for i in range(min(allowed, published)):
+        src = f"ip saddr {LAN} " if i % 3 == 2 else ""
+        rules.append(f"{src}meta l4proto tcp ct original proto-dst {FIRST_PORT + i} accept")
+    rules.append("drop")
+    return "\n".join(["table inet admin {", "chain forward {",
+                      "type filter hook forward priority -1; policy accept;", *rules, "}", "}"]) \
+        + "\n"
+
+
+def host29(containers: int = 400, networks: int = 10, published: int = 200,
+           allowed: int = 115) -> Host:
+    """The same host on Docker 29 with the nftables backend (loaded through the real `nft`:
+    root only, like bench/synth.py's Docker 29 hosts)."""
+    from dataclasses import replace
+
+    from nflens.dialects.nft.textparse import parse_text
+
+    base = host(containers, networks, published, allowed)
+    ruleset = parse_text(nft_docker29(containers, networks, published)
+                         + nft_allow_list(published, allowed), "synthetic-nft.txt")
+    return replace(base, ruleset=ruleset)

@@ -45,11 +45,15 @@ class ChainIndex:
         pkt, ct = ctx.pkt, ctx.ct
         if pkt is None:
             return self.generic
-        if not (_plain(ctx.iif) and _plain(ctx.oif)):
+        # the devices as the rules read them: in the bridge family nft's iifname/oifname are
+        # the bridge ports (nft_meta_bridge.c); iptables' -i/-o never run there
+        iif, oif = (ctx.physin or ctx.iif, ctx.physout or ctx.oif) if ctx.family == "bridge" \
+            else (ctx.iif, ctx.oif)
+        if not (_plain(iif) and _plain(oif)):
             # an interface left open (a symbolic question): its rules must be evaluated
             return list(range(self.size))
         ct_dport = ct.orig_dport if ct is not None and ct.state != "UNTRACKED" else None
-        key = (pkt.dst, pkt.proto, pkt.dport, ct_dport, ctx.iif, ctx.oif)
+        key = (pkt.dst, pkt.proto, pkt.dport, ct_dport, iif, oif)
         hit = self._memo.get(key)
         if hit is None:
             if len(self._memo) >= MEMO_SIZE:
@@ -76,11 +80,28 @@ def _plain(name) -> bool:
 
 
 def _nft_key(e: NftCmp):
-    """`ip daddr 172.17.0.2` -> ('dst', addr); `tcp dport 8080` -> ('dport', ('tcp', 8080)):
-    the same exact keys in Docker 29's nftables chains (its dnat and raw-drop chains hold one
-    rule per published port / container, like the iptables ones)."""
+    """The same exact keys in nftables rules: `ip daddr 172.17.0.2` -> ('dst', addr), `tcp
+    dport 8080` -> ('dport', ('tcp', 8080)) (Docker 29's dnat and raw-drop chains hold one
+    rule per published port / container, like the iptables ones), `ct original proto-dst
+    8080` -> ('ctorigdport', 8080) (an admin's allow-list; no entry reads as missing and the
+    rule breaks, nft_ct.c), `iifname "eth0"` / `oifname "br-x"` -> ('iif'/'oif', name) for a
+    plain non-empty name (no device reads as "", which no such name equals; a wildcard or
+    escape is left generic)."""
     left = e.left
-    if e.op != "==" or not isinstance(left, NftExpr) or left.kind != "payload":
+    if e.op != "==" or not isinstance(left, NftExpr):
+        return None
+    if left.kind == "ct":
+        if left.get("key") == "proto-dst" and left.get("dir") in (None, "original") \
+                and isinstance(e.right, int) and not isinstance(e.right, bool):
+            return ("ctorigdport", e.right)
+        return None
+    if left.kind == "meta":
+        key = left.get("key")
+        if key in ("iifname", "oifname") and isinstance(e.right, str) and e.right \
+                and not any(ch in e.right for ch in "*\\[?"):
+            return ("iif" if key == "iifname" else "oif", e.right)
+        return None
+    if left.kind != "payload":
         return None
     proto, fld = left.get("protocol"), left.get("field")
     if proto in ("ip", "ip6") and fld == "daddr" and isinstance(e.right, str) \
