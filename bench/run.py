@@ -95,7 +95,7 @@ def real_rows(add) -> None:
         add(realmeasures.audit_host(host, f"real-shaped-{n}"))
     if measures.can_load_nft():  # Docker 29's nftables backend, the admin's table beside it
         for n in (400, 2000):
-            host = synth_real.host29(n, 10, n // 2, min(115, n // 2))
+            host = synth_real.host29(n, 10, n // 2, round(n // 2 * 115 / 200))
             for row in (realmeasures.trace_host(host, f"real-shaped-docker29-nft-{n}"),
                         realmeasures.audit_host(host, f"real-shaped-docker29-nft-{n}")):
                 row["style"] = "real29"

@@ -251,7 +251,7 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
     # only the stretches of allowed-or-never that hold something allowed can print anything
     # (a stretch of holes alone is skipped below); a host with 400 veths has 400 "never"
     # addresses, and summarising each was most of an audit's rendering
-    spans = [r for r in merge(allowed + [(a, a) for a in never]) if _overlaps(allowed, *r)]
+    spans = _holding(merge(allowed + [(a, a) for a in never]), allowed)
     out = []
     for cidr in cidrs_of(version, spans):
         net = ipaddress.ip_network(cidr)
@@ -266,6 +266,18 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
             out.append(f"{cidr} (except {', '.join(gone)})")
         else:
             out += cidrs_of(version, subtract([(lo, hi)], missing))
+    return out
+
+
+def _holding(spans: list[tuple[int, int]], allowed: list[tuple[int, int]]):
+    """The spans that hold an allowed range, in one sweep (both sorted and disjoint; every
+    allowed range lies inside one span)."""
+    out, j = [], 0
+    for lo, hi in spans:
+        while j < len(allowed) and allowed[j][1] < lo:
+            j += 1
+        if j < len(allowed) and allowed[j][0] <= hi:
+            out.append((lo, hi))
     return out
 
 

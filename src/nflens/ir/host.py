@@ -190,10 +190,20 @@ class DockerState:
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
 
     def container(self, ref: str) -> Container | None:
-        for c in self.containers:
-            if c.name.lstrip("/") == ref.lstrip("/") or c.id.startswith(ref):
-                return c
-        return None
+        """The first container named `ref` or whose id starts with it (as a scan in order
+        finds it; by two dicts, since analyses ask once per published port)."""
+        by_name, by_prefix = shared("container refs", (self.containers,), self._container_refs)
+        hits = [i for i in (by_name.get(ref.lstrip("/")), by_prefix.get(ref)) if i is not None]
+        return self.containers[min(hits)] if hits else None
+
+    def _container_refs(self) -> tuple[dict[str, int], dict[str, int]]:
+        by_name: dict[str, int] = {}
+        by_prefix: dict[str, int] = {}
+        for i, c in enumerate(self.containers):
+            by_name.setdefault(c.name.lstrip("/"), i)
+            for n in range(len(c.id) + 1):
+                by_prefix.setdefault(c.id[:n], i)
+        return by_name, by_prefix
 
     def network(self, ref: str) -> Network | None:
         for n in self.networks:
