@@ -248,6 +248,8 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
     it covers — `10.99.0.0/24 (except 10.99.0.1)` instead of eight CIDRs. Display only: the
     exact minimal lists stay in the JSON."""
     allowed = merge(ranges)
+    if not allowed:
+        return []  # every line printed below holds something allowed
     # only the stretches of allowed-or-never that hold something allowed can print anything
     # (a stretch of holes alone is skipped below); a host with 400 veths has 400 "never"
     # addresses, and summarising each was most of an audit's rendering

@@ -169,9 +169,8 @@ class HostModel:
     def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
         """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
         found = []
-        for s in self.host.sockets:
-            if s.proto != proto or s.port != port:
-                continue
+        by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
+        for s in by_port.get((proto, port), ()):
             if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version:
                 found.append(s)
             elif s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
@@ -179,6 +178,13 @@ class HostModel:
         # the most specific bind wins (inet_lookup_listener scores exact address higher)
         found.sort(key=lambda s: s.addr.is_unspecified)
         return found
+
+    def _sockets_by_port(self) -> dict[tuple[str, int], list[Socket]]:
+        """A socket per published port and family (docker-proxy): asked per packet delivered."""
+        out: dict[tuple[str, int], list[Socket]] = {}
+        for s in self.host.sockets:
+            out.setdefault((s.proto, s.port), []).append(s)  # dump order kept
+        return out
 
     # --- construction --------------------------------------------------------------------
     def _derived_routes(self, notes: list[str]) -> tuple[Route, ...]:
