@@ -38,17 +38,31 @@ def section(result: dict) -> str:
         for r in _rows(result, "trace", style=style):
             lines.append(f"| trace | {r['case']} | {r['rules']:,} | {r['per_flow_ms']} ms "
                          "per flow |")
+    for r in _rows(result, "trace", style="real") + _rows(result, "trace", style="real29"):
+        lines.append(f"| trace | {r['case']} | {r['rules']:,} | {r['per_flow_ms']} ms per flow "
+                     f"({r['per_flow_cpu_ms']} ms CPU) |")
     for r in _rows(result, "check"):
+        cpu = f" ({r['flows_per_cpu_s']:,.0f} per CPU second)" if "flows_per_cpu_s" in r else ""
         lines.append(f"| check | {r['case']}, {r['flows']:,} flows | {r['rules']:,} | "
-                     f"{r['flows_per_s']:,.0f} flows/s |")
+                     f"{r['flows_per_s']:,.0f} flows/s{cpu} |")
     for r in _rows(result, "audit"):
-        lines.append(f"| audit | {r['case']} ({r['exposures']} exposures, {r['findings']} "
-                     f"findings) | {r['rules']:,} | {_fmt(r['median_s'])} |")
+        what = f" ({r['exposures']} exposures, {r['findings']} findings)" if "exposures" in r \
+            else ""
+        cpu = f" ({_fmt(r['cpu_s'])} CPU)" if "cpu_s" in r else ""
+        lines.append(f"| audit | {r['case']}{what} | {r['rules']:,} | {_fmt(r['median_s'])}"
+                     f"{cpu} |")
     for what in ("policy plan", "matrix"):
         for r in _rows(result, what):
             lines.append(f"| {what} | {r['case']} | {r['rules']:,} | {_fmt(r['median_s'])} |")
     for r in _rows(result, "peak memory"):
         lines.append(f"| peak memory | {r['case']} | | {r['peak_mib']} MiB |")
+    for r in _rows(result, "synthetic vs lab"):
+        lines.append(f"| synthetic vs lab | {r['case']} (same rule shapes: "
+                     f"{r['same_rule_shapes']}) | | {r['synthetic_ms']} vs {r['lab_ms']} ms CPU "
+                     f"per flow (ratio {r['ratio']}) |")
+    for r in _rows(result, "startup"):
+        lines.append(f"| startup | {r['case']} | | {_fmt(r['median_s'])} ({_fmt(r['cpu_s'])} "
+                     "CPU) |")
     for r in _rows(result, "kernel load"):
         lines.append(f"| kernel: {r['case']} | vs nflens parsing the same text | {r['rules']:,} | "
                      f"{_fmt(r['median_s'])} vs {_fmt(r['nflens_parse_s'])} |")
@@ -56,7 +70,14 @@ def section(result: dict) -> str:
     lines += ["", f"Scaling exponents (least squares on log-log): trace per flow against rules "
               f"**{fits['trace_per_flow_vs_rules']}** (0 = flat, 1 = linear), audit of a whole "
               f"host against rules **{fits['audit_total_vs_rules']}**. "
-              "![scaling](bench/results/scaling.png)", "", FFFUU,
+              "![scaling](bench/results/scaling.png)", "",
+              "On hosts shaped like real ones (the lab-built Debian 20.10 host of "
+              "`make bench-hosts` and synthetic hosts of its shape, half the containers "
+              "publishing a port): audit CPU time against published ports "
+              f"**{fits.get('real_audit_cpu_vs_published')}**, trace CPU per flow against "
+              f"rules **{fits.get('real_trace_cpu_vs_rules')}**. The machine is shared: load "
+              f"average {result.get('loadavg', '?')} when the run ended, so CPU times are given "
+              "beside the wall-clock medians.", "", FFFUU,
               "", "Reproduce: `make bench` (writes the JSON and the plot, then this section)."]
     return "\n".join(lines)
 

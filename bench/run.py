@@ -20,6 +20,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 import measures  # noqa: E402
+import realmeasures  # noqa: E402
+import synth_real  # noqa: E402
 
 TRACE_SIZES = (10, 50, 100, 250, 500, 1000, 2000)
 AUDIT_SIZES = (10, 50, 100, 250, 500, 1000)
@@ -59,13 +61,46 @@ def collect(progress) -> dict:
     add(measures.peak_memory("check_throughput", 500, 10000))
     for n in (100, 500, 2000):
         add(measures.kernel_load(n))
+    real_rows(add)
     trace28 = [r for r in rows if r["what"] == "trace" and r["style"] == "28"]
     audits = [r for r in rows if r["what"] == "audit" and r.get("style") == "28"]
     fits = {"trace_per_flow_vs_rules": measures.fit_exponent(trace28, "rules", "per_flow_ms"),
             "audit_total_vs_rules": measures.fit_exponent(audits, "rules", "median_s"),
             "audit_total_vs_containers": measures.fit_exponent(audits, "containers", "median_s")}
+    real = [r for r in rows if r["what"] == "audit" and r.get("style") == "real"]
+    fits["real_audit_cpu_vs_published"] = measures.fit_exponent(real, "published", "cpu_s")
+    fits["real_audit_vs_published"] = measures.fit_exponent(real, "published", "median_s")
+    fits["real_trace_cpu_vs_rules"] = measures.fit_exponent(
+        [r for r in rows if r["what"] == "trace" and r.get("style") == "real"], "rules",
+        "per_flow_cpu_ms")
     return {"rows": rows, "fits": fits, "seconds": round(time.perf_counter() - started, 1),
-            "machine": _machine()}
+            "machine": _machine(), "loadavg": realmeasures.loadavg()}
+
+
+def real_rows(add) -> None:
+    """Issue 14: the lab-built hosts (bench/hosts/, `make bench-hosts`) end to end, and the
+    synthetic hosts of their shape up to 2,000 containers."""
+    from nflens.snapshot.read import read_snapshot
+
+    for snap in realmeasures.lab_hosts():
+        add(realmeasures.check_cli(snap))
+        for jobs in (1, 2):
+            add(realmeasures.audit_cli(snap, jobs))
+        add(realmeasures.peak_audit(snap))
+        add(realmeasures.trace_host(read_snapshot(snap), f"{snap.name} (lab)"))
+        add(realmeasures.synthetic_vs_lab(snap))
+    for n in realmeasures.REAL_SIZES:
+        host = realmeasures.synthetic(n)
+        add(realmeasures.trace_host(host, f"real-shaped-{n}"))
+        add(realmeasures.audit_host(host, f"real-shaped-{n}"))
+    if measures.can_load_nft():  # Docker 29's nftables backend, the admin's table beside it
+        for n in (400, 2000):
+            host = synth_real.host29(n, 10, n // 2, round(n // 2 * 115 / 200))
+            for row in (realmeasures.trace_host(host, f"real-shaped-docker29-nft-{n}"),
+                        realmeasures.audit_host(host, f"real-shaped-docker29-nft-{n}")):
+                row["style"] = "real29"
+                add(row)
+    add(realmeasures.help_time())
 
 
 def _machine() -> str:
@@ -87,7 +122,11 @@ def plot(result: dict, path: Path) -> bool:
     for what, style, key, label in (("trace", "28", "per_flow_ms", "trace, ms per flow (Docker 28)"),
                                     ("trace", "20.10", "per_flow_ms", "trace, ms per flow (20.10)"),
                                     ("trace", "29", "per_flow_ms", "trace, ms per flow (29, nft)"),
-                                    ("audit", "28", "median_s", "audit, s per host")):
+                                    ("audit", "28", "median_s", "audit, s per host"),
+                                    ("trace", "real", "per_flow_ms",
+                                     "trace, ms per flow (real-shaped)"),
+                                    ("audit", "real", "median_s",
+                                     "audit, s per host (real-shaped)")):
         pts = sorted((r["rules"], r[key]) for r in result["rows"]
                      if r["what"] == what and r.get("style") == style)
         if pts:

@@ -3,7 +3,7 @@ fix verified by re-running its finding on the snapshot with the fix applied."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
@@ -14,15 +14,18 @@ from nflens.errors import NflensError
 from nflens.ir.host import Host
 
 
-def findings(ctx: AuditContext, verify: bool = True) -> list[Finding]:
+def findings(ctx: AuditContext, verify: bool = True,
+             on_module: Callable[[int], None] | None = None) -> list[Finding]:
     out: list[Finding] = []
-    for module in modules():
+    for n, module in enumerate(modules(), 1):
         found = module.detect(ctx)
         for f in found:  # on a ufw/firewalld host, where the manager keeps rules
             f.fix = translate(ctx, f.fix)
         if verify:
             _verify_batch(ctx, module, found)
         out += found
+        if on_module is not None:
+            on_module(n)
     return sorted(out, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject))
 
 
@@ -120,10 +123,38 @@ def egress(ctx: AuditContext) -> list[dict[str, Any]]:
     return out
 
 
-def audit(host: Host, verify: bool = True) -> dict[str, Any]:
+Mapper = Callable[[Callable[[AuditContext, int], Any], AuditContext, list[int]],
+                  Iterable[tuple[int, Any]]]
+Progress = Callable[[str, int, int], None]
+
+
+def _serial(fn, ctx: AuditContext, items: list[int]) -> Iterator[tuple[int, Any]]:
+    for i in items:
+        yield i, fn(ctx, i)
+
+
+def exposure_at(ctx: AuditContext, i: int):
+    """The exposure of the i-th published port: pure, and independent of every other port,
+    so a caller may compute them anywhere (`audit --jobs` does, in other processes)."""
+    return ctx.published[i].exposure
+
+
+def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
+          progress: Progress | None = None) -> dict[str, Any]:
+    """`mapper(fn, ctx, indexes)` yields (index, fn(ctx, index)) in any order (default: here,
+    in order); `progress(stage, done, total)` hears about every published port."""
     ctx = AuditContext(host)
+    tick = progress or (lambda stage, done, total: None)
+    total = len(ctx.published)
+    tick("exposure", 0, total)
+    for done, (i, exp) in enumerate((mapper or _serial)(exposure_at, ctx, list(range(total))), 1):
+        ctx.published[i].__dict__["exposure"] = exp  # the cached_property's slot
+        tick("exposure", done, total)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
+    mods = modules()
+    tick("findings", 0, len(mods))
+    found = findings(ctx, verify, on_module=lambda n: tick("findings", n, len(mods)))
     return annotate_audit({"exposure": exposure, "egress": egress(ctx),
-                           "findings": [f.to_json() for f in findings(ctx, verify)],
+                           "findings": [f.to_json() for f in found],
                            "assumptions": list(host.assumptions)}, ctx.owners)

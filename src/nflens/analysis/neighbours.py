@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 
-from nflens.ir.host import Host
+from nflens.ir.host import Host, shared
 
 
 def neighbour(host: Host, iface: str, version: int):
     """(a neighbour's address, the host's address) on `iface`, or None."""
     i = host.interface(iface)
-    local = {a.ip for x in host.interfaces for a in x.addresses}
+    local = shared("local addresses", (host.interfaces,),
+                   lambda: {a.ip for x in host.interfaces for a in x.addresses})
     for a in i.addresses if i else ():
         if a.ip.version != version or a.scope == "link" or a.ip.is_loopback:
             continue

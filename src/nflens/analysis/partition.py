@@ -253,9 +253,14 @@ def compact(version: int, ranges: Iterable[tuple[int, int]], never: Iterable[int
     it covers — `10.99.0.0/24 (except 10.99.0.1)` instead of eight CIDRs. Display only: the
     exact minimal lists stay in the JSON."""
     allowed = merge(ranges)
-    holes = [(a, a) for a in never]
+    if not allowed:
+        return []  # every line printed below holds something allowed
+    # only the stretches of allowed-or-never that hold something allowed can print anything
+    # (a stretch of holes alone is skipped below); a host with 400 veths has 400 "never"
+    # addresses, and summarising each was most of an audit's rendering
+    spans = _holding(merge(allowed + [(a, a) for a in never]), allowed)
     out = []
-    for cidr in cidrs_of(version, allowed + holes):
+    for cidr in cidrs_of(version, spans):
         net = ipaddress.ip_network(cidr)
         lo, hi = int(net.network_address), int(net.broadcast_address)
         missing = subtract([(lo, hi)], allowed)
@@ -286,6 +291,18 @@ def listed(items: list[str], limit: int = 6) -> str:
     """`items` joined, the first `limit` of them and how many more."""
     shown = ", ".join(items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _holding(spans: list[tuple[int, int]], allowed: list[tuple[int, int]]):
+    """The spans that hold an allowed range, in one sweep (both sorted and disjoint; every
+    allowed range lies inside one span)."""
+    out, j = [], 0
+    for lo, hi in spans:
+        while j < len(allowed) and allowed[j][1] < lo:
+            j += 1
+        if j < len(allowed) and allowed[j][0] <= hi:
+            out.append((lo, hi))
+    return out
 
 
 def _overlaps(ranges, lo, hi) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -24,19 +25,48 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     no_verify: bool = typer.Option(False, "--no-verify",
                                    help="do not re-analyse each fix on the fixed snapshot"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1,
+                             help="local processes for the per-port exposure analysis"),
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
     from nflens.snapshot.archive import read_host
 
     host = read_host(snapshot)
-    result = run_audit(host, verify=not no_verify)
+    mapper = None
+    if jobs > 1:
+        from nflens.cli.jobs import process_mapper
+
+        mapper = process_mapper(jobs)
+    with audit_progress(Console(stderr=True)) as progress:
+        result = run_audit(host, verify=not no_verify, mapper=mapper, progress=progress)
     if html is not None:
         _write_html(host, result, html)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
         return
     render(result, console())
+
+
+@contextmanager
+def audit_progress(console: Console):
+    """A progress bar per stage (published ports, then finding modules) on a terminal only,
+    as `check` has: nothing on a pipe or in a file."""
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    labels = {"exposure": "exposure of published ports", "findings": "findings"}
+    with Progress(console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 def _write_html(host, result, path: Path) -> None:

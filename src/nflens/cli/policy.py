@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import typer
+
+from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS
 from nflens.report.console import console
 
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
-
-from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS
 
 
 @policy_app.command("plan")
@@ -40,7 +40,17 @@ def plan(
 
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=False)
-    result = make_plan(policy, host, dialect, allow_missing=allow_missing)
+    err = console(stderr=True)
+    if err.is_terminal:  # a bar per probe proved, as `check` has (not on a pipe)
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("proving the plan on the simulator", total=None)
+            result = make_plan(policy, host, dialect, allow_missing=allow_missing,
+                               progress=lambda done, total: bar.update(
+                                   task, completed=done, total=total))
+    else:
+        result = make_plan(policy, host, dialect, allow_missing=allow_missing)
     if as_json:
         sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
     else:

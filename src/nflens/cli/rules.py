@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nflens.dialects import DIALECTS, parse_file
+from nflens.dialect_names import DIALECTS
 from nflens.report.console import console, join, literal
 
 
@@ -36,6 +36,8 @@ def rules(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""
+    from nflens.dialects import parse_file
+
     ruleset = parse_file(file, dialect)
     if as_json:
         sys.stdout.write(json.dumps(rules_json(ruleset), indent=1) + "\n")

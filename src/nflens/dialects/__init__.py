@@ -19,7 +19,7 @@ from typing import Callable
 from nflens.errors import DialectError, ParseError
 from nflens.ir.rules import Ruleset
 
-DIALECTS = ("iptables", "ip6tables", "nft-json", "nft-text", "ebtables")
+from nflens.dialect_names import DIALECTS  # noqa: E402 (light: the CLI's help needs it)
 _EB_HINTS = re.compile(r"(--arp-|-p ARP|-p IPv4|-p IPv6|--logical-(in|out)|-j CONTINUE|"
                        r"^:BROUTING|ebtables)", re.M)
 

@@ -178,7 +178,7 @@ class ChainWalker:
         if key not in self.indexes:
             self.indexes[key] = build_index(chain)
         idx = self.indexes[key]
-        return idx.candidates(ctx.pkt) if idx is not None else None
+        return idx.candidates(ctx) if idx is not None else None
 
     def _skipped(self, chain: Chain, cands: list[int] | None, k: int, upto: int) -> None:
         """One trace step for the rules the index skipped before position `upto`."""
@@ -188,8 +188,8 @@ class ChainWalker:
         if upto > start:
             self.trace.append(RuleStep(
                 self.direction, self.phase, self.table.family, self.table.name, chain.name,
-                start + 1, f"rules {start + 1}-{upto}: require another destination address or "
-                "port (skipped by the index)", "", 0, False, "", "", upto - start))
+                start + 1, f"rules {start + 1}-{upto}: require another destination address, "
+                "port or device (skipped by the index)", "", 0, False, "", "", upto - start))
 
     def _note_policy(self, chain: Chain) -> None:
         self.trace.append(PolicyStep(self.direction, self.phase, self.table.family,

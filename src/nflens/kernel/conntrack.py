@@ -132,5 +132,11 @@ def apply_manip(pkt: Packet, entry: Entry, direction: str, manip: str) -> Packet
     a packet of one direction must arrive looking like the inverse of the other direction."""
     target = entry.reply.inverse() if direction == "ORIGINAL" else entry.orig.inverse()
     if manip == "dst":
-        return replace(pkt, dst=target.dst, dport=target.dport if pkt.dport is not None else None)
-    return replace(pkt, src=target.src, sport=target.sport if pkt.sport is not None else None)
+        dport = target.dport if pkt.dport is not None else None
+        if pkt.dst == target.dst and pkt.dport == dport:
+            return pkt  # a null binding: the very same packet (callers test `is`)
+        return replace(pkt, dst=target.dst, dport=dport)
+    sport = target.sport if pkt.sport is not None else None
+    if pkt.src == target.src and pkt.sport == sport:
+        return pkt
+    return replace(pkt, src=target.src, sport=sport)

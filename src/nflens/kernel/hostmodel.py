@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket
+from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket, shared
 from nflens.kernel.routing import Fib, RouteResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -42,22 +42,32 @@ class HostModel:
     def __init__(self, host: Host):
         self.host = host
         self.assumptions: list[str] = list(host.assumptions)
-        self.routes = host.routes or self._derived_routes()
-        self.fib = Fib(self.routes, host.policy_rules)
-        self.local: dict[IPAddress, str] = {}
-        for iface in host.interfaces:
-            for a in iface.addresses:
-                self.local.setdefault(a.ip, iface.name)
+        # everything but the ruleset: shared by the host copies an audit makes per fix
+        self.routes, derived, self.fib, self.local, self.attachments, self.by_addr = shared(
+            "hostmodel", (host.interfaces, host.routes, host.policy_rules, host.docker),
+            self._links)
+        self.assumptions += derived
         self.sets: dict[tuple[str, str, str], tuple[Any, ...]] = {
             (t.family, t.name, s.name): s.elements for t in host.ruleset.tables for s in t.sets
         }
-        self.attachments = self._attachments()
-        self.by_addr: dict[IPAddress, Attachment] = {}
-        for att in self.attachments:
+
+    def _links(self):
+        host = self.host
+        notes: list[str] = []
+        routes = host.routes or self._derived_routes(notes)
+        fib = Fib(routes, host.policy_rules)
+        local: dict[IPAddress, str] = {}
+        for iface in host.interfaces:
+            for a in iface.addresses:
+                local.setdefault(a.ip, iface.name)
+        attachments = self._attachments()
+        by_addr: dict[IPAddress, Attachment] = {}
+        for att in attachments:
             for v in (4, 6):
                 a = att.addr(v)
                 if a is not None:
-                    self.by_addr[a] = att
+                    by_addr[a] = att
+        return routes, tuple(notes), fib, local, attachments, by_addr
 
     # --- sysctls -------------------------------------------------------------------------
     def sysctl_bool(self, key: str, default: bool) -> bool:
@@ -159,9 +169,8 @@ class HostModel:
     def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
         """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
         found = []
-        for s in self.host.sockets:
-            if s.proto != proto or s.port != port:
-                continue
+        by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
+        for s in by_port.get((proto, port), ()):
             if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version:
                 found.append(s)
             elif s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
@@ -170,8 +179,15 @@ class HostModel:
         found.sort(key=lambda s: s.addr.is_unspecified)
         return found
 
+    def _sockets_by_port(self) -> dict[tuple[str, int], list[Socket]]:
+        """A socket per published port and family (docker-proxy): asked per packet delivered."""
+        out: dict[tuple[str, int], list[Socket]] = {}
+        for s in self.host.sockets:
+            out.setdefault((s.proto, s.port), []).append(s)  # dump order kept
+        return out
+
     # --- construction --------------------------------------------------------------------
-    def _derived_routes(self) -> tuple[Route, ...]:
+    def _derived_routes(self, notes: list[str]) -> tuple[Route, ...]:
         """Without ip-route.json: connected and local routes from the interface addresses."""
         routes = []
         for iface in self.host.interfaces:
@@ -186,7 +202,7 @@ class HostModel:
             for subnet in net.subnets:
                 routes.append(Route(subnet, "unicast", "main", net.bridge))
         if self.host.interfaces or self.host.docker.networks:
-            self.assumptions.append("no ip-route.json: routes derived from interface addresses")
+            notes.append("no ip-route.json: routes derived from interface addresses")
         return tuple(routes)
 
     def _attachments(self) -> list[Attachment]:

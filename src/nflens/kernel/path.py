@@ -167,8 +167,11 @@ class Walker:
                 if res.nat is not None and self._bind(skb, res.nat, res.nat_by, hook, iif, oif):
                     break
             entry.nat_done.add(manip)  # a null binding when nothing matched
+        rewritten = ctmod.apply_manip(skb.pkt, entry, skb.ctdir, manip)
+        if rewritten is skb.pkt:
+            return None
         before = describe_packet(skb)
-        skb.pkt = ctmod.apply_manip(skb.pkt, entry, skb.ctdir, manip)
+        skb.pkt = rewritten
         after = describe_packet(skb)
         if before != after:
             self.trace.append(NatStep(skb.direction, self.phase, f"{manip.upper()}NAT"

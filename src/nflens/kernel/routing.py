@@ -20,6 +20,7 @@ DEFAULT_RULES = {
     4: (PolicyRule(0, "local"), PolicyRule(32766, "main"), PolicyRule(32767, "default")),
     6: (PolicyRule(0, "local", family=6), PolicyRule(32766, "main", family=6)),
 }
+MEMO_SIZE = 65536
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,20 @@ class RouteResult:
 
 
 class Fib:
-    """Routing tables and policy rules of one host, indexed for lookups."""
+    """Routing tables and policy rules of one host, indexed for lookups.
+
+    A real Docker host has thousands of routes (per veth: fe80::/64, a local fe80 address, an
+    ff00::/8 multicast route) and a flow needs several lookups, so a table is not scanned: each
+    (table, family) is a `PrefixTable` (longest prefix first, like fib_trie) and the answer of
+    a table for (destination, output device) is remembered, the Fib being immutable.
+    """
 
     def __init__(self, routes: tuple[Route, ...], rules: tuple[PolicyRule, ...]):
-        self.tables: dict[str, list[Route]] = {}
+        grouped: dict[tuple[str, int], list[Route]] = {}
         for r in routes:
-            self.tables.setdefault(r.table, []).append(r)
-        for table in self.tables.values():
-            # longest prefix first, then lowest metric: the first hit is the kernel's choice
-            table.sort(key=lambda r: (-r.dst.prefixlen, r.metric))
+            grouped.setdefault((r.table, r.dst.version), []).append(r)
+        self.tables = {key: PrefixTable(rs) for key, rs in grouped.items()}
+        self._memo: dict = {}
         self.rules = {4: [], 6: []}
         for rule in sorted(rules, key=lambda r: r.priority):
             self.rules[rule.family].append(rule)
@@ -65,6 +71,15 @@ class Fib:
 
     def lookup(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                oif: str | None = None, mark: int = 0) -> RouteResult:
+        key = (dst, src, iif, oif, mark)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= MEMO_SIZE:  # an audit tries many sources: stay bounded
+                self._memo.clear()
+            hit = self._memo[key] = self._lookup(dst, src, iif, oif, mark)
+        return hit
+
+    def _lookup(self, dst, src, iif, oif, mark) -> RouteResult:
         for rule in self.rules[dst.version]:
             if not _rule_selects(rule, dst, src, iif, oif, mark):
                 continue
@@ -79,12 +94,34 @@ class Fib:
         return RouteResult("none")
 
     def _in_table(self, table: str, dst: IPAddress, oif: str | None) -> Route | None:
-        for route in self.tables.get(table, ()):
-            if route.dst.version != dst.version or dst not in route.dst:
-                continue
-            if oif is not None and route.dev not in (None, oif) and route.type == "unicast":
-                continue
-            return route
+        prefixes = self.tables.get((table, dst.version))
+        return prefixes.longest_match(dst, oif) if prefixes is not None else None
+
+
+class PrefixTable:
+    """The routes of one table and family, by prefix length then masked destination.
+
+    `longest_match` tries the prefix lengths present, longest first, and in each the routes of
+    that exact network by metric (stable: dump order breaks ties) — the first route that fits
+    is the kernel's choice, as with a full scan in (-prefixlen, metric) order, in at most 33
+    (IPv4) or 129 (IPv6) dict lookups whatever the number of routes.
+    """
+
+    def __init__(self, routes: list[Route]):
+        self.bits = routes[0].dst.max_prefixlen
+        self.by_len: dict[int, dict[int, list[Route]]] = {}
+        for r in sorted(routes, key=lambda r: r.metric):
+            net = int(r.dst.network_address) >> (self.bits - r.dst.prefixlen)
+            self.by_len.setdefault(r.dst.prefixlen, {}).setdefault(net, []).append(r)
+        self.lengths = sorted(self.by_len, reverse=True)
+
+    def longest_match(self, dst: IPAddress, oif: str | None) -> Route | None:
+        value = int(dst)
+        for plen in self.lengths:
+            for route in self.by_len[plen].get(value >> (self.bits - plen), ()):
+                if oif is not None and route.dev not in (None, oif) and route.type == "unicast":
+                    continue
+                return route
         return None
 
 

@@ -20,6 +20,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = (str, int, bool, float, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per step class: `fields()` is slow per call
+
+
 @dataclass(slots=True)
 class Step:
     """Base of every trace step. `direction` is "original" or "reply"; `phase` a short label."""
@@ -30,9 +34,13 @@ class Step:
     kind = "step"
 
     def to_json(self) -> dict[str, Any]:
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
         out = {"step": self.kind}
-        for f in fields(self):
-            out[f.name] = _jsonable(getattr(self, f.name))
+        for name in names:
+            value = getattr(self, name)
+            out[name] = value if type(value) in _PLAIN else _jsonable(value)
         return out
 
 

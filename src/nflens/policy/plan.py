@@ -69,7 +69,8 @@ def iptables_diff(before: Host, after: Host) -> str:
 
 
 def make_plan(policy: Policy, host: Host, dialect: str | None = None,
-              check: bool = True, allow_missing: bool = False) -> Plan:
+              check: bool = True, allow_missing: bool = False, progress=None) -> Plan:
+    """`progress(done, total)`: per verified probe (see `verify`)."""
     dialect = dialect or host_dialect(host)
     if dialect not in DIALECTS:
         raise PolicyError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
@@ -95,7 +96,7 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
         payloads["ebtables"] = EBTABLES_EMPTY
     plan = Plan(dialect, res, compiled, host, after, diff, payloads, conflicts=conflicts(res))
     if check:
-        plan.verification = verify(host, after, res)
+        plan.verification = verify(host, after, res, progress)
     return plan
 
 

@@ -11,6 +11,7 @@ unintended change and fails.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from nflens.ir.host import Host
 from nflens.kernel.simulate import FlowResult, Simulator
@@ -154,16 +155,21 @@ def _replaced(res: Resolved, before: FlowResult) -> str | None:
     return None
 
 
-def verify(before: Host, after: Host, res: Resolved) -> Verification:
+def verify(before: Host, after: Host, res: Resolved,
+           progress: Callable[[int, int], None] | None = None) -> Verification:
+    """`progress(done, total)` hears about every probe (a progress bar on a terminal)."""
     sim_before, sim_after = Simulator(before), Simulator(after)
     out = Verification(statements=list(dict.fromkeys(
         [s.label for s in res.inbound] + (["inbound default closed"] if res.closed_bridges else [])
         + [s.label for s in res.egress] + [s.label for s in res.to_host])))
     refused = frozenset(direct_refused(before))
-    for p in probes(before, res):
+    todo = list(probes(before, res))
+    for n, p in enumerate(todo, 1):
         label, expect = judge(res, p, refused)
         was = sim_before.run(p.flow)
         if label is None:
             label = _replaced(res, was)
         out.judged.append(Judged(p, was, sim_after.run(p.flow), label, expect))
+        if progress is not None:
+            progress(n, len(todo))
     return out

@@ -30,8 +30,9 @@ def detect(ctx: AuditContext) -> list[Finding]:
         for r4, r6 in zip(p4.exposure.reach, p6.exposure.reach):
             v4 = r4.version_ranges.get(4, [])
             v6 = r6.version_ranges.get(6, [])
-            refused4 = _refused(ctx, p4, r4.iface, v4)
-            if refused4 and v6 and _open6(ctx, p6, r6.iface, v6):
+            # v6 first: where IPv6 reaches nobody there is no gap, and `_refused` costs an
+            # exposure analysis of the port on the host without the admin's rules
+            if v6 and _refused(ctx, p4, r4.iface, v4) and _open6(ctx, p6, r6.iface, v6):
                 out.append(Finding(
                     ID, SEVERITY, TITLE, f"{proto}/{port}->{name} on {r4.iface}",
                     f"On {r4.iface}, {proto}/{port} (-> {name}) is limited over IPv4 (reachable "
@@ -60,13 +61,21 @@ def _unfiltered(ctx, p, iface):
     cache = ctx.__dict__.setdefault("_unfiltered", {})
     key = (p.subject(), iface)
     if key not in cache:
-        from nflens.analysis.exposure import ExposureAnalysis
-
-        host = _without_user_rules(ctx.host)
-        reach = {r.iface: r for r in ExposureAnalysis(host).published(p.container, p.binding
-                                                                          ).reach}
+        reach = {r.iface: r for r in _unfiltered_analysis(ctx).published(p.container, p.binding
+                                                                             ).reach}
         cache[key] = reach[iface].version_ranges.get(p.version, []) if iface in reach else []
     return cache[key]
+
+
+def _unfiltered_analysis(ctx):
+    """One analysis of the host without the admin's rules for every port: building it (a
+    simulator, its indexes) per port and interface made this finding quadratic in the
+    number of published ports."""
+    if "_unfiltered_analysis" not in ctx.__dict__:
+        from nflens.analysis.exposure import ExposureAnalysis
+
+        ctx.__dict__["_unfiltered_analysis"] = ExposureAnalysis(_without_user_rules(ctx.host))
+    return ctx.__dict__["_unfiltered_analysis"]
 
 
 def _without_user_rules(host):
