@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nflens.analysis.partition import listed
 from nflens.report.console import console, join, literal
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -88,7 +87,7 @@ def render(result: dict, out: Console) -> None:
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
-            shown = listed(srcs, 4)
+            shown = _listed(srcs, 4)
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
@@ -112,7 +111,7 @@ def _render_egress(egress: list[dict], out: Console) -> None:
     for e in egress:
         dests = e.get("readable", e["destinations"])
         eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
-                   literal(listed(dests, 4) or "-"))
+                   literal(_listed(dests, 4) or "-"))
     out.print(eg)
 
 
@@ -135,6 +134,12 @@ def _render_finding(n: int, f: dict, out: Console) -> None:
     if f["fix_verified"] is not None:
         mark = "verified" if f["fix_verified"] else "NOT verified"
         out.print(literal(f"   {mark}: {f['verification']}", "dim"))
+
+
+def _listed(items: list[str], limit: int) -> str:
+    from nflens.analysis.partition import listed  # not at import: `nflens --help` stays light
+
+    return listed(items, limit)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +33,8 @@ def fleet_audit(
     from nflens.fleet.hosts import discover
     from nflens.fleet.run import audit_fleet, dask_client
     from nflens.fleet.store import Store, previous_run
+    from rich.progress import Progress
+
     from nflens.fleet.summary import summarise
 
     refs = discover(root)
