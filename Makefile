@@ -9,7 +9,7 @@ SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io bus
 # so they never run in the machine's root namespace.
 FWPKGS := ufw firewalld
 
-.PHONY: setup sysdeps venv test test-fast test-long demo bench fuzz-long clean
+.PHONY: setup sysdeps venv lint test test-fast test-long demo bench fuzz-long clean
 
 setup: sysdeps venv
 
@@ -36,10 +36,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test,lab]'
 	touch $@
 
-test: setup
+# Lint and types first, so CI fails on either before the long suite runs. `ruff check` only:
+# no `ruff format` (see [tool.ruff] in pyproject.toml).
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: venv
+test-fast: venv lint
 	$(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider
 
 # The property tests' random search (20x the examples, not derandomized; tests/conftest.py).

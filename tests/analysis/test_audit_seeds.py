@@ -4,13 +4,12 @@ story is about, the fixed variant no more; and every fix given as rules is verif
 from __future__ import annotations
 
 import shutil
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
 from nflens.analysis.audit import audit
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"
@@ -36,7 +35,7 @@ STORIES = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _audit(name: str) -> dict:
     return audit(read_snapshot(LAB / name))
 

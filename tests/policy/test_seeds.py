@@ -48,7 +48,7 @@ def test_seed_policy_gives_the_kernel_outcomes_of_the_fixed_story(policy, base, 
 
 def test_seed_broken_snapshot_really_differs_from_the_fixed_outcomes():
     """The seed cases above are not vacuous: without the policy the verdicts differ."""
-    for policy, base, fixed, _ in CASES:
+    for _policy, base, fixed, _ in CASES:
         host = read_snapshot(LAB / base)
         got = {r.name: r.verdict for r in check_flows(host, load_flows(LAB / base / "flows.json"))}
         assert got != _expected(fixed), base

@@ -51,7 +51,10 @@ def run_cmd(
 
     _need_root()
     sc = load(scenario)
-    log = (lambda m: typer.echo(m, err=True))
+
+    def log(m: str) -> None:
+        typer.echo(m, err=True)
+
     report = lab_run.run(sc, variant, out=out, keep=keep, rounds=rounds, log=log)
     if as_json:
         sys.stdout.write(json.dumps(_report_json(report), indent=1) + "\n")
@@ -122,8 +125,13 @@ def fuzz_cmd(
     disagreement (each one saved under --save)."""
     import random
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from nflens.lab.fuzz import run_fuzz
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS
+
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
-
-from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS
 
 
 @policy_app.command("plan")

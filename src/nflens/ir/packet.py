@@ -46,7 +46,7 @@ class Packet:
     def family(self) -> int:
         return self.src.version
 
-    def with_(self, **changes) -> "Packet":
+    def with_(self, **changes) -> Packet:
         return replace(self, **changes)
 
 

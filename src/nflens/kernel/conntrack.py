@@ -30,7 +30,7 @@ class Tuple:
     sport: int | None
     dport: int | None
 
-    def inverse(self) -> "Tuple":
+    def inverse(self) -> Tuple:
         return Tuple(self.dst, self.src, self.dport, self.sport)
 
     def __str__(self) -> str:

@@ -162,9 +162,7 @@ class HostModel:
         for s in self.host.sockets:
             if s.proto != proto or s.port != port:
                 continue
-            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version:
-                found.append(s)
-            elif s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
+            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version or s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
                 found.append(s)
         # the most specific bind wins (inet_lookup_listener scores exact address higher)
         found.sort(key=lambda s: s.addr.is_unspecified)

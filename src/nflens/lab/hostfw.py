@@ -51,7 +51,7 @@ class DockerBinaries:
     version: str = "system"
 
     @classmethod
-    def cached(cls, version: str) -> "DockerBinaries":
+    def cached(cls, version: str) -> DockerBinaries:
         """A version already extracted into the lab cache (this module never fetches)."""
         root = CACHE / version
         if not (root / "usr/sbin/dockerd").exists():

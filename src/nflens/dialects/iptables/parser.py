@@ -12,8 +12,18 @@ import re
 import shlex
 
 from nflens.errors import ParseError
-from nflens.ir.rules import (IPTABLES_PRIORITY, Action, Chain, Opt, Rule, Ruleset, Source, Table,
-                             Unsupported, XtMatch, opts)
+from nflens.ir.rules import (
+    Action,
+    Chain,
+    Opt,
+    Rule,
+    Ruleset,
+    Source,
+    Table,
+    Unsupported,
+    XtMatch,
+    opts,
+)
 
 from . import grammar, targets, validate
 
@@ -252,7 +262,8 @@ class _RuleWords:
                 if owner.name == current[0]:
                     current[1].append(opt)
             elif w in ("-c", "--set-counters"):
-                self.take("-c"); self.take("-c")
+                self.take("-c")
+                self.take("-c")
             else:
                 raise self.error(f"unknown option {w!r}")
             negate = False

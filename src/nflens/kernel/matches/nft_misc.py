@@ -13,8 +13,15 @@ from typing import Any
 
 from nflens.ir.rules import NftExpr
 from nflens.kernel.context import PacketContext, Unknown, describe
-from nflens.kernel.matches._nft_common import (MISSING, coerce, domain_of, elem_match,
-                                               evaluate_cmp, set_elements, value_of)
+from nflens.kernel.matches._nft_common import (
+    MISSING,
+    coerce,
+    domain_of,
+    elem_match,
+    evaluate_cmp,
+    set_elements,
+    value_of,
+)
 
 DIALECT = "nft"
 NAMES = ("&", "|", "^", "<<", ">>", "concat", "map", "rt", "socket", "numgen", "jhash",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext
 
-from ._xt_util import constrain_by_evaluation, all_opts
+from ._xt_util import all_opts, constrain_by_evaluation
 
 DIALECT = "xt"
 NAMES = ("icmp", "icmp6")

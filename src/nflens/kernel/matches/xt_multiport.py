@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nflens.kernel.context import PacketContext
 
-from ._xt_util import constrain_by_evaluation, all_opts, in_range
+from ._xt_util import all_opts, constrain_by_evaluation, in_range
 
 DIALECT = "xt"
 NAMES = ("multiport",)
