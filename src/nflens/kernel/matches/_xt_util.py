@@ -5,7 +5,7 @@ from __future__ import annotations
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, Unknown
-from nflens.kernel.region import EMPTY, FULL, Region, addresses
+from nflens.kernel.region import EMPTY, FULL, Region, addresses, complement
 from nflens.kernel.region import unknown as unknown_region
 
 
@@ -95,16 +95,15 @@ def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
     return region
 
 
-def masked_region(field: str, value: MaskedNetwork, negated: bool, version: int, top: int):
+def masked_region(field: str, value: MaskedNetwork, negated: bool, version: int,
+                  top: int) -> Region:
     """`(addr & mask) == net` as the union of its intervals, or a named unknown when the mask
     has too many holes to list them (ir/netmask.py)."""
-    from nflens.symbolic.region import EMPTY, FULL, Region, complement, unknown
-
     if value.version != version:
         return FULL if negated else EMPTY
     ivs = value.intervals()
     if ivs is None:
-        return unknown(f"non-contiguous netmask {value} (too many intervals)")
+        return unknown_region(f"non-contiguous netmask {value} (too many intervals)")
     if negated:
         ivs = complement(ivs, top)
     if not ivs:
