@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import NftCmp, NftExpr
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
@@ -25,7 +25,7 @@ DOMAINS = {"state": "ct_state", "status": "ct_status", "protocol": "inet_proto",
            "proto": "inet_proto", "l3proto": "nfproto"}
 
 
-def evaluate(cmp, ctx: PacketContext):
+def evaluate(cmp: NftCmp, ctx: PacketContext) -> MatchResult:
     return evaluate_cmp(cmp, ctx)
 
 

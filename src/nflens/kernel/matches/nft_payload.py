@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import NftCmp, NftExpr
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
@@ -26,7 +26,7 @@ DOMAINS = {("ip", "protocol"): "inet_proto", ("ip6", "nexthdr"): "inet_proto",
            ("arp", "operation"): "arp_op", ("tcp", "flags"): "tcp_flags"}
 
 
-def evaluate(cmp, ctx: PacketContext):
+def evaluate(cmp: NftCmp, ctx: PacketContext) -> MatchResult:
     return evaluate_cmp(cmp, ctx)
 
 
