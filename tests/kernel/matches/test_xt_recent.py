@@ -16,7 +16,7 @@ from nflens.dialects.iptables.parser import parse
 from nflens.flows import load_flows
 from nflens.ir.packet import Packet
 from nflens.kernel.context import PacketContext, Unknown
-from nflens.kernel.matches import module_for
+from nflens.kernel.matches import lookup
 from nflens.kernel.matches.xt_recent import ASSUMED, RecentLists
 from nflens.kernel.simulate import Simulator
 from nflens.snapshot.read import read_snapshot
@@ -43,7 +43,7 @@ def _ctx(lists, src="198.51.100.2"):
 
 def test_ufw_limit_lets_the_first_five_connections_of_a_source_through_not_the_sixth():
     set_, update = _recent_matches(UFW_LIMIT)
-    mod = module_for("recent")
+    mod = lookup("xt", "recent")
     lists = RecentLists([])
     seen = []
     for _ in range(7):  # one SYN per connection, as ufw's --ctstate NEW gates it
@@ -56,7 +56,7 @@ def test_ufw_limit_lets_the_first_five_connections_of_a_source_through_not_the_s
 
 def test_recent_lists_are_per_source_under_the_mask():
     set_, update = _recent_matches(UFW_LIMIT.replace("--hitcount 6", "--hitcount 1"))
-    mod = module_for("recent")
+    mod = lookup("xt", "recent")
     lists = RecentLists([])
     assert mod.evaluate(update, _ctx(lists, "10.0.0.1")) is False  # nothing set yet
     mod.evaluate(set_, _ctx(lists, "10.0.0.1"))
@@ -66,7 +66,7 @@ def test_recent_lists_are_per_source_under_the_mask():
 
 def test_without_per_flow_lists_recent_is_unknown():
     set_, _ = _recent_matches(UFW_LIMIT)
-    assert isinstance(module_for("recent").evaluate(set_, _ctx(None)), Unknown)
+    assert isinstance(lookup("xt", "recent").evaluate(set_, _ctx(None)), Unknown)
 
 
 @pytest.mark.parametrize("fixture", ["ufw_docker-broken", "ufw_docker-ufw-docker"])

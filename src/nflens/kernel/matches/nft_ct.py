@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.rules import NftCmp, NftExpr
-from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.context import CtView, MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
@@ -61,7 +61,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     return Unknown(f"ct {key} is not modelled")
 
 
-def _tuple(key: str, direction: str, ct) -> Any:
+def _tuple(key: str, direction: str, ct: CtView) -> Any:
     if direction == "original":
         found = {"saddr": ct.orig_src, "daddr": ct.orig_dst, "proto-src": ct.orig_sport,
                  "proto-dst": ct.orig_dport}.get(key, Unknown(f"ct original {key}"))

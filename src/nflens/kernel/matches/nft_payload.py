@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nflens.ir.packet import Packet
 from nflens.ir.rules import NftCmp, NftExpr
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
@@ -60,7 +61,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     return Unknown(f"payload {proto} {field} is not modelled")
 
 
-def _network(proto: str, field: str, pkt) -> Any:
+def _network(proto: str, field: str, pkt: Packet) -> Any:
     if pkt.family != (4 if proto == "ip" else 6):
         return MISSING
     if field == "saddr":
@@ -84,7 +85,7 @@ def _network(proto: str, field: str, pkt) -> Any:
     return Unknown(f"{proto} {field} is not modelled")
 
 
-def _transport(proto: str, field: str, pkt) -> Any:
+def _transport(proto: str, field: str, pkt: Packet) -> Any:
     if field == "sport":
         return MISSING if pkt.sport is None else pkt.sport
     if field == "dport":
@@ -107,7 +108,7 @@ def _link(proto: str, field: str, ctx: PacketContext) -> Any:
     arp = ctx.arp
     if arp is None:
         return MISSING
-    found = {"operation": arp.op, "saddr ip": arp.sip, "daddr ip": arp.tip,
-             "saddr ether": arp.sha, "daddr ether": arp.tha, "htype": 1, "ptype": 0x0800,
-             "hlen": 6, "plen": 4}.get(field)
-    return Unknown(f"arp {field} is not modelled") if found is None else found
+    arp_field = {"operation": arp.op, "saddr ip": arp.sip, "daddr ip": arp.tip,
+                 "saddr ether": arp.sha, "daddr ether": arp.tha, "htype": 1, "ptype": 0x0800,
+                 "hlen": 6, "plen": 4}.get(field)
+    return Unknown(f"arp {field} is not modelled") if arp_field is None else arp_field

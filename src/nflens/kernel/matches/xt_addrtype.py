@@ -10,6 +10,7 @@ IPv4 address is LOCAL only (found by differential fuzzing against the kernel).
 
 from __future__ import annotations
 
+from nflens.ir.packet import IPAddress
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.region import Region
@@ -42,7 +43,8 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
 ROUTE_TYPES6 = {"LOCAL", "ANYCAST", "UNREACHABLE"}
 
 
-def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
+def _match_type6(ctx: PacketContext, addr: IPAddress, dev: str | None,
+                 wanted: frozenset[str]) -> MatchResult:
     if "MULTICAST" in wanted and not addr.is_multicast:
         return False
     if "UNICAST" in wanted and (addr.is_multicast or addr.is_unspecified):
@@ -54,7 +56,7 @@ def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
     return True
 
 
-def _is(kind, wanted):
+def _is(kind: str | Unknown, wanted: frozenset[str]) -> MatchResult:
     """The host model may not know (the null model of a symbolic question): Unknown then."""
     return kind if isinstance(kind, Unknown) else kind in wanted
 

@@ -8,6 +8,9 @@ SNAT/DNAT as ctstate are the "virtual states" derived from the status bits.
 
 from __future__ import annotations
 
+import ipaddress
+
+from nflens.ir.packet import IPAddress
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.region import Region
@@ -30,7 +33,8 @@ def _states(ctx: PacketContext) -> set[str]:
     return states
 
 
-def _addr_in(addr, net) -> bool:
+def _addr_in(addr: IPAddress | None,
+             net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     return addr is not None and addr.version == net.version and addr in net
 
 

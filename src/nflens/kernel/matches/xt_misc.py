@@ -31,12 +31,13 @@ def _mark(match: XtMatch, ctx: PacketContext) -> MatchResult:
 
 
 def _connmark(match: XtMatch, ctx: PacketContext) -> MatchResult:
-    if ctx.ct is None:
+    ct = ctx.ct
+    if ct is None:
         return False
 
     def test(opt: Opt) -> MatchResult:
         v, m = opt.value
-        return (ctx.ct.mark & m) == v
+        return (ct.mark & m) == v
     return all_opts(match, test)
 
 
@@ -62,12 +63,14 @@ def _physdev(match: XtMatch, ctx: PacketContext) -> MatchResult:
 
 def _iprange(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
+    if not pkt:
+        return False
 
     def test(opt: Opt) -> MatchResult:
         lo, hi = opt.value
         addr = pkt.src if opt.name == "src-range" else pkt.dst
         return addr.version == lo.version and lo <= addr <= hi
-    return all_opts(match, test) if pkt else False
+    return all_opts(match, test)
 
 
 def _mac(match: XtMatch, ctx: PacketContext) -> MatchResult:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
+from nflens.ir.packet import Packet
 from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.region import Region
@@ -75,7 +77,7 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     return ret
 
 
-def _key(opts: dict, pkt) -> tuple[str, int, str]:
+def _key(opts: dict[str, Any], pkt: Packet) -> tuple[str, int, str]:
     addr = pkt.dst if "rdest" in opts else pkt.src
     ip = ipaddress.ip_address(str(addr))
     name = str(opts["name"].value) if "name" in opts else "DEFAULT"
