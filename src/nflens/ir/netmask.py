@@ -36,14 +36,14 @@ class MaskedNetwork:
 
     @property
     def version(self) -> int:
-        return self.address.version
+        return int(self.address.version)
 
     @property
     def bits(self) -> int:
         return 32 if self.version == 4 else 128
 
     @property
-    def network_address(self):
+    def network_address(self) -> Any:
         return self.address
 
     @property

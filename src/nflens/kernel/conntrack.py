@@ -34,7 +34,7 @@ class Tuple:
         return Tuple(self.dst, self.src, self.dport, self.sport)
 
     def __str__(self) -> str:
-        def ep(a, p):
+        def ep(a: ipaddress.IPv4Address | ipaddress.IPv6Address, p: int | None) -> str:
             host = f"[{a}]" if a.version == 6 else str(a)
             return f"{host}:{p}" if p is not None else host
 

@@ -55,9 +55,9 @@ class HostModel:
         self.by_addr: dict[IPAddress, Attachment] = {}
         for att in self.attachments:
             for v in (4, 6):
-                a = att.addr(v)
-                if a is not None:
-                    self.by_addr[a] = att
+                own = att.addr(v)
+                if own is not None:
+                    self.by_addr[own] = att
 
     # --- sysctls -------------------------------------------------------------------------
     def sysctl_bool(self, key: str, default: bool) -> bool:
