@@ -9,7 +9,7 @@ SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io bus
 # so they never run in the machine's root namespace.
 FWPKGS := ufw firewalld
 
-.PHONY: setup sysdeps venv lab-docker test test-fast test-long lab-matrix demo bench bench-hosts fuzz-long clean
+.PHONY: setup sysdeps venv lint lab-docker test test-fast test-long lab-matrix demo bench bench-hosts fuzz-long clean
 
 setup: sysdeps venv lab-docker
 
@@ -44,7 +44,13 @@ lab-docker: venv
 	  $(BIN)/nflens lab versions --fetch || echo "some Docker versions are missing: their lab tests will skip"; \
 	else echo "not root or no apt-get: Docker 26 and 28 not fetched (their lab tests will skip)"; fi
 
-test: setup
+# Lint and types first, so CI fails on either before the long suite runs. `ruff check` only:
+# no `ruff format` (see [tool.ruff] in pyproject.toml).
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not matrix"
 
 # Every scenario variant on every Docker version, live (about 45 min), then the lab tests kept
@@ -54,7 +60,7 @@ lab-matrix: setup
 	@status=0; $(BIN)/nflens lab matrix --out build/lab-matrix || status=1; \
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m matrix || status=1; exit $$status
 
-test-fast: venv
+test-fast: venv lint
 	$(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider
 
 # The property tests' random search (20x the examples, not derandomized; tests/conftest.py).

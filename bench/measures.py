@@ -56,7 +56,7 @@ def parse_corpus() -> list[dict]:
     rows = []
     files = sorted((SHARED / "real-world").glob("*")) if SHARED.is_dir() else []
     for path in sorted(files, key=lambda p: p.stat().st_size)[-3:]:
-        row = timed(lambda: parse_file(path))
+        row = timed(lambda path=path: parse_file(path))
         row.update(what="parse", case=path.name.split("__")[-1][-48:],
                    rules=parse_file(path).rule_count())
         rows.append(row)

@@ -16,8 +16,18 @@ from __future__ import annotations
 
 import ipaddress as ip
 
-from nflens.ir.host import (Address, Container, ContainerEndpoint, DockerState, Host, Interface,
-                            Network, PortBinding, Route, Socket)
+from nflens.ir.host import (
+    Address,
+    Container,
+    ContainerEndpoint,
+    DockerState,
+    Host,
+    Interface,
+    Network,
+    PortBinding,
+    Route,
+    Socket,
+)
 
 
 def _net(i: int) -> tuple[str, ip.IPv4Network]:

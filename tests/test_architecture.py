@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 KERNEL_MUST_NOT_IMPORT = ("analysis", "symbolic", "policy", "report", "cli", "lab", "snapshot",

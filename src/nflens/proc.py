@@ -39,7 +39,8 @@ def nsenter(netns: str | None, argv: Sequence[str]) -> list[str]:
 def starttime(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: with the pid it names a process even after pid reuse."""
     try:
-        text = open(f"/proc/{pid}/stat").read()
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
     except OSError:
         return None
     return int(text.rsplit(")", 1)[1].split()[19])

@@ -5,7 +5,7 @@ and every fix given as rules is verified."""
 from __future__ import annotations
 
 import shutil
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -13,7 +13,6 @@ from nflens.analysis.audit import audit
 from nflens.lab import versions
 from nflens.lab.matrix import fixture_dir, version_dirs
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"

@@ -4,7 +4,7 @@ verdict for that source. Checked on real lab snapshots with random sources (hypo
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import example, given
@@ -14,7 +14,6 @@ from nflens.analysis.exposure import ExposureAnalysis, host_addresses
 from nflens.analysis.partition import cidrs_of, merge, subtract
 from nflens.ir.packet import Endpoint, Flow
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO, budget
 
 LAB = REPO / "tests" / "fixtures" / "lab"
@@ -23,7 +22,7 @@ CASES = [("seed001_input_bypass-fixed", 8080), ("seed004_dnat_port-nat-filter", 
          ("seed001_input_bypass-broken+default", 8080)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _setup(name: str, port: int):
     """`+default`: the lab host given a default route, so the whole internet can answer (the
     lab's own hosts only route their LAN and WAN subnets) — zero-net, multicast and the other

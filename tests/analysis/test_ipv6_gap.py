@@ -13,7 +13,6 @@ import shutil
 
 from nflens.analysis.audit import audit
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 BASE = REPO / "tests" / "fixtures" / "lab" / "seed001_input_bypass-fixed"

@@ -15,7 +15,6 @@ from nflens.analysis.owners import RuleOwners, option_pairs
 from nflens.managers.firewalld import chain_role, direct_rules, zone_items
 from nflens.managers.ufw import command
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 UFW_HOST = REPO / "tests" / "fixtures" / "owners" / "ufw-docker-host"

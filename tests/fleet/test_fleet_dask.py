@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from nflens.analysis.audit import audit
-from nflens.cli.main import app, _register
+from nflens.cli.main import _register, app
 from nflens.fleet.hosts import discover
 from nflens.fleet.run import audit_fleet, dask_client
 from nflens.fleet.store import Store
 from nflens.snapshot.archive import write_tar
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"
@@ -131,10 +130,10 @@ def test_scheduler_runs_the_fleet_on_an_existing_cluster(root, single, tmp_path,
     from distributed import LocalCluster
 
     _register()
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
-        with pytest.raises(SystemExit) as exit_:
-            app(["fleet", "audit", str(root), "--scheduler", cluster.scheduler_address,
-                 "--json"], standalone_mode=True)
+    with (LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,
+          pytest.raises(SystemExit) as exit_):
+        app(["fleet", "audit", str(root), "--scheduler", cluster.scheduler_address,
+             "--json"], standalone_mode=True)
     assert exit_.value.code in (0, None)
     _same_as_single(json.loads(capsys.readouterr().out)["hosts"], single)
 
@@ -142,6 +141,6 @@ def test_scheduler_runs_the_fleet_on_an_existing_cluster(root, single, tmp_path,
 def test_an_unreachable_scheduler_is_a_clear_error(root, capsys):
     from nflens.errors import NflensError
 
-    with pytest.raises(NflensError, match="cannot reach the Dask scheduler"):
-        with dask_client(1, "tcp://127.0.0.1:9", timeout="2s"):
-            pass
+    with (pytest.raises(NflensError, match="cannot reach the Dask scheduler"),
+          dask_client(1, "tcp://127.0.0.1:9", timeout="2s")):
+        pass

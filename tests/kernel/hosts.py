@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import ipaddress as ip
 
-from nflens.ir.host import (Address, Container, ContainerEndpoint, DockerState, Host, Interface,
-                            Network, PortBinding, Route, Socket)
+from nflens.ir.host import (
+    Address,
+    Container,
+    ContainerEndpoint,
+    DockerState,
+    Host,
+    Interface,
+    Network,
+    PortBinding,
+    Route,
+    Socket,
+)
 from nflens.ir.rules import Action, Chain, Rule, Ruleset, Source, Table
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ipaddress as ip
 
+from nflens.ir.host import Socket
 from nflens.ir.packet import Endpoint, Flow
 from nflens.ir.rules import Action, Chain, Table
-from nflens.ir.host import Socket
 from nflens.kernel.simulate import Simulator
-
 from tests.kernel.hosts import base, docker_host, rule
 
 HOST_SVC = (Socket("tcp", ip.ip_address("0.0.0.0"), 8000, "busybox"),)

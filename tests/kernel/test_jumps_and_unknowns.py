@@ -13,7 +13,6 @@ from nflens.ir.host import Socket
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel import simulate as simulate_mod
 from nflens.kernel.simulate import Simulator
-
 from tests.kernel.hosts import docker_host
 
 SSH = Flow("ssh", Endpoint(iface="eth0", src=ip.ip_address("10.99.0.2")),

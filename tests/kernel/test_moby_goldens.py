@@ -13,11 +13,21 @@ import ipaddress as ip
 
 import pytest
 
-from nflens.ir.host import (Address, Container, ContainerEndpoint, DaemonOptions, DockerState,
-                            Host, Interface, Network, PortBinding, Route, Socket)
+from nflens.ir.host import (
+    Address,
+    Container,
+    ContainerEndpoint,
+    DaemonOptions,
+    DockerState,
+    Host,
+    Interface,
+    Network,
+    PortBinding,
+    Route,
+    Socket,
+)
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.simulate import Simulator
-
 from tests.conftest import CORPUS
 
 MOBY = CORPUS / "moby"
@@ -96,7 +106,8 @@ def _pairs():
 @pytest.mark.lab  # nft text is loaded through the real nft binary in a scratch namespace
 @pytest.mark.parametrize("cfg_name,ipt,nft", _pairs())
 def test_iptables_and_nftables_goldens_give_the_same_verdicts(cfg_name, ipt, nft):
-    from nflens.dialects import iptables, nft as nftd
+    from nflens.dialects import iptables
+    from nflens.dialects import nft as nftd
 
     cfg = _config(cfg_name)
     by_iptables = verdicts(iptables.parse(ipt.read_text(), str(ipt)), cfg)

@@ -19,7 +19,6 @@ from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.matches import lookup
 from nflens.kernel.simulate import Simulator
-
 from tests.kernel.hosts import docker_host
 
 BARE_CHAIN = {"nftables": [{"table": {"family": "inet", "name": "t"}},

@@ -8,7 +8,6 @@ from nflens.ir.packet import Endpoint, Flow
 from nflens.ir.rules import Action, Table
 from nflens.kernel.simulate import Simulator
 from nflens.kernel.trace import NatStep
-
 from tests.kernel.hosts import base, docker_host, rule
 
 DNAT = Action("dnat", (("addr", (ip.ip_address("172.17.0.2"),) * 2), ("port", (80, 80))))

@@ -19,7 +19,6 @@ import pytest
 from nflens.flows import load_flows
 from nflens.kernel.simulate import Simulator
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import EXAMPLES, REPO
 
 SNAPSHOTS = sorted(

@@ -14,7 +14,6 @@ from nflens.flows import load_flows
 from nflens.kernel.simulate import Simulator
 from nflens.kernel.trace import HookStep, NatStep, RuleStep
 from nflens.snapshot.read import read_snapshot
-
 from tests.conftest import REPO
 
 LAB = REPO / "tests" / "fixtures" / "lab"

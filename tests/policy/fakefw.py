@@ -88,9 +88,9 @@ class Table:
         op, chain = words[0], words[1]
         if chain not in self.chains:
             return f"no chain {chain}"
-        if "-j" in words and words[words.index("-j") + 1].startswith(("NFLENS", "DOCKER")):
-            if words[words.index("-j") + 1] not in self.chains:
-                return f"no chain/target {words[words.index('-j') + 1]}"
+        if ("-j" in words and words[words.index("-j") + 1].startswith(("NFLENS", "DOCKER"))
+                and words[words.index("-j") + 1] not in self.chains):
+            return f"no chain/target {words[words.index('-j') + 1]}"
         rule = " ".join(["-A", chain] + words[2:])
         if op == "-A":
             self.chains[chain].append(rule)

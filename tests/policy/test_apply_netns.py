@@ -7,21 +7,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from contextlib import contextmanager
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
 
 from nflens.errors import PolicyError
+from nflens.lab.netns import Lab
 from nflens.policy import state
 from nflens.policy.apply import apply_plan
 from nflens.policy.live import host_for
 from nflens.policy.plan import make_plan
 from nflens.policy.schema import load_policy
-from nflens.lab.netns import Lab
 from tests.conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.lab
@@ -40,7 +40,7 @@ def _dump(ns: str) -> dict[str, str]:
     out = {}
     for tool in (["iptables-save"], ["ip6tables-save"], ["ebtables-save"], ["nft", "list", "ruleset"]):
         text = _ns_run(ns, tool)
-        out[tool[0]] = "\n".join(l for l in text.splitlines() if not l.startswith("#"))
+        out[tool[0]] = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
     return out
 
 

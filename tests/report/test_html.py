@@ -9,7 +9,6 @@ import re
 from nflens.report.html import render_trace_html
 from nflens.report.html.audit_html import render_audit_html
 from nflens.report.html.hookgraph import Graph, path_of
-
 from tests.conftest import REPO
 
 EXTERNAL = re.compile(r"""(?:src|href|url)\s*[=(]\s*["']?\s*(?:https?:)?//""", re.I)

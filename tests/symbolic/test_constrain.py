@@ -11,7 +11,7 @@ matches (3,876 distinct of 72,404), so every draw is a new case.
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import example, given
@@ -25,7 +25,6 @@ from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.matches import lookup
 from nflens.kernel.region import NULL_HOST, Region
-
 from tests.conftest import SHARED, budget
 from tests.kernel.hosts import docker_host
 
@@ -33,7 +32,7 @@ DUMPS = SHARED / "corpus" / "real-world"
 HOST = HostModel(docker_host())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _matches() -> tuple[XtMatch, ...]:
     out: dict[XtMatch, None] = {}
     files = sorted(DUMPS.glob("*"), key=lambda p: (p.stat().st_size, p.name))[-12:-2] \

@@ -16,7 +16,6 @@ import pytest
 from nflens.dialects import parse_file
 from nflens.errors import ParseError
 from nflens.symbolic.matrix import parse_ipassmt, service_matrix
-
 from tests.conftest import SHARED
 from tests.symbolic.fffuu_out import parse as parse_out
 from tests.symbolic.fffuu_out import relation_diff

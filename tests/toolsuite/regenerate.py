@@ -163,7 +163,7 @@ def nft_file(ns: Namespace, name: str, text: str, stats: dict, fails: list) -> s
         if line[0] in "!?%":
             stats["nft set/object lines"] += 1
             body = line[1:].strip().rsplit(";", 1)[0]
-            for cmd in each_table(lambda t: _nft_decl(line[0], t, body)):
+            for cmd in each_table(lambda t, c=line[0], body=body: _nft_decl(c, t, body)):
                 if cmd:
                     ns.run(["nft", "-f", "-"], stdin=cmd + "\n")
             continue

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from nflens.cli import main as cli_main
 from nflens.dialects import parse_file
-
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "toolsuite"

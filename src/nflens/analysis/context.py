@@ -5,9 +5,10 @@ port as the host firewall alone would decide it."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
 from nflens.analysis.owners import RuleOwners

@@ -22,15 +22,16 @@ touches a handful of rules, so a published port usually needs a few cells.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from nflens.ir.host import Host
 from nflens.ir.netmask import MaskedNetwork
+from nflens.ir.packet import max_address
 from nflens.ir.rules import Rule, Ruleset
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import RuleStep
-from nflens.ir.packet import max_address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 TOP = {4: max_address(4), 6: max_address(6)}

@@ -69,8 +69,8 @@ def audit_progress(console: Console):
 
 
 def _write_html(host, result, path: Path) -> None:
-    from nflens.report.html.audit_html import render_audit_html
     from nflens.report.html import write_page
+    from nflens.report.html.audit_html import render_audit_html
 
     write_page(path, render_audit_html(host, result))
     typer.echo(f"wrote {path}", err=True)

@@ -211,8 +211,13 @@ def fuzz_cmd(
     disagreement (each one saved under --save)."""
     import random
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from nflens.lab.fuzz import run_fuzz
 

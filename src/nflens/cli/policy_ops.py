@@ -80,7 +80,8 @@ def rollback(state_dir: str | None = STATE_DIR) -> None:
 
 def status(state_dir: str | None = STATE_DIR) -> None:
     """The pending apply (if any) and what happened last, as JSON."""
-    from nflens.policy.state import read_json, state_dir as get_state_dir
+    from nflens.policy.state import read_json
+    from nflens.policy.state import state_dir as get_state_dir
 
     root = get_state_dir(state_dir)
     out = {"pending": read_json(root / "pending.json"), "last": read_json(root / "last.json")}

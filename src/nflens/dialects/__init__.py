@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nflens.errors import DialectError, ParseError
 from nflens.ir.rules import Ruleset

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import ipaddress as ip
 from collections import Counter, defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # Sources that are not "the internet": private, shared (CGNAT), loopback, link-local, this-net,
 # multicast and reserved space (RFC 6890). Documentation ranges count as public: labs and

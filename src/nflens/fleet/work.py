@@ -10,8 +10,9 @@ anything else named as an internal error (a bug to report, with the host that sh
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from nflens.errors import NflensError
 

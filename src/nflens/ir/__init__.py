@@ -6,23 +6,10 @@ Frozen dataclasses only; no I/O and no behaviour beyond small derived properties
 - `ir.packet`: concrete packets and flows the simulator is asked about.
 """
 
-from nflens.ir.rules import (  # noqa: F401
-    Action,
-    Chain,
-    NftCmp,
-    Opt,
-    Ruleset,
-    Rule,
-    Source,
-    Table,
-    Unsupported,
-    XtMatch,
-    NamedSet,
-)
 from nflens.ir.host import (  # noqa: F401
     Address,
-    ContainerEndpoint,
     Container,
+    ContainerEndpoint,
     DaemonOptions,
     DockerState,
     Host,
@@ -32,4 +19,17 @@ from nflens.ir.host import (  # noqa: F401
     PortBinding,
     Route,
     Socket,
+)
+from nflens.ir.rules import (  # noqa: F401
+    Action,
+    Chain,
+    NamedSet,
+    NftCmp,
+    Opt,
+    Rule,
+    Ruleset,
+    Source,
+    Table,
+    Unsupported,
+    XtMatch,
 )

@@ -9,6 +9,7 @@ answer that depends on it can say so.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -205,7 +206,10 @@ class DockerState:
         return _lookup(self.networks, ref, [n for n in self.networks if n.name == ref], "network")
 
 
-def _lookup(items, ref: str, by_name: list, what: str):
+_Ref = TypeVar("_Ref", "Container", "Network")
+
+
+def _lookup(items: Sequence[_Ref], ref: str, by_name: list[_Ref], what: str) -> _Ref | None:
     if not ref:
         return None
     for item in items:

@@ -23,7 +23,7 @@ class MaskedNetwork:
     netmask: Any  # same version, any bits
 
     @classmethod
-    def parse(cls, addr: str, mask: str) -> "MaskedNetwork | ipaddress.IPv4Network | ipaddress.IPv6Network":
+    def parse(cls, addr: str, mask: str) -> MaskedNetwork | ipaddress.IPv4Network | ipaddress.IPv6Network:
         """A network for a contiguous mask, a MaskedNetwork for any other (ValueError if bad)."""
         a, m = ipaddress.ip_address(addr), ipaddress.ip_address(mask)
         if a.version != m.version:
@@ -36,14 +36,14 @@ class MaskedNetwork:
 
     @property
     def version(self) -> int:
-        return self.address.version
+        return int(self.address.version)
 
     @property
     def bits(self) -> int:
         return 32 if self.version == 4 else 128
 
     @property
-    def network_address(self):
+    def network_address(self) -> Any:
         return self.address
 
     @property

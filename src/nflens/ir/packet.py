@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,7 +47,7 @@ class Packet:
     def family(self) -> int:
         return self.src.version
 
-    def with_(self, **changes) -> "Packet":
+    def with_(self, **changes: Any) -> Packet:
         return replace(self, **changes)
 
 

@@ -274,7 +274,7 @@ class Ruleset:
     def rule_count(self) -> int:
         return sum(len(c.rules) for t in self.tables for c in t.chains)
 
-    def merged_with(self, other: "Ruleset") -> "Ruleset":
+    def merged_with(self, other: Ruleset) -> Ruleset:
         return Ruleset(
             tables=self.tables + other.tables,
             dialect="snapshot",

@@ -30,11 +30,11 @@ class Tuple:
     sport: int | None
     dport: int | None
 
-    def inverse(self) -> "Tuple":
+    def inverse(self) -> Tuple:
         return Tuple(self.dst, self.src, self.dport, self.sport)
 
     def __str__(self) -> str:
-        def ep(a, p):
+        def ep(a: ipaddress.IPv4Address | ipaddress.IPv6Address, p: int | None) -> str:
             host = f"[{a}]" if a.version == 6 else str(a)
             return f"{host}:{p}" if p is not None else host
 

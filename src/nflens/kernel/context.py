@@ -9,8 +9,9 @@ explores both outcomes and the verdict becomes `uncertain` only if they differ.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, NftCmp, NftExpr, XtMatch

@@ -21,6 +21,8 @@ Nesting (how many jumps deep a walk may be, gotos do not push a return point):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from nflens.errors import ParseError
 from nflens.ir.rules import Action, Chain, NftExpr, Rule, Ruleset, Table
 from nflens.kernel.matches._nft_common import verdict_of
@@ -50,7 +52,7 @@ def max_nesting(table: Table) -> int:
     return max(1, sum(1 for c in table.chains if not c.is_base))
 
 
-def _edges(table: Table, chain: Chain):
+def _edges(table: Table, chain: Chain) -> Iterator[tuple[Chain, Rule]]:
     """(target chain, rule) of every jump/goto in `chain`, in rule order, also those a verdict
     map can pick (nf_tables_check_loops walks the map's elements too)."""
     for rule in chain.rules:
@@ -127,11 +129,14 @@ def too_deep(table: Table) -> list[tuple[Chain, Rule | None]] | None:
 
     for base in (c for c in table.chains if c.is_base):
         if depth(base) > NFT_MAX_LEVEL:
-            path, chain = [], base
+            path: list[tuple[Chain, Rule | None]] = []
+            chain: Chain | None = base
             while len(path) <= NFT_MAX_LEVEL:  # down to the chain at the refused level
+                assert chain is not None  # depth() > the limit: a chain at every level
                 _, rule, nxt = below[chain.name]
                 path.append((chain, rule))
                 chain = nxt
+            assert chain is not None
             return path + [(chain, None)]
     return None
 

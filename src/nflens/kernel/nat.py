@@ -10,12 +10,13 @@ when it lies inside the range, which nf_nat_core keeps when it can).
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from nflens.ir.rules import Action
 from nflens.kernel.conntrack import Entry, Tuple
 
 
-def _first_addr(value):
+def _first_addr(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, tuple):
@@ -26,7 +27,7 @@ def _first_addr(value):
     return value
 
 
-def _port(value, original: int | None) -> int | None:
+def _port(value: Any, original: int | None) -> int | None:
     if value is None or original is None:
         return original
     if isinstance(value, int):
@@ -35,7 +36,8 @@ def _port(value, original: int | None) -> int | None:
     return original if lo <= original <= hi else lo
 
 
-def bind(entry: Entry, action: Action, hook: str, oif_addr=None, iif_addr=None) -> str | None:
+def bind(entry: Entry, action: Action, hook: str, oif_addr: Any = None,
+         iif_addr: Any = None) -> str | None:
     """Apply `action` to `entry`'s reply tuple. Returns the manip type bound, or None when the
     action cannot be carried out (e.g. MASQUERADE on an interface with no address)."""
     r = entry.reply

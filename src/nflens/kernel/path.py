@@ -24,9 +24,13 @@ from nflens.kernel import nat as natmod
 from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
 from nflens.kernel.context import PacketContext
 from nflens.kernel.hostmodel import HostModel
-from nflens.kernel.pipeline import CONNTRACK, NAT
-from nflens.kernel.pipeline import NAT_MANIP, PRIO_CONNTRACK, PRIO_NAT_DST, PRIO_NAT_SRC, Pipeline
 from nflens.kernel.matches.xt_recent import RecentLists
+from nflens.kernel.pipeline import (
+    CONNTRACK,
+    NAT,
+    NAT_MANIP,
+    Pipeline,
+)
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ConntrackStep, HookStep, NatStep
 

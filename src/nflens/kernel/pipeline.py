@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from nflens.ir.rules import Chain, Ruleset, Table
 
-FAMILIES_FOR = {4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
+FAMILIES_FOR: dict[int | str, tuple[str, ...]] = {4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
 PRIO_CONNTRACK = -200
 PRIO_NAT_DST = -100
 PRIO_NAT_SRC = 100
@@ -40,7 +40,7 @@ class Pipeline:
 
     def __init__(self, ruleset: Ruleset):
         self.indexes: dict[int, object] = {}  # per-chain rule indexes (kernel.index), built lazily
-        self.index: dict[tuple, list[BaseChain]] = {}
+        self.index: dict[tuple[int | str, str | None], list[BaseChain]] = {}  # (family key, hook)
         order = 0
         for table in ruleset.tables:
             for chain in table.chains:
@@ -55,10 +55,10 @@ class Pipeline:
         for chains in self.index.values():
             chains.sort(key=lambda b: (b.priority, b.order))
 
-    def chains(self, key, hook: str) -> list[BaseChain]:
+    def chains(self, key: int | str, hook: str) -> list[BaseChain]:
         return self.index.get((key, hook), [])
 
-    def events(self, key, hook: str,
+    def events(self, key: int | str, hook: str,
                fold_nat: bool = True) -> list[tuple[int, int, BaseChain | str]]:
         """What a packet meets at `hook`, in the order the kernel runs it: (priority, 0 for a
         pseudo-hook or 1 for a base chain, the BaseChain or CONNTRACK/NAT). Lower priority first;
@@ -82,5 +82,5 @@ class Pipeline:
         events.sort(key=lambda e: (e[0], e[1], getattr(e[2], "order", 0)))
         return events
 
-    def has_family(self, key) -> bool:
+    def has_family(self, key: int | str) -> bool:
         return any(k[0] == key for k in self.index)

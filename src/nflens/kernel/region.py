@@ -53,7 +53,7 @@ class Region:
     unknown: tuple[str, ...] = ()
     empty: bool = False
 
-    def __and__(self, other: "Region") -> "Region":
+    def __and__(self, other: Region) -> Region:
         if self.empty or other.empty:
             return EMPTY
         src, dst = _intersect(self.src, other.src), _intersect(self.dst, other.dst)

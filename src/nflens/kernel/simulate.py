@@ -256,7 +256,6 @@ class Simulator:
         addr, port = target
         walker.trace.append(EndpointStep("original", "docker-proxy", f"docker-proxy -> {addr}:{port}",
                                          "connects", "second connection, from the host"))
-        inner = Flow(f"{flow.name}/proxy", _host_origin(), addr, port, pkt.proto)
         skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
                   local_origin=True)
         outer = walker.client, walker.client_at
@@ -327,12 +326,6 @@ class Simulator:
                                                    dport=pkt.sport), direction="reply"),
                                      f"{pkt.dst} answered directly on {end.iface}",
                                      iface=end.iface)
-
-
-def _host_origin():
-    from nflens.ir.packet import Endpoint
-
-    return Endpoint(host=True)
 
 
 def _uncertain(result: FlowResult, reasons: dict[str, str], why: str | None = None) -> FlowResult:

@@ -9,10 +9,14 @@ removing the DOCKER-USER DROP is not enough, ebtables' ARP rule stops web2 next.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from nflens.ir.host import Host
 from nflens.ir.packet import Flow
 from nflens.ir.rules import Ruleset
+
+if TYPE_CHECKING:  # simulate imports this module
+    from nflens.kernel.simulate import FlowResult
 
 
 def _without_rule(ruleset: Ruleset, family: str, table: str, chain: str, index: int) -> Ruleset:
@@ -36,7 +40,8 @@ def _with_policy_accept(ruleset: Ruleset, family: str, table: str, chain: str) -
     return replace(ruleset, tables=tuple(tables))
 
 
-def what_would_change(host: Host, flow: Flow, result) -> tuple[str, object] | None:
+def what_would_change(host: Host, flow: Flow,
+                      result: FlowResult) -> tuple[str, object] | None:
     """(description of the change, FlowResult after it) for a denied flow, else None."""
     from nflens.kernel.simulate import Simulator
 

@@ -34,7 +34,6 @@ from pathlib import Path
 from nflens.errors import ToolError
 from nflens.lab.netns import Lab, run_in
 
-
 # The new namespace starts as a copy of the machine's mounts, other labs' namespace files
 # (/run/netns/*, dockerd's netns mounts) included: holding those copies would keep their network
 # namespaces alive after their owners delete them. Drop every nsfs mount first.

@@ -27,9 +27,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, Completed, ProcessRunner, starttime
@@ -80,7 +80,7 @@ class LabState:
     keep: bool = False
 
     @classmethod
-    def load(cls, path: Path) -> "LabState":
+    def load(cls, path: Path) -> LabState:
         data = json.loads(path.read_text())
         data["procs"] = [ProcRecord(**p) for p in data.get("procs", [])]
         return cls(**data)
@@ -192,7 +192,7 @@ class Lab:
               mount: Path | None = None) -> subprocess.Popen:
         """Start a long-lived process in `ns` (and mount namespace `mount`, when given) in its
         own session (so it survives --keep)."""
-        out = open(log, "ab") if log else None
+        out = open(log, "ab") if log else None  # noqa: SIM115 (optional; closed in finally)
         try:
             proc = LOCAL.spawn(nsenter(ns, argv, mount), stdout=out)
         finally:
@@ -204,7 +204,7 @@ class Lab:
         return proc
 
     # -- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         self.save()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):

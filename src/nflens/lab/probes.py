@@ -78,10 +78,10 @@ def from_netns(ns: str, addr: str, port: int, proto: str = "tcp", timeout: int =
     except subprocess.TimeoutExpired:
         return ProbeResult("deny", None, "hard timeout", round(time.monotonic() - started, 3))
     result = _result(proc.returncode, proc.stdout, proc.stderr, started)
-    if result.outcome == "deny" and result.detail.startswith("no answer"):
-        if handshake(ns, addr, port):
-            return ProbeResult("deny", None, "handshake completed, no reply data "
-                               "(a listener that never answers)", result.seconds)
+    if (result.outcome == "deny" and result.detail.startswith("no answer")
+            and handshake(ns, addr, port)):
+        return ProbeResult("deny", None, "handshake completed, no reply data "
+                           "(a listener that never answers)", result.seconds)
     return result
 
 

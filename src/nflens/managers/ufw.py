@@ -33,7 +33,7 @@ class UfwRule:
     command: str
 
     @property
-    def parsed(self) -> "Tuple | None":
+    def parsed(self) -> Tuple | None:
         return parse_tuple(self.tuple)
 
 

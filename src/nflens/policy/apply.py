@@ -39,8 +39,8 @@ from typing import Any
 
 from nflens.errors import PolicyError, ToolError
 from nflens.policy import settle, state, target
-from nflens.policy.settle import NFT_TABLE
 from nflens.policy.plan import Plan
+from nflens.policy.settle import NFT_TABLE
 from nflens.proc import LOCAL, ProcessRunner, nsenter, starttime
 
 APPLY = {"iptables": ["iptables-restore", "--noflush"],

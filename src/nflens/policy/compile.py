@@ -13,6 +13,8 @@ inter-container communication (icc), not inbound nor egress.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nflens.policy.model import ESTABLISHED, Compiled, Net, PRule
 from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
@@ -29,8 +31,9 @@ def inbound_rules(ip: InboundPort) -> list[PRule]:
     out = []
     t = ip.target
     for addr in t.addrs or (None,):
-        base = dict(chain="inbound", comment=ip.label, iif=t.bridge, iif_neg=True, oif=t.bridge,
-                    dst=addr, proto=ip.proto, dport=ip.container_port, orig_dport=ip.host_port)
+        base: dict[str, Any] = dict(chain="inbound", comment=ip.label, iif=t.bridge,
+                                    iif_neg=True, oif=t.bridge, dst=addr, proto=ip.proto,
+                                    dport=ip.container_port, orig_dport=ip.host_port)
         for src in _sources(ip.sources, addr.version if addr else None):
             out.append(PRule(verdict="return", src=src, **base))
         if ip.sources is not None:
@@ -55,7 +58,7 @@ def egress_rules(eg: EgressRule) -> list[PRule]:
         return _allow_all(eg, "egress")
     out = []
     for src in _sources(eg.sources, None):
-        base = dict(chain="egress", comment=eg.label, iif=eg.bridge, src=src)
+        base: dict[str, Any] = dict(chain="egress", comment=eg.label, iif=eg.bridge, src=src)
         for dests, port, proto in eg.allow:
             for dst in _sources(dests, src.version if src else None):
                 out.append(PRule(verdict="return", dst=dst, proto=proto, dport=port, **base))
@@ -70,7 +73,7 @@ def to_host_rules(th: ToHostRule) -> list[PRule]:
         return _allow_all(th, "input")
     out = []
     for src in _sources(th.sources, None):
-        base = dict(chain="input", comment=th.label, iif=th.bridge, src=src)
+        base: dict[str, Any] = dict(chain="input", comment=th.label, iif=th.bridge, src=src)
         out += [PRule(verdict="return", proto=proto, dport=port, **base)
                 for port, proto in th.allow]
         out.append(PRule(verdict="drop", **base))

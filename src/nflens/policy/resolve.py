@@ -25,8 +25,17 @@ from dataclasses import dataclass, field
 
 from nflens.errors import PolicyError
 from nflens.ir.host import Container, Host, Network
-from nflens.policy.schema import (ANY, LABEL_KEY, Dest, EgressSpec, Policy, PortRule, Selector,
-                                  ToHostSpec, label_policy)
+from nflens.policy.schema import (
+    ANY,
+    LABEL_KEY,
+    Dest,
+    EgressSpec,
+    Policy,
+    PortRule,
+    Selector,
+    ToHostSpec,
+    label_policy,
+)
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -50,7 +50,7 @@ class Selector(_Model):
     network: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Selector":
+    def _one(self) -> Selector:
         given = [k for k in ("container", "label", "network") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("name exactly one of container, label, network"
@@ -97,7 +97,7 @@ class PortSpec(_Model):
 
 class PortRule(PortSpec, Selector):
     @model_validator(mode="after")
-    def _not_network(self) -> "PortRule":
+    def _not_network(self) -> PortRule:
         if self.network:
             raise ValueError("a port belongs to a container: use container or label")
         return self

@@ -16,7 +16,9 @@ from typing import Callable
 from nflens.ir.host import Host
 from nflens.kernel.simulate import FlowResult, Simulator
 from nflens.kernel.trace import RuleStep
+from nflens.policy.flows import Probe, probes
 from nflens.policy.iptables import CHAIN
+from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
 OWN_CHAINS = frozenset(CHAIN.values())
 from nflens.policy.flows import Probe, direct_refused, probes

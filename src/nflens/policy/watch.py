@@ -22,8 +22,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 RELEVANT = {
     "container": {"start", "die", "stop", "destroy", "restart", "unpause"},

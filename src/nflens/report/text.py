@@ -9,8 +9,19 @@ from rich.text import Text
 from nflens.report.console import literal
 
 from nflens.kernel.simulate import FlowResult
-from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
-                                 NatStep, PacketStep, PolicyStep, RouteStep, RuleStep, VerdictStep)
+from nflens.kernel.trace import (
+    ArpStep,
+    BridgeStep,
+    ConntrackStep,
+    EndpointStep,
+    HookStep,
+    NatStep,
+    PacketStep,
+    PolicyStep,
+    RouteStep,
+    RuleStep,
+    VerdictStep,
+)
 
 VERDICT_STYLE = {"allow": "bold green", "deny": "bold red", "uncertain": "bold yellow"}
 

@@ -10,9 +10,9 @@ A legacy dump's tables live in x_tables, apart from nf_tables: both are kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from nflens.dialects import ebtables, iptables, nft
 from nflens.errors import ParseError

@@ -26,10 +26,16 @@ import re
 import shlex
 
 from nflens import __version__
-from nflens.snapshot import persist
 from nflens.proc import TIMEOUT
-from nflens.snapshot.collect import (COMMANDS, DAEMON_JSON, DOCKER_COMMANDS, DOCKER_FILES,
-                                      DOCKER_INSPECT, MISSING_FILE)
+from nflens.snapshot import persist
+from nflens.snapshot.collect import (
+    COMMANDS,
+    DAEMON_JSON,
+    DOCKER_COMMANDS,
+    DOCKER_FILES,
+    DOCKER_INSPECT,
+    MISSING_FILE,
+)
 
 _GLOB_SAFE = re.compile(r"^[A-Za-z0-9_./*-]+$")
 

@@ -78,10 +78,10 @@ class Sets:
     rows: list[int]
 
     @classmethod
-    def empty(cls, n: int) -> "Sets":
+    def empty(cls, n: int) -> Sets:
         return cls([0] * n)
 
-    def copy(self) -> "Sets":
+    def copy(self) -> Sets:
         return Sets(list(self.rows))
 
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from nflens.dialects.ebtables import generate, parse
 from nflens.errors import ParseError
 from nflens.ir.rules import Ruleset
-
 from tests.conftest import budget
 
 WORDS = ["*filter", "*nat", "*broute", ":INPUT", ":FORWARD", ":OUTPUT", ":PREROUTING",

@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import scratch_netns
-
 from nflens.dialects.ebtables import generate, parse
+from tests.conftest import scratch_netns
 from tests.dialects.ebtables.test_parse import SEED_000, shape
 
 # Rules this kernel's nf_tables bridge family accepts (checked with ebtables 1.8.9 nf_tables).

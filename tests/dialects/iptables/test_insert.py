@@ -9,7 +9,6 @@ import pytest
 
 from nflens.dialects import iptables
 from nflens.errors import ParseError
-
 from tests.conftest import scratch_netns
 
 RESTORE = """*filter

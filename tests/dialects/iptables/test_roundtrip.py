@@ -10,7 +10,6 @@ import pytest
 from nflens.dialects import iptables
 from nflens.errors import ParseError
 from nflens.ir.rules import XtMatch
-
 from tests.conftest import scratch_netns
 
 pytestmark = pytest.mark.lab

@@ -13,7 +13,6 @@ from nflens.dialects import ebtables, iptables
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.packet import Endpoint, Flow
 from nflens.kernel.simulate import Simulator
-
 from tests.conftest import scratch_netns
 from tests.kernel.hosts import docker_host
 
@@ -84,9 +83,9 @@ def test_a_non_contiguous_netmask_matches_exactly_what_the_kernel_compares():
 
 
 def test_a_non_contiguous_netmask_is_exact_on_the_symbolic_side_too():
+    from nflens.ir.packet import Packet
     from nflens.kernel.context import PacketContext
     from nflens.kernel.matches import xt_ip
-    from nflens.ir.packet import Packet
 
     rs = iptables.parse(_filter("-s 10.0.12.0/255.0.255.0 -j DROP"), "r.save", family="ip")
     match = rs.tables[0].chains[0].rules[0].exprs[0]

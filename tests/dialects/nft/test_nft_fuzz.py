@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from nflens.dialects.nft import parse_json
 from nflens.errors import NflensError
 from nflens.ir.rules import Ruleset
-
 from tests.conftest import budget
 
 KEYS = ["table", "chain", "rule", "set", "map", "family", "name", "expr", "match", "left",

@@ -11,7 +11,6 @@ from nflens.dialects.nft import parse_json
 from nflens.dialects.nft.priorities import priority_value
 from nflens.errors import ParseError
 from nflens.ir.rules import Action, NftCmp, NftExpr
-
 from tests.conftest import SHARED
 
 IP = ipaddress.ip_address

@@ -14,7 +14,6 @@ import pytest
 from nflens.dialects import nft
 from nflens.dialects.nft.scratch import load_and_list
 from nflens.errors import ParseError
-
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.lab

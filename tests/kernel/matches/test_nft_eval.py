@@ -7,15 +7,14 @@ import ipaddress
 import json
 
 import pytest
+from tests.conftest import CORPUS
 
 from nflens.dialects.nft import parse_json
 from nflens.ir.packet import Packet
-from nflens.ir.rules import Action, NftCmp, NftExpr
+from nflens.ir.rules import Action, NftExpr
 from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.matches import lookup
 from nflens.kernel.matches._nft_common import resolve_vmap
-
-from tests.conftest import CORPUS
 
 IP = ipaddress.ip_address
 

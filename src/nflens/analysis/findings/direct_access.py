@@ -7,7 +7,6 @@ sources are computed exactly per interface, for a port the container does not pu
 
 from __future__ import annotations
 
-
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table

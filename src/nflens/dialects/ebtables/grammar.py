@@ -13,8 +13,9 @@ non-terminal Actions ("log", "nflog").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from nflens.dialects.ebtables import values as v
 

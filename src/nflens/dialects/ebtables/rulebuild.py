@@ -19,7 +19,8 @@ Targets:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from nflens.dialects.ebtables import grammar as g
 from nflens.ir.rules import Action, Opt, Source, Unsupported, XtMatch, opts

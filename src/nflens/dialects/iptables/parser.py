@@ -253,7 +253,8 @@ class _RuleWords:
                 if owner.name == current[0]:
                     current[1].append(opt)
             elif w in ("-c", "--set-counters"):
-                self.take("-c"); self.take("-c")
+                self.take("-c")
+                self.take("-c")
             else:
                 raise self.error(f"unknown option {w!r}")
             negate = False

@@ -11,8 +11,13 @@ import json
 from typing import Any
 
 from nflens.dialects.nft.exprs import to_json
-from nflens.dialects.nft.render_expr import (Unrenderable, quote, render_cmp, render_expr,
-                                             render_value)
+from nflens.dialects.nft.render_expr import (
+    Unrenderable,
+    quote,
+    render_cmp,
+    render_expr,
+    render_value,
+)
 from nflens.dialects.nft.render_stmt import render_action
 from nflens.ir.rules import Action, NftCmp, NftExpr
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from nflens.dialects.nft.render_expr import (Unrenderable, quote, render_expr, render_value,
-                                             render_verdict)
 from nflens.dialects.nft.exprs import VERDICTS
+from nflens.dialects.nft.render_expr import (
+    Unrenderable,
+    quote,
+    render_expr,
+    render_value,
+    render_verdict,
+)
 from nflens.dialects.nft.statements import FULL
 from nflens.ir.rules import Action, NftExpr
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+from types import ModuleType
 from typing import Any
 
 from nflens.ir.rules import Action, NftCmp, NftExpr
-from nflens.kernel.context import PacketContext, Unknown, describe
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, describe
 from nflens.kernel.matches.nft_symbols import number
 
 
@@ -37,7 +38,7 @@ _PROVIDERS = {"payload": "nft_payload", "meta": "nft_meta", "ct": "nft_ct", "fib
 FLAG_DOMAINS = frozenset({"ct_state", "ct_status", "tcp_flags"})
 
 
-def _provider(kind: str):
+def _provider(kind: str) -> ModuleType:
     name = _PROVIDERS.get(kind, "nft_misc")
     return importlib.import_module(f"nflens.kernel.matches.{name}")
 
@@ -66,7 +67,7 @@ def table_of(ctx: PacketContext) -> str | None:
     return None
 
 
-def evaluate_cmp(cmp: Any, ctx: PacketContext):
+def evaluate_cmp(cmp: Any, ctx: PacketContext) -> MatchResult:
     """The match module entry point: NftCmp -> bool | Unknown (a bare NftExpr -> Unknown)."""
     if isinstance(cmp, NftExpr):
         return Unknown(f"nft {cmp.kind} is not modelled")
@@ -80,7 +81,8 @@ def evaluate_cmp(cmp: Any, ctx: PacketContext):
     return compare(cmp.op, value, cmp.right, ctx, domain_of(cmp.left))
 
 
-def compare(op: str, value: Any, right: Any, ctx: PacketContext, domain: Any = None):
+def compare(op: str, value: Any, right: Any, ctx: PacketContext,
+            domain: Any = None) -> MatchResult:
     """`value op right` as nft_cmp/nft_range/nft_lookup decide it; Unknown when a named set's
     contents are not known."""
     if value is MISSING:
@@ -102,7 +104,8 @@ def compare(op: str, value: Any, right: Any, ctx: PacketContext, domain: Any = N
         return Unknown(f"unsupported comparison {op!r}")
 
 
-def _contains(value, right, ctx, domain, exact: bool):
+def _contains(value: Any, right: Any, ctx: PacketContext, domain: Any,
+              exact: bool) -> MatchResult:
     if isinstance(right, str) and right.startswith("@"):
         elements = set_elements(ctx, right[1:])
         if elements is None:
@@ -118,14 +121,15 @@ def _contains(value, right, ctx, domain, exact: bool):
     return elem_match(value, right, domain, ctx, exact)
 
 
-def set_elements(ctx: PacketContext, name: str):
+def set_elements(ctx: PacketContext, name: str) -> Any:
     table = table_of(ctx)
     if table is None:
         return None
     return ctx.env.set_elements(ctx.family, table, name)
 
 
-def elem_match(value, elem, domain, ctx: PacketContext, exact: bool = True) -> bool:
+def elem_match(value: Any, elem: Any, domain: Any, ctx: PacketContext,
+               exact: bool = True) -> bool:
     """Does `value` fall in one set element (value, prefix, range, concatenation, map key)?"""
     if isinstance(elem, tuple) and len(elem) == 2 and not isinstance(value, tuple):
         elem = elem[0]  # a map element (key, data)
@@ -153,7 +157,8 @@ def elem_match(value, elem, domain, ctx: PacketContext, exact: bool = True) -> b
     return other is not None and other == value
 
 
-def _expr_elem(value, elem: NftExpr, domain, ctx, exact) -> bool:
+def _expr_elem(value: Any, elem: NftExpr, domain: Any, ctx: PacketContext,
+               exact: bool) -> bool:
     kind = elem.kind
     if kind == "elem":
         return elem_match(value, elem.get("val"), domain, ctx, exact)
@@ -162,7 +167,8 @@ def _expr_elem(value, elem: NftExpr, domain, ctx, exact) -> bool:
         return net is not None and isinstance(value, (ipaddress.IPv4Address,
                                                        ipaddress.IPv6Address)) and value in net
     if kind == "range":
-        lo, hi = coerce(elem.get("lo"), value, domain, ctx), coerce(elem.get("hi"), value, domain, ctx)
+        lo = coerce(elem.get("lo"), value, domain, ctx)
+        hi = coerce(elem.get("hi"), value, domain, ctx)
         try:
             return lo is not None and hi is not None and lo <= value <= hi
         except TypeError:
@@ -176,7 +182,7 @@ def _expr_elem(value, elem: NftExpr, domain, ctx, exact) -> bool:
     return False
 
 
-def _network(text: str):
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -232,7 +238,7 @@ def verdict_of(data: Any) -> Action | None:
     return None
 
 
-def resolve_vmap(action: Action, ctx: PacketContext):
+def resolve_vmap(action: Action, ctx: PacketContext) -> Action | Unknown | None:
     """The verdict a `KEY vmap { ... }` / `KEY vmap @map` statement picks (nft_lookup.c with a
     verdict map): the Action, None when no element matches (the rule goes on), or Unknown."""
     key = action.get("key")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, Unknown
 from nflens.kernel.region import EMPTY, FULL, Region, addresses, complement
 from nflens.kernel.region import unknown as unknown_region
 
+# a match module's evaluate(match, ctx), and the per-option test all_opts folds
+Evaluate = Callable[[XtMatch, PacketContext], MatchResult]
+OptTest = Callable[[Opt], MatchResult]
 
-def iface_match(pattern: str, name) -> MatchResult:
+
+def iface_match(pattern: str, name: str | Unknown | None) -> MatchResult:
     """`eth+` matches every name starting with eth (xt's ifname_compare with a trailing +).
     An interface left open in a symbolic question (an `Unknown`) decides nothing."""
     if isinstance(name, Unknown):
@@ -25,9 +31,9 @@ def in_range(value: int | None, rng: tuple[int, int]) -> bool:
     return value is not None and rng[0] <= value <= rng[1]
 
 
-def all_opts(match: XtMatch, test) -> MatchResult:
+def all_opts(match: XtMatch, test: OptTest) -> MatchResult:
     """AND over a match's options, each with its own `!`; Unknown if any is undecidable."""
-    unknown = None
+    unknown: Unknown | None = None
     for opt in match.opts:
         r = test(opt)
         if isinstance(r, Unknown):
@@ -47,7 +53,7 @@ __all__ = ["iface_match", "in_range", "all_opts", "unknown", "Opt"]
 
 # --- the symbolic side (see nflens.kernel.region) --------------------------------------------
 
-def constrain_by_evaluation(evaluate, match: XtMatch, ctx) -> Region:
+def constrain_by_evaluation(evaluate: Evaluate, match: XtMatch, ctx: PacketContext) -> Region:
     """A match without address options: its truth on the fixed fields, by its own evaluate.
     Only for options that do not depend on the packet's addresses: the context's addresses are
     placeholders (0.0.0.0), and its host model (NULL_HOST) answers Unknown."""
@@ -57,7 +63,8 @@ def constrain_by_evaluation(evaluate, match: XtMatch, ctx) -> Region:
     return FULL if r else EMPTY
 
 
-def constrain_unknown_opts(match: XtMatch, ctx, evaluate, why: dict[str, str]) -> Region:
+def constrain_unknown_opts(match: XtMatch, ctx: PacketContext, evaluate: Evaluate,
+                           why: dict[str, str]) -> Region:
     """Options in `why` depend on the addresses in a way a region of the packet's own source
     and destination cannot say (a conntrack tuple, a route type): each is unknown, named; the
     other options are decided by `evaluate`."""
@@ -69,10 +76,12 @@ def constrain_unknown_opts(match: XtMatch, ctx, evaluate, why: dict[str, str]) -
     return region
 
 
-def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
+def constrain_opts(match: XtMatch, ctx: PacketContext, evaluate: Evaluate,
+                   address_opts: dict[str, str]) -> Region:
     """Address options become intervals of the source or destination axis; every other option
     is decided one by one by `evaluate` (so both sides share one semantics)."""
     region = FULL
+    assert ctx.pkt is not None, "a symbolic question always carries its placeholder packet"
     version = ctx.pkt.family
     top = 2**32 - 1 if version == 4 else 2**128 - 1
     for opt in match.opts:
@@ -95,7 +104,8 @@ def constrain_opts(match: XtMatch, ctx, evaluate, address_opts: dict[str, str]):
     return region
 
 
-def masked_region(field: str, value: MaskedNetwork, negated: bool, version: int, top: int):
+def masked_region(field: str, value: MaskedNetwork, negated: bool, version: int,
+                  top: int) -> Region:
     """`(addr & mask) == net` as the union of its intervals, or a named unknown when the mask
     has too many holes to list them (ir/netmask.py)."""
     if value.version != version:

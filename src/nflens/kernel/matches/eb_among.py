@@ -10,7 +10,9 @@ does not have: Unknown.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
+from nflens.ir.packet import IPAddress
 from nflens.ir.rules import XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, inv
@@ -27,7 +29,8 @@ def _frame_ip(ctx: PacketContext, source: bool) -> ipaddress.IPv4Address | None:
     return None
 
 
-def contains(elements, mac: str, ip) -> bool:
+def contains(elements: Iterable[tuple[str, IPAddress | None]], mac: str,
+             ip: IPAddress | None) -> bool:
     for emac, eip in elements:
         if emac == mac and (eip is None or (ip is not None and eip == ip)):
             return True
@@ -38,7 +41,8 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     results: list[MatchResult] = []
     for opt in match.opts:
         if opt.name.endswith("_file"):
-            results.append(Unknown(f"--among-{opt.name.replace('_', '-')} list is not in the snapshot"))
+            results.append(Unknown(f"--among-{opt.name.replace('_', '-')} list is not in the "
+                                   "snapshot"))
             continue
         source = opt.name == "src"
         mac = ctx.src_mac if source else ctx.dst_mac

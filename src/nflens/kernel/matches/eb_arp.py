@@ -29,9 +29,9 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
         if opt.name == "op":
             r: MatchResult = inv(opt, arp.op == opt.value)
         elif opt.name == "htype":
-            r = inv(opt, ARPHRD_ETHER == opt.value)
+            r = inv(opt, opt.value == ARPHRD_ETHER)
         elif opt.name == "ptype":
-            r = inv(opt, ETH_P_IP == opt.value)
+            r = inv(opt, opt.value == ETH_P_IP)
         elif opt.name == "ip_src":
             r = inv(opt, arp.sip in opt.value)
         elif opt.name == "ip_dst":

@@ -9,7 +9,8 @@ for non-first fragments (not modelled: packets here are unfragmented). checkentr
 
 from __future__ import annotations
 
-from nflens.ir.rules import XtMatch
+from nflens.ir.packet import Packet
+from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches.eb_util import all_of, apply, in_range, inv
 
@@ -29,7 +30,7 @@ def proto_number(proto: str) -> int | None:
         return None
 
 
-def l4_test(opt, pkt) -> MatchResult:
+def l4_test(opt: Opt, pkt: Packet) -> MatchResult:
     """Ports and ICMP type/code of the transport header (shared with eb_ip6)."""
     if opt.name == "sport":
         return apply(opt, in_range(pkt.sport, opt.value))
@@ -66,7 +67,8 @@ def evaluate_l3(match: XtMatch, ctx: PacketContext, eth_proto: int, family: int,
             r = inv(opt, pkt.dst in opt.value)
         elif opt.name == "proto":
             number = proto_number(pkt.proto)
-            r = Unknown(f"protocol {pkt.proto!r}") if number is None else inv(opt, number == opt.value)
+            r = (Unknown(f"protocol {pkt.proto!r}") if number is None
+                 else inv(opt, number == opt.value))
         elif not has_proto:
             continue  # ports without --ip-proto are never tested by the kernel
         else:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import NftCmp, NftExpr
+from nflens.kernel.context import CtView, MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
@@ -25,7 +25,7 @@ DOMAINS = {"state": "ct_state", "status": "ct_status", "protocol": "inet_proto",
            "proto": "inet_proto", "l3proto": "nfproto"}
 
 
-def evaluate(cmp, ctx: PacketContext):
+def evaluate(cmp: NftCmp, ctx: PacketContext) -> MatchResult:
     return evaluate_cmp(cmp, ctx)
 
 
@@ -61,7 +61,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     return Unknown(f"ct {key} is not modelled")
 
 
-def _tuple(key: str, direction: str, ct) -> Any:
+def _tuple(key: str, direction: str, ct: CtView) -> Any:
     if direction == "original":
         found = {"saddr": ct.orig_src, "daddr": ct.orig_dst, "proto-src": ct.orig_sport,
                  "proto-dst": ct.orig_dport}.get(key, Unknown(f"ct original {key}"))

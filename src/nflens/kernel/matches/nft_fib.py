@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import NftCmp, NftExpr
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 
 DIALECT = "nft"
 NAMES = ("fib",)
 
 
-def evaluate(cmp, ctx: PacketContext):
+def evaluate(cmp: NftCmp, ctx: PacketContext) -> MatchResult:
     return evaluate_cmp(cmp, ctx)
 
 

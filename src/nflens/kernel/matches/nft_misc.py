@@ -12,9 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown, describe
-from nflens.kernel.matches._nft_common import (MISSING, coerce, domain_of, elem_match,
-                                               evaluate_cmp, set_elements, value_of)
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, describe
+from nflens.kernel.matches._nft_common import (
+    MISSING,
+    coerce,
+    domain_of,
+    elem_match,
+    evaluate_cmp,
+    set_elements,
+    value_of,
+)
 
 DIALECT = "nft"
 NAMES = ("&", "|", "^", "<<", ">>", "concat", "map", "rt", "socket", "numgen", "jhash",
@@ -29,7 +36,7 @@ UNMODELLED = {"rt": "routing data (rt)", "socket": "socket lookup", "numgen": "n
               "xt": "iptables-nft extension (opaque xt)"}
 
 
-def evaluate(expr, ctx: PacketContext):
+def evaluate(expr: NftExpr, ctx: PacketContext) -> MatchResult:
     if isinstance(expr, NftExpr):
         return Unknown(_why(expr))
     return evaluate_cmp(expr, ctx)

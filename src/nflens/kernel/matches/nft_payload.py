@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nflens.ir.rules import NftExpr
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.packet import Packet
+from nflens.ir.rules import NftCmp, NftExpr
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.matches._nft_common import MISSING, evaluate_cmp
 from nflens.kernel.matches.nft_symbols import proto_number
 
@@ -26,7 +27,7 @@ DOMAINS = {("ip", "protocol"): "inet_proto", ("ip6", "nexthdr"): "inet_proto",
            ("arp", "operation"): "arp_op", ("tcp", "flags"): "tcp_flags"}
 
 
-def evaluate(cmp, ctx: PacketContext):
+def evaluate(cmp: NftCmp, ctx: PacketContext) -> MatchResult:
     return evaluate_cmp(cmp, ctx)
 
 
@@ -60,7 +61,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     return Unknown(f"payload {proto} {field} is not modelled")
 
 
-def _network(proto: str, field: str, pkt) -> Any:
+def _network(proto: str, field: str, pkt: Packet) -> Any:
     if pkt.family != (4 if proto == "ip" else 6):
         return MISSING
     if field == "saddr":
@@ -84,7 +85,7 @@ def _network(proto: str, field: str, pkt) -> Any:
     return Unknown(f"{proto} {field} is not modelled")
 
 
-def _transport(proto: str, field: str, pkt) -> Any:
+def _transport(proto: str, field: str, pkt: Packet) -> Any:
     if field == "sport":
         return MISSING if pkt.sport is None else pkt.sport
     if field == "dport":
@@ -107,7 +108,7 @@ def _link(proto: str, field: str, ctx: PacketContext) -> Any:
     arp = ctx.arp
     if arp is None:
         return MISSING
-    found = {"operation": arp.op, "saddr ip": arp.sip, "daddr ip": arp.tip,
-             "saddr ether": arp.sha, "daddr ether": arp.tha, "htype": 1, "ptype": 0x0800,
-             "hlen": 6, "plen": 4}.get(field)
-    return Unknown(f"arp {field} is not modelled") if found is None else found
+    arp_field = {"operation": arp.op, "saddr ip": arp.sip, "daddr ip": arp.tip,
+                 "saddr ether": arp.sha, "daddr ether": arp.tha, "htype": 1, "ptype": 0x0800,
+                 "hlen": 6, "plen": 4}.get(field)
+    return Unknown(f"arp {field} is not modelled") if arp_field is None else arp_field

@@ -10,7 +10,10 @@ IPv4 address is LOCAL only (found by differential fuzzing against the kernel).
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.packet import IPAddress
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.region import Region
 
 from ._xt_util import all_opts, constrain_unknown_opts
 
@@ -18,7 +21,7 @@ DIALECT = "xt"
 NAMES = ("addrtype",)
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
     if pkt is None:
         return False
@@ -26,7 +29,7 @@ def evaluate(match, ctx: PacketContext):
     limit_out = match.get("limit-iface-out") is not None
     dev = ctx.iif if limit_in else (ctx.oif if limit_out else None)
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         if opt.name in ("src-type", "dst-type"):
             addr = pkt.src if opt.name == "src-type" else pkt.dst
             if addr.version == 6:
@@ -40,7 +43,8 @@ def evaluate(match, ctx: PacketContext):
 ROUTE_TYPES6 = {"LOCAL", "ANYCAST", "UNREACHABLE"}
 
 
-def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
+def _match_type6(ctx: PacketContext, addr: IPAddress, dev: str | None,
+                 wanted: frozenset[str]) -> MatchResult:
     if "MULTICAST" in wanted and not addr.is_multicast:
         return False
     if "UNICAST" in wanted and (addr.is_multicast or addr.is_unspecified):
@@ -52,7 +56,7 @@ def _match_type6(ctx: PacketContext, addr, dev, wanted) -> bool:
     return True
 
 
-def _is(kind, wanted):
+def _is(kind: str | Unknown, wanted: frozenset[str]) -> MatchResult:
     """The host model may not know (the null model of a symbolic question): Unknown then."""
     return kind if isinstance(kind, Unknown) else kind in wanted
 
@@ -61,7 +65,7 @@ ADDRESS_TYPES = {n: "the route type of the address (needs the host's routes)"
                  for n in ("src-type", "dst-type")}
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: the type of an address is a property of each address and of the
     host's routes, never of the placeholder address of the context, so it is unknown."""
     return constrain_unknown_opts(match, ctx, evaluate, ADDRESS_TYPES)

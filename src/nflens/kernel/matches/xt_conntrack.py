@@ -8,7 +8,12 @@ SNAT/DNAT as ctstate are the "virtual states" derived from the status bits.
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext, Unknown
+import ipaddress
+
+from nflens.ir.packet import IPAddress
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.region import Region
 
 from ._xt_util import all_opts, constrain_unknown_opts, in_range
 
@@ -28,14 +33,15 @@ def _states(ctx: PacketContext) -> set[str]:
     return states
 
 
-def _addr_in(addr, net) -> bool:
+def _addr_in(addr: IPAddress | None,
+             net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     return addr is not None and addr.version == net.version and addr in net
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     ct = ctx.ct
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         n = opt.name
         if n in ("ctstate", "state"):
             return bool(_states(ctx) & opt.value)
@@ -65,7 +71,7 @@ TUPLE_ADDRESSES = {n: "the connection's tuple, not the packet's own address (NAT
                                                   "ctrepldst")}
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: the tuple addresses are unknown (never decided at a placeholder
     address), the rest is the truth on the fixed fields."""
     return constrain_unknown_opts(match, ctx, evaluate, TUPLE_ADDRESSES)

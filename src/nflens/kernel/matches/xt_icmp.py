@@ -3,21 +3,23 @@ net/ipv6/netfilter/ip6_tables.c icmp6_match)."""
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext
+from nflens.kernel.region import Region
 
-from ._xt_util import constrain_by_evaluation, all_opts
+from ._xt_util import all_opts, constrain_by_evaluation
 
 DIALECT = "xt"
 NAMES = ("icmp", "icmp6")
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
     want = "icmp" if match.name == "icmp" else "icmpv6"
     if pkt is None or pkt.proto != want:
         return False
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         t, c = opt.value
         if t is None:  # "any"
             return True
@@ -26,6 +28,6 @@ def evaluate(match, ctx: PacketContext):
     return all_opts(match, test)
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: no address options, so the truth on the fixed fields."""
     return constrain_by_evaluation(evaluate, match, ctx)

@@ -3,7 +3,9 @@ ip_packet_match, net/ipv6/netfilter/ip6_tables.c ip6_packet_match)."""
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.region import Region
 
 from ._xt_util import all_opts, constrain_opts, iface_match, unknown
 
@@ -13,12 +15,12 @@ PROTO_ALIASES = {"icmpv6": {"icmpv6", "ipv6-icmp", "58"}, "tcp": {"tcp", "6"}, "
                  "icmp": {"icmp", "1"}}
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
     if pkt is None:
         return False
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         n = opt.name
         if n in ("src", "dst") and isinstance(opt.value, str):
             return Unknown(f"address placeholder {opt.value} in the dump")
@@ -40,6 +42,6 @@ def evaluate(match, ctx: PacketContext):
     return all_opts(match, test)
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: the addresses this match accepts, the rest decided by evaluate."""
     return constrain_opts(match, ctx, evaluate, {"src": "src", "dst": "dst"})

@@ -4,7 +4,9 @@ xt_pkttype.c, xt_owner.c, xt_length.c, ipt_ttl.c/ip6t_hl.c)."""
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.region import Region
 
 from ._xt_util import all_opts, constrain_opts, iface_match, in_range, unknown
 
@@ -13,33 +15,34 @@ NAMES = ("comment", "mark", "physdev", "iprange", "mac", "pkttype", "owner", "le
          "connmark")
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     return _EVAL[match.name](match, ctx)
 
 
-def _comment(match, ctx):
+def _comment(match: XtMatch, ctx: PacketContext) -> MatchResult:
     return True
 
 
-def _mark(match, ctx):
-    def test(opt):
+def _mark(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    def test(opt: Opt) -> MatchResult:
         v, m = opt.value
         return (ctx.mark & m) == v
     return all_opts(match, test)
 
 
-def _connmark(match, ctx):
-    if ctx.ct is None:
+def _connmark(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    ct = ctx.ct
+    if ct is None:
         return False
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         v, m = opt.value
-        return (ctx.ct.mark & m) == v
+        return (ct.mark & m) == v
     return all_opts(match, test)
 
 
-def _physdev(match, ctx):
-    def test(opt):
+def _physdev(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    def test(opt: Opt) -> MatchResult:
         n = opt.name
         if n == "physdev-in":
             return iface_match(opt.value, ctx.physin)
@@ -58,35 +61,37 @@ def _physdev(match, ctx):
     return all_opts(match, test)
 
 
-def _iprange(match, ctx):
+def _iprange(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
+    if not pkt:
+        return False
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         lo, hi = opt.value
         addr = pkt.src if opt.name == "src-range" else pkt.dst
         return addr.version == lo.version and lo <= addr <= hi
-    return all_opts(match, test) if pkt else False
+    return all_opts(match, test)
 
 
-def _mac(match, ctx):
-    def test(opt):
+def _mac(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    def test(opt: Opt) -> MatchResult:
         if ctx.src_mac is None:
             return Unknown("-m mac: the frame's source MAC is not known")
         return ctx.src_mac.lower() == opt.value
     return all_opts(match, test)
 
 
-def _pkttype(match, ctx):
+def _pkttype(match: XtMatch, ctx: PacketContext) -> MatchResult:
     return all_opts(match, lambda opt: ctx.pkttype == {"unicast": "host"}.get(opt.value, opt.value))
 
 
-def _owner(match, ctx):
+def _owner(match: XtMatch, ctx: PacketContext) -> MatchResult:
     if ctx.uid is None:
         return False  # no local socket: xt_owner does not match forwarded packets
 
     suppl = match.get("suppl-groups") is not None
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         if opt.name == "uid-owner":
             return in_range(ctx.uid, opt.value)
         if opt.name == "gid-owner":
@@ -101,12 +106,12 @@ def _owner(match, ctx):
     return all_opts(match, test)
 
 
-def _length(match, ctx):
+def _length(match: XtMatch, ctx: PacketContext) -> MatchResult:
     return all_opts(match, lambda opt: ctx.pkt is not None and in_range(ctx.pkt.length, opt.value))
 
 
-def _ttl(match, ctx):
-    def test(opt):
+def _ttl(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    def test(opt: Opt) -> MatchResult:
         ttl = ctx.pkt.ttl if ctx.pkt else None
         if ttl is None:
             return False
@@ -120,6 +125,6 @@ _EVAL = {"comment": _comment, "mark": _mark, "physdev": _physdev, "iprange": _ip
          "hl": _ttl, "connmark": _connmark}
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: the addresses this match accepts, the rest decided by evaluate."""
     return constrain_opts(match, ctx, evaluate, {"src-range": "src", "dst-range": "dst"})

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from nflens.kernel.context import PacketContext
+from nflens.ir.rules import Opt, XtMatch
+from nflens.kernel.context import MatchResult, PacketContext
+from nflens.kernel.region import Region
 
-from ._xt_util import constrain_by_evaluation, all_opts, in_range
+from ._xt_util import all_opts, constrain_by_evaluation, in_range
 
 DIALECT = "xt"
 NAMES = ("multiport",)
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     pkt = ctx.pkt
     if pkt is None or pkt.sport is None:
         return False
 
-    def test(opt):
+    def test(opt: Opt) -> MatchResult:
         if opt.name in ("sports", "source-ports"):
             return any(in_range(pkt.sport, r) for r in opt.value)
         if opt.name in ("dports", "destination-ports"):
@@ -25,6 +27,6 @@ def evaluate(match, ctx: PacketContext):
     return all_opts(match, test)
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side: no address options, so the truth on the fixed fields."""
     return constrain_by_evaluation(evaluate, match, ctx)

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
-from nflens.kernel.context import PacketContext, Unknown
+from nflens.ir.packet import Packet
+from nflens.ir.rules import XtMatch
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
+from nflens.kernel.region import Region
 
 from ._xt_util import constrain_by_evaluation, unknown
 
@@ -38,7 +42,7 @@ class RecentLists:
     stamps: dict[tuple[str, int, str], int] = field(default_factory=dict)
 
 
-def evaluate(match, ctx: PacketContext):
+def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     lists = dict(ctx.extra).get("recent")
     pkt = ctx.pkt
     if pkt is None:
@@ -73,7 +77,7 @@ def evaluate(match, ctx: PacketContext):
     return ret
 
 
-def _key(opts: dict, pkt) -> tuple[str, int, str]:
+def _key(opts: dict[str, Any], pkt: Packet) -> tuple[str, int, str]:
     addr = pkt.dst if "rdest" in opts else pkt.src
     ip = ipaddress.ip_address(str(addr))
     name = str(opts["name"].value) if "name" in opts else "DEFAULT"
@@ -84,7 +88,7 @@ def _key(opts: dict, pkt) -> tuple[str, int, str]:
     return name, ip.version, str(ip)
 
 
-def constrain(match, ctx: PacketContext):
+def constrain(match: XtMatch, ctx: PacketContext) -> Region:
     """The symbolic side has no per-flow lists: Unknown (by evaluate) unless it brings them."""
     return constrain_by_evaluation(evaluate, match, ctx)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from nflens.lab.fuzz.world import (CLOSED_PORT, PROTOS, ROUTER_IFACE, SERVICE_PORTS, addresses)
-
+from nflens.lab.fuzz.world import CLOSED_PORT, PROTOS, ROUTER_IFACE, SERVICE_PORTS, addresses
 
 
 def sport_for(index: int, i: int, per_case: int) -> int:

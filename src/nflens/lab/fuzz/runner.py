@@ -17,9 +17,9 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from nflens.errors import NflensError, ToolError
 from nflens.flows import flow_from_dict

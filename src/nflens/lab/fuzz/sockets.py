@@ -26,7 +26,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.netns import NETNS_DIR

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from nflens.errors import NflensError
 from nflens.lab import versions

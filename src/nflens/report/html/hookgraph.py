@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 
 from nflens.ir.rules import Ruleset
 from nflens.kernel.pipeline import CONNTRACK, Pipeline
-from nflens.kernel.trace import (BridgeStep, EndpointStep, HookStep, NatStep, PacketStep,
-                                 RouteStep, RuleStep, Step)
+from nflens.kernel.trace import (
+    BridgeStep,
+    EndpointStep,
+    HookStep,
+    NatStep,
+    PacketStep,
+    RouteStep,
+    RuleStep,
+    Step,
+)
 from nflens.report.html.page import esc
 
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
@@ -358,7 +366,7 @@ class Graph:
                    f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
                    f'<path class="f-{n}" d="M0,0 L10,5 L0,10 z"/></marker>'
                    for n in ("orig", "reply", "grid")) + "</defs>"]
-        for prefix, label, y0, y1 in self.lanes:
+        for _prefix, label, y0, y1 in self.lanes:
             out.append(f'<rect class="lanebg" x="4" y="{y0 + 2:.0f}" width="{W - 8}" '
                        f'height="{y1 - y0 - 2:.0f}" rx="8"/>')
             out.append(f'<text class="lane" x="14" y="{y0 + 17:.0f}">{esc(label)}</text>')

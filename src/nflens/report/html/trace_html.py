@@ -3,9 +3,20 @@ with one collapsible <details> per phase, the deciding rule highlighted."""
 
 from __future__ import annotations
 
-from nflens.kernel.trace import (ArpStep, BridgeStep, ConntrackStep, EndpointStep, HookStep,
-                                 NatStep, PacketStep, PolicyStep, RouteStep, RuleStep, Step,
-                                 VerdictStep)
+from nflens.kernel.trace import (
+    ArpStep,
+    BridgeStep,
+    ConntrackStep,
+    EndpointStep,
+    HookStep,
+    NatStep,
+    PacketStep,
+    PolicyStep,
+    RouteStep,
+    RuleStep,
+    Step,
+    VerdictStep,
+)
 from nflens.report.html.hookgraph import decider_step_index, render_hookgraph
 from nflens.report.html.page import document, esc
 
