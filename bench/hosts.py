@@ -50,7 +50,6 @@ def daemon_version(binary: str) -> str:
 def build(containers: int, networks: int, published: int, allowed: int, binary: str,
           log=print) -> Path:
     from nflens.lab import topology
-    from nflens.lab.dockerd import Dockerd
     from nflens.lab.netns import Lab
     from nflens.lab.run import LabContext, probe_all, simulate_verdicts, write_files
     from nflens.lab.scenarios.bench_host import make

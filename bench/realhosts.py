@@ -8,7 +8,7 @@ import ipaddress as ip
 import json
 import tarfile
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 HOSTS = Path(__file__).resolve().parent / "hosts"
@@ -20,7 +20,7 @@ def archives() -> list[Path]:
     return sorted(HOSTS.glob("*.tar.xz")) if HOSTS.is_dir() else []
 
 
-@lru_cache(maxsize=None)
+@cache
 def unpacked(archive: Path) -> Path:
     """The snapshot directory of a kept bench host."""
     with tarfile.open(archive) as tar:

@@ -19,8 +19,18 @@ from __future__ import annotations
 
 import ipaddress as ip
 
-from nflens.ir.host import (Address, Container, ContainerEndpoint, DockerState, Host, Interface,
-                            Network, PortBinding, Route, Socket)
+from nflens.ir.host import (
+    Address,
+    Container,
+    ContainerEndpoint,
+    DockerState,
+    Host,
+    Interface,
+    Network,
+    PortBinding,
+    Route,
+    Socket,
+)
 from nflens.lab.scenarios.bench_host import FIRST_PORT, LAN, allow_list
 
 SYSCTL_V4 = ("accept_local", "accept_redirects", "accept_source_route", "arp_accept",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nflens import safejson, textfile
 from nflens.errors import FlowError, ParseError

@@ -39,7 +39,7 @@ STORIES = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _audit(name: str, key: str = versions.DEFAULT) -> dict:
     return audit(read_snapshot(fixture_dir(LAB, key, name)))
 

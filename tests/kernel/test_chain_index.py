@@ -8,13 +8,15 @@ import os
 import shutil
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from nflens.dialects import iptables
 from nflens.ir.packet import Packet
 from nflens.kernel.chain import ChainWalker, Oracle
 from nflens.kernel.context import CtView, PacketContext
 from nflens.kernel.index import build
+
 
 def _can_load_nft() -> bool:
     return os.geteuid() == 0 and shutil.which("nft") is not None and shutil.which("unshare")

@@ -3,7 +3,8 @@ or id prefix, interfaces, sysctls — the first one wins)."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nflens.ir.host import Container, DockerState, Host, Interface
 

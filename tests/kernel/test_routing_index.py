@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress as ip
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nflens.ir.host import PolicyRule, Route
 from nflens.kernel.routing import Fib

@@ -8,8 +8,6 @@ import pytest
 
 from nflens.errors import ToolError
 from nflens.lab import hostfw, udp
-from nflens.lab.dockerd import Dockerd
-from nflens.lab.netns import Lab
 from nflens.lab.scenarios import load
 from nflens.lab.topology import LAN, WAN
 

@@ -56,7 +56,7 @@ def test_seed_policy_gives_the_kernel_outcomes_of_the_fixed_story(policy, base, 
 @pytest.mark.parametrize("key", versions.KEYS)
 def test_seed_broken_snapshot_really_differs_from_the_fixed_outcomes(key):
     """The seed cases above are not vacuous: without the policy the verdicts differ."""
-    for policy, base, fixed, _ in CASES:
+    for _policy, base, fixed, _ in CASES:
         snap = fixture_dir(LAB, key, base)
         host = read_snapshot(snap)
         got = {r.name: r.verdict for r in check_flows(host, load_flows(snap / "flows.json"))}

@@ -30,11 +30,11 @@ def fleet_audit(
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
 ) -> None:
     """Audit every host of ROOT on Dask; each host's result is what `nflens audit` says."""
+    from rich.progress import Progress
+
     from nflens.fleet.hosts import discover
     from nflens.fleet.run import audit_fleet, dask_client
     from nflens.fleet.store import Store, previous_run
-    from rich.progress import Progress
-
     from nflens.fleet.summary import summarise
 
     refs = discover(root)

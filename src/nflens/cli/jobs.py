@@ -10,7 +10,8 @@ process: each is a pure function of the host and the port."""
 from __future__ import annotations
 
 import multiprocessing
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 _WORK: tuple[Callable[[Any, int], Any], Any] | None = None
 

@@ -40,8 +40,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     for s in scs:
         on = ", ".join(versions.get(k).version for k in s.dockers)
         typer.echo(f"{s.name}: {s.title} (Docker {on})")
-        for v in s.variants:
-            typer.echo(f"  --variant {v.name}: {v.description}")
+        for var in s.variants:
+            typer.echo(f"  --variant {var.name}: {var.description}")
     for r in runs:
         typer.echo(f"run {r.id} is up{' (kept)' if r.keep else ''}: {' '.join(r.netns)}")
 
@@ -65,8 +65,8 @@ def run_cmd(
     key = versions.get(docker).key  # an unknown version is refused before anything else
     _need_root()
     sc = load(scenario)
-    log = (lambda m: typer.echo(m, err=True))
-    report = lab_run.run(sc, variant, out=out, keep=keep, rounds=rounds, log=log, docker=key)
+    report = lab_run.run(sc, variant, out=out, keep=keep, rounds=rounds, log=_echo_err,
+                         docker=key)
     if as_json:
         sys.stdout.write(json.dumps(_report_json(report), indent=1) + "\n")
     else:
@@ -272,6 +272,10 @@ def _need_root() -> None:
     if os.geteuid() != 0:
         raise ToolError("the lab needs root (network namespaces, dockerd)")
     require("lab", "the lab")
+
+
+def _echo_err(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,8 +15,6 @@ import typer
 from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS
 from nflens.report.console import console
 
-from nflens.cli.policy_options import DIALECT, DOCKER_HOST, NETNS
-
 policy_app = typer.Typer(help="Declarative firewall policy: plan, apply, confirm, persist, watch.",
                          no_args_is_help=True)
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
-from nflens.report.console import console
 
 from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS, STATE_DIR
+from nflens.report.console import console
 
 
 def apply(

@@ -11,7 +11,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from nflens.report.console import console, join, literal
@@ -59,13 +58,13 @@ def collect_cmd(
                                      "missing": [{"file": f, "reason": r}
                                                  for f, r in report.missing]}, indent=1) + "\n")
         return
-    out = _console()
-    out.print(join(literal(where, "bold"), f": wrote {len(report.written)} file(s)",
-                   literal(f" (and {tar})" if directory is not None and tar else "")))
+    text = _console()
+    text.print(join(literal(where, "bold"), f": wrote {len(report.written)} file(s)",
+                    literal(f" (and {tar})" if directory is not None and tar else "")))
     for name in report.written:
-        out.print(join("  ", literal("✓", "green"), f" {name}"))
+        text.print(join("  ", literal("✓", "green"), f" {name}"))
     for name, reason in report.missing:
-        out.print(join("  ", literal("–", "yellow"), f" {name}: {reason}"))
+        text.print(join("  ", literal("–", "yellow"), f" {name}: {reason}"))
 
 
 @snapshot_app.command("script")
@@ -95,10 +94,10 @@ def redact_cmd(
             write_tar(out, dst)
         else:
             mapping = redact(src_dir, dst)
-    out = _console()
-    out.print(join(literal(dst, "bold"), f": {len(mapping)} public address(es) replaced"))
+    text = _console()
+    text.print(join(literal(dst, "bold"), f": {len(mapping)} public address(es) replaced"))
     for real, stand_in in mapping.items():
-        out.print(literal(f"  {real} -> {stand_in}"))
+        text.print(literal(f"  {real} -> {stand_in}"))
 
 
 @snapshot_app.command("show")

@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from nflens.dialect_names import DIALECTS  # noqa: E402 (light: the CLI's help needs it)
 from nflens.errors import DialectError, ParseError
 from nflens.ir.rules import Ruleset
 
-from nflens.dialect_names import DIALECTS  # noqa: E402 (light: the CLI's help needs it)
 _EB_HINTS = re.compile(r"(--arp-|-p ARP|-p IPv4|-p IPv6|--logical-(in|out)|-j CONTINUE|"
                        r"^:BROUTING|ebtables)", re.M)
 

@@ -171,9 +171,7 @@ class HostModel:
         found = []
         by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
         for s in by_port.get((proto, port), ()):
-            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version:
-                found.append(s)
-            elif s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
+            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version or s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
                 found.append(s)
         # the most specific bind wins (inet_lookup_listener scores exact address higher)
         found.sort(key=lambda s: s.addr.is_unspecified)

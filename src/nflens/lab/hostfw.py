@@ -37,7 +37,6 @@ from nflens.lab.mountns import HostMounts
 from nflens.lab.netns import Lab
 
 
-
 class Manager:
     """A host firewall manager: which /etc paths it needs privately, how it starts."""
 

@@ -33,9 +33,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from nflens.errors import NflensError, ToolError
 
@@ -172,7 +172,7 @@ def fetch_all(log: Log = print) -> dict[str, str]:
     return result
 
 
-def fetch(key: str, log: Log = print, apt: "PrivateApt | None" = None) -> Install:
+def fetch(key: str, log: Log = print, apt: PrivateApt | None = None) -> Install:
     """Provide version `key`, fetching and unpacking it first when the cache lacks it."""
     v = get(key)
     if v.system:

@@ -10,19 +10,17 @@ unintended change and fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from nflens.ir.host import Host
 from nflens.kernel.simulate import FlowResult, Simulator
 from nflens.kernel.trace import RuleStep
-from nflens.policy.flows import Probe, probes
+from nflens.policy.flows import Probe, direct_refused, probes
 from nflens.policy.iptables import CHAIN
 from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
 OWN_CHAINS = frozenset(CHAIN.values())
-from nflens.policy.flows import Probe, direct_refused, probes
-from nflens.policy.resolve import EgressRule, InboundPort, Resolved, ToHostRule
 
 
 def _in(addr, nets) -> bool:

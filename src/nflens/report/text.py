@@ -6,8 +6,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nflens.report.console import literal
-
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import (
     ArpStep,
@@ -22,6 +20,7 @@ from nflens.kernel.trace import (
     RuleStep,
     VerdictStep,
 )
+from nflens.report.console import literal
 
 VERDICT_STYLE = {"allow": "bold green", "deny": "bold red", "uncertain": "bold yellow"}
 

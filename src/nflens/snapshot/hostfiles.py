@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from nflens.errors import ParseError
-from nflens.literal import excerpt
 from nflens.ir.host import Address, Interface, PolicyRule, Route, Socket
+from nflens.literal import excerpt
 from nflens.snapshot.schemas import Link, LinkInfo, Nexthop, RouteEntry, RuleEntry, entries
 
 # ---- ip -j -d link / ip -j addr ------------------------------------------------------------

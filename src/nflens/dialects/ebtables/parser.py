@@ -22,8 +22,8 @@ from typing import Any
 
 from nflens.dialects.ebtables import grammar as g
 from nflens.errors import ParseError
+from nflens.ir.rules import Chain, Opt, Rule, Ruleset, Source, Table, Unsupported
 from nflens.literal import excerpt
-from nflens.ir.rules import Action, Chain, Opt, Rule, Ruleset, Source, Table, Unsupported, XtMatch
 
 # include/uapi/linux/netfilter_bridge.h, NF_BR_PRI_*
 NF_BR_PRI_NAT_DST_BRIDGED = -300

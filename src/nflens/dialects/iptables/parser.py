@@ -12,9 +12,19 @@ import re
 import shlex
 
 from nflens.errors import ParseError
+from nflens.ir.rules import (
+    Action,
+    Chain,
+    Opt,
+    Rule,
+    Ruleset,
+    Source,
+    Table,
+    Unsupported,
+    XtMatch,
+    opts,
+)
 from nflens.literal import excerpt
-from nflens.ir.rules import (IPTABLES_PRIORITY, Action, Chain, Opt, Rule, Ruleset, Source, Table,
-                             Unsupported, XtMatch, opts)
 
 from . import grammar, targets, validate
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.rules import Opt, XtMatch
-from nflens.kernel.context import MatchResult, Unknown
+from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.region import EMPTY, FULL, Region, addresses, complement
 from nflens.kernel.region import unknown as unknown_region
 
