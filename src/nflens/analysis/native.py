@@ -162,7 +162,10 @@ def _block_intro(ctx: AuditContext, family: str, chain: list[str], where: str) -
     today = chain + ([] if chain and chain[-1] == "-j RETURN" else ["-j RETURN"])
     return ([f"# once: append a DOCKER-USER block to {path} (ufw sets the chain to it at every "
              "reload; it starts with the chain's rules of today):", BLOCK_BEGIN, "*filter",
-             ":DOCKER-USER - [0:0]"] + [f"-A DOCKER-USER {r}" for r in today]
+             # ufw-init restores after.rules before user.rules: the jump's target must be
+             # declared here (lab: "Chain 'ufw-user-forward' does not exist"; user.rules
+             # declares and fills it again right after, as in ufw-docker's block)
+             ":ufw-user-forward - [0:0]", ":DOCKER-USER - [0:0]"] + [f"-A DOCKER-USER {r}" for r in today]
             + ["COMMIT", BLOCK_END, f"# then in that block, {where}:"])
 
 
