@@ -309,5 +309,21 @@ def test_a_rich_rule_in_the_wrong_zone_is_named_as_admitting_nobody_there():
     assert 'firewalld zone public: rich rule: rule family="ipv4" source address="10.99.0.0/24" ' \
            'port port="8080" protocol="tcp" accept` (etc/firewalld/zones/public.xml:7)' \
         in f["explanation"]
-    assert f["fix"].startswith("firewall-cmd --permanent --direct --add-chain ipv4 filter "
-                               "DOCKER-USER") and f["fix_verified"] is True
+    assert f["fix"].startswith("firewall-cmd --permanent --direct --add-rule ipv4 mangle "
+                               "FORWARD 0 ") and f["fix_verified"] is True
+
+
+def test_a_firewalld_fix_is_direct_rules_in_mangle_forward_not_docker_user():
+    """Lab (firewalld 1.3.3, Docker 20.10): after `firewall-cmd --reload` Docker re-inserts its
+    ACCEPT rules at filter FORWARD's top and `-j DOCKER-USER` after them, so direct rules in
+    DOCKER-USER (or a direct jump to it) stop working until dockerd restarts. mangle FORWARD
+    is untouched by Docker: the fix goes there, still verified on the simulator."""
+    from nflens.analysis.audit import audit
+
+    findings = [f for f in audit(read_snapshot(LAB / "firewalld_zones-rich-rule"))["findings"]
+                if f["id"] == "input-bypass"]
+    assert findings
+    for f in findings:
+        rules = [t for t in f["fix"].splitlines() if "--add-rule" in t]
+        assert rules and all(" ipv4 mangle FORWARD " in t for t in rules)
+        assert "DOCKER-USER" not in f["fix"] and f["fix_verified"] is True
