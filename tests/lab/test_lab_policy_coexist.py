@@ -1,0 +1,74 @@
+"""Issue 13.5 in the lab: `nflens policy apply` on a host run by the real ufw / firewalld, and
+what the manager's reload does to nflens' chains (what policy/coexist.py tells the admin).
+
+apply runs inside the host's network and mount namespaces (so it reads the host's own
+/etc/ufw, /etc/firewalld), with no confirm timer."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+
+from nflens.lab import run
+
+from tests.lab.test_lab_hostfw import _built, needs_tools
+from tests.lab.test_lab_native_fix import verdicts
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
+
+POLICY = """version: 1
+groups:
+  office: [10.99.0.0/24]
+inbound:
+  default: closed
+  ports:
+    - {container: tomcat, port: 80, from: [office]}
+"""
+FLOWS = ("lan-tomcat", "wan-tomcat", "wan-web")
+
+
+def apply(ctx, tmp) -> str:
+    tmp.mkdir(parents=True, exist_ok=True)
+    policy = tmp / "policy.yaml"
+    policy.write_text(POLICY)
+    argv = [sys.executable, "-m", "nflens", "policy", "apply", str(policy), "--docker-host",
+            ctx.docker.url, "--state-dir", str(tmp / "state"), "--confirm-timeout", "0",
+            "--ssh-connection", ""]
+    proc = ctx.mounts.sh(" ".join(shlex.quote(a) for a in argv) + " 2>&1", timeout=120,
+                         check=False)
+    assert proc.returncode == 0, proc.stdout
+    return proc.stdout
+
+
+def jumped(ctx) -> bool:
+    return "-A DOCKER-USER -j NFLENS-USER" in ctx.sh("iptables -S DOCKER-USER")
+
+
+@pytest.fixture(scope="module", params=["broken", "ufw-docker"])
+def ufw_ctx(request):
+    yield from _built("ufw_docker", request.param)
+
+
+@needs_tools
+def test_policy_on_a_ufw_host_and_ufw_reload(ufw_ctx, tmp_path):
+    out = apply(ufw_ctx, tmp_path)
+    assert "note: ufw manages this host's firewall" in out
+    assert verdicts(ufw_ctx_flows(ufw_ctx), FLOWS) == {
+        "lan-tomcat": "allow", "wan-tomcat": "deny", "wan-web": "deny"}
+    declares = "declares DOCKER-USER" in out
+    ufw_ctx.sh("ufw reload")
+    assert "NFLENS-USER" in ufw_ctx.sh("iptables -S")  # the chain itself survives
+    # what the note said: the jump survives unless after.rules declares DOCKER-USER
+    assert jumped(ufw_ctx) is not declares
+    assert declares is ("BEGIN UFW AND DOCKER" in ufw_ctx.sh("cat /etc/ufw/after.rules"))
+    apply(ufw_ctx, tmp_path / "again")
+    assert jumped(ufw_ctx)
+
+
+def ufw_ctx_flows(ctx):
+    from nflens.lab.scenarios import load
+
+    ctx.scenario_flows = load("ufw_docker").flows
+    return ctx
