@@ -7,9 +7,10 @@ ufw-docker's block and nflens' own ufw fix do: iptables-restore then flushes DOC
 fills it from the block, and the jump to NFLENS-USER is gone until the next `nflens policy
 apply`. Writing the jump into the block is no cure: at boot ufw starts before nflens' chain
 exists, and declaring NFLENS-USER there too would empty it at every reload.
-firewalld: at `firewall-cmd --reload` with direct rules configured, firewalld flushed the iptables
-filter rules (lab: Docker's FORWARD rules were gone until Docker re-created them), so nflens'
-chains must be applied again after each firewalld reload.
+firewalld 1.3.3 (nftables backend): `firewall-cmd --reload` flushes the iptables tables, with or
+without direct rules configured (lab: Docker's rules were gone until Docker re-created them on
+firewalld's Reloaded signal, and NFLENS-USER and its jump were gone for good), so nflens' chains
+must be applied again after each firewalld reload.
 """
 
 from __future__ import annotations
@@ -42,6 +43,6 @@ def manager_notes(host: Host) -> list[str]:
                          "and their jumps (it reloads only its own ufw-* chains)")
     if "firewalld" in managers:
         notes.append("firewalld manages this host's firewall: run `nflens policy apply` again "
-                     "after each `firewall-cmd --reload` (with direct rules configured it "
-                     "flushes the iptables rules, nflens' chains with them)")
+                     "after each `firewall-cmd --reload` (it flushes the iptables rules, "
+                     "nflens' chains with them; Docker re-creates only its own)")
     return notes
