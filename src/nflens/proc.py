@@ -33,7 +33,9 @@ def nsenter(netns: str | None, argv: Sequence[str]) -> list[str]:
     program's)."""
     if netns is None:
         return list(argv)
-    return ["nsenter", f"--net={NETNS_DIR}/{netns}", "--", *argv]
+    # An absolute path (a container's /proc/PID/ns/net, lab/udp.py) is entered as it is.
+    path = netns if netns.startswith("/") else f"{NETNS_DIR}/{netns}"
+    return ["nsenter", f"--net={path}", "--", *argv]
 
 
 def starttime(pid: int) -> int | None:

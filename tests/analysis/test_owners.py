@@ -44,7 +44,7 @@ def test_a_ufw_user_rule_is_named_as_the_ufw_command_with_its_user_rules_line(ow
 
 def test_a_ufw_route_rule_is_a_ufw_route_command(owners):
     o = _owner(owners, "-A ufw-user-forward -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j ACCEPT")
-    assert o.says == "ufw route allow in proto tcp from any to 172.17.0.2 port 80"
+    assert o.says == "ufw route allow proto tcp from any to 172.17.0.2 port 80"
 
 
 def test_the_docker_user_block_of_after_rules_belongs_to_ufw(owners):
@@ -87,6 +87,9 @@ def test_a_general_file_line_does_not_claim_a_more_specific_rule():
      "ufw allow in proto tcp from 10.99.0.0/24 to any port 80"),
     ("route:allow tcp 80 172.17.0.2 any 0.0.0.0/0 in_eth1!out_docker0",
      "ufw route allow in on eth1 out on docker0 proto tcp from any to 172.17.0.2 port 80"),
+    # ufw 0.36 refuses a typed bare `in` on a route rule (lab: "Invalid interface clause")
+    ("route:allow tcp 80 172.17.0.2 any 0.0.0.0/0 in",
+     "ufw route allow proto tcp from any to 172.17.0.2 port 80"),
     ("limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", "ufw limit in proto tcp from any to any port 22"),
     ("allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in comment=776562207569",
      "ufw allow in proto tcp from any to any port 8080 comment 'web ui'"),
@@ -231,11 +234,26 @@ def test_input_bypass_on_a_ufw_host_speaks_ufw_and_its_ufw_fix_is_verified():
            "(etc/ufw/user.rules:21)" in f["explanation"]
     assert [(r["owner"], r["owner_config"]) for r in f["rules"]] == [
         ("ufw", "etc/ufw/user.rules:21")]
-    assert "ufw route allow in proto tcp from 10.99.0.0/24 to 172.17.0.0/16 port 8080" in f["fix"]
+    assert "ufw route allow proto tcp from 10.99.0.0/24 to 172.17.0.0/16 port 8080" in f["fix"]
     assert "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL " \
            "-j DROP" in f["fix"]
     assert "iptables -I" not in f["fix"] and "\nufw reload\n" in f["fix"]
     assert f["fix_verified"] is True
+
+
+def test_the_after_rules_block_declares_every_ufw_chain_it_jumps_to():
+    """ufw-init restores after.rules before user.rules, each with `iptables-restore -n`: a
+    jump to ufw-user-forward that the block does not declare makes the real `ufw reload` fail
+    ("Chain 'ufw-user-forward' does not exist", lab, issue 13)."""
+    from nflens.analysis.audit import audit
+
+    for f in audit(read_snapshot(LAB / "ufw_docker-broken"))["findings"]:
+        lines = f["fix"].splitlines()
+        if "*filter" in lines:
+            block = lines[lines.index("*filter"):lines.index("COMMIT")]
+            declared = {t[1:].split()[0] for t in block if t.startswith(":")}
+            jumps = {t.split("-j ")[1].split()[0] for t in lines if t.startswith("-A DOCKER-USER")}
+            assert {j for j in jumps if j.startswith("ufw-")} <= declared, f["id"]
 
 
 def test_a_ufw_route_rule_on_the_port_is_the_admin_speaking_about_it():
@@ -290,5 +308,21 @@ def test_a_rich_rule_in_the_wrong_zone_is_named_as_admitting_nobody_there():
     assert 'firewalld zone public: rich rule: rule family="ipv4" source address="10.99.0.0/24" ' \
            'port port="8080" protocol="tcp" accept` (etc/firewalld/zones/public.xml:7)' \
         in f["explanation"]
-    assert f["fix"].startswith("firewall-cmd --permanent --direct --add-chain ipv4 filter "
-                               "DOCKER-USER") and f["fix_verified"] is True
+    assert f["fix"].startswith("firewall-cmd --permanent --direct --add-rule ipv4 mangle "
+                               "FORWARD 0 ") and f["fix_verified"] is True
+
+
+def test_a_firewalld_fix_is_direct_rules_in_mangle_forward_not_docker_user():
+    """Lab (firewalld 1.3.3, Docker 20.10): after `firewall-cmd --reload` Docker re-inserts its
+    ACCEPT rules at filter FORWARD's top and `-j DOCKER-USER` after them, so direct rules in
+    DOCKER-USER (or a direct jump to it) stop working until dockerd restarts. mangle FORWARD
+    is untouched by Docker: the fix goes there, still verified on the simulator."""
+    from nflens.analysis.audit import audit
+
+    findings = [f for f in audit(read_snapshot(LAB / "firewalld_zones-rich-rule"))["findings"]
+                if f["id"] == "input-bypass"]
+    assert findings
+    for f in findings:
+        rules = [t for t in f["fix"].splitlines() if "--add-rule" in t]
+        assert rules and all(" ipv4 mangle FORWARD " in t for t in rules)
+        assert "DOCKER-USER" not in f["fix"] and f["fix_verified"] is True

@@ -40,3 +40,12 @@ def test_manager_variants_run_their_commands_before_dockerd():
         for variant in load(name).variants:
             assert variant.boot and not variant.setup, (name, variant.name)
     assert load("ufw_docker").variant("broken").boot[-1] == "ufw --force enable"
+
+
+def test_nsenter_enters_a_namespace_file_by_its_absolute_path():
+    """lab/udp.py runs its server in a container's /proc/PID/ns/net; the merged process seam
+    made that `/run/netns//proc/PID/ns/net` (every firewalld_zones host failed to build)."""
+    from nflens.lab.netns import nsenter
+
+    assert nsenter("/proc/42/ns/net", ["true"])[:2] == ["nsenter", "--net=/proc/42/ns/net"]
+    assert nsenter("nfl-x-host", ["true"])[:2] == ["nsenter", "--net=/run/netns/nfl-x-host"]

@@ -65,6 +65,17 @@ def _rule(edit: Edit) -> Rule:
     return replace(rule, source=Source("nflens-fix", 0, f"-A {edit.chain} {edit.spec}"))
 
 
+BUILTIN = {"mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+           "raw": ("PREROUTING", "OUTPUT")}
+
+
+def _empty_table(family: str, name: str) -> Table:
+    text = "".join(f":{c} ACCEPT [0:0]\n" for c in BUILTIN[name])
+    table = parse_iptables(f"*{name}\n{text}COMMIT\n", "fix", family=family).table(family, name)
+    assert table is not None  # the text above declares it
+    return table
+
+
 def apply(host: Host, fix: Fix) -> Host:
     """The host as it would be with the fix's edits made (the live rules are not touched)."""
     tables = list(host.ruleset.tables)
@@ -72,6 +83,12 @@ def apply(host: Host, fix: Fix) -> Host:
         idx = next((i for i, t in enumerate(tables)
                     if t.family == edit.family and t.name == edit.table
                     and t.origin.startswith(("iptables", "ebtables"))), None)
+        if idx is None and edit.family in ("ip", "ip6") and edit.table in BUILTIN \
+                and edit.chain in BUILTIN[edit.table]:
+            # A built-in table the host has not used yet (firewalld's direct rules in mangle
+            # FORWARD): the tool creates it with its built-in chains at the first rule.
+            tables.append(_empty_table(edit.family, edit.table))
+            idx = len(tables) - 1
         if idx is None:
             raise NflensError(f"fix: no {edit.family} {edit.table} table from "
                               f"{BIN[edit.family]} here")

@@ -128,15 +128,30 @@ def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fi
                     "DOCKER-USER to its block, user.rules holds the route rules")
 
 
+def _direct(family: str, specs: list[str]) -> list[str]:
+    """firewall-cmd lines: the rules as permanent direct rules in mangle FORWARD (one priority
+    each), not in DOCKER-USER.
+
+    What the lab showed (firewalld 1.3.3 nftables backend, Docker 20.10, issue 13): at every
+    `firewall-cmd --reload` firewalld flushes the iptables rules and re-adds its direct rules;
+    Docker then re-creates its own on firewalld's Reloaded signal, *inserting* its ACCEPT rules
+    at the top of filter FORWARD and `-j DOCKER-USER` after them. Direct rules in DOCKER-USER
+    (and a direct jump to it at FORWARD's top, tried too) then never see a published port's
+    connections until dockerd restarts. mangle FORWARD is a base chain of its own that Docker
+    does not touch, and a DROP there is final whatever filter FORWARD accepts later; the
+    packets are the same (after DNAT, before filter)."""
+    ipv = "ipv6" if family == "ip6" else "ipv4"
+    return ([f"firewall-cmd --permanent --direct --add-rule {ipv} mangle FORWARD {n} {s}"
+             for n, s in enumerate(specs)] + ["firewall-cmd --reload"])
+
+
+def _direct_edits(family: str, specs: list[str]) -> list[Edit]:
+    return [Edit(family, "mangle", "FORWARD", i + 1, s) for i, s in enumerate(specs)]
+
+
 def firewalld_fix(p: Published, specs: list[str]) -> Fix:
     """The DOCKER-USER rules as permanent direct rules, in order (one priority each)."""
-    ipv = "ipv6" if p.version == 6 else "ipv4"
-    shown = "\n".join(
-        [f"firewall-cmd --permanent --direct --add-chain {ipv} filter DOCKER-USER"]
-        + [f"firewall-cmd --permanent --direct --add-rule {ipv} filter DOCKER-USER {n} {s}"
-           for n, s in enumerate(specs)] + ["firewall-cmd --reload"])
-    return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
-               shown=shown,
+    return Fix(_direct_edits(p.family, specs), shown="\n".join(_direct(p.family, specs)),
                note="firewalld re-adds its direct rules (/etc/firewalld/direct.xml) at every "
                     "start and reload; on firewalld >= 2.3, StrictForwardPorts=yes in "
                     "firewalld.conf refuses forwarded published ports no zone allows")
@@ -162,7 +177,11 @@ def _block_intro(ctx: AuditContext, family: str, chain: list[str], where: str) -
     today = chain + ([] if chain and chain[-1] == "-j RETURN" else ["-j RETURN"])
     return ([f"# once: append a DOCKER-USER block to {path} (ufw sets the chain to it at every "
              "reload; it starts with the chain's rules of today):", BLOCK_BEGIN, "*filter",
-             ":DOCKER-USER - [0:0]"] + [f"-A DOCKER-USER {r}" for r in today]
+             # ufw-init restores after.rules before user.rules: the jump's target must be
+             # declared here (lab: "Chain 'ufw-user-forward' does not exist"; user.rules
+             # declares and fills it again right after, as in ufw-docker's block)
+             ":ufw-user-forward - [0:0]", ":DOCKER-USER - [0:0]"]
+            + [f"-A DOCKER-USER {r}" for r in today]
             + ["COMMIT", BLOCK_END, f"# then in that block, {where}:"])
 
 
@@ -174,7 +193,8 @@ def translate(ctx: AuditContext, fix: Fix) -> Fix:
             e.chain == "DOCKER-USER" and e.table == "filter" and e.spec is not None
             and e.family in ("ip", "ip6") for e in fix.edits):
         return fix
-    parts = []
+    parts: list[str] = []
+    edits = list(fix.edits)
     for family in dict.fromkeys(e.family for e in fix.edits):
         mine = [e for e in fix.edits if e.family == family]
         if "ufw" in managers:
@@ -184,8 +204,7 @@ def translate(ctx: AuditContext, fix: Fix) -> Fix:
             parts += [f"-A DOCKER-USER {e.spec}" if top else e.command() for e in mine]
             parts.append("ufw reload")
         else:
-            ipv = "ipv6" if family == "ip6" else "ipv4"
-            parts += [f"firewall-cmd --permanent --direct --add-chain {ipv} filter DOCKER-USER"]
-            parts += [f"firewall-cmd --permanent --direct --add-rule {ipv} filter DOCKER-USER "
-                      f"{n} {e.spec}" for n, e in enumerate(mine)] + ["firewall-cmd --reload"]
-    return Fix(fix.edits, note=fix.note, shown="\n".join(parts))
+            specs = [e.spec for e in mine if e.spec is not None]
+            parts += _direct(family, specs)
+            edits = [e for e in edits if e.family != family] + _direct_edits(family, specs)
+    return Fix(edits, note=fix.note, shown="\n".join(parts))

@@ -53,6 +53,10 @@ def apply(
         render_plan(plan, err)
     for w in decision.warnings:
         err.print(f"warning: {w}", markup=False)
+    from nflens.policy.coexist import manager_notes
+
+    for note in manager_notes(host):
+        err.print(f"note: {note}", markup=False, soft_wrap=True)
     root = get_state_dir(state_dir)
     info = apply_plan(plan, root, netns, confirm_timeout, str(policy_file.resolve()))
     done = ", ".join(s["name"] for s in info["steps"])

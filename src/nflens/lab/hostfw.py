@@ -82,11 +82,12 @@ def manager(name: str) -> Manager:
         raise ToolError(f"unknown host firewall {name!r}; known: {', '.join(MANAGERS)}") from None
 
 
-def start(lab: Lab, ns: str, name: str) -> HostMounts:
-    """The private mount namespace of host `ns` with firewall manager `name` running in it."""
+def start(lab: Lab, ns: str, name: str, etc_from: Path | None = None) -> HostMounts:
+    """The private mount namespace of host `ns` with firewall manager `name` running in it;
+    its /etc copies from `etc_from` (an earlier host's saved private /etc) when given."""
     mgr = manager(name)
     mounts = HostMounts(lab, ns)
-    mounts.create(mgr.etc)
+    mounts.create(mgr.etc, etc_from)
     mgr.start(lab, mounts)
     return mounts
 

@@ -51,9 +51,10 @@ class HostMounts:
         self.file = self.dir / "host.mnt"
         self.etc = lab.data_dir / "etc"
 
-    def create(self, etc_copies: tuple[str, ...] = ()) -> Path:
+    def create(self, etc_copies: tuple[str, ...] = (), etc_from: Path | None = None) -> Path:
         """Make the namespace, give it a private /run and private copies of `etc_copies`
-        (absolute paths of files or directories that exist on the machine)."""
+        (absolute paths of files or directories that exist on the machine), copied from
+        `etc_from` (a saved private /etc of an earlier host: a "reboot") when given."""
         self.lab.add_dir(self.dir, mounts=True)
         _run(["mount", "--bind", str(self.dir), str(self.dir)])
         _run(["mount", "--make-private", str(self.dir)])
@@ -61,7 +62,7 @@ class HostMounts:
         _run(["unshare", f"--mount={self.file}", "--propagation", "private", "true"])
         lines = [DROP_NSFS] + self._private_run()
         for src in etc_copies:
-            lines += self._private_copy(Path(src))
+            lines += self._private_copy(Path(src), etc_from)
         self.sh(" && ".join(lines))
         return self.file
 
@@ -75,15 +76,16 @@ class HostMounts:
                 f"mount --rbind {q(str(hold / state.relative_to('/run')))} {q(str(state))}",
                 f"umount -l {q(str(hold))}", f"rmdir {q(str(hold))}"]
 
-    def _private_copy(self, src: Path) -> list[str]:
+    def _private_copy(self, src: Path, etc_from: Path | None = None) -> list[str]:
         if not src.exists():
             raise ToolError(f"{src} does not exist: is its package installed?")
         dest = self.etc / src.relative_to("/etc")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        origin = etc_from / src.relative_to("/etc") if etc_from is not None else src
+        if origin.is_dir():
+            shutil.copytree(origin, dest, symlinks=True, dirs_exist_ok=True)
         else:
-            shutil.copy2(src, dest)
+            shutil.copy2(origin, dest)
         return [f"mount --bind {shlex.quote(str(dest))} {shlex.quote(str(src))}"]
 
     def sh(self, line: str, timeout: float = 60, check: bool = True

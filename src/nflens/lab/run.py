@@ -98,14 +98,15 @@ class RunReport:
 Log = Callable[[str], None]
 
 
-def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAULT
-          ) -> LabContext:
+def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAULT,
+          etc_from: Path | None = None) -> LabContext:
     """The scenario's host on Docker version `docker` (versions.KEYS), its host firewall (ufw,
-    firewalld) started first in the host's private mount namespace, as at boot."""
+    firewalld) started first in the host's private mount namespace, as at boot. `etc_from`: the
+    host firewall's private /etc comes from there (a saved one: a reboot)."""
     topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
     for port in sc.host_services:
         topo.host_service(port)
-    mounts = hostfw.start(lab, topo.host, sc.firewall) if sc.firewall else None
+    mounts = hostfw.start(lab, topo.host, sc.firewall, etc_from) if sc.firewall else None
     for line in variant.boot:  # the host firewall's own commands, before dockerd (boot order)
         if mounts is not None:
             mounts.sh(line)

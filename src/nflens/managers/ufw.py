@@ -93,7 +93,11 @@ def _ports(port: str, app: str) -> str:
 def render(t: Tuple) -> str:
     """The ufw command that makes this tuple."""
     words = ["ufw"] + (["route"] if t.route else []) + [t.action]
-    words += [way if not iface else f"{way} on {iface}" for way, iface in t.ways]
+    # A route rule's bare `in` (no interface) is ufw's default, and ufw 0.36 refuses it typed:
+    # `ufw route allow in proto tcp ...` is "ERROR: Invalid interface clause for route rule"
+    # (lab, issue 13). A host rule's bare `in` is accepted.
+    words += [way if not iface else f"{way} on {iface}" for way, iface in t.ways
+              if iface or not t.route]
     text = " ".join(words) + (f" {t.log}" if t.log else "")
     if t.proto != "any":
         text += f" proto {t.proto}"
