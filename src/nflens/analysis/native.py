@@ -8,8 +8,8 @@ where the manager keeps rules, and the explanation names the manager's rule:
   published port's other connections by their original destination port (DNAT does not rewrite
   it), plus one `ufw route allow` per ufw rule that admits the port as a host service, to the
   container's network. ufw rebuilds both at every reload and boot.
-- firewalld 1.x: the same DOCKER-USER rules as permanent direct rules (direct.xml), which
-  firewalld re-adds at every start and reload. (firewalld >= 2.3 can instead refuse forwarded
+- firewalld 1.x: the same rules as permanent direct rules (direct.xml) in mangle FORWARD, which
+  firewalld re-adds at every start and reload (not in DOCKER-USER: see `_direct`). (firewalld >= 2.3 can instead refuse forwarded
   published ports that no zone allows: StrictForwardPorts=yes in firewalld.conf.)
 Each fix carries the edits the manager's commands make to the kernel's rules (ufw's generated
 lines: managers/ufw.generated), so the simulator verifies what the manager will load.
@@ -150,7 +150,7 @@ def _direct_edits(family: str, specs: list[str]) -> list[Edit]:
 
 
 def firewalld_fix(p: Published, specs: list[str]) -> Fix:
-    """The DOCKER-USER rules as permanent direct rules, in order (one priority each)."""
+    """The fix's rules as permanent direct rules in mangle FORWARD, in order (`_direct`)."""
     return Fix(_direct_edits(p.family, specs), shown="\n".join(_direct(p.family, specs)),
                note="firewalld re-adds its direct rules (/etc/firewalld/direct.xml) at every "
                     "start and reload; on firewalld >= 2.3, StrictForwardPorts=yes in "
@@ -186,8 +186,9 @@ def _block_intro(ctx: AuditContext, family: str, chain: list[str], where: str) -
 
 
 def translate(ctx: AuditContext, fix: Fix) -> Fix:
-    """A fix of DOCKER-USER inserts, written where the host's manager keeps rules (its effect
-    on the kernel is the same, so the edits stay as they are)."""
+    """A fix of DOCKER-USER inserts, written where the host's manager keeps rules: ufw's
+    after.rules block (the same edits), or firewalld's direct rules, which move to mangle
+    FORWARD (the edits follow, so the simulator verifies what firewalld will load)."""
     managers = ctx.owners.managers
     if not managers or fix.shown or not fix.edits or not all(
             e.chain == "DOCKER-USER" and e.table == "filter" and e.spec is not None
