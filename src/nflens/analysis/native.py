@@ -9,8 +9,9 @@ where the manager keeps rules, and the explanation names the manager's rule:
   it), plus one `ufw route allow` per ufw rule that admits the port as a host service, to the
   container's network. ufw rebuilds both at every reload and boot.
 - firewalld 1.x: the same rules as permanent direct rules (direct.xml) in mangle FORWARD, which
-  firewalld re-adds at every start and reload (not in DOCKER-USER: see `_direct`). (firewalld >= 2.3 can instead refuse forwarded
-  published ports that no zone allows: StrictForwardPorts=yes in firewalld.conf.)
+  firewalld re-adds at every start and reload (not in DOCKER-USER: see `_direct`).
+  (firewalld >= 2.3 can instead refuse forwarded published ports that no zone allows:
+  StrictForwardPorts=yes in firewalld.conf.)
 Each fix carries the edits the manager's commands make to the kernel's rules (ufw's generated
 lines: managers/ufw.generated), so the simulator verifies what the manager will load.
 """
