@@ -14,6 +14,7 @@ import pytest
 
 from tests.lab.test_lab_hostfw import _built, needs_tools
 from tests.lab.test_lab_native_fix import verdicts
+from tests.policy.test_seeds import FWD_POLICY
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
 
@@ -28,13 +29,13 @@ inbound:
 FLOWS = ("lan-tomcat", "wan-tomcat", "wan-web")
 
 
-def apply(ctx, tmp, text: str = POLICY, force: bool = False) -> str:
+def apply(ctx, tmp, text: str = POLICY) -> str:
     tmp.mkdir(parents=True, exist_ok=True)
     policy = tmp / "policy.yaml"
     policy.write_text(text)
     argv = [sys.executable, "-m", "nflens", "policy", "apply", str(policy), "--docker-host",
             ctx.docker.url, "--state-dir", str(tmp / "state"), "--confirm-timeout", "0",
-            "--ssh-connection", ""] + (["--force"] if force else [])
+            "--ssh-connection", ""]
     proc = ctx.mounts.sh(" ".join(shlex.quote(a) for a in argv) + " 2>&1", timeout=120,
                          check=False)
     assert proc.returncode == 0, proc.stdout
@@ -75,16 +76,6 @@ def ufw_ctx_flows(ctx):
     return ctx
 
 
-FWD_POLICY = """version: 1
-groups:
-  office: [10.99.0.0/24]
-inbound:
-  default: closed
-  ports:
-    - {container: proxy, port: 8080, from: [office]}
-"""
-
-
 @pytest.fixture(scope="module", params=["zones", "direct-docker-user"])
 def fwd_ctx(request):
     yield from _built("firewalld_zones", request.param)
@@ -95,11 +86,12 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     from nflens.lab.scenarios import load
 
     fwd_ctx.scenario_flows = load("firewalld_zones").flows
-    # --force: the proof expects the office to reach the proxy's own address too (a routed,
-    # not DNATed connection), which firewalld's zones reject in its own table (lab:
-    # lan-radius-direct deny) — a limit of policy/verify on firewalld hosts, not of the rules.
-    out = apply(fwd_ctx, tmp_path, FWD_POLICY, force=True)
+    # no --force: the office's direct connection to the proxy's own address, which firewalld's
+    # zones reject in its own table (lab: lan-radius-direct deny), is expected denied in the
+    # proof as firewalld's decision (policy/verify.py), so the plan holds.
+    out = apply(fwd_ctx, tmp_path, FWD_POLICY)
     assert "note: firewalld manages this host's firewall" in out
+    assert "firewalld refuses it, not the policy" in out
     assert verdicts(fwd_ctx, ("wan-proxy", "wan-radius")) == {"wan-proxy": "deny",
                                                              "wan-radius": "deny"}
     fwd_ctx.sh("firewall-cmd --reload")
@@ -114,5 +106,5 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     # measured on zones and direct-docker-user alike: both gone (what apply's note says)
     assert (kept, jumped(fwd_ctx)) == (False, False)
     assert "flushes the iptables rules" in out
-    apply(fwd_ctx, tmp_path / "again", FWD_POLICY, force=True)
+    apply(fwd_ctx, tmp_path / "again", FWD_POLICY)
     assert jumped(fwd_ctx)

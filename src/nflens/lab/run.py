@@ -103,7 +103,8 @@ def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAU
     """The scenario's host on Docker version `docker` (versions.KEYS), its host firewall (ufw,
     firewalld) started first in the host's private mount namespace, as at boot. `etc_from`: the
     host firewall's private /etc comes from there (a saved one: a reboot)."""
-    topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
+    topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first,
+                          addressing=sc.addressing)
     for port in sc.host_services:
         topo.host_service(port)
     mounts = hostfw.start(lab, topo.host, sc.firewall, etc_from) if sc.firewall else None
@@ -144,7 +145,8 @@ def probe(ctx: LabContext, flow: FlowSpec) -> probes.ProbeResult:
     if flow.src.startswith("container:"):
         name = flow.src.split(":", 1)[1]
         return probes.from_container(ctx.containers[name], flow.addr, flow.port, flow.proto)
-    return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto)
+    return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto,
+                             src=flow.saddr or None)
 
 
 def probe_all(ctx: LabContext, flows: tuple[FlowSpec, ...], rounds: int = 2
