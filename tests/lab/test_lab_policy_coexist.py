@@ -86,12 +86,12 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     from nflens.lab.scenarios import load
 
     fwd_ctx.scenario_flows = load("firewalld_zones").flows
-    # no --force: the office's direct connection to the proxy's own address, which firewalld's
-    # zones reject in its own table (lab: lan-radius-direct deny), is expected denied in the
-    # proof as firewalld's decision (policy/verify.py), so the plan holds.
+    # no --force (apply refuses a plan that is NOT OK): the office's direct connection to the
+    # proxy's own address, which firewalld's zones reject in its own table (lab:
+    # lan-radius-direct deny), is expected denied in the proof as firewalld's decision
+    # (policy/verify.py), so the plan holds.
     out = apply(fwd_ctx, tmp_path, FWD_POLICY)
     assert "note: firewalld manages this host's firewall" in out
-    assert "firewalld refuses it, not the policy" in out
     assert verdicts(fwd_ctx, ("wan-proxy", "wan-radius")) == {"wan-proxy": "deny",
                                                              "wan-radius": "deny"}
     fwd_ctx.sh("firewall-cmd --reload")

@@ -134,6 +134,7 @@ def _start_dockerd(ctx) -> None:
         if fresh.status != "running":
             fresh.start()
         ctx.containers[name] = fresh
+        ctx.serve_udp(name)  # a UDP server lived in the container's old network namespace
 
 
 def _restart_dockerd(ctx) -> None:

@@ -71,7 +71,8 @@ def host_sample(host: Host, net: Net, named: list[Net]) -> IPAddr:
                and n.subnet_of(net)]  # type: ignore[arg-type]
 
     def inside_smaller(part: Net) -> bool:
-        return any(part.overlaps(n) for n in smaller)  # type: ignore[arg-type]
+        return any(part.overlaps(n) for n in smaller)
+
     parts.sort(key=lambda part: (inside_smaller(part), part))
     return sample(parts[0]) if parts else s
 
