@@ -29,16 +29,16 @@ inbound:
 FLOWS = ("lan-tomcat", "wan-tomcat", "wan-web")
 
 
-def apply(ctx, tmp, text: str = POLICY) -> str:
+def apply(ctx, tmp, text: str = POLICY, force: bool = False, rc: int = 0) -> str:
     tmp.mkdir(parents=True, exist_ok=True)
     policy = tmp / "policy.yaml"
     policy.write_text(text)
     argv = [sys.executable, "-m", "nflens", "policy", "apply", str(policy), "--docker-host",
             ctx.docker.url, "--state-dir", str(tmp / "state"), "--confirm-timeout", "0",
-            "--ssh-connection", ""]
+            "--ssh-connection", ""] + (["--force"] if force else [])
     proc = ctx.mounts.sh(" ".join(shlex.quote(a) for a in argv) + " 2>&1", timeout=120,
                          check=False)
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode == rc, proc.stdout
     return proc.stdout
 
 
@@ -106,5 +106,18 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     # measured on zones and direct-docker-user alike: both gone (what apply's note says)
     assert (kept, jumped(fwd_ctx)) == (False, False)
     assert "flushes the iptables rules" in out
-    apply(fwd_ctx, tmp_path / "again", FWD_POLICY)
+    # Measured (Docker 20.10, both variants): dockerd re-creates its chains on firewalld's
+    # Reloaded signal with the DOCKER-USER jump *appended*, after its own accepts, so rules in
+    # DOCKER-USER no longer decide anything. The proof sees it: a re-apply is refused (NOT OK,
+    # the WAN still reaches the proxy) ...
+    refused = apply(fwd_ctx, tmp_path / "again", FWD_POLICY, rc=2)
+    assert "inbound eth1:198.51.100.2 -> proxy 198.51.100.1:8080/tcp: expected deny" in refused
+    forward = [line for line in fwd_ctx.sh("nft list chain ip filter FORWARD").splitlines()
+               if "counter" in line]
+    assert [i for i, line in enumerate(forward) if "jump DOCKER-USER" in line] == [
+        len(forward) - 1]
+    # ... and the kernel agrees: forced, the rules are in place and the WAN gets through
+    apply(fwd_ctx, tmp_path / "forced", FWD_POLICY, force=True)
     assert jumped(fwd_ctx)
+    assert verdicts(fwd_ctx, ("wan-proxy", "lan-proxy")) == {"wan-proxy": "allow",
+                                                            "lan-proxy": "allow"}
