@@ -49,3 +49,31 @@ def test_nsenter_enters_a_namespace_file_by_its_absolute_path():
 
     assert nsenter("/proc/42/ns/net", ["true"])[:2] == ["nsenter", "--net=/proc/42/ns/net"]
     assert nsenter("nfl-x-host", ["true"])[:2] == ["nsenter", "--net=/run/netns/nfl-x-host"]
+
+
+def test_seed002_has_the_seeds_own_networks_and_a_second_lan_source():
+    """seed002_radius overrides the LAN plan (the seed's 10.254.10.0/24); a flow with `saddr`
+    sends from the client's extra address (CONTRACT §3 `src`), the others from its first."""
+    from nflens.lab import topology
+    from nflens.lab.udp import client_argv
+
+    sc = load("seed002_radius")
+    lan, wan = topology.plans(sc.addressing)
+    assert lan["host"] == "10.254.10.252/24" and lan["client"] == "10.254.10.105/24"
+    assert lan["extra"] == ("10.254.20.5/24",) and wan == topology.WAN
+    assert topology.plans(None) == (topology.LAN, topology.WAN)
+    addrs = {"eth0": ["10.254.10.105", "10.254.20.5"], "eth1": ["198.51.100.2"]}
+    flows = {f.name: f.contract(addrs) for f in sc.flows}
+    assert flows["nas-radius"]["from"] == {"iface": "eth0", "src": "10.254.10.105"}
+    assert flows["lan-radius"]["from"] == {"iface": "eth0", "src": "10.254.20.5"}
+    assert flows["lan-radius"]["to"] == {"addr": "10.254.10.252", "port": 1812, "proto": "udp"}
+    assert client_argv("10.254.10.252", 1812, 2, "10.254.20.5")[-1] == "10.254.20.5"
+    assert client_argv("10.254.10.252", 1812, 2)[-1] == "2"
+    assert {f.saddr for f in sc.flows if f.saddr and f.proto != "udp"} == set()
+
+
+def test_a_chosen_source_address_is_refused_for_tcp_probes():
+    from nflens.lab.probes import from_netns
+
+    with pytest.raises(ValueError, match="UDP probes only"):
+        from_netns("nfl-none-host", "10.254.10.252", 8080, "tcp", src="10.254.20.5")

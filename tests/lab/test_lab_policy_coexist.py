@@ -14,6 +14,7 @@ import pytest
 
 from tests.lab.test_lab_hostfw import _built, needs_tools
 from tests.lab.test_lab_native_fix import verdicts
+from tests.policy.test_seeds import FWD_POLICY
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
 
@@ -28,7 +29,7 @@ inbound:
 FLOWS = ("lan-tomcat", "wan-tomcat", "wan-web")
 
 
-def apply(ctx, tmp, text: str = POLICY, force: bool = False) -> str:
+def apply(ctx, tmp, text: str = POLICY, force: bool = False, rc: int = 0) -> str:
     tmp.mkdir(parents=True, exist_ok=True)
     policy = tmp / "policy.yaml"
     policy.write_text(text)
@@ -37,7 +38,7 @@ def apply(ctx, tmp, text: str = POLICY, force: bool = False) -> str:
             "--ssh-connection", ""] + (["--force"] if force else [])
     proc = ctx.mounts.sh(" ".join(shlex.quote(a) for a in argv) + " 2>&1", timeout=120,
                          check=False)
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode == rc, proc.stdout
     return proc.stdout
 
 
@@ -75,16 +76,6 @@ def ufw_ctx_flows(ctx):
     return ctx
 
 
-FWD_POLICY = """version: 1
-groups:
-  office: [10.99.0.0/24]
-inbound:
-  default: closed
-  ports:
-    - {container: proxy, port: 8080, from: [office]}
-"""
-
-
 @pytest.fixture(scope="module", params=["zones", "direct-docker-user"])
 def fwd_ctx(request):
     yield from _built("firewalld_zones", request.param)
@@ -95,10 +86,11 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     from nflens.lab.scenarios import load
 
     fwd_ctx.scenario_flows = load("firewalld_zones").flows
-    # --force: the proof expects the office to reach the proxy's own address too (a routed,
-    # not DNATed connection), which firewalld's zones reject in its own table (lab:
-    # lan-radius-direct deny) — a limit of policy/verify on firewalld hosts, not of the rules.
-    out = apply(fwd_ctx, tmp_path, FWD_POLICY, force=True)
+    # no --force (apply refuses a plan that is NOT OK): the office's direct connection to the
+    # proxy's own address, which firewalld's zones reject in its own table (lab:
+    # lan-radius-direct deny), is expected denied in the proof as firewalld's decision
+    # (policy/verify.py), so the plan holds.
+    out = apply(fwd_ctx, tmp_path, FWD_POLICY)
     assert "note: firewalld manages this host's firewall" in out
     assert verdicts(fwd_ctx, ("wan-proxy", "wan-radius")) == {"wan-proxy": "deny",
                                                              "wan-radius": "deny"}
@@ -114,5 +106,18 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     # measured on zones and direct-docker-user alike: both gone (what apply's note says)
     assert (kept, jumped(fwd_ctx)) == (False, False)
     assert "flushes the iptables rules" in out
-    apply(fwd_ctx, tmp_path / "again", FWD_POLICY, force=True)
+    # Measured (Docker 20.10, both variants): dockerd re-creates its chains on firewalld's
+    # Reloaded signal with the DOCKER-USER jump *appended*, after its own accepts, so rules in
+    # DOCKER-USER no longer decide anything. The proof sees it: a re-apply is refused (NOT OK,
+    # the WAN still reaches the proxy) ...
+    refused = apply(fwd_ctx, tmp_path / "again", FWD_POLICY, rc=2)
+    assert "inbound eth1:198.51.100.2 -> proxy 198.51.100.1:8080/tcp: expected deny" in refused
+    forward = [line for line in fwd_ctx.sh("nft list chain ip filter FORWARD").splitlines()
+               if "counter" in line]
+    assert [i for i, line in enumerate(forward) if "jump DOCKER-USER" in line] == [
+        len(forward) - 1]
+    # ... and the kernel agrees: forced, the rules are in place and the WAN gets through
+    apply(fwd_ctx, tmp_path / "forced", FWD_POLICY, force=True)
     assert jumped(fwd_ctx)
+    assert verdicts(fwd_ctx, ("wan-proxy", "lan-proxy")) == {"wan-proxy": "allow",
+                                                            "lan-proxy": "allow"}

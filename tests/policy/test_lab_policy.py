@@ -43,7 +43,8 @@ LAB = REPO / "tests" / "fixtures" / "lab"
 POLICIES = {"seed000_web2": "seed000-web2.yaml",
             "seed001_input_bypass": "seed001-input-bypass.yaml",
             "seed003_egress": "seed003-egress.yaml",
-            "seed004_dnat_port": "seed004-dnat-port.yaml"}
+            "seed004_dnat_port": "seed004-dnat-port.yaml",
+            "seed002_radius": "seed002-radius.yaml"}
 NFLENS = [sys.executable, "-m", "nflens"]
 
 
@@ -133,6 +134,7 @@ def _start_dockerd(ctx) -> None:
         if fresh.status != "running":
             fresh.start()
         ctx.containers[name] = fresh
+        ctx.serve_udp(name)  # a UDP server lived in the container's old network namespace
 
 
 def _restart_dockerd(ctx) -> None:
@@ -142,7 +144,8 @@ def _restart_dockerd(ctx) -> None:
 
 @pytest.mark.parametrize("scenario,docker",
                          on("28", scenarios_=["seed000_web2"])
-                         + on("20", scenarios_=["seed001_input_bypass"])
+                         + on("26", scenarios_=["seed001_input_bypass"])
+                         + on("20", scenarios_=["seed002_radius"])
                          + on(scenarios_=["seed003_egress", "seed004_dnat_port"]))
 def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario, docker):
     """apply -> the fixed story's verdicts; dockerd stopped -> the unit's command refuses (exit 2,
@@ -171,7 +174,8 @@ def test_seed_policy_holds_across_a_dockerd_restart(tmp_path, scenario, docker):
 
 
 @pytest.mark.parametrize("scenario,docker", on("28", scenarios_=["seed001_input_bypass"])
-                         + on(scenarios_=["seed000_web2"]))
+                         + on(scenarios_=["seed000_web2"])
+                         + on(scenarios_=["seed002_radius"]))
 def test_seed_policy_comes_back_after_a_reboot(tmp_path, scenario, docker):
     """The host is torn down completely (namespaces, dockerd, every rule) and booted again
     from scratch with the same identity (same run id: same paths and docker socket, like the

@@ -61,14 +61,17 @@ def _result(rc: int, out: str, err: str, started: float) -> ProbeResult:
     return ProbeResult("deny", None, why, seconds)
 
 
-def from_netns(ns: str, addr: str, port: int, proto: str = "tcp", timeout: int = TIMEOUT
-               ) -> ProbeResult:
-    """Connect from namespace `ns` (a client, or the host itself) with the host's busybox."""
+def from_netns(ns: str, addr: str, port: int, proto: str = "tcp", timeout: int = TIMEOUT,
+               src: str | None = None) -> ProbeResult:
+    """Connect from namespace `ns` (a client, or the host itself) with the host's busybox.
+    `src`: the source address to send from (UDP only: busybox wget cannot bind one)."""
     if proto == "udp":
         from nflens.lab import udp
 
-        return ProbeResult(*udp.from_argv(nsenter(ns, udp.client_argv(addr, port, timeout)),
+        return ProbeResult(*udp.from_argv(nsenter(ns, udp.client_argv(addr, port, timeout, src)),
                                           timeout))
+    if src is not None:
+        raise ValueError(f"a chosen source address ({src}) is for UDP probes only")
     _tcp_only(proto)
     argv = nsenter(ns, wget_argv(addr, port, timeout, busybox="busybox"))
     started = time.monotonic()

@@ -31,6 +31,7 @@ class LabContext:
     docker: Dockerd
     containers: dict[str, Any] = field(default_factory=dict)
     mounts: HostMounts | None = None  # the host's private mount namespace (real ufw/firewalld)
+    udp_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)  # container -> UDP
 
     @property
     def host(self) -> str:
@@ -56,12 +57,18 @@ class LabContext:
                    **kwargs: Any):
         """A server answering `nflens:<name>` over HTTP on `port` and over UDP on each of
         `udp_ports` (lab/udp.py: the UDP side runs in the container's network namespace)."""
+        container = self.server(name, port=port, **kwargs)
+        self.udp_ports[name] = udp_ports
+        self.serve_udp(name)
+        return container
+
+    def serve_udp(self, name: str) -> None:
+        """(Re)start the UDP servers of container `name`: they live in its network namespace,
+        which a container restart (a dockerd restart, `docker start`) replaces by a new one."""
         from nflens.lab import udp
 
-        container = self.server(name, port=port, **kwargs)
-        for udp_port in udp_ports:
-            udp.start_server(self.lab, container, udp_port, f"nflens:{name}")
-        return container
+        for udp_port in self.udp_ports.get(name, ()):
+            udp.start_server(self.lab, self.containers[name], udp_port, f"nflens:{name}")
 
     def sh(self, line: str) -> str:
         """One setup line, run by sh in the host namespace (iptables/ebtables/nft, ufw,
@@ -103,7 +110,8 @@ def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAU
     """The scenario's host on Docker version `docker` (versions.KEYS), its host firewall (ufw,
     firewalld) started first in the host's private mount namespace, as at boot. `etc_from`: the
     host firewall's private /etc comes from there (a saved one: a reboot)."""
-    topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first)
+    topo = topology.build(lab, ipv6=sc.ipv6, forward_first=sc.forward_first,
+                          addressing=sc.addressing)
     for port in sc.host_services:
         topo.host_service(port)
     mounts = hostfw.start(lab, topo.host, sc.firewall, etc_from) if sc.firewall else None
@@ -144,7 +152,8 @@ def probe(ctx: LabContext, flow: FlowSpec) -> probes.ProbeResult:
     if flow.src.startswith("container:"):
         name = flow.src.split(":", 1)[1]
         return probes.from_container(ctx.containers[name], flow.addr, flow.port, flow.proto)
-    return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto)
+    return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto,
+                             src=flow.saddr or None)
 
 
 def probe_all(ctx: LabContext, flows: tuple[FlowSpec, ...], rounds: int = 2

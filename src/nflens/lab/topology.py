@@ -10,10 +10,17 @@ their replies come back. Optional IPv6: 2001:db8:1::/64 on the LAN, 2001:db8:2::
 (documentation prefixes), host ::1 and clients ::2. Each client runs busybox httpd on port 80
 answering `nflens:lan` / `nflens:wan` (a "peer outside the host" for egress flows); the host can
 run services of its own (`host_service`).
+
+A scenario may replace the LAN or WAN plan (`Scenario.addressing`, e.g. seed 002's own networks:
+host 10.254.10.252/24 on eth0, the NAS 10.254.10.105). A plan's `extra` addresses are more
+source addresses of the same client (a second LAN subnet, e.g. 10.254.20.5/24); the host reaches
+them through the client's first address, as through a router on that LAN, so the host's own
+addresses stay the plan's.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +56,14 @@ class Topology:
         self.serve_http(self.host, port, "nflens:host")
 
 
-def build(lab: Lab, ipv6: bool = False, forward_first: bool = True) -> Topology:
+def plans(addressing: dict[str, dict] | None = None) -> tuple[dict, dict]:
+    """The LAN and WAN plans, a scenario's `addressing` overriding the standard ones per key."""
+    over = addressing or {}
+    return {**LAN, **over.get("lan", {})}, {**WAN, **over.get("wan", {})}
+
+
+def build(lab: Lab, ipv6: bool = False, forward_first: bool = True,
+          addressing: dict[str, dict] | None = None) -> Topology:
     """Create host, lan and wan namespaces and their links.
 
     `forward_first`: turn on ip_forward before dockerd starts. dockerd then leaves the FORWARD
@@ -58,7 +72,8 @@ def build(lab: Lab, ipv6: bool = False, forward_first: bool = True) -> Topology:
     """
     host = lab.add_netns("host")
     topo = Topology(lab, host, ipv6=ipv6)
-    for iface, role, plan in (("eth0", "lan", LAN), ("eth1", "wan", WAN)):
+    lan, wan = plans(addressing)
+    for iface, role, plan in (("eth0", "lan", lan), ("eth1", "wan", wan)):
         client = lab.add_netns(role)
         lab.add_veth(host, iface, client, "eth0")
         if ipv6:
@@ -68,6 +83,11 @@ def build(lab: Lab, ipv6: bool = False, forward_first: bool = True) -> Topology:
         lab.add_addr(client, "eth0", plan["client"])
         lab.add_route(client, "0.0.0.0/0", plan["host"].split("/")[0])
         addrs = [plan["client"].split("/")[0]]
+        for extra in plan.get("extra", ()):
+            lab.add_addr(client, "eth0", extra)
+            net = str(ipaddress.ip_interface(extra).network)
+            lab.add_route(host, net, addrs[0])
+            addrs.append(extra.split("/")[0])
         if ipv6:
             lab.add_addr(host, iface, plan["host6"])
             lab.add_addr(client, "eth0", plan["client6"])

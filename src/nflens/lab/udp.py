@@ -43,6 +43,7 @@ CLIENT = ("import socket, sys\n"
           "socket.SOCK_DGRAM)\n"
           "s.settimeout(timeout)\n"
           "try:\n"
+          "    if len(sys.argv) > 4: s.bind((sys.argv[4], 0))\n"
           "    s.connect((addr, port)); s.send(b'nflens-probe\\n')\n"
           "    sys.stdout.write(s.recv(4096).decode(errors='replace'))\n"
           "except OSError as exc:\n"
@@ -69,8 +70,10 @@ def start_server(lab: Any, container: Any, port: int, token: str) -> None:
     raise ToolError(f"the UDP server of {container.name} did not bind port {port}")
 
 
-def client_argv(addr: str, port: int, timeout: int) -> list[str]:
-    return [sys.executable, "-I", "-c", CLIENT, addr, str(port), str(timeout)]
+def client_argv(addr: str, port: int, timeout: int, src: str | None = None) -> list[str]:
+    """`src`: bind the client to that local address (a second LAN subnet's source)."""
+    return [sys.executable, "-I", "-c", CLIENT, addr, str(port), str(timeout)] + (
+        [src] if src else [])
 
 
 def outcome(rc: int, out: str, err: str, started: float) -> tuple[str, str | None, str, float]:

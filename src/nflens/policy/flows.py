@@ -9,7 +9,11 @@ checked on a set that covers each kind of traffic the policy's chains can see:
 - to_host: every container to its gateway on every host TCP socket and every port named;
 - host services from outside (the INPUT chain gets a jump too).
 A sample of a CIDR is its first usable address: the rules match prefixes, so one address per
-prefix, plus one outside all of them, tells every rule's outcome apart.
+prefix, plus one outside all of them, tells every rule's outcome apart. When the host has no
+route back to that address (seed 002: the LAN 10.254.0.0/16 on a host that routes only
+10.254.10.0/24 and 10.254.20.0/24), its reply could not come back and the probe would prove
+nothing: the sample is taken in a routed part of the CIDR instead, preferably outside the
+smaller CIDRs the policy names too (so "lan" and "nas" get different samples).
 """
 
 from __future__ import annotations
@@ -46,6 +50,31 @@ def sample(net: Net) -> IPAddr:
     if net.num_addresses > 2:
         return net.network_address + 1
     return net.network_address
+
+
+def _routed(host: Host, addr: IPAddr) -> bool:
+    return any(r.type == "unicast" and r.table in ("main", "local") and r.dst.version == addr.version
+               and addr in r.dst for r in host.routes)
+
+
+def host_sample(host: Host, net: Net, named: list[Net]) -> IPAddr:
+    """`sample(net)`, or when the host cannot route a reply to it, the sample of the first
+    routed subnet of `net` (route destinations inside it), those outside the smaller `named`
+    CIDRs first."""
+    s = sample(net)
+    if _routed(host, s):
+        return s
+    parts = [r.dst for r in host.routes if r.type == "unicast" and r.table == "main"
+             and r.dst.version == net.version and r.dst.prefixlen > 0 and r.dst != net
+             and r.dst.subnet_of(net)]  # type: ignore[arg-type]
+    smaller = [n for n in named if n.version == net.version and n != net
+               and n.subnet_of(net)]  # type: ignore[arg-type]
+
+    def inside_smaller(part: Net) -> bool:
+        return any(part.overlaps(n) for n in smaller)
+
+    parts.sort(key=lambda part: (inside_smaller(part), part))
+    return sample(parts[0]) if parts else s
 
 
 def _bridges(host: Host) -> set[str]:
@@ -90,7 +119,7 @@ def sources(host: Host, res: Resolved) -> list[tuple[str, IPAddr, IPAddr]]:
         if nb is not None:
             out.append((iface, nb, addr))
     for cidr in dict.fromkeys(cidrs):
-        s = sample(cidr)
+        s = host_sample(host, cidr, cidrs)
         here = [(i, a) for i, a, n in ext if s in n] or [(i, a) for i, a, _ in ext
                                                            if a.version == s.version][:1]
         out += [(i, s, a) for i, a in here if a.version == s.version]

@@ -73,6 +73,7 @@ class Judged:
     after: FlowResult
     statement: str | None  # label of the statement that speaks about it
     expect: str | None
+    decided_by: str | None = None  # the host firewall that decides it, not the policy
 
     @property
     def changed(self) -> bool:
@@ -155,6 +156,37 @@ def _replaced(res: Resolved, before: FlowResult) -> str | None:
     return None
 
 
+FIREWALLD = "firewalld"
+
+
+def _firewalld_refuses(was: FlowResult) -> bool:
+    """Did firewalld's own table (`table inet firewalld`, its zones' forward chains) refuse the
+    flow on the host as it is? firewalld accepts `ct status dnat` (a published port) but rejects
+    a client routed straight to a container's address unless a zone lets it through: that is
+    firewalld's decision, which a policy in Docker's chains never overrides (lab: seed002_radius,
+    firewalld_zones `*-direct` flows, deny on every Docker version)."""
+    ref = was.stopped_at
+    return was.verdict == "deny" and ref is not None and ref.table == FIREWALLD \
+        and ref.family in ("inet", "ip", "ip6")
+
+
+DOCKER_RAW = "Docker's raw PREROUTING drop of direct access"
+
+
+def _host_decides(p: Probe, expect: str | None, was: FlowResult,
+                  refused: frozenset[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(expected verdict, decided_by): a direct connection the policy allows but the host
+    refuses by itself -- Docker >= 28's raw table (flows.direct_refused), or firewalld's zones
+    -- is expected denied, and named in the proof as that decision, not the policy's."""
+    if expect != "allow" or p.kind != "direct":
+        return expect, None
+    if (str(p.dst), p.bridge) in refused:
+        return "deny", DOCKER_RAW
+    if _firewalld_refuses(was):
+        return "deny", FIREWALLD
+    return expect, None
+
+
 def verify(before: Host, after: Host, res: Resolved,
            progress: Callable[[int, int], None] | None = None) -> Verification:
     """`progress(done, total)` hears about every probe (a progress bar on a terminal)."""
@@ -165,11 +197,12 @@ def verify(before: Host, after: Host, res: Resolved,
     refused = frozenset(direct_refused(before))
     todo = list(probes(before, res))
     for n, p in enumerate(todo, 1):
-        label, expect = judge(res, p, refused)
+        label, expect = judge(res, p)
         was = sim_before.run(p.flow)
+        expect, decided_by = _host_decides(p, expect, was, refused)
         if label is None:
             label = _replaced(res, was)
-        out.judged.append(Judged(p, was, sim_after.run(p.flow), label, expect))
+        out.judged.append(Judged(p, was, sim_after.run(p.flow), label, expect, decided_by))
         if progress is not None:
             progress(n, len(todo))
     return out

@@ -44,6 +44,10 @@ def render_plan(plan, console: Console, show_payload: bool = False) -> None:
         mark = Text("holds ", style="green") if judged and not bad else \
             Text("FAILS ", style="bold red") if bad else Text("unexercised ", style="yellow")
         console.print(mark + literal(f"{label} ({len(judged)} flows)"))
+        for j in judged:
+            if j.decided_by:
+                console.print(literal(f"    {j.probe.flow.name}: expected {j.expect}: "
+                                      f"{j.decided_by} refuses it, not the policy"))
         for j in bad:
             console.print(literal(f"    {j.probe.flow.name}: expected {j.expect}, "
                                f"got {j.after.verdict} — {_stopped(j.after)}", style="red"))
@@ -82,6 +86,9 @@ def plan_json(plan) -> dict[str, Any]:
         out["changes"] = [{"flow": j.probe.flow.name, "before": j.before.verdict,
                            "after": j.after.verdict, "statement": j.statement,
                            "expect": j.expect} for j in v.changes]
+        out["host_decisions"] = [{"flow": j.probe.flow.name, "decided_by": j.decided_by,
+                                  "expect": j.expect, "statement": j.statement}
+                                 for j in v.judged if j.decided_by]
         out["failures"] = [{"flow": j.probe.flow.name, "expect": j.expect,
                             "after": j.after.verdict, "reason": j.after.reason}
                            for j in v.failures]

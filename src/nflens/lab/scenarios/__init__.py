@@ -24,7 +24,7 @@ from nflens.lab.dockerd import DaemonConfig
 
 MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dnat_port",
            "seed005_nft_priority", "docker_options", "internal_net", "ufw_docker",
-           "firewalld_zones", "docker_versions")
+           "firewalld_zones", "docker_versions", "seed002_radius")
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class FlowSpec:
     port: int
     proto: str = "tcp"
     note: str = ""
+    saddr: str = ""  # a client source: which of its addresses it sends from (default: its first)
 
     def contract(self, client_addrs: dict[str, list[str]]) -> dict[str, Any]:
-        """The CONTRACT §3 form; an interface source gets its client's address of that family."""
+        """The CONTRACT §3 form; an interface source gets its client's address of that family
+        (`saddr` when given: one of the client's extra addresses, topology.plans)."""
         to = {"addr": self.addr, "port": self.port, "proto": self.proto}
         if self.src == "host":
             origin: dict[str, Any] = {"host": True}
@@ -45,8 +47,8 @@ class FlowSpec:
             origin = {"container": self.src.split(":", 1)[1]}
         else:
             version = ipaddress.ip_address(self.addr).version
-            src = next(a for a in client_addrs[self.src]
-                       if ipaddress.ip_address(a).version == version)
+            src = self.saddr or next(a for a in client_addrs[self.src]
+                                     if ipaddress.ip_address(a).version == version)
             origin = {"iface": self.src, "src": src}
         return {"name": self.name, "from": origin, "to": to}
 
@@ -71,6 +73,7 @@ class Scenario:
     flows: tuple[FlowSpec, ...]
     variants: tuple[Variant, ...]
     ipv6: bool = False
+    addressing: dict[str, dict] | None = None  # LAN/WAN plans replacing topology's (plans())
     forward_first: bool = True  # ip_forward=1 before dockerd (FORWARD stays ACCEPT)
     host_services: tuple[int, ...] = (8000,)
     firewall: str | None = None  # "ufw" | "firewalld": the real manager (lab/hostfw.py)
