@@ -7,7 +7,7 @@
     ├── SnapshotError                a snapshot directory that cannot be read
     ├── FlowError                    a flows file or --from/--to that does not make sense
     ├── AmbiguousReference           a container/network reference Docker would refuse as ambiguous
-    ├── ToolError                    an external command (nft, iptables, dockerd) failed or is missing
+    ├── ToolError                    an external tool (nft, iptables, dockerd) failed or is missing
     ├── PolicyError                  a policy that cannot be compiled or applied
     └── MatrixError                  a ruleset the service matrix cannot walk (also a ValueError)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -26,7 +27,7 @@ def load_flows(path: str | Path) -> list[Flow]:
     flows = []
     for i, item in enumerate(data["flows"]):
         flows.append(flow_from_dict(item, f"{path}: flow #{i + 1}",
-                                    lambda item=item, i=i: _line_of(text, item, i)))
+                                    functools.partial(_line_of, text, item, i)))
     return flows
 
 
@@ -71,6 +72,8 @@ def _yaml_line(text: str, index: int) -> int | None:
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:  # an empty document
+            return None
         for key, value in root.value:
             if key.value == "flows":
                 return value.value[index].start_mark.line + 1
@@ -138,7 +141,8 @@ def _origin(src: dict) -> Endpoint:
     raise FlowError('"from" needs {"iface", "src"}, {"container"} or {"host": true}')
 
 
-_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+)):(?P<port>[0-9]+)/(?P<proto>\w+)$",
+_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+))"
+                 r":(?P<port>[0-9]+)/(?P<proto>\w+)$",
                  re.ASCII)  # ASCII: `\d` would take "٨٠" (Arabic-Indic 80) for a port
 
 

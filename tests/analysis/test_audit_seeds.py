@@ -49,7 +49,8 @@ def _ids(name: str, key: str = versions.DEFAULT) -> set[str]:
 
 
 @pytest.mark.parametrize("key", versions.KEYS)
-@pytest.mark.parametrize("finding,broken,fixed", STORIES, ids=[s[0] + ":" + s[1][0] for s in STORIES])
+@pytest.mark.parametrize("finding,broken,fixed", STORIES,
+                         ids=[s[0] + ":" + s[1][0] for s in STORIES])
 def test_story_finding_is_reported_then_gone(finding, broken, fixed, key):
     for name in broken:
         assert finding in _ids(name, key), name

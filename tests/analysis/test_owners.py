@@ -174,7 +174,8 @@ def test_a_firewalld_rich_rule_is_named_with_its_zone_file_line(fw_owners):
 def test_a_firewalld_port_and_its_services(fw_owners):
     assert _owner(fw_owners, "tcp dport 8000 accept").says == "firewalld zone public: port 8000/tcp"
     services = [fw_owners.of(r) for t in fw_owners.host.ruleset.tables for c in t.chains
-                if c.name == "filter_IN_public_allow" for r in c.rules if r.text == "tcp dport 22 accept"]
+                if c.name == "filter_IN_public_allow"
+                for r in c.rules if r.text == "tcp dport 22 accept"]
     assert services[0].says.startswith("firewalld zone public: one of its services (ssh,")
 
 

@@ -72,9 +72,11 @@ def test_listed_names_how_many_more():
 def test_readable_fills_only_addresses_that_can_never_be_there():
     from nflens.analysis.partition import readable
 
-    lo, hi = int.from_bytes(bytes([10, 0, 0, 0]), "big"), int.from_bytes(bytes([10, 0, 0, 255]), "big")
+    lo = int.from_bytes(bytes([10, 0, 0, 0]), "big")
+    hi = int.from_bytes(bytes([10, 0, 0, 255]), "big")
     one = lo + 1
-    assert readable({4: [(lo, one - 1), (one + 1, hi)]}, {4: [one]}) == ["10.0.0.0/24 (except 10.0.0.1)"]
+    assert readable({4: [(lo, one - 1), (one + 1, hi)]},
+                    {4: [one]}) == ["10.0.0.0/24 (except 10.0.0.1)"]
     assert readable({4: [(lo, one - 1), (one + 1, hi)]}) == \
         ["10.0.0.0/32", "10.0.0.2/31", "10.0.0.4/30", "10.0.0.8/29", "10.0.0.16/28",
          "10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25"]

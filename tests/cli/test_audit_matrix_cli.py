@@ -22,7 +22,8 @@ def test_audit_json_has_the_contract_shape():
     proc = run("audit", "--snapshot", str(LAB / "seed001_input_bypass-broken"), "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    entry = next(e for e in out["exposure"] if e["host_port"] == 8080 and e["host_addr"] == "0.0.0.0")
+    entry = next(e for e in out["exposure"]
+                 if e["host_port"] == 8080 and e["host_addr"] == "0.0.0.0")
     assert set(entry) >= {"proto", "host_addr", "host_port", "target", "reachable_from"}
     assert {r["iface"] for r in entry["reachable_from"]} == {"eth0", "eth1"}
     assert all(isinstance(r["sources"], list) for r in entry["reachable_from"])

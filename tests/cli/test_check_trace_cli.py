@@ -71,7 +71,8 @@ def test_bad_trace_arguments_exit_2_with_a_message_and_no_traceback(args, needle
 
 def test_a_malformed_flows_file_is_reported_with_file_and_line(tmp_path):
     path = tmp_path / "flows.json"
-    path.write_text('{"flows": [\n  {"name": "x",\n   "from": {"host": true}, "to": {"addr": "nope"}}\n]}\n')
+    path.write_text('{"flows": [\n  {"name": "x",\n'
+                    '   "from": {"host": true}, "to": {"addr": "nope"}}\n]}\n')
     run = nflens("check", "--snapshot", str(SNAP), str(path))
     assert run.returncode == 2
     assert f"{path}:2:" in run.stderr and "Traceback" not in run.stderr

@@ -1,6 +1,7 @@
 """`nflens --help` must stay fast (issue 14: ≤ 0.3 s): registering the commands imports no
-parser, no IR, no kernel and no Rich progress bar (typer draws the help with rich.table itself) — each command imports
-what it needs when it runs. Checked by what is imported, not by a clock (the machine is shared)."""
+parser, no IR, no kernel and no Rich progress bar (typer draws the help with rich.table
+itself) — each command imports what it needs when it runs. Checked by what is imported, not by
+a clock (the machine is shared)."""
 
 from __future__ import annotations
 

@@ -15,20 +15,26 @@ def _set(index, key, value):
 
 
 SNAPSHOT_CASES = {  # name: (file, edit of its JSON or its new text, what the error says)
-    "route dst 5": ("ip-route.json", _set(0, "dst", 5), "entry #1: dst: Input should be a valid string"),
+    "route dst 5": ("ip-route.json", _set(0, "dst", 5),
+                    "entry #1: dst: Input should be a valid string"),
     "route protocol dict": ("ip-route.json", _set(0, "protocol", {}), "protocol:"),
     "route scope dict": ("ip-route.json", _set(0, "scope", {"x": 1}), "scope:"),
-    "route type dict": ("ip-route.json", _set(0, "type", {}), "type: Input should be a valid string"),
+    "route type dict": ("ip-route.json", _set(0, "type", {}),
+                        "type: Input should be a valid string"),
     "route metric Infinity": ("ip-route.json", '[{"dst": "10.0.0.0/8", "metric": Infinity}]',
                               "Infinity is not a JSON number"),
     "route metric 1e999": ("ip-route.json", '[{"dst": "10.0.0.0/8", "metric": 1e999}]',
                            "1e999 is not a JSON number"),
-    "addr addr_info x": ("ip-addr.json", _set(0, "addr_info", ["x"]), "addr_info.0: Input should be a valid dictionary"),
-    "addr ifindex x": ("ip-addr.json", _set(0, "ifindex", "x"), "ifindex: Input should be a valid integer"),
-    "link linkinfo x": ("ip-link.json", _set(0, "linkinfo", "x"), "linkinfo: Input should be a valid dictionary"),
+    "addr addr_info x": ("ip-addr.json", _set(0, "addr_info", ["x"]),
+                         "addr_info.0: Input should be a valid dictionary"),
+    "addr ifindex x": ("ip-addr.json", _set(0, "ifindex", "x"),
+                       "ifindex: Input should be a valid integer"),
+    "link linkinfo x": ("ip-link.json", _set(0, "linkinfo", "x"),
+                        "linkinfo: Input should be a valid dictionary"),
     "rule priority list": ("ip-rule.json", _set(0, "priority", [1]), "priority:"),
     "container labels list": ("docker-containers.json", _set(0, "Config", {"Labels": [1]}),
-                              "entry #1 ('/web'): Config.Labels: Input should be a valid dictionary"),
+                              "entry #1 ('/web'): Config.Labels: "
+                              "Input should be a valid dictionary"),
     "container pid text": ("docker-containers.json", _set(0, "State", {"Pid": "x"}),
                            "State.Pid: Input should be a valid integer"),
     "network options list": ("docker-networks.json", _set(0, "Options", ["x"]),
@@ -36,7 +42,8 @@ SNAPSHOT_CASES = {  # name: (file, edit of its JSON or its new text, what the er
     "deep ip-addr": ("ip-addr.json", "[" * 50000 + "]" * 50000, "nested too deeply"),
     "deep containers": ("docker-containers.json", "[" * 50000 + "]" * 50000, "nested too deeply"),
     "deep networks 300": ("docker-networks.json", "[" * 300 + "]" * 300, "nested too deeply"),
-    "deep nft": ("nft.json", '{"nftables": ' + "[" * 50000 + "]" * 50000 + "}", "nested too deeply"),
+    "deep nft": ("nft.json", '{"nftables": ' + "[" * 50000 + "]" * 50000 + "}",
+                 "nested too deeply"),
 }
 
 

@@ -10,7 +10,8 @@ from tests.inprocess import edit_json, lab_copy, run_main
 
 COMMENT = "[k8s] allow [bold]web see [/etc/nft.conf] :thumbs_up:"
 NAME = "[/]shop\x1b]0;owned\x07"
-DOCKER_RULE = "-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"
+DOCKER_RULE = ("-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80"
+               " -j ACCEPT")
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,8 @@ def hostile(tmp_path):
     snap = lab_copy(tmp_path)
     save = snap / "iptables-save.txt"
     save.write_text(save.read_text().replace(
-        DOCKER_RULE, DOCKER_RULE.replace(" -j ACCEPT", f' -m comment --comment "{COMMENT}" -j ACCEPT'))
+        DOCKER_RULE,
+        DOCKER_RULE.replace(" -j ACCEPT", f' -m comment --comment "{COMMENT}" -j ACCEPT'))
         .replace("-A INPUT -p icmp -j ACCEPT", "-A INPUT -i eth1 -p tcp -m tcp --dport 8000 "
                  f'-m comment --comment "{COMMENT}" -j DROP\n-A INPUT -p icmp -j ACCEPT'))
     ss = snap / "ss.txt"
@@ -74,8 +76,8 @@ def test_audit_prints_process_and_rule_texts_literally(hostile):
 
 def test_rules_prints_chain_names_literally(tmp_path):
     dump = tmp_path / "rules.txt"
-    dump.write_text("*filter\n:INPUT ACCEPT [0:0]\n:[/]x\x1b[31m - [0:0]\n-A INPUT -j [/]x\x1b[31m\n"
-                    "COMMIT\n")
+    dump.write_text("*filter\n:INPUT ACCEPT [0:0]\n:[/]x\x1b[31m - [0:0]\n"
+                    "-A INPUT -j [/]x\x1b[31m\nCOMMIT\n")
     out = _clean(run_main("rules", dump))
     assert "[/]x\\x1b[31m" in out
 

@@ -41,7 +41,8 @@ def test_an_ambiguous_id_prefix_is_an_error_naming_the_candidates():
         docker.container("b1")
     assert isinstance(err.value, NflensError)
     text = str(err.value)
-    assert "'b1' is ambiguous" in text and "b353 (b1f00d000000)" in text and "db (b1e222222222)" in text
+    assert "'b1' is ambiguous" in text
+    assert "b353 (b1f00d000000)" in text and "db (b1e222222222)" in text
 
 
 def test_networks_follow_docker_find_network():

@@ -40,7 +40,8 @@ def docker_host(tables: tuple[Table, ...] = (), sockets: tuple[Socket, ...] = ()
                          addresses=addrs)
 
     interfaces = (
-        Interface("lo", 1, "loopback", addresses=(Address(ip.ip_interface("127.0.0.1/8"), "host"),)),
+        Interface("lo", 1, "loopback",
+                  addresses=(Address(ip.ip_interface("127.0.0.1/8"), "host"),)),
         iface("eth0", 2, "10.99.0.1/24"),
         iface("eth1", 3, "198.51.100.1/24"),
         iface("docker0", 4, "172.17.0.1/16", kind="bridge"),

@@ -14,7 +14,8 @@ HOST_SVC = (Socket("tcp", ip.ip_address("0.0.0.0"), 8000, "busybox"),)
 
 
 def lan_to(port: int, dst: str = "10.99.0.1") -> Flow:
-    return Flow("t", Endpoint(iface="eth0", src=ip.ip_address("10.99.0.2")), ip.ip_address(dst), port)
+    return Flow("t", Endpoint(iface="eth0", src=ip.ip_address("10.99.0.2")), ip.ip_address(dst),
+                port)
 
 
 def run(tables, flow, sockets=HOST_SVC):

@@ -28,7 +28,8 @@ def sim(body: str, header: str = "") -> Simulator:
 
 
 def test_seventy_jumps_to_an_empty_chain_do_not_switch_later_rules_off():
-    body = "-A INPUT -j U\n" * 70 + "-A INPUT -p tcp --dport 22 -j D\n-A D -j DROP\n-A U -j RETURN\n"
+    body = ("-A INPUT -j U\n" * 70
+            + "-A INPUT -p tcp --dport 22 -j D\n-A D -j DROP\n-A U -j RETURN\n")
     result = sim(body).run(SSH)
     assert result.verdict == "deny"
     assert result.stopped_at.chain == "D"
@@ -168,6 +169,7 @@ def test_an_nft_loop_through_a_verdict_map_is_refused():
                    "policy": "accept", "type": "filter"}},
         {"chain": {"family": "inet", "table": "t", "name": "a"}},
         {"chain": {"family": "inet", "table": "t", "name": "b"}},
-        rule("in", {"jump": {"target": "a"}}), rule("a", vmap), rule("b", {"goto": {"target": "a"}})]}
+        rule("in", {"jump": {"target": "a"}}), rule("a", vmap),
+        rule("b", {"goto": {"target": "a"}})]}
     with pytest.raises(JumpLoopError, match="a -> b -> a"):
         check_loadable(parse_json(json.dumps(doc), "nft.json"))

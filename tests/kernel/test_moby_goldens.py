@@ -53,7 +53,8 @@ def docker_host(ruleset, cfg: dict[str, str]) -> Host:
     )
     routes = (
         Route(ip.ip_network("10.0.0.0/24"), dev="eth0", prefsrc=ip.ip_address("10.0.0.1")),
-        Route(ip.ip_network("192.168.0.0/24"), dev="br-dummy", prefsrc=ip.ip_address("192.168.0.1")),
+        Route(ip.ip_network("192.168.0.0/24"), dev="br-dummy",
+              prefsrc=ip.ip_address("192.168.0.1")),
         Route(ip.ip_network("127.0.0.0/8"), "local", "local", "lo"),
         Route(ip.ip_network("10.0.0.1/32"), "local", "local", "eth0"),
         Route(ip.ip_network("192.168.0.1/32"), "local", "local", "br-dummy"),
@@ -80,7 +81,8 @@ FLOWS = {
                                    ip.ip_address("10.0.0.1"), 8080),
     "direct-from-outside": Flow("d", Endpoint(iface="eth0", src=ip.ip_address("10.0.0.2")),
                                 ip.ip_address("192.168.0.2"), 80),
-    "container-to-container": Flow("c", Endpoint(container="peer"), ip.ip_address("192.168.0.2"), 80),
+    "container-to-container": Flow("c", Endpoint(container="peer"),
+                                   ip.ip_address("192.168.0.2"), 80),
     "egress": Flow("e", Endpoint(container="web"), ip.ip_address("10.0.0.2"), 80),
     "host-loopback": Flow("l", Endpoint(host=True), ip.ip_address("127.0.0.1"), 8080),
 }

@@ -1,11 +1,12 @@
 """The simulator against what the real kernel did: every snapshot made in the lab.
 
 `examples/snapshot-example` and each `tests/fixtures/lab/*/` (dockerd 20.10),
-`tests/fixtures/lab/docker26/*/` and `docker28/*/` hold a snapshot collected from a real dockerd in network
-namespaces (some with the real ufw or firewalld as the host's firewall), the flows probed
-there (flows.json) and what the kernel did (expected.json). `tests/fixtures/fuzz/*/` are the cases where the differential fuzzer
-(`nflens lab fuzz`) once caught the simulator disagreeing with the kernel: the kernel's outcome
-is in expected.json, the simulator's wrong answer of the time in its "simulator_said".
+`tests/fixtures/lab/docker26/*/` and `docker28/*/` hold a snapshot collected from a real
+dockerd in network namespaces (some with the real ufw or firewalld as the host's firewall), the
+flows probed there (flows.json) and what the kernel did (expected.json).
+`tests/fixtures/fuzz/*/` are the cases where the differential fuzzer (`nflens lab fuzz`) once
+caught the simulator disagreeing with the kernel: the kernel's outcome is in expected.json, the
+simulator's wrong answer of the time in its "simulator_said".
 The simulator must agree on every flow not listed as flaky.
 """
 

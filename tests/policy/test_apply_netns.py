@@ -38,7 +38,8 @@ def _ns_run(ns: str, argv: list[str], stdin: str | None = None) -> str:
 def _dump(ns: str) -> dict[str, str]:
     """Every ruleset of the namespace, without the timestamp comments."""
     out = {}
-    for tool in (["iptables-save"], ["ip6tables-save"], ["ebtables-save"], ["nft", "list", "ruleset"]):
+    for tool in (["iptables-save"], ["ip6tables-save"], ["ebtables-save"],
+                 ["nft", "list", "ruleset"]):
         text = _ns_run(ns, tool)
         out[tool[0]] = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
     return out

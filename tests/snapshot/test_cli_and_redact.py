@@ -29,7 +29,8 @@ def test_show_json_is_one_object(example_snapshot):
     data = json.loads(result.output)
     assert {c["name"] for c in data["containers"]} == {"shop", "cache"}
     shop = next(c for c in data["containers"] if c["name"] == "shop")
-    assert {"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80, "proto": "tcp"} in shop["ports"]
+    published = {"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80, "proto": "tcp"}
+    assert published in shop["ports"]
     assert data["files"]["missing"] == []
     assert any(i["name"] == "docker0" and i["kind"] == "bridge" for i in data["interfaces"])
     assert set(data) >= {"assumptions", "routes", "sockets", "networks", "daemon", "ruleset",

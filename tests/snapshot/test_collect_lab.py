@@ -32,7 +32,8 @@ def test_collect_in_a_namespace_writes_the_files_and_reads_back(netns, tmp_path)
     _ip(netns, "ip", "link", "add", "nfl0", "type", "veth", "peer", "name", "nfl1")
     _ip(netns, "ip", "addr", "add", "192.0.2.1/24", "dev", "nfl0")
     _ip(netns, "ip", "link", "set", "nfl0", "up")
-    _ip(netns, "iptables", "-A", "INPUT", "-i", "nfl0", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+    _ip(netns, "iptables", "-A", "INPUT", "-i", "nfl0", "-p", "tcp", "--dport", "22",
+        "-j", "ACCEPT")
     report = collect(tmp_path, netns=netns)
     for name in ("ip-addr.json", "ip-link.json", "ip-route.json", "ip-rule.json", "ss.txt",
                  "sysctl.txt", "iptables-save.txt"):

@@ -29,7 +29,9 @@ def test_example_interfaces_bridge_membership_and_veth_peers(example_snapshot):
     assert host.interface("docker0").kind == "bridge"
     ports = [i for i in host.interfaces if i.master == "docker0"]
     assert len(ports) == 2 and all(p.kind == "veth" and p.peer_netns for p in ports)
-    assert ipaddress.ip_interface("10.99.0.1/24") in [a.interface for a in host.interface("eth0").addresses]
+    eth0 = host.interface("eth0")
+    assert eth0 is not None
+    assert ipaddress.ip_interface("10.99.0.1/24") in [a.interface for a in eth0.addresses]
     assert host.interface("eth1").addresses[0].ip == ipaddress.ip_address("198.51.100.1")
 
 

@@ -218,8 +218,8 @@ def test_the_script_refuses_bad_arguments_with_exit_2(tmp_path):
 
 
 def test_snapshot_script_cli_prints_the_script():
-    proc = subprocess.run([sys.executable, "-m", "nflens", "snapshot", "script"], capture_output=True,
-                          text=True, env={**os.environ})
+    proc = subprocess.run([sys.executable, "-m", "nflens", "snapshot", "script"],
+                          capture_output=True, text=True, env={**os.environ})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == render() and proc.stdout.startswith("#!/bin/sh\n")
 

@@ -31,7 +31,8 @@ EXPLAINED = {
 }
 # fffuu printed no matrix, and these are not rulesets nflens should read: `iptables -L`
 # listings and a dump whose line 24 a terminal wrapped. nflens says so at FILE:LINE.
-NOT_RULESETS = {"configs_psa_team_a_about_NOTRACK.txt", "found_online_tilb.sze.hu_bash_history-iptables.txt",
+NOT_RULESETS = {"configs_psa_team_a_about_NOTRACK.txt",
+                "found_online_tilb.sze.hu_bash_history-iptables.txt",
                 "found_online_openwrt.org_iptables-save-AA.txt"}
 
 

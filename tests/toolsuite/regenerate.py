@@ -115,7 +115,8 @@ def iptables_file(ns: Namespace, name: str, text: str, tool: str, stats: dict, f
                 crashes.append(f"{name}:{lineno}\t{tool}\t{table}\t{chain}\t{item[0]}")
                 continue
             if res == "OK":
-                stats["ok rules loaded" if done.returncode == 0 else "ok rules refused by tool"] += 1
+                stats["ok rules loaded" if done.returncode == 0
+                      else "ok rules refused by tool"] += 1
             elif done.returncode != 0:
                 stats["fail rules refused by tool"] += 1
                 fails.append(f"{name}:{lineno}\t{tool}\t{table}\t{chain}\t{item[0]}")
@@ -177,7 +178,8 @@ def nft_file(ns: Namespace, name: str, text: str, stats: dict, fails: list) -> s
             for c in chains:
                 done = ns.run(["nft", "-f", "-"], stdin=f"add rule {fam} {tname} {c} {rule[0]}\n")
                 if rule[1].strip() == "ok":
-                    stats["ok rules loaded" if done.returncode == 0 else "ok rules refused by tool"] += 1
+                    stats["ok rules loaded" if done.returncode == 0
+                          else "ok rules refused by tool"] += 1
                 elif done.returncode != 0:
                     stats["fail rules refused by tool"] += 1
                     fails.append(f"{name}:{lineno}\t{fam}\t{tname}\t{c}\t{chain_specs.get(c, '')}"
@@ -234,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     with Lab() as lab:
         ns = Namespace(lab.add_netns("toolsuite"))
         stats, fails, crashes = Counter(), [], []
-        files = git_files(args.iptables_git, commits["iptables"], "extensions", r"extensions/\S+\.t")
+        files = git_files(args.iptables_git, commits["iptables"], "extensions",
+                          r"extensions/\S+\.t")
         for path in files:
             base = Path(path).name
             tools = next((t for p, t in TOOLS.items() if base.startswith(p)), ())

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from nflens.ir.host import Host
 from nflens.ir.packet import Flow
 from nflens.kernel.simulate import FlowResult, Simulator
-from nflens.kernel.trace import RuleStep
+from nflens.kernel.trace import PolicyStep, RuleStep
 from nflens.kernel.whatif import _with_policy_accept, _without_rule
 
 MAX_BLOCKERS = 4
@@ -45,7 +45,7 @@ def _direction(result: FlowResult) -> str:
         if isinstance(step, RuleStep) and ref is not None and step.chain == ref.chain and \
                 step.index == ref.index and step.table == ref.table and step.matched is True:
             return step.direction
-        if ref is None and getattr(step, "kind", "") == "policy" and result.stopped_policy and \
+        if ref is None and isinstance(step, PolicyStep) and result.stopped_policy and \
                 step.chain == result.stopped_policy[2]:
             return step.direction
     return "original"

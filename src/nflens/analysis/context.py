@@ -12,6 +12,7 @@ from typing import Any
 
 from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
 from nflens.analysis.owners import RuleOwners
+from nflens.errors import NflensError
 from nflens.ir.host import Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
@@ -32,7 +33,19 @@ class Published:
 
     @cached_property
     def exposure(self) -> Exposure:
-        return self.analysis.published(self.container, self.binding)
+        found = self.analysis.published(self.container, self.binding)
+        if found is None:  # ExposureAnalysis.published answers every binding with a host port
+            raise NflensError(f"no exposure computed for {self.subject()}")
+        return found
+
+    @property
+    def host_port(self) -> int:
+        """The binding's host port: AuditContext.published makes a Published only for a binding
+        that has one."""
+        port = self.binding.host_port
+        if port is None:
+            raise NflensError(f"{self.subject()}: a published port without a host port")
+        return port
 
     @property
     def version(self) -> int:
@@ -101,8 +114,9 @@ class AuditContext:
             if t.family not in (family, "inet"):
                 continue
             for c in t.chains:
-                if c.name == "DOCKER-USER" or (t.origin == "nft" and t.name not in
-                                               ("docker-bridges", "docker") and c.hook == "forward"):
+                if c.name == "DOCKER-USER" or (
+                        t.origin == "nft" and t.name not in ("docker-bridges", "docker")
+                        and c.hook == "forward"):
                     yield from self._with_called(t, c, set())
 
     def _with_called(self, table, chain, seen: set[str]) -> Iterator[tuple[str, Rule]]:
@@ -122,14 +136,14 @@ class AuditContext:
         """Per interface, the sources the host firewall (INPUT and friends) lets in on this
         port if it were a service of the host, not a container's: the same host with no DNAT
         and a socket listening on the port."""
-        key = (p.binding.proto, p.binding.host_port, p.version)
+        key = (p.binding.proto, p.host_port, p.version)
         cache = self.__dict__.setdefault("_intended", {})
         if key not in cache:
             analysis = self._unpublished
             dsts = [ipaddress.ip_address(p.binding.host_ip)] if p.binding.host_ip not in \
                 ("", "0.0.0.0", "::") else host_addresses(analysis.host, analysis.ifaces,
                                                           p.version)
-            reach = analysis.reach(p.version, dsts, p.binding.host_port, p.binding.proto)
+            reach = analysis.reach(p.version, dsts, p.host_port, p.binding.proto)
             cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
             self.__dict__.setdefault("_intended_by", {})[key] = list(dict.fromkeys(
                 rule for r in reach for rule in r.admitted_by))
@@ -157,7 +171,7 @@ def _without_publishing(host: Host, published: list[Published]) -> Host:
                 isinstance(e, Action) and e.name in ("dnat", "redirect") for e in r.exprs))
             chains.append(replace(c, rules=rules))
         tables.append(replace(t, chains=tuple(chains)))
-    ports = {(p.binding.proto, p.binding.host_port, p.version) for p in published}
+    ports = {(p.binding.proto, p.host_port, p.version) for p in published}
     sockets = tuple(s for s in host.sockets
                     if (s.proto, s.port, s.addr.version) not in ports) + tuple(
         Socket(proto, ipaddress.ip_address("::" if v == 6 else "0.0.0.0"), port,

@@ -61,7 +61,10 @@ def _rule(edit: Edit) -> Rule:
         text = f"*{edit.table}\n:{edit.chain} - [0:0]\n-A {edit.chain} {edit.spec}\nCOMMIT\n"
         ruleset = parse_iptables(text, "fix", family=edit.family)
     table = ruleset.table(edit.family, edit.table)
-    rule = table.chain(edit.chain).rules[0]
+    chain = table.chain(edit.chain) if table is not None else None
+    if chain is None or not chain.rules:  # the text above declares both and adds the rule
+        raise NflensError(f"fix rule {edit.spec!r} did not parse into {edit.table} {edit.chain}")
+    rule = chain.rules[0]
     return replace(rule, source=Source("nflens-fix", 0, f"-A {edit.chain} {edit.spec}"))
 
 

@@ -30,6 +30,7 @@ from nflens.ir.host import Host
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.packet import max_address
 from nflens.ir.rules import Rule, Ruleset
+from nflens.kernel.region import merge, subtract  # the one range algebra; also named from here
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import RuleStep
 
@@ -65,16 +66,6 @@ def cidrs_of(version: int, ranges: Iterable[tuple[int, int]]) -> list[str]:
         out += [str(n) for n in ipaddress.summarize_address_range(_addr(version, lo),
                                                                   _addr(version, hi))]
     return out
-
-
-def merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
 
 
 # --- constants ----------------------------------------------------------------------------
@@ -225,25 +216,6 @@ def _split(version: int, lo: int, hi: int, points: set[int]) -> list[tuple[int, 
         out.append((start, p - 1))
         start = p
     out.append((start, hi))
-    return out
-
-
-def subtract(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Integer ranges in `a` and not in `b`."""
-    out = []
-    bs = merge(b)
-    for lo, hi in merge(a):
-        cur = lo
-        for blo, bhi in bs:
-            if bhi < cur or blo > hi:
-                continue
-            if blo > cur:
-                out.append((cur, blo - 1))
-            cur = max(cur, bhi + 1)
-            if cur > hi:
-                break
-        if cur <= hi:
-            out.append((cur, hi))
     return out
 
 

@@ -31,10 +31,10 @@ def port_values(rule: Rule, names: tuple[str, ...]) -> list:
 
 def addresses_published_port(rule: Rule, p: Published) -> bool:
     b = p.binding
-    if any(_in(b.host_port, v) for v in port_values(rule, ("ctorigdstport",))):
+    if any(_in(p.host_port, v) for v in port_values(rule, ("ctorigdstport",))):
         return True
     for e in rule.exprs:
-        if isinstance(e, NftCmp) and "proto-dst" in str(e.left) and _in(b.host_port, e.right):
+        if isinstance(e, NftCmp) and "proto-dst" in str(e.left) and _in(p.host_port, e.right):
             return True
     dports = port_values(rule, ("dport", "destination-port", "dports"))
     if any(_in(b.container_port, v) for v in dports):
@@ -58,7 +58,7 @@ def user_nat_rules_on(ctx, p: Published) -> list[Rule]:
                 owner = ctx.owners.of(r)
                 if owner is not None and owner.kind not in ("admin", "persist"):
                     continue  # Docker's hairpin MASQUERADE of a container port, a manager's rule
-                if any(_in(p.binding.host_port, v) for v in
+                if any(_in(p.host_port, v) for v in
                        port_values(r, ("dport", "destination-port", "dports"))):
                     out.append(r)
     return out

@@ -17,6 +17,8 @@ _WORK: tuple[Callable[[Any, int], Any], Any] | None = None
 
 
 def _call(i: int) -> tuple[int, Any]:
+    if _WORK is None:
+        raise RuntimeError("a job ran in a worker the pool did not initialise")
     fn, ctx = _WORK
     return i, fn(ctx, i)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -121,9 +122,9 @@ def versions_cmd(fetch: bool = typer.Option(False, "--fetch", help="fetch the mi
         missing = versions.fetch_all(log=lambda m: typer.echo(m, err=True))
     else:
         missing = versions.available()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k, v in versions.TESTED.items():
-        packages = {}
+        packages: dict[str, str] = {}
         if not missing[k]:
             packages = versions.provide(k).packages
         rows.append({"key": k, "version": v.version, "origin": v.origin,

@@ -47,7 +47,8 @@ def watch(
     require("live", "policy watch (Docker's event stream)")
 
     argv = apply_argv(policy_file, docker_host=docker_host)
-    argv += (["--netns", netns] if netns else []) + (["--state-dir", state_dir] if state_dir else [])
+    argv += ((["--netns", netns] if netns else [])
+             + (["--state-dir", state_dir] if state_dir else []))
 
     def reapply(burst) -> None:
         proc = LOCAL.run(argv, timeout=600)

@@ -32,7 +32,8 @@ def rules_json(ruleset) -> dict:
 def rules(
     file: Path = typer.Argument(..., help="a dump: iptables-save, ip6tables-save, nft JSON or "
                                           "text, ebtables-save"),
-    dialect: str | None = typer.Option(None, "--dialect", help=f"force one of {', '.join(DIALECTS)}"),
+    dialect: str | None = typer.Option(None, "--dialect",
+                                       help=f"force one of {', '.join(DIALECTS)}"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""

@@ -44,11 +44,15 @@ def collect_cmd(
 
     if directory is None and tar is None:
         raise NflensError("snapshot collect: give a DIR, --tar FILE.tar.gz, or both")
-    extra = {} if root is None else {"persist_root": root,
-                                     "daemon_json": root / "etc/docker/daemon.json"}
+    daemon_json = None if root is None else root / "etc/docker/daemon.json"
     with tempfile.TemporaryDirectory(prefix="nflens-collect-") as tmp:
-        out = directory if directory is not None else Path(tmp) / stem(tar)
-        report = collect(out, netns=netns, docker_host=docker_host, **extra)
+        if directory is not None:
+            out = directory
+        else:
+            assert tar is not None  # refused above when both are missing
+            out = Path(tmp) / stem(tar)
+        report = collect(out, netns=netns, docker_host=docker_host, daemon_json=daemon_json,
+                         persist_root=root)
         if tar is not None:
             write_tar(out, tar)
     where = str(tar if directory is None else directory)
@@ -137,8 +141,8 @@ def render(data: dict[str, Any], console: Console) -> None:
         (i["name"], i["kind"], "up" if i["up"] else "down", i["master"],
          "" if i["peer_ifindex"] is None else f"{i['peer_ifindex']}@{i['peer_netns'] or 'here'}",
          " ".join(i["addresses"])) for i in data["interfaces"]]))
-    console.print(literal("routes: " + (", ".join(f"{k}: {v}" for k, v in data["routes"].items()) or "none")
-                  + f"; {data['policy_rules']} policy rule(s)"))
+    routes = ", ".join(f"{k}: {v}" for k, v in data["routes"].items()) or "none"
+    console.print(literal(f"routes: {routes}; {data['policy_rules']} policy rule(s)"))
     console.print(_table("listening sockets", ("proto", "address", "port", "iface", "process"), [
         (s["proto"], s["addr"], s["port"], s["iface"], s["process"]) for s in data["sockets"]]))
     _render_docker(data, console)

@@ -41,7 +41,8 @@ def detect(text: str, file: str = "<input>") -> str:
     if re.search(r"^\*\w+", text, re.M):
         if _EB_HINTS.search(text):
             return "ebtables"
-        if re.search(r"^-A .*(-[sd] |--to-destination |--to-source )\[?[0-9a-fA-F]*:[0-9a-fA-F:]*[:/]",
+        if re.search(r"^-A .*(-[sd] |--to-destination |--to-source )"
+                     r"\[?[0-9a-fA-F]*:[0-9a-fA-F:]*[:/]",
                      text, re.M) or "icmp6" in text or "ipv6-icmp" in text:
             return "ip6tables"
         return "iptables"

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nflens.errors import NflensError
 
@@ -53,7 +53,7 @@ def previous_run(path: Path) -> dict[str, dict[str, Any]]:
 class Store:
     def __init__(self, out: Path | None):
         self.out = out
-        self._fh = None
+        self._fh: TextIO | None = None
         if out is not None:
             try:
                 out.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from nflens.kernel.region import merge, subtract
+
 # Sources that are not "the internet": private, shared (CGNAT), loopback, link-local, this-net,
 # multicast and reserved space (RFC 6890). Documentation ranges count as public: labs and
 # examples use them as stand-ins for internet addresses.
@@ -24,24 +26,19 @@ LOCAL_SPACE = {4: [ip.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4")],
     6: [ip.ip_network(n) for n in ("::/127", "fc00::/7", "fe80::/10", "ff00::/8")]}
+LOCAL_RANGES = {v: merge((int(n.network_address), int(n.broadcast_address)) for n in nets)
+                for v, nets in LOCAL_SPACE.items()}
 
 
 def reaches_internet(cidrs: Iterable[str]) -> bool:
     """True when any address of the CIDRs lies outside LOCAL_SPACE (exact, by subtraction)."""
     for text in cidrs:
         try:
-            left = [ip.ip_network(text, strict=False)]
+            net = ip.ip_network(text, strict=False)
         except ValueError:
             continue
-        for local in LOCAL_SPACE[left[0].version]:
-            nxt = []
-            for net in left:
-                if not net.overlaps(local):
-                    nxt.append(net)
-                elif not local.supernet_of(net):
-                    nxt += list(net.address_exclude(local))
-            left = nxt
-        if left:
+        span = (int(net.network_address), int(net.broadcast_address))
+        if subtract([span], LOCAL_RANGES[net.version]):
             return True
     return False
 
@@ -154,9 +151,9 @@ def changes(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | N
             for key, value in (("new_findings", nf - of), ("resolved_findings", of - nf)):
                 if value:
                     entry[key] = [{"id": i, "subject": s} for i, s in sorted(value)]
-            for key, value in (("exposure_added", ne - oe), ("exposure_removed", oe - ne)):
-                if value:
-                    entry[key] = sorted(value)
+            for key, items in (("exposure_added", ne - oe), ("exposure_removed", oe - ne)):
+                if items:
+                    entry[key] = sorted(items)
         if len(entry) > 1:
             hosts.append(entry)
     return {"against": against, "new_hosts": sorted(set(now) - set(before)),

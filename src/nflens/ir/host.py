@@ -9,7 +9,7 @@ answer that depends on it can say so.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -117,7 +117,8 @@ class Socket:
 
 @dataclass(frozen=True)
 class PortBinding:
-    """A published port: host_ip:host_port -> container_port/proto (`HostConfig`/`NetworkSettings.Ports`)."""
+    """A published port: host_ip:host_port -> container_port/proto (`HostConfig` and
+    `NetworkSettings.Ports`)."""
 
     container_port: int
     proto: str = "tcp"
@@ -207,6 +208,9 @@ class DockerState:
 
 
 _Ref = TypeVar("_Ref", "Container", "Network")
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
 
 
 def _lookup(items: Sequence[_Ref], ref: str, by_name: list[_Ref], what: str) -> _Ref | None:
@@ -268,17 +272,18 @@ class Host:
         return shared("sysctls", (self.sysctls,), lambda: _first_wins(self.sysctls))
 
 
-def _first_wins(pairs) -> dict:
-    out: dict = {}
+def _first_wins(pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
+    out: dict[K, V] = {}
     for k, v in pairs:
         out.setdefault(k, v)
     return out
 
 
-_SHARED: dict[tuple, tuple[tuple, Any]] = {}
+# values of any kind, each under its own key; `shared` hands back the type its `build` made
+_SHARED: dict[tuple[object, ...], tuple[tuple[object, ...], Any]] = {}
 
 
-def shared(kind: str, sources: tuple, build) -> Any:
+def shared(kind: str, sources: tuple[object, ...], build: Callable[[], T]) -> T:
     """`build()`, computed once for these very `sources` objects (compared by identity).
 
     Why: an audit verifies fixes on copies of the host (`dataclasses.replace`), which keep
@@ -289,7 +294,8 @@ def shared(kind: str, sources: tuple, build) -> Any:
     key = (kind, *map(id, sources))
     hit = _SHARED.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
-        return hit[1]
+        value: T = hit[1]  # built by this `kind`'s one `build`: the same type
+        return value
     if len(_SHARED) >= 64:
         _SHARED.clear()
     value = build()

@@ -23,7 +23,8 @@ class MaskedNetwork:
     netmask: Any  # same version, any bits
 
     @classmethod
-    def parse(cls, addr: str, mask: str) -> MaskedNetwork | ipaddress.IPv4Network | ipaddress.IPv6Network:
+    def parse(cls, addr: str,
+              mask: str) -> MaskedNetwork | ipaddress.IPv4Network | ipaddress.IPv6Network:
         """A network for a contiguous mask, a MaskedNetwork for any other (ValueError if bad)."""
         a, m = ipaddress.ip_address(addr), ipaddress.ip_address(mask)
         if a.version != m.version:

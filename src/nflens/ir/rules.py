@@ -1,14 +1,15 @@
 """Rulesets of every dialect in one shape.
 
-A `Ruleset` holds `Table`s; a table holds `Chain`s; a chain holds `Rule`s; a rule is an ordered
-sequence of expressions, each either a *match* or an *action*, evaluated left to right exactly as the
-kernel does for nftables (an iptables rule is the special case "matches..., one target").
+A `Ruleset` holds `Table`s; a table holds `Chain`s; a chain holds `Rule`s; a rule is an
+ordered sequence of expressions, each either a *match* or an *action*, evaluated left to right
+exactly as the kernel does for nftables (an iptables rule is the special case "matches..., one
+target").
 
 Matches come in two kinds:
 - `XtMatch(name, opts)`: an x_tables extension as iptables/ebtables write it. `name` is the module
   ("ip" for the built-in -s/-d/-i/-o/-p/-f part, "tcp", "conntrack", "addrtype", ... for ebtables
-  "eb" for the built-in part, "arp", "ip" (ebtables' -p IPv4 --ip-*), ...). Each option keeps its own
-  negation, because iptables negates options, not modules (`-m tcp ! --dport 80`).
+  "eb" for the built-in part, "arp", "ip" (ebtables' -p IPv4 --ip-*), ...). Each option keeps
+  its own negation, because iptables negates options, not modules (`-m tcp ! --dport 80`).
 - `NftCmp(op, left, right)`: an nftables relational expression: `left` is a key expression
   (payload/meta/ct/fib/...: `NftExpr`), `right` a value, prefix, range, set or set reference.
 

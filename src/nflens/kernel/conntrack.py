@@ -105,6 +105,15 @@ def can_start(pkt: Packet) -> bool:
     return True
 
 
+def state_of(entry: Entry, direction: str, related: bool = False) -> str:
+    """The ctstate of a tracked packet of `entry` in `direction` (RELATED, ESTABLISHED, NEW)."""
+    if related:
+        return "RELATED"
+    if direction == "REPLY" or "SEEN_REPLY" in entry.status:
+        return "ESTABLISHED"
+    return "NEW"
+
+
 def view(entry: Entry | None, direction: str, untracked: bool = False,
          related: bool = False) -> CtView | None:
     """What ctstate/ct matches see for a packet belonging to `entry` in `direction`."""
@@ -112,12 +121,7 @@ def view(entry: Entry | None, direction: str, untracked: bool = False,
         return CtView(state="UNTRACKED")
     if entry is None:
         return None
-    if related:
-        state = "RELATED"
-    elif direction == "REPLY" or "SEEN_REPLY" in entry.status:
-        state = "ESTABLISHED"
-    else:
-        state = "NEW"
+    state = state_of(entry, direction, related)
     status = frozenset(s for s in entry.status if s in
                        {"SNAT", "DNAT", "CONFIRMED", "SEEN_REPLY", "ASSURED", "EXPECTED"})
     return CtView(

@@ -37,7 +37,9 @@ def describe(value: Any) -> str:
     members), never a Python repr of the IR."""
     if isinstance(value, NftExpr):
         name = value.get("name")
-        return f"{value.kind} {name}" if isinstance(name, str) else f"an nft {value.kind or 'object'}"
+        if isinstance(name, str):
+            return f"{value.kind} {name}"
+        return f"an nft {value.kind or 'object'}"
     if isinstance(value, (NftCmp, XtMatch, Action)):
         return f"an nft relation on {describe(value.left)}" if isinstance(value, NftCmp) else \
             f"{'-m ' if isinstance(value, XtMatch) else ''}{value.name}"
@@ -105,9 +107,11 @@ class ArpInfo:
 
     op: int  # 1 request, 2 reply
     sha: str | None  # None: the snapshot does not have this MAC (matches on it are Unknown)
-    sip: ipaddress.IPv4Address
+    # None: the asker has no IPv4 address there (the host none on the bridge, a container
+    # no IPv4 endpoint); an --arp-ip-* match on it is then not decidable
+    sip: ipaddress.IPv4Address | None
     tha: str | None  # a request's is 00:00:00:00:00:00 (what Linux's arp_send puts there)
-    tip: ipaddress.IPv4Address
+    tip: ipaddress.IPv4Address | None
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ class PacketContext:
 
     @property
     def l3(self) -> str:
-        return {0x0800: "ipv4", 0x86DD: "ipv6", 0x0806: "arp"}.get(self.eth_proto, hex(self.eth_proto))
+        return {0x0800: "ipv4", 0x86DD: "ipv6", 0x0806: "arp"}.get(self.eth_proto,
+                                                                    hex(self.eth_proto))
 
 
 MatchFn = Callable[[Any, PacketContext], MatchResult]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket, shared
 from nflens.kernel.routing import Fib, RouteResult
@@ -27,6 +27,11 @@ class Attachment:
     network: Network | None
     bridge: str | None
     port: str  # the host-side veth (bridge port); synthetic when the snapshot cannot tell
+
+    @overload
+    def addr(self, version: Literal[4]) -> ipaddress.IPv4Address | None: ...
+    @overload
+    def addr(self, version: int) -> IPAddress | None: ...
 
     def addr(self, version: int) -> IPAddress | None:
         iface = self.endpoint.ipv4 if version == 4 else self.endpoint.ipv6
@@ -51,7 +56,8 @@ class HostModel:
             (t.family, t.name, s.name): s.elements for t in host.ruleset.tables for s in t.sets
         }
 
-    def _links(self):
+    def _links(self) -> tuple[tuple[Route, ...], tuple[str, ...], Fib, dict[IPAddress, str],
+                              list[Attachment], dict[IPAddress, Attachment]]:
         host = self.host
         notes: list[str] = []
         routes = host.routes or self._derived_routes(notes)
@@ -64,9 +70,9 @@ class HostModel:
         by_addr: dict[IPAddress, Attachment] = {}
         for att in attachments:
             for v in (4, 6):
-                a = att.addr(v)
-                if a is not None:
-                    by_addr[a] = att
+                ip = att.addr(v)
+                if ip is not None:
+                    by_addr[ip] = att
         return routes, tuple(notes), fib, local, attachments, by_addr
 
     # --- sysctls -------------------------------------------------------------------------
@@ -82,7 +88,8 @@ class HostModel:
         return self.sysctl_bool("net.ipv6.conf.all.forwarding", True)
 
     def bridge_nf(self, version: int) -> bool:
-        key = "net.bridge.bridge-nf-call-iptables" if version == 4 else "net.bridge.bridge-nf-call-ip6tables"
+        key = ("net.bridge.bridge-nf-call-iptables" if version == 4
+               else "net.bridge.bridge-nf-call-ip6tables")
         return self.sysctl_bool(key, True)
 
     def route_localnet(self, iface: str | None) -> bool:
@@ -171,7 +178,9 @@ class HostModel:
         found = []
         by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
         for s in by_port.get((proto, port), ()):
-            if s.addr == addr or s.addr.is_unspecified and s.addr.version == addr.version or s.dual_stack and addr.version == 4 and s.addr.is_unspecified:
+            if (s.addr == addr
+                    or s.addr.is_unspecified and s.addr.version == addr.version
+                    or s.dual_stack and addr.version == 4 and s.addr.is_unspecified):
                 found.append(s)
         # the most specific bind wins (inet_lookup_listener scores exact address higher)
         found.sort(key=lambda s: s.addr.is_unspecified)

@@ -5,9 +5,20 @@ See `kernel.path` for the hook machinery and the kernel paths this follows.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+from typing import Any
+
+from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
-from nflens.kernel.hostmodel import Attachment
-from nflens.kernel.path import LIMITED_BCAST4, LOOPBACK4, ZERONET4, Walker, describe_packet
+from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.path import (
+    LIMITED_BCAST4,
+    LOOPBACK4,
+    ZERONET4,
+    IPAddress,
+    Walker,
+    describe_packet,
+)
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
@@ -21,10 +32,10 @@ class Journey(Walker):
     drops it — found by differential fuzzing.
     """
 
-    client: tuple | None = None  # (src, sport, dst, dport)
-    client_at: tuple | None = None  # ("iface", name) | ("container", Attachment) | ("host",)
+    client: tuple[IPAddress, int | None, IPAddress, int | None] | None = None
+    client_at: Where | None = None
 
-    def reached_client(self, skb: Skb, detail: str, **where) -> Delivery:
+    def reached_client(self, skb: Skb, detail: str, **where: Any) -> Delivery:
         pkt = skb.pkt
         if self.client is not None and skb.direction != "error":
             src, sport, dst, dport = self.client
@@ -32,7 +43,7 @@ class Journey(Walker):
                 return Delivery("dropped", f"the answer arrives as {pkt.src}:{pkt.sport} -> "
                                 f"{pkt.dst}:{pkt.dport}, not as the mirror of the connection "
                                 f"{src}:{sport} -> {dst}:{dport}; the client drops it", skb)
-        arrived = (("iface", where["iface"]) if "iface" in where else
+        arrived: Where = (("iface", where["iface"]) if "iface" in where else
                    ("container", where["target"]) if "target" in where else ("host",))
         if self.client_at is not None and arrived != self.client_at:
             return Delivery("dropped", f"the answer goes to {_where_name(arrived)}, not back to "
@@ -86,7 +97,8 @@ class Journey(Walker):
             return end
         return self._post_and_transmit(skb, iif, oif, res.gateway)
 
-    def _post_and_transmit(self, skb, iif, oif, gateway) -> Delivery:
+    def _post_and_transmit(self, skb: Skb, iif: str | None, oif: str | None,
+                           gateway: IPAddress | None) -> Delivery:
         self.phase = "postrouting"
         end = self.ip_hook(skb, "postrouting", iif=iif, oif=oif)
         if end:
@@ -100,7 +112,8 @@ class Journey(Walker):
         """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
         skb.local_origin = True
         self.phase = "output"
-        self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), "local process"))
+        self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb),
+                                     "local process"))
         oif, gw = self._out_route(skb)
         if oif is None:
             return Delivery("unreachable", f"no route to {skb.pkt.dst}")
@@ -114,7 +127,7 @@ class Journey(Walker):
                 return Delivery("unreachable", f"no route to {skb.pkt.dst}")
         return self._post_and_transmit(skb, None, oif, gw)
 
-    def _out_route(self, skb: Skb):
+    def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
         res = self.model.route(skb.pkt.dst, None, None, skb.mark)
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
@@ -126,15 +139,16 @@ class Journey(Walker):
         return res.oif, res.gateway
 
     # --- leaving ------------------------------------------------------------------------
-    def transmit(self, skb: Skb, oif: str, gateway) -> Delivery:
+    def transmit(self, skb: Skb, oif: str | None, gateway: IPAddress | None) -> Delivery:
+        """`oif` None: a unicast route without a device (the packet leaves by no known one)."""
         if oif == "lo":
             return self.receive(skb, "lo")
-        if self.model.is_bridge(oif):
+        if oif is not None and self.model.is_bridge(oif):
             return self._into_bridge(skb, oif, gateway or skb.pkt.dst)
         self.trace.append(PacketStep(skb.direction, f"out {oif}", describe_packet(skb), oif))
         return self.leave(skb, oif)
 
-    def leave(self, skb: Skb, oif: str) -> Delivery:
+    def leave(self, skb: Skb, oif: str | None) -> Delivery:
         """The packet leaves the host on `oif` towards a peer outside."""
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply left on {oif}", iface=oif)
@@ -142,15 +156,16 @@ class Journey(Walker):
                                        "assumed", "a peer outside the host is assumed to answer"))
         return Delivery("peer", f"left the host on {oif}", skb, iface=oif)
 
-    def _into_bridge(self, skb: Skb, bridge: str, nexthop) -> Delivery:
+    def _into_bridge(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
         att = self.model.by_addr.get(nexthop)
         if att is None or att.bridge != bridge:
             self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", "",
                                          f"no container has {nexthop}: ARP unanswered"))
             return Delivery("unreachable", f"nobody answers ARP for {nexthop} on {bridge}")
         host_ip = self._primary_addr(bridge, nexthop.version, nexthop)
-        if nexthop.version == 4 and not self.arp(bridge, att, host_ip, nexthop, host_asks=True,
-                                                 direction=skb.direction):
+        if isinstance(nexthop, IPv4Address) and not self.arp(
+                bridge, att, host_ip if isinstance(host_ip, IPv4Address) else None, nexthop,
+                host_asks=True, direction=skb.direction):
             return Delivery("dropped", f"ARP for {nexthop} on {bridge} was filtered", skb,
                             self._last_bridge_ref)
         self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", att.port,
@@ -196,9 +211,13 @@ class Journey(Walker):
         pkt = skb.pkt
         iface = att.endpoint.ipv4 if pkt.family == 4 else att.endpoint.ipv6
         gateway = att.gateway(pkt.family)
-        if iface is None or (gateway is None and pkt.dst not in iface.network):
-            return Delivery("unreachable", f"{name} has no {('IPv4', 'IPv6')[pkt.family == 6]} route")
-        nexthop = pkt.dst if pkt.dst in iface.network else gateway
+        if iface is not None and pkt.dst in iface.network:
+            nexthop = pkt.dst
+        elif iface is not None and gateway is not None:
+            nexthop = gateway
+        else:
+            return Delivery("unreachable", f"{name} has no {('IPv4', 'IPv6')[pkt.family == 6]} "
+                            "route")
         peer = self.model.by_addr.get(nexthop)
         bridge = att.bridge or ""
         if peer is att:
@@ -211,8 +230,8 @@ class Journey(Walker):
                             f"host address has it", skb)
         if peer is not None and peer.bridge == att.bridge and peer is not att:
             return self._bridged(skb, att, peer)
-        if nexthop.version == 4 and not self.arp(bridge, att, att.addr(4), nexthop, host_asks=False,
-                                                 direction=skb.direction):
+        if isinstance(nexthop, IPv4Address) and not self.arp(
+                bridge, att, att.addr(4), nexthop, host_asks=False, direction=skb.direction):
             return Delivery("dropped", f"ARP for {nexthop} from {name} was filtered", skb,
                             self._last_bridge_ref)
         end = self.bridge_hook(skb, "prerouting", att.port, None, bridge)
@@ -251,7 +270,8 @@ class Journey(Walker):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
         sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
         if not sockets:
-            self.trace.append(EndpointStep(skb.direction, "input", f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
+            self.trace.append(EndpointStep(skb.direction, "input",
+                                           f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
                                            "closed", "no listening socket in ss.txt"))
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
         sock = sockets[0]
@@ -259,7 +279,8 @@ class Journey(Walker):
         if proc == "dockerd":
             # userland-proxy=false: dockerd binds published ports only to reserve them; the
             # kernel completes the handshake but nothing ever answers (seen in the lab).
-            self.trace.append(EndpointStep(skb.direction, "input", f"dockerd on {sock.addr}:{sock.port}",
+            self.trace.append(EndpointStep(skb.direction, "input",
+                                           f"dockerd on {sock.addr}:{sock.port}",
                                            "holds the port", "no service behind it"))
             return Delivery("closed", f"dockerd only reserves {sock.addr}:{sock.port}; nothing "
                             "serves it (userland-proxy=false)", skb, target=sock)
@@ -270,17 +291,18 @@ class Journey(Walker):
         return Delivery(kind, f"{proc} listening on {sock.addr}:{sock.port}", skb, target=sock)
 
     # --- bridge family and ARP ----------------------------------------------------------
-    _last_bridge_ref = None
+    _last_bridge_ref: RuleRef | None = None
 
     @property
-    def neigh(self) -> set:
+    def neigh(self) -> set[tuple[str, IPv4Address | None]]:
         """Neighbour (ARP) entries learnt during this simulation: (who, address)."""
         if not hasattr(self, "_neigh"):
-            self._neigh: set = set()
+            self._neigh: set[tuple[str, IPv4Address | None]] = set()
         return self._neigh
 
-    def bridge_hook(self, skb: Skb | None, hook: str, inport, outport, bridge,
-                    arp: ArpInfo | None = None, direction: str | None = None) -> Delivery | None:
+    def bridge_hook(self, skb: Skb | None, hook: str, inport: str | None, outport: str | None,
+                    bridge: str | None, arp: ArpInfo | None = None,
+                    direction: str | None = None) -> Delivery | None:
         """Run the bridge-family base chains (ebtables, nft bridge) of `hook` on a frame."""
         for base in self.pipeline.chains("bridge", hook):
             ctx = PacketContext(
@@ -288,8 +310,7 @@ class Journey(Walker):
                 iif=inport, oif=outport, arp=arp,
                 src_mac=arp.sha if arp else None,
                 dst_mac=(("ff:ff:ff:ff:ff:ff" if arp.op == 1 else arp.tha) if arp else None),
-                eth_proto=0x0806 if arp else
-                (0x0800 if skb.pkt.family == 4 else 0x86DD), mark=skb.mark if skb else 0,
+                eth_proto=_eth_proto(skb, arp), mark=skb.mark if skb else 0,
                 extra=(("logical_in", bridge if inport else None),
                        ("logical_out", bridge if outport else None)))
             res = self.walk(base, hook, ctx, direction or (skb.direction if skb else "original"))
@@ -300,7 +321,8 @@ class Journey(Walker):
                                 ("bridge", base.table.name, base.chain.name, "drop"))
         return None
 
-    def arp_hook(self, hook: str, arp: ArpInfo, iif, oif, direction) -> bool:
+    def arp_hook(self, hook: str, arp: ArpInfo, iif: str | None, oif: str | None,
+                 direction: str) -> bool:
         for base in self.pipeline.chains("arp", hook):
             ctx = PacketContext(pkt=None, family="arp", hook=hook, env=self.model, iif=iif,
                                 oif=oif, arp=arp, eth_proto=0x0806)
@@ -310,8 +332,23 @@ class Journey(Walker):
                 return False
         return True
 
-    def arp(self, bridge, att: Attachment, asker_ip, target_ip, host_asks: bool,
-            direction: str) -> bool:
+    def _host_sends(self, frame: ArpInfo, bridge: str, port: str, direction: str) -> bool:
+        """An ARP frame from the host out of bridge port `port`: arp OUTPUT, bridge OUTPUT and
+        POSTROUTING, stopping at the first that drops it."""
+        return (self.arp_hook("output", frame, None, bridge, direction)
+                and not self.bridge_hook(None, "output", None, port, bridge, frame, direction)
+                and not self.bridge_hook(None, "postrouting", None, port, bridge, frame,
+                                         direction))
+
+    def _host_receives(self, frame: ArpInfo, bridge: str, port: str, direction: str) -> bool:
+        """An ARP frame from bridge port `port` to the host: bridge PREROUTING and INPUT, arp
+        INPUT, stopping at the first that drops it."""
+        return (not self.bridge_hook(None, "prerouting", port, None, bridge, frame, direction)
+                and not self.bridge_hook(None, "input", port, None, bridge, frame, direction)
+                and self.arp_hook("input", frame, bridge, None, direction))
+
+    def arp(self, bridge: str, att: Attachment, asker_ip: IPv4Address | None,
+            target_ip: IPv4Address, host_asks: bool, direction: str) -> bool:
         """The ARP exchange a delivery over `bridge` needs (request and reply both must pass)."""
         asker = "host" if host_asks else att.container.name
         if (asker, target_ip) in self.neigh:
@@ -325,29 +362,15 @@ class Journey(Walker):
         if host_asks:
             req = ArpInfo(1, host_mac, asker_ip, "00:00:00:00:00:00", target_ip)
             rep = ArpInfo(2, cmac, target_ip, host_mac, asker_ip)
-            request_ok = (self.arp_hook("output", req, None, bridge, direction)
-                          and not self.bridge_hook(None, "output", None, att.port, bridge, req, direction)
-                          and not self.bridge_hook(None, "postrouting", None, att.port, bridge, req,
-                                                   direction))
-            ok = request_ok and (not self.bridge_hook(None, "prerouting", att.port, None, bridge, rep,
-                                                      direction)
-                                 and not self.bridge_hook(None, "input", att.port, None, bridge, rep,
-                                                          direction)
-                                 and self.arp_hook("input", rep, bridge, None, direction))
+            request_ok = self._host_sends(req, bridge, att.port, direction)
+            ok = request_ok and self._host_receives(rep, bridge, att.port, direction)
             target_side = att.container.name
             who = ("host", f"{target_ip}")
         else:
             req = ArpInfo(1, cmac, asker_ip, "00:00:00:00:00:00", target_ip)
             rep = ArpInfo(2, host_mac, target_ip, cmac, asker_ip)
-            request_ok = (not self.bridge_hook(None, "prerouting", att.port, None, bridge, req,
-                                               direction)
-                          and not self.bridge_hook(None, "input", att.port, None, bridge, req, direction)
-                          and self.arp_hook("input", req, bridge, None, direction))
-            ok = request_ok and (self.arp_hook("output", rep, None, bridge, direction)
-                                 and not self.bridge_hook(None, "output", None, att.port, bridge, rep,
-                                                          direction)
-                                 and not self.bridge_hook(None, "postrouting", None, att.port, bridge,
-                                                          rep, direction))
+            request_ok = self._host_receives(req, bridge, att.port, direction)
+            ok = request_ok and self._host_sends(rep, bridge, att.port, direction)
             target_side = "host"
             who = (att.container.name.lstrip("/"), f"{target_ip}")
         if request_ok:
@@ -360,13 +383,15 @@ class Journey(Walker):
                                   who[1], ok, "" if ok else "ARP request or reply filtered"))
         return ok
 
-    def _arp_between(self, bridge, src: Attachment, dst: Attachment, direction) -> bool:
+    def _arp_between(self, bridge: str, src: Attachment, dst: Attachment,
+                     direction: str) -> bool:
         req = ArpInfo(1, src.endpoint.mac, src.addr(4), "00:00:00:00:00:00", dst.addr(4))
         rep = ArpInfo(2, dst.endpoint.mac, dst.addr(4), src.endpoint.mac, src.addr(4))
         self.phase = f"arp {bridge}"
         ok = True
         for frame, a, b in ((req, src.port, dst.port), (rep, dst.port, src.port)):
-            for hook, i, o in (("prerouting", a, None), ("forward", a, b), ("postrouting", None, b)):
+            for hook, i, o in (("prerouting", a, None), ("forward", a, b),
+                               ("postrouting", None, b)):
                 if self.bridge_hook(None, hook, i, o, bridge, frame, direction):
                     ok = False
         self.trace.append(ArpStep(direction, self.phase, "who-has", str(src.addr(4)),
@@ -378,15 +403,27 @@ class Journey(Walker):
                                     oif or ""))
 
 
-def _where_name(where: tuple) -> str:
-    if where[0] == "iface":
-        return f"interface {where[1]}"
-    if where[0] == "container":
-        return f"container {where[1].container.name.lstrip('/')}"
-    return "a local socket of the host"
+def _eth_proto(skb: Skb | None, arp: ArpInfo | None) -> int:
+    """The frame's ethertype: ARP, else the IP version of the packet a frame without ARP has."""
+    if arp is not None or skb is None:  # bridge_hook gets a packet or an ARP frame, never neither
+        return 0x0806
+    return 0x0800 if skb.pkt.family == 4 else 0x86DD
 
 
-def martian_source(model, src, iif: str) -> str | None:
+# where an answer arrived: ("iface", name) | ("container", Attachment) | ("host",)
+Where = tuple[str, str] | tuple[str, Attachment] | tuple[str]
+
+
+def _where_name(where: Where) -> str:
+    if len(where) == 1:  # ("host",)
+        return "a local socket of the host"
+    what = where[1]
+    if isinstance(what, Attachment):  # ("container", att)
+        return f"container {what.container.name.lstrip('/')}"
+    return f"interface {what}"
+
+
+def martian_source(model: HostModel, src: IPAddress, iif: str) -> str | None:
     """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
     not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
     if src.is_multicast:

@@ -21,18 +21,20 @@ import ipaddress
 from nflens.ir.rules import Action
 from nflens.kernel import conntrack as ctmod
 from nflens.kernel import nat as natmod
-from nflens.kernel.chain import ChainWalker, Oracle, RuleRef
+from nflens.kernel.chain import ChainResult, ChainWalker, Oracle, RuleRef
 from nflens.kernel.context import PacketContext
 from nflens.kernel.hostmodel import HostModel
 from nflens.kernel.matches.xt_recent import RecentLists
 from nflens.kernel.pipeline import (
     CONNTRACK,
-    NAT,
     NAT_MANIP,
+    BaseChain,
     Pipeline,
 )
 from nflens.kernel.skb import Delivery, Skb
-from nflens.kernel.trace import ConntrackStep, HookStep, NatStep
+from nflens.kernel.trace import ConntrackStep, HookStep, NatStep, Step
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 ZERONET4 = ipaddress.ip_network("0.0.0.0/8")
@@ -50,7 +52,7 @@ class Walker:
     """Moves packets through the host model, appending steps to `trace`."""
 
     def __init__(self, model: HostModel, pipeline: Pipeline, ct: ctmod.Conntrack,
-                 oracle: Oracle, trace: list, unmodelled: list[str]):
+                 oracle: Oracle, trace: list[Step], unmodelled: list[str]):
         self.model = model
         self.pipeline = pipeline
         self.ct = ct
@@ -62,8 +64,9 @@ class Walker:
         self.phase = ""
 
     # --- hooks ---------------------------------------------------------------------------
-    def ip_hook(self, skb: Skb, hook: str, iif=None, oif=None, physin=None, physout=None,
-                bridged=False) -> Delivery | None:
+    def ip_hook(self, skb: Skb, hook: str, iif: str | None = None, oif: str | None = None,
+                physin: str | None = None, physout: str | None = None,
+                bridged: bool = False) -> Delivery | None:
         """Run every base chain of `hook`; None when the packet survives, else how it ended."""
         version = skb.pkt.family
         chains = self.pipeline.chains(version, hook)
@@ -72,20 +75,19 @@ class Walker:
             if ev == CONNTRACK:
                 self._conntrack_in(skb, iif)
                 continue
-            if ev == NAT:
+            if isinstance(ev, BaseChain):
+                end = self._run_chain(skb, ev, hook, iif, oif, physin, physout, bridged)
+            else:  # NAT, the only other pseudo-hook
                 end = self._nat_point(skb, hook, nat_chains, iif, oif, physin, physout, bridged)
-                if end:
-                    return end
-                continue
-            end = self._run_chain(skb, ev, hook, iif, oif, physin, physout, bridged)
             if end:
                 return end
         if hook in ("postrouting", "input") and skb.entry is not None:
             skb.entry.status.add("CONFIRMED")
         return None
 
-    def _ctx(self, skb: Skb, family: str, hook: str, iif, oif, physin, physout, bridged,
-             table: str = ""):
+    def _ctx(self, skb: Skb, family: str, hook: str, iif: str | None, oif: str | None,
+             physin: str | None, physout: str | None, bridged: bool,
+             table: str = "") -> PacketContext:
         ct = ctmod.view(skb.entry, skb.ctdir, skb.untracked, skb.related) \
             if (skb.entry or skb.untracked) else None
         return PacketContext(
@@ -95,7 +97,8 @@ class Walker:
             uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
             extra=(("table", table), ("recent", self.recent)))
 
-    def walk(self, base, hook: str, ctx: PacketContext, direction: str):
+    def walk(self, base: BaseChain, hook: str, ctx: PacketContext,
+             direction: str) -> ChainResult:
         """Run one base chain; its HookStep goes before the rule steps it produced."""
         walker = ChainWalker(base.table, self.oracle, self.trace, direction, self.phase,
                              self.pipeline.indexes)
@@ -107,7 +110,9 @@ class Walker:
         self.unmodelled.extend(res.unmodelled)
         return res
 
-    def _run_chain(self, skb, base, hook, iif, oif, physin, physout, bridged) -> Delivery | None:
+    def _run_chain(self, skb: Skb, base: BaseChain, hook: str, iif: str | None,
+                   oif: str | None, physin: str | None, physout: str | None,
+                   bridged: bool) -> Delivery | None:
         ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
                         base.table.name)
         res = self.walk(base, hook, ctx, skb.direction)
@@ -125,12 +130,12 @@ class Walker:
             return Delivery("rejected", f"rejected ({res.reject_with})", skb, res.by)
         return None
 
-    def _conntrack_in(self, skb: Skb, iif) -> None:
+    def _conntrack_in(self, skb: Skb, iif: str | None) -> None:
         if skb.untracked:
             self.trace.append(ConntrackStep(skb.direction, self.phase, "UNTRACKED", "", "",
                                             "NOTRACK in raw: conntrack skipped"))
             return
-        if skb.related:
+        if skb.related and skb.entry is not None:  # simulate sets related only with the entry
             self.trace.append(ConntrackStep(skb.direction, self.phase, "RELATED", skb.ctdir,
                                             skb.entry.describe(), "an ICMP error about it"))
             return
@@ -152,11 +157,14 @@ class Walker:
         else:
             skb.entry, skb.ctdir = self.ct.create(skb.pkt), "ORIGINAL"
             note = "new entry"
-        state = ctmod.view(skb.entry, skb.ctdir).state
+        entry = skb.entry
+        state = ctmod.state_of(entry, skb.ctdir)
         self.trace.append(ConntrackStep(skb.direction, self.phase, state, skb.ctdir,
-                                        skb.entry.describe(), note))
+                                        entry.describe(), note))
 
-    def _nat_point(self, skb, hook, nat_chains, iif, oif, physin, physout, bridged):
+    def _nat_point(self, skb: Skb, hook: str, nat_chains: list[BaseChain], iif: str | None,
+                   oif: str | None, physin: str | None, physout: str | None,
+                   bridged: bool) -> Delivery | None:
         entry = skb.entry
         if entry is None or skb.untracked or skb.related:
             return None
@@ -184,14 +192,17 @@ class Walker:
                                       skb.direction == "reply" else "rule"))
         return None
 
-    def _bind(self, skb, action: Action, ref: RuleRef | None, hook, iif, oif) -> bool:
+    def _bind(self, skb: Skb, action: Action, ref: RuleRef | None, hook: str,
+              iif: str | None, oif: str | None) -> bool:
         oif_addr = self._primary_addr(oif, skb.pkt.family, skb.pkt.dst)
         iif_addr = (ipaddress.ip_address("127.0.0.1" if skb.pkt.family == 4 else "::1")
                     if hook == "output" else self._primary_addr(iif, skb.pkt.family, None))
+        assert skb.entry is not None  # _nat_point binds only a tracked packet's entry
         bound = natmod.bind(skb.entry, action, hook, oif_addr=oif_addr, iif_addr=iif_addr)
         return bound is not None
 
-    def _primary_addr(self, iface, version, dst):
+    def _primary_addr(self, iface: str | None, version: int,
+                      dst: IPAddress | None) -> IPAddress | None:
         if iface is None:
             return None
         i = self.model.host.interface(iface)

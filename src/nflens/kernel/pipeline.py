@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from nflens.ir.rules import Chain, Ruleset, Table
 
-FAMILIES_FOR: dict[int | str, tuple[str, ...]] = {4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
+FAMILIES_FOR: dict[int | str, tuple[str, ...]] = {
+    4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
 PRIO_CONNTRACK = -200
 PRIO_NAT_DST = -100
 PRIO_NAT_SRC = 100

@@ -2,6 +2,11 @@
 whose other fields are fixed. It lives in the kernel beside `MatchResult` because the match
 modules build it; the symbolic layer (symbolic/matrix.py) only combines regions.
 
+The integer-range algebra every address set is built with lives here too, once (the kernel
+layer, because the match modules use it and the kernel imports nothing above it): `merge`
+(union), `subtract`, `complement`, and `Region`'s intersection. analysis/partition.py and
+symbolic/matrix.py use these; the top of an address axis is `ir.packet.max_address`.
+
 A Region is a conjunction: source intervals, destination intervals (None = any), and the
 conditions that could not be decided (`unknown`, named), or `empty`. The match modules build
 them (`constrain(match, ctx)` next to `evaluate`): address options become intervals, every
@@ -10,12 +15,45 @@ other option is decided by the module's own `evaluate` on the fixed fields — o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from nflens.kernel.context import Unknown
 
 Intervals = tuple[tuple[int, int], ...]
+
+
+def merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of inclusive integer ranges: sorted, disjoint, overlapping or adjacent ones
+    joined."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def subtract(a: Iterable[tuple[int, int]],
+             b: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Integer ranges in `a` and not in `b` (sorted and disjoint)."""
+    out = []
+    bs = merge(b)
+    for lo, hi in merge(a):
+        cur = lo
+        for blo, bhi in bs:
+            if bhi < cur or blo > hi:
+                continue
+            if blo > cur:
+                out.append((cur, blo - 1))
+            cur = max(cur, bhi + 1)
+            if cur > hi:
+                break
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
 
 
 def _intersect(a: Intervals | None, b: Intervals | None) -> Intervals | None:
@@ -35,15 +73,10 @@ def _intersect(a: Intervals | None, b: Intervals | None) -> Intervals | None:
     return tuple(out)
 
 
-def complement(a: Intervals, top: int) -> Intervals:
-    out, cur = [], 0
-    for lo, hi in sorted(a):
-        if lo > cur:
-            out.append((cur, lo - 1))
-        cur = max(cur, hi + 1)
-    if cur <= top:
-        out.append((cur, top))
-    return tuple(out)
+def complement(a: Iterable[tuple[int, int]], top: int) -> Intervals:
+    """The ranges of 0..top that `a` does not cover (the axis of one IP version, `top` its
+    `max_address`)."""
+    return tuple(subtract(((0, top),), a))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class PacketStep(Step):
     """The packet as it is at this point (shown at phase boundaries)."""
 
     packet: str = ""
-    where: str = ""
+    where: str | None = ""  # None: out by a route without a device (a multipath route's)
     kind = "packet"
 
 

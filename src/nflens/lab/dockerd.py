@@ -40,6 +40,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import subprocess
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class Dockerd:
         self.daemon_json = self.run_dir / "daemon.json"
         self.log = self.run_dir / "dockerd.log"
         self._client = None
-        self._proc = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -144,9 +145,12 @@ class Dockerd:
         import docker
 
         deadline = time.monotonic() + timeout
+        proc = self._proc
+        if proc is None:
+            raise ToolError("dockerd was not started")
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ToolError(f"dockerd exited with {self._proc.returncode}: {self._tail()}")
+            if proc.poll() is not None:
+                raise ToolError(f"dockerd exited with {proc.returncode}: {self._tail()}")
             if self.sock.exists():
                 try:
                     client = docker.DockerClient(base_url=self.url, timeout=30)

@@ -12,14 +12,15 @@ namespace's own (net.* is per network namespace).
 
 firewalld (Debian 1.3, nftables backend) needs a system D-Bus: its own `dbus-daemon --system
 --nofork` on the private /run/dbus (not --fork: Lab.spawn records the daemon's own pid before it
-runs, so nothing depends on a pid file), then `firewalld --nofork --nopid --log-target console` (no pid file,
-no /var/log/firewalld). polkitd is D-Bus-activated by that bus when firewall-cmd first asks;
-it lives in the host's namespaces, so teardown finds it there. dockerd starts *after* firewalld
-in the same mount namespace, so it finds firewalld on the bus. Seen in the lab: dockerd 20.10
-puts its bridges in a `docker` zone (target ACCEPT, written to zones/docker.xml) and makes
-firewalld reload, which drops every runtime-only change — so the scenarios configure with
-`--permanent` and `--reload`, as an admin must; dockerd 28.5.2 also creates the
-`docker-forwarding` policy (policies/docker-forwarding.xml, filter_FWD_policy_docker-forwarding).
+runs, so nothing depends on a pid file), then `firewalld --nofork --nopid --log-target console`
+(no pid file, no /var/log/firewalld). polkitd is D-Bus-activated by that bus when firewall-cmd
+first asks; it lives in the host's namespaces, so teardown finds it there. dockerd starts
+*after* firewalld in the same mount namespace, so it finds firewalld on the bus. Seen in the
+lab: dockerd 20.10 puts its bridges in a `docker` zone (target ACCEPT, written to
+zones/docker.xml) and makes firewalld reload, which drops every runtime-only change — so the
+scenarios configure with `--permanent` and `--reload`, as an admin must; dockerd 28.5.2 also
+creates the `docker-forwarding` policy (policies/docker-forwarding.xml,
+filter_FWD_policy_docker-forwarding).
 Every process is started through `Lab.spawn` (recorded before it runs), the mount namespace's
 file and mounts are registered mount roots: teardown and cleanup_stale remove them.
 """

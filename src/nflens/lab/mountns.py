@@ -33,6 +33,7 @@ from pathlib import Path
 
 from nflens.errors import ToolError
 from nflens.lab.netns import Lab, run_in
+from nflens.proc import Completed
 
 # The new namespace starts as a copy of the machine's mounts, other labs' namespace files
 # (/run/netns/*, dockerd's netns mounts) included: holding those copies would keep their network
@@ -88,8 +89,7 @@ class HostMounts:
             shutil.copy2(origin, dest)
         return [f"mount --bind {shlex.quote(str(dest))} {shlex.quote(str(src))}"]
 
-    def sh(self, line: str, timeout: float = 60, check: bool = True
-           ) -> subprocess.CompletedProcess:
+    def sh(self, line: str, timeout: float = 60, check: bool = True) -> Completed:
         """One shell line in the host's network and mount namespaces."""
         return run_in(self.ns, ["sh", "-c", line], timeout=timeout, check=check,
                       mount=self.file)

@@ -27,15 +27,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, Completed, ProcessRunner, starttime
 from nflens.proc import nsenter as proc_nsenter
 
 PREFIX = "nfl-"
+# what signal.signal returns and takes: a handler, SIG_DFL / SIG_IGN, or None (not from Python)
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 STATE_ROOT = Path("/run/nflens-lab")
 DATA_ROOT = Path("/var/lib/nflens-lab")
 NETNS_DIR = Path("/run/netns")
@@ -118,7 +122,7 @@ class Lab:
         self.state_dir = STATE_ROOT / self.id
         self.data_dir = DATA_ROOT / self.id
         self.state = LabState(self.id, os.getpid(), _starttime(os.getpid()), keep=keep)
-        self._old_handlers: dict[int, object] = {}
+        self._old_handlers: dict[int, _Handler] = {}
         self._torn_down = False
 
     # -- registry ---------------------------------------------------------------------------
@@ -279,7 +283,7 @@ def _pids_in_netns(inodes: set[tuple[int, int]]) -> set[int]:
 
 def _cgroup_dirs(name: str) -> list[Path]:
     """Every directory of cgroup `name` (dockerd's --cgroup-parent) in every v1/v2 hierarchy."""
-    dirs = []
+    dirs: list[Path] = []
     if not CGROUP_ROOT.is_dir():
         return dirs
     for hierarchy in CGROUP_ROOT.iterdir():
@@ -292,7 +296,7 @@ def _cgroup_dirs(name: str) -> list[Path]:
 
 
 def _pids_in_cgroups(names: list[str]) -> set[int]:
-    pids = set()
+    pids: set[int] = set()
     for name in names:
         for d in _cgroup_dirs(name):
             with contextlib.suppress(OSError):
@@ -386,11 +390,11 @@ def teardown_state(state: LabState) -> list[str]:
             with contextlib.suppress(OSError):
                 d.rmdir()
     problems += _remove_netns(state.netns)
-    for d in sorted(state.dirs, key=lambda p: -p.count("/")):
-        if _mounts_under([d]):
-            problems.append(f"{d} still has mounts; left in place")
+    for dirname in sorted(state.dirs, key=lambda p: -p.count("/")):
+        if _mounts_under([dirname]):
+            problems.append(f"{dirname} still has mounts; left in place")
             continue
-        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(dirname, ignore_errors=True)
     state_dir = STATE_ROOT / state.id
     if not _mounts_under([str(state_dir)]):
         shutil.rmtree(state_dir, ignore_errors=True)

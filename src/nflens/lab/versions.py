@@ -212,11 +212,13 @@ def _unpack(v: DockerVersion, debs: list[tuple[Package, str, Path]]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{v.version}-", dir=target.parent))
     try:
-        manifest = {"version": v.version, "packages": {}, "sha256": {}}
+        packages: dict[str, str] = {}
+        sha256: dict[str, str] = {}
+        manifest = {"version": v.version, "packages": packages, "sha256": sha256}
         for pkg, ver, deb in debs:
             _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"unpack {deb.name}")
-            manifest["packages"][pkg.name] = ver
-            manifest["sha256"][deb.name] = hashlib.sha256(deb.read_bytes()).hexdigest()
+            packages[pkg.name] = ver
+            sha256[deb.name] = hashlib.sha256(deb.read_bytes()).hexdigest()
             deb.unlink()  # unpacked: the .deb is not needed again
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         tmp.chmod(0o755)
@@ -307,10 +309,12 @@ class PrivateApt:
         self._failed: VersionMissing | None = None
 
     def options(self) -> list[str]:
-        return ["-o", f"Dir::Etc::SourceList={self.sources}", "-o", "Dir::Etc::SourceParts=/dev/null",
+        return ["-o", f"Dir::Etc::SourceList={self.sources}",
+                "-o", "Dir::Etc::SourceParts=/dev/null",
                 "-o", f"Dir::State::Lists={self.root / 'lists'}",
                 "-o", f"Dir::Cache={self.root / 'cache'}",
-                "-o", "Dir::Etc::Preferences=/dev/null", "-o", "Dir::Etc::PreferencesParts=/dev/null",
+                "-o", "Dir::Etc::Preferences=/dev/null",
+                "-o", "Dir::Etc::PreferencesParts=/dev/null",
                 "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1", "-q"]
 
     def update(self, log: Log) -> None:

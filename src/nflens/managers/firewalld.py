@@ -106,8 +106,8 @@ def zone_items(file: str, text: str) -> list[ZoneItem]:
             out.append(ZoneItem(file, zone, el.tag, f"{el.tag} {value}", address=value,
                                 line=line))
         elif el.tag == "forward-port":
-            out.append(ZoneItem(file, zone, "forward-port",
-                                "forward-port " + " ".join(f"{k}={v}" for k, v in el.attrib.items()),
+            attrs = " ".join(f"{k}={v}" for k, v in el.attrib.items())
+            out.append(ZoneItem(file, zone, "forward-port", f"forward-port {attrs}",
                                 port=el.get("port", ""), proto=el.get("protocol", ""),
                                 line=line))
         elif el.tag == "rule":

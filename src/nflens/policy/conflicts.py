@@ -14,9 +14,11 @@ on the resolved statements, and makes the plan NOT OK, naming the statement that
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nflens.policy.resolve import EgressRule, Net, Resolved, ToHostRule
+from nflens.policy.resolve import EgressRule, InboundPort, Net, Resolved, ToHostRule
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,16 @@ def _covers(first: tuple[Net, ...] | None, later: tuple[Net, ...] | None) -> boo
         return True
     if later is None:
         return False
-    return all(any(n.version == f.version and n.subnet_of(f) for f in first) for n in later)
+    return all(any(_within(n, f) for f in first) for n in later)
+
+
+def _within(inner: Net, outer: Net) -> bool:
+    """`inner` lies inside `outer`; never across IP versions (where subnet_of raises)."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
 
 
 def _sources(nets: tuple[Net, ...] | None) -> str:
@@ -41,7 +52,7 @@ def _sources(nets: tuple[Net, ...] | None) -> str:
 
 def _inbound(res: Resolved) -> list[Conflict]:
     out = []
-    first: dict[tuple, object] = {}
+    first: dict[tuple[object, ...], InboundPort] = {}
     for st in res.inbound:
         key = (st.target.container, st.target.bridge, st.host_port, st.container_port, st.proto)
         earlier = first.setdefault(key, st)
@@ -55,7 +66,7 @@ def _inbound(res: Resolved) -> list[Conflict]:
     return out
 
 
-def _scoped(kind: str, statements: list[EgressRule] | list[ToHostRule]) -> list[Conflict]:
+def _scoped(kind: str, statements: Sequence[EgressRule | ToHostRule]) -> list[Conflict]:
     out = []
     for i, st in enumerate(statements):
         for earlier in statements[:i]:

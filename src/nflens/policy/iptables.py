@@ -87,7 +87,7 @@ def current_lines(host: Host, version: int, chain: str) -> list[str] | None:
 
 
 def _jump_first(lines: list[str] | None, chain: str, target: str) -> bool:
-    return bool(lines) and lines[0] == f"-A {chain} -j {target}"
+    return bool(lines and lines[0] == f"-A {chain} -j {target}")
 
 
 def desired(compiled: Compiled, host: Host, version: int) -> dict[str, list[str]]:
@@ -134,6 +134,8 @@ def with_policy(host: Host, compiled: Compiled) -> Host:
         family = FAMILY[version]
         new = desired(compiled, host, version)
         old = _table(host, version)
+        if old is None:  # families() lists only the versions that have the table
+            continue
         text = "\n".join(["*filter", *BASE] + [f":{c} - [0:0]" for c in new if c != "INPUT"]
                          + [line for lines in new.values() for line in lines] + ["COMMIT"])
         parsed = xt.parse(text + "\n", f"<policy {family}>", family=family).tables[0]

@@ -54,6 +54,7 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> A
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, path + (i,), lines, file) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)  # composed YAML: mappings, sequences, scalars
     return _scalar(node)
 
 

@@ -105,7 +105,8 @@ class Resolver:
         self.out.groups = {name: self.addresses((name,)) or () for name in policy.groups}
 
     # --- names -> addresses ------------------------------------------------------------------
-    def addresses(self, names: tuple[str, ...], seen: tuple[str, ...] = ()) -> tuple[Net, ...] | None:
+    def addresses(self, names: tuple[str, ...],
+                  seen: tuple[str, ...] = ()) -> tuple[Net, ...] | None:
         """CIDRs and group names -> networks; None when one of them is `any`."""
         out: list[Net] = []
         for name in names:
@@ -143,6 +144,7 @@ class Resolver:
             if not found:
                 self.out.warnings.append(f"label {sel.label}: no running container has it")
             return found
+        assert sel.network is not None  # the schema: exactly one of container, label, network
         net = self.network(sel.network)
         return [c for c in self.running() if any(e.network == net.name for e in c.endpoints)]
 
@@ -211,7 +213,9 @@ class Resolver:
     def scoped(self, sel: Selector) -> list[tuple[str, tuple[Net, ...] | None]]:
         """(bridge, sources) pairs a per-network/per-container statement applies to."""
         if sel.network:
-            return [(self.network(sel.network).bridge, None)]
+            bridge = self.network(sel.network).bridge
+            assert bridge  # network() refuses a network without a bridge
+            return [(bridge, None)]
         return [(t.bridge, t.addrs) for c in self.containers(sel) for t in self.targets(c)]
 
     def egress(self, eg: EgressSpec, sel: Selector, label: str) -> None:
@@ -230,7 +234,8 @@ class Resolver:
     def run(self) -> Resolved:
         p = self.policy
         for i, rule in enumerate(p.inbound.ports):
-            self.inbound(rule, f"inbound.ports[{i}] ({rule.describe()} port {rule.port}/{rule.proto})")
+            self.inbound(rule, f"inbound.ports[{i}] ({rule.describe()} "
+                               f"port {rule.port}/{rule.proto})")
         if p.inbound.default == "closed":
             self.out.closed_bridges = sorted({n.bridge for n in self.host.docker.networks
                                               if n.bridge and n.driver == "bridge"})
@@ -256,7 +261,8 @@ class Resolver:
             sel = Selector(container=name)
             where = f"label of {name}"
             for rule in cp.inbound:
-                pr = PortRule(container=name, port=rule.port, proto=rule.proto, sources=rule.sources)
+                pr = PortRule(container=name, port=rule.port, proto=rule.proto,
+                              sources=rule.sources)
                 self.inbound(pr, f"{where}: inbound port {rule.port}/{rule.proto}")
             if cp.egress is not None:
                 self.egress(cp.egress, sel, f"{where}: egress")
@@ -271,11 +277,12 @@ def _dests(eg: EgressSpec) -> tuple[Dest, ...]:
 def _bindings(c: Container, port: int, proto: str) -> list[tuple[int, int]]:
     """(host port, container port) of the bindings the user means: the host port when one
     matches (what they type in a browser), else the container port."""
-    bound = [b for b in c.ports if b.proto == proto and b.host_port is not None]
-    by_host = sorted({(b.host_port, b.container_port) for b in bound if b.host_port == port})
+    bound = [(b.host_port, b.container_port) for b in c.ports
+             if b.proto == proto and b.host_port is not None]
+    by_host = sorted({(h, cp) for h, cp in bound if h == port})
     if by_host:
         return by_host
-    return sorted({(b.host_port, b.container_port) for b in bound if b.container_port == port})
+    return sorted({(h, cp) for h, cp in bound if cp == port})
 
 
 def _published(c: Container) -> str:

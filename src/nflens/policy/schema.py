@@ -37,6 +37,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from nflens.errors import ParseError, PolicyError
 from nflens.policy.loader import Located, load_file, load_yaml
@@ -189,7 +190,7 @@ def _cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise ValueError(f"{text!r} is neither a CIDR nor a group name") from None
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     loc = ".".join("from" if p == "sources" else str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     return f"{loc}: {msg}" if loc else msg

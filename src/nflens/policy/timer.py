@@ -4,10 +4,11 @@ Started detached by apply.py *before* the apply changes anything. It imports wha
 writes "ready" on FD (the apply waits for that line), then waits for the apply's record (named
 by TOKEN; the apply writes it right after) for at most RECORD_WAIT seconds. From then on, until
 the record is gone (confirmed, rolled back) or replaced, it sleeps until the record's deadline
-and rolls back. The deadline moves when the apply finishes ("confirm timeout from now"; the apply sends
-SIGUSR1 so the timer re-reads it at once); an apply that crashed half-way never moved it, so it
-is rolled back at the first deadline (confirm timeout + apply.APPLY_GRACE). Waiting for the lock
-(an apply or a `confirm` running at the deadline) is long: a settle never stops half-way.
+and rolls back. The deadline moves when the apply finishes ("confirm timeout from now"; the
+apply sends SIGUSR1 so the timer re-reads it at once); an apply that crashed half-way never
+moved it, so it is rolled back at the first deadline (confirm timeout + apply.APPLY_GRACE).
+Waiting for the lock (an apply or a `confirm` running at the deadline) is long: a settle never
+stops half-way.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ RECONNECTED = {"Type": "daemon", "Action": "reconnect"}
 
 
 def relevant(event: dict[str, Any]) -> bool:
-    kind = event.get("Type") or event.get("type")
+    kind = event.get("Type") or event.get("type") or ""
     action = (event.get("Action") or event.get("status") or "").split(":")[0]
     return action in RELEVANT.get(kind, set())
 
@@ -56,7 +56,7 @@ class Debouncer:
         self.seen.append(event)
 
     def due(self, now: float) -> bool:
-        if self.first is None:
+        if self.first is None or self.last is None:  # set together by feed()
             return False
         return now - self.last >= self.quiet or now - self.first >= self.max_wait
 

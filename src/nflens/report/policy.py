@@ -21,7 +21,8 @@ def _stopped(result) -> str:
 
 def render_plan(plan, console: Console, show_payload: bool = False) -> None:
     v = plan.verification
-    console.print(literal(f"Policy plan for {plan.before.name} — dialect {plan.dialect}", style="bold"))
+    console.print(literal(f"Policy plan for {plan.before.name} — dialect {plan.dialect}",
+                          style="bold"))
     for w in plan.resolved.warnings:
         console.print(literal(f"warning: {w}", style="yellow"))
     console.rule("Rules: what changes")
@@ -66,7 +67,8 @@ def _changes(v, console: Console) -> None:
         table.add_column(col)
     for j in changes:
         why = literal(j.statement) if j.statement else Text("UNINTENDED", style="bold red")
-        table.add_row(literal(j.probe.flow.name), Text(j.before.verdict, VERDICT_STYLE[j.before.verdict]),
+        table.add_row(literal(j.probe.flow.name),
+                      Text(j.before.verdict, VERDICT_STYLE[j.before.verdict]),
                       Text(j.after.verdict, VERDICT_STYLE[j.after.verdict]), why)
     console.print(table)
 

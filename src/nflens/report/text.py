@@ -93,9 +93,9 @@ def render_what_if(change, console: Console) -> None:
         ref = after.stopped_at
         src = ref.rule.source
         where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
-        console.print(literal("  then stopped by: ") + literal(f"{ref.family} {ref.table} {ref.chain} "
-                                                          f"({where}): ") +
-                      literal(ref.rule.text, style="yellow"))
+        console.print(literal("  then stopped by: ")
+                      + literal(f"{ref.family} {ref.table} {ref.chain} ({where}): ")
+                      + literal(ref.rule.text, style="yellow"))
 
 
 def _line(step, verbose: bool) -> Text | None:
@@ -109,7 +109,8 @@ def _line(step, verbose: bool) -> Text | None:
             return None
         mark = {True: "✔", False: "·", "unknown": "?"}.get(step.matched, "?")
         where = f"{step.file}:{step.line}" if step.file else f"#{step.index}"
-        style = "green" if step.matched is True else ("yellow" if step.matched == "unknown" else "dim")
+        style = ("green" if step.matched is True
+                 else "yellow" if step.matched == "unknown" else "dim")
         text = literal(f"{mark} {step.chain}#{step.index} {where}  {step.rule}", style=style)
         if step.action and step.matched is True:
             text += literal(f"  => {step.action}", style="bold")
@@ -126,8 +127,8 @@ def _line(step, verbose: bool) -> Text | None:
     if isinstance(step, RouteStep):
         return literal(f"route {step.dst}: {step.decision} via {step.route}", style="cyan")
     if isinstance(step, BridgeStep):
-        return literal(f"bridge {step.bridge}: {step.in_port or 'host'} → {step.out_port or 'host'} "
-                    f"{step.note}", style="cyan")
+        return literal(f"bridge {step.bridge}: {step.in_port or 'host'} → "
+                       f"{step.out_port or 'host'} {step.note}", style="cyan")
     if isinstance(step, ArpStep):
         ok = "ok" if step.ok else "FAILED"
         return literal(f"ARP {step.sender} asks who-has {step.target}: {ok} {step.note}",

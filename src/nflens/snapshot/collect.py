@@ -172,8 +172,9 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
 
     `docker_host` is passed to `docker -H`; inside a namespace Docker is only asked when it is
     given. `persist_root` (default / on the live host, nothing inside a namespace) is where
-    the persistence files are read from (snapshot/persist.py). `daemon_json` overrides /etc/docker/daemon.json (read on the host, outside a netns,
-    unless given). Raises ToolError when the namespace does not exist or nsenter is missing.
+    the persistence files are read from (snapshot/persist.py). `daemon_json` overrides
+    /etc/docker/daemon.json (read on the host, outside a netns, unless given). Raises
+    ToolError when the namespace does not exist or nsenter is missing.
     """
     out_dir = Path(out_dir)
     if netns is not None:

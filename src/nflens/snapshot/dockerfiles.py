@@ -51,7 +51,8 @@ def _endpoint(name: str, ep: dict) -> ContainerEndpoint:
     return ContainerEndpoint(
         network=name,
         ipv4=ipaddress.IPv4Interface(f"{ip4}/{ep.get('IPPrefixLen') or 32}") if ip4 else None,
-        ipv6=ipaddress.IPv6Interface(f"{ip6}/{ep.get('GlobalIPv6PrefixLen') or 128}") if ip6 else None,
+        ipv6=(ipaddress.IPv6Interface(f"{ip6}/{ep.get('GlobalIPv6PrefixLen') or 128}")
+              if ip6 else None),
         gateway4=ipaddress.IPv4Address(ep["Gateway"]) if ep.get("Gateway") else None,
         gateway6=ipaddress.IPv6Address(ep["IPv6Gateway"]) if ep.get("IPv6Gateway") else None,
         mac=(ep.get("MacAddress") or "").lower() or None,
@@ -75,7 +76,8 @@ def container(obj: dict, file: str) -> Container:
             id=obj["Id"],
             name=str(obj.get("Name", obj["Id"][:12])).lstrip("/"),
             running=running,
-            endpoints=tuple(_endpoint(n, ep or {}) for n, ep in (settings.get("Networks") or {}).items()),
+            endpoints=tuple(_endpoint(n, ep or {})
+                            for n, ep in (settings.get("Networks") or {}).items()),
             ports=tuple(dict.fromkeys(ports)),
             exposed=tuple(_port_key(k) for k in (config.get("ExposedPorts") or {})),
             labels=tuple(sorted((config.get("Labels") or {}).items())),

@@ -147,15 +147,16 @@ def _sockets(d: _Dir):
 def _sysctls(d: _Dir):
     text = d.text("sysctl.txt")
     if text is None:
-        d.missing("sysctl.txt", "assumed net.ipv4.ip_forward=1, net.bridge.bridge-nf-call-iptables=1 "
+        d.missing("sysctl.txt", "assumed net.ipv4.ip_forward=1, "
+                  "net.bridge.bridge-nf-call-iptables=1 "
                   "and net.bridge.bridge-nf-call-ip6tables=1 (Docker sets them)")
         return ()
     values = hostfiles.sysctls(text, d.path("sysctl.txt"))
     keys = {k for k, _ in values}
     for key in DOCKER_SYSCTLS:
         if key not in keys:
-            d.assumptions.append(f"sysctl.txt has no {key}: assumed 1 (Docker sets it"
-                                 + ("; br_netfilter may not be loaded)" if "bridge" in key else ")"))
+            why = "; br_netfilter may not be loaded)" if "bridge" in key else ")"
+            d.assumptions.append(f"sysctl.txt has no {key}: assumed 1 (Docker sets it{why}")
     return values
 
 

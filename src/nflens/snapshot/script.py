@@ -52,7 +52,8 @@ _HEAD = r'''#!/bin/sh
 set -u
 
 usage() {
-  echo "usage: sh collect.sh [--tar FILE.tar.gz] [--docker-host URL] [--no-docker] [--root DIR] [DIR]"
+  echo "usage: sh collect.sh [--tar FILE.tar.gz] [--docker-host URL] [--no-docker]" \
+    "[--root DIR] [DIR]"
 }
 die() { echo "collect.sh: $*" >&2; exit 2; }
 

@@ -29,7 +29,7 @@ from nflens.ir.rules import Action, Chain, Opt, Ruleset, Table, XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
 from nflens.kernel.loops import check_loadable
 from nflens.kernel.matches import lookup
-from nflens.kernel.region import EMPTY, FULL, NULL_HOST, Region, complement
+from nflens.kernel.region import EMPTY, FULL, NULL_HOST, Region, complement, merge
 
 FFFUU_KNOWN = {("ip", "src"), ("ip", "dst"), ("ip", "proto"), ("ip", "in"), ("ip", "out"),
                ("iprange", "src-range"), ("iprange", "dst-range"), ("tcp", "sport"),
@@ -386,20 +386,10 @@ def _classes(version, src_axis: Axis, dst_axis: Axis, acc: Sets, notes) -> Matri
     for k, g in enumerate(order):
         for i in g:
             cls_of[i] = k
-    classes = [_merge([common.atom_range(i) for i in g]) for g in order]
+    classes = [merge([common.atom_range(i) for i in g]) for g in order]  # atoms: disjoint
     reps = [g[0] for g in order]
     edges = [(a, b) for a, i in enumerate(reps) for b, j in enumerate(reps) if rows[i] >> j & 1]
     return Matrix(version, classes, edges, notes)
-
-
-def _merge(ranges):
-    out = []
-    for lo, hi in sorted(ranges):
-        if out and lo == out[-1][1] + 1:
-            out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
 
 
 __all__ = ["Matrix", "MatrixError", "service_matrix"]
@@ -428,7 +418,7 @@ def parse_ipassmt(text: str, file: str = "<ipassmt>") -> dict[str, list[tuple[in
                 raise ParseError(f"bad address {item!r} for {iface}: {exc}", file, line) from exc
         if neg:
             v6 = any(hi > 2**32 for _, hi in ranges)
-            ranges = list(complement(tuple(sorted(ranges)), max_address(6 if v6 else 4)))
+            ranges = list(complement(ranges, max_address(6 if v6 else 4)))
         out[iface] = sorted(ranges)
     if not out:
         raise ParseError("no `IFACE = [...]` entry found", file, 1)

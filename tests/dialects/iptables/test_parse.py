@@ -95,7 +95,8 @@ def test_ipv6_dump_and_bracketed_nat_destination():
 
 
 def test_unknown_extension_is_kept_and_reported_with_its_line():
-    rs = iptables.parse("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m frobnicate --level 3 -j DROP\nCOMMIT\n")
+    rs = iptables.parse("*filter\n:INPUT ACCEPT [0:0]\n"
+                        "-A INPUT -m frobnicate --level 3 -j DROP\nCOMMIT\n")
     rule = rs.tables[0].chains[0].rules[0]
     assert rule.exprs[0].name == "frobnicate"
     assert rs.unsupported[0].line == 3

@@ -18,11 +18,13 @@ from tests.kernel.hosts import docker_host
 
 
 def _filter(*rules: str, table: str = "filter", chain: str = "INPUT") -> str:
-    return f"*{table}\n:{chain} ACCEPT [0:0]\n" + "".join(f"-A {chain} {r}\n" for r in rules) + "COMMIT\n"
+    body = "".join(f"-A {chain} {r}\n" for r in rules)
+    return f"*{table}\n:{chain} ACCEPT [0:0]\n{body}COMMIT\n"
 
 
 def _flow(src: str, port: int = 8000) -> Flow:
-    return Flow("t", Endpoint(iface="eth0", src=ip.ip_address(src)), ip.ip_address("10.99.0.1"), port)
+    return Flow("t", Endpoint(iface="eth0", src=ip.ip_address(src)), ip.ip_address("10.99.0.1"),
+                port)
 
 
 def _run(text: str, src: str = "10.99.0.2"):
@@ -67,7 +69,8 @@ def test_a_target_with_unmodelled_consequences_is_named_and_makes_the_flow_uncer
 def test_an_unknown_target_with_options_is_kept_opaque_not_refused():
     rs = iptables.parse(_filter("-j FOOBAR --frob 1 2 --flag"), "r.save", family="ip")
     (rule,) = rs.tables[0].chains[0].rules
-    assert rule.exprs[-1].get("name") == "FOOBAR" and "--frob 1 2 --flag" in rule.exprs[-1].get("args")
+    assert rule.exprs[-1].get("name") == "FOOBAR"
+    assert "--frob 1 2 --flag" in rule.exprs[-1].get("args")
     assert [u.line for u in rs.unsupported] == [3]
 
 
@@ -78,8 +81,9 @@ def test_a_non_contiguous_netmask_matches_exactly_what_the_kernel_compares():
     assert str(rule.exprs[0].opts[0].value) == "10.0.0.13/255.0.0.255"
     assert _run(text, "10.99.0.13").verdict == "deny"  # (addr & mask) == 10.0.0.13
     assert _run(text, "10.99.0.14").verdict == "allow"
-    assert _run(_filter("! -s 10.11.12.13/255.0.0.255 -p tcp -j DROP"), "10.99.0.13").verdict == "allow"
-    assert _run(_filter("! -s 10.11.12.13/255.0.0.255 -p tcp -j DROP"), "10.99.0.14").verdict == "deny"
+    masked = _filter("! -s 10.11.12.13/255.0.0.255 -p tcp -j DROP")
+    assert _run(masked, "10.99.0.13").verdict == "allow"
+    assert _run(masked, "10.99.0.14").verdict == "deny"
 
 
 def test_a_non_contiguous_netmask_is_exact_on_the_symbolic_side_too():
@@ -196,7 +200,8 @@ def test_a_backwards_udp_range_is_kept_as_1_8_9_keeps_it():
 @pytest.mark.parametrize("chain, rule", [("INPUT", "-o eth0"), ("OUTPUT", "-i eth0"),
                                          ("OUTPUT", "--logical-in br0"), ("INPUT", "-p 0"),
                                          ("INPUT", "--stp-port 2:1"),
-                                         ("INPUT", "-p IPv6 --ip6-proto tcp --ip6-icmp-type echo-request")])
+                                         ("INPUT", "-p IPv6 --ip6-proto tcp "
+                                                   "--ip6-icmp-type echo-request")])
 def test_an_ebtables_rule_ebtables_refuses_is_refused(chain, rule):
     from nflens.errors import ParseError
 
@@ -223,7 +228,8 @@ def test_a_non_contiguous_netmask_drops_what_the_kernel_drops():
     value = iptables.parse(_filter(rule[len("-A OUTPUT "):], chain="OUTPUT"), "r.save",
                            family="ip").tables[0].chains[0].rules[0].exprs[0].opts[1].value
     probe = ("import socket,sys\nfor a in sys.argv[1:]:\n"
-             " r=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); r.bind((a,9999)); r.settimeout(0.5)\n"
+             " r=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); r.bind((a,9999));"
+             " r.settimeout(0.5)\n"
              " try:\n"  # a DROP in OUTPUT fails the send with EPERM
              "  socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'x',(a,9999))\n"
              "  r.recv(4); print(a,'arrived')\n"

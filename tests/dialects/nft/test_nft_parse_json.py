@@ -91,11 +91,13 @@ def test_masquerade_with_port_range_and_flags():
 ])
 def test_meta_mark_set_becomes_mark_value_mask(value, mask, expected):
     _, r = only_rule({"mangle": {"key": {"meta": {"key": "mark"}}, "value": value}})
-    assert (r.exprs[0].name, r.exprs[0].get("mask"), r.exprs[0].get("value")) == ("mark",) + expected
+    got = (r.exprs[0].name, r.exprs[0].get("mask"), r.exprs[0].get("value"))
+    assert got == ("mark",) + expected
 
 
 def test_ct_mark_set_is_connmark():
-    _, r = only_rule({"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"meta": {"key": "mark"}}}})
+    _, r = only_rule({"mangle": {"key": {"ct": {"key": "mark"}},
+                                 "value": {"meta": {"key": "mark"}}}})
     assert r.exprs[0] == Action("connmark", (("mode", "save"),))
 
 

@@ -56,7 +56,8 @@ def ctx(src="10.0.0.2", dst="10.0.0.1", proto="tcp", dport=80, state=None, **kw)
 def cmp(op, left, right):
     """A relation exactly as parse_json builds it from libnftables JSON."""
     text = json.dumps({"nftables": [
-        {"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "c"}},
+        {"table": {"family": "ip", "name": "t"}},
+        {"chain": {"family": "ip", "table": "t", "name": "c"}},
         {"rule": {"family": "ip", "table": "t", "chain": "c",
                   "expr": [{"match": {"op": op, "left": left, "right": right}}]}}]})
     return parse_json(text).tables[0].chains[0].rules[0].exprs[0]
@@ -192,7 +193,8 @@ def test_unmodelled_expressions_are_unknown(kind):
 def test_icmp_type_by_name():
     c = ctx(proto="icmp", dport=None)
     c = PacketContext(**{**c.__dict__, "pkt": c.pkt.with_(icmp_type=8)})
-    assert ev(cmp("==", {"payload": {"protocol": "icmp", "field": "type"}}, "echo-request"), c) is True
+    icmp_type = {"payload": {"protocol": "icmp", "field": "type"}}
+    assert ev(cmp("==", icmp_type, "echo-request"), c) is True
 
 
 GOLDEN = CORPUS / "moby" / "TestNftabler" / \
@@ -208,9 +210,11 @@ def _golden_json():
                  "type": "ifname", "map": "verdict", "elem": [["br-dummy", jump]]}},
         {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD",
                    "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
-        {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-forward-in__br-dummy"}},
+        {"chain": {"family": "ip", "table": "docker-bridges",
+                   "name": "filter-forward-in__br-dummy"}},
         {"rule": {"family": "ip", "table": "docker-bridges", "chain": "filter-FORWARD", "expr": [
-            {"vmap": {"key": {"meta": {"key": "oifname"}}, "data": "@filter-forward-in-jumps"}}]}}]})
+            {"vmap": {"key": {"meta": {"key": "oifname"}},
+                      "data": "@filter-forward-in-jumps"}}]}}]})
 
 
 def _vmap_env(rs):

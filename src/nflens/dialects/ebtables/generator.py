@@ -122,7 +122,8 @@ def _target(actions: list[Action]) -> list[str]:
     if first.name in _TARGET_OPTION and len(actions) == 1:
         return _nat_like(first)
     if first.name == "xt" and len(actions) == 1:
-        return ["-j", v.quote(str(first.get("name")))] + [v.quote(str(a)) for a in first.get("args", ())]
+        return (["-j", v.quote(str(first.get("name")))]
+                + [v.quote(str(a)) for a in first.get("args", ())])
     raise DialectError(f"ebtables cannot express the actions {[a.name for a in actions]}")
 
 

@@ -201,7 +201,8 @@ class Parser:
         if verb in ("-A", "--append"):
             self.append(table, tokens[1:], counters, source)
         elif verb in ("-N", "--new-chain"):
-            if len(tokens) not in (2, 4) or (len(tokens) == 4 and tokens[2] not in ("-P", "--policy")):
+            if len(tokens) not in (2, 4) or (len(tokens) == 4
+                                             and tokens[2] not in ("-P", "--policy")):
                 raise self.error("usage: -N CHAIN [-P POLICY]", source.line)
             self.add_chain(table, tokens[1], tokens[3] if len(tokens) == 4 else "RETURN", source)
         elif verb in ("-P", "--policy"):
@@ -212,7 +213,8 @@ class Parser:
                 raise self.error(f"bad policy {tokens[2]!r}", source.line)
             table.chains[tokens[1]].policy = pol
         else:
-            raise self.error(f"unknown command {excerpt(verb)} (expected -A, -N or -P)", source.line)
+            raise self.error(f"unknown command {excerpt(verb)} (expected -A, -N or -P)",
+                             source.line)
 
     def tokenize(self, text: str, line: int) -> list[str]:
         try:
@@ -245,12 +247,15 @@ class Parser:
         for opt, flag, hooks in (("in", "-i", ("output", "postrouting")),
                                  ("logical_in", "--logical-in", ("output", "postrouting")),
                                  ("out", "-o", ("input", "prerouting", "brouting")),
-                                 ("logical_out", "--logical-out", ("input", "prerouting", "brouting"))):
+                                 ("logical_out", "--logical-out",
+                                  ("input", "prerouting", "brouting"))):
             if opt in given and hook in hooks:
-                raise self.error(f"{flag} is not allowed in chain {chain} (ebtables refuses it)", line)
+                raise self.error(f"{flag} is not allowed in chain {chain} (ebtables refuses it)",
+                                 line)
         for match, icmp in (("eb_ip", 1), ("eb_ip6", 58)):  # libebt_ip(6) final checks
             opts_ = parts.matches.get(match, {})
-            proto = opts_["proto"].value if "proto" in opts_ and not opts_["proto"].negated else None
+            proto = (opts_["proto"].value if "proto" in opts_ and not opts_["proto"].negated
+                     else None)
             if "icmp_type" in opts_ and proto != icmp:
                 raise self.error(f"{match[3:]} icmp type needs the ICMP protocol "
                                  "(ebtables refuses it)", line)
@@ -269,7 +274,8 @@ class Parser:
                     raise self.error("double negation", line)
                 negate, i = True, i + 1
                 continue
-            if negate and (tok in ("-j", "--jump", "-c", "--set-counters") or tok in g.TARGET_BY_NAME):
+            if negate and (tok in ("-j", "--jump", "-c", "--set-counters")
+                           or tok in g.TARGET_BY_NAME):
                 raise self.error(f"{tok} cannot be negated", line)
             i = self.option(tokens, i, negate, parts, line)
             negate = False

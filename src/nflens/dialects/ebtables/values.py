@@ -228,7 +228,8 @@ def _range(text: str, hi_max: int) -> tuple[int, int]:
     return v, v
 
 
-def parse_icmp(text: str, names: dict[str, tuple[int, int, int]]) -> tuple[tuple[int, int], tuple[int, int]]:
+def parse_icmp(text: str, names: dict[str, tuple[int, int, int]]
+               ) -> tuple[tuple[int, int], tuple[int, int]]:
     """`NAME`, `TYPE[:TYPE][/CODE[:CODE]]` -> ((type_lo, type_hi), (code_lo, code_hi))."""
     if text.lower() in names:
         t, clo, chi = names[text.lower()]

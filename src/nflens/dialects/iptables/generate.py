@@ -129,7 +129,8 @@ def rule_words(exprs) -> list[str]:
 
 def generate(ruleset: Ruleset, family: str | None = None) -> str:
     out = []
-    tables = [t for t in ruleset.tables if t.family in (("ip", "ip6") if family is None else (family,))]
+    families = ("ip", "ip6") if family is None else (family,)
+    tables = [t for t in ruleset.tables if t.family in families]
     tables.sort(key=lambda t: TABLE_ORDER.index(t.name) if t.name in TABLE_ORDER else 99)
     for t in tables:
         out.append(f"*{t.name}")

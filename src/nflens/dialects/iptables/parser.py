@@ -30,7 +30,8 @@ from . import grammar, targets, validate
 
 BUILTIN = {  # table -> chain -> (hook, priority, type)
     "raw": {"PREROUTING": ("prerouting", -300), "OUTPUT": ("output", -300)},
-    "mangle": {c: (c.lower(), -150) for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")},
+    "mangle": {c: (c.lower(), -150)
+               for c in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")},
     "nat": {"PREROUTING": ("prerouting", -100), "OUTPUT": ("output", -100),
             "INPUT": ("input", 100), "POSTROUTING": ("postrouting", 100)},
     "filter": {c: (c.lower(), 0) for c in ("INPUT", "FORWARD", "OUTPUT")},
@@ -52,7 +53,7 @@ class _Parser:
         self.tables: list[Table] = []
         self.unsupported: list[Unsupported] = []
         self.warnings: list[tuple[str, int, str]] = []
-        self.backend = None
+        self.backend: str | None = None
         self.table: str | None = None
         self.chains: dict[str, dict] = {}
         self.spec_mode = False
@@ -110,7 +111,8 @@ class _Parser:
                 self.warnings.append((self.file, n, f"ignored text outside a table: {line[:40]!r}"))
                 return
             else:
-                raise self.error(n, f"outside a table (expected *filter, *nat, ...): {excerpt(line)}")
+                raise self.error(n, "outside a table (expected *filter, *nat, ...): "
+                                    f"{excerpt(line)}")
         if line.startswith("-P ") and self.spec_mode:
             parts = line.split()
             if len(parts) != 3 or parts[1] not in self.chains:
@@ -169,7 +171,8 @@ class _Parser:
             self.chains[chain] = {"policy": "ACCEPT", "counters": None, "rules": [],
                                   "source": Source(self.file, n, line)}
         if chain not in self.chains:
-            raise self.error(n, f"rule for chain {chain!r}, which is not declared in table {self.table}")
+            raise self.error(n, f"rule for chain {chain!r}, which is not declared in table "
+                                f"{self.table}")
         rules = self.chains[chain]["rules"]
         rest, where = words[2:], len(rules)
         if words[0] in ("-I", "--insert"):
@@ -301,7 +304,8 @@ class _RuleWords:
                     return Opt(name, raw, negate)
                 value = grammar.network(raw)
                 if (value.version == 6) != (self.p.family == "ip6"):
-                    raise ValueError(f"{raw} is not an {'IPv6' if self.p.family == 'ip6' else 'IPv4'} address")
+                    kind = "IPv6" if self.p.family == "ip6" else "IPv4"
+                    raise ValueError(f"{raw} is not an {kind} address")
                 return Opt(name, value, negate)
             if name == "proto":
                 proto = raw.lower()
@@ -378,7 +382,8 @@ class _RuleWords:
         return True
 
     def _opaque_target(self, name: str, args: dict[str, str], what: str | None) -> Action:
-        what = f"target {name} ({what}) is not modelled" if what else f"target {name} is not modelled"
+        what = (f"target {name} ({what}) is not modelled" if what
+                else f"target {name} is not modelled")
         self.p.unsupported.append(Unsupported(self.p.file, self.n, self.line, what))
         return Action("xt", opts(name=name, args=" ".join(
             f"--{k} {v}" if v else f"--{k}" for k, v in args.items())))
@@ -441,7 +446,8 @@ def _guess_family(text: str) -> str:
         return "ip6"
     if "iptables" in head:
         return "ip"
-    if re.search(r"-[sd] [0-9a-fA-F]*:[0-9a-fA-F:]*[:/]", text) or "icmpv6" in text or "icmp6" in text:
+    if (re.search(r"-[sd] [0-9a-fA-F]*:[0-9a-fA-F:]*[:/]", text)
+            or "icmpv6" in text or "icmp6" in text):
         return "ip6"
     return "ip"
 

@@ -84,7 +84,8 @@ OPAQUE = {
 
 
 def nat_to(spec: str) -> tuple[Any, Any]:
-    """`172.17.0.2:80`, `[2001:db8::2]:80`, `a-b:p1-p2`, `:80` -> ((lo, hi) | None, (p1, p2) | None)."""
+    """`172.17.0.2:80`, `[2001:db8::2]:80`, `a-b:p1-p2`, `:80` ->
+    ((lo, hi) | None, (p1, p2) | None)."""
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
         portspec = rest[1:] if rest.startswith(":") else ""
@@ -124,7 +125,8 @@ def build(name: str, args: dict[str, Any]) -> Action:
     if name in ("DNAT", "SNAT"):
         key = "to-destination" if name == "DNAT" else "to-source"
         addr, ports = nat_to(args[key])
-        extra = {k.replace("-", "_"): True for k in ("random", "random-fully", "persistent") if k in args}
+        extra = {k.replace("-", "_"): True
+                 for k in ("random", "random-fully", "persistent") if k in args}
         return Action(name.lower(), opts(addr=addr, port=ports, **extra))
     if name in ("MASQUERADE", "REDIRECT"):
         ports = to_ports(args["to-ports"]) if "to-ports" in args else None

@@ -51,7 +51,8 @@ def to_ir(value: Any) -> Any:
 
 
 def verdict_to_ir(kind: str, body: Any) -> Action:
-    """{"jump": {"target": "c"}} -> Action("jump", (("chain", "c"),)); {"accept": null} -> accept."""
+    """{"jump": {"target": "c"}} -> Action("jump", (("chain", "c"),));
+    {"accept": null} -> accept."""
     if kind in ("jump", "goto"):
         target = body.get("target") if isinstance(body, dict) else body
         if not isinstance(target, str):

@@ -143,5 +143,6 @@ def _queue(action: Action) -> str:
         parts.append("flags " + ",".join(flags))
     num: Any = action.get("num")
     if num is not None:
-        parts.append(f"num {render_value(num) if not isinstance(num, NftExpr) else render_expr(num)}")
+        parts.append("num " + (render_expr(num) if isinstance(num, NftExpr)
+                               else render_value(num)))
     return " ".join(parts)

@@ -61,7 +61,8 @@ def stmt_to_ir(stmt: dict, family: str) -> Converted:
     if key == "reject":
         return Converted(_reject(body or {}, family))
     if key == "vmap":
-        return Converted(Action("vmap", (("data", to_ir(body["data"])), ("key", to_ir(body["key"])))))
+        return Converted(Action("vmap", (("data", to_ir(body["data"])),
+                                         ("key", to_ir(body["key"])))))
     if key == "notrack":
         return Converted(Action("notrack"))
     if key == "ct helper":
@@ -97,7 +98,8 @@ def _counter(body: Any) -> Converted:
     if isinstance(body, str):
         return Converted(Action("counter", (("name", body),)))
     if isinstance(body, dict):
-        return Converted(Action("counter"), (int(body.get("packets", 0)), int(body.get("bytes", 0))))
+        return Converted(Action("counter"),
+                         (int(body.get("packets", 0)), int(body.get("bytes", 0))))
     return Converted(Action("counter"))
 
 

@@ -71,10 +71,11 @@ def numeric_priorities(text: str) -> str:
     return "\n".join(out)
 
 
-def rule_lines(text: str) -> tuple[dict[Key, list[tuple[int, str]]], set[Key]]:
-    """(family, table, chain) -> [(line, text)] of its rules in order; plus chains whose order
+def rule_lines(text: str) -> tuple[dict[tuple[str, ...], list[tuple[int, str]]], set[Key]]:
+    """(family, table, chain) -> [(line, text)] of its rules in order (and ("device", family,
+    table, chain) -> [(line, devices)] of a base chain's devices); plus chains whose order
     cannot be known from the text (rules inserted rather than added)."""
-    found: dict[Key, list[tuple[int, str]]] = {}
+    found: dict[tuple[str, ...], list[tuple[int, str]]] = {}
     unknowable: set[Key] = set()
     stack: list[tuple] = []
     pending: tuple[Key, int, list[str], int] | None = None

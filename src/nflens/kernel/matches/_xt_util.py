@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nflens.ir.netmask import MaskedNetwork
+from nflens.ir.packet import max_address
 from nflens.ir.rules import Opt, XtMatch
 from nflens.kernel.context import MatchResult, PacketContext, Unknown
 from nflens.kernel.region import EMPTY, FULL, Region, addresses, complement
@@ -83,7 +84,7 @@ def constrain_opts(match: XtMatch, ctx: PacketContext, evaluate: Evaluate,
     region = FULL
     assert ctx.pkt is not None, "a symbolic question always carries its placeholder packet"
     version = ctx.pkt.family
-    top = 2**32 - 1 if version == 4 else 2**128 - 1
+    top = max_address(version)
     for opt in match.opts:
         if opt.name not in address_opts:
             region &= constrain_by_evaluation(evaluate, XtMatch(match.name, (opt,)), ctx)

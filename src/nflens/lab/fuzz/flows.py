@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from nflens.lab.fuzz.world import CLOSED_PORT, PROTOS, ROUTER_IFACE, SERVICE_PORTS, addresses
 
@@ -32,7 +33,8 @@ class ProbeSpec:
     dport: int
     proto: str
 
-    def flow_json(self) -> dict:
+    def flow_json(self) -> dict[str, Any]:
+        origin: dict[str, Any]
         if self.role == "r":
             origin = {"host": True, "sport": self.sport}
         else:

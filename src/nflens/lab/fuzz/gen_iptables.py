@@ -53,7 +53,9 @@ class Draw:
 
     def sport_expr(self) -> str:
         lo = self.rng.randint(1024, 60000)
-        return f"{lo}:{min(65535, lo + self.rng.randint(0, 20000))}" if self.chance(0.7) else str(lo)
+        if self.chance(0.7):
+            return f"{lo}:{min(65535, lo + self.rng.randint(0, 20000))}"
+        return str(lo)
 
     def iface(self) -> str:
         return self.pick(("ra", "rb", "r+", "lo"))
@@ -130,8 +132,9 @@ def _filter_target(d: Draw, users: list[str], version: int, proto: str | None) -
     if r < 0.7:
         return "-j DROP"
     if r < 0.8:
-        kinds = (("icmp-port-unreachable", "icmp-host-prohibited") if version == 4
-                 else ("icmp6-port-unreachable", "icmp6-adm-prohibited"))
+        kinds: tuple[str, ...] = (
+            ("icmp-port-unreachable", "icmp-host-prohibited") if version == 4
+            else ("icmp6-port-unreachable", "icmp6-adm-prohibited"))
         kinds += ("tcp-reset",) * 2 if proto == "tcp" else ()  # iptables refuses it otherwise
         return f"-j REJECT --reject-with {d.pick(kinds)}"
     if r < 0.88:

@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import cast
 
 from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.netns import NETNS_DIR
@@ -92,7 +93,7 @@ class Servers:
     def _serve(self) -> None:
         while not self._stop.is_set():
             for key, _ in self.sel.select(timeout=0.1):
-                s = key.fileobj
+                s = cast(socket.socket, key.fileobj)  # only sockets are registered
                 with contextlib.suppress(OSError):
                     if key.data == socket.SOCK_STREAM:
                         conn, _ = s.accept()
@@ -151,7 +152,7 @@ def probe_all(specs: list[ProbeSpec], ns_of: dict[str, str], version: int,
             if left <= 0:
                 break
             for key, _ in sel.select(timeout=left):
-                spec, s = key.data, key.fileobj
+                spec, s = key.data, cast(socket.socket, key.fileobj)  # only sockets registered
                 sel.unregister(s)
                 if spec.proto == "tcp":
                     err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

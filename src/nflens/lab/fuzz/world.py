@@ -8,10 +8,10 @@ listen on every port a flow or a DNAT can lead to (SERVICE_PORTS and CLOSED_PORT
 both families): a flow to a client is then denied only by the router's rules, never by a
 closed port, which is what the simulator assumes of a peer outside the host. The router
 listens on SERVICE_PORTS only, so CLOSED_PORT exercises the RST / port-unreachable paths of
-local delivery, which the simulator reads from ss.txt. IPv6 neighbours are pinned (permanent entries): neighbour discovery is
-ICMPv6 through ip6tables INPUT/OUTPUT, which the simulator does not model yet, and a random
-INPUT policy of DROP would otherwise cut IPv6 forwarding for a reason outside the fuzzed
-grammar.
+local delivery, which the simulator reads from ss.txt. IPv6 neighbours are pinned (permanent
+entries): neighbour discovery is ICMPv6 through ip6tables INPUT/OUTPUT, which the simulator
+does not model yet, and a random INPUT policy of DROP would otherwise cut IPv6 forwarding for
+a reason outside the fuzzed grammar.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CLOSED_PORT = 9999
 PROTOS = ("tcp", "udp")
 
 # role -> interface -> addresses (first address of each family is the primary one)
-ADDRS = {
+ADDRS: dict[str, dict[str, tuple[str, ...]]] = {
     "a": {"eth0": ("10.1.0.2/24", "10.1.0.3/24", "fd01::2/64", "fd01::3/64")},
     "r": {"ra": ("10.1.0.1/24", "fd01::1/64"), "rb": ("10.2.0.1/24", "fd02::1/64")},
     "b": {"eth0": ("10.2.0.2/24", "10.2.0.3/24", "fd02::2/64", "fd02::3/64")},

@@ -73,8 +73,9 @@ def finding_html(n: int, f: dict) -> str:
         out.append(f"<p><strong>Fix</strong></p><pre>{esc(f['fix'])}</pre>")
     verified = f.get("fix_verified")
     if verified is not None or f.get("verification"):
-        mark = {True: "<span class=\"v-allow\">✔ verified</span>",
-                False: "<span class=\"v-deny\">✘ NOT verified</span>"}.get(verified, "")
+        mark = ("<span class=\"v-allow\">✔ verified</span>" if verified is True
+                else "<span class=\"v-deny\">✘ NOT verified</span>" if verified is False
+                else "")
         out.append(f"<p>{mark} <span class=\"muted\">{esc(f.get('verification'))}</span></p>")
     out.append("</section>")
     return "\n".join(out)
@@ -93,7 +94,8 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             "<p class=\"legend\"><span>interfaces (left), the host and its sockets, bridges and "
             "the containers on them; published ports in red</span></p>",
             f"<div class=\"graph\">{render_hostgraph(host)}</div>",
-            "<h2>Exposure: who can open a connection</h2>", exposure_html(result.get("exposure", [])),
+            "<h2>Exposure: who can open a connection</h2>",
+            exposure_html(result.get("exposure", [])),
             f"<h2>Findings ({len(findings)})</h2>"]
     body += [finding_html(n, f) for n, f in enumerate(findings, 1)] or \
         ["<p class=\"muted\">No finding.</p>"]

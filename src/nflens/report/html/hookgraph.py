@@ -20,19 +20,23 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from nflens.ir.rules import Ruleset
-from nflens.kernel.pipeline import CONNTRACK, Pipeline
+from nflens.kernel.pipeline import BaseChain, Pipeline
 from nflens.kernel.trace import (
     BridgeStep,
     EndpointStep,
     HookStep,
     NatStep,
     PacketStep,
+    PolicyStep,
     RouteStep,
     RuleStep,
     Step,
 )
 from nflens.report.html.page import esc
 
+# one row of a hook box: (family, table, chain, hook) of a base chain or None for conntrack,
+# the label, the priority, the note
+HookRow = tuple[tuple[str, str, str, str] | None, str, str, str]
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
 IP_FAMILIES = {4: ("ip", "inet"), 6: ("ip6", "inet")}
 DIRECTIONS = ("original", "reply")
@@ -199,7 +203,7 @@ def decider_step_index(steps: list[Step], result) -> int | None:
     elif result.stopped_policy is not None:
         fam, table, chain, _ = result.stopped_policy
         for i, s in enumerate(steps):
-            if (type(s).__name__ == "PolicyStep" and s.family == fam and s.table == table
+            if (isinstance(s, PolicyStep) and s.family == fam and s.table == table
                     and s.chain == chain):
                 hit = i
     return hit
@@ -281,10 +285,10 @@ class Graph:
                 out.append((s.direction, node, _nat_label(s)))
         return out
 
-    def _hook_rows(self, key, hook: str, prefix: str) -> list:
-        rows = []
+    def _hook_rows(self, key, hook: str, prefix: str) -> list[HookRow]:
+        rows: list[HookRow] = []
         for prio, _, b in self.pipeline.events(key, hook, fold_nat=False):
-            if b == CONNTRACK:
+            if not isinstance(b, BaseChain):  # CONNTRACK: without fold_nat, the only pseudo-hook
                 rows.append((None, "conntrack", f"{prio}", "pseudo"))
                 continue
             t, c = b.table, b.chain
@@ -305,6 +309,7 @@ class Graph:
     def _lane(self, prefix: str, label: str, key, y0: float, mid, local) -> float:
         top_y = y0 + 22
         rows = {h: self._hook_rows(key, h, prefix) for h in HOOKS}
+        hooks_top: tuple[str, ...]
         if prefix == "arp":
             hooks_top, hooks_bottom = (), ("input", "output")
         else:
@@ -442,8 +447,10 @@ class Graph:
                f'text-anchor="middle">{esc(box.title)}</text>']
         if box.kind != "hook":
             for i, (text, tcls) in enumerate(box.rows):
-                out.append(f'<text class="{tcls}" x="{box.cx:.1f}" y="{box.y + HEAD_H + 14 + 16 * i:.1f}" '
-                           f'text-anchor="middle">{esc(clip(text, 19))}<title>{esc(text)}</title></text>')
+                y = box.y + HEAD_H + 14 + 16 * i
+                out.append(f'<text class="{tcls}" x="{box.cx:.1f}" y="{y:.1f}" '
+                           f'text-anchor="middle">{esc(clip(text, 19))}'
+                           f'<title>{esc(text)}</title></text>')
             out.append("</g>")
             return "\n".join(out)
         if not box.rows:

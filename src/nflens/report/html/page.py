@@ -38,7 +38,8 @@ pre { background: var(--code-bg); padding: .5rem .7rem; border-radius: 4px; over
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-weight: 600;
   font-size: .85em; border: 1px solid currentColor; }
-.v-allow { color: var(--allow); } .v-deny { color: var(--deny); } .v-uncertain { color: var(--warn); }
+.v-allow { color: var(--allow); } .v-deny { color: var(--deny); }
+.v-uncertain { color: var(--warn); }
 .sev-high { color: var(--deny); } .sev-medium { color: var(--warn); }
 .sev-low { color: var(--orig); } .sev-info { color: var(--muted); }
 .summary { background: var(--panel); border: 1px solid var(--border); border-radius: 6px;

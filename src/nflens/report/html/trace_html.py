@@ -115,15 +115,16 @@ def verdict_summary(result, change=None) -> str:
     out = [f"<div class=\"summary\"><p><strong>Verdict:</strong> <span class=\"badge v-{esc(v)}\" "
            f"id=\"verdict\">{esc(v.upper())}</span> — {esc(result.reason)}</p>"]
     if result.expect:
-        out.append(f"<p>Expected: {esc(result.expect)} ({'holds' if result.holds else 'does NOT hold'})</p>")
+        holds = "holds" if result.holds else "does NOT hold"
+        out.append(f"<p>Expected: {esc(result.expect)} ({holds})</p>")
     if result.stopped_at is not None:
         ref = result.stopped_at
         src = ref.rule.source
         where = f"{src.file}:{src.line}" if src else f"#{ref.index}"
         out.append(f"<div class=\"decider-box\" id=\"decider-summary\"><strong>Decided by</strong> "
                    f"{esc(ref.family)} {esc(ref.table)} {esc(ref.chain)} rule {esc(ref.index)} "
-                   f"(<span class=\"mono\">{esc(where)}</span>):<br><code>{esc(ref.rule.text)}</code>"
-                   f"</div>")
+                   f"(<span class=\"mono\">{esc(where)}</span>):<br>"
+                   f"<code>{esc(ref.rule.text)}</code></div>")
     elif result.stopped_policy is not None:
         fam, table, chain, policy = result.stopped_policy
         out.append(f"<div class=\"decider-box\" id=\"decider-summary\"><strong>Decided by</strong> "
