@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from nflens.lab import nativefix
 from tests.lab.test_lab_hostfw import _built, needs_tools
 from tests.lab.test_lab_native_fix import verdicts
 from tests.policy.test_seeds import FWD_POLICY
@@ -120,4 +121,15 @@ def test_policy_on_a_firewalld_host_and_firewalld_reload(fwd_ctx, tmp_path):
     apply(fwd_ctx, tmp_path / "forced", FWD_POLICY, force=True)
     assert jumped(fwd_ctx)
     assert verdicts(fwd_ctx, ("wan-proxy", "lan-proxy")) == {"wan-proxy": "allow",
+                                                            "lan-proxy": "allow"}
+    # The refusal says why and what cures it; the cure, measured: dockerd inserts the jump at
+    # FORWARD's top when it starts, and the policy applies (no --force) and holds again.
+    assert "FORWARD jumps to DOCKER-USER only at rule" in refused
+    assert "systemctl restart docker" in refused
+    nativefix.restart_dockerd(fwd_ctx, {"radius": (1812,)})
+    forward = [line for line in fwd_ctx.sh("nft list chain ip filter FORWARD").splitlines()
+               if "counter" in line]
+    assert "jump DOCKER-USER" in forward[0]
+    apply(fwd_ctx, tmp_path / "cured", FWD_POLICY)
+    assert verdicts(fwd_ctx, ("wan-proxy", "lan-proxy")) == {"wan-proxy": "deny",
                                                             "lan-proxy": "allow"}

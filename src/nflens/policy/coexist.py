@@ -10,7 +10,12 @@ exists, and declaring NFLENS-USER there too would empty it at every reload.
 firewalld 1.3.3 (nftables backend): `firewall-cmd --reload` flushes the iptables tables, with or
 without direct rules configured (lab: Docker's rules were gone until Docker re-created them on
 firewalld's Reloaded signal, and NFLENS-USER and its jump were gone for good), so nflens' chains
-must be applied again after each firewalld reload.
+must be applied again after each firewalld reload. And on Docker 20.10 that is not enough:
+dockerd re-creates its chains on firewalld's Reloaded signal with FORWARD's jump to DOCKER-USER
+*after* its own ACCEPT rules (lab, seed002 helper: the jump was FORWARD's last rule), so nothing
+in DOCKER-USER decides a forwarded packet any more; the proof then refuses the policy, and
+`late_docker_user` says why and what puts the jump first again (a dockerd restart: dockerd
+inserts it at FORWARD's top when it starts).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import re
 
 from nflens.ir.host import Host
+from nflens.policy import iptables as xt
 
 DECLARES = re.compile(r"^\s*:DOCKER-USER\b", re.M)
 
@@ -46,3 +52,33 @@ def manager_notes(host: Host) -> list[str]:
                      "after each `firewall-cmd --reload` (it flushes the iptables rules, "
                      "nflens' chains with them; Docker re-creates only its own)")
     return notes
+
+
+JUMP = "-A FORWARD -j DOCKER-USER"
+TOOLS = {4: "iptables", 6: "ip6tables"}
+
+
+def late_docker_user(host: Host) -> list[str]:
+    """One line per iptables family whose FORWARD reaches its jump to DOCKER-USER only after
+    other rules: a policy hooked into DOCKER-USER cannot decide what those rules accept.
+    Docker itself always inserts the jump first; finding it later means someone re-created
+    FORWARD under Docker (measured: dockerd 20.10 after `firewall-cmd --reload`)."""
+    notes = []
+    for version in xt.families(host):
+        lines = xt.current_lines(host, version, "FORWARD") or []
+        if JUMP not in lines or lines.index(JUMP) == 0:
+            continue
+        at = lines.index(JUMP)
+        notes.append(f"{TOOLS[version]} FORWARD jumps to DOCKER-USER only at rule {at + 1} of "
+                     f"{len(lines)}, after `{lines[0]}`: rules in DOCKER-USER (the policy's "
+                     "too) cannot decide what the rules before it accept. Docker inserts the "
+                     "jump first when it starts: restart dockerd (`systemctl restart docker`), "
+                     "then apply again" + (" (dockerd 20.10 re-creates FORWARD this way after "
+                     "`firewall-cmd --reload`)" if "firewalld" in _managers(host) else ""))
+    return notes
+
+
+def _managers(host: Host) -> set[str]:
+    from nflens.analysis.owners import RuleOwners
+
+    return set(RuleOwners(host).managers)

@@ -15,6 +15,7 @@ from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.policy import iptables as xt
 from nflens.policy import nft
+from nflens.policy.coexist import late_docker_user
 from nflens.policy.compile import compile_rules
 from nflens.policy.conflicts import Conflict, conflicts
 from nflens.policy.model import Compiled
@@ -87,6 +88,7 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
         after = xt.with_policy(host, compiled)
         diff = iptables_diff(host, after)
         payloads = {TOOL[v]: xt.restore_payload(compiled, host, v) for v in xt.families(host)}
+        res.warnings.extend(late_docker_user(host))
         if not payloads:
             res.warnings.append("no iptables filter table on this host (is Docker running?): "
                                 "nothing to hook into yet")
