@@ -405,20 +405,23 @@ def parse_ipassmt(text: str, file: str = "<ipassmt>") -> dict[str, list[tuple[in
     for m in re.finditer(r"([\w.+-]+)\s*=\s*(all_but_those_ips\s*)?\[([^\]]*)\]", body):
         iface, neg, items = m.group(1), bool(m.group(2)), m.group(3)
         ranges = []
+        families: set[int] = set()  # an IPv6 range may lie below 2**32 (::/96): ask the text
         for item in filter(None, (x.strip() for x in items.split(","))):
             try:
                 if "-" in item and "/" not in item:
                     a, b = item.split("-")
-                    ranges.append((int(ipaddress.ip_address(a)), int(ipaddress.ip_address(b))))
+                    lo, hi = ipaddress.ip_address(a), ipaddress.ip_address(b)
+                    ranges.append((int(lo), int(hi)))
+                    families |= {lo.version, hi.version}
                 else:
                     net = ipaddress.ip_network(item, strict=False)
                     ranges.append((int(net.network_address), int(net.broadcast_address)))
+                    families.add(net.version)
             except ValueError as exc:
                 line = body[:m.start()].count("\n") + 1
                 raise ParseError(f"bad address {item!r} for {iface}: {exc}", file, line) from exc
         if neg:
-            v6 = any(hi > 2**32 for _, hi in ranges)
-            ranges = list(complement(ranges, max_address(6 if v6 else 4)))
+            ranges = list(complement(ranges, max_address(6 if 6 in families else 4)))
         out[iface] = sorted(ranges)
     if not out:
         raise ParseError("no `IFACE = [...]` entry found", file, 1)

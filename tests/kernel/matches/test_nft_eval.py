@@ -247,3 +247,20 @@ def test_anonymous_vmap():
                            ("key", NftExpr("payload", (("field", "dport"), ("protocol", "tcp"))))))
     assert resolve_vmap(vmap, ctx(dport=23)) == Action("drop")
     assert resolve_vmap(vmap, ctx(dport=24)) is None
+
+
+def test_fib_type_under_a_host_model_that_cannot_say_is_unknown():
+    """The symbolic side's null host model answers Unknown for an address type; nft's `fib
+    daddr type` called `.lower()` on it (AttributeError) -- found by review (issue 17, typing
+    the symbolic contexts), not reachable from the matrix today (iptables only)."""
+    from nflens.ir.packet import Packet
+    from nflens.ir.rules import NftCmp, NftExpr
+    from nflens.kernel.context import PacketContext, Unknown
+    from nflens.kernel.matches import nft_fib
+    from nflens.kernel.region import NULL_HOST
+
+    zero = ipaddress.ip_address("0.0.0.0")
+    ctx = PacketContext(pkt=Packet(zero, zero, "tcp", 1, 80), family="ip", hook="input",
+                        env=NULL_HOST)
+    fib = NftExpr("fib", (("flags", ("daddr",)), ("result", "type")))
+    assert isinstance(nft_fib.evaluate(NftCmp("==", fib, "local"), ctx), Unknown)

@@ -44,7 +44,8 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
         return MISSING
     dev = ctx.iif if "iif" in flags else (ctx.oif if "oif" in flags else None)
     if result == "type":
-        return ctx.env.addr_type(addr, dev).lower()
+        kind = ctx.env.addr_type(addr, dev)
+        return kind if isinstance(kind, Unknown) else kind.lower()  # a host model that can't say
     if result in ("oif", "oifname"):
         mark = ctx.mark if "mark" in flags else 0
         if "saddr" in flags:
