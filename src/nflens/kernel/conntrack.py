@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from nflens.ir.packet import Packet
 from nflens.kernel.context import CtView
@@ -34,6 +35,11 @@ class Tuple:
         return Tuple(self.dst, self.src, self.dport, self.sport)
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """Written once per tuple: every hook's trace step describes the same entry again."""
         def ep(a: ipaddress.IPv4Address | ipaddress.IPv6Address, p: int | None) -> str:
             host = f"[{a}]" if a.version == 6 else str(a)
             return f"{host}:{p}" if p is not None else host
