@@ -6,6 +6,7 @@ Reports only render these; they never recompute. Every step serialises to a JSON
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -39,7 +40,7 @@ class Step:
         return encode(self)
 
 
-def _encoder(cls: type) -> Any:
+def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     """The `to_json` of one step class, written out field by field once (`check --json`
     serialises some 30 steps per flow: a loop over `fields()` with getattr per field was the
     largest single cost of printing them). Same output: plain values as they are, anything
@@ -50,10 +51,11 @@ def _encoder(cls: type) -> Any:
     code = f"def to_json(self):\n    return {{'step': self.kind, {body}}}\n"
     scope: dict[str, Any] = {"_PLAIN": _PLAIN, "_jsonable": _jsonable}
     exec(compile(code, f"<to_json of {cls.__name__}>", "exec"), scope)  # noqa: S102
-    return scope["to_json"]
+    encode: Callable[[Any], dict[str, Any]] = scope["to_json"]
+    return encode
 
 
-_ENCODERS: dict[type, Any] = {}
+_ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
 @dataclass(slots=True)
