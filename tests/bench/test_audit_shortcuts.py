@@ -54,20 +54,32 @@ ALLOW_LIST = """*filter
 -A DOCKER-USER -p tcp -m conntrack ! --ctorigdstport 20001 -j DROP
 -A DOCKER-USER -p tcp -m conntrack --ctorigdstport 20010 -j ACCEPT
 -A DOCKER-USER -p tcp -m tcp --dport 8000:8100 -j ACCEPT
+-A DOCKER-USER -p tcp -m tcp --dport 1024:65535 -j RETURN
 -A DOCKER-USER -j RETURN
 COMMIT
 """
 
 
 def test_port_index_with_ranges_sets_and_negations(ctx):
-    """Ranges go to the always-tried list, multiport sets are filed under each port, negated
-    ports are not addressing (as `addresses_published_port` reads them)."""
+    """Narrow ranges are filed under each of their ports, wide ones go to the always-tried
+    list, multiport sets are filed under each port, negated ports are not addressing (as
+    `addresses_published_port` reads them)."""
     rules = [r for t in iptables.parse(ALLOW_LIST, "allow.rules").tables for c in t.chains
              for r in c.rules]
     index = PortIndex(rules)
-    assert index.always  # the ranges
+    assert len(index.always) == 1  # 1024:65535; 20000:20005 and 8000:8100 are filed by port
     for p in ctx.published[:60]:
         assert index.addressing(p) == [r for r in rules if addresses_published_port(r, p)]
+
+
+def test_port_index_files_single_ports_by_port(ctx):
+    """`--ctorigdstport P` (read as the range (P, P)) is filed under P: each published port
+    meets its own allow-list rule, not all of them."""
+    rules = _rules(ctx, "ip")
+    index = PortIndex(rules)
+    per_port = [r for r in rules if "--ctorigdstport" in (r.source.text if r.source else "")]
+    assert per_port and not index.always
+    assert sum(len(v) for v in index.host_port.values()) == len(per_port)
 
 
 def test_unreachable_still_there_agrees_with_detect_again(ctx):

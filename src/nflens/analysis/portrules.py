@@ -44,11 +44,19 @@ def addresses_published_port(rule: Rule, p: Published) -> bool:
     return False
 
 
+SPAN = 256  # a range of up to this many ports is filed under each of them
+
+
 def _keys(value, ints: set[int]) -> bool:
-    """The single ports a match value names go into `ints`; True when it also names a range
-    (or anything else `_in` would have to look at per port)."""
+    """The ports a match value names go into `ints` (the parser reads `--ctorigdstport P` as
+    the range (P, P)); True when it names a range too wide to file port by port, which `_in`
+    must then judge for every port."""
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, int) for x in value):
-        return True
+        lo, hi = value
+        if hi - lo >= SPAN:
+            return True
+        ints.update(range(lo, hi + 1))
+        return False
     if isinstance(value, (tuple, list, set, frozenset)):
         return any([_keys(v, ints) for v in value])
     if isinstance(value, int):
@@ -67,7 +75,7 @@ class PortIndex:
         self.rules = rules
         self.host_port: dict[int, list[int]] = {}  # --ctorigdstport / ct original proto-dst
         self.container_port: dict[int, list[int]] = {}  # --dport and friends
-        self.always: list[int] = []  # ranges: judged for every port
+        self.always: list[int] = []  # wide ranges: judged for every port
         for i, r in enumerate(rules):
             orig: set[int] = set()
             ranged = any([_keys(v, orig) for v in port_values(r, ("ctorigdstport",))])
