@@ -36,8 +36,9 @@ def section(result: dict) -> str:
         lines.append(f"| snapshot load | {r['case']} | {r['rules']:,} | {_fmt(r['median_s'])} |")
     for style in ("28", "20.10", "29"):
         for r in _rows(result, "trace", style=style):
+            cpu = f" ({r['per_flow_cpu_ms']} ms CPU)" if "per_flow_cpu_ms" in r else ""
             lines.append(f"| trace | {r['case']} | {r['rules']:,} | {r['per_flow_ms']} ms "
-                         "per flow |")
+                         f"per flow{cpu} |")
     for r in _rows(result, "trace", style="real") + _rows(result, "trace", style="real29"):
         lines.append(f"| trace | {r['case']} | {r['rules']:,} | {r['per_flow_ms']} ms per flow "
                      f"({r['per_flow_cpu_ms']} ms CPU) |")
