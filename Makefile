@@ -83,11 +83,15 @@ bench: setup
 	$(BIN)/python bench/readme.py
 
 # Benchmark hosts built with a real dockerd in the lab (root; minutes): 400 containers on 10
-# networks, 200 published ports, a 120-rule DOCKER-USER allow-list; kept in bench/hosts/.
+# networks, 200 published ports, a 120-rule DOCKER-USER allow-list, on Debian's Docker 20.10 and
+# on Docker 28.5.2 (lab/versions.py); 200 containers under the real ufw; kept in bench/hosts/.
 # Another daemon: make bench-hosts BENCH_HOSTS_ARGS="--dockerd /path/to/dockerd"
 BENCH_HOSTS_ARGS ?=
 bench-hosts: setup
 	$(BIN)/python bench/hosts.py --containers 400 --networks 10 --published 200 $(BENCH_HOSTS_ARGS)
+	$(BIN)/python bench/hosts.py --containers 400 --networks 10 --published 200 --docker 28
+	$(BIN)/python bench/hosts.py --containers 200 --networks 10 --published 100 --allowed 57 \
+		--firewall ufw
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

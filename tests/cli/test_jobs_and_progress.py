@@ -37,9 +37,21 @@ def _more_ports(host, extra: int = 6):
 def test_two_processes_give_the_same_audit_as_one():
     host = _more_ports(read_snapshot(SNAP))
     one = audit(host)
-    two = audit(host, mapper=process_mapper(2))
+    two = audit(host, mapper=process_mapper(2, min_per_worker=1))
     assert len(one["exposure"]) >= 8
     assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
+
+
+def test_jobs_use_no_more_processes_than_cpus_or_ports_justify(monkeypatch):
+    """`--jobs 8` on 2 CPUs forks 2; 60 ports are not worth a second process (the fork and
+    the cold caches of the worker cost more than the split saves)."""
+    import nflens.cli.jobs as jobs
+
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert jobs.workers(8, 400) == 2
+    assert jobs.workers(2, 60) == 1
+    assert jobs.workers(1, 400) == 1
+    assert jobs.workers(2, 100) == 2
 
 
 def test_progress_is_reported_per_published_port_then_per_finding_module():

@@ -44,6 +44,63 @@ def addresses_published_port(rule: Rule, p: Published) -> bool:
     return False
 
 
+SPAN = 256  # a range of up to this many ports is filed under each of them
+
+
+def _keys(value, ints: set[int]) -> bool:
+    """The ports a match value names go into `ints` (the parser reads `--ctorigdstport P` as
+    the range (P, P)); True when it names a range too wide to file port by port, which `_in`
+    must then judge for every port."""
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, int) for x in value):
+        lo, hi = value
+        if hi - lo >= SPAN:
+            return True
+        ints.update(range(lo, hi + 1))
+        return False
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return any([_keys(v, ints) for v in value])
+    if isinstance(value, int):
+        ints.add(value)
+    return False
+
+
+class PortIndex:
+    """Rules indexed by the ports they name, built once per audit: which of them address a
+    published port is then a dictionary look-up per port instead of a walk of every rule's
+    matches for every port (an allow-list of 120 per-port rules and 400 published ports made
+    that quadratic). The answer is `addresses_published_port`'s, rule for rule, in order:
+    the index only chooses the candidates, each is still judged by it."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.host_port: dict[int, list[int]] = {}  # --ctorigdstport / ct original proto-dst
+        self.container_port: dict[int, list[int]] = {}  # --dport and friends
+        self.always: list[int] = []  # wide ranges: judged for every port
+        for i, r in enumerate(rules):
+            orig: set[int] = set()
+            ranged = any([_keys(v, orig) for v in port_values(r, ("ctorigdstport",))])
+            for e in r.exprs:
+                if isinstance(e, NftCmp) and "proto-dst" in str(e.left):
+                    ranged = _keys(e.right, orig) or ranged
+            dports: set[int] = set()
+            ranged = any([_keys(v, dports) for v in port_values(
+                r, ("dport", "destination-port", "dports"))]) or ranged
+            if ranged:
+                self.always.append(i)
+                continue
+            for port in orig:
+                self.host_port.setdefault(port, []).append(i)
+            for port in dports:
+                self.container_port.setdefault(port, []).append(i)
+
+    def addressing(self, p: Published) -> list[Rule]:
+        b = p.binding
+        candidates = sorted({*self.host_port.get(b.host_port, ()),
+                             *self.container_port.get(b.container_port, ()), *self.always})
+        return [self.rules[i] for i in candidates
+                if addresses_published_port(self.rules[i], p)]
+
+
 def user_nat_rules_on(ctx, p: Published) -> list[Rule]:
     """The admin's own nat-table rules (outside Docker's chains) on the published host port:
     the DOCKER-FILTER kind of trick."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nflens.ir.rules import Action, Chain, Rule, Table
-from nflens.kernel.context import PacketContext, Unknown, describe
+from nflens.kernel.context import PacketContext, Unknown, describe, with_table
 from nflens.kernel.index import build as build_index
 from nflens.kernel.loops import max_nesting
 from nflens.kernel.matches import entry_for
@@ -99,7 +99,7 @@ class ChainWalker:
     def run(self, chain: Chain, ctx: PacketContext) -> ChainResult:
         # nft set references are resolved per table: matches find ("table", name) in ctx.extra
         if not ctx.extra or ctx.extra[-1] != ("table", self.table.name):
-            ctx = replace(ctx, extra=ctx.extra + (("table", self.table.name),))
+            ctx = with_table(ctx, self.table.name)
         result = ChainResult("accept", None, ctx)
         stack: list[tuple[Chain, list[int] | None, int]] = []
         current, cands, k = chain, self._candidates(chain, ctx), 0

@@ -34,11 +34,18 @@ class Tuple:
         return Tuple(self.dst, self.src, self.dport, self.sport)
 
     def __str__(self) -> str:
-        def ep(a: ipaddress.IPv4Address | ipaddress.IPv6Address, p: int | None) -> str:
-            host = f"[{a}]" if a.version == 6 else str(a)
-            return f"{host}:{p}" if p is not None else host
+        """Written once per tuple (kept beside the fields, which stay frozen): every hook's
+        trace step describes the same entry again."""
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = f"{_ep(self.src, self.sport)} -> " \
+                f"{_ep(self.dst, self.dport)}"
+        return text
 
-        return f"{ep(self.src, self.sport)} -> {ep(self.dst, self.dport)}"
+
+def _ep(a: ipaddress.IPv4Address | ipaddress.IPv6Address, p: int | None) -> str:
+    host = f"[{a}]" if a.version == 6 else str(a)
+    return f"{host}:{p}" if p is not None else host
 
 
 def tuple_of(pkt: Packet) -> Tuple:

@@ -154,3 +154,14 @@ class PacketContext:
 
 
 MatchFn = Callable[[Any, PacketContext], MatchResult]
+
+
+def with_table(ctx: PacketContext, table: str) -> PacketContext:
+    """`ctx` with ("table", name) appended to `extra` (nft set references resolve per table):
+    a plain copy of the frozen fields, since `dataclasses.replace` re-runs `__init__` and
+    was the largest single cost of a chain walk (every table entered, every packet)."""
+    new = object.__new__(PacketContext)
+    new.__dict__.update(ctx.__dict__)
+    new.__dict__["extra"] = ctx.extra + (("table", table),)
+    return new
+

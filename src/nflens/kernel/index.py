@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from nflens.ir.rules import Chain, NftCmp, NftExpr, Rule, XtMatch
 from nflens.kernel.context import PacketContext
 
-MIN_RULES = 16  # below this, indexing costs more than it saves
+MIN_RULES = 8  # below this, indexing costs more than it saves (Docker 28 writes one rule
+# per network in DOCKER-CT and DOCKER-BRIDGE: 10 networks are 10 rules walked per packet)
 MEMO_SIZE = 4096  # candidate lists remembered per chain (an audit tries many sources)
 
 

@@ -42,10 +42,20 @@ LIMITED_BCAST4 = ipaddress.ip_address("255.255.255.255")
 
 
 def describe_packet(skb: Skb) -> str:
+    """The packet as every trace step shows it. The same packet is described at every hook
+    it crosses and an audit simulates the same few thousand packets again and again, so the
+    texts are remembered (a packet is frozen and hashable; the memo is bounded)."""
     p = skb.pkt
-    t = ctmod.tuple_of(p)
-    flags = "" if p.proto != "tcp" else " [" + ",".join(sorted(p.tcp_flags)) + "]"
-    return f"{p.proto} {t}{flags}"
+    text = _DESCRIBED.get(p)
+    if text is None:
+        if len(_DESCRIBED) >= 8192:
+            _DESCRIBED.clear()
+        flags = "" if p.proto != "tcp" else " [" + ",".join(sorted(p.tcp_flags)) + "]"
+        text = _DESCRIBED[p] = f"{p.proto} {ctmod.tuple_of(p)}{flags}"
+    return text
+
+
+_DESCRIBED: dict = {}
 
 
 class Walker:

@@ -14,7 +14,7 @@ from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.native import firewalld_fix, manager_terms, ufw_fix
 from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
-from nflens.analysis.portrules import addresses_published_port, user_nat_rules_on
+from nflens.analysis.portrules import PortIndex, user_nat_rules_on
 
 ID = "input-bypass"
 SEVERITY = "high"
@@ -23,9 +23,11 @@ TITLE = "Published port bypasses the host firewall's INPUT rules"
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
+    index: dict[str, PortIndex] = {}
     for p in ctx.published:
-        handled = [r for _, r in ctx.user_forward_rules(p.family)
-                   if addresses_published_port(r, p)] + user_nat_rules_on(ctx, p)
+        if p.family not in index:
+            index[p.family] = PortIndex([r for _, r in ctx.user_forward_rules(p.family)])
+        handled = index[p.family].addressing(p) or user_nat_rules_on(ctx, p)
         if handled:
             continue  # the admin filters this port elsewhere (other findings judge how well)
         intended = ctx.intended(p)

@@ -19,19 +19,42 @@ TITLE = "Published port unreachable from every interface"
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
-    out = []
-    for p in ctx.published:
-        if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
-            continue
-        example = example_flow(ctx, p)
-        if example is None:
-            continue  # no address of this family to reach it on: nothing was meant to work
-        flow, result = example
-        found, passes = blockers(ctx.host, flow, result)
-        if not found:
-            continue  # routing or a missing listener, not a rule
-        out.append(_finding(p, flow, found, passes, _gateway(ctx, p)))
-    return out
+    return [f for p in ctx.published if (f := _judge(ctx, p)) is not None]
+
+
+def _judge(ctx: AuditContext, p: Published) -> Finding | None:
+    if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
+        return None
+    example = example_flow(ctx, p)
+    if example is None:
+        return None  # no address of this family to reach it on: nothing was meant to work
+    flow, result = example
+    found, passes = blockers(ctx.host, flow, result)
+    if not found:
+        return None  # routing or a missing listener, not a rule
+    return _finding(p, flow, found, passes, _gateway(ctx, p))
+
+
+def still_there(ctx: AuditContext, finding: Finding) -> str | None:
+    """On the fixed host, the finding is gone as soon as one source gets in: the example
+    connection passing proves that with one simulation (the exposure's cells are exact, so it
+    would lie in an admitted cell). Only when it does not pass is the port judged in full, as
+    `detect` does — the same answer, without a whole partition per fixed port."""
+    p = _by_subject(ctx).get(finding.subject)
+    if p is None:
+        return None
+    example = example_flow(ctx, p)
+    if example is not None and example[1].verdict == "allow":
+        return None
+    again = _judge(ctx, p)
+    return again.explanation if again is not None else None
+
+
+def _by_subject(ctx: AuditContext) -> dict[str, Published]:
+    cache = ctx.__dict__.get("_published_by_subject")
+    if cache is None:
+        cache = ctx.__dict__["_published_by_subject"] = {p.subject(): p for p in ctx.published}
+    return cache
 
 
 def example_flow(ctx: AuditContext, p: Published):

@@ -39,8 +39,16 @@ FLAG_DOMAINS = frozenset({"ct_state", "ct_status", "tcp_flags"})
 
 
 def _provider(kind: str) -> ModuleType:
-    name = _PROVIDERS.get(kind, "nft_misc")
-    return importlib.import_module(f"nflens.kernel.matches.{name}")
+    """The module evaluating one kind of nft expression, imported on first use (they import
+    this module) and then remembered: `import_module` costs a lock and a lookup per call."""
+    mod = _LOADED.get(kind)
+    if mod is None:
+        name = _PROVIDERS.get(kind, "nft_misc")
+        mod = _LOADED[kind] = importlib.import_module(f"nflens.kernel.matches.{name}")
+    return mod
+
+
+_LOADED: dict[str, ModuleType] = {}
 
 
 def value_of(expr: Any, ctx: PacketContext) -> Any:
