@@ -95,7 +95,8 @@ class PortIndex:
 
     def addressing(self, p: Published) -> list[Rule]:
         b = p.binding
-        candidates = sorted({*self.host_port.get(b.host_port, ()),
+        host = self.host_port.get(b.host_port, ()) if b.host_port is not None else ()
+        candidates = sorted({*host,
                              *self.container_port.get(b.container_port, ()), *self.always})
         return [self.rules[i] for i in candidates
                 if addresses_published_port(self.rules[i], p)]

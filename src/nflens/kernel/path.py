@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from nflens.ir.packet import Packet
 from nflens.ir.rules import Action
 from nflens.kernel import conntrack as ctmod
 from nflens.kernel import nat as natmod
@@ -55,7 +56,7 @@ def describe_packet(skb: Skb) -> str:
     return text
 
 
-_DESCRIBED: dict = {}
+_DESCRIBED: dict[Packet, str] = {}
 
 
 class Walker:
