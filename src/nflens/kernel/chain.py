@@ -354,10 +354,23 @@ def _where(ref: RuleRef) -> str:
 
 
 def _describe(action: Action) -> str:
+    """The action as a matched rule's step names it. Every matched rule of every walk is
+    described, and a ruleset's actions are few and frozen: the texts are remembered by the
+    action's identity (the action kept beside its text, so its id stays its own)."""
+    kept = _DESCRIBED.get(id(action))
+    if kept is not None and kept[0] is action:
+        return kept[1]
     if not action.opts:
-        return action.name
-    inner = " ".join(f"{k}={_short(v)}" for k, v in action.opts)
-    return f"{action.name} {inner}"
+        text = action.name
+    else:
+        text = f"{action.name} " + " ".join(f"{k}={_short(v)}" for k, v in action.opts)
+    if len(_DESCRIBED) >= 65536:
+        _DESCRIBED.clear()
+    _DESCRIBED[id(action)] = (action, text)
+    return text
+
+
+_DESCRIBED: dict[int, tuple[Action, str]] = {}
 
 
 def _short(value: Any) -> str:
