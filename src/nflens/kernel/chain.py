@@ -126,7 +126,7 @@ class ChainWalker:
             self._skipped(current, cands, k, index)
             k += 1
             rule = current.rules[index]
-            ref = RuleRef(self.table.family, self.table.name, current.name, index + 1, rule)
+            ref = self._ref(current, index, rule)
             outcome = self._rule(rule, ref, result)
             if outcome is None:
                 continue
@@ -149,6 +149,22 @@ class ChainWalker:
                 if kind == "jump":
                     stack.append((current, cands, k))
                 current, cands, k = target, self._candidates(target, ctx), 0
+
+    def _ref(self, chain: Chain, index: int, rule: Rule) -> RuleRef:
+        """The rule's RuleRef, made once per rule rather than at every walk over it (a frozen
+        dataclass costs a setattr per field). Remembered by the chain's identity, the chain
+        and table kept beside the refs so the id stays theirs; a rule replaced in place since
+        gets a new ref."""
+        kept = _REFS.get(id(chain))
+        if kept is None or kept[0] is not chain or kept[1] is not self.table:
+            if len(_REFS) >= 8192:
+                _REFS.clear()
+            kept = _REFS[id(chain)] = (chain, self.table, {})
+        ref = kept[2].get(index)
+        if ref is None or ref.rule is not rule:
+            ref = kept[2][index] = RuleRef(self.table.family, self.table.name, chain.name,
+                                           index + 1, rule)
+        return ref
 
     def _target(self, kind: str, name: str, ref: RuleRef, depth: int, nesting: int,
                 result: ChainResult) -> Chain | None:
@@ -332,6 +348,9 @@ class ChainWalker:
             self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
             ref.rule.text, src.file if src else "", src.line if src else 0, matched, action,
             "; ".join(notes)))
+
+
+_REFS: dict[int, tuple[Chain, Table, dict[int, RuleRef]]] = {}
 
 
 def _evaluate(expr: Any, ctx: PacketContext) -> Any:
