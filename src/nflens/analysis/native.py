@@ -27,6 +27,7 @@ from nflens.managers import ufw
 
 BLOCK_BEGIN = "# BEGIN NFLENS DOCKER-USER (written by nflens audit; ufw reloads it)"
 BLOCK_END = "# END NFLENS DOCKER-USER"
+UFW_FORWARD = "ufw-user-forward"
 
 
 def admitting_owners(ctx: AuditContext, p: Published) -> list[tuple[str, Owner | None]]:
@@ -85,6 +86,13 @@ def _network(p: Published) -> str | None:
     return None
 
 
+def has_ufw_forward(ctx: AuditContext, family: str) -> bool:
+    """Whether the family's filter table has ufw's `ufw-user-forward` chain (the route rules'
+    chain, which the ufw fix jumps to)."""
+    table = iptables_table(ctx.host, family)
+    return table is not None and table.chain(UFW_FORWARD) is not None
+
+
 def _docker_user(ctx: AuditContext, family: str) -> list[str]:
     table = iptables_table(ctx.host, family)
     chain = table.chain("DOCKER-USER") if table is not None else None
@@ -93,12 +101,17 @@ def _docker_user(ctx: AuditContext, family: str) -> list[str]:
 
 def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fix | None:
     """DOCKER-USER lines for after.rules and `ufw route allow` rules; None when ufw's admitting
-    rules are not plain allow tuples (limit, apps) or the container's network is unknown.
+    rules are not plain allow tuples (limit, apps), the container's network is unknown, or the
+    family's filter table has no `ufw-user-forward` chain (every ufw host declares it, but a
+    snapshot may lack it: a jump to it would not load there, and the route rules would not be
+    where ufw puts them; the caller then gives the DOCKER-USER form and names the missing chain).
 
     The lines compose with the other findings' (each says where in the one block they go): the
     drops come right after the block's `-j ufw-user-forward`, which comes after the rules the
     chain has today (the admin's own DROP still comes first)."""
     net = _network(p)
+    if not has_ufw_forward(ctx, p.family):
+        return None
     admitting = [o for _, o in admitting_owners(ctx, p) if o is not None]
     tuples = [ufw.parse_tuple(o.ufw_tuple) for o in admitting if o.ufw_tuple]
     if net is None or len(tuples) != len(admitting) or any(

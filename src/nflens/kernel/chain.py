@@ -126,7 +126,7 @@ class ChainWalker:
             self._skipped(current, cands, k, index)
             k += 1
             rule = current.rules[index]
-            ref = RuleRef(self.table.family, self.table.name, current.name, index + 1, rule)
+            ref = self._ref(current, index, rule)
             outcome = self._rule(rule, ref, result)
             if outcome is None:
                 continue
@@ -149,6 +149,22 @@ class ChainWalker:
                 if kind == "jump":
                     stack.append((current, cands, k))
                 current, cands, k = target, self._candidates(target, ctx), 0
+
+    def _ref(self, chain: Chain, index: int, rule: Rule) -> RuleRef:
+        """The rule's RuleRef, made once per rule rather than at every walk over it (a frozen
+        dataclass costs a setattr per field). Remembered by the chain's identity, the chain
+        and table kept beside the refs so the id stays theirs; a rule replaced in place since
+        gets a new ref."""
+        kept = _REFS.get(id(chain))
+        if kept is None or kept[0] is not chain or kept[1] is not self.table:
+            if len(_REFS) >= 8192:
+                _REFS.clear()
+            kept = _REFS[id(chain)] = (chain, self.table, {})
+        ref = kept[2].get(index)
+        if ref is None or ref.rule is not rule:
+            ref = kept[2][index] = RuleRef(self.table.family, self.table.name, chain.name,
+                                           index + 1, rule)
+        return ref
 
     def _target(self, kind: str, name: str, ref: RuleRef, depth: int, nesting: int,
                 result: ChainResult) -> Chain | None:
@@ -334,6 +350,9 @@ class ChainWalker:
             "; ".join(notes)))
 
 
+_REFS: dict[int, tuple[Chain, Table, dict[int, RuleRef]]] = {}
+
+
 def _evaluate(expr: Any, ctx: PacketContext) -> Any:
     entry = entry_for(expr)
     if entry is None:  # no grammar knows it (the parser reported it where it read it)
@@ -354,10 +373,23 @@ def _where(ref: RuleRef) -> str:
 
 
 def _describe(action: Action) -> str:
+    """The action as a matched rule's step names it. Every matched rule of every walk is
+    described, and a ruleset's actions are few and frozen: the texts are remembered by the
+    action's identity (the action kept beside its text, so its id stays its own)."""
+    kept = _DESCRIBED.get(id(action))
+    if kept is not None and kept[0] is action:
+        return kept[1]
     if not action.opts:
-        return action.name
-    inner = " ".join(f"{k}={_short(v)}" for k, v in action.opts)
-    return f"{action.name} {inner}"
+        text = action.name
+    else:
+        text = f"{action.name} " + " ".join(f"{k}={_short(v)}" for k, v in action.opts)
+    if len(_DESCRIBED) >= 65536:
+        _DESCRIBED.clear()
+    _DESCRIBED[id(action)] = (action, text)
+    return text
+
+
+_DESCRIBED: dict[int, tuple[Action, str]] = {}
 
 
 def _short(value: Any) -> str:

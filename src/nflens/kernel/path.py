@@ -80,8 +80,7 @@ class Walker:
                 bridged: bool = False) -> Delivery | None:
         """Run every base chain of `hook`; None when the packet survives, else how it ended."""
         version = skb.pkt.family
-        chains = self.pipeline.chains(version, hook)
-        nat_chains = [b for b in chains if b.is_nat]
+        nat_chains = self.pipeline.nat_chains(version, hook)
         for _prio, _kind, ev in self.pipeline.events(version, hook):
             if ev == CONNTRACK:
                 self._conntrack_in(skb, iif)
@@ -106,7 +105,8 @@ class Walker:
             physin=physin, physout=physout, bridged=bridged, ct=ct,
             eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
             uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
-            extra=(("table", table), ("recent", self.recent)))
+            # the table last: ChainWalker.run then finds it there and copies no context
+            extra=(("recent", self.recent), ("table", table)))
 
     def walk(self, base: BaseChain, hook: str, ctx: PacketContext,
              direction: str) -> ChainResult:

@@ -41,6 +41,10 @@ class Pipeline:
 
     def __init__(self, ruleset: Ruleset):
         self.indexes: dict[int, object] = {}  # per-chain rule indexes (kernel.index), built lazily
+        # events() and nat_chains() per hook: pure functions of the ruleset, asked at every
+        # hook of every packet (nine hooks per allowed flow: SYN, reply, ACK)
+        self._events: dict[tuple[int | str, str, bool], list[tuple[int, int, BaseChain | str]]] = {}
+        self._nat: dict[tuple[int | str, str], list[BaseChain]] = {}
         self.index: dict[tuple[int | str, str | None], list[BaseChain]] = {}  # (family key, hook)
         order = 0
         for table in ruleset.tables:
@@ -59,8 +63,23 @@ class Pipeline:
     def chains(self, key: int | str, hook: str) -> list[BaseChain]:
         return self.index.get((key, hook), [])
 
+    def nat_chains(self, key: int | str, hook: str) -> list[BaseChain]:
+        """The NAT base chains of `hook`, in the order `chains` gives them."""
+        found = self._nat.get((key, hook))
+        if found is None:
+            found = self._nat[(key, hook)] = [b for b in self.chains(key, hook) if b.is_nat]
+        return found
+
     def events(self, key: int | str, hook: str,
                fold_nat: bool = True) -> list[tuple[int, int, BaseChain | str]]:
+        """`_events`, remembered (callers only read the list)."""
+        found = self._events.get((key, hook, fold_nat))
+        if found is None:
+            found = self._events[(key, hook, fold_nat)] = self._list_events(key, hook, fold_nat)
+        return found
+
+    def _list_events(self, key: int | str, hook: str,
+                     fold_nat: bool) -> list[tuple[int, int, BaseChain | str]]:
         """What a packet meets at `hook`, in the order the kernel runs it: (priority, 0 for a
         pseudo-hook or 1 for a base chain, the BaseChain or CONNTRACK/NAT). Lower priority first;
         a pseudo-hook before chains of its priority; equal chains in registration order.

@@ -12,7 +12,13 @@ from __future__ import annotations
 from nflens.analysis.context import AuditContext, Published, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.native import firewalld_fix, manager_terms, ufw_fix
+from nflens.analysis.native import (
+    UFW_FORWARD,
+    firewalld_fix,
+    has_ufw_forward,
+    manager_terms,
+    ufw_fix,
+)
 from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import PortIndex, user_nat_rules_on
 
@@ -121,6 +127,9 @@ def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
             specs.append(f"-i {iface} {base} -j DROP")
     if "firewalld" in ctx.owners.managers:
         return firewalld_fix(p, specs)
+    note = "rules in DOCKER-USER match the original destination port, which DNAT does not rewrite"
+    if "ufw" in ctx.owners.managers and not has_ufw_forward(ctx, p.family):
+        note += (f"; not as ufw route rules: this snapshot's {p.family} filter table has no "
+                 f"{UFW_FORWARD} chain (ufw declares it in before.rules and user.rules)")
     return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
-               note="rules in DOCKER-USER match the original destination port, which DNAT "
-                    "does not rewrite")
+               note=note)

@@ -118,8 +118,19 @@ def lookup(dialect: str, name: str) -> Entry | None:
 
 
 def entry_for(expr: Any) -> Entry | None:
-    """The module (or Unmodelled entry) that evaluates `expr`; None: no grammar knows it."""
+    """The module (or Unmodelled entry) that evaluates `expr`; None: no grammar knows it.
+    An x_tables match's entry depends on its name only and the registry is complete at
+    import, so it is remembered by name (asked for every match of every rule walked)."""
+    if type(expr) is XtMatch:
+        name = expr.name
+        if name in _XT_ENTRIES:
+            return _XT_ENTRIES[name]
+        found = _XT_ENTRIES[name] = lookup(*key_of(expr))
+        return found
     return lookup(*key_of(expr))
+
+
+_XT_ENTRIES: dict[str, Entry | None] = {}
 
 
 def unmodelled_names(dialect: str) -> frozenset[str]:

@@ -264,8 +264,43 @@ def resolve_vmap(action: Action, ctx: PacketContext) -> Action | Unknown | None:
         elements = data.get("elements", ())
     else:
         return Unknown(f"verdict map data {describe(data)} is not modelled")
+    names = _names_index(elements) if isinstance(value, str) else None
+    if names is not None:  # every key a plain interface name: the first equal one is the pick
+        at = names.get(value)
+        candidates = () if at is None else (elements[at],)
+    else:
+        candidates = elements
     domain = domain_of(key)
-    for elem in elements:
+    for elem in candidates:
         if isinstance(elem, tuple) and len(elem) == 2 and elem_match(value, elem[0], domain, ctx):
             return verdict_of(elem[1]) or Unknown(f"verdict {describe(elem[1])} is not modelled")
     return None
+
+
+def _names_index(elements: Any) -> dict[str, int] | None:
+    """Position of the first element per key, when every key of a verdict map is a plain name
+    (no `*` wildcard or escape), so a name looks its element up instead of trying each in
+    order (Docker 29's `iifname vmap @filter-forward-out-jumps`: one element per network).
+    For a string value and a plain-name key elem_match is ifname_match, i.e. equality, so
+    the first equal key is the one the walk in order finds. None: walk in order."""
+    if not isinstance(elements, (tuple, list)):
+        return None
+    kept = _NAMES.get(id(elements))
+    if kept is not None and kept[0] is elements:
+        return kept[1]
+    index: dict[str, int] = {}
+    plain = True
+    for i, elem in enumerate(elements):
+        k = elem[0] if isinstance(elem, tuple) and len(elem) == 2 else None
+        if not isinstance(k, str) or "*" in k or "\\" in k:
+            plain = False
+            break
+        index.setdefault(k, i)
+    if len(_NAMES) >= 4096:
+        _NAMES.clear()
+    # the elements are kept alive with their index, so their id stays theirs
+    _NAMES[id(elements)] = (elements, index if plain else None)
+    return index if plain else None
+
+
+_NAMES: dict[int, tuple[Any, dict[str, int] | None]] = {}
