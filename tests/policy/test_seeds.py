@@ -74,8 +74,8 @@ def test_egress_policy_without_take_over_in_nft_keeps_replies_and_host_access():
     host = read_snapshot(LAB / "seed003_egress-none")
     plan = make_plan(policy, host, "nft")
     assert plan.ok
-    got = {r.name: r.verdict for r in check_flows(plan.after,
-                                                  load_flows(LAB / "seed003_egress-none" / "flows.json"))}
+    flows = load_flows(LAB / "seed003_egress-none" / "flows.json")
+    got = {r.name: r.verdict for r in check_flows(plan.after, flows)}
     assert got == _expected("seed003_egress-fixed")
 
 

@@ -32,8 +32,9 @@ def findings(ctx: AuditContext, verify: bool = True,
 
 def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
     """The context a fix is judged in: the fixed host (modules with `still_there` judge the
-    outcome, not whether a rule now mentions the subject). The host-service intent is shared when every edit is in DOCKER-USER, which only FORWARD reaches
-    and a connection to the host itself never crosses."""
+    outcome, not whether a rule now mentions the subject). The host-service intent is shared
+    when every edit is in DOCKER-USER, which only FORWARD reaches and a connection to the host
+    itself never crosses."""
     fixed = AuditContext(apply(ctx.host, fix), scope)
     if all(e.chain == "DOCKER-USER" for e in fix.edits):
         fixed.__dict__["_intended"] = ctx.__dict__.setdefault("_intended", {})
@@ -64,7 +65,7 @@ def _verify_batch(ctx: AuditContext, module, found: list[Finding]) -> None:
              and f.scope is not None]
     alone = [f for f in found if f not in batch]
     if len(batch) > 1:
-        scope = set().union(*(f.scope for f in batch))
+        scope = set().union(*(f.scope for f in batch if f.scope is not None))
         try:
             fixed = _fixed_context(ctx, Fix([e for f in batch for e in f.fix.edits]), scope)
         except NflensError:

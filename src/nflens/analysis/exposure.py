@@ -238,6 +238,8 @@ class ExposureAnalysis:
 
     # --- the questions ------------------------------------------------------------------------
     def published(self, container: Container, binding: PortBinding) -> Exposure | None:
+        if binding.host_port is None:  # not published on the host: nothing reaches it
+            return None
         version = 6 if ":" in binding.host_ip else 4
         dsts = self.destinations(binding, version)
         target = {"container": container.name.lstrip("/"), "addr": container_addr(container,

@@ -45,7 +45,7 @@ class Cell:
     version: int
     lo: int
     hi: int
-    result: FlowResult | None = None
+    result: FlowResult
 
     def first(self) -> IPAddress:
         return ipaddress.ip_address(self.lo) if self.version == 4 else \

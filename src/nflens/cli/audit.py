@@ -53,11 +53,11 @@ def audit_progress(console: Console):
     if not console.is_terminal:
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     labels = {"exposure": "exposure of published ports", "findings": "findings"}
     with Progress(console=console, transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

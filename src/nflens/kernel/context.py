@@ -78,15 +78,17 @@ class CtView:
 
 
 class HostEnv(Protocol):
-    """Host knowledge a match may need; implemented by the kernel over `ir.Host`."""
+    """Host knowledge a match may need; implemented by the kernel over `ir.Host`. A lookup
+    may answer Unknown: the null host of a symbolic question (kernel/region.py's NullHost) has
+    no routes or interfaces to look in."""
 
-    def addr_type(self, addr: IPAddress, iface: str | None = None) -> str:
+    def addr_type(self, addr: IPAddress, iface: str | None = None) -> str | Unknown:
         """LOCAL, UNICAST, BROADCAST, MULTICAST, ANYCAST, BLACKHOLE, UNREACHABLE, PROHIBIT, UNSPEC
         (the rtn_type of `addr` in the local/main FIB; with `iface`, limited to that device as
         xt_addrtype's --limit-iface-in/out does)."""
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-                  mark: int = 0) -> str | None:
+                  mark: int = 0) -> str | Unknown | None:
         """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
 
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
@@ -96,9 +98,9 @@ class HostEnv(Protocol):
     def interface_kind(self, name: str) -> str | None:
         """Kind of a host interface (bridge, veth, loopback, ...), None if unknown."""
 
-    def interface_index(self, name: str) -> int | None: ...
+    def interface_index(self, name: str) -> int | Unknown | None: ...
 
-    def interface_group(self, name: str) -> int: ...
+    def interface_group(self, name: str) -> int | Unknown: ...
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,10 @@ class PacketContext:
     family: str
     hook: str
     env: HostEnv
-    iif: str | None = None
-    oif: str | None = None
+    # Unknown: an interface a symbolic question leaves open (symbolic/matrix.py); a walk of a
+    # real packet always names its devices
+    iif: str | Unknown | None = None
+    oif: str | Unknown | None = None
     physin: str | None = None
     physout: str | None = None
     bridged: bool = False

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from nflens.ir.rules import Chain, NftCmp, NftExpr, Rule, XtMatch
@@ -31,6 +32,11 @@ MIN_RULES = 8  # below this, indexing costs more than it saves (Docker 28 writes
 # per network in DOCKER-CT and DOCKER-BRIDGE: 10 networks are 10 rules walked per packet)
 MEMO_SIZE = 4096  # candidate lists remembered per chain (an audit tries many sources)
 
+# (kind, value): a rule's one required value, e.g. ("dport", ("tcp", 8080))
+IndexKey = tuple[str, Hashable]
+# a packet's values of every kind: (dst, proto, dport, ct_dport, iif, oif)
+PacketKey = tuple[Hashable, ...]
+
 
 @dataclass
 class ChainIndex:
@@ -38,9 +44,9 @@ class ChainIndex:
     generic rest. Kinds: dst, dport (proto, port), ctorigdport, iif, oif."""
 
     generic: list[int] = field(default_factory=list)
-    by: dict[str, dict] = field(default_factory=dict)
+    by: dict[str, dict[Hashable, list[int]]] = field(default_factory=dict)
     size: int = 0
-    _memo: dict = field(default_factory=dict)
+    _memo: dict[PacketKey, list[int]] = field(default_factory=dict)
 
     def candidates(self, ctx: PacketContext) -> list[int]:
         pkt, ct = ctx.pkt, ctx.ct
@@ -62,7 +68,7 @@ class ChainIndex:
             hit = self._memo[key] = self._merge(key)
         return hit
 
-    def _merge(self, key) -> list[int]:
+    def _merge(self, key: PacketKey) -> list[int]:
         dst, proto, dport, ct_dport, iif, oif = key
         lists = [self.generic]
         for kind, value in (("dst", dst), ("dport", (proto, dport)),
@@ -76,11 +82,11 @@ class ChainIndex:
         return list(heapq.merge(*lists))
 
 
-def _plain(name) -> bool:
+def _plain(name: object) -> bool:
     return name is None or isinstance(name, str)
 
 
-def _nft_key(e: NftCmp):
+def _nft_key(e: NftCmp) -> IndexKey | None:
     """The same exact keys in nftables rules: `ip daddr 172.17.0.2` -> ('dst', addr), `tcp
     dport 8080` -> ('dport', ('tcp', 8080)) (Docker 29's dnat and raw-drop chains hold one
     rule per published port / container, like the iptables ones), `ct original proto-dst
@@ -117,12 +123,12 @@ def _nft_key(e: NftCmp):
     return None
 
 
-def _key(rule: Rule):
+def _key(rule: Rule) -> IndexKey | None:
     """(kind, value) when the rule can only match packets with that value, else None; the
     most selective kind wins: dst, dport, ctorigdport, then the devices (Docker 20.10's
     FORWARD and isolation chains hold four rules per bridge, `-o br-X`, `-i br-X ! -o br-X`)."""
     proto = None
-    found: dict[str, object] = {}
+    found: dict[str, Hashable] = {}
     for e in rule.exprs:
         if isinstance(e, NftCmp):
             key = _nft_key(e)

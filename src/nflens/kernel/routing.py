@@ -1,4 +1,5 @@
-"""FIB lookups: policy rules, then longest-prefix match per table (net/ipv4/fib_rules.c, fib_trie.c).
+"""FIB lookups: policy rules, then longest-prefix match per table (net/ipv4/fib_rules.c,
+fib_trie.c).
 
 The kernel consults the routing policy database in priority order (default: 0 `local`,
 32766 `main`, 32767 `default`); in each table the longest matching prefix wins, then the lowest
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from nflens.ir.host import PolicyRule, Route
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Fib.lookup's arguments: (dst, src, iif, oif, mark)
+_LookupKey = tuple[IPAddress, IPAddress | None, str | None, str | None, int]
 
 DEFAULT_RULES = {
     4: (PolicyRule(0, "local"), PolicyRule(32766, "main"), PolicyRule(32767, "default")),
@@ -61,8 +64,8 @@ class Fib:
         for r in routes:
             grouped.setdefault((r.table, r.dst.version), []).append(r)
         self.tables = {key: PrefixTable(rs) for key, rs in grouped.items()}
-        self._memo: dict = {}
-        self.rules = {4: [], 6: []}
+        self._memo: dict[_LookupKey, RouteResult] = {}
+        self.rules: dict[int, list[PolicyRule]] = {4: [], 6: []}
         for rule in sorted(rules, key=lambda r: r.priority):
             self.rules[rule.family].append(rule)
         for fam in (4, 6):
@@ -79,7 +82,8 @@ class Fib:
             hit = self._memo[key] = self._lookup(dst, src, iif, oif, mark)
         return hit
 
-    def _lookup(self, dst, src, iif, oif, mark) -> RouteResult:
+    def _lookup(self, dst: IPAddress, src: IPAddress | None, iif: str | None, oif: str | None,
+                mark: int) -> RouteResult:
         for rule in self.rules[dst.version]:
             if not _rule_selects(rule, dst, src, iif, oif, mark):
                 continue
@@ -125,9 +129,11 @@ class PrefixTable:
         return None
 
 
-def _rule_selects(rule: PolicyRule, dst, src, iif, oif, mark) -> bool:
+def _rule_selects(rule: PolicyRule, dst: IPAddress, src: IPAddress | None, iif: str | None,
+                  oif: str | None, mark: int) -> bool:
     ok = True
-    if rule.src is not None and (src is None or src.version != rule.src.version or src not in rule.src):
+    if rule.src is not None and (src is None or src.version != rule.src.version
+                                 or src not in rule.src):
         ok = False
     if rule.dst is not None and (dst.version != rule.dst.version or dst not in rule.dst):
         ok = False

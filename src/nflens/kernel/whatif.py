@@ -41,7 +41,7 @@ def _with_policy_accept(ruleset: Ruleset, family: str, table: str, chain: str) -
 
 
 def what_would_change(host: Host, flow: Flow,
-                      result: FlowResult) -> tuple[str, object] | None:
+                      result: FlowResult) -> tuple[str, FlowResult] | None:
     """(description of the change, FlowResult after it) for a denied flow, else None."""
     from nflens.kernel.simulate import Simulator
 

@@ -53,8 +53,8 @@ def sample(net: Net) -> IPAddr:
 
 
 def _routed(host: Host, addr: IPAddr) -> bool:
-    return any(r.type == "unicast" and r.table in ("main", "local") and r.dst.version == addr.version
-               and addr in r.dst for r in host.routes)
+    return any(r.type == "unicast" and r.table in ("main", "local")
+               and r.dst.version == addr.version and addr in r.dst for r in host.routes)
 
 
 def host_sample(host: Host, net: Net, named: list[Net]) -> IPAddr:
@@ -158,6 +158,8 @@ def direct(host: Host, res: Resolved) -> list[Probe]:
                   and a.version == 4]
     for name, net, ep in _attachments(host):
         c = host.docker.container(name)
+        if c is None:  # not reached: _attachments names this host's own containers
+            continue
         for port, proto in sorted({(b.container_port, b.proto) for b in c.ports}):
             for iface, nb in neighbours:
                 flow = Flow(f"direct {iface}:{nb} -> {name} {ep.ipv4.ip}:{port}/{proto}",
@@ -232,7 +234,8 @@ def egress(host: Host, res: Resolved) -> list[Probe]:
 
 def to_host(host: Host, res: Resolved) -> list[Probe]:
     ports = {(s.port, s.proto) for s in host.sockets if s.proto == "tcp"
-             and s.process not in ("docker-proxy", "dockerd") and not str(s.addr).startswith("127.")}
+             and s.process not in ("docker-proxy", "dockerd")
+             and not str(s.addr).startswith("127.")}
     ports |= {p for th in res.to_host for p in th.allow}
     out = []
     for name, net, ep in _attachments(host):
@@ -261,5 +264,6 @@ def host_services(host: Host, res: Resolved) -> list[Probe]:
 
 def probes(host: Host, res: Resolved) -> list[Probe]:
     """Every probe once (a port bound on 0.0.0.0 and :: gives the same IPv4 flows)."""
-    every = inbound(host, res) + direct(host, res) + egress(host, res) + to_host(host, res) + host_services(host, res)
+    every = (inbound(host, res) + direct(host, res) + egress(host, res) + to_host(host, res)
+             + host_services(host, res))
     return list({p.flow.name: p for p in every}.values())

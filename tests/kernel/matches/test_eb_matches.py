@@ -166,3 +166,12 @@ def test_every_ebtables_match_module_is_registered():
     for name in ("eb", "eb_ip", "eb_ip6", "eb_arp", "eb_vlan", "eb_mark", "eb_among",
                  "eb_pkttype", "eb_stp", "eb_limit", "eb_802_3"):
         assert lookup("eb", name) is not None, name
+
+
+@pytest.mark.parametrize("options", ["-i veth1", "-i veth+", "-o eth0", "--logical-in docker0"])
+def test_a_port_left_open_by_a_symbolic_question_decides_nothing(options):
+    """A bridge port a symbolic question leaves open (an Unknown, as symbolic/matrix.py puts
+    in its contexts) was compared as a name: `-i veth1` answered False, `-i veth+` raised
+    AttributeError (found typing PacketContext.iif/oif, issue 17.8)."""
+    frame = ip_frame(iif=Unknown("input interface"), oif=Unknown("output interface"))
+    assert isinstance(matches(options, frame), Unknown)

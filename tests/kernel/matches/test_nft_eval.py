@@ -264,3 +264,29 @@ def test_fib_type_under_a_host_model_that_cannot_say_is_unknown():
                         env=NULL_HOST)
     fib = NftExpr("fib", (("flags", ("daddr",)), ("result", "type")))
     assert isinstance(nft_fib.evaluate(NftCmp("==", fib, "local"), ctx), Unknown)
+
+
+def test_fib_saddr_iif_oif_under_a_host_model_that_cannot_say_is_unknown():
+    """The null host's route lookup answers Unknown; `fib saddr . iif oif` compared it with the
+    input device and answered "no route" (False, a reverse-path drop) for every packet --
+    found typing HostEnv for the symbolic contexts (issue 17.8); not reachable from the
+    matrix today (iptables only)."""
+    from nflens.kernel.region import NULL_HOST
+
+    left = {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}
+    assert isinstance(ev(cmp("==", left, False), ctx(env=NULL_HOST)), Unknown)
+
+
+def test_fib_iif_left_open_by_a_symbolic_question_is_unknown():
+    """An input device a symbolic question leaves open (an Unknown) was passed to the host's
+    route lookup as if it were a device name."""
+    left = {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}
+    assert isinstance(ev(cmp("==", left, False), ctx(iif=Unknown("input interface"))), Unknown)
+
+
+def test_meta_iifkind_of_a_device_left_open_is_unknown():
+    """An input device a symbolic question leaves open (an Unknown) was looked up as a device
+    name: the host model's default kind decided the match (found typing PacketContext.iif,
+    issue 17.8)."""
+    left = {"meta": {"key": "iifkind"}}
+    assert isinstance(ev(cmp("==", left, "veth"), ctx(iif=Unknown("input interface"))), Unknown)

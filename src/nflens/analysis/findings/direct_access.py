@@ -51,8 +51,8 @@ def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     explanation = (f"{name} ({addr}) accepts connections on tcp/{port} straight from outside, "
                    f"with no port published for it, from: {where}. A neighbour only needs a "
                    f"route to {addr} via this host.")
-    if iptables_table(ctx.host, "ip") is None or \
-            iptables_table(ctx.host, "ip").chain("DOCKER-USER") is None:
+    table = iptables_table(ctx.host, "ip")
+    if table is None or table.chain("DOCKER-USER") is None:
         fix = Fix(note=f"drop packets to {addr} not coming from {bridge} unless DNATed "
                        "(ct status dnat), at prerouting or forward")
     else:

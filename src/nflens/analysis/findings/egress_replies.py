@@ -20,6 +20,7 @@ TITLE = "A rule blocking container egress also blocks replies to published ports
 
 def detect(ctx: AuditContext) -> list[Finding]:
     seen: dict[str, Finding] = {}
+    scopes: dict[str, set[str]] = {}  # each finding's scope, the same set
     for p in ctx.published:
         example = example_flow(ctx, p)
         if example is None or example[1].verdict != "deny":
@@ -31,7 +32,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
             key = f"{blk.family} {blk.table} {blk.chain} {blk.text}"
             if key in seen:
                 seen[key].explanation += f"; and {p.subject()}"
-                seen[key].scope.add(p.subject())
+                scopes[key].add(p.subject())
                 continue
             explanation = (f"`{blk.text}` ({blk.file}:{blk.line}) stops the answers {p.name} sends "
                            f"back on connections to its published port: {p.subject()}")
@@ -42,6 +43,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
             else:
                 fix = Fix(note=f"nft insert rule {blk.family} {blk.table} {blk.chain} "
                                "ct state established,related accept")
+            scopes[key] = {p.subject()}
             seen[key] = Finding(ID, SEVERITY, TITLE, key, explanation, [blk.ref()], fix,
-                                scope={p.subject()})
+                                scope=scopes[key])
     return list(seen.values())

@@ -101,8 +101,8 @@ def still_there(ctx: AuditContext, finding: Finding) -> str | None:
 
 
 def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
-    if iptables_table(ctx.host, p.family) is None or \
-            iptables_table(ctx.host, p.family).chain("DOCKER-USER") is None:
+    table = iptables_table(ctx.host, p.family)
+    if table is None or table.chain("DOCKER-USER") is None:
         return Fix(note="add a rule in a forward-hook chain at priority filter - 1 dropping "
                         f"ct original proto-dst {p.binding.host_port} from the sources above "
                         "(no DOCKER-USER chain here)")

@@ -7,7 +7,7 @@ managed by default). Compared per published port and interface, from the exact e
 
 from __future__ import annotations
 
-from nflens.analysis.context import AuditContext
+from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Fix
 from nflens.analysis.partition import listed, readable
@@ -19,7 +19,7 @@ TITLE = "IPv4 is restricted, IPv6 is not"
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
-    by_port: dict[tuple, dict[int, object]] = {}
+    by_port: dict[tuple[str, str, int | None], dict[int, Published]] = {}
     for p in ctx.published:
         key = (p.name, p.binding.proto, p.binding.host_port)
         by_port.setdefault(key, {})[p.version] = p

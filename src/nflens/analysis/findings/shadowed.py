@@ -60,8 +60,10 @@ def _covers(key, general, specific) -> bool:
     if gneg or sneg:
         return gneg == sneg and gv == sv
     name = key[1]
-    if isinstance(gv, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-        return isinstance(sv, type(gv)) and sv.subnet_of(gv)
+    if isinstance(gv, ipaddress.IPv4Network):
+        return isinstance(sv, ipaddress.IPv4Network) and sv.subnet_of(gv)
+    if isinstance(gv, ipaddress.IPv6Network):
+        return isinstance(sv, ipaddress.IPv6Network) and sv.subnet_of(gv)
     if name in ("in", "out"):
         return gv == sv or (gv.endswith("+") and sv.startswith(gv[:-1]))
     if name in ("dport", "sport", "destination-port", "source-port"):

@@ -39,7 +39,16 @@ def _proto(opt: Opt, ctx: PacketContext) -> MatchResult:
     return inv(opt, ethproto == opt.value)
 
 
-def _logical(opt: Opt, port: str | None, ctx: PacketContext) -> MatchResult:
+def _dev(opt: Opt, device: str | Unknown | None) -> MatchResult:
+    """-i/-o on the bridge port; a port a symbolic question leaves open decides nothing."""
+    if isinstance(device, Unknown):
+        return device
+    return inv(opt, dev_check(opt.value, device))
+
+
+def _logical(opt: Opt, port: str | Unknown | None, ctx: PacketContext) -> MatchResult:
+    if isinstance(port, Unknown):  # a port left open: its bridge is not known either
+        return port
     if port is None:
         return True  # no device: the kernel's `if (in && (p = br_port_get_rcu(in)))` is false
     bridge_of = getattr(ctx.env, "bridge_of", None)
@@ -57,9 +66,9 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
         if opt.name == "proto":
             results.append(_proto(opt, ctx))
         elif opt.name == "in":
-            results.append(inv(opt, dev_check(opt.value, ctx.iif)))
+            results.append(_dev(opt, ctx.iif))
         elif opt.name == "out":
-            results.append(inv(opt, dev_check(opt.value, ctx.oif)))
+            results.append(_dev(opt, ctx.oif))
         elif opt.name == "logical_in":
             results.append(_logical(opt, ctx.iif, ctx))
         elif opt.name == "logical_out":

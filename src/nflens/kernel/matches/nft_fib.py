@@ -43,15 +43,22 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     if "iif" in flags and ctx.iif is None:
         return MISSING
     dev = ctx.iif if "iif" in flags else (ctx.oif if "oif" in flags else None)
+    if isinstance(dev, Unknown):  # a device a symbolic question leaves open
+        return dev
     if result == "type":
         kind = ctx.env.addr_type(addr, dev)
         return kind if isinstance(kind, Unknown) else kind.lower()  # a host model that can't say
     if result in ("oif", "oifname"):
         mark = ctx.mark if "mark" in flags else 0
         if "saddr" in flags:
-            out = ctx.env.route_oif(pkt.src, pkt.dst, ctx.iif, mark)
+            iif = ctx.iif
+            if isinstance(iif, Unknown):  # the reverse lookup's input device, left open
+                return iif
+            out = ctx.env.route_oif(pkt.src, pkt.dst, iif, mark)
         else:
             out = ctx.env.route_oif(pkt.dst, pkt.src, None, mark)
+        if isinstance(out, Unknown):  # a host model that can't say (the null host)
+            return out
         if out is None or ("iif" in flags and out != ctx.iif):
             return False
         return out

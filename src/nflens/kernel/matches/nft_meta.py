@@ -33,7 +33,7 @@ def domain(expr: NftExpr) -> str | None:
     return DOMAINS.get(expr.get("key"))
 
 
-def _devices(ctx: PacketContext) -> tuple[str | None, str | None]:
+def _devices(ctx: PacketContext) -> tuple[str | Unknown | None, str | Unknown | None]:
     if ctx.family == "bridge":
         return ctx.physin or ctx.iif, ctx.physout or ctx.oif
     return ctx.iif, ctx.oif
@@ -55,9 +55,11 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
     return _packet(key, ctx)
 
 
-def _device_info(key: str, dev: str | None, ctx: PacketContext) -> Any:
+def _device_info(key: str, dev: str | Unknown | None, ctx: PacketContext) -> Any:
     if dev is None:
         return MISSING
+    if isinstance(dev, Unknown):  # a device a symbolic question leaves open
+        return dev
     if key.endswith("group"):
         return ctx.env.interface_group(dev)
     kind = ctx.env.interface_kind(dev)

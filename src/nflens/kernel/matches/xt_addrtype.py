@@ -31,6 +31,8 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
 
     def test(opt: Opt) -> MatchResult:
         if opt.name in ("src-type", "dst-type"):
+            if isinstance(dev, Unknown):  # --limit-iface-in/out on a device left open
+                return dev
             addr = pkt.src if opt.name == "src-type" else pkt.dst
             if addr.version == 6:
                 return _match_type6(ctx, addr, dev, opt.value)
