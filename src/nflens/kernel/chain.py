@@ -21,11 +21,16 @@ from typing import Any
 
 from nflens.ir.rules import Action, Chain, Rule, Table
 from nflens.kernel.context import PacketContext, Unknown, describe, with_table
+from nflens.kernel.index import ChainIndex
 from nflens.kernel.index import build as build_index
 from nflens.kernel.loops import max_nesting
 from nflens.kernel.matches import entry_for
 from nflens.kernel.matches._nft_common import resolve_vmap
-from nflens.kernel.trace import PolicyStep, RuleStep
+from nflens.kernel.trace import PolicyStep, RuleStep, Step
+
+# what a rule or action asks of the walk: None (go on), ("verdict", v), ("return" | "jump" |
+# "goto", chain)
+Outcome = tuple[str, Any] | None
 
 NO_EFFECT = {"counter", "log", "nflog", "trace", "comment"}  # neither verdict nor packet state
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
@@ -87,8 +92,8 @@ class ChainResult:
 class ChainWalker:
     """Evaluates base chains of one table for one packet context, writing RuleSteps to a trace."""
 
-    def __init__(self, table: Table, oracle: Oracle, trace: list, direction: str, phase: str,
-                 indexes: dict | None = None):
+    def __init__(self, table: Table, oracle: Oracle, trace: list[Step], direction: str,
+                 phase: str, indexes: dict[int, ChainIndex | None] | None = None):
         self.indexes = indexes
         self.table = table
         self.oracle = oracle
@@ -211,7 +216,7 @@ class ChainWalker:
         self.trace.append(PolicyStep(self.direction, self.phase, self.table.family,
                                      self.table.name, chain.name, chain.policy or "accept"))
 
-    def _rule(self, rule: Rule, ref: RuleRef, result: ChainResult):
+    def _rule(self, rule: Rule, ref: RuleRef, result: ChainResult) -> Outcome:
         """Evaluate one rule. Returns None (go on), ("verdict", v), ("return", _), ("jump", c)."""
         notes: list[str] = []
         for pos, expr in enumerate(rule.exprs):
@@ -250,7 +255,8 @@ class ChainWalker:
         notes.append(f"assumed {'match' if choice else 'no match'}: {value.reason}")
         return choice
 
-    def _action(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
+    def _action(self, action: Action, ref: RuleRef, result: ChainResult,
+                notes: list[str]) -> Outcome:
         name = action.name
         if name == "vmap":
             return self._vmap(action, ref, result, notes)
@@ -276,9 +282,11 @@ class ChainWalker:
         if name in ("return", "jump", "goto"):
             return (name, action.get("chain"))
         if name == "mark":
-            return self._set_mark(action, result)
+            self._set_mark(action, result)
+            return None
         if name == "connmark":
-            return self._connmark(action, result, notes)
+            self._connmark(action, result, notes)
+            return None
         if name in ("notrack",) or (name == "ct" and action.get("notrack")):
             result.notrack = True
             return None
@@ -302,7 +310,7 @@ class ChainWalker:
             result.verdict, result.by = "drop", ref
         return drops
 
-    def _set_mark(self, action: Action, result: ChainResult):
+    def _set_mark(self, action: Action, result: ChainResult) -> None:
         value, mask = action.get("value", 0) or 0, action.get("mask", 0xFFFFFFFF)
         if isinstance(value, int) and isinstance(mask, int):
             mark = (result.ctx.mark & ~mask & 0xFFFFFFFF) ^ value
@@ -312,7 +320,7 @@ class ChainWalker:
                                      "is left as it was")
         return None
 
-    def _connmark(self, action: Action, result: ChainResult, notes: list[str]):
+    def _connmark(self, action: Action, result: ChainResult, notes: list[str]) -> None:
         mode = action.get("mode", "set")
         ct = result.ctx.ct
         if mode == "restore" and ct is not None:
@@ -330,7 +338,8 @@ class ChainWalker:
                 result.ctx = replace(result.ctx, ct=replace(ct, mark=mark))
         return None
 
-    def _vmap(self, action: Action, ref: RuleRef, result: ChainResult, notes: list[str]):
+    def _vmap(self, action: Action, ref: RuleRef, result: ChainResult,
+              notes: list[str]) -> Outcome:
         picked = resolve_vmap(action, result.ctx)
         if isinstance(picked, Unknown):
             if self._unknown_drops(ref, "vmap", picked.reason, result, notes):
@@ -342,7 +351,7 @@ class ChainWalker:
         notes.append(f"map picked {_describe(picked)}")
         return self._action(picked, ref, result, notes)
 
-    def _step(self, ref: RuleRef, matched, action: str, notes: list[str]) -> None:
+    def _step(self, ref: RuleRef, matched: bool | str, action: str, notes: list[str]) -> None:
         src = ref.rule.source
         self.trace.append(RuleStep(
             self.direction, self.phase, ref.family, ref.table, ref.chain, ref.index,
@@ -400,7 +409,7 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _reject_applies(how, ctx: PacketContext, family: str) -> bool:
+def _reject_applies(how: Any, ctx: PacketContext, family: str) -> bool:
     """nft adds a hidden dependency to some rejects and `nft list` drops it again: `reject
     with tcp reset` carries `meta l4proto tcp`, `reject with icmp ...` / `icmpv6 ...` carry
     the family (meta nfproto in inet). The JSON shows only the reject, so the dependency is

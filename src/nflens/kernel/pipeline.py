@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nflens.ir.rules import Chain, Ruleset, Table
+from nflens.kernel.index import ChainIndex
 
 FAMILIES_FOR: dict[int | str, tuple[str, ...]] = {
     4: ("ip", "inet"), 6: ("ip6", "inet"), "bridge": ("bridge",), "arp": ("arp",)}
@@ -40,7 +41,8 @@ class Pipeline:
     """Base chains indexed by (family key, hook)."""
 
     def __init__(self, ruleset: Ruleset):
-        self.indexes: dict[int, object] = {}  # per-chain rule indexes (kernel.index), built lazily
+        # per-chain rule indexes (kernel.index), built lazily
+        self.indexes: dict[int, ChainIndex | None] = {}
         # events() and nat_chains() per hook: pure functions of the ruleset, asked at every
         # hook of every packet (nine hooks per allowed flow: SYN, reply, ACK)
         self._events: dict[tuple[int | str, str, bool], list[tuple[int, int, BaseChain | str]]] = {}
