@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from nflens.lab import nativefix, run
+from nflens.lab import nativefix, run, versions
 from nflens.lab.netns import Lab
 from nflens.lab.scenarios import load
 from tests.lab.test_lab_hostfw import _assert_gone, _etc_digest, needs_tools
@@ -44,11 +44,34 @@ def ids(findings: list[dict], kind: str) -> list[str]:
     return [f["subject"] for f in findings if f["id"] == kind]
 
 
+def fix_natively(host, flows: tuple[str, ...], kinds: tuple[str, ...] = ("input-bypass",)):
+    """Probe the broken host, audit it and apply the verified fixes of `kinds` as printed,
+    with the host's own manager (lab/nativefix.py)."""
+    ctx = host.ctx
+    before = verdicts(ctx, flows)
+    findings = audit(ctx, host.tmp / "before")
+    fixes = [f["fix"] for f in findings if f["id"] in kinds and f.get("fix")
+             and f.get("fix_verified")]
+    if host.sc.firewall == "ufw":
+        ran = nativefix.apply_ufw(fixes, ctx.mounts.etc, ctx.sh)
+    else:
+        ran = nativefix.apply_firewalld(fixes, ctx.sh)
+    return {"before": before, "findings": findings, "ran": ran, "fixes": fixes}
+
+
+def fixed_as_intended(host, flows: tuple[str, ...], intended: dict[str, str]) -> None:
+    """The fixed host gives the intended verdicts, and its audit finds no bypass left and no
+    rule the manager would lose."""
+    assert verdicts(host.ctx, flows) == intended
+    after = audit(host.ctx, host.tmp / "after")
+    assert ids(after, "input-bypass") == [] and ids(after, "not-persistent") == []
+
+
 class Host:
     """A live lab host of `scenario/variant`, rebuildable from its saved /etc."""
 
-    def __init__(self, scenario: str, variant: str, tmp):
-        self.sc, self.tmp = load(scenario), tmp
+    def __init__(self, scenario: str, variant: str, tmp, docker: str = versions.DEFAULT):
+        self.sc, self.tmp, self.docker = load(scenario), tmp, docker
         self.variant = self.sc.variant(variant)
         self.lab = self.ctx = None
         self.gone: list = []
@@ -58,7 +81,8 @@ class Host:
             self.variant, boot=nativefix.BOOT[self.sc.firewall])
         self.lab = Lab().__enter__()
         try:
-            self.ctx = run.build(self.lab, self.sc, variant, etc_from=etc_from)
+            self.ctx = run.build(self.lab, self.sc, variant, docker=self.docker,
+                                 etc_from=etc_from)
         except BaseException:
             self.down()
             raise
@@ -79,9 +103,9 @@ class Host:
         return self.up(etc_from=saved)
 
 
-def _lived(scenario: str, variant: str, tmp_path_factory):
+def _lived(scenario: str, variant: str, tmp_path_factory, docker: str = versions.DEFAULT):
     digest = _etc_digest()
-    host = Host(scenario, variant, tmp_path_factory.mktemp(scenario))
+    host = Host(scenario, variant, tmp_path_factory.mktemp(scenario), docker)
     host.up()
     try:
         yield host
@@ -109,13 +133,7 @@ def ufw_host(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ufw_fixed(ufw_host):
-    ctx = ufw_host.ctx
-    before = verdicts(ctx, UFW_FLOWS)
-    findings = audit(ctx, ufw_host.tmp / "before")
-    fixes = [f["fix"] for f in findings if f["id"] in ("input-bypass", "direct-container-access")
-             and f.get("fix") and f.get("fix_verified")]
-    ran = nativefix.apply_ufw(fixes, ctx.mounts.etc, ctx.sh)
-    return {"before": before, "findings": findings, "ran": ran}
+    return fix_natively(ufw_host, UFW_FLOWS, ("input-bypass", "direct-container-access"))
 
 
 @needs_tools
@@ -130,9 +148,7 @@ def test_ufw_audit_names_ufw_and_prints_a_ufw_fix(ufw_fixed):
 
 @needs_tools
 def test_ufw_fix_applied_and_reloaded_gives_the_intended_verdicts(ufw_host, ufw_fixed):
-    assert verdicts(ufw_host.ctx, UFW_FLOWS) == UFW_INTENDED
-    after = audit(ufw_host.ctx, ufw_host.tmp / "after")
-    assert ids(after, "input-bypass") == [] and ids(after, "not-persistent") == []
+    fixed_as_intended(ufw_host, UFW_FLOWS, UFW_INTENDED)
 
 
 @needs_tools
@@ -147,6 +163,52 @@ def test_ufw_fix_survives_a_reboot(ufw_host, ufw_fixed):
     ctx = ufw_host.reboot()
     assert "Status: active" in ctx.sh("ufw status")
     assert verdicts(ctx, UFW_FLOWS) == UFW_INTENDED
+
+
+# -- ufw over IPv6 (Docker 28: ip6tables on; issue 14) -------------------------------------
+UFW6_FLOWS = ("lan-web", "wan-web", "lan-web6", "wan-web6")
+# ufw's intent: 8080 from the office only, in both families (user.rules and user6.rules)
+UFW6_INTENDED = {"lan-web": "allow", "wan-web": "deny", "lan-web6": "allow", "wan-web6": "deny"}
+
+
+@pytest.fixture(scope="module")
+def ufw6_host(tmp_path_factory):
+    from tests.conftest import docker_or_skip
+
+    docker_or_skip("28")
+    yield from _lived("ufw_ipv6", "broken", tmp_path_factory, docker="28")
+
+
+@pytest.fixture(scope="module")
+def ufw6_fixed(ufw6_host):
+    return fix_natively(ufw6_host, UFW6_FLOWS)
+
+
+@needs_tools
+def test_ufw6_fix_goes_to_after6_rules_and_the_ufw6_chain(ufw6_host, ufw6_fixed):
+    assert ufw6_fixed["before"] == dict.fromkeys(UFW6_FLOWS, "allow")
+    assert len(ufw6_fixed["fixes"]) == 2
+    assert "ufw route allow proto tcp from 2001:db8:1::/64 to fd00:66::/64 port 80" \
+        in ufw6_fixed["ran"]
+    after6 = (ufw6_host.ctx.mounts.etc / "ufw" / "after6.rules").read_text()
+    assert "-A DOCKER-USER -j ufw6-user-forward" in after6
+    save6 = ufw6_host.ctx.sh("ip6tables-save -t filter")
+    assert "-A DOCKER-USER -j ufw6-user-forward" in save6
+    assert "-A ufw6-user-forward -s 2001:db8:1::/64 -d fd00:66::/64 -p tcp -m tcp --dport 80 " \
+           "-j ACCEPT" in save6
+    assert "ufw-user-forward" not in save6
+
+
+@needs_tools
+def test_ufw6_fix_closes_the_ipv6_exposure_and_keeps_the_office(ufw6_host, ufw6_fixed):
+    fixed_as_intended(ufw6_host, UFW6_FLOWS, UFW6_INTENDED)
+
+
+@needs_tools
+def test_ufw6_fix_survives_a_reboot(ufw6_host, ufw6_fixed):
+    ctx = ufw6_host.reboot()
+    assert "Status: active" in ctx.sh("ufw status")
+    assert verdicts(ctx, UFW6_FLOWS) == UFW6_INTENDED
 
 
 # -- firewalld -----------------------------------------------------------------------------
@@ -166,12 +228,7 @@ def fwd_host(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fwd_fixed(fwd_host):
-    ctx = fwd_host.ctx
-    before = verdicts(ctx, FWD_FLOWS)
-    findings = audit(ctx, fwd_host.tmp / "before")
-    fixes = [f["fix"] for f in findings if f["id"] == "input-bypass" and f.get("fix_verified")]
-    ran = nativefix.apply_firewalld(fixes, ctx.sh)
-    return {"before": before, "findings": findings, "ran": ran}
+    return fix_natively(fwd_host, FWD_FLOWS)
 
 
 @needs_tools
@@ -184,9 +241,7 @@ def test_firewalld_audit_prints_direct_rules(fwd_fixed):
 
 @needs_tools
 def test_firewalld_fix_applied_and_reloaded_gives_the_intended_verdicts(fwd_host, fwd_fixed):
-    assert verdicts(fwd_host.ctx, FWD_FLOWS) == FWD_INTENDED
-    after = audit(fwd_host.ctx, fwd_host.tmp / "after")
-    assert ids(after, "input-bypass") == [] and ids(after, "not-persistent") == []
+    fixed_as_intended(fwd_host, FWD_FLOWS, FWD_INTENDED)
 
 
 @needs_tools

@@ -40,3 +40,34 @@ def test_a_line_with_no_place_is_refused():
     with pytest.raises(ToolError):
         edit_after_rules("*filter\nCOMMIT\n", parse_ufw(
             "# then in that block, as its first lines:\n-A DOCKER-USER -j DROP"))
+
+
+def test_the_ipv6_fixes_go_into_after6_rules_with_the_ufw6_jump():
+    """Docker 28 + ufw in the lab (issue 14): the IPv6 fix's block goes to after6.rules and
+    jumps to ufw6-user-forward; the IPv4 one to after.rules, ufw-user-forward."""
+    host = read_snapshot(LAB / "docker28" / "ufw_ipv6-broken")
+    fixes = {f["subject"]: f["fix"] for f in audit(host)["findings"]
+             if f["id"] == "input-bypass"}
+    v4, v6 = parse_ufw(fixes["tcp/0.0.0.0:8080->web:80"]), parse_ufw(fixes["tcp/:::8080->web:80"])
+    assert (v4.path, v6.path) == ("/etc/ufw/after.rules", "/etc/ufw/after6.rules")
+    files = dict(host.persist)
+    text6 = edit_after_rules(files["etc/ufw/after6.rules"], v6)
+    block = text6[text6.index("# BEGIN NFLENS"):].splitlines()
+    assert ":ufw6-user-forward - [0:0]" in block and "ufw-user-forward" not in text6
+    rules = [t for t in block if t.startswith("-A DOCKER-USER")]
+    assert rules == ["-A DOCKER-USER -j ufw6-user-forward",
+                     "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 8080 "
+                     "--ctdir ORIGINAL -j DROP", "-A DOCKER-USER -j RETURN"]
+    assert "ufw6" not in edit_after_rules(files["etc/ufw/after.rules"], v4)
+
+
+def test_right_after_the_ufw6_jump_places_the_lines_after_it():
+    text = ("*filter\n:ufw6-user-forward - [0:0]\n:DOCKER-USER - [0:0]\n"
+            "-A DOCKER-USER -j ufw6-user-forward\n-A DOCKER-USER -j RETURN\nCOMMIT\n")
+    fix = parse_ufw("# in the DOCKER-USER block of /etc/ufw/after6.rules (`:DOCKER-USER` at "
+                    "line 3), right after its `-A DOCKER-USER -j ufw6-user-forward`:\n"
+                    "-A DOCKER-USER -i eth1 -j DROP")
+    assert fix.path == "/etc/ufw/after6.rules"
+    out = edit_after_rules(text, fix).splitlines()
+    assert out[3:6] == ["-A DOCKER-USER -j ufw6-user-forward", "-A DOCKER-USER -i eth1 -j DROP",
+                        "-A DOCKER-USER -j RETURN"]

@@ -4,7 +4,8 @@ A fix the admin's manager does not know is lost at its next reload or at a reboo
 reads the manager's rules, not the INPUT chain. So on a ufw or firewalld host the fix is written
 where the manager keeps rules, and the explanation names the manager's rule:
 - ufw (what ufw-docker does, exactly instead of by private ranges): a DOCKER-USER block in
-  /etc/ufw/after.rules that hands forwarded connections to ufw's `route` rules and drops the
+  /etc/ufw/after.rules (after6.rules for IPv6) that hands forwarded connections to ufw's
+  `route` rules (chain ufw-user-forward; ufw6-user-forward in ip6tables) and drops the
   published port's other connections by their original destination port (DNAT does not rewrite
   it), plus one `ufw route allow` per ufw rule that admits the port as a host service, to the
   container's network. ufw rebuilds both at every reload and boot.
@@ -27,7 +28,6 @@ from nflens.managers import ufw
 
 BLOCK_BEGIN = "# BEGIN NFLENS DOCKER-USER (written by nflens audit; ufw reloads it)"
 BLOCK_END = "# END NFLENS DOCKER-USER"
-UFW_FORWARD = "ufw-user-forward"
 
 
 def admitting_owners(ctx: AuditContext, p: Published) -> list[tuple[str, Owner | None]]:
@@ -87,10 +87,11 @@ def _network(p: Published) -> str | None:
 
 
 def has_ufw_forward(ctx: AuditContext, family: str) -> bool:
-    """Whether the family's filter table has ufw's `ufw-user-forward` chain (the route rules'
-    chain, which the ufw fix jumps to)."""
+    """Whether the family's filter table has ufw's route rules' chain, which the ufw fix jumps
+    to: `ufw-user-forward` in iptables, `ufw6-user-forward` in ip6tables (ufw names its IPv6
+    chains `ufw6-*`; a jump to `ufw-user-forward` would not load in ip6tables)."""
     table = iptables_table(ctx.host, family)
-    return table is not None and table.chain(UFW_FORWARD) is not None
+    return table is not None and table.chain(ufw.user_forward(family)) is not None
 
 
 def _docker_user(ctx: AuditContext, family: str) -> list[str]:
@@ -100,15 +101,17 @@ def _docker_user(ctx: AuditContext, family: str) -> list[str]:
 
 
 def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fix | None:
-    """DOCKER-USER lines for after.rules and `ufw route allow` rules; None when ufw's admitting
-    rules are not plain allow tuples (limit, apps), the container's network is unknown, or the
-    family's filter table has no `ufw-user-forward` chain (every ufw host declares it, but a
+    """DOCKER-USER lines for after.rules (after6.rules) and `ufw route allow` rules; None when
+    ufw's admitting rules are not plain allow tuples (limit, apps), the container's network is
+    unknown, or the family's filter table has no route chain (`ufw-user-forward`; in ip6tables
+    `ufw6-user-forward`: every ufw host declares it, but a
     snapshot may lack it: a jump to it would not load there, and the route rules would not be
     where ufw puts them; the caller then gives the DOCKER-USER form and names the missing chain).
 
     The lines compose with the other findings' (each says where in the one block they go): the
     drops come right after the block's `-j ufw-user-forward`, which comes after the rules the
-    chain has today (the admin's own DROP still comes first)."""
+    chain has today (the admin's own DROP still comes first). The `ufw route` commands need no
+    family: ufw puts a rule to an IPv6 network in user6.rules (ufw6-user-forward) by itself."""
     net = _network(p)
     if not has_ufw_forward(ctx, p.family):
         return None
@@ -120,14 +123,14 @@ def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fi
     routes = [ufw.Tuple("allow", p.binding.proto, str(p.binding.container_port), net, t.sport,
                         t.src, tuple((w, i) for w, i in t.ways if w == "in") or (("in", ""),),
                         route=True) for t in tuples if t is not None]
-    chain = _docker_user(ctx, p.family)
+    chain, fwd = _docker_user(ctx, p.family), ufw.user_forward(p.family)
     drops = [f"-i {iface} {drop_base} -j DROP" for iface in excess]
-    if "-j ufw-user-forward" in chain:
-        at, lines = chain.index("-j ufw-user-forward") + 2, drops
-        where = "right after its `-A DOCKER-USER -j ufw-user-forward`"
+    if f"-j {fwd}" in chain:
+        at, lines = chain.index(f"-j {fwd}") + 2, drops
+        where = f"right after its `-A DOCKER-USER -j {fwd}`"
     else:
         at = len(chain) if chain and chain[-1] == "-j RETURN" else len(chain) + 1
-        lines = ["-j ufw-user-forward"] + drops
+        lines = [f"-j {fwd}"] + drops
         where = "before its last `-A DOCKER-USER -j RETURN`"
     shown = "\n".join(_block_intro(ctx, p.family, chain, where)
                       + [f"-A DOCKER-USER {r}" for r in lines]
@@ -135,11 +138,12 @@ def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fi
                          "container's network:"] + [ufw.render(r) for r in routes]
                       + ["ufw reload"])
     edits = [Edit(p.family, "filter", "DOCKER-USER", at + i, r) for i, r in enumerate(lines)]
-    edits += [Edit(p.family, "filter", "ufw-user-forward", 0, line.split(" ", 2)[2])
-              for r in routes for line in ufw.generated(r)]
+    edits += [Edit(p.family, "filter", fwd, 0, line.split(" ", 2)[2])
+              for r in routes for line in ufw.generated(r, p.family)]
+    six = "6" if p.version == 6 else ""
     return Fix(edits, shown=shown,
-               note="ufw loads both at every `ufw reload` and boot: after.rules sets "
-                    "DOCKER-USER to its block, user.rules holds the route rules")
+               note=f"ufw loads both at every `ufw reload` and boot: after{six}.rules sets "
+                    f"DOCKER-USER to its block, user{six}.rules holds the route rules")
 
 
 def _direct(family: str, specs: list[str]) -> list[str]:
@@ -193,8 +197,9 @@ def _block_intro(ctx: AuditContext, family: str, chain: list[str], where: str) -
              "reload; it starts with the chain's rules of today):", BLOCK_BEGIN, "*filter",
              # ufw-init restores after.rules before user.rules: the jump's target must be
              # declared here (lab: "Chain 'ufw-user-forward' does not exist"; user.rules
-             # declares and fills it again right after, as in ufw-docker's block)
-             ":ufw-user-forward - [0:0]", ":DOCKER-USER - [0:0]"]
+             # declares and fills it again right after, as in ufw-docker's block; the same
+             # for after6.rules, user6.rules and ufw6-user-forward)
+             f":{ufw.user_forward(family)} - [0:0]", ":DOCKER-USER - [0:0]"]
             + [f"-A DOCKER-USER {r}" for r in today]
             + ["COMMIT", BLOCK_END, f"# then in that block, {where}:"])
 

@@ -8,9 +8,10 @@ rules: it reads the fix text (analysis/native.py's `shown`) and does what it say
   BLOCK_END), then "# then in that block, WHERE:" or "# in the DOCKER-USER block of PATH
   (...), WHERE:" with `-A DOCKER-USER ...` lines, then `ufw ...` commands. WHERE is "as its
   first lines", "before its last `-A DOCKER-USER -j RETURN`" or "right after its `-A
-  DOCKER-USER -j ufw-user-forward`". Several findings' fixes go into the one block: the block
-  is appended once, and a line the block already holds is not added twice (each fix repeats
-  the `-j ufw-user-forward` jump it needs). `ufw reload` runs once, after everything.
+  DOCKER-USER -j ufw-user-forward`" (`ufw6-user-forward` in after6.rules, the IPv6 fixes:
+  ufw's ip6tables chains are `ufw6-*`). Several findings' fixes go into the one block of their
+  file: the block is appended once, and a line the block already holds is not added twice
+  (each fix repeats the jump it needs). `ufw reload` runs once, after everything.
 - firewalld: every `firewall-cmd` line is a command; `--reload` runs once, after everything.
 `edit_after_rules` is pure (unit-tested without a lab); `apply` runs the commands in the host.
 """
@@ -28,7 +29,8 @@ BLOCK_END = "# END NFLENS DOCKER-USER"
 ONCE = re.compile(r"^# once: append a DOCKER-USER block to (\S+) ")
 WHERE = re.compile(r"^# (?:then in that block|in the DOCKER-USER block of (\S+) \(.*?\)), "
                    r"(as its first lines|before its last `-A DOCKER-USER -j RETURN`|"
-                   r"right after its `-A DOCKER-USER -j ufw-user-forward`):$")
+                   r"right after its `-A DOCKER-USER -j ufw6?-user-forward`):$")
+JUMP = re.compile(r"`(-A DOCKER-USER -j ufw6?-user-forward)`")
 
 
 @dataclass
@@ -90,10 +92,11 @@ def edit_after_rules(text: str, fix: UfwFix) -> str:
                    if lines[i].strip() == "-A DOCKER-USER -j RETURN"]
         at = returns[-1] if returns else end
     else:
-        jump = [i for i in range(decl + 1, end)
-                if lines[i].strip() == "-A DOCKER-USER -j ufw-user-forward"]
+        m = JUMP.search(fix.where)
+        want = m.group(1) if m else ""
+        jump = [i for i in range(decl + 1, end) if lines[i].strip() == want]
         if not jump:
-            raise ToolError(f"{fix.path}: no `-A DOCKER-USER -j ufw-user-forward` in the block")
+            raise ToolError(f"{fix.path}: no `{want}` in the block")
         at = jump[0] + 1
     return "\n".join(lines[:at] + new + lines[at:]) + "\n"
 

@@ -116,15 +116,28 @@ def command(tuple_text: str) -> str:
 TARGET = {"allow": "ACCEPT", "deny": "DROP", "reject": "REJECT"}
 
 
-def generated(t: Tuple) -> list[str]:
+def prefix(family: str) -> str:
+    """ufw's chain prefix in a family's table: `ufw` in iptables, `ufw6` in ip6tables (ufw 0.36
+    backend_iptables.py: chain_prefix = "ufw6" for v6; its IPv6 rules live in user6.rules)."""
+    return "ufw6" if family == "ip6" else "ufw"
+
+
+def user_forward(family: str) -> str:
+    """The chain of `ufw route` rules in that family: ufw-user-forward / ufw6-user-forward."""
+    return f"{prefix(family)}-user-forward"
+
+
+def generated(t: Tuple, family: str = "ip") -> list[str]:
     """The `-A ufw-user-*` lines ufw writes for an allow/deny/reject tuple without apps, in the
     order and shape ufw 0.36 writes them (`-A ufw-user-forward -i eth1 -o docker0 -p tcp -d
     172.17.0.2 --dport 80 -j ACCEPT`); `any` protocol with ports is one line per tcp and udp.
-    Limit and log tuples are not generated here (ufw adds recent/LOG plumbing)."""
+    In family ip6 the chains are `ufw6-user-*` (user6.rules). Limit and log tuples are not
+    generated here (ufw adds recent/LOG plumbing)."""
     if t.action not in TARGET or t.log or t.dapp or t.sapp:
         return []
     way = t.ways[0][0]
-    chain = f"ufw-user-{'forward' if t.route else ('input' if way == 'in' else 'output')}"
+    kind = "forward" if t.route else ("input" if way == "in" else "output")
+    chain = f"{prefix(family)}-user-{kind}"
     protos = [t.proto] if t.proto != "any" or (t.dport == "any" and t.sport == "any") \
         else ["tcp", "udp"]
     out = []

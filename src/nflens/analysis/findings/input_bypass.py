@@ -13,7 +13,6 @@ from nflens.analysis.context import AuditContext, Published, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.native import (
-    UFW_FORWARD,
     firewalld_fix,
     has_ufw_forward,
     manager_terms,
@@ -21,6 +20,7 @@ from nflens.analysis.native import (
 )
 from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import PortIndex, user_nat_rules_on
+from nflens.managers import ufw
 
 ID = "input-bypass"
 SEVERITY = "high"
@@ -129,7 +129,9 @@ def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
         return firewalld_fix(p, specs)
     note = "rules in DOCKER-USER match the original destination port, which DNAT does not rewrite"
     if "ufw" in ctx.owners.managers and not has_ufw_forward(ctx, p.family):
+        six = "6" if p.version == 6 else ""
         note += (f"; not as ufw route rules: this snapshot's {p.family} filter table has no "
-                 f"{UFW_FORWARD} chain (ufw declares it in before.rules and user.rules)")
+                 f"{ufw.user_forward(p.family)} chain (ufw declares it in before{six}.rules "
+                 f"and user{six}.rules)")
     return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
                note=note)

@@ -313,6 +313,9 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
     "frag": {"fragid": (1, num_range), "fraglen": (1, int), "fragres": (0, flag),
              "fragfirst": (0, flag), "fragmore": (0, flag), "fraglast": (0, flag)},
     "ipv6header": {"header": (1, text_), "soft": (0, flag)},
+    # ip6tables' routing header match (libip6t_rt.c); ufw's before6.rules drops type 0 with it
+    "rt": {"rt-type": (1, num_range), "rt-segsleft": (1, num_range), "rt-len": (1, int),
+           "rt-0-res": (0, flag), "rt-0-addrs": (1, text_), "rt-0-not-strict": (0, flag)},
     "ah": {"ahspi": (1, num_range), "ahlen": (1, int), "ahres": (0, flag)},
     "esp": {"espspi": (1, num_range)},
     "u32": {"u32": (1, text_)},
