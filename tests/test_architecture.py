@@ -9,6 +9,10 @@
 - No function longer than 80 lines (def line to last line, nested functions included in their
   parent). Today's offenders are listed in LONG_FUNCTIONS with their length: the test fails
   when one grows, when a new one appears, and when a listed one got short enough to drop.
+- One seam runs processes: no module but nflens/proc.py imports `subprocess` (at any level) or
+  starts a program through `os` (system, popen, exec*, spawn*, posix_spawn*, fork*) or asyncio's
+  create_subprocess_*; everything else takes a `ProcessRunner`, so a `FakeRunner` sees every
+  program nflens would run.
 
 The import graph is read with `ast` (nothing is imported); an import names the most specific
 nflens module it reaches (`from nflens.kernel import matches` -> nflens.kernel.matches), and
@@ -27,6 +31,8 @@ SRC = REPO / "src"
 KERNEL_MUST_NOT_IMPORT = ("analysis", "symbolic", "policy", "report", "cli", "lab", "snapshot",
                           "fleet")
 MAX_LINES = 80
+PROCESS_SEAM = "nflens/proc.py"
+OS_STARTS = ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "forkpty")
 # (file relative to the repository, function's qualified name) -> its length today. May only
 # shrink; remove an entry once it is under MAX_LINES.
 LONG_FUNCTIONS: dict[tuple[str, str], int] = {}  # empty since render_hostgraph (100) was split
@@ -215,3 +221,54 @@ def test_no_function_over_80_lines():
             problems.append(f"{key[0]}::{key[1]} is {length} lines now: drop it from the list")
     problems += [f"{f}::{n} is listed but gone" for f, n in LONG_FUNCTIONS if (f, n) not in found]
     assert not problems, "\n".join(problems)
+
+
+def _starts_a_process(node: ast.AST) -> str | None:
+    """What `node` does to start a program outside the seam, or None."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+        return next((f"imports {n}" for n in names if n.split(".")[0] == "subprocess"), None)
+    if isinstance(node, ast.ImportFrom) and not node.level:
+        module = node.module or ""
+        if module.split(".")[0] == "subprocess":
+            return f"imports from {module}"
+        names = [a.name for a in node.names]
+        if module == "os" and (bad := [n for n in names if n.startswith(OS_STARTS)]):
+            return f"imports os.{bad[0]}"
+        if module == "asyncio" and (bad := [n for n in names if "subprocess" in n]):
+            return f"imports asyncio.{bad[0]}"
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        if node.value.id == "os" and node.attr.startswith(OS_STARTS):
+            return f"calls os.{node.attr}"
+        if node.value.id == "asyncio" and "subprocess" in node.attr:
+            return f"calls asyncio.{node.attr}"
+    return None
+
+
+def process_starts_outside_the_seam() -> list[str]:
+    out = []
+    for path in sorted((SRC / "nflens").rglob("*.py")):
+        where = path.relative_to(SRC).as_posix()
+        if where == PROCESS_SEAM:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (what := _starts_a_process(node)) is not None:
+                out.append(f"{where}:{getattr(node, 'lineno', '?')} {what}")
+    return out
+
+
+def test_the_process_check_sees_every_way_in():
+    seen = [_starts_a_process(ast.parse(text).body[0].value if text.startswith("os.")
+                              else ast.parse(text).body[0])
+            for text in ("import subprocess", "import subprocess as sp",
+                         "from subprocess import run", "from os import execvp",
+                         "from asyncio import create_subprocess_exec", "os.system")]
+    assert None not in seen
+    assert _starts_a_process(ast.parse("from os import kill, getpid").body[0]) is None
+    assert _starts_a_process(ast.parse("from .subprocess import x").body[0]) is None
+
+
+def test_only_the_process_seam_starts_processes():
+    found = process_starts_outside_the_seam()
+    assert not found, ("run programs through nflens.proc (a ProcessRunner), not directly:\n"
+                       + "\n".join(found))

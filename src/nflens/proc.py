@@ -9,11 +9,17 @@ tested without root, and the lab tests stay the proof against the real tools.
 A program that cannot be run at all is not an exception here but a `Completed` with
 `error` set and the shell's exit codes (127 not found, 124 timed out, 126 not executable):
 collection records it as a missing file, while apply and the nft reader turn it into a
-ToolError. Callers that want an exception use `Completed.check()`.
+ToolError. Callers that want an exception use `Completed.check()`; `Completed.timed_out` tells
+the seam's own timeout (124 with `error`) from a program that itself exited 124 (GNU timeout).
+
+A spawned program is a `Process` (a Protocol): `LocalRunner` hands out `Running`, a Popen whose
+`wait(timeout)` raises the builtin TimeoutError rather than subprocess's, so no module but this
+one needs `subprocess` (tests/test_architecture.py holds every other module to that).
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +75,11 @@ class Completed:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def timed_out(self) -> bool:
+        """Killed by the runner at its timeout (not a program that chose to exit 124)."""
+        return self.returncode == 124 and self.error is not None
+
     def detail(self, limit: int = 500) -> str:
         """The first words of what the program said, for an error message."""
         text = self.error or self.stderr or self.stdout or f"exit {self.returncode}"
@@ -80,6 +91,27 @@ class Completed:
         return self
 
 
+class Process(Protocol):
+    """A started program, as `spawn` returns it: a pid to record, poll/wait, signals.
+    `wait(timeout)` raises TimeoutError when the program still runs after `timeout` seconds."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
 class ProcessRunner(Protocol):
     """Runs a program to completion, or starts a long-lived one."""
 
@@ -88,9 +120,42 @@ class ProcessRunner(Protocol):
 
     def spawn(self, argv: Sequence[str], *, stdout: IO[Any] | int | None = None,
               env: dict[str, str] | None = None, pass_fds: Sequence[int] = (),
-              new_session: bool = True) -> Any:
-        """Start `argv` without waiting; returns an object with `.pid` (a Popen for real)."""
+              new_session: bool = True) -> Process:
+        """Start `argv` without waiting (stdin closed, stderr into `stdout`)."""
         ...
+
+
+class Running:
+    """LocalRunner's Process: a Popen, with subprocess.TimeoutExpired translated at the seam."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]):
+        self._popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise TimeoutError(f"{self._popen.args!r} still runs after {timeout:g}s") from exc
+
+    def send_signal(self, sig: int) -> None:
+        self._popen.send_signal(sig)
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
 
 
 class LocalRunner:
@@ -113,12 +178,13 @@ class LocalRunner:
 
     def spawn(self, argv: Sequence[str], *, stdout: IO[Any] | int | None = None,
               env: dict[str, str] | None = None, pass_fds: Sequence[int] = (),
-              new_session: bool = True) -> subprocess.Popen:
+              new_session: bool = True) -> Running:
         try:
-            return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL if stdout is None else stdout,
-                                    stderr=subprocess.STDOUT, env=env, pass_fds=tuple(pass_fds),
-                                    start_new_session=new_session, close_fds=True)
+            return Running(subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if stdout is None else stdout,
+                stderr=subprocess.STDOUT, env=env, pass_fds=tuple(pass_fds),
+                start_new_session=new_session, close_fds=True))
         except OSError as exc:
             raise ToolError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
 
@@ -128,11 +194,14 @@ LOCAL = LocalRunner()
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded call: the full argv, what went to stdin, and whether it was a spawn."""
+    """One recorded call: the full argv, what went to stdin, whether it was a spawn, and the
+    working directory and timeout a run asked for."""
 
     argv: tuple[str, ...]
     stdin: str | None = None
     spawned: bool = False
+    cwd: str | None = None
+    timeout: float | None = None
 
     @property
     def netns(self) -> str | None:
@@ -154,14 +223,32 @@ Script = Callable[[Call], Answer]
 
 @dataclass
 class Spawned:
+    """FakeRunner's Process: runs until signalled (then "exits" -SIG) or waited for (exit 0);
+    the signals sent are recorded."""
+
     pid: int
     argv: tuple[str, ...]
+    returncode: int | None = None
+    signals: list[int] = field(default_factory=list)
 
     def poll(self) -> int | None:
-        return None
+        return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        return 0
+        if self.returncode is None:
+            self.returncode = 0
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        self.signals.append(sig)
+        if self.returncode is None:
+            self.returncode = -sig
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 @dataclass
@@ -176,7 +263,7 @@ class FakeRunner:
 
     def run(self, argv: Sequence[str], *, stdin: str | None = None,
             timeout: float = TIMEOUT, cwd: str | None = None) -> Completed:
-        call = Call(tuple(argv), stdin)
+        call = Call(tuple(argv), stdin, cwd=cwd, timeout=timeout)
         self.calls.append(call)
         return _completed(call, self.script(call))
 

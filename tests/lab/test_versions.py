@@ -13,6 +13,7 @@ import pytest
 from nflens.errors import NflensError
 from nflens.lab import versions
 from nflens.lab.matrix import fixture_dir, version_dirs
+from nflens.proc import Completed, FakeRunner
 
 
 def test_every_version_the_contract_names_is_pinned():
@@ -139,21 +140,71 @@ def test_matrix_summary_counts_per_version_and_names_disagreements_and_drift(tmp
 def test_an_update_that_fetched_nothing_says_so_once(tmp_path, monkeypatch):
     """apt-get update exits 0 when no mirror answered; that must be the reason given (not "not
     offered"), and the next version must not wait for the network again."""
-    calls = []
-
-    def fake_run(argv, what, timeout=600, cwd=None, stderr=False):
-        calls.append(argv)
-        return ("Err:1 http://127.0.0.1:9/debian trixie InRelease\n"
-                "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111)\n")
-
-    monkeypatch.setattr(versions, "_run", fake_run)
+    runner = FakeRunner(lambda call: (
+        "Err:1 http://127.0.0.1:9/debian trixie InRelease\n"
+        "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111)\n"))
     monkeypatch.setenv("NFLENS_LAB_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
-    apt = versions.PrivateApt(tmp_path)
+    apt = versions.PrivateApt(tmp_path, runner)
     for _ in range(2):
         with pytest.raises(versions.VersionMissing) as exc:
             apt.update(lambda m: None)
         assert "fetched no package list of trixie/sid from http://127.0.0.1:9/debian" in str(
             exc.value) and "Could not connect" in str(exc.value)
-    assert len(calls) == 1
+    assert runner.tools() == [("apt-get", *apt.options(), "update")]
     assert (tmp_path / "sources.list").read_text().splitlines()[1].endswith(
         "http://127.0.0.1:9/debian sid main")
+
+
+MADISON = (" docker.io | 28.5.2+dfsg4-5 | http://deb.example/debian sid/main amd64 Packages\n"
+           " docker.io | 26.1.5+dfsg1-9+deb13u1+b1 | http://deb.example/debian trixie/main amd64"
+           " Packages\n"
+           " docker.io | 20.10.24+dfsg1-1+b3 | http://deb.example/debian bookworm/main amd64"
+           " Packages\n")
+
+
+def test_private_apt_asks_madison_and_downloads_into_its_own_folder(tmp_path):
+    def script(call):
+        if call.argv[-2:] == ("download", "docker.io=28.5.2+dfsg4-5"):
+            (tmp_path / "debs" / "docker.io_28.5.2+dfsg4-5_amd64.deb").write_text("deb")
+        return MADISON if "madison" in call.argv else None
+
+    runner = FakeRunner(script)
+    apt = versions.PrivateApt(tmp_path, runner)
+    (tmp_path / "debs").mkdir()
+    assert apt.versions("docker.io") == ["28.5.2+dfsg4-5", "26.1.5+dfsg1-9+deb13u1+b1"]
+    assert apt.download("docker.io", "28.5.2+dfsg4-5").name == "docker.io_28.5.2+dfsg4-5_amd64.deb"
+    madison, download = runner.calls
+    assert madison.argv == ("apt-cache", *apt.options(), "madison", "docker.io")
+    assert download.argv == ("apt-get", *apt.options(), "download", "docker.io=28.5.2+dfsg4-5")
+    assert download.cwd == str(tmp_path / "debs")  # apt-get download writes into its cwd
+    assert madison.timeout == download.timeout == 600
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    (Completed(("apt-get",), 124, error="apt-get: timed out after 600s"),
+     "apt-get download docker.io=1: apt-get: timed out after 600s"),
+    (Completed(("apt-get",), 127, error="apt-get: command not found"),
+     "apt-get download docker.io=1: apt-get: command not found"),
+    ((100, "", "E: Version '1' for 'docker.io' was not found\n"),
+     "apt-get download docker.io=1: exit 100: E: Version '1' for 'docker.io' was not found"),
+])
+def test_an_apt_step_that_times_out_fails_or_is_missing_is_a_missing_version(
+        tmp_path, answer, why):
+    apt = versions.PrivateApt(tmp_path, FakeRunner(lambda call: answer))
+    with pytest.raises(versions.VersionMissing) as exc:
+        apt.download("docker.io", "1")
+    assert str(exc.value) == why
+
+
+def test_the_machines_dockerd_is_asked_its_version(monkeypatch):
+    monkeypatch.setattr(versions.shutil, "which", lambda name: "/usr/sbin/dockerd")
+    runner = FakeRunner(lambda call: "Docker version 20.10.24+dfsg1, build 297e128\n"
+                        if call.argv[-1] == "--version" else "20.10.24+dfsg1-1+b3")
+    got = versions.provide("20", runner)
+    assert runner.tools() == [("/usr/sbin/dockerd", "--version"),
+                              ("dpkg-query", "-W", "-f", "${Version}", "docker.io")]
+    assert got.dockerd == "/usr/sbin/dockerd"
+    assert got.packages == {"docker.io": "20.10.24+dfsg1-1+b3"}
+    other = FakeRunner(lambda call: "Docker version 24.0.5, build ced0996\n")
+    with pytest.raises(versions.VersionMissing, match="machine's dockerd is 'Docker version 24"):
+        versions.provide("20", other)

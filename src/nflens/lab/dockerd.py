@@ -40,7 +40,6 @@ from __future__ import annotations
 import io
 import json
 import signal
-import subprocess
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from typing import Any
 from nflens.errors import ToolError
 from nflens.lab import versions
 from nflens.lab.netns import Lab, alive
+from nflens.proc import Process
 
 IMAGE = "nflens/busybox:lab"
 # busybox-static applets the lab uses (Debian's build has httpd, nc, wget, timeout, ip ...).
@@ -103,7 +103,7 @@ class Dockerd:
         self.daemon_json = self.run_dir / "daemon.json"
         self.log = self.run_dir / "dockerd.log"
         self._client = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Process | None = None
 
     @property
     def url(self) -> str:
@@ -114,7 +114,7 @@ class Dockerd:
         PATH, so a cached version runs its own and the machine's runc. env execs dockerd, so the
         spawned pid is still dockerd's."""
         run_id = self.lab.id
-        install = self.install or versions.provide(self.docker)
+        install = self.install or versions.provide(self.docker, self.lab.runner)
         env = ["env", f"PATH={install.env_path()}"] if install.path_dirs else []
         return env + [install.dockerd, "--exec-root", str(self.run_dir / "exec"),
                 "--data-root", str(self.lab.data_dir / "docker"),
@@ -125,7 +125,8 @@ class Dockerd:
 
     def start(self, timeout: float = 60) -> None:
         if self.install is None:
-            self.install = versions.provide(self.docker)  # VersionMissing names what is missing
+            # VersionMissing names what is missing
+            self.install = versions.provide(self.docker, self.lab.runner)
         self.lab.add_dir(self.run_dir / "exec", mounts=True)
         self.lab.add_dir(self.lab.data_dir, mounts=True)
         self.lab.add_cgroup(f"nfl-{self.lab.id}")
@@ -225,7 +226,7 @@ class Dockerd:
         self._proc.send_signal(signal.SIGTERM)
         try:
             self._proc.wait(timeout)
-        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+        except TimeoutError:
             if alive(self._proc.pid):
                 self._proc.kill()
                 self._proc.wait(5)

@@ -5,12 +5,12 @@ owns signal handlers, forks pyroute2 helpers and must tear down whatever happens
 run keeps one failure from touching another, and lets a few run at once -- a run mostly waits
 on probe timeouts, not the CPU). The kernel's outcomes land in the fixture layout
 (`fixture_dir`), the simulator's verdicts are compared, and the summary counts per version.
+A run that cannot start or outlives CELL_TIMEOUT is that cell's error, as a run that fails is.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nflens.lab import versions
+from nflens.proc import LOCAL, ProcessRunner
+
+CELL_TIMEOUT = 900.0
 
 
 def fixture_dir(root: Path, key: str, name: str) -> Path:
@@ -68,7 +71,7 @@ def cells(root: Path, keys: list[str], only: list[str] | None = None) -> list[Ce
     return out
 
 
-def run_cell(cell: Cell, rounds: int = 2) -> Cell:
+def run_cell(cell: Cell, rounds: int = 2, runner: ProcessRunner = LOCAL) -> Cell:
     argv = [sys.executable, "-m", "nflens", "lab", "run", cell.scenario, "--variant",
             cell.variant, "--docker", cell.key, "--out", str(cell.out), "--rounds", str(rounds),
             "--json"]
@@ -77,9 +80,11 @@ def run_cell(cell: Cell, rounds: int = 2) -> Cell:
         import shutil
 
         shutil.rmtree(cell.out)  # a fixture is written whole, never merged with an older one
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900,
-                          stdin=subprocess.DEVNULL)
+    proc = runner.run(argv, timeout=CELL_TIMEOUT)
     cell.seconds = round(time.monotonic() - t0, 1)
+    if proc.error is not None:
+        cell.error = f"exit {proc.returncode}: {proc.error}"
+        return cell
     try:
         cell.flows = json.loads(proc.stdout)["flows"]
     except (ValueError, KeyError):
@@ -88,11 +93,12 @@ def run_cell(cell: Cell, rounds: int = 2) -> Cell:
 
 
 def run_matrix(root: Path, keys: list[str], only: list[str] | None = None, jobs: int = 2,
-               progress: Callable[[Cell], None] | None = None) -> list[Cell]:
+               progress: Callable[[Cell], None] | None = None,
+               runner: ProcessRunner = LOCAL) -> list[Cell]:
     todo = cells(root, keys, only)
     done = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for cell in pool.map(run_cell, todo):
+        for cell in pool.map(lambda c: run_cell(c, runner=runner), todo):
             done.append(cell)
             if progress:
                 progress(cell)

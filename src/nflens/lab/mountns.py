@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 from nflens.errors import ToolError
@@ -57,10 +56,10 @@ class HostMounts:
         (absolute paths of files or directories that exist on the machine), copied from
         `etc_from` (a saved private /etc of an earlier host: a "reboot") when given."""
         self.lab.add_dir(self.dir, mounts=True)
-        _run(["mount", "--bind", str(self.dir), str(self.dir)])
-        _run(["mount", "--make-private", str(self.dir)])
+        self._run(["mount", "--bind", str(self.dir), str(self.dir)])
+        self._run(["mount", "--make-private", str(self.dir)])
         self.file.touch()
-        _run(["unshare", f"--mount={self.file}", "--propagation", "private", "true"])
+        self._run(["unshare", f"--mount={self.file}", "--propagation", "private", "true"])
         lines = [DROP_NSFS] + self._private_run()
         for src in etc_copies:
             lines += self._private_copy(Path(src), etc_from)
@@ -92,10 +91,11 @@ class HostMounts:
     def sh(self, line: str, timeout: float = 60, check: bool = True) -> Completed:
         """One shell line in the host's network and mount namespaces."""
         return run_in(self.ns, ["sh", "-c", line], timeout=timeout, check=check,
-                      mount=self.file)
+                      mount=self.file, runner=self.lab.runner)
 
-
-def _run(argv: list[str]) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise ToolError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    def _run(self, argv: list[str]) -> None:
+        """A setup step in the machine's namespaces (the mount making the namespace file)."""
+        proc = self.lab.runner.run(argv)
+        if not proc.ok:
+            raise ToolError(f"{' '.join(argv)}: exit {proc.returncode}: "
+                            f"{(proc.error or proc.stderr).strip()}")

@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from nflens.errors import ToolError
-from nflens.proc import LOCAL, Completed, ProcessRunner, starttime
+from nflens.proc import LOCAL, Completed, Process, ProcessRunner, starttime
 from nflens.proc import nsenter as proc_nsenter
 
 PREFIX = "nfl-"
@@ -99,10 +98,11 @@ def nsenter(ns: str, argv: list[str], mount: Path | None = None) -> list[str]:
 
 
 def run_in(ns: str, argv: list[str], timeout: float = 30, check: bool = True,
-           runner: ProcessRunner = LOCAL, mount: Path | None = None) -> Completed:
+           runner: ProcessRunner = LOCAL, mount: Path | None = None,
+           stdin: str | None = None) -> Completed:
     """Run a short command in namespace `ns`; a failure becomes a ToolError with its stderr."""
-    proc = runner.run(nsenter(ns, argv, mount), timeout=timeout)
-    if proc.returncode == 124 and proc.error:
+    proc = runner.run(nsenter(ns, argv, mount), timeout=timeout, stdin=stdin)
+    if proc.timed_out:
         raise ToolError(f"{' '.join(argv)} in {ns}: timed out after {timeout}s")
     if check and proc.returncode != 0:
         raise ToolError(f"{' '.join(argv)} in {ns}: exit {proc.returncode}: "
@@ -117,8 +117,11 @@ class Lab:
     main thread only, where Python delivers signals) so the `with` block unwinds and tears down.
     """
 
-    def __init__(self, run_id: str | None = None, keep: bool = False):
+    def __init__(self, run_id: str | None = None, keep: bool = False,
+                 runner: ProcessRunner = LOCAL):
+        """`runner`: what starts the lab's programs (the modules built on a Lab use it too)."""
         self.id = run_id or secrets.token_hex(3)
+        self.runner = runner
         self.state_dir = STATE_ROOT / self.id
         self.data_dir = DATA_ROOT / self.id
         self.state = LabState(self.id, os.getpid(), _starttime(os.getpid()), keep=keep)
@@ -190,15 +193,15 @@ class Lab:
 
     def sysctl(self, ns: str, key: str, value: str) -> None:
         """Per-namespace sysctls (net.ipv4.ip_forward, net.ipv6.conf.*) are written from inside."""
-        run_in(ns, ["sysctl", "-q", "-w", f"{key}={value}"])
+        run_in(ns, ["sysctl", "-q", "-w", f"{key}={value}"], runner=self.runner)
 
     def spawn(self, ns: str, argv: list[str], log: Path | None = None, graceful: bool = False,
-              mount: Path | None = None) -> subprocess.Popen:
+              mount: Path | None = None) -> Process:
         """Start a long-lived process in `ns` (and mount namespace `mount`, when given) in its
         own session (so it survives --keep)."""
         out = open(log, "ab") if log else None  # noqa: SIM115 (optional; closed in finally)
         try:
-            proc = LOCAL.spawn(nsenter(ns, argv, mount), stdout=out)
+            proc = self.runner.spawn(nsenter(ns, argv, mount), stdout=out)
         finally:
             if out is not None:
                 out.close()

@@ -8,20 +8,24 @@ established AND a token came back — a handshake alone is not enough. That matt
 socket (to reserve it) that accepts but never answers, and a docker-proxy whose backend is
 unreachable accepts the connection and then closes it.
 
-Timeouts are short and bounded twice: busybox `timeout` around wget and subprocess's own.
+Timeouts are short and bounded twice: busybox `timeout` around wget (or the UDP client's socket
+timeout) and the process runner's own, 3 s later; the runner's expiring is a "hard timeout"
+deny. A client that cannot be started at all is no outcome: a ToolError, never a deny.
 UDP is probed from namespaces only (lab/udp.py): busybox nc in Debian's static build has no
 UDP mode, so a container has no UDP client.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nflens.errors import ToolError
 from nflens.lab.netns import nsenter
+from nflens.proc import LOCAL, ProcessRunner
 
 TIMEOUT = 2
 
@@ -62,30 +66,40 @@ def _result(rc: int, out: str, err: str, started: float) -> ProbeResult:
 
 
 def from_netns(ns: str, addr: str, port: int, proto: str = "tcp", timeout: int = TIMEOUT,
-               src: str | None = None) -> ProbeResult:
+               src: str | None = None, runner: ProcessRunner = LOCAL) -> ProbeResult:
     """Connect from namespace `ns` (a client, or the host itself) with the host's busybox.
     `src`: the source address to send from (UDP only: busybox wget cannot bind one)."""
     if proto == "udp":
         from nflens.lab import udp
 
-        return ProbeResult(*udp.from_argv(nsenter(ns, udp.client_argv(addr, port, timeout, src)),
-                                          timeout))
+        argv = nsenter(ns, udp.client_argv(addr, port, timeout, src))
+        return _bounded(runner, argv, timeout,
+                        lambda *read: ProbeResult(*udp.outcome(*read)))
     if src is not None:
         raise ValueError(f"a chosen source address ({src}) is for UDP probes only")
     _tcp_only(proto)
     argv = nsenter(ns, wget_argv(addr, port, timeout, busybox="busybox"))
-    started = time.monotonic()
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 3,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return ProbeResult("deny", None, "hard timeout", round(time.monotonic() - started, 3))
-    result = _result(proc.returncode, proc.stdout, proc.stderr, started)
+    result = _bounded(runner, argv, timeout, _result)
     if (result.outcome == "deny" and result.detail.startswith("no answer")
-            and handshake(ns, addr, port)):
+            and handshake(ns, addr, port, runner)):
         return ProbeResult("deny", None, "handshake completed, no reply data "
                            "(a listener that never answers)", result.seconds)
     return result
+
+
+Reader = Callable[[int, str, str, float], ProbeResult]
+
+
+def _bounded(runner: ProcessRunner, argv: list[str], timeout: int, read: Reader) -> ProbeResult:
+    """Run a probe client with the runner's timeout as the second bound and `read` its exit
+    code and outputs; the runner's timeout expiring is a deny of its own ("hard timeout")."""
+    started = time.monotonic()
+    proc = runner.run(argv, timeout=timeout + 3)
+    if proc.timed_out:
+        return ProbeResult("deny", None, "hard timeout", round(time.monotonic() - started, 3))
+    if proc.error is not None:
+        raise ToolError(f"cannot probe with {' '.join(argv)}: {proc.error}")
+    return read(proc.returncode, proc.stdout, proc.stderr, started)
 
 
 HANDSHAKE = ("import socket,sys\n"
@@ -93,15 +107,14 @@ HANDSHAKE = ("import socket,sys\n"
              "except OSError: sys.exit(1)\n")
 
 
-def handshake(ns: str, addr: str, port: int) -> bool:
+def handshake(ns: str, addr: str, port: int, runner: ProcessRunner = LOCAL) -> bool:
     """Did a TCP handshake complete? Tells "nothing reached" from "reached a mute listener"
     (dockerd's port reservation with userland-proxy=false accepts but never answers)."""
     argv = nsenter(ns, [sys.executable, "-I", "-c", HANDSHAKE, addr, str(port)])
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=4,
-                              stdin=subprocess.DEVNULL).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
+    proc = runner.run(argv, timeout=4)
+    if proc.error is not None and not proc.timed_out:
+        raise ToolError(f"cannot probe with {' '.join(argv)}: {proc.error}")
+    return proc.ok
 
 
 def from_container(container: Any, addr: str, port: int, proto: str = "tcp",

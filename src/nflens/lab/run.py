@@ -75,7 +75,7 @@ class LabContext:
         firewall-cmd ...), in its private mount namespace when it has one."""
         if self.mounts is not None:
             return self.mounts.sh(line).stdout
-        return run_in(self.host, ["sh", "-c", line]).stdout
+        return run_in(self.host, ["sh", "-c", line], runner=self.lab.runner).stdout
 
 
 @dataclass
@@ -119,7 +119,7 @@ def build(lab: Lab, sc: Scenario, variant: Variant, docker: str = versions.DEFAU
         if mounts is not None:
             mounts.sh(line)
         else:
-            run_in(topo.host, ["sh", "-c", line])
+            run_in(topo.host, ["sh", "-c", line], runner=lab.runner)
     dockerd = Dockerd(lab, topo.host, variant.daemon, docker=docker,
                       mount=mounts.file if mounts else None)
     dockerd.start()
@@ -148,12 +148,13 @@ def _settle(ctx: LabContext, timeout: float = 10) -> None:
 
 def probe(ctx: LabContext, flow: FlowSpec) -> probes.ProbeResult:
     if flow.src == "host":
-        return probes.from_netns(ctx.host, flow.addr, flow.port, flow.proto)
+        return probes.from_netns(ctx.host, flow.addr, flow.port, flow.proto,
+                                 runner=ctx.lab.runner)
     if flow.src.startswith("container:"):
         name = flow.src.split(":", 1)[1]
         return probes.from_container(ctx.containers[name], flow.addr, flow.port, flow.proto)
     return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto,
-                             src=flow.saddr or None)
+                             src=flow.saddr or None, runner=ctx.lab.runner)
 
 
 def probe_all(ctx: LabContext, flows: tuple[FlowSpec, ...], rounds: int = 2

@@ -22,12 +22,12 @@ registry like any lab process; the client returns as soon as the reply is there.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from typing import Any
 
 from nflens.errors import ToolError
+from nflens.proc import nsenter
 
 SERVER = ("import socket, sys\n"
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
@@ -62,8 +62,7 @@ def start_server(lab: Any, container: Any, port: int, token: str) -> None:
                      log=lab.state_dir / f"udp-{container.name}-{port}.log")
     deadline = time.monotonic() + 10  # bound before the first probe (Python starts slowly)
     while time.monotonic() < deadline and proc.poll() is None:
-        ss = subprocess.run(["nsenter", f"--net={netns}", "--", "ss", "-Hlun", f"sport = :{port}"],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        ss = lab.runner.run(nsenter(netns, ["ss", "-Hlun", f"sport = :{port}"]))
         if ss.stdout.strip():
             return
         time.sleep(0.05)
@@ -77,20 +76,11 @@ def client_argv(addr: str, port: int, timeout: int, src: str | None = None) -> l
 
 
 def outcome(rc: int, out: str, err: str, started: float) -> tuple[str, str | None, str, float]:
+    """A client's exit code and outputs as (outcome, token, detail, seconds); probes.from_netns
+    runs the client."""
     token = next((w for w in out.split() if w.startswith("nflens:")), None)
     seconds = round(time.monotonic() - started, 3)
     if token:
         return "allow", token, "answered", seconds
     why = (err.strip().splitlines() or [f"exit {rc}, no reply"])[-1][:200]
     return "deny", None, why, seconds
-
-
-def from_argv(argv: list[str], timeout: int) -> tuple[str, str | None, str, float]:
-    """Run a client (nsenter + client_argv) and read its outcome."""
-    started = time.monotonic()
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 3,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return "deny", None, "hard timeout", round(time.monotonic() - started, 3)
-    return outcome(proc.returncode, proc.stdout, proc.stderr, started)

@@ -31,13 +31,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from nflens.errors import NflensError, ToolError
+from nflens.proc import LOCAL, ProcessRunner
 
 CACHE = Path(os.environ.get("NFLENS_LAB_CACHE", "/var/cache/nflens-lab"))
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
@@ -109,11 +109,12 @@ def version_dir(v: DockerVersion) -> Path:
     return CACHE / "docker" / v.version
 
 
-def provide(key: str) -> Install:
-    """The installed binaries of version `key`, from the machine or the cache (no fetching)."""
+def provide(key: str, runner: ProcessRunner = LOCAL) -> Install:
+    """The installed binaries of version `key`, from the machine or the cache (no fetching);
+    `runner` asks the machine's dockerd and dpkg which version they are."""
     v = get(key)
     if v.system:
-        return _system(v)
+        return _system(v, runner)
     root = version_dir(v)
     manifest = root / "manifest.json"
     if not manifest.exists():
@@ -127,26 +128,25 @@ def provide(key: str) -> Install:
     return Install(v, str(dockerd), dirs, str(root / "usr/sbin/docker-proxy"), packages)
 
 
-def _system(v: DockerVersion) -> Install:
+def _system(v: DockerVersion, runner: ProcessRunner) -> Install:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise VersionMissing(f"Docker {v.version}: dockerd is not installed "
                              "(Debian 12: apt-get install docker.io)")
-    out = subprocess.run([dockerd, "--version"], capture_output=True, text=True).stdout
+    out = runner.run([dockerd, "--version"]).stdout
     found = re.search(r"version (\S+?)[+,]", out)
     if not found or not found.group(1).startswith(v.version.rsplit(".", 1)[0]):
         raise VersionMissing(f"Docker {v.version}: the machine's dockerd is {out.strip()!r}")
-    deb = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "docker.io"],
-                         capture_output=True, text=True).stdout.strip()
+    deb = runner.run(["dpkg-query", "-W", "-f", "${Version}", "docker.io"]).stdout.strip()
     return Install(v, dockerd, (), None, {"docker.io": deb} if deb else {})
 
 
-def available() -> dict[str, str]:
+def available(runner: ProcessRunner = LOCAL) -> dict[str, str]:
     """key -> "" when that version can run here, else why not."""
     out = {}
     for key in KEYS:
         try:
-            provide(key)
+            provide(key, runner)
             out[key] = ""
         except VersionMissing as exc:
             out[key] = str(exc)
@@ -158,13 +158,13 @@ def available() -> dict[str, str]:
 Log = Callable[[str], None]
 
 
-def fetch_all(log: Log = print) -> dict[str, str]:
+def fetch_all(log: Log = print, runner: ProcessRunner = LOCAL) -> dict[str, str]:
     """Fetch every version not yet in the cache; key -> "" or the reason it failed."""
     result = {}
-    apt = PrivateApt(CACHE / "apt")
+    apt = PrivateApt(CACHE / "apt", runner)
     for key in KEYS:
         try:
-            fetch(key, log, apt)
+            fetch(key, log, apt, runner)
             result[key] = ""
         except VersionMissing as exc:
             result[key] = str(exc)
@@ -172,27 +172,28 @@ def fetch_all(log: Log = print) -> dict[str, str]:
     return result
 
 
-def fetch(key: str, log: Log = print, apt: PrivateApt | None = None) -> Install:
+def fetch(key: str, log: Log = print, apt: PrivateApt | None = None,
+          runner: ProcessRunner = LOCAL) -> Install:
     """Provide version `key`, fetching and unpacking it first when the cache lacks it."""
     v = get(key)
     if v.system:
-        return provide(key)
+        return provide(key, runner)
     with _locked():
         with contextlib.suppress(VersionMissing):
-            return provide(key)
+            return provide(key, runner)
         if os.geteuid() != 0:
             raise VersionMissing(f"Docker {v.version} is not in {version_dir(v)} and only "
                                  "root can fetch it")
-        apt = apt or PrivateApt(CACHE / "apt")
+        apt = apt or PrivateApt(CACHE / "apt", runner)
         apt.update(log)
         debs = []
         for pkg in v.packages:
             chosen = _choose(pkg, apt.versions(pkg.name), v)
             debs.append((pkg, chosen, apt.download(pkg.name, chosen)))
-        _unpack(v, debs)
+        _unpack(v, debs, runner)
         log(f"Docker {v.version}: unpacked into {version_dir(v)} ("
             + ", ".join(f"{p.name} {ver}" for p, ver, _ in debs) + ")")
-    return provide(key)
+    return provide(key, runner)
 
 
 def _choose(pkg: Package, offered: list[str], v: DockerVersion) -> str:
@@ -205,7 +206,8 @@ def _choose(pkg: Package, offered: list[str], v: DockerVersion) -> str:
                          f"{'/'.join(SUITES)} (offered: {', '.join(offered) or 'nothing'})")
 
 
-def _unpack(v: DockerVersion, debs: list[tuple[Package, str, Path]]) -> None:
+def _unpack(v: DockerVersion, debs: list[tuple[Package, str, Path]],
+            runner: ProcessRunner = LOCAL) -> None:
     """dpkg -x into a temporary folder beside the target, then one rename: a reader never sees
     half a version."""
     target = version_dir(v)
@@ -216,7 +218,7 @@ def _unpack(v: DockerVersion, debs: list[tuple[Package, str, Path]]) -> None:
         sha256: dict[str, str] = {}
         manifest = {"version": v.version, "packages": packages, "sha256": sha256}
         for pkg, ver, deb in debs:
-            _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"unpack {deb.name}")
+            _run(runner, ["dpkg-deb", "-x", str(deb), str(tmp)], f"unpack {deb.name}")
             packages[pkg.name] = ver
             sha256[deb.name] = hashlib.sha256(deb.read_bytes()).hexdigest()
             deb.unlink()  # unpacked: the .deb is not needed again
@@ -238,15 +240,13 @@ def _locked() -> Iterator[None]:
         yield
 
 
-def _run(argv: list[str], what: str, timeout: float = 600, cwd: Path | None = None,
-         stderr: bool = False) -> str:
+def _run(runner: ProcessRunner, argv: list[str], what: str, timeout: float = 600,
+         cwd: Path | None = None, stderr: bool = False) -> str:
     """stdout of a command (with its stderr after it when `stderr`); a failure, a timeout or a
     missing tool becomes VersionMissing saying what could not be done."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=cwd)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VersionMissing(f"{what}: {exc}") from None
+    proc = runner.run(argv, timeout=timeout, cwd=None if cwd is None else str(cwd))
+    if proc.error is not None:
+        raise VersionMissing(f"{what}: {proc.error}")
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
         raise VersionMissing(f"{what}: exit {proc.returncode}: {tail}")
@@ -301,8 +301,9 @@ def _deb822(stanza: str) -> Iterator[tuple[str, str]]:
 class PrivateApt:
     """apt-get with its own sources list, lists, cache and download folder under `root`."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, runner: ProcessRunner = LOCAL):
         self.root = root
+        self.runner = runner
         self.sources = root / "sources.list"
         self.debs = root / "debs"
         self._updated = False
@@ -339,8 +340,8 @@ class PrivateApt:
         self.sources.write_text("".join(f"deb [signed-by={KEYRING}] {uri} {s} main\n"
                                         for s in SUITES))
         log(f"private apt: update of {', '.join(SUITES)} into {self.root}")
-        out = _run(["apt-get", *self.options(), "update"], "apt-get update (private lists)",
-                   stderr=True)
+        out = _run(self.runner, ["apt-get", *self.options(), "update"],
+                   "apt-get update (private lists)", stderr=True)
         lists = list((self.root / "lists").glob("*_Packages*"))
         if not lists:  # apt-get update exits 0 when it could fetch nothing
             lines = out.splitlines()
@@ -352,7 +353,8 @@ class PrivateApt:
         self._updated = True
 
     def versions(self, name: str) -> list[str]:
-        out = _run(["apt-cache", *self.options(), "madison", name], f"apt-cache madison {name}")
+        out = _run(self.runner, ["apt-cache", *self.options(), "madison", name],
+                   f"apt-cache madison {name}")
         found = []
         for line in out.splitlines():
             parts = [p.strip() for p in line.split("|")]
@@ -362,7 +364,7 @@ class PrivateApt:
 
     def download(self, name: str, version: str) -> Path:
         """`apt-get download` writes into its working directory: the private `debs` folder."""
-        _run(["apt-get", *self.options(), "download", f"{name}={version}"],
+        _run(self.runner, ["apt-get", *self.options(), "download", f"{name}={version}"],
              f"apt-get download {name}={version}", cwd=self.debs)
         found = sorted(self.debs.glob(f"{name}_{version.split(':')[-1]}_*.deb"))
         if not found:

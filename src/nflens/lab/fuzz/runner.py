@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -29,6 +28,7 @@ from nflens.lab.fuzz import gen_iptables, gen_nft
 from nflens.lab.fuzz.sockets import Servers, probe_all
 from nflens.lab.fuzz.world import World, addresses, build, collect_static, listening_ports
 from nflens.lab.netns import Lab, nsenter, run_in
+from nflens.proc import ProcessRunner
 from nflens.snapshot.read import read_snapshot
 
 
@@ -81,23 +81,28 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
     return Case(seed, index, version, ipt, nft, flowgen.draw(rng, version, flows_per_case, index))
 
 
-def _feed(ns: str, argv: list[str], text: str) -> None:
-    proc = subprocess.run(nsenter(ns, argv), input=text, capture_output=True, text=True,
-                          timeout=30)
-    if proc.returncode != 0:
+def _feed(runner: ProcessRunner, ns: str, argv: list[str], text: str) -> None:
+    """`text` on the stdin of `argv` in `ns`. The kernel refusing it is a ToolError (the case is
+    invalid); a tool that could not run or did not finish says nothing about the drawn rules
+    and stops the run (NflensError)."""
+    proc = runner.run(nsenter(ns, argv), stdin=text, timeout=30)
+    if proc.error is not None:
+        raise NflensError(f"{' '.join(argv)} in {ns}: {proc.error}")
+    if not proc.ok:
         raise ToolError(f"{' '.join(argv)}: {proc.stderr.strip()[:400]}")
 
 
 def load(world: World, case: Case) -> None:
     """Replace the router's whole ruleset with the case's (nft flush covers iptables-nft)."""
-    r = world.ns["r"]
-    run_in(r, ["nft", "flush", "ruleset"])
+    r, runner = world.ns["r"], world.lab.runner
+    run_in(r, ["nft", "flush", "ruleset"], runner=runner)
     if case.iptables:
-        _feed(r, ["iptables-restore" if case.version == 4 else "ip6tables-restore"],
+        _feed(runner, r, ["iptables-restore" if case.version == 4 else "ip6tables-restore"],
               case.iptables)
     if case.nft:
-        _feed(r, ["nft", "-f", "-"], case.nft)
-    run_in(r, ["conntrack", "-F", "-f", "ipv4" if case.version == 4 else "ipv6"], check=False)
+        _feed(runner, r, ["nft", "-f", "-"], case.nft)
+    run_in(r, ["conntrack", "-F", "-f", "ipv4" if case.version == 4 else "ipv6"], check=False,
+           runner=runner)
 
 
 def dump(world: World, dest: Path) -> None:
@@ -109,7 +114,7 @@ def dump(world: World, dest: Path) -> None:
     for name, argv in (("iptables-save.txt", ["iptables-save"]),
                        ("ip6tables-save.txt", ["ip6tables-save"]),
                        ("nft.json", ["nft", "-j", "list", "ruleset"])):
-        (dest / name).write_text(run_in(r, argv).stdout)
+        (dest / name).write_text(run_in(r, argv, runner=world.lab.runner).stdout)
 
 
 def simulate(snapshot: Path, case: Case) -> dict[str, str]:
