@@ -4,7 +4,7 @@ fix verified by re-running its finding on the snapshot with the fix applied."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
@@ -125,33 +125,60 @@ def egress(ctx: AuditContext) -> list[dict[str, Any]]:
     return out
 
 
-Mapper = Callable[[Callable[[AuditContext, int], Any], AuditContext, list[int]],
-                  Iterable[tuple[int, Any]]]
+class Mapper(Protocol):
+    """`mapper(fn, ctx, indexes, ports)` yields (index, fn(ctx, index)) for every index, in any
+    order; `ports`: how many of the indexes are published ports (the costly ones: the rest
+    are the findings' questions), for the mapper to judge how many processes they are worth."""
+
+    def __call__(self, fn: Callable[[AuditContext, int], Any], ctx: AuditContext,
+                 items: list[int], ports: int) -> Iterable[tuple[int, Any]]: ...
+
+
 Progress = Callable[[str, int, int], None]
 
 
-def _serial(fn, ctx: AuditContext, items: list[int]) -> Iterator[tuple[int, Any]]:
+def _serial(fn, ctx: AuditContext, items: list[int], ports: int) -> Iterator[tuple[int, Any]]:
     for i in items:
         yield i, fn(ctx, i)
 
 
-def exposure_at(ctx: AuditContext, i: int):
-    """The exposure of the i-th published port: pure, and independent of every other port,
-    so a caller may compute them anywhere (`audit --jobs` does, in other processes)."""
-    return ctx.published[i].exposure
+def answer_at(ctx: AuditContext, i: int):
+    """The exposure of the i-th published port, or past them the answer to a finding's
+    question: each pure, and independent of every other, so a caller may compute them
+    anywhere (`audit --jobs` does, in other processes)."""
+    ports = len(ctx.published)
+    return ctx.published[i].exposure if i < ports else ctx.questions[i - ports].ask()
+
+
+def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
+    """Every published port's exposure, then the questions the findings will ask (which do
+    not depend on them), through one mapper: one set of workers warms its caches once."""
+    ports = len(ctx.published)
+    ctx.questions = [q for m in modules() if hasattr(m, "questions") for q in m.questions(ctx)]
+    asked = len(ctx.questions)
+    tick("exposure", 0, ports)
+    if asked:
+        tick("questions", 0, asked)
+    done = {"exposure": 0, "questions": 0}
+    for i, answer in mapper(answer_at, ctx, list(range(ports + asked)), ports):
+        if i < ports:
+            ctx.published[i].__dict__["exposure"] = answer  # the cached_property's slot
+            stage, total = "exposure", ports
+        else:
+            ctx.questions[i - ports].keep(answer)
+            stage, total = "questions", asked
+        done[stage] += 1
+        tick(stage, done[stage], total)
+    ctx.questions = []
 
 
 def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
           progress: Progress | None = None) -> dict[str, Any]:
-    """`mapper(fn, ctx, indexes)` yields (index, fn(ctx, index)) in any order (default: here,
-    in order); `progress(stage, done, total)` hears about every published port."""
+    """`mapper`: see Mapper (default: here, in order); `progress(stage, done, total)` hears
+    about every published port and every question of the findings."""
     ctx = AuditContext(host)
     tick = progress or (lambda stage, done, total: None)
-    total = len(ctx.published)
-    tick("exposure", 0, total)
-    for done, (i, exp) in enumerate((mapper or _serial)(exposure_at, ctx, list(range(total))), 1):
-        ctx.published[i].__dict__["exposure"] = exp  # the cached_property's slot
-        tick("exposure", done, total)
+    _answer_all(ctx, mapper or _serial, tick)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
     mods = modules()
