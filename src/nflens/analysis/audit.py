@@ -154,7 +154,8 @@ def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     """Every published port's exposure, then the questions the findings will ask (which do
     not depend on them), through one mapper: one set of workers warms its caches once."""
     ports = len(ctx.published)
-    ctx.questions = [q for m in modules() if hasattr(m, "questions") for q in m.questions(ctx)]
+    ctx.questions = list({q.key: q for m in modules() if hasattr(m, "questions")
+                          for q in m.questions(ctx)}.values())
     asked = len(ctx.questions)
     tick("exposure", 0, ports)
     if asked:

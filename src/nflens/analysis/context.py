@@ -79,8 +79,10 @@ class Question:
     """A pure question a finding will ask about the host, put before the findings run so that
     `audit --jobs` answers it in its worker processes with the exposures: `ask()` answers from
     the host alone (in this process or a forked one; only the answer travels back), `keep`
-    stores the answer where the finding looks for it."""
+    stores the answer where the finding looks for it. Two findings asking the same `key` are
+    answered once."""
 
+    key: tuple
     ask: Callable[[], Any]
     keep: Callable[[Any], None]
 
@@ -160,7 +162,7 @@ class AuditContext:
 
     def reach_question(self, version: int, dsts: list, port: int, proto: str) -> Question:
         key = (version, tuple(dsts), port, proto)
-        return Question(lambda: self.analysis.reach(version, dsts, port, proto),
+        return Question(("reach", *key), lambda: self.analysis.reach(version, dsts, port, proto),
                         lambda answer: self._reaches.__setitem__(key, answer))
 
     # --- intent: the host firewall alone ------------------------------------------------------
@@ -185,7 +187,8 @@ class AuditContext:
         if key in self.__dict__.get("_intended", {}):
             return None
         self._unpublished  # built here, so that forked workers inherit it  # noqa: B018
-        return Question(lambda: self._intent(p), lambda answer: self._keep_intent(key, answer))
+        return Question(("intent", *key), lambda: self._intent(p),
+                        lambda answer: self._keep_intent(key, answer))
 
     def _intent(self, p: Published) -> tuple[dict[str, list[tuple[int, int]]], list[str]]:
         analysis = self._unpublished
