@@ -45,8 +45,9 @@ def test_two_processes_give_the_same_audit_as_one():
 def test_the_findings_reaches_are_answered_by_the_workers_with_the_same_findings():
     """direct-container-access asks one reach per container address, input-bypass one intent
     per port, unreachable-published-port and egress-blocks-replies what stops an example
-    connection to each port: `--jobs` answers them in its workers, past the published ports,
-    and the findings are those of one process."""
+    connection to each port, the egress report one reach per network and service: `--jobs`
+    answers them in its workers, past the published ports, and the audit is that of one
+    process."""
     host = _more_ports(read_snapshot(LAB / "seed001_input_bypass-broken"))
     inner = process_mapper(2, min_per_worker=1)
     calls = []
@@ -62,7 +63,8 @@ def test_the_findings_reaches_are_answered_by_the_workers_with_the_same_findings
     assert {"input-bypass", "direct-container-access"} <= {f["id"] for f in one["findings"]}
     assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
     [(items, ports, addresses)] = calls
-    assert items - ports >= addresses + 1 + ports  # a reach per address, an intent, obstacles
+    # a reach per address, an intent, obstacles per port, three services of a network
+    assert items - ports >= addresses + 1 + ports + 3
 
 
 def test_jobs_use_no_more_processes_than_cpus_or_ports_justify(monkeypatch):

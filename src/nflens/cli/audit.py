@@ -25,7 +25,7 @@ def audit(
                                    help="do not re-analyse each fix on the fixed snapshot"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1,
                              help="local processes for the per-port exposure analysis and "
-                                  "the reaches the findings ask"),
+                                  "the reaches of the findings and egress"),
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
@@ -57,7 +57,7 @@ def audit_progress(console: Console):
     from rich.progress import Progress, TaskID
 
     labels = {"exposure": "exposure of published ports",
-              "questions": "reaches the findings ask", "findings": "findings"}
+              "questions": "reaches of the findings and egress", "findings": "findings"}
     with Progress(console=console, transient=True) as bar:
         tasks: dict[str, TaskID] = {}
 
