@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress as ip
+
 from nflens.analysis.audit import audit
 from nflens.snapshot.read import read_snapshot
 
@@ -38,3 +40,23 @@ def test_shadowed_redundant_and_unprovable(tmp_path):
     # a negated protocol only covers the same negation
     assert "-A INPUT -s 172.16.1.0/24 -p tcp -j ACCEPT" not in found
     assert len(found) == 2
+
+
+def test_prefix_containment_has_a_direction_and_a_family(tmp_path):
+    """A wider prefix after a narrower one is not covered by it; an IPv6 prefix never covers
+    an IPv4 one (the proof compares address intervals of one family)."""
+    (tmp_path / "iptables-save.txt").write_text("""*filter
+:INPUT DROP [0:0]
+-A INPUT -s 10.1.0.0/16 -j DROP
+-A INPUT -s 10.0.0.0/8 -j DROP
+-A INPUT -s 10.2.3.4/32 -j DROP
+COMMIT
+""")
+    found = [f["subject"].split(" INPUT ", 1)[1] for f in
+             audit(read_snapshot(tmp_path))["findings"] if f["id"] == "shadowed-rule"]
+    assert found == ["-A INPUT -s 10.2.3.4/32 -j DROP"]
+    from nflens.analysis.findings.shadowed import _value, implies
+
+    v4 = {("ip", "source"): (_value(ip.ip_network("0.0.0.0/0")), False)}
+    v6 = {("ip", "source"): (_value(ip.ip_network("::/0")), False)}
+    assert implies(v4, v4) and not implies(v4, v6) and not implies(v6, v4)

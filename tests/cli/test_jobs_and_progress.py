@@ -42,6 +42,31 @@ def test_two_processes_give_the_same_audit_as_one():
     assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
 
 
+def test_the_findings_reaches_are_answered_by_the_workers_with_the_same_findings():
+    """direct-container-access asks one reach per container address, input-bypass one intent
+    per port, unreachable-published-port and egress-blocks-replies what stops an example
+    connection to each port, the egress report one reach per network and service: `--jobs`
+    answers them in its workers, past the published ports, and the audit is that of one
+    process."""
+    host = _more_ports(read_snapshot(LAB / "seed001_input_bypass-broken"))
+    inner = process_mapper(2, min_per_worker=1)
+    calls = []
+
+    def counting(fn, ctx, items, ports=None):
+        addresses = sum(1 for c in ctx.host.docker.containers if c.running
+                        for ep in c.endpoints if ep.ipv4 is not None)
+        calls.append((len(items), len(ctx.published), addresses))
+        return inner(fn, ctx, items) if ports is None else inner(fn, ctx, items, ports)
+
+    one = audit(host)
+    two = audit(host, mapper=counting)
+    assert {"input-bypass", "direct-container-access"} <= {f["id"] for f in one["findings"]}
+    assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
+    [(items, ports, addresses)] = calls
+    # a reach per address, an intent, obstacles per port, three services of a network
+    assert items - ports >= addresses + 1 + ports + 3
+
+
 def test_jobs_use_no_more_processes_than_cpus_or_ports_justify(monkeypatch):
     """`--jobs 8` on 2 CPUs forks 2; 60 ports are not worth a second process (the fork and
     the cold caches of the worker cost more than the split saves)."""
@@ -60,6 +85,8 @@ def test_progress_is_reported_per_published_port_then_per_finding_module():
     audit(host, progress=lambda stage, done, total: heard.append((stage, done, total)))
     ports = [h for h in heard if h[0] == "exposure"]
     assert ports[0][1] == 0 and ports[-1][1] == ports[-1][2] == len(ports) - 1 >= 4
+    asked = [h for h in heard if h[0] == "questions"]  # the findings' reaches, answered
+    assert asked[0][1] == 0 and asked[-1][1] == asked[-1][2] == len(asked) - 1 >= 1
     assert heard[-1][0] == "findings" and heard[-1][1] == heard[-1][2]
 
 

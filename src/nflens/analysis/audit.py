@@ -4,8 +4,9 @@ fix verified by re-running its finding on the snapshot with the fix applied."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from nflens.analysis import egress_report
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
 from nflens.analysis.fixes import Fix, apply
@@ -103,60 +104,67 @@ def _verify(ctx: AuditContext, module, finding: Finding) -> None:
                         else f"re-analysed with the fix applied: still {again}")
 
 
-EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))
+class Mapper(Protocol):
+    """`mapper(fn, ctx, indexes, ports)` yields (index, fn(ctx, index)) for every index, in any
+    order; `ports`: how many of the indexes are published ports (the costly ones: the rest
+    are the findings' questions), for the mapper to judge how many processes they are worth."""
+
+    def __call__(self, fn: Callable[[AuditContext, int], Any], ctx: AuditContext,
+                 items: list[int], ports: int) -> Iterable[tuple[int, Any]]: ...
 
 
-def egress(ctx: AuditContext) -> list[dict[str, Any]]:
-    """Per Docker network (one running member stands for it: Docker's rules are per network),
-    the destinations reachable on the common outbound services, as minimal CIDR lists."""
-    from nflens.analysis.partition import cidrs_of, readable
-
-    out = []
-    for net in ctx.host.docker.networks:
-        member = next((c for c in ctx.host.docker.containers if c.running and any(
-            ep.network in (net.name, net.id) and ep.ipv4 for ep in c.endpoints)), None)
-        if member is None or not net.bridge:
-            continue
-        for port, proto in EGRESS_SERVICES:
-            ranges = ctx.analysis.egress(member, 4, port, proto)
-            out.append({"network": net.name, "container": member.name.lstrip("/"),
-                        "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
-                        "readable": readable({4: ranges}, ctx.analysis.never)})
-    return out
-
-
-Mapper = Callable[[Callable[[AuditContext, int], Any], AuditContext, list[int]],
-                  Iterable[tuple[int, Any]]]
 Progress = Callable[[str, int, int], None]
 
 
-def _serial(fn, ctx: AuditContext, items: list[int]) -> Iterator[tuple[int, Any]]:
+def _serial(fn, ctx: AuditContext, items: list[int], ports: int) -> Iterator[tuple[int, Any]]:
     for i in items:
         yield i, fn(ctx, i)
 
 
-def exposure_at(ctx: AuditContext, i: int):
-    """The exposure of the i-th published port: pure, and independent of every other port,
-    so a caller may compute them anywhere (`audit --jobs` does, in other processes)."""
-    return ctx.published[i].exposure
+def answer_at(ctx: AuditContext, i: int):
+    """The exposure of the i-th published port, or past them the answer to a question of the
+    findings or the egress report: each pure, and independent of every other, so a caller may
+    compute them anywhere (`audit --jobs` does, in other processes)."""
+    ports = len(ctx.published)
+    return ctx.published[i].exposure if i < ports else ctx.questions[i - ports].ask()
+
+
+def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
+    """Every published port's exposure, then the questions the findings and the egress report
+    will ask (which do not depend on them), through one mapper: one set of workers warms its
+    caches once."""
+    ports = len(ctx.published)
+    asking = [egress_report, *(m for m in modules() if hasattr(m, "questions"))]
+    ctx.questions = list({q.key: q for m in asking for q in m.questions(ctx)}.values())
+    asked = len(ctx.questions)
+    tick("exposure", 0, ports)
+    if asked:
+        tick("questions", 0, asked)
+    done = {"exposure": 0, "questions": 0}
+    for i, answer in mapper(answer_at, ctx, list(range(ports + asked)), ports):
+        if i < ports:
+            ctx.published[i].__dict__["exposure"] = answer  # the cached_property's slot
+            stage, total = "exposure", ports
+        else:
+            ctx.questions[i - ports].keep(answer)
+            stage, total = "questions", asked
+        done[stage] += 1
+        tick(stage, done[stage], total)
+    ctx.questions = []
 
 
 def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
           progress: Progress | None = None) -> dict[str, Any]:
-    """`mapper(fn, ctx, indexes)` yields (index, fn(ctx, index)) in any order (default: here,
-    in order); `progress(stage, done, total)` hears about every published port."""
+    """`mapper`: see Mapper (default: here, in order); `progress(stage, done, total)` hears
+    about every published port and every question of the findings and the egress report."""
     ctx = AuditContext(host)
     tick = progress or (lambda stage, done, total: None)
-    total = len(ctx.published)
-    tick("exposure", 0, total)
-    for done, (i, exp) in enumerate((mapper or _serial)(exposure_at, ctx, list(range(total))), 1):
-        ctx.published[i].__dict__["exposure"] = exp  # the cached_property's slot
-        tick("exposure", done, total)
+    _answer_all(ctx, mapper or _serial, tick)
     exposure = [p.exposure.to_json() for p in ctx.published] + \
         [e.to_json() for _, e in ctx.sockets]
     mods = modules()
     tick("findings", 0, len(mods))
     found = findings(ctx, verify, on_module=lambda n: tick("findings", n, len(mods)))
-    return annotate_audit({"exposure": exposure, "egress": egress(ctx),
+    return annotate_audit({"exposure": exposure, "egress": egress_report.egress(ctx),
                            "findings": [f.to_json() for f in found],
                            "assumptions": list(host.assumptions)}, ctx.owners)

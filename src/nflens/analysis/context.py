@@ -5,12 +5,18 @@ port as the host firewall alone would decide it."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from nflens.analysis.exposure import Exposure, ExposureAnalysis, container_addr, host_addresses
+from nflens.analysis.exposure import (
+    Exposure,
+    ExposureAnalysis,
+    Reach,
+    container_addr,
+    host_addresses,
+)
 from nflens.analysis.owners import RuleOwners
 from nflens.errors import NflensError
 from nflens.ir.host import Container, Host, PortBinding, Socket
@@ -68,6 +74,19 @@ class Published:
         return f"{b.proto}/{b.host_ip or '0.0.0.0'}:{b.host_port}->{self.name}:{b.container_port}"
 
 
+@dataclass(frozen=True)
+class Question:
+    """A pure question a finding will ask about the host, put before the findings run so that
+    `audit --jobs` answers it in its worker processes with the exposures: `ask()` answers from
+    the host alone (in this process or a forked one; only the answer travels back), `keep`
+    stores the answer where the finding looks for it. Two findings asking the same `key` are
+    answered once."""
+
+    key: tuple
+    ask: Callable[[], Any]
+    keep: Callable[[Any], None]
+
+
 def rule_ref(rule: Rule) -> dict[str, Any]:
     src = rule.source
     return {"file": src.file if src else "", "line": src.line if src else 0,
@@ -81,6 +100,8 @@ class AuditContext:
         self.scope = scope
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
+        self._reaches: dict[tuple, list[Reach]] = {}
+        self.questions: list[Question] = []  # being answered (analysis.audit._answer_all)
 
     @cached_property
     def owners(self) -> RuleOwners:
@@ -131,35 +152,65 @@ class AuditContext:
                 if called is not None and called.name not in seen:
                     yield from self._with_called(table, called, seen)
 
+    # --- questions the findings ask, answerable anywhere ---------------------------------------
+    def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
+        """`analysis.reach`, remembered: answered once, here or by `reach_question`."""
+        key = (version, tuple(dsts), port, proto)
+        if key not in self._reaches:
+            self._reaches[key] = self.analysis.reach(version, dsts, port, proto)
+        return self._reaches[key]
+
+    def reach_question(self, version: int, dsts: list, port: int, proto: str) -> Question:
+        key = (version, tuple(dsts), port, proto)
+        return Question(("reach", *key), lambda: self.analysis.reach(version, dsts, port, proto),
+                        lambda answer: self._reaches.__setitem__(key, answer))
+
     # --- intent: the host firewall alone ------------------------------------------------------
     def intended(self, p: Published) -> dict[str, list[tuple[int, int]]]:
         """Per interface, the sources the host firewall (INPUT and friends) lets in on this
         port if it were a service of the host, not a container's: the same host with no DNAT
         and a socket listening on the port."""
-        key = (p.binding.proto, p.host_port, p.version)
+        key = _intent_key(p)
         cache = self.__dict__.setdefault("_intended", {})
         if key not in cache:
-            analysis = self._unpublished
-            dsts = [ipaddress.ip_address(p.binding.host_ip)] if p.binding.host_ip not in \
-                ("", "0.0.0.0", "::") else host_addresses(analysis.host, analysis.ifaces,
-                                                          p.version)
-            reach = analysis.reach(p.version, dsts, p.host_port, p.binding.proto)
-            cache[key] = {r.iface: r.version_ranges.get(p.version, []) for r in reach}
-            self.__dict__.setdefault("_intended_by", {})[key] = list(dict.fromkeys(
-                rule for r in reach for rule in r.admitted_by))
+            self._keep_intent(key, self._intent(p))
         return cache[key]
 
     def intended_by(self, p: Published) -> list[str]:
         """The rules that admit the intended sources ("FILE:LINE TEXT", as `admitted_by`)."""
         self.intended(p)
-        key = (p.binding.proto, p.binding.host_port, p.version)
-        return self.__dict__.get("_intended_by", {}).get(key, [])
+        return self.__dict__.get("_intended_by", {}).get(_intent_key(p), [])
+
+    def intent_question(self, p: Published) -> Question | None:
+        """`intended(p)` as a Question; None when it is known already."""
+        key = _intent_key(p)
+        if key in self.__dict__.get("_intended", {}):
+            return None
+        self._unpublished  # built here, so that forked workers inherit it  # noqa: B018
+        return Question(("intent", *key), lambda: self._intent(p),
+                        lambda answer: self._keep_intent(key, answer))
+
+    def _intent(self, p: Published) -> tuple[dict[str, list[tuple[int, int]]], list[str]]:
+        analysis = self._unpublished
+        dsts = [ipaddress.ip_address(p.binding.host_ip)] if p.binding.host_ip not in \
+            ("", "0.0.0.0", "::") else host_addresses(analysis.host, analysis.ifaces, p.version)
+        reach = analysis.reach(p.version, dsts, p.host_port, p.binding.proto)
+        return ({r.iface: r.version_ranges.get(p.version, []) for r in reach},
+                list(dict.fromkeys(rule for r in reach for rule in r.admitted_by)))
+
+    def _keep_intent(self, key: tuple, answer) -> None:
+        self.__dict__.setdefault("_intended", {})[key] = answer[0]
+        self.__dict__.setdefault("_intended_by", {})[key] = answer[1]
 
     @cached_property
     def _unpublished(self) -> ExposureAnalysis:
         """One host for every intent question: no DNAT at all, and a host socket on every
         published port (the ports as if they were the host's own services)."""
         return ExposureAnalysis(_without_publishing(self.host, self.published))
+
+
+def _intent_key(p: Published) -> tuple:
+    return (p.binding.proto, p.host_port, p.version)
 
 
 def _without_publishing(host: Host, published: list[Published]) -> Host:

@@ -24,7 +24,8 @@ def audit(
     no_verify: bool = typer.Option(False, "--no-verify",
                                    help="do not re-analyse each fix on the fixed snapshot"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1,
-                             help="local processes for the per-port exposure analysis"),
+                             help="local processes for the per-port exposure analysis and "
+                                  "the reaches of the findings and egress"),
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
@@ -55,7 +56,8 @@ def audit_progress(console: Console):
         return
     from rich.progress import Progress, TaskID
 
-    labels = {"exposure": "exposure of published ports", "findings": "findings"}
+    labels = {"exposure": "exposure of published ports",
+              "questions": "reaches of the findings and egress", "findings": "findings"}
     with Progress(console=console, transient=True) as bar:
         tasks: dict[str, TaskID] = {}
 

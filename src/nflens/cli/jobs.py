@@ -1,10 +1,11 @@
 """Local worker processes for analyses that are pure and split by published port
-(`audit --jobs N`). The analysis never starts a process (ARCHITECTURE: rules of the house): it
+(`audit --jobs N`: the exposure of each published port, and the questions the findings will
+ask). The analysis never starts a process (ARCHITECTURE: rules of the house): it
 takes a `mapper`, and this is the one that uses processes.
 
 Workers are forked after the audit context is built, so they inherit the host and its indexes
 without pickling; each answers `fn(ctx, i)` for the indexes it is given, and only the answers
-(exposures: intervals and rule names) travel back. The answers are the same as in one
+(exposures and reaches: intervals and rule names) travel back. The answers are the same as in one
 process: each is a pure function of the host and the port."""
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ def workers(jobs: int, items: int, min_per_worker: int = MIN_PER_WORKER) -> int:
 def process_mapper(jobs: int, min_per_worker: int = MIN_PER_WORKER):
     """A mapper for `analysis.audit.audit` running up to `jobs` processes (see `workers`)."""
 
-    def mapper(fn, ctx, items: list[int]) -> Iterator[tuple[int, Any]]:
+    def mapper(fn, ctx, items: list[int], ports: int) -> Iterator[tuple[int, Any]]:
         global _WORK
-        n = workers(jobs, len(items), min_per_worker)
+        n = workers(jobs, ports, min_per_worker)
         if n <= 1:
             for i in items:
                 yield i, fn(ctx, i)

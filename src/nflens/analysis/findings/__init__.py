@@ -1,5 +1,8 @@
 """The catalogue of findings: one module each, with `ID`, `SEVERITY`, `TITLE` and
-`detect(ctx) -> list[Finding]`.
+`detect(ctx) -> list[Finding]`. A module whose `detect` asks costly pure questions of the host
+(reaches, intents) also lists them up front, `questions(ctx) -> list[Question]`
+(analysis.context): the audit answers them with the published ports' exposures, through its
+mapper (`audit --jobs` in worker processes), and `detect` finds them answered.
 
 A finding names what is wrong for one subject (a published port, a rule, a network), the rules
 involved with file:line, a plain explanation, and a fix in the host's own dialect. The audit

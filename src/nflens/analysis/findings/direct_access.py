@@ -7,7 +7,9 @@ sources are computed exactly per interface, for a port the container does not pu
 
 from __future__ import annotations
 
-from nflens.analysis.context import AuditContext
+from collections.abc import Iterator
+
+from nflens.analysis.context import AuditContext, Question
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.partition import listed, readable
@@ -25,8 +27,9 @@ def _port(container) -> int:
     return min(published) if published else 80
 
 
-def detect(ctx: AuditContext) -> list[Finding]:
-    out = []
+def _endpoints(ctx: AuditContext) -> Iterator[tuple[str, object, int, str]]:
+    """(container name, address, port asked, bridge) of each running container's address on
+    a bridge network, within the context's scope."""
     for c in ctx.host.docker.containers:
         if not c.running:
             continue
@@ -37,11 +40,22 @@ def detect(ctx: AuditContext) -> list[Finding]:
             addr, port = ep.ipv4.ip, _port(c)
             if ctx.scope is not None and f"container {c.name.lstrip('/')} {addr}" not in ctx.scope:
                 continue
-            reach = ctx.analysis.reach(4, [addr], port, "tcp")
-            open_ = {r.iface: r.version_ranges.get(4, []) for r in reach
-                     if r.version_ranges.get(4)}
-            if open_:
-                out.append(_finding(ctx, c.name.lstrip("/"), addr, port, net.bridge, open_))
+            yield c.name.lstrip("/"), addr, port, net.bridge
+
+
+def questions(ctx: AuditContext) -> list[Question]:
+    """The reaches `detect` asks, one per container address (`audit --jobs` answers them in
+    its workers)."""
+    return [ctx.reach_question(4, [addr], port, "tcp") for _, addr, port, _ in _endpoints(ctx)]
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for name, addr, port, bridge in _endpoints(ctx):
+        reach = ctx.reach(4, [addr], port, "tcp")
+        open_ = {r.iface: r.version_ranges.get(4, []) for r in reach if r.version_ranges.get(4)}
+        if open_:
+            out.append(_finding(ctx, name, addr, port, bridge, open_))
     return out
 
 

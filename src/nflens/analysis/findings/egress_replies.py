@@ -7,11 +7,11 @@ packets through first (or restricts the block to `--ctdir ORIGINAL` / `--ctstate
 
 from __future__ import annotations
 
-from nflens.analysis.blockers import blockers
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
-from nflens.analysis.findings.unreachable import example_flow
 from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.obstacles import obstacles
+from nflens.analysis.obstacles import questions as questions  # what `detect` asks
 
 ID = "egress-blocks-replies"
 SEVERITY = "high"
@@ -22,11 +22,10 @@ def detect(ctx: AuditContext) -> list[Finding]:
     seen: dict[str, Finding] = {}
     scopes: dict[str, set[str]] = {}  # each finding's scope, the same set
     for p in ctx.published:
-        example = example_flow(ctx, p)
-        if example is None or example[1].verdict != "deny":
+        found = obstacles(ctx, p)
+        if found is None or found.verdict != "deny":
             continue
-        flow, result = example
-        for blk in blockers(ctx.host, flow, result)[0]:
+        for blk in found.blockers:
             if blk.direction != "reply":
                 continue
             key = f"{blk.family} {blk.table} {blk.chain} {blk.text}"

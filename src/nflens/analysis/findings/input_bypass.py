@@ -9,7 +9,9 @@ with no rule of the admin's on the forward path speaking about this port, is the
 
 from __future__ import annotations
 
-from nflens.analysis.context import AuditContext, Published, rule_ref
+from collections.abc import Iterator
+
+from nflens.analysis.context import AuditContext, Published, Question, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
 from nflens.analysis.native import (
@@ -27,15 +29,31 @@ SEVERITY = "high"
 TITLE = "Published port bypasses the host firewall's INPUT rules"
 
 
-def detect(ctx: AuditContext) -> list[Finding]:
-    out = []
+def _unhandled(ctx: AuditContext) -> Iterator[Published]:
+    """The published ports no rule of the admin's on the forward path addresses (where one
+    does, the admin filters the port there, and other findings judge how well)."""
     index: dict[str, PortIndex] = {}
     for p in ctx.published:
         if p.family not in index:
             index[p.family] = PortIndex([r for _, r in ctx.user_forward_rules(p.family)])
-        handled = index[p.family].addressing(p) or user_nat_rules_on(ctx, p)
-        if handled:
-            continue  # the admin filters this port elsewhere (other findings judge how well)
+        if not (index[p.family].addressing(p) or user_nat_rules_on(ctx, p)):
+            yield p
+
+
+def questions(ctx: AuditContext) -> list[Question]:
+    """The intents `detect` asks, one per port, protocol and family (`audit --jobs` answers
+    them in its workers)."""
+    asked: dict[tuple, Question] = {}
+    for p in _unhandled(ctx):
+        q = ctx.intent_question(p)
+        if q is not None:
+            asked.setdefault((p.binding.proto, p.host_port, p.version), q)
+    return list(asked.values())
+
+
+def detect(ctx: AuditContext) -> list[Finding]:
+    out = []
+    for p in _unhandled(ctx):
         intended = ctx.intended(p)
         excess = {}
         for reach in p.exposure.reach:

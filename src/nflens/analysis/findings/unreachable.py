@@ -6,12 +6,13 @@ every blocker in the order a connection meets them (removing the first reveals t
 
 from __future__ import annotations
 
-from nflens.analysis.blockers import Blocker, blockers
+from nflens.analysis.blockers import Blocker
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix
-from nflens.analysis.neighbours import neighbour
-from nflens.ir.packet import Endpoint, Flow
+from nflens.analysis.obstacles import example_flow, obstacles
+from nflens.analysis.obstacles import questions as questions  # what `detect` asks
+from nflens.ir.packet import Flow
 
 ID = "unreachable-published-port"
 SEVERITY = "medium"
@@ -25,14 +26,12 @@ def detect(ctx: AuditContext) -> list[Finding]:
 def _judge(ctx: AuditContext, p: Published) -> Finding | None:
     if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
         return None
-    example = example_flow(ctx, p)
-    if example is None:
+    found = obstacles(ctx, p)
+    if found is None:
         return None  # no address of this family to reach it on: nothing was meant to work
-    flow, result = example
-    found, passes = blockers(ctx.host, flow, result)
-    if not found:
+    if not found.blockers:
         return None  # routing or a missing listener, not a rule
-    return _finding(p, flow, found, passes, _gateway(ctx, p))
+    return _finding(p, found.flow, found.blockers, found.passes, _gateway(ctx, p))
 
 
 def still_there(ctx: AuditContext, finding: Finding) -> str | None:
@@ -55,19 +54,6 @@ def _by_subject(ctx: AuditContext) -> dict[str, Published]:
     if cache is None:
         cache = ctx.__dict__["_published_by_subject"] = {p.subject(): p for p in ctx.published}
     return cache
-
-
-def example_flow(ctx: AuditContext, p: Published):
-    """A connection from a neighbour on the first ingress interface that has one."""
-    for iface in ctx.analysis.ifaces:
-        pair = neighbour(ctx.host, iface, p.version)
-        if pair is None:
-            continue
-        src, dst = pair
-        flow = Flow(f"{iface}->{p.subject()}", Endpoint(iface=iface, src=src), dst,
-                    p.binding.host_port, p.binding.proto)
-        return flow, ctx.sim.run(flow)
-    return None
 
 
 def _finding(p: Published, flow: Flow, found: list[Blocker], passes: bool, gateway

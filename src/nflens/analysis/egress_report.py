@@ -1,0 +1,64 @@
+"""The audit's egress report: per Docker network, where its containers can open connections
+on the common outbound services. Each (network, service) is a pure question of the host, so
+`audit --jobs` answers them in its workers (only the destination intervals travel back)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from nflens.analysis.context import AuditContext, Question
+from nflens.ir.host import Container, Network
+
+EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))
+
+
+def _asked(ctx: AuditContext) -> Iterator[tuple[Network, Container, int, str]]:
+    """Per Docker network with a bridge, one running member stands for it (Docker's rules are
+    per network), on each service."""
+    for net in ctx.host.docker.networks:
+        member = next((c for c in ctx.host.docker.containers if c.running and any(
+            ep.network in (net.name, net.id) and ep.ipv4 for ep in c.endpoints)), None)
+        if member is None or not net.bridge:
+            continue
+        for port, proto in EGRESS_SERVICES:
+            yield net, member, port, proto
+
+
+def _known(ctx: AuditContext) -> dict[tuple, list[tuple[int, int]]]:
+    return ctx.__dict__.setdefault("_egress", {})
+
+
+def _ranges(ctx: AuditContext, member: Container, port: int, proto: str
+            ) -> list[tuple[int, int]]:
+    key = (member.name, port, proto)
+    known = _known(ctx)
+    if key not in known:
+        known[key] = ctx.analysis.egress(member, 4, port, proto)
+    return known[key]
+
+
+def questions(ctx: AuditContext) -> list[Question]:
+    return [_question(ctx, member, port, proto) for _, member, port, proto in _asked(ctx)]
+
+
+def _question(ctx: AuditContext, member: Container, port: int, proto: str) -> Question:
+    key = (member.name, port, proto)
+
+    def keep(answer: list[tuple[int, int]]) -> None:
+        _known(ctx)[key] = answer
+
+    return Question(("egress", *key), lambda: ctx.analysis.egress(member, 4, port, proto), keep)
+
+
+def egress(ctx: AuditContext) -> list[dict[str, Any]]:
+    """The destinations reachable per network and service, as minimal CIDR lists."""
+    from nflens.analysis.partition import cidrs_of, readable
+
+    out = []
+    for net, member, port, proto in _asked(ctx):
+        ranges = _ranges(ctx, member, port, proto)
+        out.append({"network": net.name, "container": member.name.lstrip("/"),
+                    "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
+                    "readable": readable({4: ranges}, ctx.analysis.never)})
+    return out
