@@ -231,8 +231,8 @@ class Simulator:
             known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
             raise FlowError(f"unknown container {ref!r} (known: {known})")
         for att in self.model.attachments:
-            addr = att.addr(version)
-            if att.container is container and addr is not None:
+            addr = att.addr(version) if att.container is container else None
+            if addr is not None:
                 return att, addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
@@ -287,8 +287,8 @@ class Simulator:
                 if b.host_port == port and b.proto == proto:
                     for version in (dst.version, 4):
                         for att in self.model.attachments:
-                            addr = att.addr(version)
-                            if att.container is c and addr is not None:
+                            addr = att.addr(version) if att.container is c else None
+                            if addr is not None:
                                 return addr, b.container_port
         return None
 
