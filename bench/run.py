@@ -122,7 +122,8 @@ def plot(result: dict, path: Path) -> bool:
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for what, style, key, label in (("trace", "28", "per_flow_ms", "trace, ms per flow (Docker 28)"),
+    for what, style, key, label in (("trace", "28", "per_flow_ms",
+                                     "trace, ms per flow (Docker 28)"),
                                     ("trace", "20.10", "per_flow_ms", "trace, ms per flow (20.10)"),
                                     ("trace", "29", "per_flow_ms", "trace, ms per flow (29, nft)"),
                                     ("audit", "28", "median_s", "audit, s per host"),

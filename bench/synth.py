@@ -78,7 +78,8 @@ def iptables_save(containers: int, networks: int, style: str = "28", ufw_rules: 
         addr = subnet[2 + c // networks]
         port = 10000 + c
         flt.append(f"-A DOCKER -d {addr}/32 ! -i {br} -o {br} -p tcp -m tcp --dport 80 -j ACCEPT")
-        nat.append(f"-A DOCKER ! -i {br} -p tcp -m tcp --dport {port} -j DNAT --to-destination {addr}:80")
+        nat.append(f"-A DOCKER ! -i {br} -p tcp -m tcp --dport {port} -j DNAT "
+                   f"--to-destination {addr}:80")
         raw.append(f"-A PREROUTING -d {addr}/32 ! -i {br} -j DROP")
     for n in range(networks):
         br, _ = _net(n)
@@ -193,7 +194,8 @@ def host(containers: int, networks: int = 10, style: str = "28", ufw_rules: int 
 
     ifaces = [Interface("lo", 1, "loopback", addresses=addrs("127.0.0.1/8", "host")),
               Interface("eth0", 2, addresses=addrs("198.51.100.1/24"))]
-    routes = [Route(ip.ip_network("198.51.100.0/24"), dev="eth0", prefsrc=ip.ip_address("198.51.100.1")),
+    routes = [Route(ip.ip_network("198.51.100.0/24"), dev="eth0",
+                    prefsrc=ip.ip_address("198.51.100.1")),
               Route(ip.ip_network("198.51.100.1/32"), "local", "local", "eth0"),
               Route(ip.ip_network("127.0.0.0/8"), "local", "local", "lo")]
     nets, conts = [], []
@@ -201,12 +203,14 @@ def host(containers: int, networks: int = 10, style: str = "28", ufw_rules: int 
         br, subnet = _net(n)
         gw = subnet[1]
         ifaces.append(Interface(br, 10 + n, "bridge", addresses=addrs(f"{gw}/24")))
-        routes += [Route(subnet, dev=br, prefsrc=gw), Route(ip.ip_network(f"{gw}/32"), "local", "local", br)]
+        routes += [Route(subnet, dev=br, prefsrc=gw),
+                   Route(ip.ip_network(f"{gw}/32"), "local", "local", br)]
         nets.append(Network(f"n{n}", f"net{n}", bridge=br, subnets=(subnet,), gateways=(gw,)))
     for c in range(containers):
         br, subnet = _net(c % networks)
         addr = subnet[2 + c // networks]
-        ep = ContainerEndpoint(f"net{c % networks}", ip.ip_interface(f"{addr}/24"), gateway4=subnet[1])
+        ep = ContainerEndpoint(f"net{c % networks}", ip.ip_interface(f"{addr}/24"),
+                               gateway4=subnet[1])
         conts.append(Container(f"id{c:06d}", f"/c{c}", endpoints=(ep,),
                                ports=(PortBinding(80, "tcp", "0.0.0.0", 10000 + c),)))
     sockets = (Socket("tcp", ip.ip_address("0.0.0.0"), 22, "sshd"),)

@@ -35,7 +35,8 @@ from nflens.lab.scenarios.bench_host import FIRST_PORT, LAN, allow_list
 
 SYSCTL_V4 = ("accept_local", "accept_redirects", "accept_source_route", "arp_accept",
              "arp_announce", "arp_filter", "arp_ignore", "arp_notify", "bootp_relay",
-             "disable_policy", "disable_xfrm", "drop_gratuitous_arp", "drop_unicast_in_l2_multicast",
+             "disable_policy", "disable_xfrm", "drop_gratuitous_arp",
+             "drop_unicast_in_l2_multicast",
              "forwarding", "log_martians", "mc_forwarding", "medium_id", "promote_secondaries",
              "proxy_arp", "proxy_arp_pvlan", "route_localnet", "rp_filter", "secure_redirects",
              "send_redirects", "shared_media", "src_valid_mark", "tag")
@@ -105,7 +106,8 @@ def _links(containers: int, networks: int):
             addrs.append(Address(ip.ip_interface(v4), scope))
         if kind != "loopback":
             addrs.append(Address(_ll(index), "link"))
-        return Interface(name, index, kind, mac=f"02:42:00:{index >> 16:02x}:{index >> 8 & 255:02x}:"
+        return Interface(name, index, kind,
+                         mac=f"02:42:00:{index >> 16:02x}:{index >> 8 & 255:02x}:"
                          f"{index & 255:02x}", master=master, addresses=tuple(addrs))
 
     ifaces = [iface("lo", 1, "loopback", "127.0.0.1/8", scope="host"),
@@ -207,12 +209,14 @@ def nft_docker29(containers: int, networks: int, published: int) -> str:
             "}", "chain nat-POSTROUTING {",
             "type nat hook postrouting priority srcnat; policy accept;",
             "iifname vmap @nat-postrouting-out-jumps", "oifname vmap @nat-postrouting-in-jumps",
-            "}", "chain nat-PREROUTING {", "type nat hook prerouting priority dstnat; policy accept;",
+            "}", "chain nat-PREROUTING {",
+            "type nat hook prerouting priority dstnat; policy accept;",
             "fib daddr type local counter jump nat-prerouting-and-output", "}",
             "chain nat-prerouting-and-output {"]
     out += [f'iifname != "{_bridge(n)}" tcp dport {FIRST_PORT + c} counter dnat to {a}:80 '
             'comment "DNAT"' for c, n, a in pub]
-    out += ["}", "chain raw-PREROUTING {", "type filter hook prerouting priority raw; policy accept;"]
+    out += ["}", "chain raw-PREROUTING {",
+            "type filter hook prerouting priority raw; policy accept;"]
     out += [f'ip daddr {a} iifname != "{_bridge(n)}" counter drop comment "DROP DIRECT ACCESS"'
             for c, n, a in pub]
     out.append("}")

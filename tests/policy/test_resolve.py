@@ -172,3 +172,18 @@ def test_a_stopped_container_keeps_its_port_rules_for_any_address(seed004):
     assert 'inbound: iifname != "docker0" oifname "docker0" tcp dport 8080 ct original ' \
         'proto-dst 80 drop comment "nflens: inbound.ports[0] (container tomcat port 80/tcp)"' \
         in nft_rules
+
+
+def test_a_comment_cut_at_its_limit_stays_one_quoted_word():
+    """The comment was cut to 240 characters after its backslashes were doubled: a doubled
+    backslash cut in half escaped the closing quote, and the line no longer split into words
+    (iptables-restore: unterminated quoted string) -- found merging the two quoting helpers
+    (issue 17). Cut first, then quoted: the word reads back as the first 240 characters."""
+    import shlex
+
+    from nflens.policy.model import PRule
+
+    comment = "x" * 231 + "\\" + "y" * 20  # "nflens: " + 231 x: the backslash is character 240
+    words = shlex.split(" ".join(xt.rule_args(PRule("inbound", "drop", comment=comment))))
+    assert words[words.index("--comment") + 1] == ("nflens: " + comment)[:240]
+    assert words[-2:] == ["-j", "DROP"]

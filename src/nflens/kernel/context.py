@@ -9,7 +9,7 @@ explores both outcomes and the verdict becomes `uncertain` only if they differ.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,6 +30,30 @@ class Unknown:
 
 
 MatchResult = bool | Unknown
+
+
+def any_of(results: Iterable[MatchResult]) -> MatchResult:
+    """Three-valued OR (an nft set lookup over its elements): True at the first True (later
+    ones are not computed, as with `any`), else the first Unknown, else False."""
+    undecided: Unknown | None = None
+    for r in results:
+        if isinstance(r, Unknown):
+            undecided = undecided if undecided is not None else r
+        elif r:
+            return True
+    return False if undecided is None else undecided
+
+
+def all_of(results: Iterable[MatchResult]) -> MatchResult:
+    """Three-valued AND (a rule's options, an nft concatenation's parts): False at the first
+    False (the kernel stops at the first failing test), else the first Unknown, else True."""
+    undecided: Unknown | None = None
+    for r in results:
+        if isinstance(r, Unknown):
+            undecided = undecided if undecided is not None else r
+        elif not r:
+            return False
+    return True if undecided is None else undecided
 
 
 def describe(value: Any) -> str:

@@ -15,16 +15,17 @@ the verdict is `uncertain` only if the outcomes differ, and then names what it h
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from nflens.errors import FlowError
 from nflens.ir.host import Host
-from nflens.ir.packet import Flow, Packet
+from nflens.ir.packet import Flow, IPAddress, Packet
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
-from nflens.kernel.hostmodel import HostModel
-from nflens.kernel.journey import Journey
+from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.journey import Journey, Where
 from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
 from nflens.kernel.skb import Delivery, Skb
@@ -32,6 +33,9 @@ from nflens.kernel.trace import EndpointStep, Step, VerdictStep
 
 EPHEMERAL_PORT = 40000
 MAX_RUNS = 64  # runs of one flow under different assumptions before the search stops
+
+Start = Callable[[Journey, Skb], Delivery]  # sends a packet from the flow's origin
+FlowEnd = tuple[str, str, Delivery]  # verdict, reason, where the deciding packet ended
 
 
 @dataclass
@@ -88,7 +92,8 @@ class Simulator:
             return first
         reasons = dict(oracle.seen)
         outcomes = {first.verdict}
-        queue, tried = self._flips({}, oracle), {frozenset()}
+        queue = self._flips({}, oracle)
+        tried: set[frozenset[tuple[str, bool]]] = {frozenset()}
         runs = 1
         while queue and len(outcomes) == 1:
             choices = queue.pop(0)
@@ -113,7 +118,8 @@ class Simulator:
     def _flips(choices: dict[str, bool], oracle: Oracle) -> list[dict[str, bool]]:
         """The alternatives of one run: each newly met point flipped, the points before it
         (in the order they were met) kept at the values this run took."""
-        out, prefix = [], {}
+        out: list[dict[str, bool]] = []
+        prefix: dict[str, bool] = {}
         for key in oracle.seen:
             value = oracle.choices.get(key, False)
             if key not in choices:
@@ -137,11 +143,11 @@ class Simulator:
         return result
 
     # --- the connection -------------------------------------------------------------------
-    def _connect(self, walker: Journey, flow: Flow):
-        skb, start = self._first_packet(flow)
+    def _connect(self, walker: Journey, flow: Flow) -> FlowEnd:
+        skb, start, origin = self._first_packet(flow)
         first = skb.pkt
         walker.client = (first.src, first.sport, first.dst, first.dport)
-        walker.client_at = self._client_at(flow)
+        walker.client_at = origin
         end = start(walker, skb)
         if not end.answered:
             return "deny", f"first packet: {end.detail}", end
@@ -158,7 +164,8 @@ class Simulator:
                 return "deny", f"handshake ACK: {refused.detail}", refused
         return "allow", f"connected: {end.detail}", end
 
-    def _ack_refused(self, walker: Journey, first: Packet, start, local: bool):
+    def _ack_refused(self, walker: Journey, first: Packet, start: Start,
+                     local: bool) -> Delivery | None:
         """The handshake's third packet (the client's ACK, conntrack ESTABLISHED) meets rules
         the SYN did not (`--state ESTABLISHED -j REJECT`). A dropped ACK is retransmitted
         silently: the connection counts as established (CONTRACT §3). A REJECT answers it,
@@ -184,7 +191,7 @@ class Simulator:
         """What REJECT sends back about the packet it refused, to the opener: a RST that
         seems to come from the far end, or an ICMP destination-unreachable from this host,
         RELATED to the connection."""
-        entry = end.skb.entry
+        entry = _arrived(end).entry
         if "tcp-reset" in end.detail:
             rst = Packet(first.dst, first.src, "tcp", first.dport, first.sport,
                          tcp_flags=frozenset({"RST", "ACK"}))
@@ -195,43 +202,41 @@ class Simulator:
         return Skb(err, direction="error", entry=entry, ctdir="REPLY", related=entry is not None,
                    local_origin=True)
 
-    def _first_packet(self, flow: Flow):
+    def _first_packet(self, flow: Flow) -> tuple[Skb, Start, Where]:
+        """The connection's first packet, how it is sent, and where its opener sits (where
+        the answer has to arrive)."""
         o = flow.origin
         sport = flow.sport or EPHEMERAL_PORT
         if o.container:
-            att = self._attachment(o.container, flow.dst.version)
-            pkt = Packet(att.addr(flow.dst.version), flow.dst, flow.proto, sport, flow.dport)
-            return Skb(pkt), lambda w, s: w.container_send(s, att)
+            att, addr = self._attachment(o.container, flow.dst.version)
+            pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
+            return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
             src = self._host_source(flow.dst)
             pkt = Packet(src, flow.dst, flow.proto, sport, flow.dport)
-            return Skb(pkt, local_origin=True), lambda w, s: w.local_out(s)
-        if o.iface is None or o.src is None:
+            return Skb(pkt, local_origin=True), lambda w, s: w.local_out(s), ("host",)
+        iif = o.iface
+        if iif is None or o.src is None:
             raise FlowError(f"flow {flow.name!r}: 'from' needs iface+src, container or host")
         if o.src.version != flow.dst.version:
-            raise FlowError(f"flow {flow.name!r}: source and destination are different IP versions")
+            raise FlowError(f"flow {flow.name!r}: source and destination are different IP "
+                            "versions")
         pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
-        return Skb(pkt), lambda w, s: w.receive(s, o.iface)
+        return Skb(pkt), lambda w, s: w.receive(s, iif), ("iface", iif)
 
-    def _client_at(self, flow: Flow) -> tuple:
-        o = flow.origin
-        if o.container:
-            return ("container", self._attachment(o.container, flow.dst.version))
-        if o.host:
-            return ("host",)
-        return ("iface", o.iface)
-
-    def _attachment(self, ref: str, version: int):
+    def _attachment(self, ref: str, version: int) -> tuple[Attachment, IPAddress]:
+        """The container's attachment with an IPv`version` address, and that address."""
         container = self.host.docker.container(ref)
         if container is None:
             known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
             raise FlowError(f"unknown container {ref!r} (known: {known})")
         for att in self.model.attachments:
-            if att.container is container and att.addr(version) is not None:
-                return att
+            addr = att.addr(version) if att.container is container else None
+            if addr is not None:
+                return att, addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
-    def _host_source(self, dst):
+    def _host_source(self, dst: IPAddress) -> IPAddress:
         """The source address the kernel picks for a local connection (route prefsrc)."""
         res = self.model.route(dst)
         if res.type == "local":
@@ -245,16 +250,17 @@ class Simulator:
                     return a.ip
         return ipaddress.ip_address("127.0.0.1" if dst.version == 4 else "::1")
 
-    def _proxy_leg(self, walker: Journey, flow: Flow, end: Delivery):
+    def _proxy_leg(self, walker: Journey, flow: Flow, end: Delivery) -> FlowEnd | None:
         """docker-proxy accepted; it connects from the host to the container's port."""
-        pkt = end.skb.pkt
+        pkt = _arrived(end).pkt
         target = self._proxy_target(pkt.dport, pkt.proto, pkt.dst)
         if target is None:
             walker.trace.append(EndpointStep("original", "docker-proxy", "docker-proxy", "unknown",
                                              "no published port found for this proxy"))
             return None
         addr, port = target
-        walker.trace.append(EndpointStep("original", "docker-proxy", f"docker-proxy -> {addr}:{port}",
+        walker.trace.append(EndpointStep("original", "docker-proxy",
+                                         f"docker-proxy -> {addr}:{port}",
                                          "connects", "second connection, from the host"))
         skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
                   local_origin=True)
@@ -270,22 +276,25 @@ class Simulator:
             return "deny", f"docker-proxy's connection, reply: {back.detail}", back
         return None
 
-    def _proxy_target(self, port, proto, dst):
+    def _proxy_target(self, port: int | None, proto: str,
+                      dst: IPAddress) -> tuple[IPAddress, int] | None:
+        """Where docker-proxy on host port `port` connects: the publishing container's address
+        of the destination's IP version, else its IPv4 one."""
         for c in self.host.docker.containers:
             if not c.running:
                 continue
             for b in c.ports:
                 if b.host_port == port and b.proto == proto:
-                    for att in self.model.attachments:
-                        if att.container is c and att.addr(dst.version) is not None:
-                            return att.addr(dst.version), b.container_port
-                    for att in self.model.attachments:
-                        if att.container is c and att.addr(4) is not None:
-                            return att.addr(4), b.container_port
+                    for version in (dst.version, 4):
+                        for att in self.model.attachments:
+                            addr = att.addr(version) if att.container is c else None
+                            if addr is not None:
+                                return addr, b.container_port
         return None
 
     def _reply(self, walker: Journey, end: Delivery) -> Delivery:
-        pkt = end.skb.pkt
+        """The answer of whoever `end` reached (an answered delivery), on its way back."""
+        pkt = _arrived(end).pkt
         flags = frozenset({"SYN", "ACK"}) if pkt.proto == "tcp" else frozenset()
         answer = Packet(pkt.dst, pkt.src, pkt.proto, pkt.dport, pkt.sport, tcp_flags=flags)
         skb = Skb(answer, direction="reply")
@@ -296,9 +305,12 @@ class Simulator:
         if end.kind in ("socket", "proxy"):
             return walker.local_out(skb)
         if end.kind == "container":
+            # journey.py's container deliveries all name the attachment that answered
+            assert isinstance(end.target, Attachment), "a container delivery without its veth"
             return walker.container_send(skb, end.target)
+        # the one answered kind left is "peer", which journey.py builds with its output device
+        assert end.iface is not None, f"a {end.kind} delivery without the device it left on"
         return walker.receive(skb, end.iface)
-
 
     def _direct_reply(self, walker: Journey, end: Delivery) -> Delivery | None:
         """A peer answers on its own link when the packet's source (after any SNAT) is a
@@ -306,13 +318,14 @@ class Simulator:
         cannot undo a DNAT and the client drops an answer from an address it never asked
         (hairpin NAT without SNAT; a source equal to the peer's own address is a martian
         there). Found by differential fuzzing. None: the reply comes back through us."""
-        pkt = end.skb.pkt
+        arrived = _arrived(end)
+        pkt = arrived.pkt
         if pkt.src in self.model.local:
             return None
         back = self.model.route(pkt.src)
         if back.type != "unicast" or back.oif != end.iface or back.gateway is not None:
             return None
-        entry = end.skb.entry
+        entry = arrived.entry
         rewritten = entry is not None and (entry.orig.dst, entry.orig.dport) != \
             (entry.reply.src, entry.reply.sport)
         walker.trace.append(EndpointStep(
@@ -326,6 +339,15 @@ class Simulator:
                                                    dport=pkt.sport), direction="reply"),
                                      f"{pkt.dst} answered directly on {end.iface}",
                                      iface=end.iface)
+
+
+def _arrived(end: Delivery) -> Skb:
+    """The packet whose journey `end` ends. Every answered delivery (socket, proxy, container,
+    peer) and every rejected one carries it: kernel/journey.py and kernel/path.py build those
+    with their skb; only failures before a packet exists (no route, a martian) carry none, and
+    the callers here only ever see answered or rejected ones."""
+    assert end.skb is not None, f"a {end.kind} delivery without its packet"
+    return end.skb
 
 
 def _uncertain(result: FlowResult, reasons: dict[str, str], why: str | None = None) -> FlowResult:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from nflens.dialects import iptables as xt
-from nflens.dialects.iptables.generate import _quote as quote_word
-from nflens.dialects.iptables.generate import rule_words
+from nflens.dialects.iptables.generate import quote_word, rule_words
 from nflens.ir.host import Host
 from nflens.ir.rules import Chain, Table
 from nflens.policy.model import Compiled, PRule
@@ -31,8 +30,14 @@ FAMILY = {4: "ip", 6: "ip6"}
 BASE = (":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]")
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', "'")[:240] + '"'
+def _comment(text: str) -> str:
+    """A rule's comment as the `--comment` word. Not just quote_word: double quotes become
+    single ones, so the comment a person reads in `iptables -L` needs no escape, and the text
+    is cut to 240 characters before it is quoted, so the cut never splits an escape (it did
+    when it came after: a doubled backslash cut in half escaped the closing quote, a line
+    iptables-restore refuses). xt_comment takes at most 255 bytes: 240 characters fit when
+    they are ASCII, not every UTF-8 text."""
+    return quote_word(text.replace('"', "'")[:240])
 
 
 def rule_args(r: PRule) -> list[str]:
@@ -52,7 +57,7 @@ def rule_args(r: PRule) -> list[str]:
     if r.ctstate:
         w += ["-m", "conntrack", "--ctstate", ",".join(s.upper() for s in r.ctstate)]
     if r.comment:
-        w += ["-m", "comment", "--comment", _quote("nflens: " + r.comment)]
+        w += ["-m", "comment", "--comment", _comment("nflens: " + r.comment)]
     verb, _, target = r.verdict.partition(" ")
     w += ["-j", CHAIN[target] if verb == "jump" else verb.upper()]
     return w

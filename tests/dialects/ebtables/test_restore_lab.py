@@ -14,7 +14,8 @@ from tests.conftest import scratch_netns
 from tests.dialects.ebtables.test_parse import SEED_000, shape
 
 # Rules this kernel's nf_tables bridge family accepts (checked with ebtables 1.8.9 nf_tables).
-RICH = """\
+RICH = (
+    """\
 *filter
 :INPUT ACCEPT
 :FORWARD DROP
@@ -25,7 +26,10 @@ RICH = """\
 -A FORWARD -s 02:42:ac:00:00:00/ff:ff:ff:00:00:00 -d ! Broadcast -o eth0 -j ACCEPT
 -A FORWARD -p IPv4 --ip-src ! 10.0.0.0/8 --ip-proto tcp --ip-dport 22:80 -j MYCH
 -A FORWARD -p IPv4 --ip-tos 0x10 --ip-proto icmp --ip-icmp-type 1/1 -j ACCEPT
--A FORWARD -p IPv6 --ip6-src ! dead::/64 --ip6-proto ipv6-icmp --ip6-icmp-type echo-request -j ACCEPT
+"""
+    "-A FORWARD -p IPv6 --ip6-src ! dead::/64 --ip6-proto ipv6-icmp "
+    "--ip6-icmp-type echo-request -j ACCEPT\n"
+    """\
 -A FORWARD -p 802_1Q --vlan-id 4 -j mark --mark-set 0x10 --mark-target CONTINUE
 -A FORWARD -p ! IPv6 --among-src 2:0:0:0:0:1=10.0.0.1,2:0:0:0:0:2 -j CONTINUE
 -A FORWARD --limit 3/min --limit-burst 3 --nflog-prefix "x" --nflog-group 5 -j CONTINUE
@@ -40,7 +44,7 @@ RICH = """\
 -A PREROUTING -p ARP --arp-op Request -j arpreply --arpreply-mac 02:00:00:00:00:09
 -A PREROUTING -p IPv4 -j redirect --redirect-target RETURN
 -A POSTROUTING -j snat --to-src de:ad:00:be:ee:ff --snat-arp --snat-target ACCEPT
-"""
+""")
 
 
 @pytest.fixture

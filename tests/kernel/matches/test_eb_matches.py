@@ -162,6 +162,14 @@ def test_unknown_mac_is_unknown_not_false():
     assert isinstance(matches("-s 02:00:00:00:00:01", ip_frame(src_mac=None)), Unknown)
 
 
+def test_two_unknown_options_of_one_match_are_unknown():
+    """Two options of one match that cannot be decided (both MACs missing) raised TypeError:
+    eb_util's AND asked an Unknown for its truth value (`unknown or r`) -- found reviewing the
+    three-valued lookups of issue 17."""
+    frame = ip_frame(src_mac=None, dst_mac=None)
+    assert isinstance(matches("-s 02:00:00:00:00:01 -d 02:00:00:00:00:02", frame), Unknown)
+
+
 def test_every_ebtables_match_module_is_registered():
     for name in ("eb", "eb_ip", "eb_ip6", "eb_arp", "eb_vlan", "eb_mark", "eb_among",
                  "eb_pkttype", "eb_stp", "eb_limit", "eb_802_3"):

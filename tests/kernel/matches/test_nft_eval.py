@@ -290,3 +290,37 @@ def test_meta_iifkind_of_a_device_left_open_is_unknown():
     issue 17.8)."""
     left = {"meta": {"key": "iifkind"}}
     assert isinstance(ev(cmp("==", left, "veth"), ctx(iif=Unknown("input interface"))), Unknown)
+
+
+@pytest.mark.parametrize("op,right", [("==", 1), ("!=", 1), ("==", {"set": [1, 2]})])
+def test_iif_index_under_a_host_model_that_cannot_say_is_unknown(op, right):
+    """`iif 1` compares the input device's index, which the symbolic side's null host cannot
+    give (an Unknown); comparing that Unknown with 1 answered False (`iif != 1`: True) as if
+    the device were known not to be index 1 -- found by review (issue 17)."""
+    from nflens.kernel.region import NULL_HOST
+
+    assert isinstance(ev(cmp(op, {"meta": {"key": "iif"}}, right), ctx(env=NULL_HOST)), Unknown)
+
+
+def test_iif_index_in_a_set_an_element_decides_only_when_known():
+    """A set of indexes under a host that knows them: one equal element is a hit, none a miss
+    (the three-valued lookup leaves the concrete answers as they were)."""
+    iif = {"meta": {"key": "iif"}}
+    assert ev(cmp("==", iif, {"set": [1, 2]}), ctx()) is True  # eth0 is index 2 in Env
+    assert ev(cmp("==", iif, {"set": [1, 3]}), ctx()) is False
+
+
+def test_iif_vmap_under_a_host_model_that_cannot_say_is_unknown():
+    """A verdict map keyed by device index walks its elements in order: an element the null
+    host cannot decide makes the pick unknown instead of skipping it."""
+    from nflens.kernel.region import NULL_HOST
+
+    text = json.dumps({"nftables": [
+        {"table": {"family": "ip", "name": "t"}},
+        {"chain": {"family": "ip", "table": "t", "name": "c"}},
+        {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [{"vmap": {
+            "key": {"meta": {"key": "iif"}},
+            "data": {"set": [[1, {"accept": None}], [2, {"drop": None}]]}}}]}}]})
+    action = parse_json(text).tables[0].chains[0].rules[0].exprs[0]
+    assert isinstance(resolve_vmap(action, ctx(env=NULL_HOST)), Unknown)
+    assert resolve_vmap(action, ctx()).name == "drop"  # eth0 is index 2 in Env

@@ -139,12 +139,15 @@ def generate(ruleset: Ruleset, family: str | None = None) -> str:
             out.append(f":{c.name} {policy} [0:0]")
         for c in t.chains:
             for r in c.rules:
-                out.append(" ".join(["-A", c.name] + [_quote(w) for w in rule_words(r.exprs)]))
+                out.append(" ".join(["-A", c.name] + [quote_word(w) for w in rule_words(r.exprs)]))
         out.append("COMMIT")
     return "\n".join(out) + "\n"
 
 
-def _quote(word: str) -> str:
+def quote_word(word: str) -> str:
+    """One word of an iptables-save / iptables-restore line, written as iptables-save writes
+    it: bare when it has only characters the restore tokenizer keeps as they are, else in
+    double quotes with `\\` and `"` escaped (how a comment with spaces is saved)."""
     if word and all(ch.isalnum() or ch in "-_.:/,!+=@[]%" for ch in word):
         return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'

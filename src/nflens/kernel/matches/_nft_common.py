@@ -22,7 +22,14 @@ from types import ModuleType
 from typing import Any
 
 from nflens.ir.rules import Action, NftCmp, NftExpr
-from nflens.kernel.context import MatchResult, PacketContext, Unknown, describe
+from nflens.kernel.context import (
+    MatchResult,
+    PacketContext,
+    Unknown,
+    all_of,
+    any_of,
+    describe,
+)
 from nflens.kernel.matches.nft_symbols import number
 
 
@@ -118,9 +125,10 @@ def _contains(value: Any, right: Any, ctx: PacketContext, domain: Any,
         elements = set_elements(ctx, right[1:])
         if elements is None:
             return Unknown(f"contents of set {right} are not in the snapshot")
-        return any(elem_match(value, e, domain, ctx, exact) for e in elements)
+        return any_of(elem_match(value, e, domain, ctx, exact) for e in elements)
     if isinstance(right, NftExpr) and right.kind == "set":
-        return any(elem_match(value, e, domain, ctx, exact) for e in right.get("elements", ()))
+        return any_of(elem_match(value, e, domain, ctx, exact)
+                      for e in right.get("elements", ()))
     if isinstance(right, tuple) and isinstance(value, frozenset):
         names = frozenset(str(r).lower() for r in right)
         if exact and domain != "ct_state":  # `tcp flags == syn,ack`: exact bit pattern
@@ -137,8 +145,9 @@ def set_elements(ctx: PacketContext, name: str) -> Any:
 
 
 def elem_match(value: Any, elem: Any, domain: Any, ctx: PacketContext,
-               exact: bool = True) -> bool:
-    """Does `value` fall in one set element (value, prefix, range, concatenation, map key)?"""
+               exact: bool = True) -> MatchResult:
+    """Does `value` fall in one set element (value, prefix, range, concatenation, map key)?
+    Unknown when the host model cannot say (a device index under the symbolic null host)."""
     if isinstance(elem, tuple) and len(elem) == 2 and not isinstance(value, tuple):
         elem = elem[0]  # a map element (key, data)
     elif isinstance(elem, tuple) and len(elem) == 2 and isinstance(value, tuple) \
@@ -152,7 +161,8 @@ def elem_match(value: Any, elem: Any, domain: Any, ctx: PacketContext,
     if isinstance(value, str) and isinstance(elem, str):
         return ifname_match(value, elem)
     if isinstance(value, str) and isinstance(elem, int):  # iif "lo" given as an index
-        return ctx.env.interface_index(value) == elem
+        index = ctx.env.interface_index(value)
+        return index if isinstance(index, Unknown) else index == elem
     if isinstance(elem, bool):  # `exists` / `missing` (fib, exthdr, tcp option)
         return (value is not False and value is not None) == elem
     if isinstance(value, bool):
@@ -166,7 +176,7 @@ def elem_match(value: Any, elem: Any, domain: Any, ctx: PacketContext,
 
 
 def _expr_elem(value: Any, elem: NftExpr, domain: Any, ctx: PacketContext,
-               exact: bool) -> bool:
+               exact: bool) -> MatchResult:
     kind = elem.kind
     if kind == "elem":
         return elem_match(value, elem.get("val"), domain, ctx, exact)
@@ -186,7 +196,7 @@ def _expr_elem(value: Any, elem: NftExpr, domain: Any, ctx: PacketContext,
         if not isinstance(value, tuple) or len(items) != len(value):
             return False
         doms = domain if isinstance(domain, tuple) else (None,) * len(items)
-        return all(elem_match(v, i, d, ctx, exact) for v, i, d in zip(value, items, doms))
+        return all_of(elem_match(v, i, d, ctx, exact) for v, i, d in zip(value, items, doms))
     return False
 
 
@@ -272,7 +282,12 @@ def resolve_vmap(action: Action, ctx: PacketContext) -> Action | Unknown | None:
         candidates = elements
     domain = domain_of(key)
     for elem in candidates:
-        if isinstance(elem, tuple) and len(elem) == 2 and elem_match(value, elem[0], domain, ctx):
+        if not (isinstance(elem, tuple) and len(elem) == 2):
+            continue
+        hit = elem_match(value, elem[0], domain, ctx)
+        if isinstance(hit, Unknown):  # the first matching element picks: this one may be it
+            return hit
+        if hit:
             return verdict_of(elem[1]) or Unknown(f"verdict {describe(elem[1])} is not modelled")
     return None
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from nflens.ir.packet import IPAddress
 from nflens.ir.rules import XtMatch
-from nflens.kernel.context import MatchResult, PacketContext, Unknown
-from nflens.kernel.matches.eb_util import all_of, inv
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, all_of
+from nflens.kernel.matches.eb_util import inv
 
 DIALECT = "eb"
 NAMES = ("eb_among",)

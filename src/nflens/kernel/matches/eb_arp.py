@@ -11,8 +11,8 @@ option. `ArpInfo` describes Ethernet/IPv4 ARP (htype 1, ptype 0x0800), the only 
 from __future__ import annotations
 
 from nflens.ir.rules import XtMatch
-from nflens.kernel.context import MatchResult, PacketContext
-from nflens.kernel.matches.eb_util import all_of, apply, inv, mac_masked_equal
+from nflens.kernel.context import MatchResult, PacketContext, all_of
+from nflens.kernel.matches.eb_util import apply, inv, mac_masked_equal
 
 DIALECT = "eb"
 NAMES = ("eb_arp",)

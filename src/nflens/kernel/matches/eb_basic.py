@@ -14,8 +14,8 @@ Follows ebt_basic_match() in net/bridge/netfilter/ebtables.c:
 from __future__ import annotations
 
 from nflens.ir.rules import Opt, XtMatch
-from nflens.kernel.context import MatchResult, PacketContext, Unknown
-from nflens.kernel.matches.eb_util import all_of, apply, inv, mac_masked_equal
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, all_of
+from nflens.kernel.matches.eb_util import apply, inv, mac_masked_equal
 
 DIALECT = "eb"
 NAMES = ("eb",)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Opt, XtMatch
-from nflens.kernel.context import MatchResult, PacketContext, Unknown
-from nflens.kernel.matches.eb_util import all_of, apply, in_range, inv
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, all_of
+from nflens.kernel.matches.eb_util import apply, in_range, inv
 
 DIALECT = "eb"
 NAMES = ("eb_ip",)

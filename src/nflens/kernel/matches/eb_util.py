@@ -36,18 +36,6 @@ def in_range(value: int | None, rng: tuple[int, int]) -> MatchResult:
     return rng[0] <= value <= rng[1]
 
 
-def all_of(results: list[MatchResult]) -> MatchResult:
-    """AND of per-option results: any False wins (the kernel returns false at the first failing
-    option); otherwise any Unknown makes the whole Unknown."""
-    unknown = None
-    for r in results:
-        if isinstance(r, Unknown):
-            unknown = unknown or r
-        elif not r:
-            return False
-    return unknown if unknown is not None else True
-
-
 def apply(opt: Opt, result: MatchResult) -> MatchResult:
     """`inv` for a result that may be Unknown."""
     if isinstance(result, Unknown):

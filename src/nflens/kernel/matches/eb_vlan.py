@@ -9,8 +9,8 @@ priority is read from `ctx.extra["vlan_prio"]` when the caller knows it, else Un
 from __future__ import annotations
 
 from nflens.ir.rules import XtMatch
-from nflens.kernel.context import MatchResult, PacketContext, Unknown
-from nflens.kernel.matches.eb_util import all_of, inv
+from nflens.kernel.context import MatchResult, PacketContext, Unknown, all_of
+from nflens.kernel.matches.eb_util import inv
 
 DIALECT = "eb"
 NAMES = ("eb_vlan",)

@@ -105,6 +105,11 @@ def _map(expr: NftExpr, ctx: PacketContext) -> Any:
         return Unknown("map data is not modelled")
     dom = domain_of(expr.get("key"))
     for elem in elements:
-        if isinstance(elem, tuple) and len(elem) == 2 and elem_match(key, elem[0], dom, ctx):
+        if not (isinstance(elem, tuple) and len(elem) == 2):
+            continue
+        hit = elem_match(key, elem[0], dom, ctx)
+        if isinstance(hit, Unknown):  # the first matching element's data is the value
+            return hit
+        if hit:
             return elem[1]
     return MISSING  # no element: nft_lookup breaks
