@@ -143,3 +143,27 @@ def test_direct_container_access_is_reported_where_the_kernel_let_the_lan_in(key
              if f["id"] == "direct-container-access"}
     assert found == let_in
     assert (let_in == set()) == (key == "28")
+
+
+def test_blocker_search_checks_loadability_once_not_once_per_blocker(monkeypatch):
+    """The blocker search simulates the host again without each blocker it finds; a ruleset
+    with rules taken away stays loadable, so only the host's own ruleset is checked. Checking
+    every derived one walked the whole ruleset per blocker per port (quadratic audit, 2,000
+    containers: 5.3 s of 45)."""
+    from ipaddress import ip_address
+
+    import nflens.kernel.simulate as simulate
+    from nflens.analysis.blockers import blockers
+    from nflens.ir.packet import Endpoint, Flow
+
+    host = read_snapshot(LAB / "seed000_web2-broken")
+    calls = []
+    real = simulate.check_loadable
+    monkeypatch.setattr(simulate, "check_loadable", lambda rs: calls.append(rs) or real(rs))
+    lan_web2 = Flow("lan-web2", Endpoint(iface="eth0", src=ip_address("10.99.0.2")),
+                    ip_address("10.99.0.1"), 8080)
+    found, passes = blockers(host, lan_web2)
+    assert [(b.origin.startswith("ebtables"), b.chain) for b in found][:1] == \
+        [(False, "DOCKER-USER")], found
+    assert any(b.origin.startswith("ebtables") for b in found[1:]), found
+    assert len(calls) == 1

@@ -79,5 +79,5 @@ def blockers(host: Host, flow: Flow, first: FlowResult | None = None) -> tuple[l
             host = replace(host, ruleset=_with_policy_accept(host.ruleset, fam, table, chain))
         else:
             return out, False  # denied by something that is not a rule (routing, no listener)
-        result = Simulator(host).run(flow)
+        result = Simulator(host, loadable=True).run(flow)  # only less than a checked host
     return out, result.verdict == "allow"

@@ -42,7 +42,8 @@ def _with_policy_accept(ruleset: Ruleset, family: str, table: str, chain: str) -
 
 def what_would_change(host: Host, flow: Flow,
                       result: FlowResult) -> tuple[str, FlowResult] | None:
-    """(description of the change, FlowResult after it) for a denied flow, else None."""
+    """(description of the change, FlowResult after it) for a denied flow, else None. `host`
+    is one a Simulator was built on, so its ruleset passed the load check."""
     from nflens.kernel.simulate import Simulator
 
     if result.verdict != "deny":
@@ -58,4 +59,4 @@ def what_would_change(host: Host, flow: Flow,
         ruleset = _with_policy_accept(host.ruleset, family, table, chain)
     else:
         return None
-    return change, Simulator(replace(host, ruleset=ruleset)).run(flow)
+    return change, Simulator(replace(host, ruleset=ruleset), loadable=True).run(flow)
