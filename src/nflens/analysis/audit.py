@@ -38,8 +38,7 @@ def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
     itself never crosses."""
     fixed = AuditContext(apply(ctx.host, fix), scope)
     if all(e.chain == "DOCKER-USER" for e in fix.edits):
-        fixed.__dict__["_intended"] = ctx.__dict__.setdefault("_intended", {})
-        fixed.__dict__["_intended_by"] = ctx.__dict__.setdefault("_intended_by", {})
+        fixed.adopt_intents(ctx)
     return fixed
 
 
@@ -135,7 +134,7 @@ def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     caches once."""
     ports = len(ctx.published)
     asking = [egress_report, *(m for m in modules() if hasattr(m, "questions"))]
-    ctx.questions = list({q.key: q for m in asking for q in m.questions(ctx)}.values())
+    ctx.questions = ctx.unanswered(q for m in asking for q in m.questions(ctx))
     asked = len(ctx.questions)
     tick("exposure", 0, ports)
     if asked:
@@ -146,7 +145,7 @@ def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
             ctx.published[i].__dict__["exposure"] = answer  # the cached_property's slot
             stage, total = "exposure", ports
         else:
-            ctx.questions[i - ports].keep(answer)
+            ctx.keep(ctx.questions[i - ports], answer)
             stage, total = "questions", asked
         done[stage] += 1
         tick(stage, done[stage], total)

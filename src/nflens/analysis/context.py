@@ -5,7 +5,7 @@ port as the host firewall alone would decide it."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -78,13 +78,12 @@ class Published:
 class Question:
     """A pure question a finding will ask about the host, put before the findings run so that
     `audit --jobs` answers it in its worker processes with the exposures: `ask()` answers from
-    the host alone (in this process or a forked one; only the answer travels back), `keep`
-    stores the answer where the finding looks for it. Two findings asking the same `key` are
-    answered once."""
+    the host alone (in this process or a forked one; only the answer travels back). The
+    context remembers answers by `key` (`AuditContext.answer`), so a question two findings
+    ask is answered once, and `detect` finds the workers' answers there."""
 
     key: tuple
     ask: Callable[[], Any]
-    keep: Callable[[Any], None]
 
 
 def rule_ref(rule: Rule) -> dict[str, Any]:
@@ -100,7 +99,7 @@ class AuditContext:
         self.scope = scope
         self.sim = Simulator(host)
         self.analysis = ExposureAnalysis(host, self.sim)
-        self._reaches: dict[tuple, list[Reach]] = {}
+        self._answers: dict[tuple, Any] = {}  # Question.key -> its answer
         self.questions: list[Question] = []  # being answered (analysis.audit._answer_all)
 
     @cached_property
@@ -153,42 +152,51 @@ class AuditContext:
                     yield from self._with_called(table, called, seen)
 
     # --- questions the findings ask, answerable anywhere ---------------------------------------
+    def answer(self, q: Question) -> Any:
+        """`q.ask()`, remembered: answered once, here or by the audit's mapper (`keep`)."""
+        if q.key not in self._answers:
+            self._answers[q.key] = q.ask()
+        return self._answers[q.key]
+
+    def keep(self, q: Question, answer: Any) -> None:
+        self._answers[q.key] = answer
+
+    def unanswered(self, questions: Iterable[Question]) -> list[Question]:
+        """The questions not answered yet, each key once."""
+        return [q for key, q in {q.key: q for q in questions}.items() if key not in self._answers]
+
     def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
-        """`analysis.reach`, remembered: answered once, here or by `reach_question`."""
-        key = (version, tuple(dsts), port, proto)
-        if key not in self._reaches:
-            self._reaches[key] = self.analysis.reach(version, dsts, port, proto)
-        return self._reaches[key]
+        """`analysis.reach`, remembered."""
+        result: list[Reach] = self.answer(self.reach_question(version, dsts, port, proto))
+        return result
 
     def reach_question(self, version: int, dsts: list, port: int, proto: str) -> Question:
-        key = (version, tuple(dsts), port, proto)
-        return Question(("reach", *key), lambda: self.analysis.reach(version, dsts, port, proto),
-                        lambda answer: self._reaches.__setitem__(key, answer))
+        return Question(("reach", version, tuple(dsts), port, proto),
+                        lambda: self.analysis.reach(version, dsts, port, proto))
 
     # --- intent: the host firewall alone ------------------------------------------------------
     def intended(self, p: Published) -> dict[str, list[tuple[int, int]]]:
         """Per interface, the sources the host firewall (INPUT and friends) lets in on this
         port if it were a service of the host, not a container's: the same host with no DNAT
         and a socket listening on the port."""
-        key = _intent_key(p)
-        cache = self.__dict__.setdefault("_intended", {})
-        if key not in cache:
-            self._keep_intent(key, self._intent(p))
-        return cache[key]
+        ranges: dict[str, list[tuple[int, int]]] = self.answer(self.intent_question(p))[0]
+        return ranges
 
     def intended_by(self, p: Published) -> list[str]:
         """The rules that admit the intended sources ("FILE:LINE TEXT", as `admitted_by`)."""
-        self.intended(p)
-        return self.__dict__.get("_intended_by", {}).get(_intent_key(p), [])
+        rules: list[str] = self.answer(self.intent_question(p))[1]
+        return rules
 
-    def intent_question(self, p: Published) -> Question | None:
-        """`intended(p)` as a Question; None when it is known already."""
-        key = _intent_key(p)
-        if key in self.__dict__.get("_intended", {}):
-            return None
+    def intent_question(self, p: Published) -> Question:
+        """`intended(p)` and `intended_by(p)` as one Question, per protocol, port and family."""
         self._unpublished  # built here, so that forked workers inherit it  # noqa: B018
-        return Question(("intent", *key), lambda: self._intent(p),
-                        lambda answer: self._keep_intent(key, answer))
+        return Question(("intent", p.binding.proto, p.host_port, p.version),
+                        lambda: self._intent(p))
+
+    def adopt_intents(self, other: AuditContext) -> None:
+        """The intents `other` knows, for a context whose host differs from other's only where
+        the intent does not look (analysis.audit._fixed_context)."""
+        self._answers.update((k, v) for k, v in other._answers.items() if k[0] == "intent")
 
     def _intent(self, p: Published) -> tuple[dict[str, list[tuple[int, int]]], list[str]]:
         analysis = self._unpublished
@@ -198,19 +206,11 @@ class AuditContext:
         return ({r.iface: r.version_ranges.get(p.version, []) for r in reach},
                 list(dict.fromkeys(rule for r in reach for rule in r.admitted_by)))
 
-    def _keep_intent(self, key: tuple, answer) -> None:
-        self.__dict__.setdefault("_intended", {})[key] = answer[0]
-        self.__dict__.setdefault("_intended_by", {})[key] = answer[1]
-
     @cached_property
     def _unpublished(self) -> ExposureAnalysis:
         """One host for every intent question: no DNAT at all, and a host socket on every
         published port (the ports as if they were the host's own services)."""
         return ExposureAnalysis(_without_publishing(self.host, self.published))
-
-
-def _intent_key(p: Published) -> tuple:
-    return (p.binding.proto, p.host_port, p.version)
 
 
 def _without_publishing(host: Host, published: list[Published]) -> Host:

@@ -25,30 +25,13 @@ def _asked(ctx: AuditContext) -> Iterator[tuple[Network, Container, int, str]]:
             yield net, member, port, proto
 
 
-def _known(ctx: AuditContext) -> dict[tuple, list[tuple[int, int]]]:
-    return ctx.__dict__.setdefault("_egress", {})
-
-
-def _ranges(ctx: AuditContext, member: Container, port: int, proto: str
-            ) -> list[tuple[int, int]]:
-    key = (member.name, port, proto)
-    known = _known(ctx)
-    if key not in known:
-        known[key] = ctx.analysis.egress(member, 4, port, proto)
-    return known[key]
-
-
 def questions(ctx: AuditContext) -> list[Question]:
     return [_question(ctx, member, port, proto) for _, member, port, proto in _asked(ctx)]
 
 
 def _question(ctx: AuditContext, member: Container, port: int, proto: str) -> Question:
-    key = (member.name, port, proto)
-
-    def keep(answer: list[tuple[int, int]]) -> None:
-        _known(ctx)[key] = answer
-
-    return Question(("egress", *key), lambda: ctx.analysis.egress(member, 4, port, proto), keep)
+    return Question(("egress", member.name, port, proto),
+                    lambda: ctx.analysis.egress(member, 4, port, proto))
 
 
 def egress(ctx: AuditContext) -> list[dict[str, Any]]:
@@ -57,7 +40,7 @@ def egress(ctx: AuditContext) -> list[dict[str, Any]]:
 
     out = []
     for net, member, port, proto in _asked(ctx):
-        ranges = _ranges(ctx, member, port, proto)
+        ranges = ctx.answer(_question(ctx, member, port, proto))
         out.append({"network": net.name, "container": member.name.lstrip("/"),
                     "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
                     "readable": readable({4: ranges}, ctx.analysis.never)})

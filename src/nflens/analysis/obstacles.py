@@ -45,28 +45,17 @@ def _find(ctx: AuditContext, p: Published) -> Obstacles | None:
     return Obstacles(flow, result.verdict, found, passes)
 
 
-def _known(ctx: AuditContext) -> dict[str, Obstacles | None]:
-    return ctx.__dict__.setdefault("_obstacles", {})
-
-
 def obstacles(ctx: AuditContext, p: Published) -> Obstacles | None:
     """The example connection to `p` and what stops it; None when `p` has no address of its
     family to be reached on."""
-    known = _known(ctx)
-    if p.subject() not in known:
-        known[p.subject()] = _find(ctx, p)
-    return known[p.subject()]
+    found: Obstacles | None = ctx.answer(_question(ctx, p))
+    return found
 
 
 def questions(ctx: AuditContext) -> list[Question]:
     """`obstacles` of every published port, as Questions."""
-    return [_question(ctx, p) for p in ctx.published if p.subject() not in _known(ctx)]
+    return [_question(ctx, p) for p in ctx.published]
 
 
 def _question(ctx: AuditContext, p: Published) -> Question:
-    subject = p.subject()
-
-    def keep(answer: Obstacles | None) -> None:
-        _known(ctx)[subject] = answer
-
-    return Question(("obstacles", subject), lambda: _find(ctx, p), keep)
+    return Question(("obstacles", p.subject()), lambda: _find(ctx, p))

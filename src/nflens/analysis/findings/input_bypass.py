@@ -43,12 +43,7 @@ def _unhandled(ctx: AuditContext) -> Iterator[Published]:
 def questions(ctx: AuditContext) -> list[Question]:
     """The intents `detect` asks, one per port, protocol and family (`audit --jobs` answers
     them in its workers)."""
-    asked: dict[tuple, Question] = {}
-    for p in _unhandled(ctx):
-        q = ctx.intent_question(p)
-        if q is not None:
-            asked.setdefault((p.binding.proto, p.host_port, p.version), q)
-    return list(asked.values())
+    return [ctx.intent_question(p) for p in _unhandled(ctx)]
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
