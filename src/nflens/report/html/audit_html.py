@@ -19,7 +19,7 @@ def _target(t: dict) -> str:
     return f"process {t.get('process', '?')}"
 
 
-def _sources(srcs: list[str], limit: int = 6) -> str:
+def sources_html(srcs: list[str], limit: int = 6) -> str:
     if not srcs:
         return "<span class=\"muted\">none</span>"
     shown = ", ".join(f"<code>{esc(s)}</code>" for s in srcs[:limit])
@@ -47,13 +47,27 @@ def exposure_html(exposure: list[dict]) -> str:
                                    for a in r.get("admitted_by", []))
             unc = r.get("uncertain")
             extra = (f"<br><span class=\"v-uncertain\">uncertain: "
-                     f"{_sources(unc.get('sources', []), 3)}</span>" if unc else "")
+                     f"{sources_html(unc.get('sources', []), 3)}</span>" if unc else "")
             rows.append(f"<tr>{head if i == 0 else ''}<td>{esc(r.get('iface'))}</td>"
-                        f"<td>{_sources(r.get('readable', r.get('sources', [])))}{extra}</td>"
+                        f"<td>{sources_html(r.get('readable', r.get('sources', [])))}{extra}</td>"
                         f"<td>{admitted}</td></tr>")
     return ("<table class=\"exposure\"><thead><tr><th>published / listening</th><th>target</th>"
             "<th>ingress interface</th><th>sources that can connect</th><th>admitted by</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def egress_html(egress: list[dict]) -> str:
+    """The text report's egress table: where each Docker network's containers can open
+    connections, per service asked (analysis/egress_report.py)."""
+    if not egress:
+        return "<p class=\"muted\">No Docker network to ask about.</p>"
+    body = "".join(f"<tr><td>{esc(e.get('network'))}</td><td>{esc(e.get('container'))}</td>"
+                   f"<td><code>{esc(e.get('proto'))}/{esc(e.get('port'))}</code></td>"
+                   f"<td>{sources_html(e.get('readable', e.get('destinations', [])))}</td></tr>"
+                   for e in egress)
+    return ("<table class=\"egress\"><thead><tr><th>network</th><th>container</th>"
+            "<th>service</th><th>destinations</th></tr></thead><tbody>" + body +
+            "</tbody></table>")
 
 
 def finding_html(n: int, f: dict) -> str:
@@ -96,6 +110,8 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             f"<div class=\"graph\">{render_hostgraph(host)}</div>",
             "<h2>Exposure: who can open a connection</h2>",
             exposure_html(result.get("exposure", [])),
+            "<h2 id=\"egress\">Egress: where each Docker network can open connections</h2>",
+            egress_html(result.get("egress", [])),
             f"<h2>Findings ({len(findings)})</h2>"]
     body += [finding_html(n, f) for n, f in enumerate(findings, 1)] or \
         ["<p class=\"muted\">No finding.</p>"]
