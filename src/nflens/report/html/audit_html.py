@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.host import Host
-from nflens.report.html.hostgraph import render_hostgraph
+from nflens.report.html.hostgraph import GROUP_ABOVE, render_hostgraph
 from nflens.report.html.page import document, esc
 
 SEVERITIES = ("high", "medium", "low", "info")
@@ -95,6 +95,18 @@ def finding_html(n: int, f: dict) -> str:
     return "\n".join(out)
 
 
+def reachable_containers(exposure: list[dict]) -> dict[str, list[str]]:
+    """Container -> the ingress interfaces from which some source can connect to one of its
+    published ports (the exposure's answer, read, for the host diagram's red bar)."""
+    out: dict[str, list[str]] = {}
+    for e in exposure:
+        name = (e.get("target") or {}).get("container")
+        for r in e.get("reachable_from", []):
+            if name and r.get("sources") and r.get("iface") not in out.get(name, []):
+                out.setdefault(name, []).append(r["iface"])
+    return out
+
+
 def render_audit_html(host: Host, result: dict[str, Any]) -> str:
     findings = result.get("findings", [])
     counts = {s: sum(1 for f in findings if f.get("severity") == s) for s in SEVERITIES}
@@ -105,9 +117,13 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             f"<div class=\"summary\"><p>{len(result.get('exposure', []))} published port(s) / "
             f"socket(s), {len(findings)} finding(s) {summary}</p></div>",
             "<h2>Host</h2>",
-            "<p class=\"legend\"><span>interfaces (left), the host and its sockets, bridges and "
-            "the containers on them; published ports in red</span></p>",
-            f"<div class=\"graph\">{render_hostgraph(host)}</div>",
+            "<p class=\"muted\">Interfaces (left), the host and its sockets, bridges and the "
+            "containers on them; published ports in red, and a red bar beside a container one "
+            "of whose published ports some source can reach (the exposure table says from "
+            f"where). Past {GROUP_ABOVE} containers, each network shows a few and counts the "
+            "rest.</p>",
+            f"<div class=\"graph\">"
+            f"{render_hostgraph(host, reachable_containers(result.get('exposure', [])))}</div>",
             "<h2>Exposure: who can open a connection</h2>",
             exposure_html(result.get("exposure", [])),
             "<h2 id=\"egress\">Egress: where each Docker network can open connections</h2>",
