@@ -105,3 +105,15 @@ def test_live_when_not_root_is_refused_before_anything_runs(monkeypatch, tmp_pat
     assert run.code == 2 and run.traceback is None
     assert "audit --live: collecting this host's snapshot needs root" in run.err
     assert "sudo" in run.err and not ran and not list(tmp_path.iterdir())
+
+
+def test_policy_collection_takes_the_same_path_and_is_refused_without_root(monkeypatch):
+    from nflens.policy.live import host_for
+    from nflens.snapshot.live import NotRoot
+
+    ran = []
+    monkeypatch.setattr(collect_mod, "collect", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(NotRoot, match="policy: collecting this host's snapshot needs root"):
+        host_for(None, None, None, rules_live=False)
+    assert not ran
