@@ -94,3 +94,15 @@ def test_egress_destinations_gained_and_lost():
 def test_the_same_audit_is_no_change():
     a = _audit([_port(80, {"eth0": ["10.0.0.0/8"]})], [_finding("x", "y", [(1, "r")])])
     assert unchanged(diff_audits(a, copy.deepcopy(a)))
+
+
+def test_sources_that_became_uncertain_are_lost_and_named_uncertain():
+    before = _audit([_port(80, {"eth0": ["10.0.0.0/8"]})])
+    after = _audit([_port(80, {"eth0": ["10.0.0.0/9"]})])
+    after["exposure"][0]["reachable_from"][0]["uncertain"] = {"sources": ["10.128.0.0/9"],
+                                                              "because": ["xt:limit"]}
+    d = diff_audits(before, after)["exposure"]
+    assert d["lost"][0]["from"] == [{"iface": "eth0", "sources": ["10.128.0.0/9"],
+                                     "readable": ["10.128.0.0/9"]}]
+    assert d["gained"][0]["from"] == [{"iface": "eth0", "sources": [], "readable": [],
+                                       "uncertain": ["10.128.0.0/9"]}]
