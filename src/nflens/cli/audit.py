@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nflens.cli.source import LIVE, SNAPSHOT, host_of
 from nflens.report.console import console, join, literal
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def audit(
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
+    snapshot: Path | None = SNAPSHOT,
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     no_verify: bool = typer.Option(False, "--no-verify",
@@ -26,12 +27,12 @@ def audit(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1,
                              help="local processes for the per-port exposure analysis and "
                                   "the reaches of the findings and egress"),
+    live: bool = LIVE,
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
-    from nflens.snapshot.archive import read_host
 
-    host = read_host(snapshot)
+    host = host_of(snapshot, live, "audit")
     mapper = None
     if jobs > 1:
         from nflens.cli.jobs import process_mapper

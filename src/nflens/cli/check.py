@@ -10,28 +10,30 @@ from typing import IO, TYPE_CHECKING
 
 import typer
 
+from nflens.cli.source import LIVE, SNAPSHOT, host_of
+
 if TYPE_CHECKING:
     from nflens.analysis.owners import RuleOwners
     from nflens.ir.packet import Flow
 
 
-def _simulator(snapshot: Path):
+def _simulator(snapshot: Path | None, live: bool, command: str):
     from nflens.kernel.simulate import Simulator
-    from nflens.snapshot.archive import read_host
 
-    return Simulator(read_host(snapshot))
+    return Simulator(host_of(snapshot, live, command))
 
 
 def check(
     flows_file: Path = typer.Argument(..., help="flows file (JSON or YAML, CONTRACT §3)"),
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
+    snapshot: Path | None = SNAPSHOT,
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+    live: bool = LIVE,
 ) -> None:
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
     from nflens.analysis.owners import RuleOwners
     from nflens.flows import check_origin, load_flows
 
-    sim = _simulator(snapshot)
+    sim = _simulator(snapshot, live, "check")
     flows = load_flows(flows_file)
     for flow in flows:
         check_origin(sim.host, flow.origin, f"{flows_file}: flow {flow.name!r}")
@@ -83,12 +85,13 @@ def write_results_json(sim, flows: list[Flow], out: IO[str],
 
 
 def trace(
-    snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
+    snapshot: Path | None = SNAPSHOT,
     src: str = typer.Option(..., "--from", help="IFACE:ADDR, container:NAME or host"),
     dst: str = typer.Option(..., "--to", help="ADDR:PORT/PROTO ([ADDR]:PORT/PROTO for IPv6)"),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
     as_json: bool = typer.Option(False, "--json", help="the check result object as JSON"),
     brief: bool = typer.Option(False, "--brief", help="hide rules that did not match"),
+    live: bool = LIVE,
 ) -> None:
     """One flow, phase by phase, both directions, like a packet tracer."""
     from nflens.analysis.owners import RuleOwners, annotate_result
@@ -99,7 +102,7 @@ def trace(
     origin = parse_from(src)
     addr, port, proto = parse_to(dst)
     flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
-    sim = _simulator(snapshot)
+    sim = _simulator(snapshot, live, "trace")
     check_origin(sim.host, origin, f"--from {src!r}")
     result = sim.run(flow)
     change = what_would_change(sim.host, flow, result)

@@ -37,7 +37,8 @@ def _root(
 
 # Each module registers its commands on `app` (register(app)); the `policy` group's commands
 # live in three modules, registered here so that none of them imports another.
-COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy", "fleet")
+COMMAND_MODULES = ("rules", "snapshot", "check", "lab", "audit", "matrix", "policy", "fleet",
+                   "diff")
 POLICY_MODULES = ("policy_ops", "policy_persist")
 
 

@@ -1,11 +1,11 @@
 """The live host a policy is resolved against: a snapshot, collected or given.
 
 `plan --snapshot DIR` reads DIR as it is. Without it the host is collected (read-only commands,
-nflens.snapshot.collect) into a temporary directory, in the current network namespace or in
-`netns`. `apply` always reads the *rules* live, even with --snapshot: the transaction depends on
-what DOCKER-USER and INPUT hold right now (is our jump there, and first?). A ruleset that cannot be
-read (the namespace is gone, no permission) stops the command; only a tool that is not
-installed (exit 127) stands for "no rules of that kind".
+by nflens.snapshot.live, the one path `audit --live` takes too) into a temporary directory, in
+the current network namespace or in `netns`. `apply` always reads the *rules* live, even with
+--snapshot: the transaction depends on what DOCKER-USER and INPUT hold right now (is our jump
+there, and first?). A ruleset that cannot be read (the namespace is gone, no permission) stops
+the command; only a tool that is not installed (exit 127) stands for "no rules of that kind".
 
 A collected host whose Docker daemon did not answer is refused: every container would look
 stopped and every network absent, so the policy would compile to (almost) nothing and an apply
@@ -27,24 +27,25 @@ from nflens.policy import target
 from nflens.proc import LOCAL, ProcessRunner, nsenter
 from nflens.snapshot import rulesets
 from nflens.snapshot.archive import read_host
-from nflens.snapshot.read import read_snapshot
+from nflens.snapshot.live import collect_host
 
 RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json", "ebtables-save.txt")
 
 
-def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only: bool,
-               runner: ProcessRunner | None = None) -> None:
-    from nflens.snapshot.collect import COMMANDS, collect
+def _docker_answered(out: Path, report) -> None:
+    """Refuse a collected host whose Docker daemon did not answer (module docstring)."""
+    if not (out / "docker-info.json").exists():
+        why = dict(report.missing).get("docker-info.json", "no answer")
+        raise PolicyError(f"Docker did not answer ({why}): without its containers and "
+                          "networks the policy would resolve to nothing and its rules would "
+                          "be dropped; nothing was changed (start Docker, or give "
+                          "--docker-host / --snapshot)")
 
-    if not rules_only:
-        report = collect(out, netns=netns, docker_host=docker_host, runner=runner)
-        if not (out / "docker-info.json").exists():
-            why = dict(report.missing).get("docker-info.json", "no answer")
-            raise PolicyError(f"Docker did not answer ({why}): without its containers and "
-                              "networks the policy would resolve to nothing and its rules would "
-                              "be dropped; nothing was changed (start Docker, or give "
-                              "--docker-host / --snapshot)")
-        return
+
+def collect_rules(out: Path, netns: str | None, runner: ProcessRunner | None = None) -> None:
+    """Only the rulesets of the live host (or `netns`), into `out`."""
+    from nflens.snapshot.collect import COMMANDS
+
     for name, argv in COMMANDS:
         if name not in RULE_FILES:
             continue
@@ -61,7 +62,7 @@ def collect_to(out: Path, netns: str | None, docker_host: str | None, rules_only
 
 def live_rules(netns: str | None, runner: ProcessRunner | None = None):
     with tempfile.TemporaryDirectory(prefix="nflens-rules-") as tmp:
-        collect_to(Path(tmp), netns, None, rules_only=True, runner=runner)
+        collect_rules(Path(tmp), netns, runner)
 
         def read(name: str) -> str | None:
             p = Path(tmp) / name
@@ -80,6 +81,4 @@ def host_for(snapshot: Path | None, netns: str | None, docker_host: str | None,
         if rules_live:
             host = replace(host, ruleset=live_rules(netns, runner))
         return host
-    with tempfile.TemporaryDirectory(prefix="nflens-snap-") as tmp:
-        collect_to(Path(tmp), netns, docker_host, rules_only=False, runner=runner)
-        return read_snapshot(tmp)
+    return collect_host("policy", netns, docker_host, runner, accept=_docker_answered)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.host import Host
-from nflens.report.html.hostgraph import render_hostgraph
+from nflens.report.html.hostgraph import GROUP_ABOVE, render_hostgraph
 from nflens.report.html.page import document, esc
 
 SEVERITIES = ("high", "medium", "low", "info")
@@ -19,7 +19,7 @@ def _target(t: dict) -> str:
     return f"process {t.get('process', '?')}"
 
 
-def _sources(srcs: list[str], limit: int = 6) -> str:
+def sources_html(srcs: list[str], limit: int = 6) -> str:
     if not srcs:
         return "<span class=\"muted\">none</span>"
     shown = ", ".join(f"<code>{esc(s)}</code>" for s in srcs[:limit])
@@ -47,13 +47,27 @@ def exposure_html(exposure: list[dict]) -> str:
                                    for a in r.get("admitted_by", []))
             unc = r.get("uncertain")
             extra = (f"<br><span class=\"v-uncertain\">uncertain: "
-                     f"{_sources(unc.get('sources', []), 3)}</span>" if unc else "")
+                     f"{sources_html(unc.get('sources', []), 3)}</span>" if unc else "")
             rows.append(f"<tr>{head if i == 0 else ''}<td>{esc(r.get('iface'))}</td>"
-                        f"<td>{_sources(r.get('readable', r.get('sources', [])))}{extra}</td>"
+                        f"<td>{sources_html(r.get('readable', r.get('sources', [])))}{extra}</td>"
                         f"<td>{admitted}</td></tr>")
     return ("<table class=\"exposure\"><thead><tr><th>published / listening</th><th>target</th>"
             "<th>ingress interface</th><th>sources that can connect</th><th>admitted by</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def egress_html(egress: list[dict]) -> str:
+    """The text report's egress table: where each Docker network's containers can open
+    connections, per service asked (analysis/egress_report.py)."""
+    if not egress:
+        return "<p class=\"muted\">No Docker network to ask about.</p>"
+    body = "".join(f"<tr><td>{esc(e.get('network'))}</td><td>{esc(e.get('container'))}</td>"
+                   f"<td><code>{esc(e.get('proto'))}/{esc(e.get('port'))}</code></td>"
+                   f"<td>{sources_html(e.get('readable', e.get('destinations', [])))}</td></tr>"
+                   for e in egress)
+    return ("<table class=\"egress\"><thead><tr><th>network</th><th>container</th>"
+            "<th>service</th><th>destinations</th></tr></thead><tbody>" + body +
+            "</tbody></table>")
 
 
 def finding_html(n: int, f: dict) -> str:
@@ -81,6 +95,18 @@ def finding_html(n: int, f: dict) -> str:
     return "\n".join(out)
 
 
+def reachable_containers(exposure: list[dict]) -> dict[str, list[str]]:
+    """Container -> the ingress interfaces from which some source can connect to one of its
+    published ports (the exposure's answer, read, for the host diagram's red bar)."""
+    out: dict[str, list[str]] = {}
+    for e in exposure:
+        name = (e.get("target") or {}).get("container")
+        for r in e.get("reachable_from", []):
+            if name and r.get("sources") and r.get("iface") not in out.get(name, []):
+                out.setdefault(name, []).append(r["iface"])
+    return out
+
+
 def render_audit_html(host: Host, result: dict[str, Any]) -> str:
     findings = result.get("findings", [])
     counts = {s: sum(1 for f in findings if f.get("severity") == s) for s in SEVERITIES}
@@ -91,11 +117,17 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             f"<div class=\"summary\"><p>{len(result.get('exposure', []))} published port(s) / "
             f"socket(s), {len(findings)} finding(s) {summary}</p></div>",
             "<h2>Host</h2>",
-            "<p class=\"legend\"><span>interfaces (left), the host and its sockets, bridges and "
-            "the containers on them; published ports in red</span></p>",
-            f"<div class=\"graph\">{render_hostgraph(host)}</div>",
+            "<p class=\"muted\">Interfaces (left), the host and its sockets, bridges and the "
+            "containers on them; published ports in red, and a red bar beside a container one "
+            "of whose published ports some source can reach (the exposure table says from "
+            f"where). Past {GROUP_ABOVE} containers, each network shows a few and counts the "
+            "rest.</p>",
+            f"<div class=\"graph\">"
+            f"{render_hostgraph(host, reachable_containers(result.get('exposure', [])))}</div>",
             "<h2>Exposure: who can open a connection</h2>",
             exposure_html(result.get("exposure", [])),
+            "<h2 id=\"egress\">Egress: where each Docker network can open connections</h2>",
+            egress_html(result.get("egress", [])),
             f"<h2>Findings ({len(findings)})</h2>"]
     body += [finding_html(n, f) for n, f in enumerate(findings, 1)] or \
         ["<p class=\"muted\">No finding.</p>"]

@@ -109,6 +109,7 @@ svg text.nat { fill: var(--nat); font-weight: 600; }
 svg .iface { fill: var(--hook); stroke: var(--border); stroke-width: 1.2; }
 svg .bridge { fill: var(--hit); stroke: var(--orig); stroke-width: 1.5; }
 svg .container { fill: var(--panel); stroke: var(--docker); stroke-width: 1.5; }
+svg .container.group { stroke-dasharray: 5 3; }
 svg .published { fill: var(--deny-bg); stroke: var(--deny); stroke-width: 1.2; }
 svg text.published-text { fill: var(--deny); font-weight: 600; }
 svg .link { stroke: var(--grid); stroke-width: 1.5; fill: none; }
