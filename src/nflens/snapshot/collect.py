@@ -10,6 +10,15 @@ reader then records what it assumed instead.
 Processes go through the one seam, `nflens.proc.ProcessRunner` (tests pass a FakeRunner with
 canned outputs); the live runner is `nflens.proc.LOCAL`.
 
+No secret leaves the host (issue 29.3): containers are inspected through a Go template
+(CONTAINER_FORMAT) that keeps only what the analysis reads of `docker inspect` — Id, Name,
+State, HostConfig's NetworkMode and PortBindings, NetworkSettings' Ports and Networks, and from
+Config the Image, ExposedPorts and Labels. `Config.Env` is never written, not even the variable
+names (nothing reads them); neither are Cmd, Entrypoint, Hostname, mounts or log paths. The
+template is rendered by the docker CLI itself, so the shell script (script.py) drops the same
+fields on a host without Python. `docker inspect --format` prints one object per line;
+`json_lines_array` makes them the JSON list the reader expects, as the script's sed does.
+
 The tables below (COMMANDS, DOCKER_COMMANDS, DOCKER_INSPECT, DAEMON_JSON, and persist.py's
 FIXED/GLOBS) are the one list of what a snapshot holds: `nflens snapshot script`
 (snapshot/script.py) renders the same tables as a POSIX shell script for hosts without nflens.
@@ -46,15 +55,32 @@ DOCKER_COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("docker-info.json", ["info", "--format", "{{json .}}"]),
     ("docker-version.json", ["version", "--format", "{{json .}}"]),
 )
-# file -> (the command listing ids, the command inspecting them); no ids -> "[]"
-DOCKER_INSPECT: tuple[tuple[str, list[str], list[str]], ...] = (
-    ("docker-containers.json", ["ps", "-aq"], ["inspect"]),
-    ("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"]),
+# What a snapshot keeps of a container (see the module docstring); no space-free assumption:
+# the script passes it as one word. One object per line, no newline inside.
+CONTAINER_FORMAT = (
+    '{"Id":{{json .Id}},"Name":{{json .Name}},"State":{{json .State}},'
+    '"HostConfig":{"NetworkMode":{{json .HostConfig.NetworkMode}},'
+    '"PortBindings":{{json .HostConfig.PortBindings}}},'
+    '"NetworkSettings":{"Ports":{{json .NetworkSettings.Ports}},'
+    '"Networks":{{json .NetworkSettings.Networks}}},'
+    '"Config":{"Image":{{json .Config.Image}},"ExposedPorts":{{json .Config.ExposedPorts}},'
+    '"Labels":{{json .Config.Labels}}}}')
+# file -> (the command listing ids, the command inspecting them, its --format or None);
+# no ids -> "[]"
+DOCKER_INSPECT: tuple[tuple[str, list[str], list[str], str | None], ...] = (
+    ("docker-containers.json", ["ps", "-aq"], ["inspect"], CONTAINER_FORMAT),
+    ("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"], None),
 )
-DOCKER_FILES = tuple(f for f, _ in DOCKER_COMMANDS) + tuple(f for f, _, _ in DOCKER_INSPECT)
+DOCKER_FILES = tuple(f for f, _ in DOCKER_COMMANDS) + tuple(f for f, *_ in DOCKER_INSPECT)
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 # one line `FILE: reason` per file that could not be collected (kept with the snapshot)
 MISSING_FILE = "collect-missing.txt"
+
+
+def json_lines_array(text: str) -> str:
+    """`docker inspect --format` output (one JSON object per line) as one JSON list, byte for
+    byte what the script's `{ echo '['; sed '$!s/$/,/'; echo ']'; }` writes."""
+    return "[\n" + ",\n".join(text.splitlines()) + "\n]\n"
 
 
 @dataclass
@@ -134,10 +160,11 @@ class _Collector:
             out = self.run(file, self.docker(args))
             if out is not None:
                 self.write(file, out)
-        for file, list_args, inspect_args in DOCKER_INSPECT:
-            self.inspect(file, list_args, inspect_args)
+        for file, list_args, inspect_args, fmt in DOCKER_INSPECT:
+            self.inspect(file, list_args, inspect_args, fmt)
 
-    def inspect(self, file: str, list_args: list[str], inspect_args: list[str]) -> None:
+    def inspect(self, file: str, list_args: list[str], inspect_args: list[str],
+                fmt: str | None) -> None:
         ids = self.run(file, self.docker(list_args))
         if ids is None:
             return
@@ -145,9 +172,10 @@ class _Collector:
         if not wanted:
             self.write(file, "[]\n")
             return
-        out = self.run(file, self.docker(inspect_args + wanted))
+        formatted = ["--format", fmt] if fmt is not None else []
+        out = self.run(file, self.docker(inspect_args + formatted + wanted))
         if out is not None:
-            self.write(file, out)
+            self.write(file, json_lines_array(out) if fmt is not None else out)
 
     def daemon_json(self, path: Path | None) -> None:
         if path is None:
