@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nflens.snapshot.collect import collect
+from nflens.snapshot.collect import collect, container_fields
 from nflens.snapshot.read import read_snapshot
 from tests.conftest import EXAMPLES
 from tests.snapshot.test_script import _fake_host, _fake_root, _run_script
@@ -113,3 +113,6 @@ def test_collect_and_the_script_write_no_environment_value(tmp_path, monkeypatch
     kept = _containers(by_collect)
     assert kept == _containers(whole) and len(kept) == 2
     assert any(c.ports for c in kept) and all(c.endpoints for c in kept)
+    # redact's cut of an old snapshot (container_fields) is what the template writes
+    written = json.loads((by_collect / "docker-containers.json").read_text())
+    assert written == [container_fields(o) for o in json.loads(full.read_text())]

@@ -30,6 +30,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, ProcessRunner, nsenter
@@ -55,16 +56,48 @@ DOCKER_COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("docker-info.json", ["info", "--format", "{{json .}}"]),
     ("docker-version.json", ["version", "--format", "{{json .}}"]),
 )
-# What a snapshot keeps of a container (see the module docstring); no space-free assumption:
-# the script passes it as one word. One object per line, no newline inside.
-CONTAINER_FORMAT = (
-    '{"Id":{{json .Id}},"Name":{{json .Name}},"State":{{json .State}},'
-    '"HostConfig":{"NetworkMode":{{json .HostConfig.NetworkMode}},'
-    '"PortBindings":{{json .HostConfig.PortBindings}}},'
-    '"NetworkSettings":{"Ports":{{json .NetworkSettings.Ports}},'
-    '"Networks":{{json .NetworkSettings.Networks}}},'
-    '"Config":{"Image":{{json .Config.Image}},"ExposedPorts":{{json .Config.ExposedPorts}},'
-    '"Labels":{{json .Config.Labels}}}}')
+# What a snapshot keeps of a container (see the module docstring), as paths into `docker
+# inspect`'s object: the template below and `container_fields` (snapshot redact, for snapshots
+# made before) are both made from it.
+CONTAINER_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("Id",), ("Name",), ("State",),
+    ("HostConfig", "NetworkMode"), ("HostConfig", "PortBindings"),
+    ("NetworkSettings", "Ports"), ("NetworkSettings", "Networks"),
+    ("Config", "Image"), ("Config", "ExposedPorts"), ("Config", "Labels"),
+)
+
+
+def _tree(paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = None
+    return tree
+
+
+def _template(tree: dict[str, Any], prefix: str = "") -> str:
+    """A Go template printing the fields of `tree` as one JSON object (docker's `json`)."""
+    parts = []
+    for key, sub in tree.items():
+        value = f"{{{{json {prefix}.{key}}}}}" if sub is None else _template(sub, f"{prefix}.{key}")
+        parts.append(f'"{key}":{value}')
+    return "{" + ",".join(parts) + "}"
+
+
+def container_fields(obj: Any) -> Any:
+    """A `docker inspect` object cut to CONTAINER_FIELDS, as the template would print it (a
+    missing field is null)."""
+    def cut(node: Any, tree: dict[str, Any]) -> dict[str, Any]:
+        node = node if isinstance(node, dict) else {}
+        return {k: node.get(k) if sub is None else cut(node.get(k), sub)
+                for k, sub in tree.items()}
+    return cut(obj, _tree(CONTAINER_FIELDS)) if isinstance(obj, dict) else obj
+
+
+# one object per line, no space-free assumption (the script passes it as one word)
+CONTAINER_FORMAT = _template(_tree(CONTAINER_FIELDS))
 # file -> (the command listing ids, the command inspecting them, its --format or None);
 # no ids -> "[]"
 DOCKER_INSPECT: tuple[tuple[str, list[str], list[str], str | None], ...] = (
