@@ -123,3 +123,19 @@ def test_a_link_local_address_made_from_a_mac_follows_the_mac_s_stand_in(tmp_pat
                 assert bytes([iid[0] ^ 2]) + iid[1:3] + iid[5:] == _mac_bytes(mac), link
                 checked += 1
     assert checked and report.macs
+
+
+@pytest.mark.parametrize("containers, info", [
+    ("[" * 3000 + "]" * 3000, {"Name": "h", "Swarm": [1]}),
+    (json.dumps([1, {"Config": []}, {"Config": {"Env": "x"}}, {"Config": {"Env": None}}]),
+     ["not", "an", "object"]),
+    ("[NaN]", "x"),
+])
+def test_redact_of_hostile_docker_files_is_no_traceback(tmp_path, containers, info):
+    snap = tmp_path / "h"
+    snap.mkdir()
+    (snap / "docker-containers.json").write_text(containers)
+    (snap / "docker-info.json").write_text(json.dumps(info))
+    (snap / "sysctl.txt").write_text("kernel.hostname = \nkernel.domainname = (none)\n")
+    run = run_main("snapshot", "redact", snap, tmp_path / "out")
+    assert run.traceback is None and run.code == 0, run.err

@@ -124,9 +124,14 @@ def redact(src_dir: str | Path, dst_dir: str | Path) -> Redaction:
     for name in files:
         raw = safefile.read_bytes(src, name) or b""
         try:
-            texts[name] = _structured(name, raw.decode("utf-8"), report)
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raws[name] = raw
+            continue
+        try:
+            texts[name] = _structured(name, text, report)
+        except (RecursionError, TypeError, ValueError):  # a hostile file: patterns still apply
+            texts[name] = text
     names = Pseudonyms()
     for text in texts.values():
         names.learn_ids(text)
