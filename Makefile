@@ -2,12 +2,17 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack docker.io busybox-static socat chromium \
-           ufw firewalld dbus
-# Host firewall managers the lab runs inside its own namespaces only (src/nflens/lab/hostfw.py):
-# installed with their services kept from starting (policy-rc.d 101) and disabled afterwards,
-# so they never run in the machine's root namespace.
+SYSPKGS := iptables nftables ebtables arptables iproute2 conntrack ipset docker.io busybox-static \
+           socat chromium ufw firewalld dbus
+# Host firewall managers the lab runs inside its own namespaces only (src/nflens/lab/hostfw.py).
+# When sysdeps installs one, its service is kept from starting (policy-rc.d 101) and disabled
+# afterwards, so it never runs in the machine's root namespace. One the machine already had is
+# the admin's: it is never stopped, disabled or reconfigured.
 FWPKGS := ufw firewalld
+# Where the install guard and systemd live (variables only so tests/test_makefile.py can run
+# sysdeps against fakes without touching this machine).
+POLICY_RC_D ?= /usr/sbin/policy-rc.d
+SYSTEMD_RUN ?= /run/systemd/system
 
 .PHONY: setup sysdeps venv lint lab-docker test test-fast test-long lab-matrix demo bench bench-hosts fuzz-long clean
 
@@ -16,14 +21,19 @@ setup: sysdeps venv lab-docker
 # System packages: only where we are root and apt exists (CI, the lab). Elsewhere the lab tests skip.
 sysdeps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=""; for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  have() { dpkg-query -W -f='$${Status}\n' "$$1" 2>/dev/null | grep -q ' installed$$'; }; \
+	  missing=""; for p in $(SYSPKGS); do have $$p || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
+	    ours=""; for p in $(FWPKGS); do \
+	      case " $$missing " in *" $$p "*) ours="$$ours $$p";; esac; done; \
 	    echo "installing system packages:$$missing"; \
-	    guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
-	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; guard=1; fi; \
+	    guard=""; if [ ! -e $(POLICY_RC_D) ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > $(POLICY_RC_D); chmod 755 $(POLICY_RC_D); guard=1; fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	    rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
-	    if [ -d /run/systemd/system ]; then systemctl disable --now $(FWPKGS) >/dev/null 2>&1 || true; fi; \
+	    rc=$$?; [ -n "$$guard" ] && rm -f $(POLICY_RC_D); \
+	    if [ -n "$$ours" ] && [ -d $(SYSTEMD_RUN) ]; then \
+	      echo "keeping the firewall service(s) installed just now from running:$$ours"; \
+	      systemctl disable --now $$ours >/dev/null 2>&1 || true; fi; \
 	    [ $$rc = 0 ] || exit $$rc; \
 	  fi; \
 	else echo "not root or no apt-get: skipping system packages (lab tests will skip)"; fi
@@ -69,7 +79,8 @@ test-long: venv
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -m "not lab" -p no:cacheprovider \
 	  tests/dialects tests/symbolic tests/analysis
 
-demo: setup
+# Python only: the virtualenv and the bundled example. No system package, no service.
+demo: venv
 	$(BIN)/nflens snapshot show examples/snapshot-example
 	$(BIN)/nflens check --snapshot examples/snapshot-example examples/snapshot-example/flows.json
 	$(BIN)/nflens audit --snapshot examples/snapshot-example

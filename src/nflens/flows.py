@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import ipaddress
 import json
@@ -16,19 +17,49 @@ from nflens.ir.packet import Endpoint, Flow
 from nflens.literal import EXCERPT, printable
 
 PROTOS = ("tcp", "udp", "icmp", "icmpv6", "sctp")
+# The keys of CONTRACT §3, at each level. Anything else is a typo until proven otherwise:
+# `protocol: udp` was traced as TCP and `expected: deny` checked nothing (issue 29.2).
+TOP_KEYS = ("flows",)
+FLOW_KEYS = ("name", "from", "to", "expect")
+FROM_KEYS = ("iface", "src", "container", "host", "sport")
+TO_KEYS = ("addr", "port", "proto")
+KeyPath = tuple[str | int, ...]
 
 
 def load_flows(path: str | Path) -> list[Flow]:
     path = Path(path)
     text = textfile.read_text(path)
     data = _decode(text, str(path))
+    if isinstance(data, dict):
+        unknown = unknown_key(data, TOP_KEYS, "")
+        if unknown is not None:
+            raise ParseError(unknown[1], str(path), _key_line(text, (unknown[0],)))
     if not isinstance(data, dict) or not isinstance(data.get("flows"), list):
         raise ParseError('expected an object with a "flows" list', str(path), 1)
     flows = []
     for i, item in enumerate(data["flows"]):
         flows.append(flow_from_dict(item, f"{path}: flow #{i + 1}",
-                                    functools.partial(_line_of, text, item, i)))
+                                    functools.partial(_line_in, text, item, i)))
     return flows
+
+
+def unknown_key(data: dict, known: tuple[str, ...], where: str) -> tuple[Any, str] | None:
+    """The first key of `data` that is not one of `known`, with the message for it: `unknown
+    key 'protocol' in flow 'x' (did you mean 'proto'?)`; the closest known key (difflib),
+    else the list of them."""
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        return key, f"unknown key {_quoted(key)}{where} ({hint})"
+    return None
+
+
+def _quoted(value: Any) -> str:
+    """A name from the file, escaped and cut short, in quotes."""
+    text = str(value)
+    return f"'{printable(text[:EXCERPT])}{'…' if len(text) > EXCERPT else ''}'"
 
 
 def _decode(text: str, file: str) -> Any:
@@ -50,6 +81,16 @@ def _decode(text: str, file: str) -> Any:
     return data
 
 
+def _line_in(text: str, item: Any, index: int, keys: KeyPath = ()) -> int | None:
+    """The line of `keys` inside flow #index (its key, as YAML's composer finds it), else the
+    line of the flow itself."""
+    if keys:
+        at = _key_line(text, ("flows", index) + keys)
+        if at is not None:
+            return at
+    return _line_of(text, item, index)
+
+
 def _line_of(text: str, item: Any, index: int) -> int | None:
     """The line of flow #index: where its name is, else where the element starts."""
     if isinstance(item, dict) and isinstance(item.get("name"), str):
@@ -64,35 +105,47 @@ def _line_of(text: str, item: Any, index: int) -> int | None:
             if at is not None:
                 return text.count("\n", 0, key.end()) + at
         return None
-    return _yaml_line(text, index)
+    return _key_line(text, ("flows", index))
 
 
-def _yaml_line(text: str, index: int) -> int | None:
+def _key_line(text: str, path: KeyPath) -> int | None:
+    """The line of the last key (or element) of `path`, from the root of the document, as
+    PyYAML's composer marks it (JSON is YAML to it); None when it cannot tell."""
     import yaml
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is None:  # an empty document
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    line = None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value
+                     if isinstance(k, yaml.ScalarNode) and k.value == str(step)]
+            if not found:
+                return None
+            line, node = found[0][0].start_mark.line + 1, found[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) \
+                and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
             return None
-        for key, value in root.value:
-            if key.value == "flows":
-                return value.value[index].start_mark.line + 1
-    except (yaml.YAMLError, AttributeError, IndexError, TypeError, RecursionError):
-        pass
-    return None
+    return line
 
 
-def flow_from_dict(item: Any, where: str, line: int | Callable[[], int | None] | None = None
-                   ) -> Flow:
-    """One flow of a flows file; `line` (or a function giving it, called only on an error)
-    is where it is, for the FILE:LINE of the error."""
-    def fail(msg: str):
+def flow_from_dict(item: Any, where: str,
+                   line: int | Callable[..., int | None] | None = None) -> Flow:
+    """One flow of a flows file; `line` (or a function giving it, called only on an error,
+    with the path of the offending key inside the flow) is where it is, for FILE:LINE."""
+    def fail(msg: str, keys: KeyPath = (), label: bool = True):
         file, _, rest = where.partition(": ")
-        at = line() if callable(line) else line
-        raise ParseError(f"{rest}: {msg}" if rest else msg, file, at)
+        at = line(keys) if callable(line) else line
+        raise ParseError(f"{rest}: {msg}" if rest and label else msg, file, at)
 
     if not isinstance(item, dict):
         fail("a flow must be an object")
+    _check_keys(item, where, fail)
     src, dst = item.get("from"), item.get("to")
     if not isinstance(src, dict) or not isinstance(dst, dict):
         fail('a flow needs "from" and "to" objects')
@@ -118,6 +171,22 @@ def flow_from_dict(item: Any, where: str, line: int | Callable[[], int | None] |
         fail(f"name must be a string, not {_shown(name)}")
     name = str(name or f"{origin.describe()}->{addr}:{port}/{proto}")
     return Flow(name, origin, addr, port, proto, sport=sport, expect=expect)
+
+
+def _check_keys(item: dict, where: str, fail: Callable[..., Any]) -> None:
+    """Every key of the flow and of its `from` and `to` is one CONTRACT §3 names."""
+    name = item.get("name")
+    label = f"flow {_quoted(name)}" if isinstance(name, (str, int)) and not isinstance(
+        name, bool) else where.partition(": ")[2] or "flow"
+    levels: list[tuple[KeyPath, Any, tuple[str, ...], str]] = [
+        ((), item, FLOW_KEYS, f" in {label}"),
+        (("from",), item.get("from"), FROM_KEYS, f' in "from" of {label}'),
+        (("to",), item.get("to"), TO_KEYS, f' in "to" of {label}')]
+    for keys, data, known, text in levels:
+        if isinstance(data, dict):
+            unknown = unknown_key(data, known, text)
+            if unknown is not None:
+                fail(unknown[1], keys + (unknown[0],), label=False)
 
 
 def _is_port(value: Any) -> bool:

@@ -57,7 +57,7 @@ def test_redact_replaces_public_addresses_consistently(tmp_path, example_snapsho
     routes = json.loads((src / "ip-route.json").read_text())
     routes.append({"dst": "default", "gateway": "8.8.8.8", "dev": "eth1"})
     (src / "ip-route.json").write_text(json.dumps(routes))
-    mapping = redact(src, tmp_path / "dst")
+    mapping = redact(src, tmp_path / "dst").addresses
     assert list(mapping) == ["8.8.8.8"]
     out = tmp_path / "dst"
     assert "8.8.8.8" not in (out / "ss.txt").read_text() + (out / "ip-route.json").read_text()

@@ -84,10 +84,18 @@ def test_a_missing_file_becomes_an_assumption(copy):
     assert "sysctl.txt" not in host.files and host.docker.containers == ()
 
 
-def test_an_empty_directory_reads_with_an_assumption_for_every_file(tmp_path):
+def test_a_one_file_directory_reads_with_an_assumption_for_every_other_file(tmp_path):
+    """Was: an empty directory reads this way. CONTRACT §6 (issue 29.4) makes a directory with
+    no snapshot file bad input; one file is enough for a hand-made partial snapshot."""
+    (tmp_path / "ss.txt").write_text("")
     host = read_snapshot(tmp_path)
-    assert host.files == () and host.interfaces == ()
+    assert host.files == ("ss.txt",) and host.interfaces == ()
     assert len(host.assumptions) >= 10
+
+
+def test_an_empty_directory_is_not_a_snapshot(tmp_path):
+    with pytest.raises(SnapshotError, match="no snapshot file found"):
+        read_snapshot(tmp_path)
 
 
 def test_a_directory_that_does_not_exist_is_a_snapshot_error(tmp_path):

@@ -31,12 +31,11 @@ def check(
 ) -> None:
     """Every flow's verdict; exit 1 when an `expect` does not hold."""
     from nflens.analysis.owners import RuleOwners
-    from nflens.flows import check_origin, load_flows
+    from nflens.flows import load_flows
 
     sim = _simulator(snapshot, live, "check")
     flows = load_flows(flows_file)
-    for flow in flows:
-        check_origin(sim.host, flow.origin, f"{flows_file}: flow {flow.name!r}")
+    _validate(sim, flows, flows_file)
     owners = RuleOwners(sim.host)
     if as_json:
         holds = write_results_json(sim, flows, sys.stdout, owners)
@@ -59,6 +58,22 @@ def check(
         holds = all(r.holds for r in results)
     if not holds:
         raise typer.Exit(1)
+
+
+def _validate(sim, flows: list[Flow], flows_file: Path) -> None:
+    """Every flow is refused or accepted before the first result is written: a bad flow found
+    half-way through made `check --json` exit 2 with half a JSON document on stdout."""
+    from nflens.errors import AmbiguousReference, FlowError
+    from nflens.flows import check_origin
+
+    for flow in flows:
+        what = f"flow {flow.name!r}"
+        check_origin(sim.host, flow.origin, f"{flows_file}: {what}")
+        try:
+            sim.validate(flow)
+        except (FlowError, AmbiguousReference) as exc:
+            why = str(exc).removeprefix(f"{what}: ")  # the simulator's own may name the flow
+            raise FlowError(f"{flows_file}: {what}: {why}") from None
 
 
 def write_results_json(sim, flows: list[Flow], out: IO[str],

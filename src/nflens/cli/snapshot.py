@@ -87,21 +87,42 @@ def redact_cmd(
     dst: Path = typer.Argument(..., help="where to write the redacted copy (a directory, or "
                                "a .tar.gz)"),
 ) -> None:
-    """Copy a snapshot with its public addresses replaced consistently (for bug reports)."""
+    """Copy a snapshot without what identifies the host (for bug reports): public addresses,
+    MAC addresses and Docker IDs replaced consistently, environment values, the hostname and
+    what the analysis does not read removed. Prints what it changed."""
     from nflens.snapshot.archive import is_tar_name, opened, stem, write_tar
     from nflens.snapshot.redact import redact
 
     with opened(src) as src_dir, tempfile.TemporaryDirectory(prefix="nflens-redact-") as tmp:
         if is_tar_name(dst):
             out = Path(tmp) / stem(dst)
-            mapping = redact(src_dir, out)
+            report = redact(src_dir, out)
             write_tar(out, dst)
         else:
-            mapping = redact(src_dir, dst)
+            report = redact(src_dir, dst)
+    _print_redaction(dst, report)
+
+
+def _print_redaction(dst: Path, report: Any) -> None:
+    """What `redact` removed and replaced; the stand-ins are printed (never written into the
+    copy): the user keeps them to read answers about it."""
     text = _console()
-    text.print(join(literal(dst, "bold"), f": {len(mapping)} public address(es) replaced"))
-    for real, stand_in in mapping.items():
-        text.print(literal(f"  {real} -> {stand_in}"))
+    text.print(join(literal(dst, "bold"), ": redacted copy written"))
+    text.print(literal(f"  environment: {report.env_values} value(s) of "
+                       f"{report.env_containers} container(s) removed"))
+    if report.dropped:
+        shown = ", ".join(report.dropped[:12]) + (", …" if len(report.dropped) > 12 else "")
+        text.print(literal(f"  removed {len(report.dropped)} field(s) the analysis does not "
+                           f"read: {shown}"))
+    if report.hostname:
+        text.print(literal(f"  hostname {report.hostname} -> redacted-host"))
+    ids = {real[:12]: new[:12] for real, new in report.ids.items()}  # the short forms
+    for title, mapping in (("public address(es)", report.addresses),
+                           ("MAC address(es)", report.macs),
+                           ("container/network ID(s) (short forms shown)", ids)):
+        text.print(literal(f"  {len(mapping)} {title} replaced"))
+        for real, stand_in in mapping.items():
+            text.print(literal(f"    {real} -> {stand_in}"))
 
 
 @snapshot_app.command("show")

@@ -83,6 +83,12 @@ class Simulator:
         self.model = HostModel(host)
         self.pipeline = Pipeline(host.ruleset)
 
+    def validate(self, flow: Flow) -> None:
+        """Raise the FlowError `run` would raise for this flow (an unknown container, one
+        without an address of the flow's IP version, mixed IP versions), without simulating:
+        `check --json` refuses a bad flow before it writes the first result (issue 29.14)."""
+        self._first_packet(flow)
+
     def run(self, flow: Flow) -> FlowResult:
         """Explore every outcome of the unknowns a run meets, until no new one appears.
 

@@ -10,6 +10,15 @@ reader then records what it assumed instead.
 Processes go through the one seam, `nflens.proc.ProcessRunner` (tests pass a FakeRunner with
 canned outputs); the live runner is `nflens.proc.LOCAL`.
 
+No secret leaves the host (issue 29.3): containers are inspected through a Go template
+(CONTAINER_FORMAT) that keeps only what the analysis reads of `docker inspect` — Id, Name,
+State, HostConfig's NetworkMode and PortBindings, NetworkSettings' Ports and Networks, and from
+Config the Image, ExposedPorts and Labels. `Config.Env` is never written, not even the variable
+names (nothing reads them); neither are Cmd, Entrypoint, Hostname, mounts or log paths. The
+template is rendered by the docker CLI itself, so the shell script (script.py) drops the same
+fields on a host without Python. `docker inspect --format` prints one object per line;
+`json_lines_array` makes them the JSON list the reader expects, as the script's sed does.
+
 The tables below (COMMANDS, DOCKER_COMMANDS, DOCKER_INSPECT, DAEMON_JSON, and persist.py's
 FIXED/GLOBS) are the one list of what a snapshot holds: `nflens snapshot script`
 (snapshot/script.py) renders the same tables as a POSIX shell script for hosts without nflens.
@@ -21,6 +30,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, ProcessRunner, nsenter
@@ -46,15 +56,64 @@ DOCKER_COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("docker-info.json", ["info", "--format", "{{json .}}"]),
     ("docker-version.json", ["version", "--format", "{{json .}}"]),
 )
-# file -> (the command listing ids, the command inspecting them); no ids -> "[]"
-DOCKER_INSPECT: tuple[tuple[str, list[str], list[str]], ...] = (
-    ("docker-containers.json", ["ps", "-aq"], ["inspect"]),
-    ("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"]),
+# What a snapshot keeps of a container (see the module docstring), as paths into `docker
+# inspect`'s object: the template below and `container_fields` (snapshot redact, for snapshots
+# made before) are both made from it.
+CONTAINER_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("Id",), ("Name",), ("State",),
+    ("HostConfig", "NetworkMode"), ("HostConfig", "PortBindings"),
+    ("NetworkSettings", "Ports"), ("NetworkSettings", "Networks"),
+    ("Config", "Image"), ("Config", "ExposedPorts"), ("Config", "Labels"),
 )
-DOCKER_FILES = tuple(f for f, _ in DOCKER_COMMANDS) + tuple(f for f, _, _ in DOCKER_INSPECT)
+
+
+def _tree(paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = None
+    return tree
+
+
+def _template(tree: dict[str, Any], prefix: str = "") -> str:
+    """A Go template printing the fields of `tree` as one JSON object (docker's `json`)."""
+    parts = []
+    for key, sub in tree.items():
+        value = f"{{{{json {prefix}.{key}}}}}" if sub is None else _template(sub, f"{prefix}.{key}")
+        parts.append(f'"{key}":{value}')
+    return "{" + ",".join(parts) + "}"
+
+
+def container_fields(obj: Any) -> Any:
+    """A `docker inspect` object cut to CONTAINER_FIELDS, as the template would print it (a
+    missing field is null)."""
+    def cut(node: Any, tree: dict[str, Any]) -> dict[str, Any]:
+        node = node if isinstance(node, dict) else {}
+        return {k: node.get(k) if sub is None else cut(node.get(k), sub)
+                for k, sub in tree.items()}
+    return cut(obj, _tree(CONTAINER_FIELDS)) if isinstance(obj, dict) else obj
+
+
+# one object per line, no space-free assumption (the script passes it as one word)
+CONTAINER_FORMAT = _template(_tree(CONTAINER_FIELDS))
+# file -> (the command listing ids, the command inspecting them, its --format or None);
+# no ids -> "[]"
+DOCKER_INSPECT: tuple[tuple[str, list[str], list[str], str | None], ...] = (
+    ("docker-containers.json", ["ps", "-aq"], ["inspect"], CONTAINER_FORMAT),
+    ("docker-networks.json", ["network", "ls", "-q"], ["network", "inspect"], None),
+)
+DOCKER_FILES = tuple(f for f, _ in DOCKER_COMMANDS) + tuple(f for f, *_ in DOCKER_INSPECT)
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 # one line `FILE: reason` per file that could not be collected (kept with the snapshot)
 MISSING_FILE = "collect-missing.txt"
+
+
+def json_lines_array(text: str) -> str:
+    """`docker inspect --format` output (one JSON object per line) as one JSON list, byte for
+    byte what the script's `{ echo '['; sed '$!s/$/,/'; echo ']'; }` writes."""
+    return "[\n" + ",\n".join(text.splitlines()) + "\n]\n"
 
 
 @dataclass
@@ -134,10 +193,11 @@ class _Collector:
             out = self.run(file, self.docker(args))
             if out is not None:
                 self.write(file, out)
-        for file, list_args, inspect_args in DOCKER_INSPECT:
-            self.inspect(file, list_args, inspect_args)
+        for file, list_args, inspect_args, fmt in DOCKER_INSPECT:
+            self.inspect(file, list_args, inspect_args, fmt)
 
-    def inspect(self, file: str, list_args: list[str], inspect_args: list[str]) -> None:
+    def inspect(self, file: str, list_args: list[str], inspect_args: list[str],
+                fmt: str | None) -> None:
         ids = self.run(file, self.docker(list_args))
         if ids is None:
             return
@@ -145,9 +205,10 @@ class _Collector:
         if not wanted:
             self.write(file, "[]\n")
             return
-        out = self.run(file, self.docker(inspect_args + wanted))
+        formatted = ["--format", fmt] if fmt is not None else []
+        out = self.run(file, self.docker(inspect_args + formatted + wanted))
         if out is not None:
-            self.write(file, out)
+            self.write(file, json_lines_array(out) if fmt is not None else out)
 
     def daemon_json(self, path: Path | None) -> None:
         if path is None:

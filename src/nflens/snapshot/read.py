@@ -1,6 +1,8 @@
 """Read a snapshot directory (CONTRACT §2) into an `ir.Host`.
 
-Every file is optional. For each missing file the Host records what was assumed instead
+Every file is optional, but one at least must be there: a directory with none of KNOWN_FILES
+and nothing under persist/ is not a snapshot (an empty or wrong directory audited as a clean
+host, issue 29.4). For each missing file the Host records what was assumed instead
 (`Host.assumptions`), so every answer that depends on it can say so; `Host.files` lists what
 was read. Malformed files raise ParseError naming the file (and the line, where the format or
 the JSON decoder gives one); a directory that does not exist raises SnapshotError.
@@ -14,6 +16,7 @@ from typing import Any
 from nflens import safejson
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
+from nflens.literal import printable
 from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
 from nflens.snapshot.schemas import EntryError
 
@@ -75,12 +78,32 @@ def read_snapshot(path: str | Path) -> Host:
         raise SnapshotError(f"{root}: not a snapshot directory (it does not exist)")
     d = _Dir(root)
     try:
-        return _read(d, root)
+        host = _read(d, root)
     except EntryError as exc:  # a wrong element of a JSON list: find its line
         line = safejson.element_line(d.texts.get(Path(exc.file or "").name, ""), exc.entry)
         raise _renamed(ParseError(exc.message, exc.file, line), root) from None
     except ParseError as exc:
         raise _renamed(exc, root) from None
+    if not set(d.files) & set(KNOWN_FILES) and not host.persist:
+        raise SnapshotError(_not_a_snapshot(root))
+    return host
+
+
+def _not_a_snapshot(root: Path) -> str:
+    """The error for a directory without any snapshot file, with what to do instead."""
+    shown = ", ".join(KNOWN_FILES[:3] + ("ip-addr.json", "docker-containers.json"))
+    hint = "make one with `nflens snapshot collect DIR`"
+    try:
+        inner = sorted(p.name for p in root.iterdir()
+                       if p.is_dir() and not p.is_symlink()
+                       and any((p / f).is_file() for f in KNOWN_FILES))
+    except OSError:
+        inner = []
+    if inner:
+        hint = f"a snapshot is one level down ({printable(str(root / inner[0]))}"
+        hint += f" and {len(inner) - 1} more)" if len(inner) > 1 else ")"
+    return (f"{printable(str(root))}: no snapshot file found (expected {shown}, ... or "
+            f"persist/); {hint}")
 
 
 def _read(d: _Dir, root: Path) -> Host:

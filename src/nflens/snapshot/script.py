@@ -11,7 +11,8 @@ with the same rules:
 - a `.json` output that does not start like JSON is left out ("output is not JSON"; the
   collector parses it fully, sh cannot: the reader still reports a bad one at FILE:LINE);
 - a text output without a final newline gets one;
-- Docker is asked only when `docker info` answers; no ids -> `[]`;
+- Docker is asked only when `docker info` answers; no ids -> `[]`; containers through
+  collect.CONTAINER_FORMAT (docker renders it: no environment value is ever written);
 - persist/: the fixed files and globs under --root (default /), at most MAX_BYTES each, units
   only when they name a firewall tool (the same regular expression, as ERE with explicit word
   boundaries: POSIX grep has no `\\b`).
@@ -158,7 +159,9 @@ dk() {
   else run "$file" docker "$@"; fi
 }
 
-# inspect FILE 'LIST ARGS' 'INSPECT ARGS': inspect every id the first command lists; none: []
+# inspect FILE 'LIST ARGS' 'INSPECT ARGS' [FORMAT]: inspect every id the first command lists;
+# none: []. With FORMAT (a Go template: docker itself keeps only those fields, so no
+# environment value is ever written), one object per line, made a JSON list here.
 # (both argument lists are fixed words, and ids are hex words: split on purpose)
 inspect() {
   # shellcheck disable=SC2086
@@ -166,8 +169,15 @@ inspect() {
   ids=$(cat "$WORK/out")
   # shellcheck disable=SC2086
   if [ -z "$(echo $ids)" ]; then echo '[]' > "$WORK/out"; put "$1"; return; fi
+  if [ $# -lt 4 ]; then
+    # shellcheck disable=SC2086
+    dk "$1" $3 $ids && put "$1"
+    return
+  fi
   # shellcheck disable=SC2086
-  dk "$1" $3 $ids && put "$1"
+  dk "$1" $3 --format "$4" $ids || return 1
+  { echo '['; sed '$!s/$/,/' "$WORK/out"; echo ']'; } > "$WORK/list" \
+    && mv "$WORK/list" "$WORK/out" && put "$1"
 }
 
 # keep REL: copy $ROOT/REL into persist/REL, as persist.py does
@@ -226,9 +236,10 @@ def _docker_commands() -> list[str]:
              f"  put {first}"]
     for file, args in rest:
         lines.append(f"  dk {file} {_words(args)} && put {file}")
-    for file, list_args, inspect_args in DOCKER_INSPECT:
+    for file, list_args, inspect_args, fmt in DOCKER_INSPECT:
         lines.append(f"  inspect {file} {shlex.quote(' '.join(list_args))} "
-                     f"{shlex.quote(' '.join(inspect_args))}")
+                     f"{shlex.quote(' '.join(inspect_args))}"
+                     + (f" {shlex.quote(fmt)}" if fmt is not None else ""))
     lines += ["else",
               f"  for f in {after_info}; do",
               "    missing \"$f\" \"the Docker daemon did not answer \\`docker info\\`\"",
