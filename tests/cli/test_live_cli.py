@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from nflens.proc import Call, FakeRunner
-from nflens.snapshot.collect import COMMANDS, DOCKER_COMMANDS
+from nflens.snapshot.collect import (
+    COMMANDS,
+    CONTAINER_FORMAT,
+    DOCKER_COMMANDS,
+    container_fields,
+)
 from tests.inprocess import LAB, run_main
 
 SEED = LAB / "seed001_input_bypass-broken"
@@ -36,7 +41,11 @@ def snapshot_runner(snap: Path) -> FakeRunner:
         answers[("docker", *args)] = (0, (snap / name).read_text(), "")
     containers, networks = snap / "docker-containers.json", snap / "docker-networks.json"
     answers[("docker", "ps", "-aq")] = (0, _ids(containers), "")
-    answers[("docker", "inspect", *_ids(containers).split())] = (0, containers.read_text(), "")
+    # Docker renders the collector's template: one object cut to the fields it keeps, per line
+    cut = "".join(json.dumps(container_fields(c)) + "\n"
+                  for c in json.loads(containers.read_text()))
+    answers[("docker", "inspect", "--format", CONTAINER_FORMAT, *_ids(containers).split())] = \
+        (0, cut, "")
     answers[("docker", "network", "ls", "-q")] = (0, _ids(networks), "")
     answers[("docker", "network", "inspect", *_ids(networks).split())] = \
         (0, networks.read_text(), "")
