@@ -126,3 +126,13 @@ def test_policy_collection_takes_the_same_path_and_is_refused_without_root(monke
     with pytest.raises(NotRoot, match="policy: collecting this host's snapshot needs root"):
         host_for(None, None, None, rules_live=False)
     assert not ran
+
+
+def test_check_live_reports_a_flows_typo_before_collecting_anything(live_is, tmp_path):
+    runners = live_is(SEED)
+    flows = tmp_path / "flows.json"
+    flows.write_text('{"flows": [{"name": "x", "from": {"host": true},\n'
+                     ' "to": {"addr": "127.0.0.1", "port": 22, "protocol": "udp"}}]}\n')
+    result = run_main("check", "--live", flows)
+    assert result.code == 2 and "did you mean 'proto'" in result.err, result.err
+    assert runners[0].tools() == []  # nothing was run on the host

@@ -33,8 +33,8 @@ def check(
     from nflens.analysis.owners import RuleOwners
     from nflens.flows import load_flows
 
+    flows = load_flows(flows_file)  # a typo in the flows is reported before any collection
     sim = _simulator(snapshot, live, "check")
-    flows = load_flows(flows_file)
     _validate(sim, flows, flows_file)
     owners = RuleOwners(sim.host)
     if as_json:
