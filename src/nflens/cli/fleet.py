@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nflens.cli import gate
+from nflens.report.console import console as text_console
+
 fleet_app = typer.Typer(help="Audit many hosts at once (Dask distributed).", no_args_is_help=True)
 
 
@@ -28,6 +31,9 @@ def fleet_audit(
                                          "diff against (default: the run already in --out)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
+    fail_on: str | None = gate.FAIL_ON,
+    baseline: Path | None = gate.BASELINE,
+    write_baseline_to: Path | None = gate.WRITE_BASELINE,
 ) -> None:
     """Audit every host of ROOT on Dask; each host's result is what `nflens audit` says."""
     from rich.progress import Progress
@@ -37,6 +43,7 @@ def fleet_audit(
     from nflens.fleet.store import Store, previous_run
     from nflens.fleet.summary import summarise
 
+    accepted = gate.read_baseline(baseline)
     refs = discover(root)
     store = Store(out)
     before = previous_run(previous) if previous is not None else (
@@ -53,8 +60,18 @@ def fleet_audit(
     except BaseException:
         store.close()  # keep what finished: the next run resumes from it
         raise
+    current = _current(records)
+    records, before = _accepted(records, accepted), _accepted_before(before, accepted)
     summary = summarise(records, before, against, reused)
     store.finish(summary)
+    _emit(records, summary, as_json, html)
+    gate.write_baseline(write_baseline_to, current)
+    broken = summary["errors"]
+    unread = [f"{len(broken)} host(s) could not be read: {', '.join(broken)}"] if broken else []
+    gate.exit_on([f for r in records for f in r.get("findings", [])], fail_on, unread)
+
+
+def _emit(records: list[dict], summary: dict, as_json: bool, html: Path | None) -> None:
     if html is not None:
         from nflens.report.html import write_page
         from nflens.report.html.fleet_html import render_fleet_html
@@ -64,8 +81,35 @@ def fleet_audit(
     if as_json:
         hosts = [{k: v for k, v in r.items() if k != "transient"} for r in records]
         sys.stdout.write(json.dumps({"hosts": hosts, "summary": summary}, indent=1) + "\n")
-        return
-    render(records, summary, Console())
+    else:
+        render(records, summary, text_console())
+
+
+def _current(records: list[dict]) -> list[dict]:
+    """Every host's findings as baseline entries (`--write-baseline`), accepted ones too."""
+    from nflens.analysis.baseline import document
+
+    return [e for r in records for e in document(r.get("findings", []), r["host"])]
+
+
+def _accepted(records: list[dict], accepted) -> list[dict]:
+    """Copies of the records without the findings the baseline accepts (the stored records in
+    --out stay whole: a later run with another baseline must see every finding)."""
+    if accepted is None:
+        return records
+    out = []
+    for r in records:
+        r = dict(r)
+        gate.apply_baseline(r, accepted, r["host"])
+        out.append(r)
+    return out
+
+
+def _accepted_before(before: dict | None, accepted) -> dict | None:
+    """The earlier run seen through the same baseline: an accepted finding is not "resolved"."""
+    if before is None or accepted is None:
+        return before
+    return {r["host"]: r for r in _accepted(list(before.values()), accepted)}
 
 
 def render(records: list[dict], summary: dict, console: Console) -> None:
