@@ -113,13 +113,23 @@ def _accepted_before(before: dict | None, accepted) -> dict | None:
 
 
 def render(records: list[dict], summary: dict, console: Console) -> None:
-    hosts = Table(title=f"{summary['hosts']} host(s): {summary['audited']} audited, "
-                        f"{summary['reused']} unchanged")
-    for col in ("host", "group", "reachable ports", "from the internet", "findings"):
-        hosts.add_column(col)
+    """The hosts that could not be read first (they are what needs a look), then the hosts,
+    the findings across the fleet, the hosts that differ from their group, the changes."""
     for r in records:
         if "error" in r:
-            hosts.add_row(Text(r["host"]), "", Text("error (below)", style="red"), "", "")
+            console.print(Text(f"{r['host']}: could not be audited: {r['error']}", style="red"))
+    broken = len(summary["errors"])
+    title = f"{summary['hosts']} host(s): {summary['audited']} audited"
+    title += f", {broken} could not be read" if broken else ""
+    title += (f"; {summary['reused']} unchanged since the last run (not audited again)"
+              if summary["reused"] else "")
+    hosts = Table(title=title)
+    for col in ("host", "group", "reachable ports", "from the internet", "findings"):
+        hosts.add_column(col)
+    for r in sorted(records, key=lambda r: "error" not in r):  # stable: by name within each
+        if "error" in r:
+            hosts.add_row(Text(r["host"]), "", Text("could not be read (above)", style="red"),
+                          "", "")
             continue
         reach = sorted({f"{e['proto']}/{e['host_port']}" for e in r.get("exposure", [])
                         if any(x.get("sources") for x in e.get("reachable_from", []))})
@@ -131,32 +141,47 @@ def render(records: list[dict], summary: dict, console: Console) -> None:
                       Text(", ".join(internet), style="red" if internet else ""),
                       Text(", ".join(f"{n} {s}" for s, n in sev.items())))
     console.print(hosts)
+    _render_kinds(summary, console)
+    _render_groups(summary, console)
+    _render_changes(summary, console)
+
+
+def _render_kinds(summary: dict, console: Console) -> None:
     kinds = Table(title="Findings across the fleet")
-    for col in ("finding", "severity", "count", "hosts"):
+    for col in ("finding", "severity", "hosts", "findings", "on"):
         kinds.add_column(col)
     for f in summary["findings"]:
-        kinds.add_row(Text(f["id"]), f["severity"], str(f["count"]), Text(_names(f["hosts"])))
+        kinds.add_row(Text(f["id"]), f["severity"], str(f.get("host_count", len(f["hosts"]))),
+                      str(f["count"]), Text(_names(f["hosts"])))
     console.print(kinds)
+
+
+def _render_groups(summary: dict, console: Console) -> None:
     for g in summary["groups"]:
+        if g.get("variants"):
+            parts = [f"{', '.join(v['hosts'])}: {'; '.join(v['exposure']) or 'nothing reachable'}"
+                     for v in g["variants"]]
+            console.print(Text(f"group {g['group']}: no majority among {len(g['hosts'])} hosts, "
+                               f"{len(parts)} variants: " + " | ".join(parts)))
         for d in g["differ"]:
-            what = ("no majority: " + "; ".join(d["exposure"]) if "exposure" in d else
-                    "; ".join([f"+ {x}" for x in d["extra"]] + [f"- {x}" for x in d["missing"]]))
+            what = "; ".join([f"+ {x}" for x in d["extra"]] + [f"- {x}" for x in d["missing"]])
             console.print(Text(f"differs from group {g['group']}: {d['host']}: {what}"))
+
+
+def _render_changes(summary: dict, console: Console) -> None:
     changes = summary.get("changes")
-    if changes:
-        console.print(Text(f"since {changes['against']}: {len(changes['hosts'])} host(s) changed, "
-                           f"{len(changes['new_hosts'])} new, {len(changes['gone_hosts'])} gone"))
-        for h in changes["hosts"]:
-            for key in ("new_findings", "resolved_findings"):
-                for f in h.get(key, []):
-                    console.print(Text(f"  {h['host']}: {key.split('_')[0]} finding "
-                                       f"{f['id']} ({f['subject']})"))
-            for key, mark in (("exposure_added", "+"), ("exposure_removed", "-")):
-                for e in h.get(key, []):
-                    console.print(Text(f"  {h['host']}: {mark} {e}"))
-    for r in records:
-        if "error" in r:
-            console.print(Text(f"{r['host']}: could not be audited: {r['error']}", style="red"))
+    if not changes:
+        return
+    console.print(Text(f"since {changes['against']}: {len(changes['hosts'])} host(s) changed, "
+                       f"{len(changes['new_hosts'])} new, {len(changes['gone_hosts'])} gone"))
+    for h in changes["hosts"]:
+        for key in ("new_findings", "resolved_findings"):
+            for f in h.get(key, []):
+                console.print(Text(f"  {h['host']}: {key.split('_')[0]} finding "
+                                   f"{f['id']} ({f['subject']})"))
+        for key, mark in (("exposure_added", "+"), ("exposure_removed", "-")):
+            for e in h.get(key, []):
+                console.print(Text(f"  {h['host']}: {mark} {e}"))
 
 
 def _names(hosts: list[str], limit: int = 8) -> str:

@@ -89,6 +89,8 @@ def ports(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per finding id: the hosts that have it (`host_count` of them) and how many findings of
+    that id there are in all (`count`: one host may have many, one per port)."""
     hosts: dict[str, set[str]] = defaultdict(set)
     count: Counter[str] = Counter()
     severity: dict[str, str] = {}
@@ -100,15 +102,16 @@ def findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             severity.setdefault(fid, f.get("severity", "info"))
     order = ("high", "medium", "low", "info")
     return [{"id": fid, "severity": severity[fid], "count": count[fid],
-             "hosts": sorted(hosts[fid])}
+             "host_count": len(hosts[fid]), "hosts": sorted(hosts[fid])}
             for fid in sorted(hosts, key=lambda i: (order.index(severity[i])
                                                     if severity[i] in order else 9, i))]
 
 
 def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per group, the exposure most of its hosts share (`norm`) and every host that differs,
-    with what it has more and less. Without a strict majority there is no norm and every host
-    of the group is listed with its own exposure."""
+    with what it has more and less. Without a strict majority there is no norm, so no host
+    "differs": the group's `variants` (each distinct exposure with its hosts, the most common
+    first) say what there is instead."""
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         by_group[rec.get("group", "?")].append(rec)
@@ -118,18 +121,24 @@ def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         sigs = {r["host"]: signature(r) for r in members}
         common, n = Counter(sigs.values()).most_common(1)[0]
         norm = common if n * 2 > len(members) else None
-        differ = []
-        for host, sig in sigs.items():
-            if norm is None:
-                differ.append({"host": host, "exposure": sorted(sig)})
-            elif sig != norm:
-                differ.append({"host": host, "extra": sorted(sig - norm),
-                               "missing": sorted(norm - sig)})
-        out.append({"group": name, "from": members[0].get("group_from", "?"),
-                    "hosts": [r["host"] for r in members],
-                    "norm": sorted(norm) if norm is not None else None,
-                    "differ": differ if len(members) > 1 else []})
+        entry = {"group": name, "from": members[0].get("group_from", "?"),
+                 "hosts": [r["host"] for r in members],
+                 "norm": sorted(norm) if norm is not None else None,
+                 "differ": [{"host": host, "extra": sorted(sig - norm),
+                             "missing": sorted(norm - sig)}
+                            for host, sig in sigs.items() if norm is not None and sig != norm]}
+        if norm is None and len(members) > 1:
+            entry["variants"] = _variants(sigs)
+        out.append(entry)
     return out
+
+
+def _variants(sigs: dict[str, frozenset[str]]) -> list[dict[str, Any]]:
+    by_sig: dict[frozenset[str], list[str]] = defaultdict(list)
+    for host, sig in sigs.items():
+        by_sig[sig].append(host)
+    return [{"hosts": hosts, "exposure": sorted(sig)}
+            for sig, hosts in sorted(by_sig.items(), key=lambda kv: (-len(kv[1]), kv[1]))]
 
 
 def changes(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | None,
@@ -162,8 +171,11 @@ def changes(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | N
 
 def summarise(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | None = None,
               against: str | None = None, reused: int = 0) -> dict[str, Any]:
+    """`audited`: the hosts with an audit result (this run's or an unchanged one's); `errors`:
+    the hosts that could not be read (never counted as audited); `reused`: the hosts taken
+    unchanged from an earlier run, readable or not."""
     ok = [r for r in records if "error" not in r]
-    return {"hosts": len(records), "audited": len(records) - reused, "reused": reused,
+    return {"hosts": len(records), "audited": len(ok), "reused": reused,
             "errors": sorted(r["host"] for r in records if "error" in r),
             "ports": ports(ok), "findings": findings(ok), "groups": groups(ok),
             "changes": changes(records, before, against)}
