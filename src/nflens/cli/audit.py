@@ -97,7 +97,7 @@ def render(result: dict, out: Console) -> None:
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
-            shown = _listed(srcs, 4)
+            shown = "down: not reachable while down" if r.get("down") else _listed(srcs, 4)
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0

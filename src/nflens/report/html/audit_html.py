@@ -29,6 +29,10 @@ def _sources(srcs: list[str], limit: int = 6) -> str:
     return shown
 
 
+def _down() -> str:
+    return "<span class=\"muted\">down: not reachable while down</span>"
+
+
 def exposure_html(exposure: list[dict]) -> str:
     if not exposure:
         return "<p class=\"muted\">No published port and no host socket.</p>"
@@ -48,8 +52,9 @@ def exposure_html(exposure: list[dict]) -> str:
             unc = r.get("uncertain")
             extra = (f"<br><span class=\"v-uncertain\">uncertain: "
                      f"{_sources(unc.get('sources', []), 3)}</span>" if unc else "")
+            srcs = _down() if r.get("down") else _sources(r.get("readable", r.get("sources", [])))
             rows.append(f"<tr>{head if i == 0 else ''}<td>{esc(r.get('iface'))}</td>"
-                        f"<td>{_sources(r.get('readable', r.get('sources', [])))}{extra}</td>"
+                        f"<td>{srcs}{extra}</td>"
                         f"<td>{admitted}</td></tr>")
     return ("<table class=\"exposure\"><thead><tr><th>published / listening</th><th>target</th>"
             "<th>ingress interface</th><th>sources that can connect</th><th>admitted by</th>"
