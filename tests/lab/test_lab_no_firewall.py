@@ -78,27 +78,30 @@ def _wait_listening(ns: dict[str, str]) -> None:
     raise AssertionError("busybox httpd did not start")
 
 
+def _both(ns: dict[str, str], snap: Path) -> tuple[dict[str, bool], dict[str, bool], dict,
+                                                   list[dict]]:
+    """What the kernel does for each source, then what nflens says on a snapshot taken now."""
+    kernel = _kernel(ns)
+    collect(snap, netns=ns["host"])
+    return (kernel, *_nflens(snap))
+
+
 def test_no_firewall_and_a_down_interface_agree_with_the_kernel(tmp_path):
     with Lab() as lab:
         ns = _build(lab, tmp_path / "www")
         _wait_listening(ns)
         assert _kernel(ns)["192.0.2.2"]  # eth2 up: its peer connects (so down means something)
         run_in(ns["host"], ["ip", "link", "set", "eth2", "down"])
-        kernel = _kernel(ns)
-        collect(tmp_path / "before", netns=ns["host"])
-        verdict, reach, findings = _nflens(tmp_path / "before")
-        assert kernel == {"10.99.0.2": True, "192.0.2.2": False, "198.51.100.2": True,
-                          FAR: True}
-        assert verdict == kernel
-        assert reach["eth2"].get("down") is True and reach["eth2"]["sources"] == []
+        kernel, verdict, reach, findings = _both(ns, tmp_path / "before")
         (nofw,) = [f for f in findings if f["id"] == "no-firewall"]
-        assert nofw["fix_verified"] is True
         for line in nofw["fix"].splitlines():
             if line.startswith(("iptables ", "ip6tables ")):
                 run_in(ns["host"], shlex.split(line))
-        fixed_kernel = _kernel(ns)
-        collect(tmp_path / "after", netns=ns["host"])
-        fixed_verdict, _, fixed_findings = _nflens(tmp_path / "after")
+        fixed_kernel, fixed_verdict, _, fixed_findings = _both(ns, tmp_path / "after")
+    assert kernel == {"10.99.0.2": True, "192.0.2.2": False, "198.51.100.2": True, FAR: True}
+    assert verdict == kernel
+    assert reach["eth2"].get("down") is True and reach["eth2"]["sources"] == []
+    assert nofw["fix_verified"] is True
     assert fixed_kernel == {"10.99.0.2": True, "192.0.2.2": False, "198.51.100.2": True,
                             FAR: False}
     assert fixed_verdict == fixed_kernel
