@@ -23,7 +23,7 @@ def _simulator(snapshot: Path):
 
 
 def check(
-    flows_file: Path = typer.Argument(..., help="flows file (JSON or YAML, CONTRACT §3)"),
+    flows_file: Path = typer.Argument(..., help="flows file, JSON or YAML (README: Flows file)"),
     snapshot: Path = typer.Option(..., "--snapshot", help="snapshot directory or .tar.gz"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
