@@ -82,3 +82,20 @@ def test_compact_subjects_makes_port_ranges_and_keeps_other_subjects_whole():
     subjects = [f"tcp/0.0.0.0:{p}->c{p}:80" for p in (5, 1, 2, 3, 7)]
     assert compact_subjects(subjects) == "tcp/0.0.0.0:1-3, 5, 7 -> c1, c2, c3, c5, c7 :80"
     assert compact_subjects(["network a", "network b"]) == "network a, network b"
+
+
+def test_the_html_page_shows_a_group_as_one_section_with_every_fix():
+    from nflens.analysis.baseline import group_causes
+    from nflens.report.html.audit_html import finding_html
+    from nflens.report.html.finding_groups import findings_html
+
+    rule = [{"file": "iptables-save.txt", "line": 9, "text": "-A DOCKER-USER -j DROP"}]
+    found = group_causes([_finding(f"tcp/0.0.0.0:{p}->c{p}:80", rule, f"fix {p}")
+                          for p in range(1, 9)] + [_finding("udp/0.0.0.0:53->dns:53", [])])
+    sections = findings_html(found, finding_html)
+    assert len(sections) == 2
+    group = sections[0]
+    assert "8 published ports: T" in group and group.count("<section") == 1
+    assert "tcp/0.0.0.0:1-8 -&gt; c1, c2" in group
+    assert all(f"fix {p}" in group for p in range(1, 9))  # every fix, collapsed
+    assert "8 of 8 fixes verified" in group

@@ -27,29 +27,37 @@ FIXES_SHOWN = 5
 _PUBLISHED = re.compile(r"^(?P<proto>\w+)/(?P<addr>.+):(?P<port>\d+)->(?P<name>.+):(?P<cport>\d+)$")
 
 
-def render_findings(findings: list[dict[str, Any]], out: Console) -> None:
-    """Every finding, those of one cause together (where the first of them is)."""
+def in_groups(findings: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The findings as shown: one list per finding, the findings of one cause in one list,
+    where the first of them is."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in findings:
-        if f.get("cause"):
-            groups[f["cause"]["key"]].append(f)
-    grouped = sum(len(g) for g in groups.values())
-    head = f"{len(findings)} finding(s)"
-    if groups:
-        head += f" ({grouped} of them in {len(groups)} group(s) sharing one cause)"
-    out.print()
-    out.print(literal(head, "bold"))
-    n, done = 0, set()
+    out: list[list[dict[str, Any]]] = []
     for f in findings:
         key = f.get("cause", {}).get("key")
-        if key in done:
-            continue
-        n += 1
         if key is None:
-            render_finding(n, f, out)
+            out.append([f])
+            continue
+        if key not in groups:
+            out.append(groups[key])
+        groups[key].append(f)
+    return out
+
+
+def render_findings(findings: list[dict[str, Any]], out: Console) -> None:
+    """Every finding, those of one cause together (where the first of them is)."""
+    shown = in_groups(findings)
+    groups = [g for g in shown if g[0].get("cause")]
+    head = f"{len(findings)} finding(s)"
+    if groups:
+        head += (f" ({sum(len(g) for g in groups)} of them in {len(groups)} group(s) sharing "
+                 "one cause)")
+    out.print()
+    out.print(literal(head, "bold"))
+    for n, members in enumerate(shown, 1):
+        if members[0].get("cause"):
+            render_group(n, members, out)
         else:
-            done.add(key)
-            render_group(n, groups[key], out)
+            render_finding(n, members[0], out)
 
 
 def render_finding(n: int, f: dict[str, Any], out: Console) -> None:

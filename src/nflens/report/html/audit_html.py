@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.host import Host
+from nflens.report.html.finding_groups import findings_html
 from nflens.report.html.hostgraph import render_hostgraph
 from nflens.report.html.page import document, esc
 
@@ -102,8 +103,7 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             "<h2>Exposure: who can open a connection</h2>",
             exposure_html(result.get("exposure", [])),
             f"<h2>Findings ({len(findings)})</h2>"]
-    body += [finding_html(n, f) for n, f in enumerate(findings, 1)] or \
-        ["<p class=\"muted\">No finding.</p>"]
+    body += findings_html(findings, finding_html) or ["<p class=\"muted\">No finding.</p>"]
     assumptions = result.get("assumptions") or []
     if assumptions:
         items = "".join(f"<li>{esc(a)}</li>" for a in assumptions)
