@@ -38,10 +38,55 @@ def test_a_host_that_differs_from_its_group_majority_is_named_with_the_differenc
     assert g["differ"] == [{"host": "c", "extra": ["tcp/8080 eth0 internet"], "missing": []}]
 
 
-def test_without_a_majority_every_host_of_the_group_is_listed():
-    recs = [_rec("a", [("tcp", 1, "eth0", ["0.0.0.0/0"])]), _rec("b")]
+def test_without_a_majority_no_host_differs_and_the_variants_are_named():
+    """Issue 29.8: "no majority" listed every host of the group as differing (from nothing)."""
+    one = [("tcp", 1, "eth0", ["0.0.0.0/0"])]
+    recs = [_rec("a", one), _rec("b"), _rec("c", one), _rec("d")]
     (g,) = groups(recs)
-    assert g["norm"] is None and [d["host"] for d in g["differ"]] == ["a", "b"]
+    assert g["norm"] is None and g["differ"] == []
+    assert g["variants"] == [{"hosts": ["a", "c"], "exposure": ["tcp/1 eth0 internet"]},
+                             {"hosts": ["b", "d"], "exposure": []}]
+
+
+def test_a_group_with_a_majority_has_no_variants():
+    recs = [_rec("a"), _rec("b"), _rec("c", [("tcp", 1, "eth0", ["0.0.0.0/0"])])]
+    (g,) = groups(recs)
+    assert "variants" not in g and [d["host"] for d in g["differ"]] == ["c"]
+
+
+def test_a_broken_host_is_not_counted_as_audited():
+    recs = [_rec("a"), _rec("b"), {"host": "z", "digest": "z", "error": "bad"}]
+    s = summarise(recs)
+    assert (s["hosts"], s["audited"], s["errors"], s["reused"]) == (3, 2, ["z"], 0)
+
+
+def test_finding_counts_say_hosts_and_findings_apart():
+    recs = [_rec("a", findings=[("unreachable", f"p{n}", "medium") for n in range(3)]),
+            _rec("b", findings=[("unreachable", "p1", "medium")])]
+    (f,) = summarise(recs)["findings"]
+    assert (f["host_count"], f["count"], f["hosts"]) == (2, 4, ["a", "b"])
+
+
+def test_the_text_summary_shows_broken_hosts_first_and_labels_the_counts():
+    import io
+
+    from rich.console import Console
+
+    from nflens.cli.fleet import render
+
+    recs = [_rec("a", findings=[("x", f"p{n}", "low") for n in range(3)]),
+            {"host": "z", "digest": "z", "error": "z/ip-addr.json:1: invalid JSON"}]
+    buf = io.StringIO()
+    render(recs, summarise(recs), Console(file=buf, width=300, markup=False))
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "z: could not be audited: z/ip-addr.json:1: invalid JSON"
+    assert "2 host(s): 1 audited, 1 could not be read" in buf.getvalue()
+    rows = [line for line in lines if line.startswith("│")]
+    assert rows[0].startswith("│ z ") and "could not be read" in rows[0]
+    header = next(line for line in lines if "finding" in line and "severity" in line)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == \
+        ["finding", "severity", "hosts", "findings", "on"]
+    assert any(line.startswith("│ x ") and "│ 1 " in line and "│ 3 " in line for line in lines)
 
 
 def test_groups_are_compared_apart():
@@ -68,3 +113,13 @@ def test_summary_keeps_errors_out_of_the_answers():
     s = summarise(recs)
     assert s["errors"] == ["z"] and s["findings"][0]["hosts"] == ["a"]
     assert s["changes"] is None and s["hosts"] == 2
+
+
+def test_the_html_summary_shows_broken_hosts_first():
+    from nflens.report.html.fleet_html import render_fleet_html
+
+    recs = [_rec("a"), {"host": "z", "digest": "z", "error": "z/ip-addr.json:1: invalid JSON"}]
+    page = render_fleet_html(recs, summarise(recs))
+    assert page.index("Could not be read") < page.index("<h2>Ports</h2>")
+    assert page.index('id="host-z"') < page.index('id="host-a"')
+    assert "1 audited, 1 could not be read" in page

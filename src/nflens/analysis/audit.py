@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from nflens.analysis import egress_report
+from nflens.analysis.baseline import group_causes
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
 from nflens.analysis.fixes import Fix, apply
@@ -165,5 +166,5 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
     tick("findings", 0, len(mods))
     found = findings(ctx, verify, on_module=lambda n: tick("findings", n, len(mods)))
     return annotate_audit({"exposure": exposure, "egress": egress_report.egress(ctx),
-                           "findings": [f.to_json() for f in found],
+                           "findings": group_causes([f.to_json() for f in found]),
                            "assumptions": list(host.assumptions)}, ctx.owners)

@@ -36,6 +36,7 @@ class Reach:
     diverted_by: dict[str, dict] = field(default_factory=dict)  # nat rules that skipped DNAT
 
     never: dict[int, list[int]] = field(default_factory=dict)  # no source can be these
+    down: bool = False  # the interface is administratively down: nothing arrives on it
 
     def sources(self) -> list[str]:
         out = []
@@ -52,6 +53,8 @@ class Reach:
         out["admitted_by"] = [
             {"rule": rule, "sources": [c for v in (4, 6) for c in cidrs_of(v, parts.get(v, []))]}
             for rule, parts in self.admitted_by.items()]
+        if self.down:
+            out["down"] = True
         unsure = [c for v in (4, 6) for c in cidrs_of(v, self.uncertain.get(v, []))]
         if unsure:
             out["uncertain"] = {"sources": unsure, "because": self.uncertain_because}
@@ -127,6 +130,11 @@ class ExposureAnalysis:
         self.sim = sim or Simulator(host)
         self.lookup = RuleLookup(host.ruleset)
         self.ifaces = ingress_interfaces(host)
+        # A device without IFF_UP receives nothing: a driver stops its receive path when the
+        # device is set down (ndo_stop), and a veth's peer hands it nothing
+        # (net/core/dev.c is_skb_forwardable: `if (!(dev->flags & IFF_UP)) return false`).
+        # ifb0, present wherever the ifb module is loaded, is such an interface.
+        self._down = {i.name for i in host.interfaces if not i.up}
         self._points = {v: host_points(host, v) for v in (4, 6)}
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
         self.never = never_sources(host)
@@ -150,7 +158,10 @@ class ExposureAnalysis:
     def reach(self, version: int, dsts: list, port: int, proto: str) -> list[Reach]:
         out = []
         for iface in self.ifaces:
-            r = Reach(iface, never=self.never)
+            r = Reach(iface, never=self.never, down=iface in self._down)
+            if r.down:  # no source at all: listed, so the table says why
+                out.append(r)
+                continue
             for dst in dsts:
                 for cell in self._cells(version, iface, dst, port, proto):
                     self._record(r, cell)

@@ -68,7 +68,8 @@ def _rule(edit: Edit) -> Rule:
     return replace(rule, source=Source("nflens-fix", 0, f"-A {edit.chain} {edit.spec}"))
 
 
-BUILTIN = {"mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
+           "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
            "raw": ("PREROUTING", "OUTPUT")}
 
 

@@ -257,7 +257,30 @@ def readable(ranges: dict[int, list[tuple[int, int]]],
     "10.99.0.0/24 (except 10.99.0.1, 10.99.0.255)"). `never`: the addresses that can never
     be a source or destination there (the host's own, broadcasts). JSON keeps exact CIDRs."""
     never = never or {}
-    return [c for v in (4, 6) for c in compact(v, ranges.get(v, []), never.get(v, []))]
+    present = [v for v in (4, 6) if ranges.get(v)]
+    return [c for v in (4, 6) for c in _shorter(v, ranges.get(v, []), never.get(v, []),
+                                                 len(present) > 1)]
+
+
+EXCEPT_SHOWN = 8  # an "anywhere except" list longer than this is no easier to read
+
+
+def _shorter(version: int, ranges: list[tuple[int, int]], never: list[int],
+             both: bool) -> list[str]:
+    """The allowed set as `compact` writes it, or, when what is left out of the whole address
+    space is the shorter list, "anywhere except ..." (issue 29.7: a port open to all but the
+    private ranges printed 42 CIDRs). `both`: the other IP version is listed too, so the
+    version is named ("any IPv4 address except ...")."""
+    shown = compact(version, ranges, never)
+    if len(shown) <= 1:
+        return shown
+    # what is left out, but not the addresses that can never be a source anyway
+    left_out = subtract([(0, TOP[version])], merge(ranges + [(a, a) for a in never]))
+    rest = compact(version, left_out, never)
+    if not rest or len(rest) >= len(shown) or len(rest) > EXCEPT_SHOWN:
+        return shown
+    where = f"any IPv{version} address" if both else "anywhere"
+    return [f"{where} except {', '.join(rest)}"]
 
 
 def listed(items: list[str], limit: int = 6) -> str:

@@ -12,10 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nflens.cli import gate
 from nflens.cli.source import LIVE, SNAPSHOT, host_of
-from nflens.report.console import console, join, literal
-
-SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+from nflens.report.console import console, literal
 
 
 def audit(
@@ -28,10 +27,14 @@ def audit(
                              help="local processes for the per-port exposure analysis and "
                                   "the reaches of the findings and egress"),
     live: bool = LIVE,
+    fail_on: str | None = gate.FAIL_ON,
+    baseline: Path | None = gate.BASELINE,
+    write_baseline_to: Path | None = gate.WRITE_BASELINE,
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
 
+    accepted = gate.read_baseline(baseline)  # a bad baseline is exit 2 before any work
     host = host_of(snapshot, live, "audit")
     mapper = None
     if jobs > 1:
@@ -40,12 +43,18 @@ def audit(
         mapper = process_mapper(jobs)
     with audit_progress(Console(stderr=True)) as progress:
         result = run_audit(host, verify=not no_verify, mapper=mapper, progress=progress)
+    from nflens.analysis.baseline import document
+
+    current = document(result["findings"])
+    gate.apply_baseline(result, accepted)
     if html is not None:
         _write_html(host, result, html)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
-        return
-    render(result, console())
+    else:
+        render(result, console())
+    gate.write_baseline(write_baseline_to, current)
+    gate.exit_on(result["findings"], fail_on)
 
 
 @contextmanager
@@ -89,7 +98,7 @@ def render(result: dict, out: Console) -> None:
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
-            shown = _listed(srcs, 4)
+            shown = "down: not reachable while down" if r.get("down") else _listed(srcs, 4)
             if r.get("uncertain"):
                 shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
@@ -99,11 +108,9 @@ def render(result: dict, out: Console) -> None:
     out.print(table)
     if result.get("egress"):
         _render_egress(result["egress"], out)
-    findings = result["findings"]
-    out.print()
-    out.print(literal(f"{len(findings)} finding(s)", "bold"))
-    for n, f in enumerate(findings, 1):
-        _render_finding(n, f, out)
+    from nflens.report.findings_text import render_findings
+
+    render_findings(result["findings"], out)
 
 
 def _render_egress(egress: list[dict], out: Console) -> None:
@@ -115,27 +122,6 @@ def _render_egress(egress: list[dict], out: Console) -> None:
         eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
                    literal(_listed(dests, 4) or "-"))
     out.print(eg)
-
-
-def _render_finding(n: int, f: dict, out: Console) -> None:
-    style = SEVERITY_STYLE.get(f["severity"], "")
-    out.print()
-    out.print(join(f"{n}. ", literal(f["severity"].upper(), style), f" {f['title']} ",
-                   literal(f"({f['id']}: {f['subject']})", "dim")))
-    out.print(literal(f"   {f['explanation']}", lines=True))
-    for r in f["rules"]:
-        line = literal(f"   rule {r['file']}:{r['line']}  {r['text']}")
-        if r.get("owner"):
-            tail = " — ".join(x for x in (r.get("owner_says"), r.get("owner_config")) if x)
-            line.append_text(literal(f"  ({r['owner']}{': ' + tail if tail else ''})", "dim"))
-        out.print(line)
-    if f["fix"]:
-        out.print("   fix:")
-        for line in f["fix"].splitlines():
-            out.print(literal(f"     {line}"))
-    if f["fix_verified"] is not None:
-        mark = "verified" if f["fix_verified"] else "NOT verified"
-        out.print(literal(f"   {mark}: {f['verification']}", "dim"))
 
 
 def _listed(items: list[str], limit: int) -> str:

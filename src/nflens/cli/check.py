@@ -24,7 +24,7 @@ def _simulator(snapshot: Path | None, live: bool, command: str):
 
 
 def check(
-    flows_file: Path = typer.Argument(..., help="flows file (JSON or YAML, CONTRACT §3)"),
+    flows_file: Path = typer.Argument(..., help="flows file, JSON or YAML (README: Flows file)"),
     snapshot: Path | None = SNAPSHOT,
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     live: bool = LIVE,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from nflens.cli import gate
 from nflens.cli.policy_options import ALLOW_MISSING, DIALECT, DOCKER_HOST, NETNS
 from nflens.report.console import console
 
@@ -30,14 +31,19 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
     show_payload: bool = typer.Option(False, "--payload", help="print the transactions too"),
     allow_missing: bool = ALLOW_MISSING,
+    fail_on: str | None = gate.FAIL_ON,
+    baseline: Path | None = gate.BASELINE,
 ) -> None:
     """Compile, diff against the rules there, and prove on the simulator; exit 1 when a
-    statement does not hold or a flow no statement speaks about changes verdict."""
+    statement does not hold or a flow no statement speaks about changes verdict. With
+    --fail-on or --baseline, also audit the host as the policy leaves it: exit 1 when a
+    finding of that severity or worse is left there."""
     from nflens.policy.live import host_for
     from nflens.policy.plan import make_plan
     from nflens.policy.schema import load_policy
     from nflens.report.policy import plan_json, render_plan
 
+    accepted = gate.read_baseline(baseline)
     policy = load_policy(str(policy_file))
     host = host_for(snapshot, netns, docker_host, rules_live=False)
     err = console(stderr=True)
@@ -51,12 +57,37 @@ def plan(
                                    task, completed=done, total=total))
     else:
         result = make_plan(policy, host, dialect, allow_missing=allow_missing)
+    after = _audit_after(result, accepted) if fail_on or accepted is not None else None
     if as_json:
-        sys.stdout.write(json.dumps(plan_json(result), indent=1) + "\n")
+        doc = plan_json(result)
+        if after is not None:
+            doc["findings"] = after["findings"]
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
         render_plan(result, console(), show_payload)
+        if after is not None:
+            _render_after(after)
     if not result.ok:
         raise typer.Exit(1)
+    gate.exit_on(after["findings"] if after is not None else [], fail_on)
+
+
+def _audit_after(plan, accepted) -> dict:
+    """The audit of the host as the plan leaves it (the simulator's view of it applied), with
+    the baseline's accepted findings left out."""
+    from nflens.analysis.audit import audit
+
+    result = audit(plan.after)
+    gate.apply_baseline(result, accepted)
+    return result
+
+
+def _render_after(after: dict) -> None:
+    from nflens.report.findings_text import render_findings
+
+    out = console()
+    out.rule("Audit of the host with the policy applied")
+    render_findings(after["findings"], out)
 
 
 def register(app: typer.Typer) -> None:

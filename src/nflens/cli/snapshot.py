@@ -15,7 +15,8 @@ from rich.table import Table
 
 from nflens.report.console import console, join, literal
 
-snapshot_app = typer.Typer(help="Collect, show or redact a host snapshot (CONTRACT §2).",
+snapshot_app = typer.Typer(help="Collect, show or redact a host snapshot (files: README, "
+                           "'Snapshot files').",
                            no_args_is_help=True)
 
 

@@ -12,35 +12,10 @@ Two views of one exposure:
 
 from __future__ import annotations
 
-import ipaddress as ip
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from typing import Any
 
-from nflens.kernel.region import merge, subtract
-
-# Sources that are not "the internet": private, shared (CGNAT), loopback, link-local, this-net,
-# multicast and reserved space (RFC 6890). Documentation ranges count as public: labs and
-# examples use them as stand-ins for internet addresses.
-LOCAL_SPACE = {4: [ip.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4")],
-    6: [ip.ip_network(n) for n in ("::/127", "fc00::/7", "fe80::/10", "ff00::/8")]}
-LOCAL_RANGES = {v: merge((int(n.network_address), int(n.broadcast_address)) for n in nets)
-                for v, nets in LOCAL_SPACE.items()}
-
-
-def reaches_internet(cidrs: Iterable[str]) -> bool:
-    """True when any address of the CIDRs lies outside LOCAL_SPACE (exact, by subtraction)."""
-    for text in cidrs:
-        try:
-            net = ip.ip_network(text, strict=False)
-        except ValueError:
-            continue
-        span = (int(net.network_address), int(net.broadcast_address))
-        if subtract([span], LOCAL_RANGES[net.version]):
-            return True
-    return False
+from nflens.analysis.space import reaches_internet
 
 
 def _reach(sources: list[str]) -> str:
@@ -89,6 +64,8 @@ def ports(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per finding id: the hosts that have it (`host_count` of them) and how many findings of
+    that id there are in all (`count`: one host may have many, one per port)."""
     hosts: dict[str, set[str]] = defaultdict(set)
     count: Counter[str] = Counter()
     severity: dict[str, str] = {}
@@ -100,15 +77,16 @@ def findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             severity.setdefault(fid, f.get("severity", "info"))
     order = ("high", "medium", "low", "info")
     return [{"id": fid, "severity": severity[fid], "count": count[fid],
-             "hosts": sorted(hosts[fid])}
+             "host_count": len(hosts[fid]), "hosts": sorted(hosts[fid])}
             for fid in sorted(hosts, key=lambda i: (order.index(severity[i])
                                                     if severity[i] in order else 9, i))]
 
 
 def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per group, the exposure most of its hosts share (`norm`) and every host that differs,
-    with what it has more and less. Without a strict majority there is no norm and every host
-    of the group is listed with its own exposure."""
+    with what it has more and less. Without a strict majority there is no norm, so no host
+    "differs": the group's `variants` (each distinct exposure with its hosts, the most common
+    first) say what there is instead."""
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         by_group[rec.get("group", "?")].append(rec)
@@ -118,18 +96,24 @@ def groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         sigs = {r["host"]: signature(r) for r in members}
         common, n = Counter(sigs.values()).most_common(1)[0]
         norm = common if n * 2 > len(members) else None
-        differ = []
-        for host, sig in sigs.items():
-            if norm is None:
-                differ.append({"host": host, "exposure": sorted(sig)})
-            elif sig != norm:
-                differ.append({"host": host, "extra": sorted(sig - norm),
-                               "missing": sorted(norm - sig)})
-        out.append({"group": name, "from": members[0].get("group_from", "?"),
-                    "hosts": [r["host"] for r in members],
-                    "norm": sorted(norm) if norm is not None else None,
-                    "differ": differ if len(members) > 1 else []})
+        entry = {"group": name, "from": members[0].get("group_from", "?"),
+                 "hosts": [r["host"] for r in members],
+                 "norm": sorted(norm) if norm is not None else None,
+                 "differ": [{"host": host, "extra": sorted(sig - norm),
+                             "missing": sorted(norm - sig)}
+                            for host, sig in sigs.items() if norm is not None and sig != norm]}
+        if norm is None and len(members) > 1:
+            entry["variants"] = _variants(sigs)
+        out.append(entry)
     return out
+
+
+def _variants(sigs: dict[str, frozenset[str]]) -> list[dict[str, Any]]:
+    by_sig: dict[frozenset[str], list[str]] = defaultdict(list)
+    for host, sig in sigs.items():
+        by_sig[sig].append(host)
+    return [{"hosts": hosts, "exposure": sorted(sig)}
+            for sig, hosts in sorted(by_sig.items(), key=lambda kv: (-len(kv[1]), kv[1]))]
 
 
 def changes(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | None,
@@ -162,8 +146,11 @@ def changes(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | N
 
 def summarise(records: list[dict[str, Any]], before: dict[str, dict[str, Any]] | None = None,
               against: str | None = None, reused: int = 0) -> dict[str, Any]:
+    """`audited`: the hosts with an audit result (this run's or an unchanged one's); `errors`:
+    the hosts that could not be read (never counted as audited); `reused`: the hosts taken
+    unchanged from an earlier run, readable or not."""
     ok = [r for r in records if "error" not in r]
-    return {"hosts": len(records), "audited": len(records) - reused, "reused": reused,
+    return {"hosts": len(records), "audited": len(ok), "reused": reused,
             "errors": sorted(r["host"] for r in records if "error" in r),
             "ports": ports(ok), "findings": findings(ok), "groups": groups(ok),
             "changes": changes(records, before, against)}

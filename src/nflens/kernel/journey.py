@@ -22,6 +22,17 @@ from nflens.kernel.path import (
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
+# Where a connection ends, said one way in trace, check and audit (issue 29.12): what the
+# snapshot shows is "known: <the file>", what it cannot show is "assumed: <why>". A host socket
+# is in ss.txt; a published container port is in docker inspect, but what listens inside the
+# container is not (ss runs in the host's namespace), nor is anything about a peer off the host.
+KNOWN_SOCKET = "known: a listening socket in ss.txt"
+KNOWN_PUBLISHED = ("known: Docker publishes or exposes this port, in docker inspect; "
+                   "assumed: something listens on it inside the container")
+ASSUMED_CONTAINER = ("assumed: not published, and the snapshot cannot see what listens inside "
+                     "the container")
+ASSUMED_PEER = "assumed: a peer outside the host answers, which the snapshot cannot show"
+
 
 class Journey(Walker):
     """A Walker that knows the paths between interfaces, bridges, containers and sockets.
@@ -153,7 +164,7 @@ class Journey(Walker):
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply left on {oif}", iface=oif)
         self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
-                                       "assumed", "a peer outside the host is assumed to answer"))
+                                       "assumed to answer", ASSUMED_PEER))
         return Delivery("peer", f"left the host on {oif}", skb, iface=oif)
 
     def _into_bridge(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
@@ -189,17 +200,18 @@ class Journey(Walker):
         if (pkt.dport, pkt.proto) in listening:
             self.trace.append(EndpointStep(skb.direction, f"container {name}",
                                            f"container {name} {pkt.dst}:{pkt.dport}/{pkt.proto}",
-                                           "listening", "published/exposed port"))
+                                           "published", KNOWN_PUBLISHED))
             return Delivery("container", f"container {name} port {pkt.dport}", skb, target=att)
         # What listens inside a container's namespace is not in the snapshot (ss runs on the
         # host): like a peer outside the host, the container is assumed to answer, and the
         # answer says so. The firewall path is what nflens decides.
         self.trace.append(EndpointStep(skb.direction, f"container {name}",
                                        f"container {name} {pkt.dst}:{pkt.dport}/{pkt.proto}",
-                                       "assumed", "not published: assumed to listen"))
-        self.assumed.append(
-            f"container {name} is assumed to listen on {pkt.dport}/{pkt.proto} (not published; "
-            "the snapshot cannot see inside containers)")
+                                       "assumed listening", ASSUMED_CONTAINER))
+        note = (f"container {name} is assumed to listen on {pkt.dport}/{pkt.proto} (not "
+                "published; the snapshot cannot see inside containers)")
+        if note not in self.assumed:  # once per flow, not once per packet that gets there
+            self.assumed.append(note)
         return Delivery("container", f"container {name} port {pkt.dport} (assumed listening)",
                         skb, target=att)
 
@@ -272,7 +284,7 @@ class Journey(Walker):
         if not sockets:
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
-                                           "closed", "no listening socket in ss.txt"))
+                                           "closed", "known: no listening socket in ss.txt"))
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
         sock = sockets[0]
         proc = sock.process or "?"
@@ -281,13 +293,15 @@ class Journey(Walker):
             # kernel completes the handshake but nothing ever answers (seen in the lab).
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"dockerd on {sock.addr}:{sock.port}",
-                                           "holds the port", "no service behind it"))
+                                           "holds the port", "known: dockerd's socket in ss.txt, "
+                                           "no service behind it"))
             return Delivery("closed", f"dockerd only reserves {sock.addr}:{sock.port}; nothing "
                             "serves it (userland-proxy=false)", skb, target=sock)
         kind = "proxy" if proc == "docker-proxy" else "socket"
         self.trace.append(EndpointStep(skb.direction, "input", f"{proc} on {sock.addr}:{sock.port}",
-                                       "listening", "docker-proxy re-originates to the container"
-                                       if kind == "proxy" else ""))
+                                       "listening", KNOWN_SOCKET + ("; docker-proxy re-originates "
+                                                                    "to the container"
+                                                                    if kind == "proxy" else "")))
         return Delivery(kind, f"{proc} listening on {sock.addr}:{sock.port}", skb, target=sock)
 
     # --- bridge family and ARP ----------------------------------------------------------

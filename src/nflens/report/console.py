@@ -34,9 +34,28 @@ def join(*parts: Any) -> Text:
     return out
 
 
+# Off a TTY, nothing is cut: rich's default there is 80 columns, so tables truncated chain names
+# (`DOCKER-ISOLATIO…`) and long lines (a rule, a fix) were broken mid-word, which `grep` then
+# could not find (issue 29.6). A pipe or a file gets lines as long as their content instead.
+UNCUT = 1 << 20
+RULE_WIDTH = 80  # a horizontal rule (`console.rule`) still spans a screen, not UNCUT columns
+
+
+class _Uncut(Console):
+    """A Console off a TTY: never wraps, never truncates; rules keep a screen's width."""
+
+    def rule(self, *args: Any, **kwargs: Any) -> None:
+        from rich.rule import Rule
+
+        self.print(Rule(*args, **kwargs), width=RULE_WIDTH)
+
+
 def console(stderr: bool = False, wide_off_tty: bool = False) -> Console:
-    """A Console that never interprets markup or emoji codes in strings. `wide_off_tty`: off a
-    TTY, a wide fixed width keeps tables readable in logs and pipes."""
+    """A Console that never interprets markup or emoji codes in strings; on a TTY as wide as
+    the terminal, off a TTY (a pipe, a file, a CI log) uncut: every line whole. `wide_off_tty`
+    is kept for callers that asked for width off a TTY; every console has it now."""
     stream = sys.stderr if stderr else sys.stdout
-    width = 140 if wide_off_tty and not stream.isatty() else None
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=width)
+    if stream.isatty():
+        return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    return _Uncut(stderr=stderr, markup=False, emoji=False, highlight=False, width=UNCUT,
+                  soft_wrap=True)

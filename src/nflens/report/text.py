@@ -134,7 +134,8 @@ def _line(step, verbose: bool) -> Text | None:
         return literal(f"ARP {step.sender} asks who-has {step.target}: {ok} {step.note}",
                     style="cyan" if step.ok else "bold red")
     if isinstance(step, EndpointStep):
-        return literal(f"endpoint {step.endpoint}: {step.answers} {step.note}", style="bold")
+        note = f" ({step.note})" if step.note else ""
+        return literal(f"endpoint {step.endpoint}: {step.answers}{note}", style="bold")
     if isinstance(step, VerdictStep):
         return None
     return literal(str(step))

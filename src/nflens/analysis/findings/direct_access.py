@@ -62,8 +62,9 @@ def detect(ctx: AuditContext) -> list[Finding]:
 def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     where = "; ".join(f"{i}: {listed(readable({4: r}, ctx.analysis.never), 5)}"
                       for i, r in open_.items())
-    explanation = (f"{name} ({addr}) accepts connections on tcp/{port} straight from outside, "
-                   f"with no port published for it, from: {where}. A neighbour only needs a "
+    explanation = (f"tcp/{port} of {name} ({addr}) is reachable at the network level straight "
+                   f"from outside, with no port published for it (nothing in the snapshot shows "
+                   f"what listens in the container), from: {where}. A neighbour only needs a "
                    f"route to {addr} via this host.")
     table = iptables_table(ctx.host, "ip")
     if table is None or table.chain("DOCKER-USER") is None:

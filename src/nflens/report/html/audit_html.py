@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nflens.ir.host import Host
+from nflens.report.html.finding_groups import findings_html
 from nflens.report.html.hostgraph import GROUP_ABOVE, render_hostgraph
 from nflens.report.html.page import document, esc
 
@@ -29,6 +30,10 @@ def sources_html(srcs: list[str], limit: int = 6) -> str:
     return shown
 
 
+def _down() -> str:
+    return "<span class=\"muted\">down: not reachable while down</span>"
+
+
 def exposure_html(exposure: list[dict]) -> str:
     if not exposure:
         return "<p class=\"muted\">No published port and no host socket.</p>"
@@ -48,8 +53,10 @@ def exposure_html(exposure: list[dict]) -> str:
             unc = r.get("uncertain")
             extra = (f"<br><span class=\"v-uncertain\">uncertain: "
                      f"{sources_html(unc.get('sources', []), 3)}</span>" if unc else "")
+            srcs = _down() if r.get("down") else \
+                sources_html(r.get("readable", r.get("sources", [])))
             rows.append(f"<tr>{head if i == 0 else ''}<td>{esc(r.get('iface'))}</td>"
-                        f"<td>{sources_html(r.get('readable', r.get('sources', [])))}{extra}</td>"
+                        f"<td>{srcs}{extra}</td>"
                         f"<td>{admitted}</td></tr>")
     return ("<table class=\"exposure\"><thead><tr><th>published / listening</th><th>target</th>"
             "<th>ingress interface</th><th>sources that can connect</th><th>admitted by</th>"
@@ -129,8 +136,7 @@ def render_audit_html(host: Host, result: dict[str, Any]) -> str:
             "<h2 id=\"egress\">Egress: where each Docker network can open connections</h2>",
             egress_html(result.get("egress", [])),
             f"<h2>Findings ({len(findings)})</h2>"]
-    body += [finding_html(n, f) for n, f in enumerate(findings, 1)] or \
-        ["<p class=\"muted\">No finding.</p>"]
+    body += findings_html(findings, finding_html) or ["<p class=\"muted\">No finding.</p>"]
     assumptions = result.get("assumptions") or []
     if assumptions:
         items = "".join(f"<li>{esc(a)}</li>" for a in assumptions)

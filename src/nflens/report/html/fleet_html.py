@@ -27,9 +27,11 @@ def _ports(summary: dict[str, Any]) -> str:
 
 def _findings(summary: dict[str, Any]) -> str:
     rows = "".join(f"<tr><td class=\"sev-{esc(f['severity'])}\">{esc(f['severity'])}</td>"
-                   f"<td><code>{esc(f['id'])}</code></td><td>{f['count']}</td>"
+                   f"<td><code>{esc(f['id'])}</code></td>"
+                   f"<td>{f.get('host_count', len(f['hosts']))}</td><td>{f['count']}</td>"
                    f"<td>{_hosts(f['hosts'])}</td></tr>" for f in summary["findings"])
-    return ("<table><thead><tr><th>severity</th><th>finding</th><th>count</th><th>hosts</th>"
+    return ("<table><thead><tr><th>severity</th><th>finding</th><th>hosts</th><th>findings</th>"
+            "<th>on</th>"
             f"</tr></thead><tbody>{rows}</tbody></table>") if rows else \
         "<p class=\"muted\">No finding.</p>"
 
@@ -37,11 +39,12 @@ def _findings(summary: dict[str, Any]) -> str:
 def _drift(summary: dict[str, Any]) -> str:
     items = []
     for g in summary["groups"]:
+        for v in g.get("variants", []):
+            items.append(f"<li>group <code>{esc(g['group'])}</code> has no majority: "
+                         f"{_hosts(v['hosts'])}: "
+                         f"{esc('; '.join(v['exposure']) or 'nothing reachable')}</li>")
         for d in g["differ"]:
-            if "exposure" in d:
-                what = "no majority in the group; its exposure: " + "; ".join(d["exposure"])
-            else:
-                what = "; ".join([f"+ {x}" for x in d["extra"]] + [f"− {x}" for x in d["missing"]])
+            what = "; ".join([f"+ {x}" for x in d["extra"]] + [f"− {x}" for x in d["missing"]])
             items.append(f"<li><a href=\"#host-{esc(d['host'])}\">{esc(d['host'])}</a> "
                          f"(group <code>{esc(g['group'])}</code>): {esc(what)}</li>")
     return f"<ul>{''.join(items)}</ul>" if items else \
@@ -78,14 +81,22 @@ def _host(rec: dict[str, Any]) -> str:
             f"{len(findings)} finding(s)</span></summary>{''.join(body)}</details>")
 
 
+def _unread(records: list[dict[str, Any]]) -> str:
+    """The hosts that could not be read, at the top: they are what needs a look first."""
+    items = [f"<li><a href=\"#host-{esc(r['host'])}\">{esc(r['host'])}</a>: "
+             f"<code>{esc(r['error'])}</code></li>" for r in records if "error" in r]
+    return (f"<h2 class=\"sev-high\">Could not be read</h2><ul>{''.join(items)}</ul>"
+            if items else "")
+
+
 def render_fleet_html(records: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     errors = summary["errors"]
     body = ["<h1>nflens fleet audit</h1>",
             f"<div class=\"summary\"><p>{summary['hosts']} host(s): {summary['audited']} audited, "
-            f"{summary['reused']} unchanged since the last run, {len(errors)} could not be "
-            "audited</p></div>",
+            f"{len(errors)} could not be read; {summary['reused']} unchanged since the last run"
+            "</p></div>", _unread(records),
             "<h2>Ports</h2>", _ports(summary), "<h2>Findings</h2>", _findings(summary),
             "<h2>Hosts that differ from their group</h2>", _drift(summary),
             "<h2>Changes</h2>", _changes(summary), "<h2>Hosts</h2>"]
-    body += [_host(r) for r in records]
+    body += [_host(r) for r in sorted(records, key=lambda r: "error" not in r)]
     return document("nflens fleet audit", "\n".join(body))

@@ -65,8 +65,9 @@ def _step_html(step: Step) -> tuple[str, str]:
         return "st-arp", f"ARP {esc(step.sender)} asks who-has {esc(step.target)}: " \
                          f"<strong>{ok}</strong> {esc(step.note)}"
     if isinstance(step, EndpointStep):
+        note = f" ({esc(step.note)})" if step.note else ""
         return "st-endpoint", f"endpoint <strong>{esc(step.endpoint)}</strong>: " \
-                              f"{esc(step.answers)} {esc(step.note)}"
+                              f"{esc(step.answers)}{note}"
     return "st", esc(step)
 
 
