@@ -8,6 +8,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
+from nflens.kernel import lowerdev
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -53,6 +54,10 @@ class Journey(Walker):
     # --- entering the IP stack ------------------------------------------------------------
     def receive(self, skb: Skb, iif: str, physin: str | None = None) -> Delivery:
         """A packet arrives on `iif` (a bridge when it came from a bridge port `physin`)."""
+        child = lowerdev.child(self.model, iif, skb.pkt.dst) if physin is None else None
+        if child is not None:
+            return self._to_child(skb, child, f"{iif}'s rx_handler hands it to its "
+                                  f"{lowerdev.kind(child)} child: no host hook runs")
         bridged = physin is not None and self.model.bridge_nf(skb.pkt.family)
         self.phase = f"in {iif}" + (f" (port {physin})" if physin else "")
         self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), iif))
@@ -143,6 +148,10 @@ class Journey(Walker):
         """`oif` None: a unicast route without a device (the packet leaves by no known one)."""
         if oif == "lo":
             return self.receive(skb, "lo")
+        if oif is not None:
+            end = self._host_to_child(skb, oif, gateway or skb.pkt.dst)
+            if end is not None:
+                return end
         if oif is not None and self.model.is_bridge(oif):
             return self._into_bridge(skb, oif, gateway or skb.pkt.dst)
         self.trace.append(PacketStep(skb.direction, f"out {oif}", describe_packet(skb), oif))
@@ -204,7 +213,9 @@ class Journey(Walker):
                         skb, target=att)
 
     def container_send(self, skb: Skb, att: Attachment) -> Delivery:
-        """A packet leaves a container's namespace: on-link peers directly, the rest via gw."""
+        """A packet leaves a container's namespace: on-link peers directly, the rest via gw,
+        through the endpoint the container's own routes choose (HostModel.container_route)."""
+        att = self.model.container_route(att, skb.pkt.dst)
         name = att.container.name.lstrip("/")
         self.phase = f"container {name}"
         self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), att.port))
@@ -218,6 +229,8 @@ class Journey(Walker):
         else:
             return Delivery("unreachable", f"{name} has no {('IPv4', 'IPv6')[pkt.family == 6]} "
                             "route")
+        if att.mode is not None:
+            return self._child_send(skb, att, nexthop)
         peer = self.model.by_addr.get(nexthop)
         bridge = att.bridge or ""
         if peer is att:
@@ -260,6 +273,75 @@ class Journey(Walker):
             end = self.ip_hook(skb, "postrouting", iif=bridge, oif=bridge, physin=src.port,
                                physout=dst.port, bridged=True)
         return end or self.container_receive(skb, dst)
+
+    # --- macvlan / ipvlan children (kernel/lowerdev.py) -----------------------------------
+    def _to_child(self, skb: Skb, att: Attachment, how: str) -> Delivery:
+        self.trace.append(BridgeStep(skb.direction, f"{lowerdev.kind(att)} {att.lower}",
+                                     att.lower or "", "", att.container.name.lstrip("/"), how))
+        return self.container_receive(skb, att)
+
+    def _host_to_child(self, skb: Skb, oif: str, nexthop: IPAddress) -> Delivery | None:
+        """The host transmits on `oif` towards `nexthop`: None unless that is a child of a
+        macvlan/ipvlan device (then: lost on the parent, or delivered through a shim)."""
+        att = self.model.by_addr.get(nexthop)
+        if att is None or att.mode is None:
+            return None
+        path = lowerdev.host_child_path(self.model, oif, att)
+        name, kind = att.container.name.lstrip("/"), lowerdev.kind(att)
+        if path == "direct":
+            return self._to_child(skb, att, f"shim {oif} -> {kind} sibling {name} (bridge mode)")
+        if path == "parent":
+            self.trace.append(BridgeStep(skb.direction, f"{kind} {oif}", oif, "", name,
+                                         f"the parent's own frames go to the wire, never to "
+                                         f"its {kind} children"))
+            return Delivery("unreachable", f"{nexthop} is container {name} on a {kind} of {oif}: "
+                            f"the host's {oif} cannot reach its own {kind} children (no shim "
+                            "routes to it)", skb)
+        if path:
+            return self._between_children(skb, f"{oif} ({path})", att, path)
+        return None
+
+    def _between_children(self, skb: Skb, src: str, dst: Attachment, path: str) -> Delivery:
+        name = dst.container.name.lstrip("/")
+        if path == "wire" and self.oracle.decide(
+                f"vepa:{dst.lower}", f"whether the switch on {dst.lower} reflects frames back "
+                f"to it (VEPA hairpin) so that {src} reaches {name}"):
+            return self._to_child(skb, dst, f"{src} -> {name} through the switch (VEPA)")
+        return Delivery("unreachable", f"{src} and {name} are {lowerdev.kind(dst)} children "
+                        f"of {dst.lower} whose modes keep them apart ({path})", skb)
+
+    def _child_send(self, skb: Skb, att: Attachment, nexthop: IPAddress) -> Delivery:
+        """A macvlan/ipvlan child sends to `nexthop`: a sibling directly, the host only through
+        a shim, anything else onto the parent's wire."""
+        name, kind = att.container.name.lstrip("/"), lowerdev.kind(att)
+        peer = self.model.by_addr.get(nexthop)
+        if peer is att:
+            return Delivery("unreachable", f"{nexthop} is {name}'s own address", skb)
+        if lowerdev.is_l2_child(peer) and peer is not None and peer.lower == att.lower:
+            path = lowerdev.siblings(kind, att.mode, peer)
+            if path == "direct":
+                return self._to_child(skb, peer, f"{name} -> {kind} sibling (bridge mode)")
+            return self._between_children(skb, name, peer, path)
+        if att.lower is None:
+            return Delivery("unreachable", f"{name}'s {kind} network has no parent device: "
+                            "nothing but its own containers is on that link", skb)
+        if nexthop in self.model.local:
+            shim = lowerdev.shim(self.model, att.lower, nexthop) if kind == "macvlan" else None
+            if shim is None:
+                return Delivery("unreachable", f"{nexthop} is the host's: a {kind} child cannot "
+                                f"reach its parent {att.lower}, and no macvlan shim in bridge "
+                                f"mode on {att.lower} answers for {nexthop}", skb)
+            self.trace.append(BridgeStep(skb.direction, f"{kind} {att.lower}", att.lower, name,
+                                         shim.name, f"{name} -> host shim {shim.name}"))
+            return self.receive(skb, shim.name)
+        if skb.direction in ("reply", "error"):
+            return self.reached_client(skb, f"reply left {name} on {att.lower}'s link",
+                                       iface=att.lower)
+        self.trace.append(EndpointStep(skb.direction, f"{kind} {att.lower}",
+                                       f"peer {skb.pkt.dst} via {nexthop} on {att.lower}",
+                                       "assumed", "a peer on the parent's link is assumed to "
+                                       "answer; the host's hooks are not crossed"))
+        return Delivery("peer", f"left {name} on {att.lower}'s link", skb, iface=att.lower)
 
     # --- local sockets ------------------------------------------------------------------
     def local_deliver(self, skb: Skb) -> Delivery:

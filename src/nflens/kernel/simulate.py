@@ -22,6 +22,7 @@ from typing import Any
 from nflens.errors import FlowError
 from nflens.ir.host import Host
 from nflens.ir.packet import Flow, IPAddress, Packet
+from nflens.kernel import lowerdev
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -214,7 +215,7 @@ class Simulator:
         o = flow.origin
         sport = flow.sport or EPHEMERAL_PORT
         if o.container:
-            att, addr = self._attachment(o.container, flow.dst.version)
+            att, addr = self._attachment(o.container, flow.dst)
             pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
             return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
@@ -230,8 +231,10 @@ class Simulator:
         pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
         return Skb(pkt), lambda w, s: w.receive(s, iif), ("iface", iif)
 
-    def _attachment(self, ref: str, version: int) -> tuple[Attachment, IPAddress]:
-        """The container's attachment with an IPv`version` address, and that address."""
+    def _attachment(self, ref: str, dst: IPAddress) -> tuple[Attachment, IPAddress]:
+        """The attachment a connection from container `ref` to `dst` leaves by, and its
+        address (the source the kernel picks: that of the route's device)."""
+        version = dst.version
         container = self.host.docker.container(ref)
         if container is None:
             known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
@@ -239,7 +242,8 @@ class Simulator:
         for att in self.model.attachments:
             addr = att.addr(version) if att.container is container else None
             if addr is not None:
-                return att, addr
+                att = self.model.container_route(att, dst)  # the source is the route's
+                return att, att.addr(version) or addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
     def _host_source(self, dst: IPAddress) -> IPAddress:
@@ -326,8 +330,8 @@ class Simulator:
         there). Found by differential fuzzing. None: the reply comes back through us."""
         arrived = _arrived(end)
         pkt = arrived.pkt
-        if pkt.src in self.model.local:
-            return None
+        if pkt.src in self.model.local or lowerdev.child(self.model, end.iface or "", pkt.src):
+            return None  # the host's, or a macvlan child's on that link: receive() delivers it
         back = self.model.route(pkt.src)
         if back.type != "unicast" or back.oif != end.iface or back.gateway is not None:
             return None
