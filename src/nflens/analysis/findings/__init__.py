@@ -21,7 +21,7 @@ from nflens.analysis.fixes import Fix
 
 MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress_replies",
            "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed",
-           "macvlan_outside")
+           "macvlan_outside", "address_bound")
 SEVERITIES = ("high", "medium", "low", "info")
 
 
