@@ -140,3 +140,23 @@ def test_a_container_on_an_internal_and_a_normal_network_routes_out_by_the_norma
 def test_the_default_route_follows_gw_priority_then_the_network_name():
     assert _route(_two_networks(False), "198.51.100.2") == "backend"
     assert _route(_two_networks(False, priority=-1), "198.51.100.2") == "frontend"
+
+
+def _link_local_host():
+    host = docker_host(sockets=(Socket("tcp", ip.ip_address("::"), 8000, "busybox"),))
+    lls = {"eth0": "fe80::a/64", "eth1": "fe80::b/64"}
+    ifaces = tuple(dataclasses.replace(i, addresses=i.addresses + (
+        Address(ip.ip_interface(lls[i.name]), "link"),)) if i.name in lls else i
+        for i in host.interfaces)
+    routes = host.routes + tuple(r for dev, a in lls.items() for r in (
+        Route(ip.ip_network("fe80::/64"), dev=dev),
+        Route(ip.ip_network(a.split("/")[0]), "local", "local", dev)))
+    return dataclasses.replace(host, interfaces=ifaces, routes=routes)
+
+
+def test_a_link_local_reply_leaves_by_the_interface_the_connection_came_in_by():
+    """Every interface has its own fe80::/64: the reply to fe80::2 on eth1 must not take eth0's
+    (issue 25: it answered DENY 'reply goes to interface eth0')."""
+    flow = Flow("ll", Endpoint(iface="eth1", src=ip.ip_address("fe80::2")),
+                ip.ip_address("fe80::b"), 8000)
+    assert Simulator(_link_local_host()).run(flow).verdict == "allow"

@@ -160,8 +160,8 @@ class HostModel:
         return self.fib.lookup(addr).type == "local"
 
     def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-              mark: int = 0) -> RouteResult:
-        return self.fib.lookup(dst, src, iif, mark=mark)
+              mark: int = 0, oif: str | None = None) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, oif, mark)
 
     def bridge_of(self, iface: str) -> str | None:
         i = self.host.interface(iface)

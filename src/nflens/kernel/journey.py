@@ -59,6 +59,7 @@ class Journey(Walker):
             return self._to_child(skb, child, f"{iif}'s rx_handler hands it to its "
                                   f"{lowerdev.kind(child)} child: no host hook runs")
         bridged = physin is not None and self.model.bridge_nf(skb.pkt.family)
+        skb.iif = iif
         self.phase = f"in {iif}" + (f" (port {physin})" if physin else "")
         self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), iif))
         end = self.ip_hook(skb, "prerouting", iif=iif, physin=physin if bridged else None,
@@ -133,7 +134,9 @@ class Journey(Walker):
         return self._post_and_transmit(skb, None, oif, gw)
 
     def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
-        res = self.model.route(skb.pkt.dst, None, None, skb.mark)
+        """The output route; a socket bound to a device (`skb.dev`) only uses that device's
+        routes (ip6_route_output with flowi6_oif: every interface has its own fe80::/64)."""
+        res = self.model.route(skb.pkt.dst, None, None, skb.mark, oif=skb.dev)
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
             return "lo", None

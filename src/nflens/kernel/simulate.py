@@ -313,6 +313,8 @@ class Simulator:
             if direct is not None:
                 return direct
         if end.kind in ("socket", "proxy"):
+            if answer.dst.version == 6 and answer.dst.is_link_local:
+                skb.dev = _arrived(end).iif  # the accepted socket is bound to that device
             return walker.local_out(skb)
         if end.kind == "container":
             # journey.py's container deliveries all name the attachment that answered
