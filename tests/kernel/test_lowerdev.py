@@ -160,3 +160,37 @@ def test_a_link_local_reply_leaves_by_the_interface_the_connection_came_in_by():
     flow = Flow("ll", Endpoint(iface="eth1", src=ip.ip_address("fe80::2")),
                 ip.ip_address("fe80::b"), 8000)
     assert Simulator(_link_local_host()).run(flow).verdict == "allow"
+
+
+def _libvirt_host(tables=()):
+    """docker_host plus virbr0 192.168.122.1/24 (no Docker network owns it) with port vnet0."""
+    host = docker_host(tables, HOST_SVC)
+    ifaces = host.interfaces + (
+        Interface("virbr0", 10, "bridge", mac="02:00:00:00:00:10",
+                  addresses=(Address(ip.ip_interface("192.168.122.1/24")),)),
+        Interface("vnet0", 11, "veth", master="virbr0"))
+    routes = host.routes + (
+        Route(ip.ip_network("192.168.122.0/24"), dev="virbr0",
+              prefsrc=ip.ip_address("192.168.122.1")),
+        Route(ip.ip_network("192.168.122.1/32"), "local", "local", "virbr0"))
+    return dataclasses.replace(host, interfaces=ifaces, routes=routes)
+
+
+VM = Endpoint(iface="virbr0", src=ip.ip_address("192.168.122.50"))
+
+
+def test_a_host_behind_a_plain_bridge_is_assumed_to_answer_and_said_so():
+    """issue 24 class 15 (lab: plain_bridge-open): it was 'nobody answers ARP'."""
+    result = Simulator(_libvirt_host()).run(flow(LAN, "192.168.122.50"))
+    assert result.verdict == "allow"
+    assert any("plain bridge virbr0" in a and "assumed to exist" in a
+               for a in result.assumptions)
+
+
+def test_a_host_behind_a_plain_bridge_reaches_the_host_and_its_answers_come_back():
+    assert Simulator(_libvirt_host()).run(flow(VM, "192.168.122.1", 8000)).verdict == "allow"
+
+
+def test_the_hosts_forward_chain_still_decides_what_enters_the_plain_bridge():
+    result = Simulator(_libvirt_host(DROP_ALL)).run(flow(LAN, "192.168.122.50"))
+    assert result.verdict == "deny" and "FORWARD" in result.reason

@@ -195,6 +195,19 @@ class HostModel:
                                    -a.endpoint.gw_priority, a.endpoint.network))
         return routed[0] if routed else att
 
+    def is_plain_bridge(self, name: str | None) -> bool:
+        """A Linux bridge no Docker network owns (libvirt's virbr0, lxcbr0, a router's br-lan):
+        who sits behind it is not in the snapshot, unlike a Docker bridge's containers."""
+        iface = self.host.interface(name) if name else None
+        return (iface is not None and iface.kind == "bridge"
+                and not any(n.bridge == name for n in self.host.docker.networks))
+
+    def bridge_port(self, bridge: str) -> str:
+        """The port a host behind a plain bridge is taken to sit on: its only port, else a name
+        that no physdev rule names (which port is in the bridge's fdb, not in the snapshot)."""
+        ports = [i.name for i in self.host.interfaces if i.master == bridge]
+        return ports[0] if len(ports) == 1 else f"a port of {bridge}"
+
     def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
         """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
         found = []

@@ -170,6 +170,8 @@ class Journey(Walker):
 
     def _into_bridge(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
         att = self.model.by_addr.get(nexthop)
+        if (att is None or att.bridge != bridge) and self._behind_plain_bridge(bridge, nexthop):
+            return self._to_bridge_host(skb, bridge, nexthop)
         if att is None or att.bridge != bridge:
             self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", "",
                                          f"no container has {nexthop}: ARP unanswered"))
@@ -187,6 +189,41 @@ class Journey(Walker):
         if end:
             return end
         return self.container_receive(skb, att)
+
+    # --- hosts behind a plain bridge (issue 24 class 15) ----------------------------------
+    def _behind_plain_bridge(self, bridge: str, addr: IPAddress) -> bool:
+        iface = self.model.host.interface(bridge)
+        return (self.model.is_plain_bridge(bridge) and iface is not None
+                and any(addr in a.network and addr != a.ip for a in iface.addresses))
+
+    def _to_bridge_host(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
+        """The host sends into a plain bridge towards `nexthop`, a host that may exist there:
+        the bridge family's output hooks run, and the host is assumed to answer, said so."""
+        port = self.model.bridge_port(bridge)
+        self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", port,
+                                     f"host -> {nexthop} (assumed behind {port})"))
+        end = self.bridge_hook(skb, "output", None, port, bridge)
+        end = end or self.bridge_hook(skb, "postrouting", None, port, bridge)
+        if end:
+            return end
+        note = (f"a host {nexthop} on the plain bridge {bridge} (port {port}) is assumed to "
+                "exist and answer: the snapshot does not show who sits on a bridge Docker does "
+                "not own; its ARP is not modelled")
+        if note not in self.assumed:
+            self.assumed.append(note)
+        if skb.direction in ("reply", "error"):
+            return self.reached_client(skb, f"reply left on {bridge}", iface=bridge)
+        self.trace.append(EndpointStep(skb.direction, f"bridge {bridge}",
+                                       f"host {nexthop} on {bridge}", "assumed",
+                                       "a host on a plain bridge is assumed to answer"))
+        return Delivery("peer", f"left the host on {bridge} to {nexthop}", skb, iface=bridge)
+
+    def from_bridge_host(self, skb: Skb, bridge: str) -> Delivery:
+        """A host behind plain bridge `bridge` sends: the frame enters by a bridge port, the
+        bridge family's PREROUTING runs, then the host's IP stack as for a container."""
+        port = self.model.bridge_port(bridge)
+        end = self.bridge_hook(skb, "prerouting", port, None, bridge)
+        return end or self.receive(skb, bridge, physin=port)
 
     # --- containers ---------------------------------------------------------------------
     def container_receive(self, skb: Skb, att: Attachment) -> Delivery:

@@ -229,6 +229,8 @@ class Simulator:
             raise FlowError(f"flow {flow.name!r}: source and destination are different IP "
                             "versions")
         pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
+        if self.model.is_plain_bridge(iif):  # a host behind a bridge Docker does not own
+            return Skb(pkt), lambda w, s: w.from_bridge_host(s, iif), ("iface", iif)
         return Skb(pkt), lambda w, s: w.receive(s, iif), ("iface", iif)
 
     def _attachment(self, ref: str, dst: IPAddress) -> tuple[Attachment, IPAddress]:
@@ -322,6 +324,8 @@ class Simulator:
             return walker.container_send(skb, end.target)
         # the one answered kind left is "peer", which journey.py builds with its output device
         assert end.iface is not None, f"a {end.kind} delivery without the device it left on"
+        if self.model.is_plain_bridge(end.iface):
+            return walker.from_bridge_host(skb, end.iface)
         return walker.receive(skb, end.iface)
 
     def _direct_reply(self, walker: Journey, end: Delivery) -> Delivery | None:
