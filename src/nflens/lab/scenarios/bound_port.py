@@ -41,5 +41,4 @@ SCENARIO = Scenario(
         Variant("fixed", "DOCKER-USER drops DNATed connections to 10.99.0.1 from eth1", FIX,
                 DaemonConfig()),
     ),
-    dockers=("20", "28"),  # not run on 26
 )

@@ -62,5 +62,4 @@ SCENARIO = Scenario(
                 SHIM + ("iptables -I DOCKER-USER -d 10.99.0.48/29 -j DROP",
                         "iptables -I INPUT -s 10.99.0.48/29 -j DROP")),
     ),
-    dockers=("20", "28"),  # not run on 26
 )

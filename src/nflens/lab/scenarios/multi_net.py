@@ -43,5 +43,4 @@ SCENARIO = Scenario(
     variants=(
         Variant("proxy", "userland-proxy=true (default)", (), DaemonConfig()),
     ),
-    dockers=("20", "28"),  # not run on 26
 )

@@ -51,5 +51,4 @@ SCENARIO = Scenario(
         Variant("docker-user-drop", "DOCKER-USER drops what is forwarded into virbr0",
                 ("iptables -I DOCKER-USER -o virbr0 -j DROP",)),
     ),
-    dockers=("20", "28"),  # not run on 26
 )
