@@ -1,6 +1,8 @@
-"""macvlan (lab-proven: tests/fixtures/lab/macvlan-*) and ipvlan (from the kernel's source only:
-this machine's kernel has no CONFIG_IPVLAN) children beside the host's firewall, and the
-endpoint a container on several networks routes through."""
+"""Hosts beyond one Docker bridge (issue 25, issue 24 class 15): macvlan children (lab-proven:
+tests/fixtures/lab/*macvlan-*) and ipvlan ones (from the kernel's source only: this machine's
+kernel has no CONFIG_IPVLAN) beside the host's firewall; the endpoint a container on several
+networks routes through (multi_net-*); the device an IPv6 link-local peer is answered by; hosts
+behind a plain Linux bridge (plain_bridge-*)."""
 
 from __future__ import annotations
 
