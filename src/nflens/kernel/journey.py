@@ -315,9 +315,10 @@ class Journey(Walker):
         return end or self.container_receive(skb, dst)
 
     # --- macvlan / ipvlan children (kernel/lowerdev.py) -----------------------------------
-    def _to_child(self, skb: Skb, att: Attachment, how: str) -> Delivery:
+    def _to_child(self, skb: Skb, att: Attachment, how: str, came: str = "wire") -> Delivery:
+        """`came`: where the frame came from (the parent's wire, a shim, a sibling)."""
         self.trace.append(BridgeStep(skb.direction, f"{lowerdev.kind(att)} {att.lower}",
-                                     att.lower or "", "", att.container.name.lstrip("/"), how))
+                                     att.lower or "", came, att.container.name.lstrip("/"), how))
         return self.container_receive(skb, att)
 
     def _host_to_child(self, skb: Skb, oif: str, nexthop: IPAddress) -> Delivery | None:
@@ -329,7 +330,8 @@ class Journey(Walker):
         path = lowerdev.host_child_path(self.model, oif, att)
         name, kind = att.container.name.lstrip("/"), lowerdev.kind(att)
         if path == "direct":
-            return self._to_child(skb, att, f"shim {oif} -> {kind} sibling {name} (bridge mode)")
+            return self._to_child(skb, att, f"shim {oif} -> {kind} sibling {name} (bridge mode)",
+                                  oif)
         if path == "parent":
             self.trace.append(BridgeStep(skb.direction, f"{kind} {oif}", oif, "", name,
                                          f"the parent's own frames go to the wire, never to "
@@ -346,7 +348,7 @@ class Journey(Walker):
         if path == "wire" and self.oracle.decide(
                 f"vepa:{dst.lower}", f"whether the switch on {dst.lower} reflects frames back "
                 f"to it (VEPA hairpin) so that {src} reaches {name}"):
-            return self._to_child(skb, dst, f"{src} -> {name} through the switch (VEPA)")
+            return self._to_child(skb, dst, f"{src} -> {name} through the switch (VEPA)", src)
         return Delivery("unreachable", f"{src} and {name} are {lowerdev.kind(dst)} children "
                         f"of {dst.lower} whose modes keep them apart ({path})", skb)
 
@@ -360,7 +362,7 @@ class Journey(Walker):
         if lowerdev.is_l2_child(peer) and peer is not None and peer.lower == att.lower:
             path = lowerdev.siblings(kind, att.mode, peer)
             if path == "direct":
-                return self._to_child(skb, peer, f"{name} -> {kind} sibling (bridge mode)")
+                return self._to_child(skb, peer, f"{name} -> {kind} sibling (bridge mode)", name)
             return self._between_children(skb, name, peer, path)
         if att.lower is None:
             return Delivery("unreachable", f"{name}'s {kind} network has no parent device: "
