@@ -17,6 +17,9 @@ def test_lab_list_names_the_versions_each_scenario_runs_on():
     runs_on = {s["name"]: tuple(s["docker"]) for s in out["scenarios"]}
     # ufw_ipv6 needs DOCKER-USER in ip6tables, which only Docker 28 writes by default.
     assert runs_on.pop("ufw_ipv6") == ("28.5.2",)
+    # nat-unprotected, one of the two gateway modes gateway_modes probes, is new in Docker 28.
+    assert runs_on.pop("gateway_modes") == ("28.5.2",)
+    assert runs_on.pop("gw_priority") == ("28.5.2",)  # --gw-priority is new in Docker 28
     assert set(runs_on.values()) == {("20.10.24", "26.1.5", "28.5.2")}
     text = nflens("lab", "list").stdout
     assert "seed001_input_bypass: published port bypasses INPUT (Docker 20.10.24, 26.1.5, " \

@@ -58,6 +58,8 @@ class Interface:
     peer_netns: str | None = None
     addresses: tuple[Address, ...] = ()
     hairpin: bool = False  # bridge port hairpin mode
+    lower: str | None = None  # a macvlan/ipvlan's parent device (`link` in ip -d link)
+    mode: str | None = None  # its mode (macvlan: bridge, vepa, private, passthru; ipvlan: l2..)
     bridge_nf: bool | None = None  # per-bridge nf_call_iptables override, if known
 
 
@@ -137,6 +139,7 @@ class ContainerEndpoint:
     gateway6: ipaddress.IPv6Address | None = None
     mac: str | None = None
     endpoint_id: str | None = None
+    gw_priority: int = 0  # Docker 28's --gw-priority: the highest gives the default route
 
 
 @dataclass(frozen=True)

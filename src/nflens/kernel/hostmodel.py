@@ -27,6 +27,8 @@ class Attachment:
     network: Network | None
     bridge: str | None
     port: str  # the host-side veth (bridge port); synthetic when the snapshot cannot tell
+    lower: str | None = None  # macvlan/ipvlan: the host device it sits on (kernel/lowerdev.py)
+    mode: str | None = None  # macvlan/ipvlan mode (bridge, vepa, private, passthru; l2, l3, l3s)
 
     @overload
     def addr(self, version: Literal[4]) -> ipaddress.IPv4Address | None: ...
@@ -158,8 +160,8 @@ class HostModel:
         return self.fib.lookup(addr).type == "local"
 
     def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-              mark: int = 0) -> RouteResult:
-        return self.fib.lookup(dst, src, iif, mark=mark)
+              mark: int = 0, oif: str | None = None) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, oif, mark)
 
     def bridge_of(self, iface: str) -> str | None:
         i = self.host.interface(iface)
@@ -172,6 +174,39 @@ class HostModel:
         if i is not None:
             return i.kind == "bridge"
         return any(n.bridge == iface for n in self.host.docker.networks)
+
+    def container_route(self, att: Attachment, dst: IPAddress) -> Attachment:
+        """The endpoint of `att`'s container that its own routing table sends `dst` through:
+        the one whose subnet has `dst` (a connected route), else the one holding the default
+        route. Docker gives a container one default route, the gateway of its first endpoint in
+        libnetwork's order (sandbox.go getGatewayEndpoint over epHeap.Less): internal networks
+        last, then the higher gw-priority (Docker 28; 20.10's epPriority is 0 for `docker run`
+        and `network connect` alike), then the network name. Docker 28 gives an internal
+        network's endpoint no gateway at all; 20.10 reports one but sorts it last (lab:
+        multi_net-proxy on both)."""
+        mine = [a for a in self.attachments
+                if a.container is att.container and a.addr(dst.version) is not None]
+        for a in mine:
+            iface = a.endpoint.ipv4 if dst.version == 4 else a.endpoint.ipv6
+            if iface is not None and dst in iface.network:
+                return a
+        routed = [a for a in mine if a.gateway(dst.version) is not None]
+        routed.sort(key=lambda a: (a.network is not None and a.network.internal,
+                                   -a.endpoint.gw_priority, a.endpoint.network))
+        return routed[0] if routed else att
+
+    def is_plain_bridge(self, name: str | None) -> bool:
+        """A Linux bridge no Docker network owns (libvirt's virbr0, lxcbr0, a router's br-lan):
+        who sits behind it is not in the snapshot, unlike a Docker bridge's containers."""
+        iface = self.host.interface(name) if name else None
+        return (iface is not None and iface.kind == "bridge"
+                and not any(n.bridge == name for n in self.host.docker.networks))
+
+    def bridge_port(self, bridge: str) -> str:
+        """The port a host behind a plain bridge is taken to sit on: its only port, else a name
+        that no physdev rule names (which port is in the bridge's fdb, not in the snapshot)."""
+        ports = [i.name for i in self.host.interfaces if i.master == bridge]
+        return ports[0] if len(ports) == 1 else f"a port of {bridge}"
 
     def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
         """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
@@ -229,8 +264,27 @@ class HostModel:
                 continue
             for ep in c.endpoints:
                 net = self.host.docker.network(ep.network)
+                if net is not None and net.driver in L2_DRIVERS:
+                    out.append(l2_attachment(c, ep, net))
+                    continue
                 bridge = net.bridge if net else None
                 ports = free_ports.get(bridge or "", [])
                 port = ports.pop(0) if ports else f"veth-{c.name.lstrip('/')}"
                 out.append(Attachment(c, ep, net, bridge, port))
         return out
+
+
+# Docker's drivers that put a container on a host device at layer 2, and their default mode
+# (moby libnetwork drivers/macvlan: macvlan_mode defaults to bridge; drivers/ipvlan: l2)
+L2_DRIVERS = {"macvlan": "bridge", "ipvlan": "l2"}
+
+
+def l2_attachment(c: Container, ep: ContainerEndpoint, net: Network) -> Attachment:
+    """A macvlan/ipvlan endpoint: no bridge, no veth; it sits on the network's `parent`.
+    Without a parent Docker made a dummy device of its own (dm-*): `lower` None, a link with
+    nothing on it but the network's other containers."""
+    opts = dict(net.options)
+    lower = opts.get("parent")
+    mode = opts.get(f"{net.driver}_mode") or L2_DRIVERS[net.driver]
+    return Attachment(c, ep, net, None, lower or f"{net.driver}-{net.name}", lower=lower,
+                      mode=mode)

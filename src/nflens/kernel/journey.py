@@ -8,6 +8,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
+from nflens.kernel import lowerdev
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -64,7 +65,12 @@ class Journey(Walker):
     # --- entering the IP stack ------------------------------------------------------------
     def receive(self, skb: Skb, iif: str, physin: str | None = None) -> Delivery:
         """A packet arrives on `iif` (a bridge when it came from a bridge port `physin`)."""
+        child = lowerdev.child(self.model, iif, skb.pkt.dst) if physin is None else None
+        if child is not None:
+            return self._to_child(skb, child, f"{iif}'s rx_handler hands it to its "
+                                  f"{lowerdev.kind(child)} child: no host hook runs")
         bridged = physin is not None and self.model.bridge_nf(skb.pkt.family)
+        skb.iif = iif
         self.phase = f"in {iif}" + (f" (port {physin})" if physin else "")
         self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), iif))
         end = self.ip_hook(skb, "prerouting", iif=iif, physin=physin if bridged else None,
@@ -139,7 +145,9 @@ class Journey(Walker):
         return self._post_and_transmit(skb, None, oif, gw)
 
     def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
-        res = self.model.route(skb.pkt.dst, None, None, skb.mark)
+        """The output route; a socket bound to a device (`skb.dev`) only uses that device's
+        routes (ip6_route_output with flowi6_oif: every interface has its own fe80::/64)."""
+        res = self.model.route(skb.pkt.dst, None, None, skb.mark, oif=skb.dev)
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
             return "lo", None
@@ -154,6 +162,10 @@ class Journey(Walker):
         """`oif` None: a unicast route without a device (the packet leaves by no known one)."""
         if oif == "lo":
             return self.receive(skb, "lo")
+        if oif is not None:
+            end = self._host_to_child(skb, oif, gateway or skb.pkt.dst)
+            if end is not None:
+                return end
         if oif is not None and self.model.is_bridge(oif):
             return self._into_bridge(skb, oif, gateway or skb.pkt.dst)
         self.trace.append(PacketStep(skb.direction, f"out {oif}", describe_packet(skb), oif))
@@ -169,6 +181,8 @@ class Journey(Walker):
 
     def _into_bridge(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
         att = self.model.by_addr.get(nexthop)
+        if (att is None or att.bridge != bridge) and self._behind_plain_bridge(bridge, nexthop):
+            return self._to_bridge_host(skb, bridge, nexthop)
         if att is None or att.bridge != bridge:
             self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", "",
                                          f"no container has {nexthop}: ARP unanswered"))
@@ -186,6 +200,41 @@ class Journey(Walker):
         if end:
             return end
         return self.container_receive(skb, att)
+
+    # --- hosts behind a plain bridge (issue 24 class 15) ----------------------------------
+    def _behind_plain_bridge(self, bridge: str, addr: IPAddress) -> bool:
+        iface = self.model.host.interface(bridge)
+        return (self.model.is_plain_bridge(bridge) and iface is not None
+                and any(addr in a.network and addr != a.ip for a in iface.addresses))
+
+    def _to_bridge_host(self, skb: Skb, bridge: str, nexthop: IPAddress) -> Delivery:
+        """The host sends into a plain bridge towards `nexthop`, a host that may exist there:
+        the bridge family's output hooks run, and the host is assumed to answer, said so."""
+        port = self.model.bridge_port(bridge)
+        self.trace.append(BridgeStep(skb.direction, f"bridge {bridge}", bridge, "", port,
+                                     f"host -> {nexthop} (assumed behind {port})"))
+        end = self.bridge_hook(skb, "output", None, port, bridge)
+        end = end or self.bridge_hook(skb, "postrouting", None, port, bridge)
+        if end:
+            return end
+        note = (f"a host {nexthop} on the plain bridge {bridge} (port {port}) is assumed to "
+                "exist and answer: the snapshot does not show who sits on a bridge Docker does "
+                "not own; its ARP is not modelled")
+        if note not in self.assumed:
+            self.assumed.append(note)
+        if skb.direction in ("reply", "error"):
+            return self.reached_client(skb, f"reply left on {bridge}", iface=bridge)
+        self.trace.append(EndpointStep(skb.direction, f"bridge {bridge}",
+                                       f"host {nexthop} on {bridge}", "assumed",
+                                       "a host on a plain bridge is assumed to answer"))
+        return Delivery("peer", f"left the host on {bridge} to {nexthop}", skb, iface=bridge)
+
+    def from_bridge_host(self, skb: Skb, bridge: str) -> Delivery:
+        """A host behind plain bridge `bridge` sends: the frame enters by a bridge port, the
+        bridge family's PREROUTING runs, then the host's IP stack as for a container."""
+        port = self.model.bridge_port(bridge)
+        end = self.bridge_hook(skb, "prerouting", port, None, bridge)
+        return end or self.receive(skb, bridge, physin=port)
 
     # --- containers ---------------------------------------------------------------------
     def container_receive(self, skb: Skb, att: Attachment) -> Delivery:
@@ -216,7 +265,9 @@ class Journey(Walker):
                         skb, target=att)
 
     def container_send(self, skb: Skb, att: Attachment) -> Delivery:
-        """A packet leaves a container's namespace: on-link peers directly, the rest via gw."""
+        """A packet leaves a container's namespace: on-link peers directly, the rest via gw,
+        through the endpoint the container's own routes choose (HostModel.container_route)."""
+        att = self.model.container_route(att, skb.pkt.dst)
         name = att.container.name.lstrip("/")
         self.phase = f"container {name}"
         self.trace.append(PacketStep(skb.direction, self.phase, describe_packet(skb), att.port))
@@ -230,6 +281,8 @@ class Journey(Walker):
         else:
             return Delivery("unreachable", f"{name} has no {('IPv4', 'IPv6')[pkt.family == 6]} "
                             "route")
+        if att.mode is not None:
+            return self._child_send(skb, att, nexthop)
         peer = self.model.by_addr.get(nexthop)
         bridge = att.bridge or ""
         if peer is att:
@@ -272,6 +325,77 @@ class Journey(Walker):
             end = self.ip_hook(skb, "postrouting", iif=bridge, oif=bridge, physin=src.port,
                                physout=dst.port, bridged=True)
         return end or self.container_receive(skb, dst)
+
+    # --- macvlan / ipvlan children (kernel/lowerdev.py) -----------------------------------
+    def _to_child(self, skb: Skb, att: Attachment, how: str, came: str = "wire") -> Delivery:
+        """`came`: where the frame came from (the parent's wire, a shim, a sibling)."""
+        self.trace.append(BridgeStep(skb.direction, f"{lowerdev.kind(att)} {att.lower}",
+                                     att.lower or "", came, att.container.name.lstrip("/"), how))
+        return self.container_receive(skb, att)
+
+    def _host_to_child(self, skb: Skb, oif: str, nexthop: IPAddress) -> Delivery | None:
+        """The host transmits on `oif` towards `nexthop`: None unless that is a child of a
+        macvlan/ipvlan device (then: lost on the parent, or delivered through a shim)."""
+        att = self.model.by_addr.get(nexthop)
+        if att is None or att.mode is None:
+            return None
+        path = lowerdev.host_child_path(self.model, oif, att)
+        name, kind = att.container.name.lstrip("/"), lowerdev.kind(att)
+        if path == "direct":
+            return self._to_child(skb, att, f"shim {oif} -> {kind} sibling {name} (bridge mode)",
+                                  oif)
+        if path == "parent":
+            self.trace.append(BridgeStep(skb.direction, f"{kind} {oif}", oif, "", name,
+                                         f"the parent's own frames go to the wire, never to "
+                                         f"its {kind} children"))
+            return Delivery("unreachable", f"{nexthop} is container {name} on a {kind} of {oif}: "
+                            f"the host's {oif} cannot reach its own {kind} children (no shim "
+                            "routes to it)", skb)
+        if path:
+            return self._between_children(skb, f"{oif} ({path})", att, path)
+        return None
+
+    def _between_children(self, skb: Skb, src: str, dst: Attachment, path: str) -> Delivery:
+        name = dst.container.name.lstrip("/")
+        if path == "wire" and self.oracle.decide(
+                f"vepa:{dst.lower}", f"whether the switch on {dst.lower} reflects frames back "
+                f"to it (VEPA hairpin) so that {src} reaches {name}"):
+            return self._to_child(skb, dst, f"{src} -> {name} through the switch (VEPA)", src)
+        return Delivery("unreachable", f"{src} and {name} are {lowerdev.kind(dst)} children "
+                        f"of {dst.lower} whose modes keep them apart ({path})", skb)
+
+    def _child_send(self, skb: Skb, att: Attachment, nexthop: IPAddress) -> Delivery:
+        """A macvlan/ipvlan child sends to `nexthop`: a sibling directly, the host only through
+        a shim, anything else onto the parent's wire."""
+        name, kind = att.container.name.lstrip("/"), lowerdev.kind(att)
+        peer = self.model.by_addr.get(nexthop)
+        if peer is att:
+            return Delivery("unreachable", f"{nexthop} is {name}'s own address", skb)
+        if lowerdev.is_l2_child(peer) and peer is not None and peer.lower == att.lower:
+            path = lowerdev.siblings(kind, att.mode, peer)
+            if path == "direct":
+                return self._to_child(skb, peer, f"{name} -> {kind} sibling (bridge mode)", name)
+            return self._between_children(skb, name, peer, path)
+        if att.lower is None:
+            return Delivery("unreachable", f"{name}'s {kind} network has no parent device: "
+                            "nothing but its own containers is on that link", skb)
+        if nexthop in self.model.local:
+            shim = lowerdev.shim(self.model, att.lower, nexthop) if kind == "macvlan" else None
+            if shim is None:
+                return Delivery("unreachable", f"{nexthop} is the host's: a {kind} child cannot "
+                                f"reach its parent {att.lower}, and no macvlan shim in bridge "
+                                f"mode on {att.lower} answers for {nexthop}", skb)
+            self.trace.append(BridgeStep(skb.direction, f"{kind} {att.lower}", att.lower, name,
+                                         shim.name, f"{name} -> host shim {shim.name}"))
+            return self.receive(skb, shim.name)
+        if skb.direction in ("reply", "error"):
+            return self.reached_client(skb, f"reply left {name} on {att.lower}'s link",
+                                       iface=att.lower)
+        self.trace.append(EndpointStep(skb.direction, f"{kind} {att.lower}",
+                                       f"peer {skb.pkt.dst} via {nexthop} on {att.lower}",
+                                       "assumed", "a peer on the parent's link is assumed to "
+                                       "answer; the host's hooks are not crossed"))
+        return Delivery("peer", f"left {name} on {att.lower}'s link", skb, iface=att.lower)
 
     # --- local sockets ------------------------------------------------------------------
     def local_deliver(self, skb: Skb) -> Delivery:

@@ -22,6 +22,7 @@ from typing import Any
 from nflens.errors import FlowError
 from nflens.ir.host import Host
 from nflens.ir.packet import Flow, IPAddress, Packet
+from nflens.kernel import lowerdev
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -220,7 +221,7 @@ class Simulator:
         o = flow.origin
         sport = flow.sport or EPHEMERAL_PORT
         if o.container:
-            att, addr = self._attachment(o.container, flow.dst.version)
+            att, addr = self._attachment(o.container, flow.dst)
             pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
             return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
@@ -234,10 +235,14 @@ class Simulator:
             raise FlowError(f"flow {flow.name!r}: source and destination are different IP "
                             "versions")
         pkt = Packet(o.src, flow.dst, flow.proto, sport, flow.dport)
+        if self.model.is_plain_bridge(iif):  # a host behind a bridge Docker does not own
+            return Skb(pkt), lambda w, s: w.from_bridge_host(s, iif), ("iface", iif)
         return Skb(pkt), lambda w, s: w.receive(s, iif), ("iface", iif)
 
-    def _attachment(self, ref: str, version: int) -> tuple[Attachment, IPAddress]:
-        """The container's attachment with an IPv`version` address, and that address."""
+    def _attachment(self, ref: str, dst: IPAddress) -> tuple[Attachment, IPAddress]:
+        """The attachment a connection from container `ref` to `dst` leaves by, and its
+        address (the source the kernel picks: that of the route's device)."""
+        version = dst.version
         container = self.host.docker.container(ref)
         if container is None:
             known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
@@ -245,7 +250,8 @@ class Simulator:
         for att in self.model.attachments:
             addr = att.addr(version) if att.container is container else None
             if addr is not None:
-                return att, addr
+                att = self.model.container_route(att, dst)  # the source is the route's
+                return att, att.addr(version) or addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
     def _host_source(self, dst: IPAddress) -> IPAddress:
@@ -315,6 +321,8 @@ class Simulator:
             if direct is not None:
                 return direct
         if end.kind in ("socket", "proxy"):
+            if answer.dst.version == 6 and answer.dst.is_link_local:
+                skb.dev = _arrived(end).iif  # the accepted socket is bound to that device
             return walker.local_out(skb)
         if end.kind == "container":
             # journey.py's container deliveries all name the attachment that answered
@@ -322,6 +330,8 @@ class Simulator:
             return walker.container_send(skb, end.target)
         # the one answered kind left is "peer", which journey.py builds with its output device
         assert end.iface is not None, f"a {end.kind} delivery without the device it left on"
+        if self.model.is_plain_bridge(end.iface):
+            return walker.from_bridge_host(skb, end.iface)
         return walker.receive(skb, end.iface)
 
     def _direct_reply(self, walker: Journey, end: Delivery) -> Delivery | None:
@@ -332,8 +342,8 @@ class Simulator:
         there). Found by differential fuzzing. None: the reply comes back through us."""
         arrived = _arrived(end)
         pkt = arrived.pkt
-        if pkt.src in self.model.local:
-            return None
+        if pkt.src in self.model.local or lowerdev.child(self.model, end.iface or "", pkt.src):
+            return None  # the host's, or a macvlan child's on that link: receive() delivers it
         back = self.model.route(pkt.src)
         if back.type != "unicast" or back.oif != end.iface or back.gateway is not None:
             return None

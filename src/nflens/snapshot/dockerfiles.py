@@ -57,6 +57,7 @@ def _endpoint(name: str, ep: dict) -> ContainerEndpoint:
         gateway6=ipaddress.IPv6Address(ep["IPv6Gateway"]) if ep.get("IPv6Gateway") else None,
         mac=(ep.get("MacAddress") or "").lower() or None,
         endpoint_id=ep.get("EndpointID") or None,
+        gw_priority=int(ep.get("GwPriority") or 0),
     )
 
 

@@ -61,6 +61,10 @@ def _link_fields(entry: Link) -> dict[str, Any]:
     if linkinfo.info_slave_kind == "bridge":
         fields["hairpin"] = slave.get("hairpin") is True
     data = linkinfo.info_data or {}
+    if kind in ("macvlan", "macvtap", "ipvlan", "ipvtap"):
+        # a shim the admin made on the host: its parent and mode decide what it can reach
+        fields["lower"] = entry.link
+        fields["mode"] = str(data["mode"]) if "mode" in data else None
     if kind == "bridge" and "nf_call_iptables" in data:
         # per-bridge option (ip link set BR type bridge nf_call_iptables 1); the kernel calls
         # iptables when this OR the global sysctl is set (br_netfilter_hooks.c).

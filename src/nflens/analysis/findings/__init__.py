@@ -20,7 +20,8 @@ from typing import Any
 from nflens.analysis.fixes import Fix
 
 MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress_replies",
-           "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed", "no_firewall")
+           "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed", "no_firewall",
+           "macvlan_outside", "address_bound")
 SEVERITIES = ("high", "medium", "low", "info")
 
 

@@ -3,7 +3,12 @@
 Before Docker 28, nothing stops a neighbour that routes the container subnet via the host (one
 `ip route add 172.17.0.0/16 via HOST`) from opening connections to any port of any container:
 FORWARD accepts them like a published port's. Docker 28 added raw-table drops for this. The
-sources are computed exactly per interface, for a port the container does not publish."""
+sources are computed exactly per interface, for a port the container does not publish.
+
+Docker 28's gateway modes change what is intended: on a `routed` network a published port *is*
+the container's own port opened to direct access (no DNAT), so that is no finding; on a
+`nat-unprotected` network Docker deliberately filters no direct access and adds no raw-table
+drop (lab: tests/fixtures/lab/docker28/gateway_modes-default)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,10 @@ def _port(container) -> int:
     return min(published) if published else 80
 
 
+def _published(container, port: int) -> bool:
+    return any(b.container_port == port and b.proto == "tcp" for b in container.ports)
+
+
 def _endpoints(ctx: AuditContext) -> Iterator[tuple[str, object, int, str]]:
     """(container name, address, port asked, bridge) of each running container's address on
     a bridge network, within the context's scope."""
@@ -38,6 +47,8 @@ def _endpoints(ctx: AuditContext) -> Iterator[tuple[str, object, int, str]]:
             if ep.ipv4 is None or net is None or not net.bridge:
                 continue
             addr, port = ep.ipv4.ip, _port(c)
+            if net.gateway_mode_ipv4 == "routed" and _published(c, port):
+                continue  # routed mode: -p opens exactly this direct access
             if ctx.scope is not None and f"container {c.name.lstrip('/')} {addr}" not in ctx.scope:
                 continue
             yield c.name.lstrip("/"), addr, port, net.bridge
@@ -62,10 +73,24 @@ def detect(ctx: AuditContext) -> list[Finding]:
 def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     where = "; ".join(f"{i}: {listed(readable({4: r}, ctx.analysis.never), 5)}"
                       for i, r in open_.items())
+    container = ctx.host.docker.container(name)
+    net = ctx.host.docker.network(next(
+        (ep.network for ep in container.endpoints if ep.ipv4 and ep.ipv4.ip == addr), "")
+        ) if container is not None else None
+    mode = net.gateway_mode_ipv4 if net is not None else "nat"
+    published = container is not None and _published(container, port)
+    how = ("published (-p), and reachable at the container's own address too" if published
+           else "with no port published for it")
     explanation = (f"tcp/{port} of {name} ({addr}) is reachable at the network level straight "
-                   f"from outside, with no port published for it (nothing in the snapshot shows "
-                   f"what listens in the container), from: {where}. A neighbour only needs a "
-                   f"route to {addr} via this host.")
+                   f"from outside, {how} (nothing in the snapshot shows what listens in the "
+                   f"container), from: {where}. A neighbour only needs a route to {addr} via "
+                   "this host.")
+    if mode == "nat-unprotected":
+        explanation += (" Its network's gateway mode is nat-unprotected: Docker filters no "
+                        "direct access to its containers, on any port.")
+    raw_note = ("Docker 28 and later drop these in the raw table by itself" if mode == "nat"
+                else f"Docker adds no raw-table drop on a {mode} network: set "
+                     "com.docker.network.bridge.gateway_mode_ipv4=nat, or keep this rule")
     table = iptables_table(ctx.host, "ip")
     if table is None or table.chain("DOCKER-USER") is None:
         fix = Fix(note=f"drop packets to {addr} not coming from {bridge} unless DNATed "
@@ -74,7 +99,7 @@ def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
         fix = Fix([Edit("ip", "filter", "DOCKER-USER", 1,
                         f"-d {addr}/32 ! -i {bridge} -m conntrack --ctdir ORIGINAL "
                         "! --ctstate DNAT -j DROP")],
-                  note="Docker 28 and later drop these in the raw table by itself")
+                  note=raw_note)
     subject = f"container {name} {addr}"
     return Finding(ID, SEVERITY, TITLE, subject, explanation, [], fix, scope={subject})
 

@@ -24,7 +24,9 @@ from nflens.lab.dockerd import DaemonConfig
 
 MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dnat_port",
            "seed005_nft_priority", "docker_options", "internal_net", "ufw_docker",
-           "firewalld_zones", "docker_versions", "seed002_radius", "ufw_ipv6")
+           "firewalld_zones", "docker_versions", "seed002_radius", "ufw_ipv6",
+           "macvlan", "multi_net", "bound_port", "gateway_modes",
+           "plain_bridge", "gw_priority")
 
 
 @dataclass(frozen=True)
