@@ -20,7 +20,8 @@ from typing import Any
 from nflens.analysis.fixes import Fix
 
 MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress_replies",
-           "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed")
+           "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed", "ban_bypass",
+           "ban_host_gap")
 SEVERITIES = ("high", "medium", "low", "info")
 
 
