@@ -136,8 +136,10 @@ def test_bans_in_input_do_not_cover_the_published_port(input_audit):
 def test_the_fix_is_the_jails_second_action_never_todays_addresses(input_audit):
     for f in _by_id(input_audit, "ban-bypass"):
         jail = f["subject"].split()[1]
-        assert f"[{jail}]\naction = %(action_)s\n         %(banaction)s[name={jail}-docker, " \
-               "chain=DOCKER-USER" in f["fix"]
+        assert f["fix"].startswith(f"# /etc/fail2ban/jail.d/{jail}-docker.local, then "
+                                   f"`fail2ban-client reload --restart {jail}`\n[{jail}]\n"
+                                   "action = %(action_)s\n         %(banaction)s[name="
+                                   f"{jail}-docker, actname={jail}-docker, chain=DOCKER-USER")
         assert "198.51.100." not in f["fix"] and "iptables -I" not in f["fix"]
         assert f["fix_verified"] is True, f["verification"]
     nginx = next(f for f in _by_id(input_audit, "ban-bypass") if "nginx" in f["subject"])
@@ -196,7 +198,7 @@ def test_a_jail_in_docker_user_leaves_the_hosts_sshd_unprotected(docker_user_aud
     assert "its bans (198.51.100.7) still reach the host's service from: eth1: " \
            "198.51.100.7/32" in f["explanation"]
     assert "[sshd]\naction = %(action_)s\n         %(banaction)s[name=sshd-input, " \
-           'chain=INPUT, protocol=tcp, port="22"]' in f["fix"]
+           'actname=sshd-input, chain=INPUT, protocol=tcp, port="22"]' in f["fix"]
     assert f["fix_verified"] is True, f["verification"]
 
 

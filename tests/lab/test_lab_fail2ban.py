@@ -1,17 +1,14 @@
-"""fail2ban's bans on a real kernel (issue 26): the findings' claims and their jail fixes.
+"""The real fail2ban on a real kernel (issue 26): the findings' claims and their jail fixes.
 
 The seed 001 lab host (Docker 20.10, web published 8080 -> 80, a host service on 8000, INPUT
-policy DROP admitting 8000 and 8080), with fail2ban's rules made by the very commands its
-action.d/iptables.conf (iptables-multiport) runs: actionstart `-N f2b-<name>`, `-A f2b-<name>
--j RETURN`, `-I <chain> -p tcp -m multiport --dports <port> -j f2b-<name>`; actionban `-I
-f2b-<name> 1 -s <ip> -j REJECT --reject-with icmp-port-unreachable`. The banned address is
-the WAN client's (198.51.100.2), the LAN client (10.99.0.2) is not banned.
+policy DROP admitting 8000 and 8080) with Debian's fail2ban 1.1.0 (lab/fail2ban.py) running
+in its network namespace, jails on a log file of their own with `banaction =
+iptables-multiport`, and bans made with `fail2ban-client set JAIL banip 198.51.100.2` (the
+WAN client; the LAN client 10.99.0.2 is not banned).
 
-The test probes, audits the snapshot, then applies the jail.local override the audit printed
-the way fail2ban would (`fail2ban-client reload`: a changed `port =` restarts the action with
-the new port; a second action starts in its chain and gets every current ban of the jail) and
-probes again. The real fail2ban-server reading that jail.local is the next step; here its
-action's commands stand in for it.
+The test probes, audits the snapshot, then does what the printed fix says -- writes its text
+into the jail.d file its first line names and runs the fail2ban-client command it names --
+and probes again, also after a dockerd restart.
 """
 
 from __future__ import annotations
@@ -21,10 +18,12 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from nflens.lab import run
+from nflens.lab import fail2ban, nativefix, run
 from nflens.lab.netns import Lab
 from nflens.lab.scenarios import Variant, load
 
@@ -41,23 +40,43 @@ HOST_INPUT = ("iptables -P INPUT DROP", "iptables -A INPUT -i lo -j ACCEPT",
               "iptables -A INPUT -p tcp --dport 8080 -j ACCEPT")
 
 
-def actionstart(name: str, chain: str, port: str) -> tuple[str, ...]:
-    return (f"iptables -N f2b-{name}", f"iptables -A f2b-{name} -j RETURN",
-            f"iptables -I {chain} -p tcp -m multiport --dports {port} -j f2b-{name}")
+JAIL_LOCAL = """[DEFAULT]
+banaction = iptables-multiport
+backend = polling
+{chain}
+[sshd]
+enabled = false
+{jails}"""
 
 
-def actionban(name: str, ip: str) -> str:
-    return f"iptables -I f2b-{name} 1 -s {ip} -j REJECT --reject-with icmp-port-unreachable"
+def jail(name: str, port: str, log: Path) -> str:
+    return (f"\n[{name}]\nenabled = true\nfilter = nginx-http-auth\nport = {port}\n"
+            f"logpath = {log}\n")
 
 
-def _host(variant: str, setup: tuple[str, ...]):
+def _host(variant: str, chain: str, jails: dict[str, str]):
+    """The lab host with fail2ban running `jails` (name -> port) in `chain`, each banning
+    BANNED through fail2ban-client."""
     sc = load("seed001_input_bypass")
     with Lab() as lab:
-        ctx = run.build(lab, sc, Variant(variant, "fail2ban shapes", HOST_INPUT + setup))
+        ctx = run.build(lab, sc, Variant(variant, "real fail2ban", HOST_INPUT))
         ctx.scenario_flows = sc.flows
+        f2b = None
         try:
+            root = lab.state_dir / "fail2ban"
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "web.log").write_text("")
+            text = JAIL_LOCAL.format(chain=f"chain = {chain}\n", jails="".join(
+                jail(n, p, root / "web.log") for n, p in jails.items()))
+            f2b = fail2ban.Fail2ban(lab, ctx.host, root, text)
+            f2b.start()
+            for name in jails:
+                f2b.client("set", name, "banip", BANNED)
+            ctx.f2b = f2b
             yield ctx
         finally:
+            if f2b is not None:
+                f2b.stop()
             ctx.docker.stop()
 
 
@@ -74,33 +93,16 @@ def audit(ctx, out) -> list[dict]:
     return json.loads(proc.stdout)["findings"]
 
 
-def bans_of(ctx, jail: str) -> list[str]:
-    out = ctx.sh(f"iptables -S f2b-{jail}")
-    return [m.group(1).removesuffix("/32") for m in re.finditer(r"-s (\S+) -j REJECT", out)]
-
-
-def as_fail2ban_would(ctx, fix: str) -> list[str]:
-    """The printed jail.local override, applied the way `fail2ban-client reload JAIL` does
-    with iptables-multiport: a new `port =` stops and restarts the action with it (bans kept),
-    a second `%(banaction)s[name=N, chain=C, ...]` starts action N and bans the jail's bans."""
-    jail = re.search(r"^\[([^\]]+)\]$", fix, re.M).group(1)
-    ran: list[str] = []
-    port = re.search(r"^port = (\S+)$", fix, re.M)
-    if port:
-        spec = next(line for line in ctx.sh("iptables -S").splitlines()
-                    if line.endswith(f"-j f2b-{jail}"))
-        chain = spec.split()[1]
-        ran += [f"iptables -D {spec[3:]}",
-                f"iptables -I {chain} -p tcp -m multiport --dports {port.group(1)} -j f2b-{jail}"]
-    second = re.search(r"%\(banaction\)s\[name=(\S+), chain=(\S+), protocol=tcp, "
-                       r'port="(\S+)"\]', fix)
-    if second:
-        name, chain, p = second.groups()
-        ran += list(actionstart(name, chain, p)) + [actionban(name, ip)
-                                                      for ip in bans_of(ctx, jail)]
-    for line in ran:
-        ctx.sh(line)
-    return ran
+def as_printed(ctx, fix: str) -> list[str]:
+    """Do what the printed fix says: its text into the jail.d file its first line names, then
+    the fail2ban-client command it names."""
+    first = fix.splitlines()[0]
+    m = re.match(r"^# /etc/fail2ban/(jail\.d/\S+\.local), then `fail2ban-client (.+)`$", first)
+    assert m, first
+    (ctx.f2b.conf / m.group(1)).write_text(fix + "\n")
+    ctx.f2b.client(*m.group(2).split())
+    time.sleep(1)
+    return [m.group(1), m.group(2)]
 
 
 def _fixes(findings: list[dict], kind: str) -> list[dict]:
@@ -111,15 +113,17 @@ def _fixes(findings: list[dict], kind: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def input_jail(tmp_path_factory):
-    setup = actionstart("web", "INPUT", "8000,8080") + (actionban("web", BANNED),)
-    for ctx in _host("f2b-input", setup):
+    for ctx in _host("f2b-input", "INPUT", {"web": "8000,8080"}):
         tmp = tmp_path_factory.mktemp("f2b-input")
         before = verdicts(ctx)
         findings = audit(ctx, tmp / "before")
         [f] = _fixes(findings, "ban-bypass")
-        ran = as_fail2ban_would(ctx, f["fix"])
+        ran = as_printed(ctx, f["fix"])
+        after = verdicts(ctx)
+        audit_after = audit(ctx, tmp / "after")
+        nativefix.restart_dockerd(ctx)
         yield {"before": before, "finding": f, "findings": findings, "ran": ran,
-               "after": verdicts(ctx), "audit_after": audit(ctx, tmp / "after")}
+               "after": after, "audit_after": audit_after, "restarted": verdicts(ctx)}
 
 
 @needs_tools
@@ -142,23 +146,25 @@ def test_the_jails_second_action_bans_at_the_published_port(input_jail):
     assert input_jail["after"] == {"wan-web": "deny", "lan-web": "allow",
                                    "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
     assert _fixes(input_jail["audit_after"], "ban-bypass") == []
+    assert input_jail["restarted"] == input_jail["after"]  # after a dockerd restart too
 
 
 # -- jails in DOCKER-USER: a host port never matches; the host's service is unprotected --------
 
 @pytest.fixture(scope="module")
 def docker_user_jails(tmp_path_factory):
-    setup = (actionstart("web", "DOCKER-USER", "8080") + (actionban("web", BANNED),)
-             + actionstart("svc", "DOCKER-USER", "8000") + (actionban("svc", BANNED),))
-    for ctx in _host("f2b-docker-user", setup):
+    for ctx in _host("f2b-docker-user", "DOCKER-USER", {"web": "8080", "svc": "8000"}):
         tmp = tmp_path_factory.mktemp("f2b-docker-user")
         before = verdicts(ctx)
         findings = audit(ctx, tmp / "before")
         dead = _fixes(findings, "dnat-dead-rule")
         gap = _fixes(findings, "ban-host-gap")
-        ran = [line for f in dead + gap for line in as_fail2ban_would(ctx, f["fix"])]
+        ran = [line for f in dead + gap for line in as_printed(ctx, f["fix"])]
+        after = verdicts(ctx)
+        audit_after = audit(ctx, tmp / "after")
+        nativefix.restart_dockerd(ctx)
         yield {"before": before, "dead": dead, "gap": gap, "ran": ran,
-               "after": verdicts(ctx), "audit_after": audit(ctx, tmp / "after")}
+               "after": after, "audit_after": audit_after, "restarted": verdicts(ctx)}
 
 
 @needs_tools
@@ -178,22 +184,4 @@ def test_the_printed_jail_fixes_ban_at_both(docker_user_jails):
                                           "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
     after = docker_user_jails["audit_after"]
     assert _fixes(after, "dnat-dead-rule") == [] and _fixes(after, "ban-host-gap") == []
-
-
-def test_the_stand_in_follows_the_printed_text_only():
-    """as_fail2ban_would derives its commands from the printed fix text alone."""
-    class Fake:
-        def __init__(self):
-            self.lines: list[str] = []
-
-        def sh(self, line: str) -> str:
-            self.lines.append(line)
-            if line == "iptables -S f2b-web":
-                return ("-N f2b-web\n-A f2b-web -s 198.51.100.2/32 -j REJECT --reject-with "
-                        "icmp-port-unreachable\n-A f2b-web -j RETURN\n")
-            return ""
-    fake = Fake()
-    fix = ('# /etc/fail2ban/jail.local\n[web]\naction = %(action_)s\n'
-           '         %(banaction)s[name=web-docker, chain=DOCKER-USER, protocol=tcp, port="80"]')
-    assert as_fail2ban_would(fake, fix) == [
-        *actionstart("web-docker", "DOCKER-USER", "80"), actionban("web-docker", BANNED)]
+    assert docker_user_jails["restarted"] == docker_user_jails["after"]

@@ -145,17 +145,27 @@ def simulated_action(hook: JailHook, name: str, chain: str, proto: str, port: in
     return edits
 
 
+def jail_file(jail: str, name: str) -> str:
+    """Where an override goes and how fail2ban takes it: a file of its own in jail.d/ (read
+    after jail.local, so it overrides the jail wherever it is defined; a second [jail] section
+    in jail.local itself is refused: "section already exists"), then a restart of the jail,
+    which brings its bans back from fail2ban's database into every action (a plain reload
+    does not give the current bans to a new action: fail2ban 1.1.0 in the lab)."""
+    return (f"# /etc/fail2ban/jail.d/{name}.local, then `fail2ban-client reload --restart "
+            f"{jail}`\n[{jail}]\n")
+
+
 def second_action(hook: JailHook, name: str, chain: str, proto: str, port: int | None) -> str:
-    """The jail.local override adding one action of the jail's banaction in another chain:
-    every ban of the jail then goes to both (fail2ban runs each action of a jail per ban)."""
+    """The jail override adding one action of the jail's banaction in another chain: every
+    ban of the jail then goes to both (fail2ban runs each action of a jail per ban; `actname`
+    keeps the two actions of one banaction apart)."""
     if hook.manager == "crowdsec":
         return ("# /etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml, then restart "
                 "crowdsec-firewall-bouncer\niptables_chains:\n  - INPUT\n  - DOCKER-USER")
-    args = f'name={name}, chain={chain}, protocol={proto}'
+    args = f"name={name}, actname={name}, chain={chain}, protocol={proto}"
     if port is not None:
         args += f', port="{port}"'
-    return (f"# /etc/fail2ban/jail.local (then `fail2ban-client reload {hook.jail}`)\n"
-            f"[{hook.jail}]\naction = %(action_)s\n         %(banaction)s[{args}]")
+    return jail_file(hook.jail, name) + f"action = %(action_)s\n         %(banaction)s[{args}]"
 
 
 def hook_of(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | None:
@@ -179,8 +189,7 @@ def port_fix(hook: JailHook, pos: int, published) -> tuple[str, Edit, Edit] | No
         ports.append(str(to))
     port = ",".join(dict.fromkeys(ports))
     proto = hook.proto or "tcp"
-    shown = (f"# /etc/fail2ban/jail.local (then `fail2ban-client reload {hook.jail}`)\n"
-             f"[{hook.jail}]\nport = {port}")
+    shown = jail_file(hook.jail, f"{hook.jail}-port") + f"port = {port}"
     spec = f"-p {proto} -m multiport --dports {port} -j f2b-{hook.jail}"
     return (shown, Edit(hook.family, "filter", hook.chain, pos, None),
             Edit(hook.family, "filter", hook.chain, pos, spec))
