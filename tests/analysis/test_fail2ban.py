@@ -190,6 +190,15 @@ def test_with_the_ipset_action_the_bans_are_named_as_the_set(tmp_path):
     assert not f.fix.edits and "[nginx-http-auth]" in f.fix.text()
 
 
+def test_a_jail_in_input_on_the_container_port_is_reported_too(tmp_path):
+    """`port = 80` for web published 8080->80: in INPUT it names the host's port 80."""
+    host = _edited(INPUT_JAILS, tmp_path, "--dports 8080 -j f2b-nginx-http-auth",
+                   "--dports 80 -j f2b-nginx-http-auth")
+    ctx = AuditContext(host)
+    f = next(f for f in ban_bypass.detect(ctx) if "nginx" in f.subject)
+    assert "on 80 (the container's port 80: in INPUT it is a port of the host" in f.explanation
+
+
 # -- the reverse trap, and a jail that never matches ------------------------------------------
 
 def test_a_jail_in_docker_user_leaves_the_hosts_sshd_unprotected(docker_user_audit):

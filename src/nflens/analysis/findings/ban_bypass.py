@@ -32,8 +32,10 @@ def detect(ctx: AuditContext) -> list[Finding]:
             continue
         for p in ctx.published:
             b = p.binding
-            if p.family != hook.family or not hook.covers(b.proto, p.host_port):
-                continue
+            if p.family != hook.family or not (hook.covers(b.proto, p.host_port) or (
+                    b.container_port != p.host_port and hook.covers(b.proto,
+                                                                    b.container_port))):
+                continue  # a jail on the container's port in INPUT: meant for it too
             excess = bans.banned_reach(hook, p.version, p.exposure.reach)
             if excess or (hook.banned_in_set and p.exposure.reach):
                 out.append(_finding(ctx, hook, p, excess))
@@ -50,15 +52,23 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
     explanation = (
         f"{who}'s bans ({hook.addresses()}) do not cover published port {b.proto}/"
         f"{b.host_port} → {p.name}:{b.container_port}. The {kind} "
-        f"bans in INPUT{config}, on {hook.port_text()}; Docker's DNAT sends connections to "
-        "the published port through FORWARD, which INPUT never sees. Banned sources reach "
-        f"the container anyway from: {where}.")
+        f"bans in INPUT{config}, on {hook.port_text()}{_container_port(hook, p)}; Docker's "
+        "DNAT sends connections to the published port through FORWARD, which INPUT never "
+        f"sees. Banned sources reach the container anyway from: {where}.")
     keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
             for r in p.exposure.reach}
     rules = [rule_ref(hook.rule)]
     return Finding(ID, SEVERITY, TITLE, f"{who} {p.subject()}", explanation, rules,
                    _fix(hook, p), scope={p.subject()},
                    data=(p.binding, p.version, excess, keep))
+
+
+def _container_port(hook: bans.JailHook, p: Published) -> str:
+    b = p.binding
+    if hook.covers(b.proto, p.host_port):
+        return ""
+    return (f" (the container's port {b.container_port}: in INPUT it is a port of the host, "
+            f"and connections for the container arrive on {p.host_port})")
 
 
 def _fix(hook: bans.JailHook, p: Published) -> Fix:
