@@ -199,6 +199,19 @@ def test_a_jail_in_input_on_the_container_port_is_reported_too(tmp_path):
     assert "on 80 (the container's port 80: in INPUT it is a port of the host" in f.explanation
 
 
+def test_the_nftables_action_is_a_jail_too_with_its_set_as_the_bans():
+    """Debian's default banaction (a real fail2ban 1.1.0 snapshot): before issue 26 this was an
+    input-bypass whose fix was `iptables -I DOCKER-USER 1 -s 198.51.100.2/32 ... -j DROP`."""
+    result = audit(read_snapshot(FIX / "nftables-input"))
+    [f] = _by_id(result, "ban-bypass")
+    assert f["explanation"].startswith("jail web's bans (198.51.100.2) do not cover published "
+                                       "port tcp/8080 → web:80. The jail bans in the input hook")
+    assert "chain=f2b-forward, chain_hook=forward, protocol=tcp, port=\"80\"" in f["fix"]
+    assert f["fix_verified"] is True and "198.51.100.2" not in f["fix"]
+    assert _by_id(result, "input-bypass") == []
+    assert f["rules"][0]["owner"] == "fail2ban"
+
+
 # -- the reverse trap, and a jail that never matches ------------------------------------------
 
 def test_a_jail_in_docker_user_leaves_the_hosts_sshd_unprotected(docker_user_audit):

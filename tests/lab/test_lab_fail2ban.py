@@ -41,7 +41,7 @@ HOST_INPUT = ("iptables -P INPUT DROP", "iptables -A INPUT -i lo -j ACCEPT",
 
 
 JAIL_LOCAL = """[DEFAULT]
-banaction = iptables-multiport
+banaction = {banaction}
 backend = polling
 {chain}
 [sshd]
@@ -54,7 +54,8 @@ def jail(name: str, port: str, log: Path) -> str:
             f"logpath = {log}\n")
 
 
-def _host(variant: str, chain: str, jails: dict[str, str]):
+def _host(variant: str, chain: str, jails: dict[str, str],
+          banaction: str = "iptables-multiport"):
     """The lab host with fail2ban running `jails` (name -> port) in `chain`, each banning
     BANNED through fail2ban-client."""
     sc = load("seed001_input_bypass")
@@ -66,7 +67,7 @@ def _host(variant: str, chain: str, jails: dict[str, str]):
             root = lab.state_dir / "fail2ban"
             root.mkdir(parents=True, exist_ok=True)
             (root / "web.log").write_text("")
-            text = JAIL_LOCAL.format(chain=f"chain = {chain}\n", jails="".join(
+            text = JAIL_LOCAL.format(banaction=banaction, chain=f"chain = {chain}\n", jails="".join(
                 jail(n, p, root / "web.log") for n, p in jails.items()))
             f2b = fail2ban.Fail2ban(lab, ctx.host, root, text)
             f2b.start()
@@ -185,3 +186,31 @@ def test_the_printed_jail_fixes_ban_at_both(docker_user_jails):
     after = docker_user_jails["audit_after"]
     assert _fixes(after, "dnat-dead-rule") == [] and _fixes(after, "ban-host-gap") == []
     assert docker_user_jails["restarted"] == docker_user_jails["after"]
+
+
+# -- Debian's default banaction, nftables: its own table on the input hook ---------------------
+
+@pytest.fixture(scope="module")
+def nft_jail(tmp_path_factory):
+    for ctx in _host("f2b-nft", "INPUT", {"web": "8000,8080"}, banaction="nftables"):
+        tmp = tmp_path_factory.mktemp("f2b-nft")
+        before = verdicts(ctx)
+        findings = audit(ctx, tmp / "before")
+        [f] = _fixes(findings, "ban-bypass")
+        ran = as_printed(ctx, f["fix"])
+        yield {"before": before, "finding": f, "findings": findings, "ran": ran,
+               "after": verdicts(ctx), "table": ctx.sh("nft list table inet f2b-table"),
+               "audit_after": audit(ctx, tmp / "after")}
+
+
+@needs_tools
+def test_nftables_bans_on_the_input_hook_miss_the_published_port_and_the_fix_mends_it(nft_jail):
+    assert nft_jail["before"] == {"wan-web": "allow", "lan-web": "allow",
+                                  "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    f = nft_jail["finding"]
+    assert "chain=f2b-forward, chain_hook=forward" in f["fix"] and f["fix_verified"] is True
+    assert _fixes(nft_jail["findings"], "input-bypass") == []
+    assert "hook forward" in nft_jail["table"]
+    assert nft_jail["after"] == {"wan-web": "deny", "lan-web": "allow",
+                                 "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    assert _fixes(nft_jail["audit_after"], "ban-bypass") == []

@@ -13,12 +13,13 @@ today's bans; what the admin types is the jail's configuration, never the addres
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from nflens.analysis.context import AuditContext, action_of, matches_of
 from nflens.analysis.fixes import Edit
 from nflens.analysis.partition import subtract
-from nflens.ir.rules import Rule
+from nflens.ir.rules import NftCmp, NftExpr, Rule, Table
 from nflens.managers import fail2ban
 
 HOOK_CHAINS = ("INPUT", "FORWARD", "DOCKER-USER")
@@ -39,6 +40,7 @@ class JailHook:
     bans: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     banned_in_set: str = ""  # the ipset holding the bans (their members are not read)
     config: str = ""  # the jail's `chain` setting, FILE:LINE TEXT
+    nft: bool = False  # fail2ban's nftables action (table inet f2b-table, its hook as chain)
 
     def covers(self, proto: str, port: int) -> bool:
         if self.proto not in (None, proto):
@@ -91,7 +93,47 @@ def hooks(ctx: AuditContext) -> list[JailHook]:
                 hook = _hook(ctx, t.family, c.name, r)
                 if hook is not None:
                     out.append(hook)
+    for t in ctx.host.ruleset.tables:
+        if t.origin == "nft" and t.name in fail2ban.F2B_NFT_TABLES:
+            out += _nft_hooks(ctx, t)
     return out
+
+
+NFT_HOOKS = {"input": "INPUT", "forward": "FORWARD"}
+
+
+def _nft_hooks(ctx: AuditContext, table: Table) -> list[JailHook]:
+    """fail2ban's nftables action: in a base chain of its table, per jail `tcp dport { PORTS }
+    ip saddr @addr-set-<jail> reject`; the bans are the set's elements (nft -j lists them)."""
+    sets = {s.name: s for s in table.sets}
+    out = []
+    for c in table.chains:
+        chain = NFT_HOOKS.get(c.hook or "")
+        for r in c.rules if chain else ():
+            cmps = [e for e in r.exprs if isinstance(e, NftCmp) and isinstance(e.left, NftExpr)]
+            ref = next((str(e.right)[1:] for e in cmps if str(e.right).startswith("@")
+                        and e.left.get("field") == "saddr"), "")
+            m = re.match(r"^addr6?-set-(.+)$", ref)
+            named = sets.get(ref)
+            if not m or named is None or chain is None:
+                continue
+            dport = next((e for e in cmps if e.left.get("field") == "dport"), None)
+            family = "ip6" if named.type == "ipv6_addr" else "ip"
+            bans = tuple(ipaddress.ip_network(str(x), strict=False) for x in named.elements
+                         if isinstance(x, str))
+            known = ctx.owners.jails.get(m.group(1))
+            out.append(JailHook(m.group(1), "fail2ban", family, chain, r,
+                                dport.left.get("protocol") if dport else None,
+                                _nft_ports(dport.right) if dport else None, bans,
+                                config=known.config() if known else "", nft=True))
+    return out
+
+
+def _nft_ports(value) -> tuple:
+    if isinstance(value, NftExpr):
+        value = value.get("elements", ())
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple((v, v) if isinstance(v, int) else tuple(v) for v in values)
 
 
 def _hook(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | None:
@@ -159,6 +201,13 @@ def second_action(hook: JailHook, name: str, chain: str, proto: str, port: int |
     """The jail override adding one action of the jail's banaction in another chain: every
     ban of the jail then goes to both (fail2ban runs each action of a jail per ban; `actname`
     keeps the two actions of one banaction apart)."""
+    if hook.nft:  # its own base chain: another name, and the forward hook for DOCKER-USER
+        hook_name = "forward" if chain == "DOCKER-USER" else chain.lower()
+        args = (f"name={name}, actname={name}, chain=f2b-{hook_name}, chain_hook={hook_name}, "
+                f"protocol={proto}")
+        if port is not None:
+            args += f', port="{port}"'
+        return jail_file(hook.jail, name) + f"action = %(action_)s\n         %(banaction)s[{args}]"
     if hook.manager == "crowdsec":
         return ("# /etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml, then restart "
                 "crowdsec-firewall-bouncer\niptables_chains:\n  - INPUT\n  - DOCKER-USER")

@@ -49,10 +49,11 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
                       for iface, r in excess.items()) or f"wherever {hook.addresses()} are"
     config = f" ({hook.config})" if hook.config else ""
     kind = "bouncer" if hook.manager == "crowdsec" else "jail"
+    chain = "the input hook (table inet f2b-table)" if hook.nft else "INPUT"
     explanation = (
         f"{who}'s bans ({hook.addresses()}) do not cover published port {b.proto}/"
         f"{b.host_port} → {p.name}:{b.container_port}. The {kind} "
-        f"bans in INPUT{config}, on {hook.port_text()}{_container_port(hook, p)}; Docker's "
+        f"bans in {chain}{config}, on {hook.port_text()}{_container_port(hook, p)}; Docker's "
         "DNAT sends connections to the published port through FORWARD, which INPUT never "
         f"sees. Banned sources reach the container anyway from: {where}.")
     keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
@@ -84,7 +85,13 @@ def _fix(hook: bans.JailHook, p: Published) -> Fix:
                 f"rewrote {b.host_port} before FORWARD); a banaction whose rule matches "
                 f"`-m conntrack --ctorigdstport {b.host_port}` would match only this published "
                 "port")
-    note += ". Verified by simulating the rules fail2ban creates for it, with today's bans"
+    if hook.nft:
+        note = note.replace("bans in DOCKER-USER", "bans in its own chain on the forward "
+                            "hook (priority -1: before Docker's FORWARD rules)")
+        note += (". Verified by simulating the same bans in DOCKER-USER, with today's bans "
+                 "(both are the forward path after DNAT)")
+    else:
+        note += ". Verified by simulating the rules fail2ban creates for it, with today's bans"
     if hook.manager == "crowdsec":
         return Fix([Edit(hook.family, "filter", "DOCKER-USER", 1, "-j CROWDSEC_CHAIN")],
                    shown=shown)
