@@ -212,6 +212,19 @@ def test_the_nftables_action_is_a_jail_too_with_its_set_as_the_bans():
     assert f["rules"][0]["owner"] == "fail2ban"
 
 
+def test_crowdsecs_bouncer_in_input_only_is_named_with_its_config_fix():
+    """A lab snapshot with the real crowdsec-firewall-bouncer 0.0.25 (Debian trixie), default
+    iptables_chains [INPUT], one decision for 198.51.100.2 (README). Before issue 26 it was an
+    input-bypass claiming INPUT refuses everyone, fixed by dropping everyone in DOCKER-USER."""
+    result = audit(read_snapshot(FIX / "crowdsec-input"))
+    [f] = _by_id(result, "ban-bypass")
+    assert f["subject"] == "CrowdSec's bouncer tcp/0.0.0.0:8080->web:80"
+    assert "the members of ipset crowdsec-blacklists" in f["explanation"]
+    assert "iptables_chains:\n  - INPUT\n  - DOCKER-USER" in f["fix"]
+    assert f["rules"][0]["owner"] == "crowdsec"
+    assert _by_id(result, "input-bypass") == []
+
+
 # -- the reverse trap, and a jail that never matches ------------------------------------------
 
 def test_a_jail_in_docker_user_leaves_the_hosts_sshd_unprotected(docker_user_audit):

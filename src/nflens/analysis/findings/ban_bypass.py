@@ -17,7 +17,7 @@ from __future__ import annotations
 from nflens.analysis import bans
 from nflens.analysis.context import AuditContext, Published, rule_ref
 from nflens.analysis.findings import Finding, input_bypass
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
 from nflens.analysis.partition import listed, readable, subtract
 
 ID = "ban-bypass"
@@ -46,7 +46,9 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
     b = p.binding
     who = "CrowdSec's bouncer" if hook.manager == "crowdsec" else f"jail {hook.jail}"
     where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
-                      for iface, r in excess.items()) or f"wherever {hook.addresses()} are"
+                      for iface, r in excess.items()) or (
+        f"wherever {hook.addresses()} are (not in the snapshot: which sources are banned "
+        "is unknown)")
     config = f" ({hook.config})" if hook.config else ""
     kind = "bouncer" if hook.manager == "crowdsec" else "jail"
     chain = "the input hook (table inet f2b-table)" if hook.nft else "INPUT"
@@ -92,9 +94,10 @@ def _fix(hook: bans.JailHook, p: Published) -> Fix:
                  "(both are the forward path after DNAT)")
     else:
         note += ". Verified by simulating the rules fail2ban creates for it, with today's bans"
-    if hook.manager == "crowdsec":
-        return Fix([Edit(hook.family, "filter", "DOCKER-USER", 1, "-j CROWDSEC_CHAIN")],
-                   shown=shown)
+    if hook.manager == "crowdsec":  # its bans are ipset members, not in the snapshot
+        return Fix(shown=shown, note="the bouncer then also jumps to its rules from "
+                   "DOCKER-USER, where the published port's connections pass (its bans are "
+                   "ipset members, not in the snapshot: not simulated)")
     if hook.banned_in_set:
         return Fix(shown=shown, note=note.split(". Verified")[0] + " (the bans are the members "
                    f"of ipset {hook.banned_in_set}, not in the snapshot: not simulated)")

@@ -52,8 +52,11 @@ def detect(ctx: AuditContext) -> list[Finding]:
     hooks = [h for h in bans.hooks(ctx) if h.chain == "INPUT"]
     for p in _unhandled(ctx):
         intended = ctx.intended(p)
-        banned = [r for h in hooks if h.family == p.family
-                  and h.covers(p.binding.proto, p.host_port) for r in h.ranges(p.version)]
+        covering = [h for h in hooks if h.family == p.family
+                    and h.covers(p.binding.proto, p.host_port)]
+        if any(h.banned_in_set for h in covering):
+            continue  # bans in an ipset not in the snapshot: ban-bypass names the set
+        banned = [r for h in covering for r in h.ranges(p.version)]
         excess = {}
         for reach in p.exposure.reach:
             # a jail's bans in INPUT are ban-bypass's, in the jail's terms
