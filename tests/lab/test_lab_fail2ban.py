@@ -6,7 +6,11 @@ in its network namespace, jails on a log file of their own with `banaction =
 iptables-multiport`, and bans made with `fail2ban-client set JAIL banip 198.51.100.2` (the
 WAN client; the LAN client 10.99.0.2 is not banned).
 
-The test probes, audits the snapshot, then does what the printed fix says -- writes its text
+CrowdSec: Debian's crowdsec-firewall-bouncer 0.0.25 (iptables mode) fed a ban of the same
+address by a stand-in LAPI (lab/lapi.py), with its default `iptables_chains: [INPUT]` and with
+the printed fix's `[INPUT, DOCKER-USER]`.
+
+The fail2ban tests probe, audit the snapshot, then does what the printed fix says -- writes its text
 into the jail.d file its first line names and runs the fail2ban-client command it names --
 and probes again, also after a dockerd restart.
 """
@@ -214,3 +218,37 @@ def test_nftables_bans_on_the_input_hook_miss_the_published_port_and_the_fix_men
     assert nft_jail["after"] == {"wan-web": "deny", "lan-web": "allow",
                                  "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
     assert _fixes(nft_jail["audit_after"], "ban-bypass") == []
+
+
+# -- CrowdSec's firewall bouncer (iptables mode), default iptables_chains and the fix ----------
+
+def _bounced(chains: list[str], tmp):
+    sc = load("seed001_input_bypass")
+    with Lab() as lab:
+        ctx = run.build(lab, sc, Variant("crowdsec", "real bouncer", HOST_INPUT))
+        ctx.scenario_flows = sc.flows
+        try:
+            fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED]).start(chains)
+            yield {"verdicts": verdicts(ctx), "findings": audit(ctx, tmp / "snap"),
+                   "rules": ctx.sh("iptables -S")}
+        finally:
+            ctx.docker.stop()
+
+
+@needs_tools
+def test_the_bouncers_default_input_chain_misses_the_published_port(tmp_path):
+    for got in _bounced(["INPUT"], tmp_path):
+        assert got["verdicts"] == {"wan-web": "allow", "lan-web": "allow",
+                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+        assert "-A INPUT -m set --match-set crowdsec-blacklists src -j DROP" in got["rules"]
+        [f] = _fixes(got["findings"], "ban-bypass")
+        assert f["subject"].startswith("CrowdSec's bouncer") and "DOCKER-USER" in f["fix"]
+
+
+@needs_tools
+def test_the_bouncer_with_docker_user_in_iptables_chains_refuses_the_banned(tmp_path):
+    """The printed fix: `iptables_chains: [INPUT, DOCKER-USER]`."""
+    for got in _bounced(["INPUT", "DOCKER-USER"], tmp_path):
+        assert got["verdicts"] == {"wan-web": "deny", "lan-web": "allow",
+                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+        assert _fixes(got["findings"], "ban-bypass") == []

@@ -15,6 +15,9 @@ Why this way (found by trying on Debian 12):
   The machine's /etc/fail2ban and /var/run are never read or written.
 - Its actions run `iptables` (the machine's) in that namespace, exactly as on a real host;
   `fail2ban-client set JAIL banip ADDR` bans through the server's socket.
+- CrowdSec's crowdsec-firewall-bouncer (Debian trixie 0.0.25, a Go binary) is fetched the
+  same way and runs in the host's namespace against a stand-in LAPI (lab/lapi.py) that holds
+  the lab's decisions: crowdsec itself (the LAPI, its hub and scenarios) is not run.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -31,39 +35,44 @@ from nflens.lab.netns import Lab
 from nflens.proc import LOCAL, ProcessRunner
 
 TESTED = "1.1.0-8"  # trixie's
-CACHE = versions.CACHE / "fail2ban"
 PYTHON = "/usr/bin/python3"
 
 
-def tree(version: str = TESTED) -> Path:
-    return CACHE / version
+BOUNCER = ("crowdsec-firewall-bouncer", "0.0.25-5+b11", "usr/bin/crowdsec-firewall-bouncer")
+FAIL2BAN = ("fail2ban", TESTED, "usr/bin/fail2ban-server")
 
 
-def provide(runner: ProcessRunner = LOCAL, log=print) -> Path:
-    """The unpacked package, fetched first when the cache lacks it (VersionMissing names why
-    it cannot be)."""
-    target = tree()
-    if (target / "usr/bin/fail2ban-server").exists():
+def tree(version: str = TESTED, package: str = "fail2ban") -> Path:
+    return versions.CACHE / package / version
+
+
+def provide(runner: ProcessRunner = LOCAL, log=print,
+            package: tuple[str, str, str] = FAIL2BAN) -> Path:
+    """The unpacked package (fail2ban, or BOUNCER), fetched first when the cache lacks it
+    (VersionMissing names why it cannot be)."""
+    name, version, probe = package
+    target = tree(version, name)
+    if (target / probe).exists():
         return target
     with versions._locked():
-        if (target / "usr/bin/fail2ban-server").exists():
+        if (target / probe).exists():
             return target
         if os.geteuid() != 0:
-            raise versions.VersionMissing(f"fail2ban {TESTED} is not in {target} and only "
+            raise versions.VersionMissing(f"{name} {version} is not in {target} and only "
                                           "root can fetch it")
         apt = versions.PrivateApt(versions.CACHE / "apt", runner)
         apt.update(log)
-        if TESTED not in apt.versions("fail2ban"):
-            raise versions.VersionMissing(f"fail2ban {TESTED} is not offered by "
+        if version not in apt.versions(name):
+            raise versions.VersionMissing(f"{name} {version} is not offered by "
                                           f"{'/'.join(versions.SUITES)}")
-        deb = apt.download("fail2ban", TESTED)
-        tmp = target.parent / f".{TESTED}.part"
+        deb = apt.download(name, version)
+        tmp = target.parent / f".{version}.part"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         versions._run(runner, ["dpkg-deb", "-x", str(deb), str(tmp)], f"unpack {deb.name}")
         deb.unlink()
         tmp.rename(target)
-        log(f"fail2ban {TESTED}: unpacked into {target}")
+        log(f"{name} {version}: unpacked into {target}")
     return target
 
 
@@ -129,3 +138,58 @@ class Fail2ban:
     def stop(self) -> None:
         with contextlib.suppress(ToolError):
             self.client("stop")
+
+
+BOUNCER_YAML = """mode: iptables
+pid_dir: {root}/
+update_frequency: 1s
+daemonize: false
+log_mode: file
+log_dir: {root}/
+log_level: info
+api_url: http://127.0.0.1:{port}/
+api_key: lab-not-secret
+disable_ipv6: true
+deny_action: DROP
+deny_log: false
+supported_decisions_types:
+  - ban
+blacklists_ipv4: crowdsec-blacklists
+blacklists_ipv6: crowdsec6-blacklists
+ipset_type: nethash
+iptables_chains: [{chains}]
+prometheus:
+  enabled: false
+"""
+
+
+class Bouncer:
+    """Debian's crowdsec-firewall-bouncer in namespace `ns`, fed `banned` by the stand-in
+    LAPI (lab/lapi.py) on 127.0.0.1:`port` of the same namespace; its YAML under `root`."""
+
+    def __init__(self, lab: Lab, ns: str, root: Path, banned: list[str], port: int = 8081):
+        self.lab, self.ns, self.root, self.banned, self.port = lab, ns, root, banned, port
+        self.install = provide(lab.runner, package=BOUNCER)
+        self.config = root / "crowdsec-firewall-bouncer.yaml"
+        lab.add_dir(root)
+
+    def start(self, chains: list[str], timeout: float = 20) -> None:
+        self.config.write_text(BOUNCER_YAML.format(root=self.root, port=self.port,
+                                                   chains=", ".join(chains)))
+        self.lab.spawn(self.ns, [sys.executable, "-m", "nflens.lab.lapi", str(self.port),
+                                 *self.banned], log=self.root / "lapi.log")
+        self.lab.spawn(self.ns, [str(self.install / BOUNCER[2]), "-c", str(self.config)],
+                       log=self.root / "bouncer.out", graceful=True)
+        log = self.root / "crowdsec-firewall-bouncer.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if log.exists() and "decision added" in log.read_text(errors="replace"):
+                return
+            time.sleep(0.3)
+        raise ToolError(f"the bouncer applied no decision: {self._tail(log)}")
+
+    def _tail(self, log: Path) -> str:
+        for path in (log, self.root / "bouncer.out", self.root / "lapi.log"):
+            if path.exists():
+                return " | ".join(path.read_text(errors="replace").splitlines()[-4:])
+        return "no log"

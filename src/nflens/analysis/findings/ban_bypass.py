@@ -27,9 +27,12 @@ TITLE = "A jail's bans do not cover a published port"
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
-    for hook in bans.hooks(ctx):
-        if hook.chain != "INPUT":
-            continue
+    hooks = bans.hooks(ctx)
+    for hook in hooks:
+        if hook.chain != "INPUT" or hook.banned_in_set and any(
+                h.banned_in_set == hook.banned_in_set and h.family == hook.family
+                and h.chain != "INPUT" for h in hooks):
+            continue  # the same set on the forward path too: the bouncer bans there as well
         for p in ctx.published:
             b = p.binding
             if p.family != hook.family or not (hook.covers(b.proto, p.host_port) or (
