@@ -125,6 +125,9 @@ def _fake_root(tmp_path: Path) -> Path:
         "etc/systemd/system/web.service.d/override.conf": "[Service]\nExecStartPost=nft -f x\n",
         "usr/lib/systemd/system/plain.service": "[Service]\nExecStart=/bin/true\n",
         "etc/firewalld/zones/public.xml": "<zone/>\n",
+        "etc/fail2ban/jail.local": "[sshd]\nenabled = true\n",
+        "etc/fail2ban/jail.d/defaults-debian.conf": "[sshd]\nbackend = systemd\n",
+        persist.SECRETS: "mode: iptables\napi_key: s3cr3t-lapi-key\niptables_chains:\n  - INPUT\n",
     }
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -171,6 +174,8 @@ def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up,
     assert "persist/etc/systemd/system/fw.service" in want
     assert "persist/etc/systemd/system/after.service" not in want
     assert "persist/etc/iptables/rules.v4" not in want
+    assert b"s3cr3t" not in got[f"persist/{persist.SECRETS}"]
+    assert "persist/etc/fail2ban/jail.d/defaults-debian.conf" in want
     assert ("docker-networks.json" in want) is docker_up
     # the same files missing, for the same reasons (the script cannot quote the JSON decoder)
     m_collect, m_script = _missing(by_collect), _missing(by_script)

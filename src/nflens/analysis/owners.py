@@ -22,9 +22,9 @@ from functools import cached_property
 
 from nflens.ir.host import Host
 from nflens.ir.rules import Rule, Table
-from nflens.managers import firewalld, ufw
+from nflens.managers import fail2ban, firewalld, ufw
 
-KINDS = ("docker", "ufw", "firewalld", "nflens", "persist", "admin")
+KINDS = ("docker", "ufw", "firewalld", "nflens", "fail2ban", "crowdsec", "persist", "admin")
 DOCKER_CHAINS = re.compile(r"^DOCKER(-ISOLATION-STAGE-\d|-FORWARD|-BRIDGE|-CT|-INTERNAL|"
                            r"-INGRESS)?$")
 DOCKER_NFT_TABLES = ("docker-bridges", "docker")
@@ -170,6 +170,9 @@ class RuleOwners:
         target = _target(text)
         if chain.startswith("NFLENS") or target.startswith("NFLENS"):
             return Owner("nflens")
+        banner = self._banner(table.family, chain, text)
+        if banner is not None:
+            return banner
         in_file = self._in_files(chain, text)
         if chain.startswith(("ufw-", "ufw6-")) or target.startswith(("ufw-", "ufw6-")):
             return in_file if in_file and in_file.kind == "ufw" else Owner(
@@ -185,6 +188,41 @@ class RuleOwners:
                 self._docker_masquerade(chain, text):
             return Owner("docker")
         return Owner("admin")
+
+    @cached_property
+    def jails(self) -> dict[str, fail2ban.Jail]:
+        return fail2ban.jails(self.files)
+
+    def _banner(self, family: str, chain: str, text: str) -> Owner | None:
+        """fail2ban's and CrowdSec's rules, by their chains and sets (managers/fail2ban.py),
+        before the persist files: `netfilter-persistent save` copies them there too, and the
+        banner re-creates them whatever a file says."""
+        target = _target(text)
+        sets = re.findall(r"--match-set (\S+) src", text)
+        if chain in fail2ban.CROWDSEC_CHAINS or target in fail2ban.CROWDSEC_CHAINS or \
+                any(fail2ban.CROWDSEC_SET.match(s) for s in sets):
+            chains, config = fail2ban.bouncer_chains(self.files)
+            return Owner("crowdsec", "crowdsec-firewall-bouncer (iptables_chains: "
+                         f"{', '.join(chains)})", config)
+        jail = next((n for n in (fail2ban.jail_of_chain(chain), fail2ban.jail_of_chain(target),
+                                 *(fail2ban.jail_of_chain(s, family) for s in sets)) if n),
+                    None)
+        if jail is None:
+            return None
+        known = self.jails.get(jail)
+        where = f"fail2ban jail {jail}" + (f" (chain = {known.chain})" if known else "")
+        ports = re.search(r"--dports (\S+)", text)
+        scope = f"ports {ports.group(1)}" if ports else "all ports"
+        ban = re.search(r"(?:^|\s)-s (\S+)", text)
+        if chain.startswith("f2b-") and ban:
+            says = f"{where}: ban of {re.sub(r'/(32|128)$', '', ban.group(1))}"
+        elif chain.startswith("f2b-"):
+            says = f"{where}: end of its chain (not banned)"
+        elif sets:
+            says = f"{where}: bans in ipset {sets[0]} on {scope}"
+        else:
+            says = f"{where}: the jump to its chain on {scope}"
+        return Owner("fail2ban", says, known.config() if known else "")
 
     def _in_files(self, chain: str, text: str) -> Owner | None:
         """The file line that says the most of this rule (all its options are in the rule):
@@ -207,6 +245,13 @@ class RuleOwners:
             return Owner("docker")
         if table.name == "nflens":
             return Owner("nflens")
+        if table.name in fail2ban.F2B_NFT_TABLES:
+            return Owner("fail2ban", f"fail2ban's nftables action (table {table.family} "
+                         f"{table.name})")
+        if table.name in fail2ban.CROWDSEC_NFT_TABLES:
+            chains, config = fail2ban.bouncer_chains(self.files)
+            return Owner("crowdsec", f"crowdsec-firewall-bouncer, nftables mode (table "
+                         f"{table.family} {table.name})", config)
         if table.name == "firewalld":
             return self._firewalld(chain, rule)
         for path, text in self.files.items():

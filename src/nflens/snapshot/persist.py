@@ -13,16 +13,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+# fail2ban's jails and CrowdSec's firewall bouncer (managers/fail2ban.py); the bouncer's YAML
+# holds its LAPI key, which is replaced before the file is written (it never leaves the host)
+SECRETS = "etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
+SECRET_LINE = re.compile(r"(?m)^([ \t]*api_key[ \t]*:).*$")
+SECRET_SED = r"s/^\([[:blank:]]*api_key[[:blank:]]*:\).*$/\1 REDACTED/"  # the same, for sh
 FIXED = ("etc/nftables.conf", "etc/iptables/rules.v4", "etc/iptables/rules.v6",
          "etc/sysconfig/iptables", "etc/sysconfig/ip6tables", "etc/sysconfig/nftables.conf",
          "etc/ufw/ufw.conf", "etc/ufw/before.rules", "etc/ufw/after.rules",
          "etc/ufw/before6.rules", "etc/ufw/after6.rules", "etc/ufw/user.rules",
          "etc/ufw/user6.rules", "etc/default/ufw", "etc/ufw/sysctl.conf",
-         "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml", "etc/docker/daemon.json")
+         "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml", "etc/docker/daemon.json",
+         "etc/fail2ban/jail.conf", "etc/fail2ban/jail.local", SECRETS)
 GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
          "etc/firewalld/ipsets/*.xml", "etc/firewalld/services/*.xml",
          "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
-         "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service")
+         "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service",
+         "etc/fail2ban/jail.d/*.conf", "etc/fail2ban/jail.d/*.local",
+         "etc/fail2ban/action.d/*.local")
 # a POSIX ERE too: snapshot/script.py greps units for the same words
 FIREWALL_TOOLS = r"ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens"
 CALLS_FIREWALL = re.compile(rf"\b({FIREWALL_TOOLS})\b")
@@ -45,6 +53,8 @@ def collect_persist(out_dir: Path, root: Path = Path("/")) -> list[str]:
             continue
         if "systemd" in rel and not CALLS_FIREWALL.search(text):
             continue  # a unit that never touches the firewall
+        if rel == SECRETS:
+            text = SECRET_LINE.sub(r"\1 REDACTED", text)
         dest = out_dir / "persist" / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text, encoding="utf-8")

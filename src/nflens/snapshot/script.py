@@ -189,8 +189,11 @@ keep() {
   case $1 in
     *systemd*) LC_ALL=C grep -Eq '@UNIT_RE@' "$src" 2>/dev/null || return 0 ;;
   esac
-  mkdir -p "$OUT/persist/$(dirname "$1")" && cat "$src" > "$OUT/persist/$1" \
-    && WROTE=$((WROTE + 1))
+  mkdir -p "$OUT/persist/$(dirname "$1")" || return 0
+  case $1 in
+    @SECRETS@) sed '@SECRET_SED@' "$src" > "$OUT/persist/$1" ;;
+    *) cat "$src" > "$OUT/persist/$1" ;;
+  esac && WROTE=$((WROTE + 1))
 }
 '''
 
@@ -279,6 +282,7 @@ def render() -> str:
     head = (_HEAD.replace("@VERSION@", __version__).replace("@MISSING@", MISSING_FILE)
             .replace("@TIMEOUT@", str(int(TIMEOUT)))
             .replace("@MAX_BYTES@", str(persist.MAX_BYTES))
-            .replace("@UNIT_RE@", unit_regex()))
+            .replace("@UNIT_RE@", unit_regex()).replace("@SECRETS@", persist.SECRETS)
+            .replace("@SECRET_SED@", persist.SECRET_SED))
     body = _host_commands() + _docker_commands() + _daemon_json() + _persist()
     return head + "\n".join(body) + "\n" + _TAIL.replace("@MISSING@", MISSING_FILE)

@@ -21,7 +21,7 @@ from nflens.analysis.fixes import Fix
 
 MODULES = ("input_bypass", "dead_port_rule", "unreachable", "direct_access", "egress_replies",
            "egress_host", "proxy_bypass", "persistence", "ipv6_gap", "shadowed", "no_firewall",
-           "macvlan_outside", "address_bound")
+           "macvlan_outside", "address_bound", "ban_bypass", "ban_host_gap")
 SEVERITIES = ("high", "medium", "low", "info")
 
 

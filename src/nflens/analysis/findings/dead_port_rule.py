@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from nflens.analysis import bans
 from nflens.analysis.context import AuditContext, action_of, matches_of, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
@@ -33,6 +34,10 @@ def detect(ctx: AuditContext) -> list[Finding]:
             if why:
                 act = action_of(rule)
                 severity = SEVERITY if act and act.name in ("drop", "reject") else "low"
+                jail = bans.hook_of(ctx, family, "DOCKER-USER", rule)
+                if jail is not None:  # a jail's jump: its bans never apply
+                    out.append(_jail_finding(family, pos, rule, jail, why, published))
+                    continue
                 out.append(Finding(ID, severity, TITLE,
                                    f"{family} DOCKER-USER {rule_ref(rule)['text']}",
                                    why + ("" if severity == SEVERITY else
@@ -41,8 +46,20 @@ def detect(ctx: AuditContext) -> list[Finding]:
     return out
 
 
+def _jail_finding(family: str, pos: int, rule, jail: bans.JailHook, why: str,
+                  published) -> Finding:
+    """The same dead port, in the jail's terms: its bans never apply to the published port."""
+    config = f" ({jail.config})" if jail.config else ""
+    native = bans.port_fix(jail, pos, published)
+    fix = Fix(note="set the jail's port to the container's port (what FORWARD sees after "
+                   "DNAT)") if native is None else Fix(list(native[1:]), shown=native[0])
+    return Finding(ID, SEVERITY, TITLE, f"{family} DOCKER-USER {rule_ref(rule)['text']}",
+                   f"jail {jail.jail}'s bans ({jail.addresses()}) never match{config}: " + why,
+                   [rule_ref(rule)], fix)
+
+
 def _dead(rule, published, local) -> str | None:
-    dports = port_values(rule, ("dport", "destination-port"))
+    dports = port_values(rule, ("dport", "destination-port", "dports"))
     for p in published:
         b = p.binding
         if dports and any(_in(b.host_port, v) for v in dports) and \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nflens.analysis import bans
 from nflens.analysis.context import AuditContext, Published, Question, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Edit, Fix, iptables_table
@@ -48,12 +49,19 @@ def questions(ctx: AuditContext) -> list[Question]:
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
+    hooks = [h for h in bans.hooks(ctx) if h.chain == "INPUT"]
     for p in _unhandled(ctx):
         intended = ctx.intended(p)
+        covering = [h for h in hooks if h.family == p.family
+                    and h.covers(p.binding.proto, p.host_port)]
+        if any(h.banned_in_set for h in covering):
+            continue  # bans in an ipset not in the snapshot: ban-bypass names the set
+        banned = [r for h in covering for r in h.ranges(p.version)]
         excess = {}
         for reach in p.exposure.reach:
-            extra = subtract(reach.version_ranges.get(p.version, []),
-                             intended.get(reach.iface, []))
+            # a jail's bans in INPUT are ban-bypass's, in the jail's terms
+            extra = subtract(subtract(reach.version_ranges.get(p.version, []),
+                                      intended.get(reach.iface, [])), banned)
             if extra:
                 excess[reach.iface] = extra
         if excess:

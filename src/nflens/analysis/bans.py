@@ -1,0 +1,244 @@
+"""The bans of a host, in the banner's terms: which fail2ban jail (or the CrowdSec bouncer)
+hooks into which chain, for which ports, with which banned addresses today.
+
+Read from the rules fail2ban's iptables actions create (managers/fail2ban.py): a jump from a
+built-in chain (INPUT, FORWARD) or DOCKER-USER to `f2b-<jail>` with the jail's port match, and
+in that chain one `-s ADDR -j REJECT|DROP` per ban; or, for the ipset actions, one rule that
+matches the set `f2b-<jail>` (members not in the snapshot: the bans are unknown). Findings use
+this to speak of "jail sshd's bans" instead of anonymous INPUT rules, and to write the rules
+fail2ban itself would create after a configuration change (their fixes are simulated with
+today's bans; what the admin types is the jail's configuration, never the addresses).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from nflens.analysis.context import AuditContext, action_of, matches_of
+from nflens.analysis.fixes import Edit
+from nflens.analysis.partition import subtract
+from nflens.ir.rules import NftCmp, NftExpr, Rule, Table
+from nflens.managers import fail2ban
+
+HOOK_CHAINS = ("INPUT", "FORWARD", "DOCKER-USER")
+BLOCKTYPE = "REJECT --reject-with icmp-port-unreachable"  # action.d/iptables.conf's default
+
+
+@dataclass(frozen=True)
+class JailHook:
+    """One jail's jump (or ipset rule) in one chain of one family."""
+
+    jail: str
+    manager: str  # fail2ban / crowdsec
+    family: str
+    chain: str
+    rule: Rule
+    proto: str | None  # None: every protocol
+    ports: tuple | None  # multiport ranges ((lo, hi), ...); None: all ports (allports)
+    bans: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    banned_in_set: str = ""  # the ipset holding the bans (their members are not read)
+    config: str = ""  # the jail's `chain` setting, FILE:LINE TEXT
+    nft: bool = False  # fail2ban's nftables action (table inet f2b-table, its hook as chain)
+
+    def covers(self, proto: str, port: int) -> bool:
+        if self.proto not in (None, proto):
+            return False
+        return self.ports is None or any(lo <= port <= hi for lo, hi in self.ports)
+
+    def addresses(self) -> str:
+        if self.banned_in_set:
+            return f"the members of ipset {self.banned_in_set}"
+        return ", ".join(str(b).removesuffix("/32").removesuffix("/128") for b in self.bans)
+
+    def port_text(self) -> str:
+        if self.ports is None:
+            return "all ports"
+        return ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in self.ports)
+
+    def ranges(self, version: int) -> list[tuple[int, int]]:
+        return [(int(b.network_address), int(b.broadcast_address)) for b in self.bans
+                if b.version == version]
+
+
+def _opt(rule: Rule, name: str):
+    return next((o.value for m in matches_of(rule) for o in m.opts
+                 if o.name == name and not o.negated), None)
+
+
+def _bans(ctx: AuditContext, family: str, chain_name: str) -> tuple:
+    table = next((t for t in ctx.host.ruleset.tables if t.family == family
+                  and t.name == "filter" and t.origin.startswith("iptables")), None)
+    chain = table.chain(chain_name) if table else None
+    out = []
+    for r in chain.rules if chain else ():
+        act = action_of(r)
+        src = _opt(r, "src")
+        if act is not None and act.name in ("drop", "reject") and src is not None:
+            out.append(src)
+    return tuple(out)
+
+
+def hooks(ctx: AuditContext) -> list[JailHook]:
+    """Every jail's hook on this host (both families), in rule order."""
+    out = []
+    for t in ctx.host.ruleset.tables:
+        if t.name != "filter" or not t.origin.startswith("iptables"):
+            continue
+        for c in t.chains:
+            if c.name not in HOOK_CHAINS:
+                continue
+            for r in c.rules:
+                hook = _hook(ctx, t.family, c.name, r)
+                if hook is not None:
+                    out.append(hook)
+    for t in ctx.host.ruleset.tables:
+        if t.origin == "nft" and t.name in fail2ban.F2B_NFT_TABLES:
+            out += _nft_hooks(ctx, t)
+    return out
+
+
+NFT_HOOKS = {"input": "INPUT", "forward": "FORWARD"}
+
+
+def _nft_hooks(ctx: AuditContext, table: Table) -> list[JailHook]:
+    """fail2ban's nftables action: in a base chain of its table, per jail `tcp dport { PORTS }
+    ip saddr @addr-set-<jail> reject`; the bans are the set's elements (nft -j lists them)."""
+    sets = {s.name: s for s in table.sets}
+    out = []
+    for c in table.chains:
+        chain = NFT_HOOKS.get(c.hook or "")
+        for r in c.rules if chain else ():
+            cmps = [e for e in r.exprs if isinstance(e, NftCmp) and isinstance(e.left, NftExpr)]
+            ref = next((str(e.right)[1:] for e in cmps if str(e.right).startswith("@")
+                        and e.left.get("field") == "saddr"), "")
+            m = re.match(r"^addr6?-set-(.+)$", ref)
+            named = sets.get(ref)
+            if not m or named is None or chain is None:
+                continue
+            dport = next((e for e in cmps if e.left.get("field") == "dport"), None)
+            family = "ip6" if named.type == "ipv6_addr" else "ip"
+            bans = tuple(ipaddress.ip_network(str(x), strict=False) for x in named.elements
+                         if isinstance(x, str))
+            known = ctx.owners.jails.get(m.group(1))
+            out.append(JailHook(m.group(1), "fail2ban", family, chain, r,
+                                dport.left.get("protocol") if dport else None,
+                                _nft_ports(dport.right) if dport else None, bans,
+                                config=known.config() if known else "", nft=True))
+    return out
+
+
+def _nft_ports(value) -> tuple:
+    if isinstance(value, NftExpr):
+        value = value.get("elements", ())
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple((v, v) if isinstance(v, int) else tuple(v) for v in values)
+
+
+def _hook(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | None:
+    owner = ctx.owners.of(rule)
+    if owner is None or owner.kind not in ("fail2ban", "crowdsec"):
+        return None
+    act = action_of(rule)
+    target = dict(act.opts).get("chain", "") if act is not None and act.name in (
+        "jump", "goto") else ""
+    matched = _opt(rule, "match-set")
+    set_name = matched[0] if matched else ""
+    jail = fail2ban.jail_of_chain(target) or fail2ban.jail_of_chain(set_name, family)
+    if owner.kind == "crowdsec":
+        jail = "crowdsec"
+    elif jail is None:
+        return None
+    proto = _opt(rule, "proto")
+    ports = _opt(rule, "dports") or _opt(rule, "dport")
+    if isinstance(ports, int):
+        ports = ((ports, ports),)
+    elif ports is not None and not isinstance(ports[0], tuple):
+        ports = (tuple(ports),)
+    known = ctx.owners.jails.get(jail)
+    return JailHook(jail, owner.kind, family, chain, rule, proto, ports,
+                    _bans(ctx, family, target) if target and not set_name else (),
+                    set_name, known.config() if known else owner.config)
+
+
+def banned_reach(hook: JailHook, version: int, reach) -> dict[str, list[tuple[int, int]]]:
+    """Per ingress interface, the banned addresses a reach (exposure) still admits."""
+    bans = hook.ranges(version)
+    out = {}
+    for r in reach:
+        have = r.version_ranges.get(version, [])
+        inside = subtract(have, subtract(have, bans))
+        if inside:
+            out[r.iface] = inside
+    return out
+
+
+def simulated_action(hook: JailHook, name: str, chain: str, proto: str, port: int | None
+                     ) -> list[Edit]:
+    """The rules fail2ban's action (the hook's kind: multiport, or allports without a port)
+    creates for a second action `name` in `chain`, holding today's bans: what the jail would
+    look like after the fix, so that it can be simulated."""
+    f2b = f"f2b-{name}"
+    edits = [Edit(hook.family, "filter", f2b, 0, f"-s {b} -j {BLOCKTYPE}") for b in hook.bans]
+    edits.append(Edit(hook.family, "filter", f2b, 0, "-j RETURN"))
+    match = f"-p {proto} -m multiport --dports {port}" if port is not None else f"-p {proto}"
+    edits.append(Edit(hook.family, "filter", chain, 1, f"{match} -j {f2b}"))
+    return edits
+
+
+def jail_file(jail: str, name: str) -> str:
+    """Where an override goes and how fail2ban takes it: a file of its own in jail.d/ (read
+    after jail.local, so it overrides the jail wherever it is defined; a second [jail] section
+    in jail.local itself is refused: "section already exists"), then a restart of the jail,
+    which brings its bans back from fail2ban's database into every action (a plain reload
+    does not give the current bans to a new action: fail2ban 1.1.0 in the lab)."""
+    return (f"# /etc/fail2ban/jail.d/{name}.local, then `fail2ban-client reload --restart "
+            f"{jail}`\n[{jail}]\n")
+
+
+def second_action(hook: JailHook, name: str, chain: str, proto: str, port: int | None) -> str:
+    """The jail override adding one action of the jail's banaction in another chain: every
+    ban of the jail then goes to both (fail2ban runs each action of a jail per ban; `actname`
+    keeps the two actions of one banaction apart)."""
+    if hook.nft:  # its own base chain: another name, and the forward hook for DOCKER-USER
+        hook_name = "forward" if chain == "DOCKER-USER" else chain.lower()
+        args = (f"name={name}, actname={name}, chain=f2b-{hook_name}, chain_hook={hook_name}, "
+                f"protocol={proto}")
+        if port is not None:
+            args += f', port="{port}"'
+        return jail_file(hook.jail, name) + f"action = %(action_)s\n         %(banaction)s[{args}]"
+    if hook.manager == "crowdsec":
+        return ("# /etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml, then restart "
+                "crowdsec-firewall-bouncer\niptables_chains:\n  - INPUT\n  - DOCKER-USER")
+    args = f"name={name}, actname={name}, chain={chain}, protocol={proto}"
+    if port is not None:
+        args += f', port="{port}"'
+    return jail_file(hook.jail, name) + f"action = %(action_)s\n         %(banaction)s[{args}]"
+
+
+def hook_of(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | None:
+    """The jail hook a rule is, if fail2ban or the bouncer made it."""
+    return _hook(ctx, family, chain, rule)
+
+
+def port_fix(hook: JailHook, pos: int, published) -> tuple[str, Edit, Edit] | None:
+    """A jail in DOCKER-USER on published *host* ports: the jail's `port =` with each host
+    port replaced by its container port (what FORWARD sees after DNAT), as the jail.local
+    override, and the rule fail2ban then creates at the same place."""
+    if hook.ports is None or hook.manager != "fail2ban":
+        return None
+    ports = []
+    for lo, hi in hook.ports:
+        if lo != hi:
+            ports.append(f"{lo}:{hi}")
+            continue
+        to = next((p.binding.container_port for p in published if p.binding.host_port == lo
+                   and p.family == hook.family), lo)
+        ports.append(str(to))
+    port = ",".join(dict.fromkeys(ports))
+    proto = hook.proto or "tcp"
+    shown = jail_file(hook.jail, f"{hook.jail}-port") + f"port = {port}"
+    spec = f"-p {proto} -m multiport --dports {port} -j f2b-{hook.jail}"
+    return (shown, Edit(hook.family, "filter", hook.chain, pos, None),
+            Edit(hook.family, "filter", hook.chain, pos, spec))

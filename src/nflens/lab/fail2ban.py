@@ -1,0 +1,195 @@
+"""The real fail2ban in a lab host (issue 26): Debian's package, fetched like the lab's Docker
+versions, its server running in the lab host's network namespace.
+
+Why this way (found by trying on Debian 12):
+- fail2ban is pure Python (Debian: arch all, `Depends: python3, python3-systemd`). The private
+  apt configuration of lab/versions.py downloads trixie's fail2ban; `dpkg-deb -x` unpacks it
+  into /var/cache/nflens-lab/fail2ban/<version>/; nothing is installed and the machine's apt
+  sources, lists and dpkg database are never written. python3-systemd is only needed by the
+  systemd backend: the lab's jails use `backend = polling` on a log file of their own.
+- The server runs with the machine's /usr/bin/python3 and PYTHONPATH on the unpacked tree, in
+  the lab host's network namespace (lab.spawn: stopped at teardown), with every path of its
+  own under the lab's state folder: `-c` a copy of the package's /etc/fail2ban with the lab's
+  jail.local and fail2ban.local, `-s` its socket, `-p` its pid file, its database file
+  (bans survive a restart of the jail, as with /var/lib/fail2ban).
+  The machine's /etc/fail2ban and /var/run are never read or written.
+- Its actions run `iptables` (the machine's) in that namespace, exactly as on a real host;
+  `fail2ban-client set JAIL banip ADDR` bans through the server's socket.
+- CrowdSec's crowdsec-firewall-bouncer (Debian trixie 0.0.25, a Go binary) is fetched the
+  same way and runs in the host's namespace against a stand-in LAPI (lab/lapi.py) that holds
+  the lab's decisions: crowdsec itself (the LAPI, its hub and scenarios) is not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from nflens.errors import ToolError
+from nflens.lab import versions
+from nflens.lab.netns import Lab
+from nflens.proc import LOCAL, ProcessRunner
+
+TESTED = "1.1.0-8"  # trixie's
+PYTHON = "/usr/bin/python3"
+
+
+BOUNCER = ("crowdsec-firewall-bouncer", "0.0.25-5+b11", "usr/bin/crowdsec-firewall-bouncer")
+FAIL2BAN = ("fail2ban", TESTED, "usr/bin/fail2ban-server")
+
+
+def tree(version: str = TESTED, package: str = "fail2ban") -> Path:
+    return versions.CACHE / package / version
+
+
+def provide(runner: ProcessRunner = LOCAL, log=print,
+            package: tuple[str, str, str] = FAIL2BAN) -> Path:
+    """The unpacked package (fail2ban, or BOUNCER), fetched first when the cache lacks it
+    (VersionMissing names why it cannot be)."""
+    name, version, probe = package
+    target = tree(version, name)
+    if (target / probe).exists():
+        return target
+    with versions._locked():
+        if (target / probe).exists():
+            return target
+        if os.geteuid() != 0:
+            raise versions.VersionMissing(f"{name} {version} is not in {target} and only "
+                                          "root can fetch it")
+        apt = versions.PrivateApt(versions.CACHE / "apt", runner)
+        apt.update(log)
+        if version not in apt.versions(name):
+            raise versions.VersionMissing(f"{name} {version} is not offered by "
+                                          f"{'/'.join(versions.SUITES)}")
+        deb = apt.download(name, version)
+        tmp = target.parent / f".{version}.part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        versions._run(runner, ["dpkg-deb", "-x", str(deb), str(tmp)], f"unpack {deb.name}")
+        deb.unlink()
+        tmp.rename(target)
+        log(f"{name} {version}: unpacked into {target}")
+    return target
+
+
+FAIL2BAN_LOCAL = """[Definition]
+loglevel = INFO
+logtarget = {log}
+socket = {sock}
+pidfile = {pid}
+dbfile = {db}
+"""
+
+
+class Fail2ban:
+    """fail2ban-server in namespace `ns` of `lab`, configured under `root` (a lab folder)."""
+
+    def __init__(self, lab: Lab, ns: str, root: Path, jail_local: str,
+                 runner: ProcessRunner | None = None):
+        self.lab, self.ns, self.root = lab, ns, root
+        self.runner = runner or lab.runner
+        self.install = provide(self.runner)
+        self.conf = root / "etc-fail2ban"
+        self.sock, self.pid, self.log = root / "f2b.sock", root / "f2b.pid", root / "f2b.log"
+        lab.add_dir(root)
+        shutil.copytree(self.install / "etc/fail2ban", self.conf, dirs_exist_ok=True)
+        (self.conf / "fail2ban.local").write_text(FAIL2BAN_LOCAL.format(
+            log=self.log, sock=self.sock, pid=self.pid, db=root / "fail2ban.sqlite3"))
+        self.write_jail_local(jail_local)
+
+    def write_jail_local(self, text: str) -> None:
+        (self.conf / "jail.local").write_text(text)
+
+    def _env(self) -> list[str]:
+        return ["env", f"PYTHONPATH={self.install / 'usr/lib/python3/dist-packages'}", PYTHON]
+
+    def start(self, timeout: float = 30) -> None:
+        argv = self._env() + [str(self.install / "usr/bin/fail2ban-server"), "-f", "-x",
+                              "-c", str(self.conf), "-s", str(self.sock), "-p", str(self.pid)]
+        self.lab.spawn(self.ns, argv, log=self.root / "server.out", graceful=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ToolError):
+                if "pong" in self.client("ping"):
+                    return
+            time.sleep(0.3)
+        raise ToolError(f"fail2ban-server did not answer on {self.sock}: "
+                        f"{self._tail()}")
+
+    def client(self, *args: str, timeout: float = 30) -> str:
+        argv = self._env() + [str(self.install / "usr/bin/fail2ban-client"), "-c",
+                              str(self.conf), "-s", str(self.sock), *args]
+        proc = self.runner.run(argv, timeout=timeout)
+        if proc.returncode != 0 or proc.error is not None:
+            raise ToolError(f"fail2ban-client {' '.join(args)}: exit {proc.returncode}: "
+                            f"{(proc.stderr or proc.stdout or str(proc.error)).strip()[-300:]}")
+        return proc.stdout
+
+    def _tail(self) -> str:
+        for path in (self.root / "server.out", self.log):
+            if path.exists():
+                return " | ".join(path.read_text(errors="replace").splitlines()[-5:])
+        return "no log"
+
+    def stop(self) -> None:
+        with contextlib.suppress(ToolError):
+            self.client("stop")
+
+
+BOUNCER_YAML = """mode: iptables
+pid_dir: {root}/
+update_frequency: 1s
+daemonize: false
+log_mode: file
+log_dir: {root}/
+log_level: info
+api_url: http://127.0.0.1:{port}/
+api_key: lab-not-secret
+disable_ipv6: true
+deny_action: DROP
+deny_log: false
+supported_decisions_types:
+  - ban
+blacklists_ipv4: crowdsec-blacklists
+blacklists_ipv6: crowdsec6-blacklists
+ipset_type: nethash
+iptables_chains: [{chains}]
+prometheus:
+  enabled: false
+"""
+
+
+class Bouncer:
+    """Debian's crowdsec-firewall-bouncer in namespace `ns`, fed `banned` by the stand-in
+    LAPI (lab/lapi.py) on 127.0.0.1:`port` of the same namespace; its YAML under `root`."""
+
+    def __init__(self, lab: Lab, ns: str, root: Path, banned: list[str], port: int = 8081):
+        self.lab, self.ns, self.root, self.banned, self.port = lab, ns, root, banned, port
+        self.install = provide(lab.runner, package=BOUNCER)
+        self.config = root / "crowdsec-firewall-bouncer.yaml"
+        lab.add_dir(root)
+
+    def start(self, chains: list[str], timeout: float = 20) -> None:
+        self.config.write_text(BOUNCER_YAML.format(root=self.root, port=self.port,
+                                                   chains=", ".join(chains)))
+        self.lab.spawn(self.ns, [sys.executable, "-m", "nflens.lab.lapi", str(self.port),
+                                 *self.banned], log=self.root / "lapi.log")
+        self.lab.spawn(self.ns, [str(self.install / BOUNCER[2]), "-c", str(self.config)],
+                       log=self.root / "bouncer.out", graceful=True)
+        log = self.root / "crowdsec-firewall-bouncer.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if log.exists() and "decision added" in log.read_text(errors="replace"):
+                return
+            time.sleep(0.3)
+        raise ToolError(f"the bouncer applied no decision: {self._tail(log)}")
+
+    def _tail(self, log: Path) -> str:
+        for path in (log, self.root / "bouncer.out", self.root / "lapi.log"):
+            if path.exists():
+                return " | ".join(path.read_text(errors="replace").splitlines()[-4:])
+        return "no log"

@@ -1,0 +1,254 @@
+"""The real fail2ban on a real kernel (issue 26): the findings' claims and their jail fixes.
+
+The seed 001 lab host (Docker 20.10, web published 8080 -> 80, a host service on 8000, INPUT
+policy DROP admitting 8000 and 8080) with Debian's fail2ban 1.1.0 (lab/fail2ban.py) running
+in its network namespace, jails on a log file of their own with `banaction =
+iptables-multiport`, and bans made with `fail2ban-client set JAIL banip 198.51.100.2` (the
+WAN client; the LAN client 10.99.0.2 is not banned).
+
+CrowdSec: Debian's crowdsec-firewall-bouncer 0.0.25 (iptables mode) fed a ban of the same
+address by a stand-in LAPI (lab/lapi.py), with its default `iptables_chains: [INPUT]` and with
+the printed fix's `[INPUT, DOCKER-USER]`.
+
+The fail2ban tests probe, audit the snapshot, then does what the printed fix says -- writes its text
+into the jail.d file its first line names and runs the fail2ban-client command it names --
+and probes again, also after a dockerd restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nflens.lab import fail2ban, nativefix, run
+from nflens.lab.netns import Lab
+from nflens.lab.scenarios import Variant, load
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
+needs_tools = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("dockerd", "busybox", "nsenter", "iptables")),
+    reason="needs dockerd, busybox-static, util-linux and iptables")
+
+BANNED = "198.51.100.2"  # the WAN client (lab/topology.py)
+FLOWS = ("wan-web", "lan-web", "wan-hostsvc", "lan-hostsvc")
+HOST_INPUT = ("iptables -P INPUT DROP", "iptables -A INPUT -i lo -j ACCEPT",
+              "iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+              "iptables -A INPUT -p tcp --dport 8000 -j ACCEPT",
+              "iptables -A INPUT -p tcp --dport 8080 -j ACCEPT")
+
+
+JAIL_LOCAL = """[DEFAULT]
+banaction = {banaction}
+backend = polling
+{chain}
+[sshd]
+enabled = false
+{jails}"""
+
+
+def jail(name: str, port: str, log: Path) -> str:
+    return (f"\n[{name}]\nenabled = true\nfilter = nginx-http-auth\nport = {port}\n"
+            f"logpath = {log}\n")
+
+
+def _host(variant: str, chain: str, jails: dict[str, str],
+          banaction: str = "iptables-multiport"):
+    """The lab host with fail2ban running `jails` (name -> port) in `chain`, each banning
+    BANNED through fail2ban-client."""
+    sc = load("seed001_input_bypass")
+    with Lab() as lab:
+        ctx = run.build(lab, sc, Variant(variant, "real fail2ban", HOST_INPUT))
+        ctx.scenario_flows = sc.flows
+        f2b = None
+        try:
+            root = lab.state_dir / "fail2ban"
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "web.log").write_text("")
+            text = JAIL_LOCAL.format(banaction=banaction, chain=f"chain = {chain}\n", jails="".join(
+                jail(n, p, root / "web.log") for n, p in jails.items()))
+            f2b = fail2ban.Fail2ban(lab, ctx.host, root, text)
+            f2b.start()
+            for name in jails:
+                f2b.client("set", name, "banip", BANNED)
+            ctx.f2b = f2b
+            yield ctx
+        finally:
+            if f2b is not None:
+                f2b.stop()
+            ctx.docker.stop()
+
+
+def verdicts(ctx) -> dict[str, str]:
+    flows = tuple(f for f in ctx.scenario_flows if f.name in FLOWS)
+    return {o.name: o.outcome for o in run.probe_all(ctx, flows, rounds=1)}
+
+
+def audit(ctx, out) -> list[dict]:
+    run.snapshot(ctx, out)
+    proc = subprocess.run([sys.executable, "-m", "nflens", "audit", "--snapshot", str(out),
+                           "--json"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)["findings"]
+
+
+def as_printed(ctx, fix: str) -> list[str]:
+    """Do what the printed fix says: its text into the jail.d file its first line names, then
+    the fail2ban-client command it names."""
+    first = fix.splitlines()[0]
+    m = re.match(r"^# /etc/fail2ban/(jail\.d/\S+\.local), then `fail2ban-client (.+)`$", first)
+    assert m, first
+    (ctx.f2b.conf / m.group(1)).write_text(fix + "\n")
+    ctx.f2b.client(*m.group(2).split())
+    time.sleep(1)
+    return [m.group(1), m.group(2)]
+
+
+def _fixes(findings: list[dict], kind: str) -> list[dict]:
+    return [f for f in findings if f["id"] == kind]
+
+
+# -- jail in INPUT: its bans do not reach the published port -----------------------------------
+
+@pytest.fixture(scope="module")
+def input_jail(tmp_path_factory):
+    for ctx in _host("f2b-input", "INPUT", {"web": "8000,8080"}):
+        tmp = tmp_path_factory.mktemp("f2b-input")
+        before = verdicts(ctx)
+        findings = audit(ctx, tmp / "before")
+        [f] = _fixes(findings, "ban-bypass")
+        ran = as_printed(ctx, f["fix"])
+        after = verdicts(ctx)
+        audit_after = audit(ctx, tmp / "after")
+        nativefix.restart_dockerd(ctx)
+        yield {"before": before, "finding": f, "findings": findings, "ran": ran,
+               "after": after, "audit_after": audit_after, "restarted": verdicts(ctx)}
+
+
+@needs_tools
+def test_a_banned_client_reaches_the_published_port_through_an_input_jail(input_jail):
+    assert input_jail["before"] == {"wan-web": "allow", "lan-web": "allow",
+                                    "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+
+
+@needs_tools
+def test_audit_names_the_jail_and_its_fix_is_verified(input_jail):
+    f = input_jail["finding"]
+    assert f["explanation"].startswith(
+        f"jail web's bans ({BANNED}) do not cover published port tcp/8080 → web:80.")
+    assert f["fix_verified"] is True and BANNED not in f["fix"]
+    assert _fixes(input_jail["findings"], "input-bypass") == []
+
+
+@needs_tools
+def test_the_jails_second_action_bans_at_the_published_port(input_jail):
+    assert input_jail["after"] == {"wan-web": "deny", "lan-web": "allow",
+                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    assert _fixes(input_jail["audit_after"], "ban-bypass") == []
+    assert input_jail["restarted"] == input_jail["after"]  # after a dockerd restart too
+
+
+# -- jails in DOCKER-USER: a host port never matches; the host's service is unprotected --------
+
+@pytest.fixture(scope="module")
+def docker_user_jails(tmp_path_factory):
+    for ctx in _host("f2b-docker-user", "DOCKER-USER", {"web": "8080", "svc": "8000"}):
+        tmp = tmp_path_factory.mktemp("f2b-docker-user")
+        before = verdicts(ctx)
+        findings = audit(ctx, tmp / "before")
+        dead = _fixes(findings, "dnat-dead-rule")
+        gap = _fixes(findings, "ban-host-gap")
+        ran = [line for f in dead + gap for line in as_printed(ctx, f["fix"])]
+        after = verdicts(ctx)
+        audit_after = audit(ctx, tmp / "after")
+        nativefix.restart_dockerd(ctx)
+        yield {"before": before, "dead": dead, "gap": gap, "ran": ran,
+               "after": after, "audit_after": audit_after, "restarted": verdicts(ctx)}
+
+
+@needs_tools
+def test_jails_in_docker_user_miss_both_the_host_port_and_the_host(docker_user_jails):
+    assert docker_user_jails["before"] == {"wan-web": "allow", "lan-web": "allow",
+                                           "wan-hostsvc": "allow", "lan-hostsvc": "allow"}
+    [dead] = docker_user_jails["dead"]
+    assert dead["explanation"].startswith(f"jail web's bans ({BANNED}) never match")
+    assert dead["fix"].endswith("[web]\nport = 80") and dead["fix_verified"] is True
+    [gap] = docker_user_jails["gap"]
+    assert gap["subject"].startswith("jail svc tcp/") and gap["fix_verified"] is True
+
+
+@needs_tools
+def test_the_printed_jail_fixes_ban_at_both(docker_user_jails):
+    assert docker_user_jails["after"] == {"wan-web": "deny", "lan-web": "allow",
+                                          "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    after = docker_user_jails["audit_after"]
+    assert _fixes(after, "dnat-dead-rule") == [] and _fixes(after, "ban-host-gap") == []
+    assert docker_user_jails["restarted"] == docker_user_jails["after"]
+
+
+# -- Debian's default banaction, nftables: its own table on the input hook ---------------------
+
+@pytest.fixture(scope="module")
+def nft_jail(tmp_path_factory):
+    for ctx in _host("f2b-nft", "INPUT", {"web": "8000,8080"}, banaction="nftables"):
+        tmp = tmp_path_factory.mktemp("f2b-nft")
+        before = verdicts(ctx)
+        findings = audit(ctx, tmp / "before")
+        [f] = _fixes(findings, "ban-bypass")
+        ran = as_printed(ctx, f["fix"])
+        yield {"before": before, "finding": f, "findings": findings, "ran": ran,
+               "after": verdicts(ctx), "table": ctx.sh("nft list table inet f2b-table"),
+               "audit_after": audit(ctx, tmp / "after")}
+
+
+@needs_tools
+def test_nftables_bans_on_the_input_hook_miss_the_published_port_and_the_fix_mends_it(nft_jail):
+    assert nft_jail["before"] == {"wan-web": "allow", "lan-web": "allow",
+                                  "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    f = nft_jail["finding"]
+    assert "chain=f2b-forward, chain_hook=forward" in f["fix"] and f["fix_verified"] is True
+    assert _fixes(nft_jail["findings"], "input-bypass") == []
+    assert "hook forward" in nft_jail["table"]
+    assert nft_jail["after"] == {"wan-web": "deny", "lan-web": "allow",
+                                 "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    assert _fixes(nft_jail["audit_after"], "ban-bypass") == []
+
+
+# -- CrowdSec's firewall bouncer (iptables mode), default iptables_chains and the fix ----------
+
+def _bounced(chains: list[str], tmp):
+    sc = load("seed001_input_bypass")
+    with Lab() as lab:
+        ctx = run.build(lab, sc, Variant("crowdsec", "real bouncer", HOST_INPUT))
+        ctx.scenario_flows = sc.flows
+        try:
+            fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED]).start(chains)
+            yield {"verdicts": verdicts(ctx), "findings": audit(ctx, tmp / "snap"),
+                   "rules": ctx.sh("iptables -S")}
+        finally:
+            ctx.docker.stop()
+
+
+@needs_tools
+def test_the_bouncers_default_input_chain_misses_the_published_port(tmp_path):
+    for got in _bounced(["INPUT"], tmp_path):
+        assert got["verdicts"] == {"wan-web": "allow", "lan-web": "allow",
+                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+        assert "-A INPUT -m set --match-set crowdsec-blacklists src -j DROP" in got["rules"]
+        [f] = _fixes(got["findings"], "ban-bypass")
+        assert f["subject"].startswith("CrowdSec's bouncer") and "DOCKER-USER" in f["fix"]
+
+
+@needs_tools
+def test_the_bouncer_with_docker_user_in_iptables_chains_refuses_the_banned(tmp_path):
+    """The printed fix: `iptables_chains: [INPUT, DOCKER-USER]`."""
+    for got in _bounced(["INPUT", "DOCKER-USER"], tmp_path):
+        assert got["verdicts"] == {"wan-web": "deny", "lan-web": "allow",
+                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+        assert _fixes(got["findings"], "ban-bypass") == []
