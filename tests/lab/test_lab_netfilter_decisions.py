@@ -1,0 +1,101 @@
+"""Issue 24, the netfilter classes, on a real kernel: tiny hosts built in network namespaces.
+
+The fuzzer's world (client A — router R — client B, src/nflens/lab/fuzz/world.py) with rules
+written by hand: loaded with iptables-restore / nft -f as a user would, dumped the way the
+collector dumps them (iptables-save, nft -j list ruleset), every flow probed twice (fresh
+source ports, conntrack flushed between), and nflens's verdict compared with the kernel's. Each
+scenario also pins the kernel's own outcome, so a scenario that stopped exercising its class
+(the kernel's answer changed) fails instead of passing vacuously.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from nflens.lab.fuzz.flows import ProbeSpec
+from nflens.lab.fuzz.runner import Case, dump, load, serving, simulate
+from nflens.lab.fuzz.sockets import probe_all
+from nflens.lab.fuzz.world import World, addresses
+from nflens.lab.netns import Lab, run_in
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("nft", "iptables-restore", "conntrack",
+                                                         "nsenter")),
+                       reason="needs nft, iptables-restore, conntrack and nsenter"),
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-nfdec-") as tmp, \
+            serving(lab, Path(tmp)) as w:
+        yield w
+
+
+_SPORT = iter(range(31000, 39000, 2))
+
+
+def flow(name: str, role: str, src: str | None, dst: str, dport: int,
+         proto: str = "tcp") -> ProbeSpec:
+    return ProbeSpec(name, role, src, next(_SPORT), dst, dport, proto)
+
+
+def kernel_and_nflens(world: World, tmp: Path, iptables: str | None, nft: str | None,
+                      probes: list[ProbeSpec]) -> tuple[dict[str, str], dict[str, str]]:
+    """Load the rules, snapshot them, ask nflens, then probe every flow twice on the kernel
+    (the two rounds must agree: a flaky probe proves nothing)."""
+    case = Case(0, 0, 4, iptables, nft, probes)
+    load(world, case)
+    snap = tmp / "snap"
+    dump(world, snap)
+    said = simulate(snap, case)
+    first = probe_all(probes, world.ns, 4)
+    run_in(world.ns["r"], ["conntrack", "-F"], check=False, runner=world.lab.runner)
+    second = probe_all([replace(p, sport=p.sport + 1) for p in probes], world.ns, 4)
+    assert first == second, (first, second)
+    return first, said
+
+
+A1, A2 = addresses("a", 4)
+B1, B2 = addresses("b", 4)
+R_A = "10.1.0.1"
+
+# --- class 11: a native `table ip filter` / `table ip nat` beside iptables-nft ------------------
+NATIVE_FILTER_AND_NAT = """\
+table ip filter {
+  chain input { type filter hook input priority 0; policy drop; tcp dport 22 accept; }
+}
+table ip nat {
+  chain prerouting { type nat hook prerouting priority -100; tcp dport 8443 dnat to 10.2.0.2:80; }
+}
+"""
+IPTABLES_FORWARD = """\
+*filter
+:FORWARD ACCEPT [0:0]
+-A FORWARD -p tcp -m multiport --dports 443 -j DROP
+COMMIT
+"""
+
+
+def test_a_native_ip_filter_and_ip_nat_beside_iptables_nft_are_read_from_nft_json(world,
+                                                                                  tmp_path):
+    """iptables-save prints both tables as stubs ("incompatible base-chains"); the stub read as
+    the table made INPUT wide open and the DNAT vanish (issue 24 class 11)."""
+    probes = [flow("input-22", "a", A1, R_A, 22), flow("input-80-dropped", "a", A1, R_A, 80),
+              flow("dnat-8443", "a", A1, R_A, 8443),
+              flow("fwd-443-xt-drop", "a", A1, B1, 443), flow("fwd-80", "a", A1, B1, 80)]
+    kernel, said = kernel_and_nflens(world, tmp_path, IPTABLES_FORWARD, NATIVE_FILTER_AND_NAT,
+                                     probes)
+    assert kernel == {"input-22": "allow", "input-80-dropped": "deny", "dnat-8443": "allow",
+                      "fwd-443-xt-drop": "deny", "fwd-80": "allow"}
+    assert (tmp_path / "snap" / "iptables-save.txt").read_text().count(
+        "contains incompatible base-chains") == 2
+    assert said == kernel
