@@ -99,3 +99,63 @@ def test_a_native_ip_filter_and_ip_nat_beside_iptables_nft_are_read_from_nft_jso
     assert (tmp_path / "snap" / "iptables-save.txt").read_text().count(
         "contains incompatible base-chains") == 2
     assert said == kernel
+
+
+# --- class 6: equal priorities, the chain registered last runs first ---------------------------
+EQUAL_PRIORITIES = """\
+table ip t1 {
+  chain c { type filter hook forward priority 0; tcp dport 80 meta mark set 1; }
+}
+table ip t2 {
+  chain c { type filter hook forward priority 0; meta mark 1 drop; }
+}
+table ip t3 {
+  chain x { type filter hook forward priority 10; tcp dport 443 meta mark set 2; }
+  chain y { type filter hook forward priority 10; meta mark 2 drop; }
+}
+table inet native {
+  chain m { type filter hook forward priority -150; meta mark 3 drop; }
+}
+"""
+MANGLE_MARK = """\
+*mangle
+:FORWARD ACCEPT [0:0]
+-A FORWARD -p tcp --dport 8080 -j MARK --set-xmark 0x3/0xffffffff
+COMMIT
+"""
+
+
+def test_of_two_base_chains_at_one_priority_the_newest_runs_first(world, tmp_path):
+    """Each pair sets a mark in the older chain and drops on it in the newer: the kernel runs
+    the newer first (nf_hook_entries_grow), so nothing is dropped; across tables, within a
+    table, and an iptables-nft mangle chain against a native chain loaded after it."""
+    probes = [flow("tables", "a", A1, B1, 80), flow("one-table", "a", A1, B1, 443),
+              flow("iptables-then-nft", "a", A1, B1, 8080), flow("unmarked", "a", A1, B1, 22)]
+    kernel, said = kernel_and_nflens(world, tmp_path, MANGLE_MARK, EQUAL_PRIORITIES, probes)
+    assert kernel == dict.fromkeys(kernel, "allow")
+    assert said == kernel
+
+
+# --- class 7: nat chains run at the NAT core's hook, not at their own priority ------------------
+NAT_AT_ODD_PRIORITIES = """\
+table ip n {
+  chain early { type nat hook prerouting priority -150; tcp dport 8443 dnat to 10.2.0.2:80;
+                tcp dport 8080 dnat to 10.2.0.2:80; }
+  chain late { type nat hook prerouting priority -90; tcp dport 8080 dnat to 10.1.0.1:9999; }
+}
+table ip f {
+  chain pre { type filter hook prerouting priority -120; ip daddr 10.2.0.2 tcp dport 80 drop; }
+}
+"""
+
+
+def test_a_nat_chain_at_minus_150_rewrites_after_a_filter_chain_at_minus_120(world, tmp_path):
+    """The filter chain at -120 sees the original destination (NAT runs at -100), so the DNAT
+    to 10.2.0.2:80 it would drop goes through; among nat chains, -150 runs before -90."""
+    probes = [flow("dnat-after-filter", "a", A1, R_A, 8443),
+              flow("nat-order", "a", A1, R_A, 8080),
+              flow("direct-dropped", "a", A1, B1, 80)]
+    kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_AT_ODD_PRIORITIES, probes)
+    assert kernel == {"dnat-after-filter": "allow", "nat-order": "allow",
+                      "direct-dropped": "deny"}
+    assert said == kernel

@@ -269,6 +269,9 @@ class Ruleset:
     unsupported: tuple[Unsupported, ...] = ()
     warnings: tuple[tuple[str, int, str], ...] = ()
     incompatible: tuple[str, ...] = ()
+    # (family, table) in the order nf_tables lists them (nft.json): their creation order, which
+    # orders base chains of equal priority (kernel/pipeline.py)
+    registration: tuple[tuple[str, str], ...] = ()
 
     def table(self, family: str, name: str) -> Table | None:
         for t in self.tables:
@@ -286,6 +289,7 @@ class Ruleset:
             backend=self.backend or other.backend,
             unsupported=self.unsupported + other.unsupported,
             warnings=self.warnings + other.warnings,
+            registration=self.registration or other.registration,
         )
 
 

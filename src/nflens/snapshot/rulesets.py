@@ -86,6 +86,7 @@ def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
             loaded.parts.append(Ruleset((stub,), "snapshot"))
         return
     rs = getattr(nft, func)(text, name)
+    rs = replace(rs, registration=tuple((t.family, t.name) for t in rs.tables))
     rs = _with_stubs(rs, name, loaded)
     loaded.parts.append(_without_owned(rs, name, loaded))
 
@@ -117,7 +118,7 @@ def _with_stubs(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
             f"table {table.family} {table.name}: {save_file} shows only a stub (it has native "
             f"nft base chains); taken from {name}, its xt rules as {save_file} spells them")
     unsupported = tuple(u for u in rs.unsupported if (u.file, u.line) not in replaced)
-    return Ruleset(tuple(tables), rs.dialect, rs.backend, unsupported, rs.warnings)
+    return replace(rs, tables=tuple(tables), unsupported=unsupported)
 
 
 def _xt_from_save(chain: Chain, saved: Chain | None, replaced: set[tuple[str, int]]) -> Chain:
@@ -158,7 +159,7 @@ def _without_owned(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
                 for r in c.rules if r.source}
     unsupported = tuple(u for u in rs.unsupported
                         if (u.file, u.line) not in gone or (u.file, u.line) in keep_src)
-    return Ruleset(tuple(kept), rs.dialect, rs.backend, unsupported, rs.warnings)
+    return replace(rs, tables=tuple(kept), unsupported=unsupported)
 
 
 def merge(parts: list[Ruleset]) -> Ruleset:
