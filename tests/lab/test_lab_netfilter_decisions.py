@@ -49,17 +49,18 @@ def flow(name: str, role: str, src: str | None, dst: str, dport: int,
 
 
 def kernel_and_nflens(world: World, tmp: Path, iptables: str | None, nft: str | None,
-                      probes: list[ProbeSpec]) -> tuple[dict[str, str], dict[str, str]]:
+                      probes: list[ProbeSpec],
+                      version: int = 4) -> tuple[dict[str, str], dict[str, str]]:
     """Load the rules, snapshot them, ask nflens, then probe every flow twice on the kernel
     (the two rounds must agree: a flaky probe proves nothing)."""
-    case = Case(0, 0, 4, iptables, nft, probes)
+    case = Case(0, 0, version, iptables, nft, probes)
     load(world, case)
     snap = tmp / "snap"
     dump(world, snap)
     said = simulate(snap, case)
-    first = probe_all(probes, world.ns, 4)
+    first = probe_all(probes, world.ns, version)
     run_in(world.ns["r"], ["conntrack", "-F"], check=False, runner=world.lab.runner)
-    second = probe_all([replace(p, sport=p.sport + 1) for p in probes], world.ns, 4)
+    second = probe_all([replace(p, sport=p.sport + 1) for p in probes], world.ns, version)
     assert first == second, (first, second)
     return first, said
 
@@ -158,4 +159,47 @@ def test_a_nat_chain_at_minus_150_rewrites_after_a_filter_chain_at_minus_120(wor
     kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_AT_ODD_PRIORITIES, probes)
     assert kernel == {"dnat-after-filter": "allow", "nat-order": "allow",
                       "direct-dropped": "deny"}
+    assert said == kernel
+
+
+# --- class 8: NAT to an address range picks by a hash of the connection's addresses -------------
+NAT_RANGE = """\
+table ip n {
+  chain pre { type nat hook prerouting priority -100;
+              tcp dport 8443 dnat to 10.2.0.2-10.2.0.3;
+              tcp dport 8080 dnat to 10.2.0.2-10.2.0.3 persistent; }
+}
+table ip f {
+  chain forward_f { type filter hook forward priority 0; ip daddr 10.2.0.3 drop; }
+}
+"""
+
+
+def test_dnat_to_a_range_takes_the_address_find_best_ips_proto_hashes_to(world, tmp_path):
+    """10.2.0.3 is dropped, so each flow's verdict says which address the kernel chose; the
+    lowest address (the old model) would allow all eight."""
+    probes = [flow(f"{port}-{src}-{dst}", "a", src, dst, port)
+              for port in (8443, 8080) for src in (A1, A2) for dst in (R_A, "10.2.0.1")]
+    kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_RANGE, probes)
+    assert sorted(kernel.values()).count("deny") == 4, kernel  # the hash spreads them
+    assert said == kernel
+
+
+NAT_RANGE6 = """\
+table ip6 n {
+  chain pre { type nat hook prerouting priority -100; tcp dport 8443 dnat to fd02::2-fd02::3;
+              tcp dport 8080 dnat to fd02::2-fd02::3 persistent; }
+}
+table ip6 f {
+  chain forward_f { type filter hook forward priority 0; ip6 daddr fd02::3 drop; }
+}
+"""
+
+
+def test_dnat_to_an_ipv6_range_hashes_all_four_words(world, tmp_path):
+    dsts = addresses("r", 6) + addresses("b", 6)
+    probes = [flow(f"{port}-{src}-{dst}", "a", src, dst, port) for port in (8443, 8080)
+              for src in addresses("a", 6) for dst in dsts]
+    kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_RANGE6, probes, version=6)
+    assert set(kernel.values()) == {"allow", "deny"}, (kernel, said)
     assert said == kernel
