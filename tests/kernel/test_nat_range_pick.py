@@ -62,3 +62,11 @@ def test_nft_flags_persistent_counts_like_iptables_persistent():
         nat.bind(entry, action, "postrouting")
         seen.add(entry.reply.dst)
     assert len(seen) == 1
+
+
+def test_an_snat_range_that_holds_the_source_keeps_it():
+    """get_unique_tuple: the original tuple, already in range and unique, is kept."""
+    action = Action("snat", (("addr", (A("10.1.0.1"), A("10.1.0.9"))), ("port", None)))
+    entry = _entry("10.1.0.2", "10.2.0.2")
+    nat.bind(entry, action, "postrouting")
+    assert entry.reply.dst == A("10.1.0.2")

@@ -40,8 +40,24 @@ def _range_addr(action: Action, entry: Entry, manip: str) -> Any:
     if lo == hi or not isinstance(lo, IPS) or not isinstance(hi, IPS) or lo.version != hi.version:
         return lo
     flags = action.get("flags") or ()
+    src = entry.reply.dst
+    if manip == "src" and _keeps_source(action, flags, lo, hi, src, entry.reply.dport):
+        return src
     persistent = bool(action.get("persistent")) or "persistent" in flags
-    return pick(lo, hi, entry.reply.dst, entry.reply.src, manip, persistent)
+    return pick(lo, hi, src, entry.reply.src, manip, persistent)
+
+
+def _keeps_source(action: Action, flags: Any, lo: Any, hi: Any, src: Any,
+                  sport: int | None) -> bool:
+    """get_unique_tuple step 1: an SNAT whose range already holds the connection's source
+    (address, and port when the range gives ports) keeps it, unless the range is random."""
+    if action.get("random") or action.get("random_fully") or \
+            {"random", "fully-random"} & set(flags):
+        return False
+    if src.version != lo.version or not lo <= src <= hi:
+        return False
+    ports = action.get("port")
+    return ports is None or sport is None or ports[0] <= sport <= ports[1]
 
 
 def _port(value: Any, original: int | None) -> int | None:
