@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from nflens.flows import flow_from_dict
+from nflens.kernel.simulate import Simulator
 from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.fuzz.runner import Case, dump, load, serving, simulate
 from nflens.lab.fuzz.sockets import probe_all
 from nflens.lab.fuzz.world import World, addresses
 from nflens.lab.netns import Lab, run_in
+from nflens.snapshot.read import read_snapshot
 
 pytestmark = [
     pytest.mark.lab,
@@ -203,3 +206,46 @@ def test_dnat_to_an_ipv6_range_hashes_all_four_words(world, tmp_path):
     kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_RANGE6, probes, version=6)
     assert set(kernel.values()) == {"allow", "deny"}, (kernel, said)
     assert said == kernel
+
+
+# --- class 10: NAT from a map, numgen, redirect to a mapped port --------------------------------
+NAT_MAPS = """\
+table ip n {
+  map ports { type inet_service : ipv4_addr; elements = { 22 : 10.2.0.3 } }
+  chain pre { type nat hook prerouting priority -100;
+    tcp dport 8443 dnat to ip saddr map { 10.1.0.2 : 10.2.0.2, 10.1.0.3 : 10.2.0.3 }
+    tcp dport 8080 dnat ip to ip saddr map { 10.1.0.2 : 10.2.0.2 . 9999, 10.1.0.3 : 10.2.0.2 . 80 }
+    tcp dport 22 dnat to tcp dport map @ports
+    tcp dport 443 dnat to numgen inc mod 2 map { 0 : 10.2.0.2, 1 : 10.2.0.3 }
+    ip daddr 10.2.0.1 tcp dport 80 redirect to :tcp dport map { 80 : 9999 }
+  }
+}
+table ip f {
+  chain forward_f { type filter hook forward priority 0; ip daddr 10.2.0.3 drop;
+                    tcp dport 9999 drop; }
+}
+"""
+
+
+def test_nat_from_a_map_is_applied_and_numgen_is_uncertain(world, tmp_path):
+    """Each map sends some flows to the dropped 10.2.0.3 (or the dropped port 9999, or the
+    router's closed 9999), so the verdict shows the map was applied; before, the original
+    address was kept and every one of them read as allowed."""
+    probes = [flow("addr-map-2", "a", A1, R_A, 8443), flow("addr-map-3", "a", A2, R_A, 8443),
+              flow("concat-9999", "a", A1, R_A, 8080), flow("concat-80", "a", A2, R_A, 8080),
+              flow("named-map", "a", A1, R_A, 22),
+              flow("redirect-map", "a", A1, "10.2.0.1", 80)]
+    kernel, said = kernel_and_nflens(world, tmp_path, None, NAT_MAPS, probes)
+    assert kernel == {"addr-map-2": "allow", "addr-map-3": "deny", "concat-9999": "deny",
+                      "concat-80": "allow", "named-map": "deny", "redirect-map": "deny"}
+    assert said == kernel
+    # numgen's counter is kernel state no snapshot shows: nflens says uncertain, naming it,
+    # and the kernel indeed gives both outcomes to two consecutive connections
+    numgen = flow("numgen", "a", A1, R_A, 443)
+    result = Simulator(read_snapshot(tmp_path / "snap")).run(
+        flow_from_dict(numgen.flow_json(), "flows.json"))
+    assert result.verdict == "uncertain"
+    assert "numgen" in " ".join(result.uncertain_because)
+    seen = {probe_all([replace(numgen, sport=numgen.sport + i)], world.ns, 4)["numgen"]
+            for i in (0, 1)}
+    assert seen == {"allow", "deny"}

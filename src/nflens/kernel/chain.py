@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nflens.ir.rules import Action, Chain, Rule, Table
+from nflens.kernel import natmap
 from nflens.kernel.context import PacketContext, Unknown, describe, with_table
 from nflens.kernel.index import ChainIndex
 from nflens.kernel.index import build as build_index
@@ -277,8 +278,7 @@ class ChainWalker:
                 return ("verdict", "accept")
             return ("verdict", name)
         if name in ("dnat", "snat", "masquerade", "redirect"):
-            result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
-            return ("verdict", "accept")
+            return self._nat(action, ref, result, notes)
         if name in ("return", "jump", "goto"):
             return (name, action.get("chain"))
         if name == "mark":
@@ -298,6 +298,34 @@ class ChainWalker:
         if self._unknown_drops(ref, "target", what, result, notes):
             return ("verdict", "drop")
         return None
+
+    def _nat(self, action: Action, ref: RuleRef, result: ChainResult,
+             notes: list[str]) -> Outcome:
+        """A NAT statement ends the nat chain; one whose address or port comes from a map is
+        first made concrete for this packet (kernel/natmap.py)."""
+        if action.get("addr_expr") is not None or action.get("port_expr") is not None:
+            picked = natmap.concrete(action, result.ctx, self._chooser(ref))
+            if picked is None:
+                notes.append("the NAT map has no element for this packet (the rule breaks)")
+                return None
+            if isinstance(picked, Unknown):
+                self._unknown_drops(ref, "nat", picked.reason, result, notes)
+                return ("verdict", "drop") if result.verdict == "drop" else None
+            notes.append(f"the map gave {_describe(picked)}")
+            action = picked
+        result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
+        return ("verdict", "accept")
+
+    def _chooser(self, ref: RuleRef) -> natmap.Choose:
+        """One of n values, through the oracle's yes/no points: value i is taken when the
+        points 0..i-1 said no and point i says yes (the default, no, everywhere: value 0)."""
+        def choose(point: str, reason: str, n: int) -> int:
+            where = f"{reason} [{_where(ref)}]"
+            for i in range(n - 1):
+                if not self.oracle.decide(f"{_key(ref)}/{point}/{i}", where):
+                    return i
+            return n - 1
+        return choose
 
     def _unknown_drops(self, ref: RuleRef, point: str, what: str, result: ChainResult,
                        notes: list[str] | None = None) -> bool:
