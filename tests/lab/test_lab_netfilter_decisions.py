@@ -11,6 +11,7 @@ scenario also pins the kernel's own outcome, so a scenario that stopped exercisi
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,7 +23,7 @@ from nflens.flows import flow_from_dict
 from nflens.kernel.simulate import Simulator
 from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.fuzz.runner import Case, dump, load, serving, simulate
-from nflens.lab.fuzz.sockets import probe_all
+from nflens.lab.fuzz.sockets import entered, probe_all
 from nflens.lab.fuzz.world import World, addresses
 from nflens.lab.netns import Lab, run_in
 from nflens.snapshot.read import read_snapshot
@@ -36,11 +37,36 @@ pytestmark = [
 ]
 
 
+TPROXY_PORT = 8444  # the router's transparent listener (class 12)
+IP_TRANSPARENT = 19  # include/uapi/linux/in.h
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-nfdec-") as tmp, \
-            serving(lab, Path(tmp)) as w:
-        yield w
+    kept: list[socket.socket] = []
+    try:
+        with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-nfdec-") as tmp, \
+                serving(lab, Path(tmp), lambda w: _tproxy_host(w, kept)) as w:
+            yield w
+    finally:
+        for s in kept:
+            s.close()
+
+
+def _tproxy_host(world: World, kept: list[socket.socket]) -> None:
+    """The usual TPROXY setup on the router: marked packets route locally
+    (`ip rule fwmark 1 lookup 100`, `local 0.0.0.0/0 dev lo table 100`), and a listener with
+    IP_TRANSPARENT on TPROXY_PORT. The kernel completes handshakes on a listening socket
+    without accept(), so nothing needs to serve it."""
+    r = world.ns["r"]
+    run_in(r, ["ip", "rule", "add", "fwmark", "0x1", "lookup", "100"])
+    run_in(r, ["ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"])
+    with entered(r):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    kept.append(s)
+    s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+    s.bind(("0.0.0.0", TPROXY_PORT))
+    s.listen(64)
 
 
 _SPORT = iter(range(31000, 39000, 2))
@@ -249,3 +275,40 @@ def test_nat_from_a_map_is_applied_and_numgen_is_uncertain(world, tmp_path):
     seen = {probe_all([replace(numgen, sport=numgen.sport + i)], world.ns, 4)["numgen"]
             for i in (0, 1)}
     assert seen == {"allow", "deny"}
+
+
+# --- class 12: TPROXY delivers to a transparent local listener ----------------------------------
+TPROXY_IPTABLES = """\
+*mangle
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.2.0.2/32 -p tcp -m tcp --dport 80 -j TPROXY --on-port 8444 --tproxy-mark 0x1/0x1
+-A PREROUTING -d 10.2.0.2/32 -p tcp -m tcp --dport 443 -j TPROXY --on-port 8445 --tproxy-mark 0x1
+COMMIT
+*filter
+:FORWARD ACCEPT [0:0]
+-A FORWARD -p tcp -m multiport --dports 80,443,8080 -j DROP
+COMMIT
+"""
+TPROXY_NFT = """\
+table ip tp {
+  chain pre { type filter hook prerouting priority -150;
+    ip daddr 10.2.0.2 tcp dport 8080 tproxy to :8444 meta mark set 1 accept
+    ip daddr 10.2.0.2 tcp dport 22 tproxy to :8446 meta mark set 1 accept
+    ip daddr 10.2.0.2 tcp dport 8443 tproxy to :8444
+  }
+}
+"""
+
+
+def test_tproxy_hands_a_forwarded_flow_to_the_transparent_listener(world, tmp_path):
+    """Flows to 10.2.0.2 that FORWARD would drop are accepted locally by the listener on 8444;
+    iptables' TPROXY without a listener drops; nft's breaks the rule (the packet goes on to
+    B); a socket assigned without a local route is dropped by ip_forward."""
+    probes = [flow("ipt-diverted", "a", A1, B1, 80), flow("ipt-no-listener", "a", A1, B1, 443),
+              flow("nft-diverted", "a", A1, B1, 8080), flow("nft-no-listener", "a", A1, B1, 22),
+              flow("nft-not-local", "a", A1, B1, 8443)]
+    kernel, said = kernel_and_nflens(world, tmp_path, TPROXY_IPTABLES, TPROXY_NFT, probes)
+    assert kernel == {"ipt-diverted": "allow", "ipt-no-listener": "deny",
+                      "nft-diverted": "allow", "nft-no-listener": "allow",
+                      "nft-not-local": "deny"}
+    assert said == kernel

@@ -22,7 +22,7 @@ MATCH_LIKE = frozenset({"limit", "quota", "ct count", "connlimit", "last", "mete
 GENERIC = frozenset({"log", "queue", "dup", "fwd", "tproxy", "synproxy", "set", "map", "secmark",
                      "ct timeout", "ct expectation", "flow", "inner"})
 # Of those, the ones the simulator does not model (listed in Ruleset.unsupported).
-UNMODELLED = frozenset({"dup", "fwd", "tproxy", "synproxy", "set", "map", "flow", "meter",
+UNMODELLED = frozenset({"dup", "fwd", "synproxy", "set", "map", "flow", "meter",
                         "ct timeout", "ct expectation", "inner"})
 REJECT_DEFAULT = {"ip": "icmp-port-unreachable", "ip6": "icmpv6-port-unreachable"}
 

@@ -146,12 +146,16 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
 
 
 @contextlib.contextmanager
-def serving(lab: Lab, tmp: Path) -> Iterator[World]:
+def serving(lab: Lab, tmp: Path,
+            setup: Callable[[World], None] | None = None) -> Iterator[World]:
     """The world built in `lab`, its listeners up and its static snapshot files collected under
-    `tmp`; the listeners closed on the way out (the lab removes the namespaces)."""
+    `tmp`; the listeners closed on the way out (the lab removes the namespaces). `setup` adds
+    to the world before the snapshot is taken (policy rules, more listeners)."""
     static = tmp / "static"
     static.mkdir()
     world = build(lab, static)
+    if setup is not None:
+        setup(world)
     servers = Servers({world.ns[role]: (addresses(role, 4) + addresses(role, 6),
                                         listening_ports(role)) for role in ("a", "b", "r")})
     try:
