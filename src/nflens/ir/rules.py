@@ -258,6 +258,9 @@ class Ruleset:
     "nft-text", "ebtables", or "snapshot" when merged). `backend`: "legacy" / "nf_tables" for
     iptables-save dumps (from their first line), else None. `warnings` are (file, line, message)
     for input that was accepted but is odd (CRLF, dotted netmask, missing COMMIT).
+    `incompatible`: tables an iptables-nft-save dump printed only as a stub, after "# Table `X'
+    contains incompatible base-chains" (the table holds native nft base chains; see
+    snapshot/rulesets.py).
     """
 
     tables: tuple[Table, ...] = ()
@@ -265,6 +268,10 @@ class Ruleset:
     backend: str | None = None
     unsupported: tuple[Unsupported, ...] = ()
     warnings: tuple[tuple[str, int, str], ...] = ()
+    incompatible: tuple[str, ...] = ()
+    # (family, table) in the order nf_tables lists them (nft.json): their creation order, which
+    # orders base chains of equal priority (kernel/pipeline.py)
+    registration: tuple[tuple[str, str], ...] = ()
 
     def table(self, family: str, name: str) -> Table | None:
         for t in self.tables:
@@ -282,6 +289,7 @@ class Ruleset:
             backend=self.backend or other.backend,
             unsupported=self.unsupported + other.unsupported,
             warnings=self.warnings + other.warnings,
+            registration=self.registration or other.registration,
         )
 
 

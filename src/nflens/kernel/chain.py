@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nflens.ir.rules import Action, Chain, Rule, Table
+from nflens.kernel import natmap, tproxy
 from nflens.kernel.context import PacketContext, Unknown, describe, with_table
 from nflens.kernel.index import ChainIndex
 from nflens.kernel.index import build as build_index
@@ -35,7 +36,7 @@ Outcome = tuple[str, Any] | None
 NO_EFFECT = {"counter", "log", "nflog", "trace", "comment"}  # neither verdict nor packet state
 NON_TERMINAL = {"counter", "log", "nflog", "trace", "tcpmss", "checksum", "comment", "limit",
                 "quota", "notrack", "ct", "mark", "connmark", "continue", "mangle", "dup",
-                "set", "synproxy", "audit", "tproxy", "classify", "dscp", "tos", "ttl", "hl",
+                "set", "synproxy", "audit", "classify", "dscp", "tos", "ttl", "hl",
                 # iptables targets returning XT_CONTINUE (dialects/iptables/targets.CONTINUES)
                 "ecn", "tcpoptstrip", "connsecmark", "secmark", "idletimer", "rateest", "led"}
 
@@ -87,6 +88,8 @@ class ChainResult:
     reject_with: str | None = None
     ct_mark: int | None = None
     unmodelled: list[str] = field(default_factory=list)
+    tproxy: Any = None  # the local socket a TPROXY divert assigned (kernel/tproxy.py)
+    assumed: list[str] = field(default_factory=list)
 
 
 class ChainWalker:
@@ -222,6 +225,9 @@ class ChainWalker:
         for pos, expr in enumerate(rule.exprs):
             if isinstance(expr, Action):
                 outcome = self._action(expr, ref, result, notes)
+                if outcome is not None and outcome[0] == "break":  # NFT_BREAK: rule ends
+                    self._step(ref, False, "", notes)
+                    return None
                 if outcome is not None:
                     self._step(ref, True, _describe(expr), notes)
                     return outcome
@@ -277,13 +283,14 @@ class ChainWalker:
                 return ("verdict", "accept")
             return ("verdict", name)
         if name in ("dnat", "snat", "masquerade", "redirect"):
-            result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
-            return ("verdict", "accept")
+            return self._nat(action, ref, result, notes)
         if name in ("return", "jump", "goto"):
             return (name, action.get("chain"))
         if name == "mark":
             self._set_mark(action, result)
             return None
+        if name == "tproxy":
+            return self._tproxy(action, ref, result, notes)
         if name == "connmark":
             self._connmark(action, result, notes)
             return None
@@ -296,6 +303,67 @@ class ChainWalker:
         # the oracle decides, so `simulate` can try both and say `uncertain` if it matters.
         what = f"target {_describe(action)} is not modelled"
         if self._unknown_drops(ref, "target", what, result, notes):
+            return ("verdict", "drop")
+        return None
+
+    def _nat(self, action: Action, ref: RuleRef, result: ChainResult,
+             notes: list[str]) -> Outcome:
+        """A NAT statement ends the nat chain; one whose address or port comes from a map is
+        first made concrete for this packet (kernel/natmap.py)."""
+        if action.get("addr_expr") is not None or action.get("port_expr") is not None:
+            picked = natmap.concrete(action, result.ctx, self._chooser(ref))
+            if picked is None:
+                notes.append("the NAT map has no element for this packet (the rule breaks)")
+                return ("break", None)
+            if isinstance(picked, Unknown):
+                return self._unknown_outcome(ref, "nat", picked.reason, result, notes)
+            notes.append(f"the map gave {_describe(picked)}")
+            action = picked
+        result.verdict, result.by, result.nat, result.nat_by = "accept", ref, action, ref
+        return ("verdict", "accept")
+
+    def _tproxy(self, action: Action, ref: RuleRef, result: ChainResult,
+                notes: list[str]) -> Outcome:
+        """A TPROXY divert (kernel/tproxy.py): iptables' target accepts or drops, nft's
+        statement goes on or breaks the rule."""
+        terminal = bool(action.get("terminal"))
+        sock = tproxy.lookup(action, result.ctx)
+        if isinstance(sock, Unknown):
+            return self._unknown_outcome(ref, "tproxy", sock.reason, result, notes)
+        if sock is None:
+            notes.append("TPROXY: no listener on the divert port")
+            if terminal:
+                result.verdict, result.by = "drop", ref
+                return ("verdict", "drop")
+            return ("break", None)
+        result.tproxy = sock
+        result.assumed.append(f"the TPROXY listener {sock.addr}:{sock.port}/{sock.proto} is "
+                              "transparent (IP_TRANSPARENT; ss does not show it) "
+                              f"[{_where(ref)}]")
+        notes.append(f"TPROXY: socket {sock.addr}:{sock.port} assigned")
+        if not terminal:
+            return None
+        if action.get("mark") is not None:
+            self._set_mark(Action("mark", (("mask", action.get("mask", 0xFFFFFFFF)),
+                                           ("value", action.get("mark")))), result)
+        result.verdict, result.by = "accept", ref
+        return ("verdict", "accept")
+
+    def _chooser(self, ref: RuleRef) -> natmap.Choose:
+        """One of n values, through the oracle's yes/no points: value i is taken when the
+        points 0..i-1 said no and point i says yes (the default, no, everywhere: value 0)."""
+        def choose(point: str, reason: str, n: int) -> int:
+            where = f"{reason} [{_where(ref)}]"
+            for i in range(n - 1):
+                if not self.oracle.decide(f"{_key(ref)}/{point}/{i}", where):
+                    return i
+            return n - 1
+        return choose
+
+    def _unknown_outcome(self, ref: RuleRef, point: str, what: str, result: ChainResult,
+                         notes: list[str]) -> Outcome:
+        """`_unknown_drops` as the walk's outcome: the drop verdict, or go on."""
+        if self._unknown_drops(ref, point, what, result, notes):
             return ("verdict", "drop")
         return None
 
@@ -342,9 +410,7 @@ class ChainWalker:
               notes: list[str]) -> Outcome:
         picked = resolve_vmap(action, result.ctx)
         if isinstance(picked, Unknown):
-            if self._unknown_drops(ref, "vmap", picked.reason, result, notes):
-                return ("verdict", "drop")
-            return None
+            return self._unknown_outcome(ref, "vmap", picked.reason, result, notes)
         if picked is None:
             notes.append("no map element matched")
             return None

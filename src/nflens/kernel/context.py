@@ -126,6 +126,12 @@ class HostEnv(Protocol):
 
     def interface_group(self, name: str) -> int | Unknown: ...
 
+    def tproxy_socket(self, proto: str, laddr: IPAddress | None, lport: int,
+                      iif: str | None, dst: IPAddress) -> Any:
+        """The listening socket a TPROXY divert finds (nf_tproxy_get_sock_v4/v6, listener
+        lookup): on `laddr`, or the first address of `iif` (nf_tproxy_laddr4), or `dst`;
+        None when nothing listens, Unknown when the host is not known."""
+
 
 @dataclass(frozen=True)
 class ArpInfo:

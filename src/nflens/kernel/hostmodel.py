@@ -153,6 +153,15 @@ class HostModel:
     def interface_group(self, name: str) -> int:
         return 0
 
+    def tproxy_socket(self, proto: str, laddr: IPAddress | None, lport: int,
+                      iif: str | None, dst: IPAddress) -> Socket | None:
+        if laddr is None:
+            iface = self.host.interface(iif) if iif else None
+            laddr = next((a.ip for a in (iface.addresses if iface else ())
+                          if a.ip.version == dst.version), dst)
+        found = self.sockets_for(proto, laddr, lport)
+        return found[0] if found else None
+
     # --- what the packet walk needs ------------------------------------------------------
     def is_local(self, addr: IPAddress) -> bool:
         if addr in self.local:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
+from nflens.ir.host import Socket
 from nflens.kernel import lowerdev
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
@@ -102,6 +103,12 @@ class Journey(Walker):
         if res.type != "unicast":
             self._route_step(skb, res.type, res.describe())
             return Delivery("unreachable", f"no route to {pkt.dst} ({res.type})")
+        if skb.sk is not None:  # ip_forward: `if (unlikely(skb->sk)) goto drop;`
+            self._route_step(skb, "forward refused", "a TPROXY socket is assigned but the "
+                             "route is not local (no `ip rule fwmark ... lookup` to a local "
+                             "route)")
+            return Delivery("dropped", "TPROXY diverted the packet but the route is not local",
+                            skb)
         if not self.model.ip_forward(pkt.family):
             self._route_step(skb, "forward refused", "ip_forward=0")
             return Delivery("unreachable", "forwarding is off (net.ipv4.ip_forward=0)")
@@ -404,7 +411,8 @@ class Journey(Walker):
             return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
-        sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
+        sockets = [skb.sk] if isinstance(skb.sk, Socket) else \
+            self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
         if not sockets:
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"{pkt.dst}:{pkt.dport}/{pkt.proto}",

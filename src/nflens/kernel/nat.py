@@ -2,9 +2,11 @@
 xt_nat.c, xt_MASQUERADE.c via nf_nat_masquerade.c, xt_REDIRECT.c via nf_nat_redirect.c).
 
 A binding rewrites the entry's reply tuple; the packet itself is then rewritten by
-`conntrack.apply_manip`. Ranges take their lowest address and port: the kernel picks the
-first free one, and for one flow on an idle host that is the lowest (or the original port
-when it lies inside the range, which nf_nat_core keeps when it can).
+`conntrack.apply_manip`. An address range takes the address find_best_ips_proto hashes the
+connection to (kernel/natpick.py). A port range keeps the original port when it lies inside
+(get_unique_tuple keeps an in-range unique tuple) and otherwise takes the lowest: for DNAT
+nf_nat_l4proto_unique_tuple starts at offset 0; for SNAT it starts at a random offset, so the
+lowest is only one of the ports it may take (the verdict rarely depends on a source port).
 """
 
 from __future__ import annotations
@@ -14,17 +16,48 @@ from typing import Any
 
 from nflens.ir.rules import Action
 from nflens.kernel.conntrack import Entry, Tuple
+from nflens.kernel.natpick import pick
+
+IPS = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 
 
-def _first_addr(value: Any) -> Any:
+def _addr(value: Any) -> Any:
+    if isinstance(value, str):
+        return ipaddress.ip_address(value.strip("[]"))
+    return value
+
+
+def _range_addr(action: Action, entry: Entry, manip: str) -> Any:
+    """The address of the action's range for this connection (None: the action has none).
+    The tuple hashed is the inverse of the current reply: the original source, and the
+    destination as a DNAT already made it."""
+    value = action.get("addr")
     if value is None:
         return None
-    if isinstance(value, tuple):
-        value = value[0]
-    if isinstance(value, str):
-        value = value.strip("[]")
-        return ipaddress.ip_address(value)
-    return value
+    if not isinstance(value, tuple):
+        return _addr(value)
+    lo, hi = _addr(value[0]), _addr(value[1])
+    if lo == hi or not isinstance(lo, IPS) or not isinstance(hi, IPS) or lo.version != hi.version:
+        return lo
+    flags = action.get("flags") or ()
+    src = entry.reply.dst
+    if manip == "src" and _keeps_source(action, flags, lo, hi, src, entry.reply.dport):
+        return src
+    persistent = bool(action.get("persistent")) or "persistent" in flags
+    return pick(lo, hi, src, entry.reply.src, manip, persistent)
+
+
+def _keeps_source(action: Action, flags: Any, lo: Any, hi: Any, src: Any,
+                  sport: int | None) -> bool:
+    """get_unique_tuple step 1: an SNAT whose range already holds the connection's source
+    (address, and port when the range gives ports) keeps it, unless the range is random."""
+    if action.get("random") or action.get("random_fully") or \
+            {"random", "fully-random"} & set(flags):
+        return False
+    if src.version != lo.version or not lo <= src <= hi:
+        return False
+    ports = action.get("port")
+    return ports is None or sport is None or ports[0] <= sport <= ports[1]
 
 
 def _port(value: Any, original: int | None) -> int | None:
@@ -49,7 +82,7 @@ def bind(entry: Entry, action: Action, hook: str, oif_addr: Any = None,
             if new_dst is None:
                 return None
         else:
-            new_dst = _first_addr(action.get("addr")) or entry.orig.dst
+            new_dst = _range_addr(action, entry, "dst") or entry.orig.dst
         new_port = _port(action.get("port"), entry.orig.dport)
         new = Tuple(new_dst, r.dst, new_port, r.dport)
         if new != r:  # nf_nat_setup_info sets IPS_DST_NAT only when the tuple changes
@@ -57,7 +90,7 @@ def bind(entry: Entry, action: Action, hook: str, oif_addr: Any = None,
         entry.reply = new
         return "dst"
     if name in ("snat", "masquerade"):
-        new_src = oif_addr if name == "masquerade" else _first_addr(action.get("addr"))
+        new_src = oif_addr if name == "masquerade" else _range_addr(action, entry, "src")
         if new_src is None:
             return None
         new_port = _port(action.get("port"), entry.orig.sport)

@@ -128,6 +128,9 @@ class Walker:
                         base.table.name)
         res = self.walk(base, hook, ctx, skb.direction)
         skb.mark = res.ctx.mark
+        if res.tproxy is not None:
+            skb.sk = res.tproxy
+            self.assumed.extend(a for a in res.assumed if a not in self.assumed)
         if res.ct_mark is not None and skb.entry is not None:
             skb.entry.mark = res.ct_mark
         if res.notrack and skb.entry is None:

@@ -136,5 +136,9 @@ class NullHost:
     def interface_group(self, name: str) -> Unknown:
         return Unknown("the interface group (needs the host's interfaces)")
 
+    def tproxy_socket(self, proto: str, laddr: Any, lport: int, iif: str | None,
+                      dst: Any) -> Unknown:
+        return Unknown("the TPROXY listener (needs the host's sockets)")
+
 
 NULL_HOST = NullHost()

@@ -24,6 +24,7 @@ class Skb:
     # peer is bound to the device its SYN came in by (net/ipv6/tcp_ipv6.c tcp_v6_init_req sets
     # ir_iif for a link-local remote address, and the accepted socket's sk_bound_dev_if)
     dev: str | None = None
+    sk: object = None  # a socket assigned in prerouting (TPROXY): local delivery goes there
 
 
 @dataclass

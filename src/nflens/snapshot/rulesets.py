@@ -6,17 +6,24 @@ expressions). CONTRACT §2: the `*-save.txt` dumps are the source of truth for t
 nft.json for every other table. So a (family, table) pair found in a save dump whose backend is
 nf_tables — or unknown, when nft.json has the same table — is dropped from the nft dump.
 A legacy dump's tables live in x_tables, apart from nf_tables: both are kept.
+
+A table that also holds native nft base chains (the `table ip nat` / `table ip filter` of an
+/etc/nftables.conf) is printed by iptables-nft-save only as a stub after "# Table `nat' contains
+incompatible base-chains": invented ACCEPT built-in chains, the native base chains left out. Such
+a table is taken from nft.json (its real chains, hooks, priorities and policies); a rule there
+that nft can only show as an opaque `xt` expression takes the save dump's spelling of it, which
+lists the same chain's rules in the same order (lab: tests/lab/test_lab_netfilter_decisions.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 from nflens.dialects import ebtables, iptables, nft
 from nflens.errors import ParseError
-from nflens.ir.rules import Ruleset, Table
+from nflens.ir.rules import Chain, NftExpr, Ruleset, Table
 
 SAVE_DUMPS = (  # file, family, dialect module, tool
     ("iptables-save.txt", "ip", "iptables", "iptables"),
@@ -32,6 +39,7 @@ class Loaded:
     parts: list[Ruleset] = field(default_factory=list)
     owned: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
+    stubs: dict[tuple[str, str], tuple[str, Table]] = field(default_factory=dict)
 
 
 DIALECTS: dict[str, ModuleType] = {"iptables": iptables, "ebtables": ebtables, "nft": nft}
@@ -53,6 +61,8 @@ def load_save_dumps(read_text: Callable[[str], str | None], loaded: Loaded) -> N
                 f"no {name}: {tool} rules taken from nft.json/nft.txt only (if any)")
             continue
         rs = _parse_save(DIALECTS[dialect], dialect, text, name, family)
+        if rs.incompatible:
+            rs = _take_stubs(rs, name, family, loaded)
         loaded.parts.append(rs)
         if rs.backend != "legacy":
             for table in rs.tables:
@@ -68,9 +78,64 @@ def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
         text = read_text(name)
     if text is None:
         loaded.assumptions.append("no nft.json or nft.txt: no native nftables tables assumed")
+        for (family, tname), (save_file, stub) in loaded.stubs.items():
+            loaded.assumptions.append(
+                f"{save_file}: table {family} {tname} has native nft base chains "
+                "(\"incompatible base-chains\") and there is no nft.json: only its "
+                "iptables-nft part is known")
+            loaded.parts.append(Ruleset((stub,), "snapshot"))
         return
     rs = getattr(nft, func)(text, name)
+    rs = replace(rs, registration=tuple((t.family, t.name) for t in rs.tables))
+    rs = _with_stubs(rs, name, loaded)
     loaded.parts.append(_without_owned(rs, name, loaded))
+
+
+def _take_stubs(rs: Ruleset, file: str, family: str, loaded: Loaded) -> Ruleset:
+    """Set aside the tables a save dump printed as incompatible stubs (see the docstring)."""
+    kept = []
+    for table in rs.tables:
+        if table.name in rs.incompatible:
+            loaded.stubs[(family, table.name)] = (file, table)
+        else:
+            kept.append(table)
+    return Ruleset(tuple(kept), rs.dialect, rs.backend, rs.unsupported, rs.warnings)
+
+
+def _with_stubs(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
+    """nft.json's tables, each incompatible one with its xt rules spelt as the save dump did."""
+    tables = []
+    replaced: set[tuple[str, int]] = set()
+    for table in rs.tables:
+        got = loaded.stubs.get((table.family, table.name))
+        if got is None:
+            tables.append(table)
+            continue
+        save_file, stub = got
+        chains = tuple(_xt_from_save(c, stub.chain(c.name), replaced) for c in table.chains)
+        tables.append(replace(table, chains=chains))
+        loaded.assumptions.append(
+            f"table {table.family} {table.name}: {save_file} shows only a stub (it has native "
+            f"nft base chains); taken from {name}, its xt rules as {save_file} spells them")
+    unsupported = tuple(u for u in rs.unsupported if (u.file, u.line) not in replaced)
+    return replace(rs, tables=tuple(tables), unsupported=unsupported)
+
+
+def _xt_from_save(chain: Chain, saved: Chain | None, replaced: set[tuple[str, int]]) -> Chain:
+    """Each rule of `chain` (nft.json) that holds an opaque `xt` expression, replaced by the rule
+    at the same place of the save dump's chain of that name; only when the two chains have as
+    many rules (else the rules stay opaque, and the verdict uncertain where they decide)."""
+    if saved is None or len(saved.rules) != len(chain.rules):
+        return chain
+    rules = []
+    for mine, theirs in zip(chain.rules, saved.rules, strict=True):
+        if any(isinstance(e, NftExpr) and e.kind == "xt" for e in mine.exprs):
+            rules.append(theirs)
+            if mine.source:
+                replaced.add((mine.source.file, mine.source.line))
+        else:
+            rules.append(mine)
+    return replace(chain, rules=tuple(rules))
 
 
 def _without_owned(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
@@ -94,7 +159,7 @@ def _without_owned(rs: Ruleset, name: str, loaded: Loaded) -> Ruleset:
                 for r in c.rules if r.source}
     unsupported = tuple(u for u in rs.unsupported
                         if (u.file, u.line) not in gone or (u.file, u.line) in keep_src)
-    return Ruleset(tuple(kept), rs.dialect, rs.backend, unsupported, rs.warnings)
+    return replace(rs, tables=tuple(kept), unsupported=unsupported)
 
 
 def merge(parts: list[Ruleset]) -> Ruleset:

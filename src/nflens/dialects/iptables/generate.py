@@ -114,9 +114,20 @@ def _target(a: Action) -> list[str]:
         return ["-j", "NFQUEUE", "--queue-num", str(a.get("num"))]
     if n == "xt":
         return ["-j", a.get("name"), *shlex.split(a.get("args") or "")]
+    if n == "tproxy" and a.get("terminal"):
+        return _tproxy(a)
     words = ["-j", n.upper()]
     for k, v in a.opts:
         words += [f"--{k.replace('_', '-')}"] + ([] if v is True or v == "" else [str(v)])
+    return words
+
+
+def _tproxy(a: Action) -> list[str]:
+    words = ["-j", "TPROXY", "--on-port", str(a.get("port") or 0)]
+    if a.get("addr"):
+        words += ["--on-ip", str(a.get("addr"))]
+    if a.get("mark") is not None:
+        words += ["--tproxy-mark", f"{hex(a.get('mark'))}/{hex(a.get('mask'))}"]
     return words
 
 

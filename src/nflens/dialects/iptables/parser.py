@@ -43,6 +43,7 @@ BUILTIN_OPTS = {"-s": "src", "--source": "src", "--src": "src", "-d": "dst", "--
                 "--fragment": "fragment"}
 IMPLICIT = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmp6", "ipv6-icmp": "icmp6",
             "sctp": "sctp", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmp6"}
+_INCOMPATIBLE = re.compile(r"^# Table `([^']+)' contains incompatible base-chains")
 _COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s+")
 
 
@@ -57,6 +58,8 @@ class _Parser:
         self.table: str | None = None
         self.chains: dict[str, dict] = {}
         self.spec_mode = False
+        self.incompatible: list[str] = []
+        self.header_seen = False
 
     def rules_spec_mode(self, n: int) -> None:
         self.spec_mode = True
@@ -75,9 +78,8 @@ class _Parser:
             self.warnings.append((self.file, 1, "CRLF line endings"))
         for n, raw in enumerate(lines, 1):
             line = raw.rstrip("\r").strip()
-            if n == 1 and line.startswith("#"):
-                m = re.search(r"\((nf_tables|legacy)\)", line)
-                self.backend = m.group(1) if m else None
+            if line.startswith("#") and self.comment(line):
+                continue
             if not line or line.startswith("#"):
                 continue
             self.line(n, line)
@@ -86,7 +88,24 @@ class _Parser:
             self.commit()
         dialect = "ip6tables" if self.family == "ip6" else "iptables"
         return Ruleset(tuple(self.tables), dialect, self.backend or None, tuple(self.unsupported),
-                       tuple(self.warnings))
+                       tuple(self.warnings), tuple(self.incompatible))
+
+    def comment(self, line: str) -> bool:
+        """Read the comments iptables-nft-save writes: its header names the backend, and
+        "# Table `nat' contains incompatible base-chains, use 'nft' tool to list them." comes
+        before a table that holds native nft base chains (the `table ip nat` of an
+        /etc/nftables.conf): what follows is a stub (invented built-in chains, no native rules),
+        not the table (iptables-nft nft-shared/nft.c nft_is_table_compatible). True when the
+        comment was one of those."""
+        m = _INCOMPATIBLE.match(line)
+        if m:
+            self.incompatible.append(m.group(1))
+            return True
+        if not self.header_seen and self.table is None and not self.tables:
+            self.header_seen = True
+            m = re.search(r"\((nf_tables|legacy)\)", line)
+            self.backend = m.group(1) if m else None
+        return False
 
     def line(self, n: int, line: str) -> None:
         if line.startswith("*"):

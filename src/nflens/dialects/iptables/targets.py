@@ -77,7 +77,7 @@ CONTINUES = {
 # the model does not follow, so a flow that reaches one is `uncertain` where it matters.
 OPAQUE = {
     "TEE": "clones the packet to another gateway", "SYNPROXY": "answers SYNs itself",
-    "TPROXY": "diverts the packet to a local socket", "NETMAP": "maps an address prefix (NAT)",
+    "NETMAP": "maps an address prefix (NAT)",
     "SNPT": "translates the IPv6 source prefix", "DNPT": "translates the IPv6 destination prefix",
     "HMARK": "sets the mark to a hash of the packet", "SET": "changes an ipset's contents",
 }
@@ -133,6 +133,8 @@ def build(name: str, args: dict[str, Any]) -> Action:
         return Action(name.lower(), opts(port=ports))
     if name == "MARK":
         return Action("mark", opts(**_mark_ops(args)))
+    if name == "TPROXY":
+        return _tproxy(args)
     if name == "CONNMARK":
         return _connmark(args)
     if name == "CT":
@@ -149,9 +151,22 @@ def build(name: str, args: dict[str, Any]) -> Action:
     raise KeyError(name)
 
 
+def _tproxy(args: dict[str, Any]) -> Action:
+    """TPROXY --on-port P [--on-ip A] [--tproxy-mark V[/M]]: kernel/tproxy.py; `terminal`
+    because the target accepts or drops (xt_TPROXY.c), unlike nft's tproxy statement."""
+    port = uint(args["on-port"], 65535, "--on-port") if "on-port" in args else None
+    extra: dict[str, Any] = {}
+    if "tproxy-mark" in args:
+        value, mask = value_mask(args["tproxy-mark"])
+        extra = {"mark": value, "mask": mask}
+    addr = args.get("on-ip")
+    return Action("tproxy", opts(addr=str(ipaddress.ip_address(addr)) if addr else None,
+                                 port=port, terminal=True, **extra))
+
+
 # target -> (options of which one is needed, options with their largest value)
 _NEEDS = {"DNAT": ("to-destination",), "SNAT": ("to-source",), "CHECKSUM": ("checksum-fill",),
-          "TCPMSS": ("set-mss", "clamp-mss-to-pmtu")}
+          "TCPMSS": ("set-mss", "clamp-mss-to-pmtu"), "TPROXY": ("on-port",)}
 _LIMITS = {("NFLOG", "nflog-group"): 65535, ("NFLOG", "nflog-threshold"): 65535,
            ("NFLOG", "nflog-range"): 0xFFFFFFFF, ("NFLOG", "nflog-size"): 0xFFFFFFFF,
            ("CT", "zone"): 65535, ("CT", "zone-orig"): 65535, ("CT", "zone-reply"): 65535,

@@ -22,7 +22,7 @@ MATCH_LIKE = frozenset({"limit", "quota", "ct count", "connlimit", "last", "mete
 GENERIC = frozenset({"log", "queue", "dup", "fwd", "tproxy", "synproxy", "set", "map", "secmark",
                      "ct timeout", "ct expectation", "flow", "inner"})
 # Of those, the ones the simulator does not model (listed in Ruleset.unsupported).
-UNMODELLED = frozenset({"dup", "fwd", "tproxy", "synproxy", "set", "map", "flow", "meter",
+UNMODELLED = frozenset({"dup", "fwd", "synproxy", "set", "map", "flow", "meter",
                         "ct timeout", "ct expectation", "inner"})
 REJECT_DEFAULT = {"ip": "icmp-port-unreachable", "ip6": "icmpv6-port-unreachable"}
 
@@ -115,8 +115,8 @@ def _xt(body: Any) -> Converted:
 # --- NAT -------------------------------------------------------------------------------------
 def _nat(key: str, body: dict) -> Converted:
     """dnat/snat: ("addr", (lo, hi)|None), ("port", (lo, hi)|None), optional family and flags.
-    An address or port given by an expression (a map lookup) is kept as addr_expr/port_expr and
-    reported: the model then leaves that part untranslated."""
+    An address or port given by an expression is kept as addr_expr/port_expr; a map lookup the
+    simulator evaluates (kernel/natmap.py), any other expression is reported."""
     opts: dict[str, Any] = {"port": None}
     unsupported = None
     if key in ("dnat", "snat"):
@@ -125,7 +125,8 @@ def _nat(key: str, body: dict) -> Converted:
             addr = _addr_range(body["addr"])
             if addr is None:
                 opts["addr_expr"] = to_ir(body["addr"])
-                unsupported = f"{key} to an address computed by an expression"
+                if not _is_map(body["addr"]):
+                    unsupported = f"{key} to an address computed by an expression"
             else:
                 opts["addr"] = addr
         if "family" in body:
@@ -134,7 +135,8 @@ def _nat(key: str, body: dict) -> Converted:
         port = _port_range(body["port"])
         if port is None:
             opts["port_expr"] = to_ir(body["port"])
-            unsupported = f"{key} to a port computed by an expression"
+            if not _is_map(body["port"]):
+                unsupported = f"{key} to a port computed by an expression"
         else:
             opts["port"] = port
     if body.get("flags"):
@@ -143,6 +145,10 @@ def _nat(key: str, body: dict) -> Converted:
     for extra in set(body) - {"addr", "port", "family", "flags"}:
         opts[extra] = to_ir(body[extra])
     return Converted(Action(key, tuple(sorted(opts.items()))), unsupported=unsupported)
+
+
+def _is_map(value: Any) -> bool:
+    return isinstance(value, dict) and "map" in value
 
 
 def _addr_range(value: Any):

@@ -4,11 +4,17 @@ What this adds to the iptables draws: several base chains on one hook at differe
 (before and after iptables' own at 0 / -100 / 100), an `accept` that only ends its own base
 chain, `inet` tables seeing both families, anonymous sets, verdict maps, `ct original` keys,
 `th dport`, mark set / match, and nat chains competing with iptables' nat.
+
+Issue 24 adds: a second table with a base chain at a priority the first already uses (the
+chain registered last runs first); nat chains at non-standard priorities (they still run at
+nf_nat's -100/+100); NAT from a map keyed by the source address and NAT to an address range
+(a hashed pick).
 """
 
 from __future__ import annotations
 
 import random
+import re
 
 from nflens.lab.fuzz.gen_iptables import ALL_PORTS, Draw
 from nflens.lab.fuzz.world import SERVICE_PORTS, addresses
@@ -137,22 +143,29 @@ def _nat_chains(d: Draw, version: int, family: str) -> list[str]:
     out = []
     fam = _fam_kw(version)
     dest = d.pick(addresses("b", version))
-    pre = d.pick((-100, -110, -90))
+    pre = d.pick((-100, -110, -90, -150, -50, 50))
     out += ["  chain fz_dnat {", f"    type nat hook prerouting priority {pre}; policy accept;"]
     proto = d.pick(("tcp", "udp"))
     port = d.pick(ALL_PORTS)
     addr = d.pick(addresses("r", version))
     to = f"{dest}:{d.pick(SERVICE_PORTS)}" if version == 4 else f"[{dest}]:{d.pick(SERVICE_PORTS)}"
     prefix = f"{fam} daddr {addr} " if d.chance(0.6) else ""
-    if d.chance(0.7):
-        out.append(f"    {prefix}{proto} dport {port} dnat {fam if family == 'inet' else ''} "
-                   f"to {to}".replace("  ", " ").replace("dnat  ", "dnat "))
+    kw = f"dnat {fam} to" if family == "inet" else "dnat to"
+    r = d.rng.random()
+    if r < 0.45:
+        out.append(f"    {prefix}{proto} dport {port} {kw} {to}")
+    elif r < 0.6:
+        out.append(f"    {prefix}{proto} dport {port} {kw} {_nat_map(d, version)}")
+    elif r < 0.7:
+        lo, hi = addresses("b", version)[:2]
+        out.append(f"    {prefix}{proto} dport {port} {kw} {lo}-{hi}")
     else:
         out.append(f"    {prefix}{proto} dport {port} redirect to :{d.pick(ALL_PORTS)}")
     out.append("  }")
     if d.chance(0.5):
         out += ["  chain fz_snat {",
-                f"    type nat hook postrouting priority {d.pick((100, 110, 90))}; policy accept;"]
+                f"    type nat hook postrouting priority {d.pick((100, 110, 90, 50, 150))}; "
+                "policy accept;"]
         oif = d.pick(("ra", "rb"))
         out.append(f'    oifname "{oif}" masquerade' if d.chance(0.6)
                    else f'    oifname "{oif}" snat {fam if family == "inet" else ""} to '
@@ -161,12 +174,40 @@ def _nat_chains(d: Draw, version: int, family: str) -> list[str]:
     return out
 
 
+def _nat_map(d: Draw, version: int) -> str:
+    """`{fam} saddr map { client address : B's address, ... }` (a missing key: no NAT)."""
+    fam = _fam_kw(version)
+    srcs = addresses("a", version)
+    pairs = [f"{s} : {d.pick(addresses('b', version))}" for s in srcs if d.chance(0.8)]
+    if not pairs:
+        pairs = [f"{srcs[0]} : {addresses('b', version)[0]}"]
+    return f"{fam} saddr map {{ {', '.join(pairs)} }}"
+
+
+def _second_table(d: Draw, version: int, hooks: list[str], prios: list[int]) -> list[str]:
+    """A table made after `fz` with a base chain on one of its hooks, often at a priority fz
+    already uses: at equal priority the newer chain runs first (nf_hook_entries_grow)."""
+    family = d.pick(("inet", _fam_kw(version)))
+    hook = d.pick(hooks)
+    prio = d.pick(prios) if prios and d.chance(0.7) else d.pick(PRIORITIES)
+    out = [f"table {family} fz2 {{", "  chain fz2_base {",
+           f"    type filter hook {hook} priority {prio}; policy accept;"]
+    for _ in range(d.rng.randint(1, 3)):
+        parts, proto = _matches(d, hook, version)
+        out.append("    " + " ".join(parts + [_verdict(d, [], hook, proto, family)]))
+    return out + ["  }", "}"]
+
+
 def ruleset(rng: random.Random, version: int) -> str:
-    """One `nft -f` input: a table `fz` of family ip/ip6/inet with 1-3 base chains."""
+    """One `nft -f` input: a table `fz` of family ip/ip6/inet with 1-3 base chains, sometimes
+    a second table `fz2`. Not drawn: a native table named `filter` / `nat` beside iptables-nft
+    (tests/lab/test_lab_netfilter_decisions.py covers it): with a rule iptables-nft cannot
+    parse in it (`meta mark set`, a vmap) iptables-save exits 3, "meta sreg key not supported"."""
     d = Draw(rng, version)
     family = d.pick(("inet", _fam_kw(version)))
+    name = "fz"
     users = [f"fz_u{i}" for i in range(d.rng.randint(0, 2))]
-    lines = [f"table {family} fz {{"]
+    lines = [f"table {family} {name} {{"]
     hooks = sorted({d.pick(FILTER_HOOKS) for _ in range(d.rng.randint(1, 3))})
     # user chains first, the last one first: nft resolves a jump only to a chain already made
     for i in reversed(range(len(users))):
@@ -176,4 +217,7 @@ def ruleset(rng: random.Random, version: int) -> str:
     if d.chance(0.3):
         lines += _nat_chains(d, version, family)
     lines.append("}")
+    if d.chance(0.35):
+        prios = [int(x) for x in re.findall(r"priority (-?\d+); policy", "\n".join(lines))]
+        lines += _second_table(d, version, hooks, prios)
     return "\n".join(lines) + "\n"

@@ -10,13 +10,14 @@ forever after.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +145,26 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
     (dest / "drawn-rules.txt").write_text(drawn)
 
 
+@contextlib.contextmanager
+def serving(lab: Lab, tmp: Path,
+            setup: Callable[[World], None] | None = None) -> Iterator[World]:
+    """The world built in `lab`, its listeners up and its static snapshot files collected under
+    `tmp`; the listeners closed on the way out (the lab removes the namespaces). `setup` adds
+    to the world before the snapshot is taken (policy rules, more listeners)."""
+    static = tmp / "static"
+    static.mkdir()
+    world = build(lab, static)
+    if setup is not None:
+        setup(world)
+    servers = Servers({world.ns[role]: (addresses(role, 4) + addresses(role, 6),
+                                        listening_ports(role)) for role in ("a", "b", "r")})
+    try:
+        collect_static(world)
+        yield world
+    finally:
+        servers.close()
+
+
 def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_case: int = 8,
              deadline: float = 0.4, progress: Callable[[int, FuzzReport], None] | None = None,
              record: bool = False) -> FuzzReport:
@@ -154,20 +175,12 @@ def run_fuzz(cases: int, seed: int, save_dir: Path, start: int = 0, flows_per_ca
     began = time.monotonic()
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="nflens-fuzz-") as tmp:
         report.lab_id = lab.id
-        static = Path(tmp) / "static"
-        static.mkdir()
-        world = build(lab, static)
-        servers = Servers({world.ns[role]: (addresses(role, 4) + addresses(role, 6),
-                                            listening_ports(role)) for role in ("a", "b", "r")})
-        try:
-            collect_static(world)
+        with serving(lab, Path(tmp)) as world:
             for index in range(start, start + cases):
                 case = draw_case(seed, index, flows_per_case)
                 _one(world, case, Path(tmp) / "case", save_dir, report, deadline, record)
                 if progress:
                     progress(index - start + 1, report)
-        finally:
-            servers.close()
     report.seconds = time.monotonic() - began
     return report
 
@@ -201,4 +214,4 @@ def _one(world: World, case: Case, snap: Path, save_dir: Path, report: FuzzRepor
             report.disagreements.append(str(dest))
 
 
-__all__ = ["Case", "FuzzReport", "draw_case", "run_fuzz"]
+__all__ = ["Case", "FuzzReport", "draw_case", "run_fuzz", "serving"]
