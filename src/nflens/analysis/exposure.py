@@ -37,6 +37,20 @@ class Reach:
 
     never: dict[int, list[int]] = field(default_factory=dict)  # no source can be these
 
+    def absorb(self, other: Reach) -> None:
+        """Take in the other family's answers (a dual-stack socket's IPv4 half): its allowed
+        sources, what admitted them, its uncertain sources and why, and those through the
+        proxy. The uncertain ones were once left out, so an IPv4 source that only a `-m set`
+        rule decides showed as no source at all, with no uncertain block (issue 25)."""
+        self.version_ranges.update(other.version_ranges)
+        for rule, parts in other.admitted_by.items():
+            self.admitted_by.setdefault(rule, {}).update(parts)
+        self.uncertain.update(other.uncertain)
+        self.uncertain_because += [w for w in other.uncertain_because
+                                   if w not in self.uncertain_because]
+        self.via_proxy.update(other.via_proxy)
+        self.diverted_by.update(other.diverted_by)
+
     def sources(self) -> list[str]:
         out = []
         for v in (4, 6):
@@ -54,7 +68,9 @@ class Reach:
             for rule, parts in self.admitted_by.items()]
         unsure = [c for v in (4, 6) for c in cidrs_of(v, self.uncertain.get(v, []))]
         if unsure:
-            out["uncertain"] = {"sources": unsure, "because": self.uncertain_because}
+            out["uncertain"] = {"sources": unsure,
+                                "readable": readable(self.uncertain, self.never),
+                                "because": self.uncertain_because}
         return out
 
 
@@ -125,7 +141,7 @@ class ExposureAnalysis:
     def __init__(self, host: Host, sim: Simulator | None = None):
         self.host = host
         self.sim = sim or Simulator(host)
-        self.lookup = RuleLookup(host.ruleset)
+        self.lookup = RuleLookup(host.ruleset, host.ipsets)
         self.ifaces = ingress_interfaces(host)
         self._points = {v: host_points(host, v) for v in (4, 6)}
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
@@ -264,9 +280,7 @@ class ExposureAnalysis:
         for r4 in reach4:  # a dual-stack socket: one entry per interface with both families
             for r in reach:
                 if r.iface == r4.iface:
-                    r.version_ranges.update(r4.version_ranges)
-                    for rule, parts in r4.admitted_by.items():
-                        r.admitted_by.setdefault(rule, {}).update(parts)
+                    r.absorb(r4)
         return Exposure(sock.proto, str(sock.addr), sock.port,
                         {"process": sock.process or "unknown"}, reach)
 

@@ -89,8 +89,13 @@ def render(result: dict, out: Console) -> None:
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
             shown = _listed(srcs, 4)
-            if r.get("uncertain"):
-                shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
+            unsure = r.get("uncertain")
+            if unsure:  # never an empty cell for sources nobody can decide (issue 25)
+                because = unsure.get("because") or ["?"]
+                shown += (("\n" if shown else "") + "uncertain: "
+                          + _listed(unsure.get("readable", unsure["sources"]), 3)
+                          + f" (because {because[0]}"
+                          + (f"; +{len(because) - 1} more" if len(because) > 1 else "") + ")")
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
                                   else ""),
                           literal(what if i == 0 else ""), literal(r["iface"]),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nflens.ir.ipset import IpSet
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, NftCmp, NftExpr, XtMatch
 
@@ -118,6 +119,10 @@ class HostEnv(Protocol):
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         """Elements of an nft named set/map, or None when the snapshot does not have it
         (ipset: family "ipset", table "")."""
+
+    def ipset(self, name: str) -> IpSet | Unknown | None:
+        """The ipset `name` of `ipset save` (-m set looks it up); None when the snapshot's
+        ipset-save.txt has no such set, Unknown when the snapshot has no ipset-save.txt."""
 
     def interface_kind(self, name: str) -> str | None:
         """Kind of a host interface (bridge, veth, loopback, ...), None if unknown."""

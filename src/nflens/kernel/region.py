@@ -127,6 +127,9 @@ class NullHost:
     def set_elements(self, family: str, table: str, name: str) -> None:
         return None  # "not in the snapshot": matches already say Unknown for it
 
+    def ipset(self, name: str) -> Unknown:
+        return Unknown(f"the contents of ipset {name} (needs the host's ipsets)")
+
     def interface_kind(self, name: str) -> None:
         return None
 
