@@ -116,6 +116,11 @@ class HostEnv(Protocol):
                   mark: int = 0) -> str | Unknown | None:
         """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
 
+    def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                   mark: int = 0) -> str | Unknown:
+        """The type of the route the FIB picks for dst (unicast, local, blackhole, ..., "none"
+        for no route); the lookup route_oif makes (-m rpfilter needs both)."""
+
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         """Elements of an nft named set/map, or None when the snapshot does not have it
         (ipset: family "ipset", table "")."""

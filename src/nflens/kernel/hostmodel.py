@@ -139,6 +139,10 @@ class HostModel:
             return "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
         return res.oif
 
+    def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                   mark: int = 0) -> str:
+        return self.fib.lookup(dst, src, iif, mark=mark).type
+
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         return self.sets.get((family, table, name))
 

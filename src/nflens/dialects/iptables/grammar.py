@@ -338,6 +338,6 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
 # entries from it and refuses a name that a match module also registers (`-m sctp` is modelled
 # by kernel/matches/xt_tcpudp.py, so it is not here).
 UNMODELLED = {"limit", "hashlimit", "string", "u32", "statistic", "time",
-              "cgroup", "policy", "connlimit", "connbytes", "quota", "osf", "socket", "rpfilter",
+              "cgroup", "policy", "connlimit", "connbytes", "quota", "osf", "socket",
               "ipv6header", "frag", "ah", "esp", "ecn", "realm", "helper", "devgroup",
               "tcpmss", "dscp", "tos"}

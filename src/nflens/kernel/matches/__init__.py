@@ -38,7 +38,7 @@ _XT_WHY = {"limit": "a rate limit (token bucket state in the kernel)",
            "statistic": "random or nth sampling", "time": "the time of day",
            "string": "payload string search", "u32": "raw payload bytes",
            "socket": "a socket lookup", "cgroup": "the socket's cgroup",
-           "osf": "OS fingerprinting", "policy": "IPsec policy", "rpfilter": "reverse path lookup"}
+           "osf": "OS fingerprinting", "policy": "IPsec policy"}
 
 
 @dataclass(frozen=True)
