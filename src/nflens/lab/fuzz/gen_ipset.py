@@ -67,7 +67,8 @@ def ipsets(rng: random.Random, version: int) -> str:
     lines.append("create fz_list list:set size 8")
     members = rng.sample(["fz_ip", "fz_net", "fz_other"], rng.randint(1, 3))
     lines += [f"add fz_list {m}" for m in members]
-    return "\n".join(lines) + "\n"
+    # an entry drawn twice: `ipset restore` refuses the second ("it's already added")
+    return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
 def match(rng: random.Random) -> str:
