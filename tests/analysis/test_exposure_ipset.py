@@ -85,3 +85,21 @@ def test_exposure_refines_at_the_ipsets_networks(tmp_path):
     sock = next(s for s in host.sockets if s.port == 8000)
     reach = {r.iface: r for r in analysis.socket(sock).reach}
     assert reach["eth0"].version_ranges[4][0][0] == int(ipaddress.ip_address("10.99.0.64"))
+
+
+def test_egress_destinations_an_ipset_leaves_uncertain_are_listed_as_uncertain(tmp_path):
+    """A DOCKER-USER `-m set --match-set blocked dst` drop without ipset-save.txt: the egress
+    table showed every destination as unreachable ("-"), the uncertain ones dropped."""
+    snap = _snapshot(tmp_path, with_save=False)
+    rules = (snap / "iptables-save.txt").read_text()
+    (snap / "iptables-save.txt").write_text(rules.replace(
+        "-A DOCKER-USER -j RETURN",
+        "-A DOCKER-USER -i docker0 -m set --match-set blocked dst -j DROP\n"
+        "-A DOCKER-USER -j RETURN"))
+    egress = json.loads(_run("audit", "--snapshot", str(snap), "--json"))["egress"]
+    row = next(e for e in egress if e["port"] == 443)
+    assert row["destinations"] == []
+    assert row["uncertain"]["readable"] and any("ipset blocked" in w
+                                                for w in row["uncertain"]["because"])
+    text = " ".join(_run("audit", "--snapshot", str(snap)).split())
+    assert "uncertain: 10.99.0.0/24" in text and "ipset blocked" in text

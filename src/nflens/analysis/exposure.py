@@ -288,6 +288,12 @@ class ExposureAnalysis:
                ) -> list[tuple[int, int]]:
         """The destinations a container can open connections to on one service, exactly
         (the destination space refined like the source space of `reach`)."""
+        return self.egress_answer(container, version, port, proto)[0]
+
+    def egress_answer(self, container: Container, version: int, port: int, proto: str
+                      ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[str]]:
+        """`egress`, with the destinations whose verdict is uncertain and why (a `-m set`
+        rule without ipset-save.txt): those were once dropped silently, as if denied."""
         name = container.name.lstrip("/")
         flow_name = f"egress {name}:{port}/{proto}"
 
@@ -295,7 +301,12 @@ class ExposureAnalysis:
             return self.sim.run(Flow(flow_name, Endpoint(container=name), dst, port, proto))
 
         cells = refine(version, simulate, self.lookup, self._points[version])
-        return [(c.lo, c.hi) for c in cells if c.result.verdict == "allow"]
+        because: list[str] = []
+        for c in cells:
+            if c.result.verdict == "uncertain":
+                because += [w for w in c.result.uncertain_because if w not in because]
+        return ([(c.lo, c.hi) for c in cells if c.result.verdict == "allow"],
+                [(c.lo, c.hi) for c in cells if c.result.verdict == "uncertain"], because)
 
 
 def container_addr(container: Container, version: int) -> str | None:

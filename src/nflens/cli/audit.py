@@ -89,13 +89,7 @@ def render(result: dict, out: Console) -> None:
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
             shown = _listed(srcs, 4)
-            unsure = r.get("uncertain")
-            if unsure:  # never an empty cell for sources nobody can decide (issue 25)
-                because = unsure.get("because") or ["?"]
-                shown += (("\n" if shown else "") + "uncertain: "
-                          + _listed(unsure.get("readable", unsure["sources"]), 3)
-                          + f" (because {because[0]}"
-                          + (f"; +{len(because) - 1} more" if len(because) > 1 else "") + ")")
+            shown += _uncertain(r.get("uncertain"), "sources", bool(shown))
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
                                   else ""),
                           literal(what if i == 0 else ""), literal(r["iface"]),
@@ -110,6 +104,18 @@ def render(result: dict, out: Console) -> None:
         _render_finding(n, f, out)
 
 
+def _uncertain(unsure: dict | None, key: str, after: bool) -> str:
+    """The uncertain addresses of a table cell, readable, with the first reason: never an
+    empty cell for addresses no snapshot decides (issue 25)."""
+    if not unsure:
+        return ""
+    because = unsure.get("because") or ["?"]
+    return (("\n" if after else "") + "uncertain: " + _listed(unsure.get("readable",
+                                                                          unsure[key]), 3)
+            + f" (because {because[0]}"
+            + (f"; +{len(because) - 1} more" if len(because) > 1 else "") + ")")
+
+
 def _render_egress(egress: list[dict], out: Console) -> None:
     eg = Table(title="Egress: where each Docker network can open connections")
     for col in ("network", "service", "destinations"):
@@ -117,7 +123,8 @@ def _render_egress(egress: list[dict], out: Console) -> None:
     for e in egress:
         dests = e.get("readable", e["destinations"])
         eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
-                   literal(_listed(dests, 4) or "-"))
+                   literal((_listed(dests, 4) + _uncertain(e.get("uncertain"), "destinations",
+                                                          bool(dests))) or "-"))
     out.print(eg)
 
 
