@@ -7,9 +7,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nflens.dialects.ipset import parse
 from nflens.errors import ParseError
+from tests.conftest import budget
 
 # captured from `ipset save` after `ipset create/add` in a fresh network namespace
 SAVE = """\
@@ -95,6 +98,11 @@ def test_an_unknown_create_option_is_named_not_refused():
     ("create a hash:ip family inet\nadd a 10.0.0.1 frob\n", 2, "unknown entry option"),
     ("create a hash:ip family ipx\n", 1, "family 'ipx'"),
     ("flush\n", 1, "expected `create"),
+    # found by hand after the property test: a netmask out of range raised ValueError
+    ("create a hash:ip family inet netmask 99999\nadd a 10.0.0.1\n", 1, "netmask 99999"),
+    ("create a hash:ip family inet netmask -1\n", 1, "out of range"),
+    ("create a bitmap:port range 5-\n", 1, "is not a number"),
+    ("create a bitmap:port range 9-5\n", 1, "FROM-TO"),
     ('create a hash:ip family inet comment\nadd a 10.0.0.1 comment "open\n', 2, "quotation"),
 ])
 def test_a_bad_line_is_file_line_what(text, line, what):
@@ -109,3 +117,20 @@ def test_names_in_errors_are_printed_literally():
     with pytest.raises(ParseError) as exc:
         parse("add \x1b[31mx 10.0.0.1\n", "ipset-save.txt")
     assert "\x1b" not in str(exc.value) and "\\x1b" in str(exc.value)
+
+
+WORDS = ["create", "add", "a", "hash:ip", "hash:net", "hash:ip,port", "bitmap:port", "list:set",
+         "family", "inet", "inet6", "timeout", "nomatch", "range", "1-1000", "netmask", "24",
+         "netmask 99999", "netmask -1", "range 5-", "range 9-5",
+         "10.0.0.1", "10.0.0.0/8", "fd00::1", "10.0.0.1,tcp:80", "80", "tcp:x", "-N", "-A",
+         '"', "comment", "", "0x10", "99999", "a,b"]
+
+
+@budget(300)
+@given(lines=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), max_size=6))
+def test_any_input_parses_or_is_a_parse_error_never_a_crash(lines):
+    text = "\n".join(" ".join(words) for words in lines) + "\n"
+    try:
+        parse(text, "ipset-save.txt")
+    except ParseError as exc:
+        assert exc.file == "ipset-save.txt" and exc.line is not None

@@ -97,6 +97,9 @@ def _create(name: str, kind: str, words: list[str], file: str, line: int) -> IpS
                          "inet6)", file, line)
     unspec = kind in ("bitmap:port", "list:set")  # created NFPROTO_UNSPEC
     netmask = _int(opts["netmask"], "netmask", file, line) if "netmask" in opts else None
+    if netmask is not None and not 1 <= netmask <= (128 if family == "inet6" else 32):
+        raise ParseError(f"set {excerpt(name)}: netmask {netmask} is out of range for family "
+                         f"{family}", file, line)
     port_range = _port_range(opts["range"], file, line) if kind == "bitmap:port" and \
         "range" in opts else None
     return IpSet(name=name, type=kind, family=None if unspec else family, netmask=netmask,
@@ -162,8 +165,11 @@ def _port(part: str, bare: bool, file: str, line: int) -> tuple[str, int | str]:
 
 
 def _port_range(text: str, file: str, line: int) -> tuple[int, int]:
-    lo, _, hi = text.partition("-")
-    return _int(lo, "range", file, line), _int(hi or lo, "range", file, line)
+    lo, dash, hi = text.partition("-")
+    first, last = _int(lo, "range", file, line), _int(hi if dash else lo, "range", file, line)
+    if not 0 <= first <= last <= 65535:
+        raise ParseError(f"port range {excerpt(text)} is not FROM-TO within 0-65535", file, line)
+    return first, last
 
 
 def _int(text: str, what: str, file: str, line: int) -> int:
