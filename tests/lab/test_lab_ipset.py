@@ -107,9 +107,13 @@ FLOWS = [
 ]
 
 
-def _specs(round_: int) -> list[ProbeSpec]:
-    return [ProbeSpec(f"f{i}-{name}", role, src, 30000 + round_ * 100 + i, dst, port, proto)
-            for i, (name, role, src, dst, port, proto, _) in enumerate(FLOWS)]
+def _specs(round_: int, flows=FLOWS, base: int = 30000) -> list[ProbeSpec]:
+    return [ProbeSpec(f"f{i}-{name}", role, src, base + round_ * 100 + i, dst, port, proto)
+            for i, (name, role, src, dst, port, proto, _) in enumerate(flows)]
+
+
+def _specs6(round_: int) -> list[ProbeSpec]:
+    return _specs(round_, FLOWS6, 31000)
 
 
 def _asymmetric_link(lab: Lab, ns: dict[str, str]) -> None:
@@ -119,6 +123,10 @@ def _asymmetric_link(lab: Lab, ns: dict[str, str]) -> None:
     lab.add_addr(ns["r"], "rc", "10.3.0.1/24")
     lab.add_addr(ns["a"], "eth0", "192.0.2.5/32")
     lab.add_route(ns["r"], "192.0.2.0/24", "10.3.0.2")
+    lab.add_addr(ns["a"], "eth1", "fd03::2/64")  # the same for IPv6: fd09::5 back via rc
+    lab.add_addr(ns["r"], "rc", "fd03::1/64")
+    lab.add_addr(ns["a"], "eth0", "fd09::5/128")
+    lab.add_route(ns["r"], "fd09::/64", "fd03::2")
     for role in ("a", "r"):
         for key in ("all", "default", "eth0", "eth1", "ra", "rb", "rc"):
             run_in(ns[role], ["sysctl", "-q", "-w", f"net.ipv4.conf.{key}.rp_filter=0"],
@@ -129,9 +137,25 @@ def _asymmetric_link(lab: Lab, ns: dict[str, str]) -> None:
            runner=lab.runner)
 
 
+RULES6 = """\
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 443 -m rpfilter --invert -j DROP
+-A PREROUTING -p tcp -m tcp --dport 8443 -m rpfilter --loose --invert -j DROP
+COMMIT
+"""
+FLOWS6 = [
+    ("rpf6-strict", "a", "fd01::2", "fd01::1", 443, "tcp", "allow"),
+    ("rpf6-asym", "a", "fd09::5", "fd01::1", 443, "tcp", "deny"),   # route back via rc
+    ("rpf6-loose", "b", "fd02::3", "fd02::1", 8443, "tcp", "allow"),
+]
+
+
 def _load(lab: Lab, r: str) -> None:
     run_in(r, ["ipset", "restore"], stdin=IPSETS, runner=lab.runner)
     run_in(r, ["iptables-restore"], stdin=RULES, runner=lab.runner)
+    run_in(r, ["ip6tables-restore"], stdin=RULES6, runner=lab.runner)
 
 
 @pytest.mark.timeout(120)
@@ -150,17 +174,22 @@ def test_ipset_and_rpfilter_verdicts_are_the_kernels():
             kernel = []
             for round_ in (0, 1):
                 run_in(world.ns["r"], ["conntrack", "-F"], check=False, runner=lab.runner)
-                kernel.append(probe_all(_specs(round_), world.ns, 4, 0.5))
+                kernel.append(probe_all(_specs(round_), world.ns, 4, 0.5)
+                              | probe_all(_specs6(round_), world.ns, 6, 0.5))
         finally:
             servers.close()
         host = read_snapshot(snap)
         sim = Simulator(host)
-        said = {s.name: sim.run(flow_from_dict(s.flow_json(), "flows")).verdict
-                for s in _specs(0)}
+        results = {s.name: sim.run(flow_from_dict(s.flow_json(), "flows"))
+                   for s in _specs(0) + _specs6(0)}
+        said = {name: r.verdict for name, r in results.items()}
         lab_id = lab.id
     assert kernel[0] == kernel[1], "the kernel answered two probes of one flow differently"
-    expected = {s.name: flow[-1] for s, flow in zip(_specs(0), FLOWS)}
+    expected = {s.name: flow[-1] for s, flow in zip(_specs(0) + _specs6(0), FLOWS + FLOWS6)}
     assert kernel[0] == expected  # the scenario does what it claims on this kernel
     assert said == kernel[0]
+    for name in ("f14-rpf-asym", "f15-rpf-validmark", "f1-rpf6-asym"):  # dropped by rpfilter
+        assert "rpfilter" in (results[name].stopped_at.rule.text if results[name].stopped_at
+                              else ""), (name, results[name].reason)
     assert any("timeout" in a and "hosts" in a for a in host.assumptions)
     assert leftovers(lab_id) == []

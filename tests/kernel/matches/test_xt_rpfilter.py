@@ -12,7 +12,7 @@ import pytest
 from tests.kernel.hosts import docker_host
 
 from nflens.dialects.iptables import parse
-from nflens.ir.host import PolicyRule, Route
+from nflens.ir.host import Address, PolicyRule, Route
 from nflens.ir.packet import Packet
 from nflens.ir.rules import XtMatch
 from nflens.kernel.context import CtView, PacketContext, Unknown
@@ -29,6 +29,14 @@ MARKED = HostModel(dataclasses.replace(
     policy_rules=(PolicyRule(0, "local"), PolicyRule(100, "100", fwmark=1, fwmask=0xFFFFFFFF),
                   PolicyRule(32766, "main"), PolicyRule(32767, "default"))))
 HOST = HostModel(BASE)
+# IPv6: 2001:db8:a::/64 on eth0 (the host is 2001:db8:a::1), 2001:db8:b::/64 on eth1
+V6 = HostModel(dataclasses.replace(BASE, interfaces=tuple(
+    dataclasses.replace(i, addresses=i.addresses + (Address(ip.ip_interface(
+        "2001:db8:a::1/64")),)) if i.name == "eth0" else i for i in BASE.interfaces),
+    routes=BASE.routes + (
+        Route(ip.ip_network("2001:db8:a::/64"), dev="eth0"),
+        Route(ip.ip_network("2001:db8:b::/64"), dev="eth1"),
+        Route(ip.ip_network("2001:db8:a::1/128"), "local", "local", "eth0"))))
 
 
 def _match(options: str) -> XtMatch:
@@ -75,6 +83,25 @@ def test_validmark_makes_the_lookup_use_the_packets_mark():
     assert _eval("", "203.0.113.9", "eth1", env=MARKED, mark=1) is False  # mark not used
     assert _eval("--validmark", "203.0.113.9", "eth1", env=MARKED, mark=1) is True
     assert _eval("--validmark", "203.0.113.9", "eth0", env=MARKED, mark=1) is False
+
+
+def _eval6(options: str, src: str, iif: str, dst: str = "2001:db8:a::1"):
+    pkt = Packet(ip.ip_address(src), ip.ip_address(dst), "tcp", 40000, 22)
+    ctx = PacketContext(pkt=pkt, family="ip6", hook="prerouting", env=V6, iif=iif)
+    return XT.evaluate(_match(options), ctx)
+
+
+@pytest.mark.parametrize("src,iif,options,want", [
+    ("2001:db8:a::5", "eth0", "", True),
+    ("2001:db8:a::5", "eth1", "", False),
+    ("2001:db8:a::5", "eth1", "--loose", True),
+    ("2001:db8:c::5", "eth0", "--loose", False),         # no route
+    ("::", "eth0", "", True),                             # IPV6_ADDR_ANY
+    ("2001:db8:a::1", "eth0", "", False),                 # RTF_LOCAL
+    ("2001:db8:a::1", "eth1", "--accept-local", True),    # no device check for IPv6
+])
+def test_the_ipv6_reverse_lookup(src, iif, options, want):
+    assert _eval6(options, src, iif) is want
 
 
 def test_an_ipv6_link_local_source_is_named_uncertain():

@@ -12,7 +12,8 @@ rpfilter_mt (IPv4):
   or always with --loose;
 - --invert flips the answer.
 ip6t_rpfilter: an unspecified (::) source matches; a link-local source is looked up bound to the
-input device (RT6_LOOKUP_F_IFACE), which is not modelled here (named unknown).
+input device (RT6_LOOKUP_F_IFACE), which is not modelled here (named unknown); a local result
+with --accept-local matches without the device check IPv4 makes (rpfilter_lookup_reverse6).
 The symbolic side is unknown: the answer is a route lookup of each source address (exposure
 refines at the route prefixes and decides each cell concretely).
 """
@@ -65,6 +66,8 @@ def _check(match: XtMatch, ctx: PacketContext) -> bool | Unknown:
         return Unknown(f"-m rpfilter: {kind.reason}")
     if kind != "unicast" and not (kind == "local" and match.get("accept-local") is not None):
         return False
+    if kind == "local" and src.version == 6:
+        return True  # ip6t_rpfilter: RTF_LOCAL with --accept-local matches, whatever device
     if match.get("loose") is not None:
         return True
     oif = ctx.env.route_oif(src, saddr, "lo", mark)
@@ -74,8 +77,11 @@ def _check(match: XtMatch, ctx: PacketContext) -> bool | Unknown:
 
 
 def _lookup_saddr(dst: IPAddress) -> IPAddress | None:
-    """rpfilter_get_saddr: the packet's destination, unless multicast, broadcast or zero."""
+    """rpfilter_get_saddr: the packet's destination, unless multicast, broadcast or zero
+    (IPv6, rpfilter_addr_unicast: unless it is not a unicast address)."""
     if dst.version == 4 and (dst.is_multicast or dst == _LBCAST or dst in _ZERONET):
+        return None
+    if dst.version == 6 and (dst.is_multicast or dst.is_unspecified):
         return None
     return dst
 
