@@ -96,7 +96,7 @@ def _test(ctx: PacketContext, name: str, flags: tuple[str, ...], return_nomatch:
     key = _key(ipset, ctx, flags)
     if key is None or isinstance(key, Unknown):
         return False if key is None else key
-    best = _most_specific(ipset, [e for e in ipset.entries if _contains(e, key)])
+    best = _lookup(ipset, key)
     if best is None:
         return False
     matched = not best.nomatch
@@ -154,6 +154,47 @@ def _contains(entry: IpSetEntry, key: tuple[Any, ...]) -> bool:
         elif isinstance(value, str) or have.version != value.version or have not in value:
             return False
     return True
+
+
+# per set (by identity): its entries by prefix length and network, for a set with one address
+# dimension; None for the others (scanned). A CrowdSec or fail2ban set holds tens of thousands
+# of entries, and an audit looks a set up once per simulated cell.
+_INDEX: dict[int, tuple[IpSet, int, dict[int, dict[int, list[IpSetEntry]]] | None]] = {}
+
+
+def _index(ipset: IpSet) -> tuple[int, dict[int, dict[int, list[IpSetEntry]]] | None]:
+    hit = _INDEX.get(id(ipset))
+    if hit is not None and hit[0] is ipset:
+        return hit[1], hit[2]
+    at = [i for i, d in enumerate(ipset.dimensions) if d in _ADDRESS_DIMS]
+    index: dict[int, dict[int, list[IpSetEntry]]] | None = None
+    if len(at) == 1:
+        index = {}
+        for entry in ipset.entries:
+            net = entry.values[at[0]]
+            assert isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+            index.setdefault(net.prefixlen, {}).setdefault(
+                int(net.network_address) >> (net.max_prefixlen - net.prefixlen), []).append(entry)
+        index = dict(sorted(index.items(), reverse=True))  # most specific first
+    if len(_INDEX) > 256:
+        _INDEX.clear()
+    _INDEX[id(ipset)] = (ipset, at[0] if len(at) == 1 else -1, index)
+    return (at[0] if len(at) == 1 else -1), index
+
+
+def _lookup(ipset: IpSet, key: tuple[Any, ...]) -> IpSetEntry | None:
+    """The entry that decides `key`: the most specific one containing it (mtype_test_cidrs
+    tries the prefix lengths from the longest down), by the index where there is one."""
+    at, index = _index(ipset)
+    if index is None:
+        return _most_specific(ipset, [e for e in ipset.entries if _contains(e, key)])
+    addr = key[at]
+    bits = addr.max_prefixlen
+    for plen, nets in index.items():
+        for entry in nets.get(int(addr) >> (bits - plen), ()):
+            if _contains(entry, key):
+                return entry
+    return None
 
 
 def _most_specific(ipset: IpSet, found: list[IpSetEntry]) -> IpSetEntry | None:
