@@ -88,3 +88,20 @@ def test_ipv4_narrowed_ipv6_open_is_reported(tmp_path):
 def test_the_ipv6_counterpart_closes_it(tmp_path):
     rule = "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 8080 -j DROP\n"
     assert _gaps(_snapshot(tmp_path, rule)) == []
+
+
+def test_ipv4_sources_an_ipset_leaves_uncertain_are_said_uncertain_not_nowhere(tmp_path):
+    """Issue 25: a `-m set` ban without ipset-save.txt left every IPv4 source uncertain, and
+    the finding said IPv4 was "reachable from nowhere"."""
+    _snapshot(tmp_path)
+    snap = tmp_path / "s"
+    rules = (snap / "iptables-save.txt").read_text()
+    old = "-A DOCKER-USER -i eth1 -p tcp -m conntrack --ctorigdstport 8080 -j DROP"
+    assert old in rules
+    (snap / "iptables-save.txt").write_text(
+        rules.replace(old, "-A DOCKER-USER -m set --match-set ban src -j DROP"))
+    gaps = _gaps(read_snapshot(snap))
+    assert gaps
+    for g in gaps:
+        assert "reachable from nowhere)" not in g["explanation"]
+        assert "uncertain from" in g["explanation"] and "ipset ban" in g["explanation"]

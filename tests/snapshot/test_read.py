@@ -166,3 +166,22 @@ def test_ebtables_nf_tables_tables_are_not_taken_twice_from_nft(copy):
 
 def test_known_files_are_the_contract_files():
     assert "ebtables-save.txt" in KNOWN_FILES and "docker-version.json" in KNOWN_FILES
+
+
+def test_ipset_save_is_read_and_its_timeouts_are_an_assumption(tmp_path):
+    from nflens.snapshot.collect import COMMANDS
+
+    assert ("ipset-save.txt", ["ipset", "save"]) in COMMANDS  # collect and the script
+    (tmp_path / "ipset-save.txt").write_text(
+        "create ban hash:ip family inet timeout 600\nadd ban 192.0.2.7 timeout 42\n")
+    host = read_snapshot(tmp_path)
+    assert host.ipsets is not None and host.ipsets[0].entries[0].timeout == 42
+    assert "ipset-save.txt" in host.files
+    assert any("timeout" in a and "ban" in a for a in host.assumptions)
+
+
+def test_a_bad_ipset_save_line_is_file_line(tmp_path):
+    (tmp_path / "ipset-save.txt").write_text("create ban hash:ip family inet\nadd ban nope\n")
+    with pytest.raises(ParseError) as exc:
+        read_snapshot(tmp_path)
+    assert str(exc.value).startswith(f"{tmp_path / 'ipset-save.txt'}:2: ")

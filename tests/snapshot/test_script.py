@@ -98,6 +98,8 @@ def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
         for tool in ("ip6tables-save", "ebtables-save"):
             _stub(bin_dir, tool, {"": (0, SNAP / f"{tool}.txt", "")})
         _stub(bin_dir, "nft", {"-j list ruleset": (0, SNAP / "nft.json", "")})
+        _stub(bin_dir, "ipset", {"save": (0, "create ban hash:ip family inet\nadd ban "
+                                             "192.0.2.7\n", "")})
     # no ebtables-save at all; ss without its final newline
     _stub(bin_dir, "ss", {"-Htlnup": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
     _stub(bin_dir, "sysctl", {"-a": (0, SNAP / "sysctl.txt", "")})

@@ -31,7 +31,7 @@ def questions(ctx: AuditContext) -> list[Question]:
 
 def _question(ctx: AuditContext, member: Container, port: int, proto: str) -> Question:
     return Question(("egress", member.name, port, proto),
-                    lambda: ctx.analysis.egress(member, 4, port, proto))
+                    lambda: ctx.analysis.egress_answer(member, 4, port, proto))
 
 
 def egress(ctx: AuditContext) -> list[dict[str, Any]]:
@@ -40,8 +40,13 @@ def egress(ctx: AuditContext) -> list[dict[str, Any]]:
 
     out = []
     for net, member, port, proto in _asked(ctx):
-        ranges = ctx.answer(_question(ctx, member, port, proto))
-        out.append({"network": net.name, "container": member.name.lstrip("/"),
-                    "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
-                    "readable": readable({4: ranges}, ctx.analysis.never)})
+        ranges, unsure, because = ctx.answer(_question(ctx, member, port, proto))
+        row = {"network": net.name, "container": member.name.lstrip("/"),
+               "proto": proto, "port": port, "destinations": cidrs_of(4, ranges),
+               "readable": readable({4: ranges}, ctx.analysis.never)}
+        if unsure:  # never silently missing: what no snapshot decides is said (issue 25)
+            row["uncertain"] = {"destinations": cidrs_of(4, unsure),
+                                "readable": readable({4: unsure}, ctx.analysis.never),
+                                "because": because}
+        out.append(row)
     return out

@@ -38,6 +38,20 @@ class Reach:
     never: dict[int, list[int]] = field(default_factory=dict)  # no source can be these
     down: bool = False  # the interface is administratively down: nothing arrives on it
 
+    def absorb(self, other: Reach) -> None:
+        """Take in the other family's answers (a dual-stack socket's IPv4 half): its allowed
+        sources, what admitted them, its uncertain sources and why, and those through the
+        proxy. The uncertain ones were once left out, so an IPv4 source that only a `-m set`
+        rule decides showed as no source at all, with no uncertain block (issue 25)."""
+        self.version_ranges.update(other.version_ranges)
+        for rule, parts in other.admitted_by.items():
+            self.admitted_by.setdefault(rule, {}).update(parts)
+        self.uncertain.update(other.uncertain)
+        self.uncertain_because += [w for w in other.uncertain_because
+                                   if w not in self.uncertain_because]
+        self.via_proxy.update(other.via_proxy)
+        self.diverted_by.update(other.diverted_by)
+
     def sources(self) -> list[str]:
         out = []
         for v in (4, 6):
@@ -57,7 +71,9 @@ class Reach:
             out["down"] = True
         unsure = [c for v in (4, 6) for c in cidrs_of(v, self.uncertain.get(v, []))]
         if unsure:
-            out["uncertain"] = {"sources": unsure, "because": self.uncertain_because}
+            out["uncertain"] = {"sources": unsure,
+                                "readable": readable(self.uncertain, self.never),
+                                "because": self.uncertain_because}
         return out
 
 
@@ -128,7 +144,7 @@ class ExposureAnalysis:
     def __init__(self, host: Host, sim: Simulator | None = None):
         self.host = host
         self.sim = sim or Simulator(host)
-        self.lookup = RuleLookup(host.ruleset)
+        self.lookup = RuleLookup(host.ruleset, host.ipsets)
         self.ifaces = ingress_interfaces(host)
         # A device without IFF_UP receives nothing: a driver stops its receive path when the
         # device is set down (ndo_stop), and a veth's peer hands it nothing
@@ -275,9 +291,7 @@ class ExposureAnalysis:
         for r4 in reach4:  # a dual-stack socket: one entry per interface with both families
             for r in reach:
                 if r.iface == r4.iface:
-                    r.version_ranges.update(r4.version_ranges)
-                    for rule, parts in r4.admitted_by.items():
-                        r.admitted_by.setdefault(rule, {}).update(parts)
+                    r.absorb(r4)
         return Exposure(sock.proto, str(sock.addr), sock.port,
                         {"process": sock.process or "unknown"}, reach)
 
@@ -285,6 +299,12 @@ class ExposureAnalysis:
                ) -> list[tuple[int, int]]:
         """The destinations a container can open connections to on one service, exactly
         (the destination space refined like the source space of `reach`)."""
+        return self.egress_answer(container, version, port, proto)[0]
+
+    def egress_answer(self, container: Container, version: int, port: int, proto: str
+                      ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[str]]:
+        """`egress`, with the destinations whose verdict is uncertain and why (a `-m set`
+        rule without ipset-save.txt): those were once dropped silently, as if denied."""
         name = container.name.lstrip("/")
         flow_name = f"egress {name}:{port}/{proto}"
 
@@ -292,7 +312,12 @@ class ExposureAnalysis:
             return self.sim.run(Flow(flow_name, Endpoint(container=name), dst, port, proto))
 
         cells = refine(version, simulate, self.lookup, self._points[version])
-        return [(c.lo, c.hi) for c in cells if c.result.verdict == "allow"]
+        because: list[str] = []
+        for c in cells:
+            if c.result.verdict == "uncertain":
+                because += [w for w in c.result.uncertain_because if w not in because]
+        return ([(c.lo, c.hi) for c in cells if c.result.verdict == "allow"],
+                [(c.lo, c.hi) for c in cells if c.result.verdict == "uncertain"], because)
 
 
 def container_addr(container: Container, version: int) -> str | None:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nflens.ir.host import Host
+from nflens.ir.ipset import IpSet
 from nflens.ir.netmask import MaskedNetwork
 from nflens.ir.packet import max_address
-from nflens.ir.rules import Rule, Ruleset
+from nflens.ir.rules import Rule, Ruleset, XtMatch
 from nflens.kernel.region import merge, subtract  # the one range algebra; also named from here
 from nflens.kernel.simulate import FlowResult
 from nflens.kernel.trace import RuleStep
@@ -102,12 +103,18 @@ def _points(value: Any, version: int, out: set[int]) -> None:
             pass
 
 
+def _ipset_names(rule: Rule) -> list[str]:
+    return [o.value[0] for e in rule.exprs if isinstance(e, XtMatch) and e.name == "set"
+            for o in e.opts if o.name == "match-set"]
+
+
 class RuleLookup:
     """(family, table, chain, index) -> Rule, and set name -> elements, for one ruleset."""
 
-    def __init__(self, ruleset: Ruleset):
+    def __init__(self, ruleset: Ruleset, ipsets: tuple[IpSet, ...] | None = None):
         self.chains = {(t.family, t.name, c.name): c for t in ruleset.tables for c in t.chains}
         self.sets = {(t.family, t.name): t.sets for t in ruleset.tables}
+        self.ipsets = {s.name: s for s in ipsets or ()}
         self._points: dict[tuple[int, int], frozenset[int]] = {}
 
     def points(self, rule: Rule, step: RuleStep, version: int) -> frozenset[int]:
@@ -119,8 +126,22 @@ class RuleLookup:
             if any("@" in str(e) for e in rule.exprs):
                 for s in self.table_sets(step):
                     _points(s.elements, version, out)
+            for name in _ipset_names(rule):
+                self._ipset_points(name, version, out, 0)
             self._points[key] = frozenset(out)
         return self._points[key]
+
+    def _ipset_points(self, name: str, version: int, out: set[int], depth: int) -> None:
+        """An ipset's networks are the constants of a `-m set` rule (a list:set's, those of
+        its members)."""
+        ipset = self.ipsets.get(name)
+        if ipset is None or depth > 1:
+            return
+        for entry in ipset.entries:
+            if ipset.type == "list:set":
+                self._ipset_points(str(entry.values[0]), version, out, depth + 1)
+            else:
+                _points(entry.values, version, out)
 
     def rules(self, step: RuleStep, with_skipped: bool) -> list[Rule]:
         chain = self.chains.get((step.family, step.table, step.chain))

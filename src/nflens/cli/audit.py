@@ -99,8 +99,7 @@ def render(result: dict, out: Console) -> None:
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])
             shown = "down: not reachable while down" if r.get("down") else _listed(srcs, 4)
-            if r.get("uncertain"):
-                shown += f"  uncertain: {', '.join(r['uncertain']['sources'][:2])}"
+            shown += _uncertain(r.get("uncertain"), "sources", bool(shown))
             table.add_row(literal(f"{e['proto']}/{e['host_addr']}:{e['host_port']}" if i == 0
                                   else ""),
                           literal(what if i == 0 else ""), literal(r["iface"]),
@@ -113,6 +112,18 @@ def render(result: dict, out: Console) -> None:
     render_findings(result["findings"], out)
 
 
+def _uncertain(unsure: dict | None, key: str, after: bool) -> str:
+    """The uncertain addresses of a table cell, readable, with the first reason: never an
+    empty cell for addresses no snapshot decides (issue 25)."""
+    if not unsure:
+        return ""
+    because = unsure.get("because") or ["?"]
+    return (("\n" if after else "") + "uncertain: " + _listed(unsure.get("readable",
+                                                                          unsure[key]), 3)
+            + f" (because {because[0]}"
+            + (f"; +{len(because) - 1} more" if len(because) > 1 else "") + ")")
+
+
 def _render_egress(egress: list[dict], out: Console) -> None:
     eg = Table(title="Egress: where each Docker network can open connections")
     for col in ("network", "service", "destinations"):
@@ -120,7 +131,8 @@ def _render_egress(egress: list[dict], out: Console) -> None:
     for e in egress:
         dests = e.get("readable", e["destinations"])
         eg.add_row(literal(e["network"]), literal(f"{e['proto']}/{e['port']}"),
-                   literal(_listed(dests, 4) or "-"))
+                   literal((_listed(dests, 4) + _uncertain(e.get("uncertain"), "destinations",
+                                                          bool(dests))) or "-"))
     out.print(eg)
 
 

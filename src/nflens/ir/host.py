@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from nflens.errors import AmbiguousReference
+from nflens.ir.ipset import IpSet
 from nflens.ir.rules import Ruleset
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -255,6 +256,9 @@ class Host:
     files: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     name: str = "host"
+    # the ipsets of `ipset save` (ir/ipset.py); None: the snapshot has no ipset-save.txt, so
+    # what a `-m set` rule looks up is not known
+    ipsets: tuple[IpSet, ...] | None = None
 
     def interface(self, name: str) -> Interface | None:
         return self._interface_by_name.get(name)

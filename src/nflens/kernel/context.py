@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nflens.ir.ipset import IpSet
 from nflens.ir.packet import Packet
 from nflens.ir.rules import Action, NftCmp, NftExpr, XtMatch
 
@@ -115,9 +116,18 @@ class HostEnv(Protocol):
                   mark: int = 0) -> str | Unknown | None:
         """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
 
+    def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                   mark: int = 0) -> str | Unknown:
+        """The type of the route the FIB picks for dst (unicast, local, blackhole, ..., "none"
+        for no route); the lookup route_oif makes (-m rpfilter needs both)."""
+
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         """Elements of an nft named set/map, or None when the snapshot does not have it
         (ipset: family "ipset", table "")."""
+
+    def ipset(self, name: str) -> IpSet | Unknown | None:
+        """The ipset `name` of `ipset save` (-m set looks it up); None when the snapshot's
+        ipset-save.txt has no such set, Unknown when the snapshot has no ipset-save.txt."""
 
     def interface_kind(self, name: str) -> str | None:
         """Kind of a host interface (bridge, veth, loopback, ...), None if unknown."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket, shared
+from nflens.ir.ipset import IpSet
+from nflens.kernel.context import Unknown
 from nflens.kernel.routing import Fib, RouteResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -139,8 +141,19 @@ class HostModel:
             return "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
         return res.oif
 
+    def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+                   mark: int = 0) -> str:
+        return self.fib.lookup(dst, src, iif, mark=mark).type
+
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         return self.sets.get((family, table, name))
+
+    def ipset(self, name: str) -> IpSet | Unknown | None:
+        ipsets = self.host.ipsets
+        if ipsets is None:
+            return Unknown(f"the contents of ipset {name} are not in the snapshot (no "
+                           "ipset-save.txt)")
+        return next((s for s in ipsets if s.name == name), None)
 
     def interface_kind(self, name: str) -> str | None:
         iface = self.host.interface(name)

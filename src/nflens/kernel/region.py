@@ -124,8 +124,15 @@ class NullHost:
                   mark: int = 0) -> Unknown:
         return Unknown("the route (needs the host's routes)")
 
+    def route_type(self, dst: Any, src: Any = None, iif: str | None = None,
+                   mark: int = 0) -> Unknown:
+        return Unknown("the route (needs the host's routes)")
+
     def set_elements(self, family: str, table: str, name: str) -> None:
         return None  # "not in the snapshot": matches already say Unknown for it
+
+    def ipset(self, name: str) -> Unknown:
+        return Unknown(f"the contents of ipset {name} (needs the host's ipsets)")
 
     def interface_kind(self, name: str) -> None:
         return None

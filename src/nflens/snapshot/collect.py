@@ -43,6 +43,7 @@ COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("ip6tables-save.txt", ["ip6tables-save"]),
     ("nft.json", ["nft", "-j", "list", "ruleset"]),
     ("ebtables-save.txt", ["ebtables-save"]),
+    ("ipset-save.txt", ["ipset", "save"]),
     ("ip-addr.json", ["ip", "-j", "addr", "show"]),
     ("ip-link.json", ["ip", "-j", "-d", "link", "show"]),
     ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from nflens import safejson
+from nflens.dialects import ipset as ipset_dialect
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
+from nflens.ir.ipset import IpSet
 from nflens.literal import printable
 from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
 from nflens.snapshot.schemas import EntryError
@@ -24,7 +26,7 @@ KNOWN_FILES = (
     "iptables-save.txt", "ip6tables-save.txt", "nft.json", "nft.txt", "ebtables-save.txt",
     "ip-addr.json", "ip-link.json", "ip-route.json", "ip6-route.json", "ip-rule.json", "ss.txt",
     "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
-    "docker-version.json", "daemon.json",
+    "docker-version.json", "daemon.json", "ipset-save.txt",
 )
 DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
                   "net.bridge.bridge-nf-call-ip6tables")
@@ -123,6 +125,7 @@ def _read(d: _Dir, root: Path) -> Host:
         docker=_docker(d),
         persist=_persist(d),
         name=root.resolve().name,
+        ipsets=_ipsets(d),
     )
     files = tuple(sorted(set(d.files))) + tuple(f"persist/{k}" for k, _ in host.persist)
     return _with(host, files, tuple(d.assumptions) + tuple(rs_assumptions))
@@ -132,6 +135,23 @@ def _with(host: Host, files: tuple[str, ...], assumptions: tuple[str, ...]) -> H
     from dataclasses import replace
 
     return replace(host, files=files, assumptions=assumptions)
+
+
+def _ipsets(d: _Dir) -> tuple[IpSet, ...] | None:
+    """The sets `-m set` rules look up; None without the file (no assumption is recorded: a
+    rule that looks one up is uncertain, naming the set). An entry with a timeout is taken as
+    present, as it was when the snapshot was taken: said once, as an assumption."""
+    text = d.text("ipset-save.txt")
+    if text is None:
+        return None
+    sets = ipset_dialect.parse(text, d.path("ipset-save.txt"))
+    timed = [s.name for s in sets if any(e.timeout is not None for e in s.entries)]
+    if timed:
+        d.assumptions.append(
+            f"ipset-save.txt: the entries with a timeout (in {', '.join(timed[:5])}"
+            f"{' ...' if len(timed) > 5 else ''}) are taken as present, as at the snapshot; "
+            "they expire later")
+    return sets
 
 
 def _interfaces(d: _Dir):

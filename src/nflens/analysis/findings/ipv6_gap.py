@@ -36,7 +36,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
                 out.append(Finding(
                     ID, SEVERITY, TITLE, f"{proto}/{port}->{name} on {r4.iface}",
                     f"On {r4.iface}, {proto}/{port} (-> {name}) is limited over IPv4 (reachable "
-                    f"from {listed(readable({4: v4}, ctx.analysis.never), 4) or 'nowhere'}), but "
+                    f"from {_sources4(r4, ctx.analysis.never)}), but "
                     f"over IPv6 it is reachable from "
                     f"{listed(readable({6: v6}, ctx.analysis.never), 4)}: the IPv4 rules have no "
                     "ip6tables counterpart.", [],
@@ -44,6 +44,19 @@ def detect(ctx: AuditContext) -> list[Finding]:
                              "ip6tables too), or turn IPv6 publishing off for this port "
                              "(-p 0.0.0.0:PORT:PORT)")))
     return out
+
+
+def _sources4(r4, never) -> str:
+    """The IPv4 side as the exposure has it: the allowed sources, and the uncertain ones with
+    why. It said "reachable from nowhere" where a `-m set` rule without ipset-save.txt left
+    every source uncertain (issue 25)."""
+    allowed = listed(readable({4: r4.version_ranges.get(4, [])}, never), 4)
+    unsure = r4.uncertain.get(4, [])
+    if not unsure:
+        return allowed or "nowhere"
+    because = r4.uncertain_because[0] if r4.uncertain_because else "?"
+    return (f"{allowed or 'nowhere for certain'}; uncertain from "
+            f"{listed(readable({4: unsure}, never), 4)}, because {because}")
 
 
 def _refused(ctx, p4, iface, v4) -> bool:

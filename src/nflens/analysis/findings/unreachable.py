@@ -24,8 +24,9 @@ def detect(ctx: AuditContext) -> list[Finding]:
 
 
 def _judge(ctx: AuditContext, p: Published) -> Finding | None:
-    if any(r.version_ranges.get(p.version) for r in p.exposure.reach):
-        return None
+    if any(r.version_ranges.get(p.version) or r.uncertain.get(p.version)
+           for r in p.exposure.reach):
+        return None  # reachable, or perhaps (a source only an unknown decides: not "unreachable")
     found = obstacles(ctx, p)
     if found is None:
         return None  # no address of this family to reach it on: nothing was meant to work

@@ -337,7 +337,7 @@ EXTENSIONS: dict[str, dict[str, tuple[int, Conv]]] = {
 # The one list of them: the kernel's match registry (kernel/matches) builds its "unmodelled"
 # entries from it and refuses a name that a match module also registers (`-m sctp` is modelled
 # by kernel/matches/xt_tcpudp.py, so it is not here).
-UNMODELLED = {"set", "limit", "hashlimit", "string", "u32", "statistic", "time",
-              "cgroup", "policy", "connlimit", "connbytes", "quota", "osf", "socket", "rpfilter",
+UNMODELLED = {"limit", "hashlimit", "string", "u32", "statistic", "time",
+              "cgroup", "policy", "connlimit", "connbytes", "quota", "osf", "socket",
               "ipv6header", "frag", "ah", "esp", "ecn", "realm", "helper", "devgroup",
               "tcpmss", "dscp", "tos"}

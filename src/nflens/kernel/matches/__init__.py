@@ -37,8 +37,8 @@ _XT_WHY = {"limit": "a rate limit (token bucket state in the kernel)",
            "connlimit": "a connection count", "connbytes": "connection byte counters",
            "statistic": "random or nth sampling", "time": "the time of day",
            "string": "payload string search", "u32": "raw payload bytes",
-           "set": "ipset contents", "socket": "a socket lookup", "cgroup": "the socket's cgroup",
-           "osf": "OS fingerprinting", "policy": "IPsec policy", "rpfilter": "reverse path lookup"}
+           "socket": "a socket lookup", "cgroup": "the socket's cgroup",
+           "osf": "OS fingerprinting", "policy": "IPsec policy"}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from nflens.errors import NflensError, ToolError
 from nflens.flows import flow_from_dict
 from nflens.kernel.simulate import Simulator
 from nflens.lab.fuzz import flows as flowgen
-from nflens.lab.fuzz import gen_iptables, gen_nft
+from nflens.lab.fuzz import gen_ipset, gen_iptables, gen_nft
 from nflens.lab.fuzz.sockets import Servers, probe_all
 from nflens.lab.fuzz.world import World, addresses, build, collect_static, listening_ports
 from nflens.lab.netns import Lab, nsenter, run_in
@@ -43,6 +43,7 @@ class Case:
     iptables: str | None
     nft: str | None
     probes: list[flowgen.ProbeSpec]
+    ipsets: str | None = None  # `ipset restore` input, loaded before the iptables rules
 
     @property
     def id(self) -> str:
@@ -79,7 +80,14 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
     mode = rng.random()
     ipt = gen_iptables.ruleset(rng, version) if mode < 0.75 else None
     nft = gen_nft.ruleset(rng, version) if mode > 0.45 else None
-    return Case(seed, index, version, ipt, nft, flowgen.draw(rng, version, flows_per_case, index))
+    probes = flowgen.draw(rng, version, flows_per_case, index)
+    sets = None
+    if ipt is not None:  # the ipsets' own stream: the draws above stay what they were
+        set_rng = random.Random(f"nflens-fuzz-ipset:{seed}:{index}")
+        if set_rng.random() < 0.5:
+            sets = gen_ipset.ipsets(set_rng, version)
+            ipt = gen_ipset.weave(set_rng, ipt)
+    return Case(seed, index, version, ipt, nft, probes, sets)
 
 
 def _feed(runner: ProcessRunner, ns: str, argv: list[str], text: str) -> None:
@@ -97,6 +105,9 @@ def load(world: World, case: Case) -> None:
     """Replace the router's whole ruleset with the case's (nft flush covers iptables-nft)."""
     r, runner = world.ns["r"], world.lab.runner
     run_in(r, ["nft", "flush", "ruleset"], runner=runner)
+    _destroy_ipsets(runner, r)
+    if case.ipsets:
+        _feed(runner, r, ["ipset", "restore"], case.ipsets)
     if case.iptables:
         _feed(runner, r, ["iptables-restore" if case.version == 4 else "ip6tables-restore"],
               case.iptables)
@@ -104,6 +115,14 @@ def load(world: World, case: Case) -> None:
         _feed(runner, r, ["nft", "-f", "-"], case.nft)
     run_in(r, ["conntrack", "-F", "-f", "ipv4" if case.version == 4 else "ipv6"], check=False,
            runner=runner)
+
+
+def _destroy_ipsets(runner: ProcessRunner, ns: str) -> None:
+    """Every ipset of the previous case: flushed first, since a list:set holds a reference on
+    each member and `ipset destroy` refuses a referenced set (the rules referencing them are
+    gone with `nft flush ruleset`)."""
+    run_in(ns, ["ipset", "flush"], runner=runner)
+    run_in(ns, ["ipset", "destroy"], runner=runner)
 
 
 def dump(world: World, dest: Path) -> None:
@@ -114,7 +133,8 @@ def dump(world: World, dest: Path) -> None:
     r = world.ns["r"]
     for name, argv in (("iptables-save.txt", ["iptables-save"]),
                        ("ip6tables-save.txt", ["ip6tables-save"]),
-                       ("nft.json", ["nft", "-j", "list", "ruleset"])):
+                       ("nft.json", ["nft", "-j", "list", "ruleset"]),
+                       ("ipset-save.txt", ["ipset", "save"])):
         (dest / name).write_text(run_in(r, argv, runner=world.lab.runner).stdout)
 
 
@@ -141,7 +161,8 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
          "simulator_said": {k: v for k, v in simulated.items() if v != kernel.get(k)}},
         indent=1) + "\n")
     drawn = "".join(f"# ---- {what}\n{text}" for what, text in
-                    (("iptables", case.iptables), ("nft", case.nft)) if text)
+                    (("ipset", case.ipsets), ("iptables", case.iptables), ("nft", case.nft))
+                    if text)
     (dest / "drawn-rules.txt").write_text(drawn)
 
 
