@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nflens import safejson, textfile
+from nflens import safejson, safeyaml, textfile
 from nflens.errors import FlowError, ParseError
 from nflens.ir.packet import Endpoint, Flow
 from nflens.literal import EXCERPT, printable
@@ -35,16 +35,7 @@ def _decode(text: str, file: str) -> Any:
     """JSON (safejson: no NaN/Infinity, no deep nesting), else YAML."""
     if text.lstrip().startswith(("{", "[")):
         return safejson.loads(text, file, "invalid JSON")
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ParseError(str(getattr(exc, "problem", exc)), file,
-                         mark.line + 1 if mark else None) from None
-    except RecursionError:  # PyYAML composes recursively
-        raise ParseError("nested too deeply", file, 1) from None
+    data = safeyaml.load(text, file)  # plain YAML, bounded: no tags, no alias bomb
     if safejson.depth_exceeds(data):
         raise ParseError(f"nested too deeply (more than {safejson.MAX_DEPTH} levels)", file, 1)
     return data
