@@ -232,3 +232,47 @@ def test_3000_nested_chains_in_matrix_are_an_error_not_a_recursion_error(tmp_pat
     run = run_main("matrix", dump, "--dport", "22")
     assert run.traceback is None, run.traceback
     assert run.code == 2 and "nested more than 64 deep" in run.err
+
+
+def _gzip_of_zeros(path, mib: int):
+    import zlib
+
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: a gzip header
+    block = bytes(1 << 20)
+    with open(path, "wb") as out:
+        for _ in range(mib):
+            out.write(z.compress(block))
+        out.write(z.flush())
+    return path
+
+
+def test_a_gzip_of_zeros_is_not_an_empty_snapshot(tmp_path):
+    """Issue 29.13: `head -c 1G /dev/zero | gzip` named .tar.gz read as a snapshot with 0 files
+    (exit 0, a clean audit). tar stops at the first zero block: an empty archive is refused."""
+    bomb = _gzip_of_zeros(tmp_path / "zeros.tar.gz", 64)
+    for cmd in (["snapshot", "show", bomb], ["audit", "--snapshot", bomb, "--no-verify"]):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, run.out
+        assert run.err.startswith(f"{bomb}: not a snapshot directory or tarball (a tarball "
+                                  "with no file in it)"), run.err
+
+
+def test_a_huge_tar_header_is_cut_off_at_the_stream_limit(tmp_path, monkeypatch):
+    """A GNU long-name header says how long the name is, and tarfile reads it whole into
+    memory: a 'name' of 1 GiB passed every member limit. The decompressed stream is bounded."""
+    import gzip
+    import tarfile
+
+    from nflens.snapshot import archive
+
+    monkeypatch.setattr(archive, "MAX_STREAM_BYTES", 1 << 20)
+    head = tarfile.TarInfo("././@LongLink")
+    head.type, head.size = tarfile.GNUTYPE_LONGNAME, 8 << 20
+    bomb = tmp_path / "longname.tar.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(head.tobuf(format=tarfile.GNU_FORMAT))
+        for _ in range(9):
+            out.write(b"a" * (1 << 20))
+    run = run_main("snapshot", "show", bomb)
+    assert run.traceback is None and run.code == 2
+    assert f"{bomb}: decompresses to more than 1048576 bytes" in run.err
