@@ -276,3 +276,37 @@ def test_a_huge_tar_header_is_cut_off_at_the_stream_limit(tmp_path, monkeypatch)
     run = run_main("snapshot", "show", bomb)
     assert run.traceback is None and run.code == 2
     assert f"{bomb}: decompresses to more than 1048576 bytes" in run.err
+
+
+def _every_reader(snap):
+    return (["snapshot", "show", snap], ["audit", "--snapshot", snap, "--no-verify"],
+            ["check", "--snapshot", snap, snap / "flows.json"],
+            ["trace", "--snapshot", snap, "--from", "eth0:10.99.0.2", "--to",
+             "10.99.0.1:8080/tcp"])
+
+
+def test_a_non_utf8_nft_json_is_refused_by_every_reader_as_rules_refuses_it(tmp_path):
+    """Issue 29.13: `rules nft.json` said `not UTF-8 text`; show/check/trace/audit read it with
+    U+FFFD in place, exit 0."""
+    snap = lab_copy(tmp_path)
+    raw = (snap / "nft.json").read_bytes()
+    at = raw.index(b'"Lester')
+    (snap / "nft.json").write_bytes(raw[:at + 1] + b"\xff" + raw[at + 1:])
+    want = f"{snap / 'nft.json'}:1: not UTF-8 text (byte 0xff)"
+    assert want in run_main("rules", snap / "nft.json").err
+    for cmd in _every_reader(snap):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, (cmd, run.out[-300:])
+        assert run.err.startswith(want), run.err
+
+
+def test_an_iptables_save_without_commit_is_refused_by_every_reader(tmp_path):
+    snap = lab_copy(tmp_path)
+    text = (snap / "iptables-save.txt").read_text()
+    head, _, tail = text.rpartition("COMMIT\n")  # the last table's COMMIT gone
+    (snap / "iptables-save.txt").write_text(head + tail)
+    for cmd in _every_reader(snap):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, (cmd, run.out[-300:])
+        assert run.err.startswith(f"{snap / 'iptables-save.txt'}:"), run.err
+        assert "has no COMMIT (iptables-restore refuses it" in run.err

@@ -108,7 +108,8 @@ def test_an_unparsable_line_is_quoted_short_and_escaped(tmp_path):
     snap = lab_copy(tmp_path)
     line = "\x1b]0;owned\x07" + "A" * 500
     (snap / "sysctl.txt").write_text(line + "\n")
-    (snap / "iptables-save.txt").write_text("*filter\n:INPUT ACCEPT [0:0] " + "B" * 500 + " x\n")
+    (snap / "iptables-save.txt").write_text("*filter\n:INPUT ACCEPT [0:0] " + "B" * 500
+                                            + " x\nCOMMIT\n")  # COMMIT: issue 29.13
     for name in ("sysctl.txt",):
         run = run_main("snapshot", "show", snap)
         assert run.code == 2 and name in run.err
