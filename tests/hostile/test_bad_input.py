@@ -310,3 +310,55 @@ def test_an_iptables_save_without_commit_is_refused_by_every_reader(tmp_path):
         assert run.traceback is None and run.code == 2, (cmd, run.out[-300:])
         assert run.err.startswith(f"{snap / 'iptables-save.txt'}:"), run.err
         assert "has no COMMIT (iptables-restore refuses it" in run.err
+
+
+LONG = "C" * 100_000
+
+
+def _long_chain(snap, how):
+    save = snap / "iptables-save.txt"
+    text = save.read_text()
+    decl = ":OUTPUT ACCEPT [0:0]\n"
+    if how == "undeclared":
+        save.write_text(text.replace(decl, f"{decl}-A {LONG} -j ACCEPT\n", 1))
+    elif how == "loop":
+        save.write_text(text.replace(decl, f"{decl}:{LONG} - [0:0]\n-A INPUT -j {LONG}\n"
+                                     f"-A {LONG} -j {LONG}\n", 1))
+    else:
+        nft = json.loads((snap / "nft.json").read_text())
+        nft["nftables"].append({"rule": {"family": "ip", "table": "nat", "chain": LONG,
+                                         "expr": [{"accept": None}]}})
+        (snap / "nft.json").write_text(json.dumps(nft))
+
+
+@pytest.mark.parametrize("how", ["undeclared", "loop", "nft"])
+def test_a_100000_character_chain_name_is_cut_in_the_error(tmp_path, how):
+    """Issue 29.13: the name was echoed whole, a 100 KB (a jump loop: 200 KB) error line."""
+    snap = lab_copy(tmp_path)
+    _long_chain(snap, how)
+    run = run_main("audit", "--snapshot", snap, "--no-verify")
+    assert run.traceback is None and run.code == 2
+    assert len(run.err) < 1000, len(run.err)
+    assert "C" * 80 + "…" in run.err and "C" * 81 not in run.err
+
+
+def test_a_message_with_an_uncut_name_is_still_bounded():
+    from nflens.literal import bounded
+
+    out = bounded(f"x.txt:1: something about {LONG} here")
+    assert out.startswith("x.txt:1: something about " + "C" * 80 + "…(100000 characters)")
+    assert out.endswith(" here") and len(out) < 200
+
+
+def test_a_container_name_with_a_newline_is_escaped_in_errors(tmp_path):
+    snap = lab_copy(tmp_path)
+    edit_json(snap / "docker-containers.json", _set(0, "Name", "/we\nFAKE: b"))
+    run = run_main("trace", "--snapshot", snap, "--from", "container:nosuch", "--to",
+                   "10.99.0.1:8080/tcp")
+    assert run.traceback is None and run.code == 2
+    assert "unknown container 'nosuch' (known: we\\nFAKE: b)" in run.err
+    assert "\nFAKE" not in run.err
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("version: 1\ninbound:\n  ports:\n    - {container: wbe, port: 8080}\n")
+    run = run_main("policy", "plan", pol, "--snapshot", snap)
+    assert run.code == 2 and "(containers: we\\nFAKE: b)" in run.err, run.err

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from nflens.errors import NflensError
-from nflens.literal import printable
+from nflens.literal import bounded, printable
 
 app = typer.Typer(
     name="nflens",
@@ -86,7 +86,7 @@ def main() -> None:
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except NflensError as exc:
-        typer.echo(printable(str(exc), keep_newlines=True), err=True)
+        typer.echo(bounded(printable(str(exc), keep_newlines=True)), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

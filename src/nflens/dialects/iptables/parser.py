@@ -24,7 +24,7 @@ from nflens.ir.rules import (
     XtMatch,
     opts,
 )
-from nflens.literal import excerpt
+from nflens.literal import excerpt, quoted
 
 from . import grammar, targets, validate
 
@@ -179,7 +179,7 @@ class _Parser:
             self.chains[chain] = {"policy": "ACCEPT", "counters": None, "rules": [],
                                   "source": Source(self.file, n, line)}
         if chain not in self.chains:
-            raise self.error(n, f"rule for chain {chain!r}, which is not declared in table "
+            raise self.error(n, f"rule for chain {quoted(chain)}, which is not declared in table "
                                 f"{self.table}")
         rules = self.chains[chain]["rules"]
         rest, where = words[2:], len(rules)
