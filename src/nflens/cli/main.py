@@ -16,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion SHELL (Typer's)
     pretty_exceptions_enable=False,
+    # `-h` too, on every command: click's sub-contexts inherit help_option_names (issue 29.10)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
