@@ -26,12 +26,15 @@ def audit(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1,
                              help="local processes for the per-port exposure analysis and "
                                   "the reaches of the findings and egress"),
+    workers: int | None = typer.Option(None, "--workers", min=1, hidden=True,
+                                       help="the same as --jobs (fleet's name for it)"),
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
     from nflens.snapshot.archive import read_host
 
     host = read_host(snapshot)
+    jobs = workers if workers is not None else jobs  # the hidden alias (issue 29.15)
     mapper = None
     if jobs > 1:
         from nflens.cli.jobs import process_mapper

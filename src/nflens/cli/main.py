@@ -77,7 +77,27 @@ def _command():
     global _click_command
     if _click_command is None:
         _click_command = typer.main.get_command(app)
+        _no_flag_metavars(_click_command)
     return _click_command
+
+
+def _no_flag_metavars(command) -> None:
+    """A flag takes no value: Typer's rich help printed `<bool>` next to every one (issue
+    29.15). An empty metavar is what it shows instead."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    made = command.get_help_option  # --help/-h is made per context, not one of the params
+
+    def help_option(ctx, made=made):
+        option = made(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _no_flag_metavars(sub)
 
 
 def main() -> None:
