@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nflens import safejson, textfile
+from nflens import safejson, safeyaml, textfile
 from nflens.errors import FlowError, ParseError
 from nflens.ir.packet import Endpoint, Flow
 from nflens.literal import EXCERPT, printable
@@ -66,16 +66,7 @@ def _decode(text: str, file: str) -> Any:
     """JSON (safejson: no NaN/Infinity, no deep nesting), else YAML."""
     if text.lstrip().startswith(("{", "[")):
         return safejson.loads(text, file, "invalid JSON")
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ParseError(str(getattr(exc, "problem", exc)), file,
-                         mark.line + 1 if mark else None) from None
-    except RecursionError:  # PyYAML composes recursively
-        raise ParseError("nested too deeply", file, 1) from None
+    data = safeyaml.load(text, file)  # plain YAML, bounded: no tags, no alias bomb
     if safejson.depth_exceeds(data):
         raise ParseError(f"nested too deeply (more than {safejson.MAX_DEPTH} levels)", file, 1)
     return data
@@ -211,14 +202,26 @@ def _origin(src: dict) -> Endpoint:
 
 
 _TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+))"
-                 r":(?P<port>[0-9]+)/(?P<proto>\w+)$",
+                 r"(?::(?P<port>[0-9]+))?/(?P<proto>\w+)$",
                  re.ASCII)  # ASCII: `\d` would take "٨٠" (Arabic-Indic 80) for a port
+PORTLESS = ("icmp", "icmpv6")
+Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def parse_from(text: str) -> Endpoint:
-    """`IFACE:ADDR`, `container:NAME` or `host` (CONTRACT §4 trace)."""
+def parse_from(text: str, infer: Callable[[Addr], str] | None = None) -> Endpoint:
+    """`IFACE:ADDR`, `container:NAME` or `host` (CONTRACT §4 trace); a bare `ADDR` when
+    `infer` names its ingress interface (from the snapshot's routes)."""
     if text == "host":
         return Endpoint(host=True)
+    try:
+        bare = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        bare = None
+    if bare is not None:
+        if infer is None:
+            raise FlowError(f"--from {text!r}: which interface does it arrive on? Write "
+                            f"IFACE:{text}")
+        return Endpoint(iface=infer(bare), src=bare)
     head, sep, rest = text.partition(":")
     if not sep or not rest:
         raise FlowError(f"--from {text!r}: expected IFACE:ADDR, container:NAME or host")
@@ -230,22 +233,46 @@ def parse_from(text: str) -> Endpoint:
         raise FlowError(f"--from {text!r}: {exc}") from exc
 
 
-def parse_to(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int, str]:
-    """`ADDR:PORT/PROTO` or `[ADDR]:PORT/PROTO`."""
+def parse_to(text: str, resolve: Callable[[str], Addr] | None = None
+             ) -> tuple[Addr, int | None, str]:
+    """`ADDR:PORT/PROTO`, `[ADDR]:PORT/PROTO` or `ADDR/icmp`; `resolve` turns a name that is
+    no address (a container's) into one, or raises FlowError with a hint."""
     m = _TO.match(text)
     if not m:
-        raise FlowError(f"--to {text!r}: expected ADDR:PORT/PROTO, e.g. 10.99.0.1:8080/tcp")
+        raise FlowError(f"--to {text!r}: {_to_hint(text)}")
+    host_part = m.group("v6") or m.group("v4")
     try:
-        addr = ipaddress.ip_address(m.group("v6") or m.group("v4"))
+        addr = ipaddress.ip_address(host_part)
     except ValueError as exc:
-        raise FlowError(f"--to {text!r}: {exc}") from exc
+        if resolve is None or m.group("v6"):
+            raise FlowError(f"--to {text!r}: {exc}") from exc
+        addr = resolve(host_part)
     proto = m.group("proto").lower()
     if proto not in PROTOS:
         raise FlowError(f"--to {text!r}: unknown protocol {proto!r}")
+    if m.group("port") is None:
+        if proto not in PORTLESS:
+            raise FlowError(f"--to {text!r}: {proto} needs a port: ADDR:PORT/{proto}")
+        return addr, None, proto
+    if proto in PORTLESS:
+        shown = f"[{addr}]" if addr.version == 6 else str(addr)
+        raise FlowError(f"--to {text!r}: {proto} has no port: write {shown}/{proto}")
     port = int(m.group("port"))
     if not 0 < port < 65536:
         raise FlowError(f"--to {text!r}: port out of range")
     return addr, port, proto
+
+
+def _to_hint(text: str) -> str:
+    """What is wrong with a --to that does not parse, with the spelling that would."""
+    head, _, tail = text.rpartition(":")
+    if head.count(":") >= 1 and "[" not in text:
+        try:
+            ipaddress.IPv6Address(head)
+            return f"an IPv6 address with a port is written in brackets: [{head}]:{tail}"
+        except ValueError:
+            pass
+    return "expected ADDR:PORT/PROTO, e.g. 10.99.0.1:8080/tcp ([ADDR]:PORT/PROTO for IPv6)"
 
 
 def check_origin(host: Any, origin: Endpoint, what: str) -> None:

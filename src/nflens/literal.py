@@ -17,7 +17,9 @@ Rich markup (`[bold]`) is the report layer's business (`nflens.report.console`):
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable
 
 EXCERPT = 48
 
@@ -53,3 +55,36 @@ def excerpt(text: object, limit: int = EXCERPT) -> str:
     cut = len(s) > limit
     shown = printable(s[:limit])
     return "'" + shown.replace("'", "\\'") + ("…'" if cut else "'")
+
+
+NAME = 80
+LONG_TOKEN = 256  # no word of a message is longer, unless a name was left uncut
+
+
+def name(text: object, limit: int = NAME) -> str:
+    """A name from someone else's file (chain, container, interface) inside a message: escaped
+    (a newline in a container name is `\\n`, not a line break of the error) and cut to
+    `limit` characters with an ellipsis (a 100,000-character chain name was echoed whole)."""
+    s = str(text)
+    return printable(s[:limit]) + ("…" if len(s) > limit else "")
+
+
+def quoted(text: object, limit: int = NAME) -> str:
+    """`name()` in single quotes, as `{x!r}` would quote a plain name."""
+    return "'" + name(text, limit).replace("'", "\\'") + "'"
+
+
+def names(items: Iterable[object], most: int = 20) -> str:
+    """A list of names for a message: each cut, at most `most` of them, then `… +N more`."""
+    items = list(items)
+    shown = ", ".join(name(i) for i in items[:most])
+    return shown + (f" … +{len(items) - most} more" if len(items) > most else "")
+
+
+def bounded(message: str) -> str:
+    """The last guard before a message is printed: every run of more than LONG_TOKEN
+    non-space characters (a name some code path did not cut) is cut to NAME characters."""
+    return _LONG.sub(lambda m: m.group(0)[:NAME] + f"…({len(m.group(0))} characters)", message)
+
+
+_LONG = re.compile(rf"\S{{{LONG_TOKEN + 1},}}")

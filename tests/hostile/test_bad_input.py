@@ -232,3 +232,133 @@ def test_3000_nested_chains_in_matrix_are_an_error_not_a_recursion_error(tmp_pat
     run = run_main("matrix", dump, "--dport", "22")
     assert run.traceback is None, run.traceback
     assert run.code == 2 and "nested more than 64 deep" in run.err
+
+
+def _gzip_of_zeros(path, mib: int):
+    import zlib
+
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: a gzip header
+    block = bytes(1 << 20)
+    with open(path, "wb") as out:
+        for _ in range(mib):
+            out.write(z.compress(block))
+        out.write(z.flush())
+    return path
+
+
+def test_a_gzip_of_zeros_is_not_an_empty_snapshot(tmp_path):
+    """Issue 29.13: `head -c 1G /dev/zero | gzip` named .tar.gz read as a snapshot with 0 files
+    (exit 0, a clean audit). tar stops at the first zero block: an empty archive is refused."""
+    bomb = _gzip_of_zeros(tmp_path / "zeros.tar.gz", 64)
+    for cmd in (["snapshot", "show", bomb], ["audit", "--snapshot", bomb, "--no-verify"]):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, run.out
+        assert run.err.startswith(f"{bomb}: not a snapshot directory or tarball (a tarball "
+                                  "with no file in it)"), run.err
+
+
+def test_a_huge_tar_header_is_cut_off_at_the_stream_limit(tmp_path, monkeypatch):
+    """A GNU long-name header says how long the name is, and tarfile reads it whole into
+    memory: a 'name' of 1 GiB passed every member limit. The decompressed stream is bounded."""
+    import gzip
+    import tarfile
+
+    from nflens.snapshot import archive
+
+    monkeypatch.setattr(archive, "MAX_STREAM_BYTES", 1 << 20)
+    head = tarfile.TarInfo("././@LongLink")
+    head.type, head.size = tarfile.GNUTYPE_LONGNAME, 8 << 20
+    bomb = tmp_path / "longname.tar.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(head.tobuf(format=tarfile.GNU_FORMAT))
+        for _ in range(9):
+            out.write(b"a" * (1 << 20))
+    run = run_main("snapshot", "show", bomb)
+    assert run.traceback is None and run.code == 2
+    assert f"{bomb}: decompresses to more than 1048576 bytes" in run.err
+
+
+def _every_reader(snap):
+    return (["snapshot", "show", snap], ["audit", "--snapshot", snap, "--no-verify"],
+            ["check", "--snapshot", snap, snap / "flows.json"],
+            ["trace", "--snapshot", snap, "--from", "eth0:10.99.0.2", "--to",
+             "10.99.0.1:8080/tcp"])
+
+
+def test_a_non_utf8_nft_json_is_refused_by_every_reader_as_rules_refuses_it(tmp_path):
+    """Issue 29.13: `rules nft.json` said `not UTF-8 text`; show/check/trace/audit read it with
+    U+FFFD in place, exit 0."""
+    snap = lab_copy(tmp_path)
+    raw = (snap / "nft.json").read_bytes()
+    at = raw.index(b'"Lester')
+    (snap / "nft.json").write_bytes(raw[:at + 1] + b"\xff" + raw[at + 1:])
+    want = f"{snap / 'nft.json'}:1: not UTF-8 text (byte 0xff)"
+    assert want in run_main("rules", snap / "nft.json").err
+    for cmd in _every_reader(snap):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, (cmd, run.out[-300:])
+        assert run.err.startswith(want), run.err
+
+
+def test_an_iptables_save_without_commit_is_refused_by_every_reader(tmp_path):
+    snap = lab_copy(tmp_path)
+    text = (snap / "iptables-save.txt").read_text()
+    head, _, tail = text.rpartition("COMMIT\n")  # the last table's COMMIT gone
+    (snap / "iptables-save.txt").write_text(head + tail)
+    for cmd in _every_reader(snap):
+        run = run_main(*cmd)
+        assert run.traceback is None and run.code == 2, (cmd, run.out[-300:])
+        assert run.err.startswith(f"{snap / 'iptables-save.txt'}:"), run.err
+        assert "has no COMMIT (iptables-restore refuses it" in run.err
+
+
+LONG = "C" * 100_000
+
+
+def _long_chain(snap, how):
+    save = snap / "iptables-save.txt"
+    text = save.read_text()
+    decl = ":OUTPUT ACCEPT [0:0]\n"
+    if how == "undeclared":
+        save.write_text(text.replace(decl, f"{decl}-A {LONG} -j ACCEPT\n", 1))
+    elif how == "loop":
+        save.write_text(text.replace(decl, f"{decl}:{LONG} - [0:0]\n-A INPUT -j {LONG}\n"
+                                     f"-A {LONG} -j {LONG}\n", 1))
+    else:
+        nft = json.loads((snap / "nft.json").read_text())
+        nft["nftables"].append({"rule": {"family": "ip", "table": "nat", "chain": LONG,
+                                         "expr": [{"accept": None}]}})
+        (snap / "nft.json").write_text(json.dumps(nft))
+
+
+@pytest.mark.parametrize("how", ["undeclared", "loop", "nft"])
+def test_a_100000_character_chain_name_is_cut_in_the_error(tmp_path, how):
+    """Issue 29.13: the name was echoed whole, a 100 KB (a jump loop: 200 KB) error line."""
+    snap = lab_copy(tmp_path)
+    _long_chain(snap, how)
+    run = run_main("audit", "--snapshot", snap, "--no-verify")
+    assert run.traceback is None and run.code == 2
+    assert len(run.err) < 1000, len(run.err)
+    assert "C" * 80 + "…" in run.err and "C" * 81 not in run.err
+
+
+def test_a_message_with_an_uncut_name_is_still_bounded():
+    from nflens.literal import bounded
+
+    out = bounded(f"x.txt:1: something about {LONG} here")
+    assert out.startswith("x.txt:1: something about " + "C" * 80 + "…(100000 characters)")
+    assert out.endswith(" here") and len(out) < 200
+
+
+def test_a_container_name_with_a_newline_is_escaped_in_errors(tmp_path):
+    snap = lab_copy(tmp_path)
+    edit_json(snap / "docker-containers.json", _set(0, "Name", "/we\nFAKE: b"))
+    run = run_main("trace", "--snapshot", snap, "--from", "container:nosuch", "--to",
+                   "10.99.0.1:8080/tcp")
+    assert run.traceback is None and run.code == 2
+    assert "unknown container 'nosuch' (known: we\\nFAKE: b)" in run.err
+    assert "\nFAKE" not in run.err
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("version: 1\ninbound:\n  ports:\n    - {container: wbe, port: 8080}\n")
+    run = run_main("policy", "plan", pol, "--snapshot", snap)
+    assert run.code == 2 and "(containers: we\\nFAKE: b)" in run.err, run.err

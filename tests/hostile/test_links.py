@@ -108,7 +108,8 @@ def test_an_unparsable_line_is_quoted_short_and_escaped(tmp_path):
     snap = lab_copy(tmp_path)
     line = "\x1b]0;owned\x07" + "A" * 500
     (snap / "sysctl.txt").write_text(line + "\n")
-    (snap / "iptables-save.txt").write_text("*filter\n:INPUT ACCEPT [0:0] " + "B" * 500 + " x\n")
+    (snap / "iptables-save.txt").write_text("*filter\n:INPUT ACCEPT [0:0] " + "B" * 500
+                                            + " x\nCOMMIT\n")  # COMMIT: issue 29.13
     for name in ("sysctl.txt",):
         run = run_main("snapshot", "show", snap)
         assert run.code == 2 and name in run.err
@@ -125,3 +126,33 @@ def test_redact_refuses_a_snapshot_with_a_link_and_never_copies_its_target(tmp_p
     with pytest.raises(SnapshotError, match="ss.txt: a symbolic link"):
         redact(snap, tmp_path / "out")
     assert not any(SECRET in p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("name", ["iptables-save.txt", "sysctl.txt", "ip-addr.json"])
+def test_a_snapshot_file_that_is_a_hard_link_is_refused_like_a_symlink(tmp_path, secret, name):
+    """Issue 29.13: a hard link to /etc/shadow is a regular file to lstat; its first line was
+    echoed in the parse error. A file with more than one link is refused, never read."""
+    snap = lab_copy(tmp_path)
+    (snap / name).unlink()
+    os.link(secret, snap / name)
+    for cmd in (["snapshot", "show", snap], ["audit", "--snapshot", snap, "--no-verify"],
+                ["check", "--snapshot", snap, snap / "flows.json"]):
+        run = run_main(*cmd)
+        assert run.traceback is None
+        assert run.code == 2, run.out
+        assert f"{name}: a hard link (2 names for one file)" in run.err
+        assert "SECRET" not in run.out + run.err
+
+
+def test_a_hard_link_in_persist_or_redact_is_left_out(tmp_path, secret):
+    snap = lab_copy(tmp_path)
+    (snap / "persist").mkdir()
+    os.link(secret, snap / "persist" / "units")
+    from nflens.snapshot import read_snapshot
+
+    host = read_snapshot(snap)
+    assert dict(host.persist) == {}
+    assert any("persist/units is a hard link" in a for a in host.assumptions)
+    run = run_main("snapshot", "redact", snap, tmp_path / "out")
+    assert run.code == 2 and "persist/units: a hard link" in run.err
+    assert "SECRET" not in run.out + run.err

@@ -155,6 +155,7 @@ class ExposureAnalysis:
         self._bridges = {i.name for i in host.interfaces if i.kind == "bridge"}
         self.never = never_sources(host)
         self._pre: dict[tuple, str | None] = {}
+        self._socket_reach: dict[tuple, list[Reach]] = {}
         self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
                                    for r in host.policy_rules)
         if not self._policy_routing:
@@ -277,6 +278,16 @@ class ExposureAnalysis:
                         target, reach)
 
     def socket(self, sock: Socket) -> Exposure:
+        """Who reaches the listening socket `sock`. Sockets alike but for their process (one
+        bind per SO_REUSEPORT worker, or 50,000 copies of a line in a hostile ss.txt, issue
+        29.13) are asked once: the reach depends on proto, address, port and dual-stack only."""
+        key = (sock.proto, sock.addr, sock.port, sock.dual_stack)
+        if key not in self._socket_reach:
+            self._socket_reach[key] = self._socket_reach_of(sock)
+        return Exposure(sock.proto, str(sock.addr), sock.port,
+                        {"process": sock.process or "unknown"}, self._socket_reach[key])
+
+    def _socket_reach_of(self, sock: Socket) -> list[Reach]:
         version = sock.addr.version
         if sock.addr.is_unspecified:
             dsts = host_addresses(self.host, self.ifaces, version)
@@ -292,8 +303,7 @@ class ExposureAnalysis:
             for r in reach:
                 if r.iface == r4.iface:
                     r.absorb(r4)
-        return Exposure(sock.proto, str(sock.addr), sock.port,
-                        {"process": sock.process or "unknown"}, reach)
+        return reach
 
     def egress(self, container: Container, version: int, port: int, proto: str
                ) -> list[tuple[int, int]]:

@@ -30,12 +30,15 @@ def audit(
     fail_on: str | None = gate.FAIL_ON,
     baseline: Path | None = gate.BASELINE,
     write_baseline_to: Path | None = gate.WRITE_BASELINE,
+    workers: int | None = typer.Option(None, "--workers", min=1, hidden=True,
+                                       help="the same as --jobs (fleet's name for it)"),
 ) -> None:
     """Who can reach what, what is wrong, and how to fix it (each fix verified)."""
     from nflens.analysis.audit import audit as run_audit
 
     accepted = gate.read_baseline(baseline)  # a bad baseline is exit 2 before any work
     host = host_of(snapshot, live, "audit")
+    jobs = workers if workers is not None else jobs  # the hidden alias (issue 29.15)
     mapper = None
     if jobs > 1:
         from nflens.cli.jobs import process_mapper

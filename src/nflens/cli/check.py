@@ -101,8 +101,10 @@ def write_results_json(sim, flows: list[Flow], out: IO[str],
 
 def trace(
     snapshot: Path | None = SNAPSHOT,
-    src: str = typer.Option(..., "--from", help="IFACE:ADDR, container:NAME or host"),
-    dst: str = typer.Option(..., "--to", help="ADDR:PORT/PROTO ([ADDR]:PORT/PROTO for IPv6)"),
+    src: str = typer.Option(..., "--from", help="IFACE:ADDR, container:NAME, host, or ADDR "
+                            "(its interface inferred from the routes)"),
+    dst: str = typer.Option(..., "--to", help="ADDR:PORT/PROTO ([ADDR]:PORT/PROTO for IPv6, "
+                            "ADDR/icmp); ADDR may be a container's name"),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
     as_json: bool = typer.Option(False, "--json", help="the check result object as JSON"),
     brief: bool = typer.Option(False, "--brief", help="hide rules that did not match"),
@@ -110,14 +112,14 @@ def trace(
 ) -> None:
     """One flow, phase by phase, both directions, like a packet tracer."""
     from nflens.analysis.owners import RuleOwners, annotate_result
-    from nflens.flows import check_origin, parse_from, parse_to
+    from nflens.cli.endpoints import trace_endpoints
+    from nflens.flows import check_origin
     from nflens.ir.packet import Flow
     from nflens.kernel.whatif import what_would_change
 
-    origin = parse_from(src)
-    addr, port, proto = parse_to(dst)
-    flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
     sim = _simulator(snapshot, live, "trace")
+    origin, addr, port, proto = trace_endpoints(src, dst, sim.host, sim.model.route)
+    flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
     check_origin(sim.host, origin, f"--from {src!r}")
     result = sim.run(flow)
     change = what_would_change(sim.host, flow, result)

@@ -23,6 +23,8 @@ fleet_app = typer.Typer(help="Audit many hosts at once (Dask distributed).", no_
 def fleet_audit(
     root: Path = typer.Argument(..., help="folder with one snapshot per subfolder or .tar.gz"),
     workers: int = typer.Option(2, "--workers", help="local worker processes (no --scheduler)"),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", hidden=True,
+                                    help="the same as --workers (audit's name for it)"),
     scheduler: str | None = typer.Option(None, "--scheduler",
                                          help="address of an existing Dask scheduler"),
     out: Path | None = typer.Option(None, "--out", help="keep JSON lines per host here; an "
@@ -44,6 +46,7 @@ def fleet_audit(
     from nflens.fleet.summary import summarise
 
     accepted = gate.read_baseline(baseline)
+    workers = jobs if jobs is not None else workers  # the hidden alias (issue 29.15)
     refs = discover(root)
     store = Store(out)
     before = previous_run(previous) if previous is not None else (

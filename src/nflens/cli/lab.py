@@ -14,7 +14,7 @@ lab_app = typer.Typer(help="Scenarios on a real kernel and a real dockerd in net
 
 
 @lab_app.command("list")
-def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="as JSON")) -> None:
     """Scenarios and their variants; also lab runs that are still up (kept or running)."""
     from nflens.lab import versions
     from nflens.lab.netns import list_runs
@@ -56,7 +56,7 @@ def run_cmd(
     rounds: int = typer.Option(2, "--rounds", help="probe every flow this many times"),
     docker: str = typer.Option("20", "--docker", help="the host's Docker version: 20 (20.10, "
                                "the machine's), 26 or 28 (`nflens lab versions --fetch`)"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="the outcome as JSON"),
 ) -> None:
     """Build the scenario, probe every flow twice, snapshot it and compare with the simulator."""
     from nflens.lab import run as lab_run
@@ -114,7 +114,7 @@ def _print_report(report) -> None:
 @lab_app.command("versions")
 def versions_cmd(fetch: bool = typer.Option(False, "--fetch", help="fetch the missing ones "
                                             "(root; private apt configuration, nothing installed)"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+                 as_json: bool = typer.Option(False, "--json", help="as JSON")) -> None:
     """The Docker versions the lab runs and whether each is ready here (exit 1: one is missing)."""
     from nflens.lab import versions
 
@@ -147,15 +147,18 @@ def matrix_cmd(
     docker: list[str] = typer.Option(None, "--docker", help="versions (default: all)"),
     scenario: list[str] = typer.Option(None, "--scenario", help="scenarios (default: all)"),
     jobs: int = typer.Option(2, "--jobs", "-j", help="lab runs at once"),
+    workers: int | None = typer.Option(None, "--workers", hidden=True,
+                                       help="the same as --jobs (fleet's name for it)"),
     committed: Path = typer.Option(Path("tests/fixtures/lab"), "--committed",
                                    help="fixtures whose kernel outcomes the new runs must repeat"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="the outcome as JSON"),
 ) -> None:
     """Every scenario variant on every Docker version: probe, snapshot, compare with the
     simulator and with the committed fixtures. Exit 1 when a version is missing, a run failed,
     the simulator disagreed or the kernel's outcome moved."""
     from nflens.lab import matrix, versions
 
+    jobs = workers if workers is not None else jobs  # the hidden alias (issue 29.15)
     keys = [versions.get(k).key for k in docker] if docker else list(versions.KEYS)
     _need_root()
     missing = {k: why for k, why in versions.available().items() if why and k in keys}
@@ -205,7 +208,7 @@ def fuzz_cmd(
     save: Path = typer.Option(Path("tests/fixtures/fuzz"), "--save",
                               help="where disagreements are written as regression fixtures"),
     record: bool = typer.Option(False, "--record", help="save every case, agreeing or not"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="the outcome as JSON"),
 ) -> None:
     """Differential fuzzing: random iptables/nft rulesets on a real router namespace, real
     TCP/UDP flows, the simulator's verdicts compared with the kernel's. Exit 1 on any

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from nflens.errors import NflensError
-from nflens.literal import printable
+from nflens.literal import bounded, printable
 
 app = typer.Typer(
     name="nflens",
@@ -16,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion SHELL (Typer's)
     pretty_exceptions_enable=False,
+    # `-h` too, on every command: click's sub-contexts inherit help_option_names (issue 29.10)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -76,7 +78,27 @@ def _command():
     global _click_command
     if _click_command is None:
         _click_command = typer.main.get_command(app)
+        _no_flag_metavars(_click_command)
     return _click_command
+
+
+def _no_flag_metavars(command) -> None:
+    """A flag takes no value: Typer's rich help printed `<bool>` next to every one (issue
+    29.15). An empty metavar is what it shows instead."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    made = command.get_help_option  # --help/-h is made per context, not one of the params
+
+    def help_option(ctx, made=made):
+        option = made(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _no_flag_metavars(sub)
 
 
 def main() -> None:
@@ -87,7 +109,7 @@ def main() -> None:
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except NflensError as exc:
-        typer.echo(printable(str(exc), keep_newlines=True), err=True)
+        typer.echo(bounded(printable(str(exc), keep_newlines=True)), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -15,13 +15,13 @@ from nflens.literal import printable
 def matrix(
     file: Path = typer.Argument(..., help="an iptables-save or ip6tables-save dump"),
     chain: str = typer.Option("FORWARD", "--chain", help="FORWARD or INPUT (or any chain)"),
-    proto: str = typer.Option("tcp", "--proto"),
-    sport: int = typer.Option(10000, "--sport"),
-    dport: int = typer.Option(..., "--dport"),
-    table: str = typer.Option("filter", "--table"),
+    proto: str = typer.Option("tcp", "--proto", help="tcp, udp, sctp or icmp"),
+    sport: int = typer.Option(10000, "--sport", help="source port of the packets"),
+    dport: int = typer.Option(..., "--dport", help="destination port of the packets"),
+    table: str = typer.Option("filter", "--table", help="table of the chain"),
     ipassmt: Path | None = typer.Option(None, "--ipassmt",
                                         help="fffuu IP assignment file (default: lo only)"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="the classes and the matrix as JSON"),
 ) -> None:
     """Which classes of addresses may open connections to which (packets assumed NEW,
     unknown matches in upper closure, like fffuu)."""

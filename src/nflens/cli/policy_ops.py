@@ -87,7 +87,7 @@ def status(state_dir: str | None = STATE_DIR) -> None:
     from nflens.policy.state import read_json
     from nflens.policy.state import state_dir as get_state_dir
 
-    root = get_state_dir(state_dir)
+    root = get_state_dir(state_dir, create=False)
     out = {"pending": read_json(root / "pending.json"), "last": read_json(root / "last.json")}
     if out["pending"]:
         for step in out["pending"].get("steps", []):

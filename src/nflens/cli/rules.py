@@ -34,7 +34,7 @@ def rules(
                                           "text, ebtables-save"),
     dialect: str | None = typer.Option(None, "--dialect",
                                        help=f"force one of {', '.join(DIALECTS)}"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="the parsed ruleset as JSON"),
 ) -> None:
     """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""
     from nflens.dialects import parse_file

@@ -33,10 +33,11 @@ def collect_cmd(
     tar: Path | None = typer.Option(None, "--tar", help="also (or only) write it as this "
                                     ".tar.gz, one file to attach"),
     netns: str | None = typer.Option(None, "--netns", help="collect inside this network namespace"),
-    docker_host: str | None = typer.Option(None, "--docker-host", help="docker -H URL"),
+    docker_host: str | None = typer.Option(None, "--docker-host", help="docker -H URL",
+                                           envvar=["NFLENS_DOCKER_HOST", "DOCKER_HOST"]),
     root: Path | None = typer.Option(None, "--root", help="read daemon.json and persist/ from "
                                      "this filesystem root (default / on the live host)"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="what was collected, as JSON"),
 ) -> None:
     """Run the read-only commands of CONTRACT §2 and write their outputs (root needed)."""
     from nflens.errors import NflensError
@@ -82,17 +83,37 @@ def script_cmd() -> None:
     sys.stdout.write(render())
 
 
+def _one_snapshot(positional: Path | None, option: Path | None, name: str) -> Path:
+    """The snapshot given as the positional argument (CONTRACT) or as --snapshot, once."""
+    if positional is not None and option is not None and positional != option:
+        raise typer.BadParameter(f"give the snapshot as {name} or --snapshot, not both",
+                                 param_hint="--snapshot")
+    found = option or positional
+    if found is None:
+        raise typer.BadParameter(f"missing the snapshot: {name} or --snapshot", param_hint=name)
+    return found
+
+
 @snapshot_app.command("redact")
 def redact_cmd(
-    src: Path = typer.Argument(..., help="a snapshot directory or .tar.gz"),
-    dst: Path = typer.Argument(..., help="where to write the redacted copy (a directory, or "
-                               "a .tar.gz)"),
+    src: Path = typer.Argument(None, help="a snapshot directory or .tar.gz", show_default=False,
+                               metavar="SRC"),
+    dst: Path = typer.Argument(None, help="where to write the redacted copy (a directory, or "
+                               "a .tar.gz)", show_default=False, metavar="DST"),
+    snapshot: Path | None = typer.Option(None, "--snapshot", help="the snapshot, as an option "
+                                         "(then DST is the only argument)"),
 ) -> None:
     """Copy a snapshot without what identifies the host (for bug reports): public addresses,
     MAC addresses and Docker IDs replaced consistently, environment values, the hostname and
     what the analysis does not read removed. Prints what it changed."""
     from nflens.snapshot.archive import is_tar_name, opened, stem, write_tar
     from nflens.snapshot.redact import redact
+
+    if snapshot is not None and dst is None:
+        src, dst = snapshot, src
+    src = _one_snapshot(src, snapshot, "SRC")
+    if dst is None:
+        raise typer.BadParameter("missing the destination DST", param_hint="DST")
 
     with opened(src) as src_dir, tempfile.TemporaryDirectory(prefix="nflens-redact-") as tmp:
         if is_tar_name(dst):
@@ -128,14 +149,16 @@ def _print_redaction(dst: Path, report: Any) -> None:
 
 @snapshot_app.command("show")
 def show_cmd(
-    directory: Path = typer.Argument(..., help="a snapshot directory or .tar.gz"),
+    directory: Path = typer.Argument(None, help="a snapshot directory or .tar.gz",
+                                     show_default=False, metavar="DIRECTORY"),
+    snapshot: Path | None = typer.Option(None, "--snapshot", help="the same, as an option"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
 ) -> None:
     """Files and assumptions, interfaces, routes, sockets, Docker state and rulesets."""
     from nflens.snapshot.archive import read_host
     from nflens.snapshot.summary import summarize
 
-    data = summarize(read_host(directory))
+    data = summarize(read_host(_one_snapshot(directory, snapshot, "DIRECTORY")))
     if as_json:
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
         return

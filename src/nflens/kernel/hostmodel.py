@@ -231,24 +231,41 @@ class HostModel:
         return ports[0] if len(ports) == 1 else f"a port of {bridge}"
 
     def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
-        """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
-        found = []
-        by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
-        for s in by_port.get((proto, port), ()):
-            if (s.addr == addr
-                    or s.addr.is_unspecified and s.addr.version == addr.version
-                    or s.dual_stack and addr.version == 4 and s.addr.is_unspecified):
-                found.append(s)
-        # the most specific bind wins (inet_lookup_listener scores exact address higher)
-        found.sort(key=lambda s: s.addr.is_unspecified)
-        return found
+        """Listening sockets that accept proto to addr:port (wildcards and dual-stack
+        included), the most specific bind first (inet_lookup_listener scores an exact address
+        higher), dump order within each."""
+        exact, wild = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
+        key = (proto, port)
+        bound = exact.get(key, {}).get(addr, []) if not addr.is_unspecified else []
+        return bound + wild.get((proto, port, addr.version), [])
 
-    def _sockets_by_port(self) -> dict[tuple[str, int], list[Socket]]:
-        """A socket per published port and family (docker-proxy): asked per packet delivered."""
-        out: dict[tuple[str, int], list[Socket]] = {}
+    def socket_for(self, proto: str, addr: IPAddress, port: int) -> Socket | None:
+        """The socket a connection to addr:port is delivered to, or None: `sockets_for()[0]`
+        without building the list — one lookup per packet, however many sockets share the
+        port (a linear scan per packet made 50,000 sockets on a port quadratic, issue 29.13)."""
+        exact, wild = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
+        if not addr.is_unspecified:
+            bound = exact.get((proto, port), {}).get(addr)
+            if bound:
+                return bound[0]
+        found = wild.get((proto, port, addr.version))
+        return found[0] if found else None
+
+    def _sockets_by_port(self) -> tuple[dict[tuple[str, int], dict[IPAddress, list[Socket]]],
+                                        dict[tuple[str, int, int], list[Socket]]]:
+        """(proto, port) -> bound address -> sockets, and (proto, port, family) -> the wildcard
+        sockets a packet of that family reaches (an IPv6 dual-stack `::` takes IPv4 too), both
+        in dump order: asked per packet delivered."""
+        exact: dict[tuple[str, int], dict[IPAddress, list[Socket]]] = {}
+        wild: dict[tuple[str, int, int], list[Socket]] = {}
         for s in self.host.sockets:
-            out.setdefault((s.proto, s.port), []).append(s)  # dump order kept
-        return out
+            if not s.addr.is_unspecified:
+                exact.setdefault((s.proto, s.port), {}).setdefault(s.addr, []).append(s)
+                continue
+            for version in (4, 6):
+                if s.addr.version == version or (s.dual_stack and version == 4):
+                    wild.setdefault((s.proto, s.port, version), []).append(s)
+        return exact, wild
 
     # --- construction --------------------------------------------------------------------
     def _derived_routes(self, notes: list[str]) -> tuple[Route, ...]:

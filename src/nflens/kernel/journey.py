@@ -411,14 +411,13 @@ class Journey(Walker):
             return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
-        sockets = [skb.sk] if isinstance(skb.sk, Socket) else \
-            self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
-        if not sockets:
+        sock = skb.sk if isinstance(skb.sk, Socket) else \
+            self.model.socket_for(pkt.proto, pkt.dst, pkt.dport or 0)
+        if sock is None:
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
                                            "closed", "known: no listening socket in ss.txt"))
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
-        sock = sockets[0]
         proc = sock.process or "?"
         if proc == "dockerd":
             # userland-proxy=false: dockerd binds published ports only to reserve them; the

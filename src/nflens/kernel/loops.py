@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from nflens.errors import ParseError
 from nflens.ir.rules import Action, Chain, NftExpr, Rule, Ruleset, Table
 from nflens.kernel.matches._nft_common import verdict_of
+from nflens.literal import name
 
 NFT_JUMP_STACK_SIZE = 16  # include/net/netfilter/nf_tables.h
 
@@ -147,16 +148,16 @@ def check_loadable(ruleset: Ruleset) -> None:
     for table in ruleset.tables:
         cycle = find_loop(table)
         if cycle is not None:
-            names = " -> ".join([c.name for c, _ in cycle] + [cycle[0][0].name])
+            names = " -> ".join(name(c.name) for c in [c for c, _ in cycle] + [cycle[0][0]])
             _raise(JumpLoopError, cycle[-1][1],
                    f"jump loop {names} in table {table.family} {table.name}: the kernel refuses "
                    "to load such a ruleset (ELOOP), so it has no verdict")
         deep = too_deep(table)
         if deep is not None:
-            names = " -> ".join(c.name for c, _ in deep)
+            names = " -> ".join(name(c.name) for c, _ in deep)
             _raise(NestingError, deep[-2][1],
-                   f"chain {deep[-1][0].name} is {len(deep) - 1} levels below a base chain in "
-                   f"table {table.family} {table.name} ({names}): nf_tables loads at most "
+                   f"chain {name(deep[-1][0].name)} is {len(deep) - 1} levels below a base chain "
+                   f"in table {table.family} {table.name} ({names}): nf_tables loads at most "
                    f"{NFT_MAX_LEVEL} (EMLINK, 'Too many links'), so it has no verdict")
 
 

@@ -31,6 +31,7 @@ from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import EndpointStep, Step, VerdictStep
+from nflens.literal import names, quoted
 
 EPHEMERAL_PORT = 40000
 MAX_RUNS = 64  # runs of one flow under different assumptions before the search stops
@@ -245,8 +246,8 @@ class Simulator:
         version = dst.version
         container = self.host.docker.container(ref)
         if container is None:
-            known = ", ".join(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
-            raise FlowError(f"unknown container {ref!r} (known: {known})")
+            known = names(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
+            raise FlowError(f"unknown container {quoted(ref)} (known: {known})")
         for att in self.model.attachments:
             addr = att.addr(version) if att.container is container else None
             if addr is not None:

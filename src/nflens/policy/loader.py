@@ -14,12 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from nflens import textfile
+from nflens import safeyaml, textfile
 from nflens.errors import ParseError
 
-Path_ = tuple[Any, ...]
+Path_ = safeyaml.Path_
 
 
 class Located:
@@ -40,51 +38,13 @@ class Located:
         return self.lines.get((), 1)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node)
-            if key in out:
-                raise ParseError(f"duplicate key {key!r}", file, key_node.start_mark.line + 1)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _walk(value_node, path + (key,), lines, file)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, path + (i,), lines, file) for i, item in enumerate(node.value)]
-    assert isinstance(node, yaml.ScalarNode)  # composed YAML: mappings, sequences, scalars
-    return _scalar(node)
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    """The scalar's value as safe_load would give it (ints, bools, null, strings)."""
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
-
-
 def load_yaml(text: str, file: str) -> Located:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ParseError(f"not valid YAML: {exc.problem or exc}", file, line) from None
-    except yaml.YAMLError as exc:
-        raise ParseError(f"not valid YAML: {exc}", file, None) from None
-    except RecursionError:  # PyYAML composes nested collections recursively
-        raise ParseError("not valid YAML: nested too deeply", file, 1) from None
+    """Plain YAML only, bounded (nflens.safeyaml: no tags, scalar keys, no alias bomb)."""
+    root = safeyaml.compose(text, file)
     if root is None:
         raise ParseError("empty policy file", file, 1)
     lines: dict[Path_, int] = {}
-    try:
-        return Located(_walk(root, (), lines, file), lines, file)
-    except RecursionError:
-        raise ParseError("nested too deeply", file, 1) from None
+    return Located(safeyaml.to_data(root, file, lines), lines, file)
 
 
 def load_toml(text: str, file: str) -> Located:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from nflens.errors import PolicyError
 from nflens.ir.host import Container, Host, Network
+from nflens.literal import names
 from nflens.policy.schema import (
     ANY,
     LABEL_KEY,
@@ -130,7 +131,7 @@ class Resolver:
         if sel.container:
             c = self.host.docker.container(sel.container)
             if c is None and not self.allow_missing:
-                known = ", ".join(sorted(x.name.lstrip("/") for x in self.host.docker.containers))
+                known = names(sorted(x.name.lstrip("/") for x in self.host.docker.containers))
                 raise PolicyError(f"{sel.describe()}: no such container on this host (containers: "
                                   f"{known or 'none'}); --allow-missing skips it")
             if c is None or not c.running:

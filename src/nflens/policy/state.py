@@ -29,8 +29,12 @@ from nflens.errors import PolicyError
 DEFAULT = Path("/var/lib/nflens")
 
 
-def state_dir(given: str | Path | None = None) -> Path:
+def state_dir(given: str | Path | None = None, create: bool = True) -> Path:
+    """The state directory; `create=False` for a reader (`policy status` is read-only: it
+    made the backups folder, issue 29.15)."""
     path = Path(given or os.environ.get("NFLENS_STATE_DIR") or DEFAULT)
+    if not create:
+        return path
     try:
         (path / "backups").mkdir(parents=True, exist_ok=True)
     except OSError as exc:

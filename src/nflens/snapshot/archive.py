@@ -17,14 +17,19 @@ earlier member. A refused member is a SnapshotError naming the tarball and the m
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import posixpath
 import shutil
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from nflens.errors import NflensError, ParseError, SnapshotError
 from nflens.ir.host import Host
@@ -32,6 +37,7 @@ from nflens.ir.host import Host
 MAX_MEMBERS = 20_000
 MAX_FILE_BYTES = 256 << 20
 MAX_TOTAL_BYTES = 1 << 30
+MAX_STREAM_BYTES = MAX_TOTAL_BYTES + (64 << 20)  # the files and their headers
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _CHUNK = 1 << 16
 
@@ -97,18 +103,97 @@ def extract(tar_path: str | Path, dest: str | Path) -> Path:
     tar_name, dest = str(tar_path), Path(dest)
     dest.mkdir(parents=True)
     try:
-        with tarfile.open(tar_name, "r:*") as tar:
-            _extract_members(tar, tar_name, dest)
+        with open(tar_name, "rb") as raw, _decompressed(raw, tar_name) as stream, \
+                tarfile.open(fileobj=stream, mode="r:") as tar:
+            files = _extract_members(tar, tar_name, dest)
     except NflensError:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise SnapshotError(f"{tar_name}: not a snapshot directory or a readable tarball "
-                            f"({exc})") from exc
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
+        raise SnapshotError(f"{tar_name}: not a snapshot directory or tarball "
+                            f"({_why(exc)})") from exc
+    if not files:  # a gzip of zeros is an empty tar: that is not a snapshot of anything
+        raise SnapshotError(f"{tar_name}: not a snapshot directory or tarball (a tarball with "
+                            "no file in it)")
     return _root(dest)
 
 
-def _extract_members(tar: tarfile.TarFile, tar_name: str, dest: Path) -> None:
-    count = total = 0
+def _why(exc: BaseException) -> str:
+    """What was wrong with the file, in words (not tarfile's internals)."""
+    text = str(exc).lower()
+    if isinstance(exc, EOFError) or "truncated" in text or "unexpected end" in text:
+        return "truncated"
+    if isinstance(exc, zlib.error | lzma.LZMAError) or "gzip" in text or "crc" in text \
+            or "invalid data stream" in text:
+        return "corrupt compressed data"
+    if isinstance(exc, tarfile.TarError):
+        return "not a tar archive, plain or gzip, bzip2 or xz compressed"
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+_DECOMPRESSORS: tuple[tuple[bytes, Callable[[BinaryIO], Any]], ...] = (
+    (b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+    (b"BZh", lambda f: bz2.BZ2File(f)),
+    (b"\xfd7zXZ\x00", lambda f: lzma.LZMAFile(f)),  # noqa: SIM115 - closed by the caller
+)
+
+
+@contextmanager
+def _decompressed(raw: BinaryIO, tar_name: str) -> Iterator[BinaryIO]:
+    """The tar stream of `raw` (gzip, bzip2, xz or plain, told by its magic bytes), cut off at
+    MAX_STREAM_BYTES: tarfile reads a GNU long name or a pax header whole into memory, so the
+    member limits alone do not bound what a hostile header makes it read."""
+    magic = raw.read(6)
+    raw.seek(0)
+    opener = next((o for m, o in _DECOMPRESSORS if magic.startswith(m)), None)
+    inner: Any = opener(raw) if opener else raw
+    with inner:
+        yield cast(BinaryIO, _Bounded(inner, tar_name))
+
+
+class _Bounded(io.RawIOBase):
+    """A forward reader of the decompressed stream that refuses to go past MAX_STREAM_BYTES."""
+
+    def __init__(self, inner: BinaryIO, tar_name: str):
+        super().__init__()
+        self.inner, self.tar_name = inner, tar_name
+
+    def _check(self, position: int) -> None:
+        if position > MAX_STREAM_BYTES:
+            raise SnapshotError(f"{self.tar_name}: decompresses to more than "
+                                f"{MAX_STREAM_BYTES} bytes: not a snapshot (not read further)")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        start = self.inner.tell()
+        want = MAX_STREAM_BYTES + 1 - start if size is None or size < 0 else size
+        data = self.inner.read(min(want, MAX_STREAM_BYTES + 1 - start))
+        self._check(start + len(data))
+        return data
+
+    def readinto(self, buffer: Any) -> int:  # pragma: no cover - tarfile calls read()
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = offset if whence == io.SEEK_SET else self.inner.tell() + offset
+        if whence == io.SEEK_END:
+            raise OSError("a tar stream is read forward")
+        self._check(target)
+        return self.inner.seek(target)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+
+def _extract_members(tar: tarfile.TarFile, tar_name: str, dest: Path) -> int:
+    """Extract every member; the number of regular files extracted."""
+    count = total = files = 0
     for member in tar:
         count += 1
         if count > MAX_MEMBERS:
@@ -129,6 +214,8 @@ def _extract_members(tar: tarfile.TarFile, tar_name: str, dest: Path) -> None:
                                 "not a snapshot")
         _mkdirs(tar_name, dest, posixpath.dirname(rel))
         _copy(tar, member, tar_name, rel, target)
+        files += 1
+    return files
 
 
 def _mkdirs(tar_name: str, dest: Path, rel: str) -> None:

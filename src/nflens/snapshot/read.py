@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nflens import safejson
+from nflens import safejson, textfile
 from nflens.dialects import ipset as ipset_dialect
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
@@ -32,6 +32,9 @@ DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
                   "net.bridge.bridge-nf-call-ip6tables")
 
 
+LENIENT_TEXT = ("ss.txt", "sysctl.txt")
+
+
 class _Dir:
     """File access for one snapshot: records what was read; names the file in every error."""
 
@@ -46,11 +49,17 @@ class _Dir:
 
     def text(self, name: str) -> str | None:
         """The file's text; regular files inside the snapshot only (safefile: no link is
-        followed, no FIFO or device opened)."""
-        data = safefile.read_text(self.root, name)
-        if data is not None:
-            self.files.append(name)
-        return data
+        followed, no FIFO or device opened). A ruleset dump or JSON file that is not UTF-8 is
+        refused at the line of the first bad byte, as `nflens rules` and JSON readers refuse it
+        (issue 29.13: it was read with U+FFFD in place); ss.txt and sysctl.txt print names and
+        values byte for byte (a process name need not be UTF-8), so they stay lenient."""
+        data = safefile.read_bytes(self.root, name)
+        if data is None:
+            return None
+        self.files.append(name)
+        if name in LENIENT_TEXT:
+            return data.decode("utf-8", errors="replace")
+        return textfile.decode(data, self.path(name))
 
     def json(self, name: str) -> Any | None:
         text = self.text(name)

@@ -10,7 +10,10 @@ ate kernel log messages); a FIFO blocks the same way. So:
   between is caught), no FIFO, socket or device is opened at all;
 - only names *inside* the snapshot: relative, no `..`, no NUL, every directory on the way
   opened with O_NOFOLLOW too (a `persist -> /etc` link is not a way out);
-- a file larger than MAX_BYTES is refused (a snapshot file is a command's output, not a disk).
+- a file larger than MAX_BYTES is refused (a snapshot file is a command's output, not a disk);
+- a file with more than one hard link is refused like a symbolic link (issue 29.13): a hard
+  link to /etc/shadow is a regular file to `lstat`, but it is not a command's output either —
+  nothing that writes a snapshot (collect, redact, extract) makes a second link to a file.
 
 `member_name()` is the same check for the name of a tarball member, so a directory snapshot and
 an archived one accept exactly the same paths; `regular_kind()` names what a non-regular
@@ -41,6 +44,11 @@ def regular_kind(mode: int) -> str | None:
         if test(mode):
             return kind
     return "not a regular file"
+
+
+def hard_link_kind(nlink: int) -> str:
+    """What a regular file with `nlink` links is called in a refusal."""
+    return f"a hard link ({nlink} names for one file)"
 
 
 def member_name(name: str, where: str = "snapshot") -> PurePosixPath:
@@ -113,6 +121,8 @@ def _read_regular(parent: int, part: str, where: str, limit: int) -> bytes:
         now = os.fstat(fd)
         if regular_kind(now.st_mode) or (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino):
             raise _refuse(where, regular_kind(now.st_mode) or "a file swapped while opening")
+        if now.st_nlink > 1:
+            raise _refuse(where, hard_link_kind(now.st_nlink))
         if now.st_size > limit:
             raise SnapshotError(f"{where}: {now.st_size} bytes, more than the {limit} a "
                                 "snapshot file may have: not read")
@@ -145,8 +155,8 @@ def is_dir(root: str | Path, name: str) -> bool:
 
 def walk(root: str | Path, name: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Every regular file below the real directory `name` (relative to `root`), sorted, and
-    (path, what it is) of every entry left out: links, FIFOs, devices; link directories are
-    not entered."""
+    (path, what it is) of every entry left out: links (hard ones too), FIFOs, devices; link
+    directories are not entered."""
     base = Path(root) / member_name(name, str(root))
     files: list[str] = []
     skipped: list[tuple[str, str]] = []
@@ -160,7 +170,11 @@ def walk(root: str | Path, name: str) -> tuple[list[str], list[tuple[str, str]]]
             if e.is_dir(follow_symlinks=False):
                 visit(d / e.name, rel / e.name)
             elif e.is_file(follow_symlinks=False):
-                files.append(str(rel / e.name))
+                nlink = e.stat(follow_symlinks=False).st_nlink
+                if nlink > 1:
+                    skipped.append((str(rel / e.name), hard_link_kind(nlink)))
+                else:
+                    files.append(str(rel / e.name))
             else:
                 mode = e.stat(follow_symlinks=False).st_mode
                 skipped.append((str(rel / e.name), regular_kind(mode) or "not a regular file"))

@@ -102,11 +102,28 @@ def test_unknown_extension_is_kept_and_reported_with_its_line():
     assert rs.unsupported[0].line == 3
 
 
-def test_crlf_and_missing_commit_are_accepted_with_warnings():
-    rs = iptables.parse("*filter\r\n:INPUT ACCEPT [0:0]\r\n-A INPUT -j DROP\r\n")
+def test_crlf_is_accepted_with_a_warning():
+    rs = iptables.parse("*filter\r\n:INPUT ACCEPT [0:0]\r\n-A INPUT -j DROP\r\nCOMMIT\r\n")
     assert rs.rule_count() == 1
-    messages = [w[2] for w in rs.warnings]
-    assert any("CRLF" in m for m in messages) and any("COMMIT" in m for m in messages)
+    assert any("CRLF" in w[2] for w in rs.warnings)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\n", 4),
+    ("*filter\n:INPUT ACCEPT [0:0]\n*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", 3),
+])
+def test_a_table_without_commit_is_refused_as_iptables_restore_refuses_it(text, line):
+    """Issue 29.13: `iptables-restore -t` (nft and legacy) says "COMMIT expected at line 4"
+    for the first and "Bad argument `*nat'" at line 3 for the second; it was accepted here with
+    a warning (the old test said so; it contradicted the tool)."""
+    with pytest.raises(ParseError, match="table filter has no COMMIT") as err:
+        iptables.parse(text, "dump.txt")
+    assert err.value.line == line
+
+
+def test_iptables_dash_s_output_needs_no_commit():
+    rs = iptables.parse("-P INPUT ACCEPT\n-A INPUT -j DROP\n")
+    assert rs.rule_count() == 1
 
 
 @pytest.mark.parametrize("text,line,needle", [

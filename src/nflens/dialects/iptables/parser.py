@@ -24,7 +24,7 @@ from nflens.ir.rules import (
     XtMatch,
     opts,
 )
-from nflens.literal import excerpt
+from nflens.literal import excerpt, quoted
 
 from . import grammar, targets, validate
 
@@ -72,6 +72,14 @@ class _Parser:
     def error(self, line: int, msg: str) -> ParseError:
         return ParseError(msg, self.file, line)
 
+    def no_commit(self, line: int) -> ParseError:
+        """iptables-restore refuses a table that another `*table` or the end of the input
+        interrupts ("COMMIT expected at line N", iptables/iptables-restore.c; checked with
+        iptables-nft-restore and iptables-legacy-restore -t): none of it is loaded, so a dump
+        without COMMIT is no ruleset the kernel could hold (issue 29.13)."""
+        return self.error(line, f"table {self.table} has no COMMIT (iptables-restore refuses "
+                          "it: COMMIT expected)")
+
     def run(self) -> Ruleset:
         lines = self.text.split("\n")
         if "\r" in self.text:
@@ -83,9 +91,10 @@ class _Parser:
             if not line or line.startswith("#"):
                 continue
             self.line(n, line)
-        if self.table is not None:
-            self.warnings.append((self.file, len(lines), f"table {self.table} has no COMMIT"))
+        if self.table is not None and self.spec_mode:  # `iptables -S` has no COMMIT
             self.commit()
+        elif self.table is not None:
+            raise self.no_commit(len(lines))
         dialect = "ip6tables" if self.family == "ip6" else "iptables"
         return Ruleset(tuple(self.tables), dialect, self.backend or None, tuple(self.unsupported),
                        tuple(self.warnings), tuple(self.incompatible))
@@ -110,8 +119,7 @@ class _Parser:
     def line(self, n: int, line: str) -> None:
         if line.startswith("*"):
             if self.table is not None:
-                self.warnings.append((self.file, n, f"table {self.table} has no COMMIT"))
-                self.commit()
+                raise self.no_commit(n)
             self.table = line[1:].strip()
             if not re.fullmatch(r"[a-z_]+", self.table):
                 raise self.error(n, f"bad table name {self.table!r}")
@@ -190,7 +198,7 @@ class _Parser:
             self.chains[chain] = {"policy": "ACCEPT", "counters": None, "rules": [],
                                   "source": Source(self.file, n, line)}
         if chain not in self.chains:
-            raise self.error(n, f"rule for chain {chain!r}, which is not declared in table "
+            raise self.error(n, f"rule for chain {quoted(chain)}, which is not declared in table "
                                 f"{self.table}")
         rules = self.chains[chain]["rules"]
         rest, where = words[2:], len(rules)

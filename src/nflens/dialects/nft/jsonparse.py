@@ -21,6 +21,7 @@ from nflens.dialects.nft.statements import stmt_to_ir
 from nflens.errors import ParseError
 from nflens.ir.rules import Chain, NamedSet, Rule, Ruleset, Source, Table, Unsupported
 from nflens.lenient import Lenience
+from nflens.literal import quoted
 
 FAMILIES = ("ip", "ip6", "inet", "bridge", "arp", "netdev")
 COMMANDS = ("add", "create", "insert", "replace")
@@ -168,7 +169,7 @@ def _add_rule(state: _State, body: dict, index: int) -> None:
     table = _table(state, body, index)
     chain = body["chain"]
     if chain not in table.chains:
-        raise ValueError(f"rule for chain {chain!r}, which table {table.family} {table.name} "
+        raise ValueError(f"rule for chain {quoted(chain)}, which table {table.family} {table.name} "
                          "does not have")
     statements = body.get("expr") or []
     if not isinstance(statements, list):
