@@ -112,8 +112,10 @@ class HostEnv(Protocol):
         xt_addrtype's --limit-iface-in/out does)."""
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-                  mark: int = 0) -> str | Unknown | None:
-        """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
+                  mark: int = 0, proto: int = 0, via: str | None = None) -> str | Unknown | None:
+        """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none;
+        `iif` is the lookup's input device (None: loopback). With `via`: `via` when one of the
+        route's next hops uses it, else None."""
 
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         """Elements of an nft named set/map, or None when the snapshot does not have it

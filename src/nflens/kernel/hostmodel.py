@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket, shared
-from nflens.kernel.routing import Fib, RouteResult
+from nflens.kernel.routing import NO_KEYS, Decide, Fib, FlowKeys, RouteResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
@@ -75,6 +75,29 @@ class HostModel:
                     by_addr[ip] = att
         return routes, tuple(notes), fib, local, attachments, by_addr
 
+    @property
+    def custom_routing(self) -> bool:
+        """fib4_has_custom_rules || fib_has_custom_local_routes: a policy rule beyond the three
+        the kernel starts with, or a `local` route added by hand (the kernel's own have
+        protocol kernel). With either, fib_validate_source does its reverse lookup even with
+        rp_filter=0. (A rule added and deleted again leaves the kernel's flag set: the
+        snapshot cannot show that.)"""
+        defaults = {(0, "local"), (32766, "main"), (32767, "default")}
+        rules = [r for r in self.host.policy_rules if r.family == 4]
+        if any(r.selective or r.action != "lookup" or (r.priority, r.table) not in defaults
+               for r in rules):
+            return True
+        return any(r.type == "local" and r.dst.version == 4 and r.protocol not in (None, "kernel")
+                   for r in self.routes)
+
+    def route_devices(self, res: RouteResult) -> set[str | None]:
+        """The devices a route's next hops use (fib_info_nh_uses_dev: all of a multipath
+        route's)."""
+        out: set[str | None] = {res.oif}
+        if res.route is not None:
+            out.update(res.route.nexthop_devs)
+        return out
+
     # --- sysctls -------------------------------------------------------------------------
     def sysctl_bool(self, key: str, default: bool) -> bool:
         value = self.host.sysctl(key)
@@ -131,10 +154,13 @@ class HostModel:
         return "UNICAST"
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-                  mark: int = 0) -> str | None:
-        res = self.fib.lookup(dst, src, iif, mark=mark)
+                  mark: int = 0, proto: int = 0, via: str | None = None) -> str | None:
+        res = self.fib.lookup(dst, src, iif, mark=mark, keys=FlowKeys(proto))
         if res.type == "local":
-            return "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
+            out = "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
+            return out if via is None or via == out else None
+        if via is not None:
+            return via if res.type == "unicast" and via in self.route_devices(res) else None
         return res.oif
 
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
@@ -158,8 +184,9 @@ class HostModel:
         return self.fib.lookup(addr).type == "local"
 
     def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-              mark: int = 0) -> RouteResult:
-        return self.fib.lookup(dst, src, iif, mark=mark)
+              mark: int = 0, keys: FlowKeys = NO_KEYS, decide: Decide | None = None,
+              oif: str | None = None) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, oif, mark, keys, decide)
 
     def bridge_of(self, iface: str) -> str | None:
         i = self.host.interface(iface)

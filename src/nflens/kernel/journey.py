@@ -8,9 +8,11 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
+from nflens.ir.packet import Packet
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.matches.nft_symbols import proto_number
 from nflens.kernel.path import (
     LIMITED_BCAST4,
     LOOPBACK4,
@@ -19,6 +21,7 @@ from nflens.kernel.path import (
     Walker,
     describe_packet,
 )
+from nflens.kernel.routing import NO_KEYS, Decide, FlowKeys, RouteResult
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
@@ -72,8 +75,8 @@ class Journey(Walker):
                 and not self.model.route_localnet(iif)):
             self._route_step(skb, "martian", "127.0.0.0/8 from outside lo (route_localnet=0)")
             return Delivery("unreachable", "martian destination: 127/8 on a non-loopback device")
-        res = self.model.route(pkt.dst, pkt.src, iif, skb.mark)
-        martian = self._martian_source(skb, iif) if iif != "lo" else None
+        res = self.lookup(skb, pkt.src, iif)
+        martian = self._martian_source(skb, iif, res) if iif != "lo" else None
         if martian:
             self._route_step(skb, "martian", martian)
             return Delivery("unreachable", f"martian source {pkt.src}: {martian}", skb)
@@ -105,8 +108,14 @@ class Journey(Walker):
             return end
         return self.transmit(skb, oif, gateway)
 
-    def _martian_source(self, skb: Skb, iif: str) -> str | None:
-        return martian_source(self.model, skb.pkt.src, iif)
+    def _martian_source(self, skb: Skb, iif: str, res: RouteResult) -> str | None:
+        # the reverse lookup's iif: the forward route's output device for a forwarded
+        # packet (__mkroute_input passes it as oif), loopback for local delivery (seen in
+        # the lab: `ip rule ... iif rb` selects it for a packet routed out of rb, `iif lo`
+        # for one delivered locally)
+        back_iif = res.oif if res.type == "unicast" else None
+        return martian_source(self.model, skb.pkt.src, iif, skb.pkt.dst, skb.mark,
+                              flow_keys(skb.pkt, 0), self.oracle.decide, back_iif)
 
     def local_out(self, skb: Skb) -> Delivery:
         """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
@@ -121,14 +130,31 @@ class Journey(Walker):
         end = self.ip_hook(skb, "output", oif=oif)
         if end:
             return end
-        if skb.pkt.dst != dst_before:  # ip_route_me_harder: DNAT in OUTPUT re-routes
+        if skb.pkt.dst != dst_before or skb.reroute:
+            # ip_route_me_harder (net/ipv4/netfilter.c): DNAT in OUTPUT, or a route chain
+            # that changed the mark or addresses, routes again — with the source, the new
+            # mark and the socket's uid (sock_net_uid(net, sk))
+            skb.reroute, skb.src_bound = False, True
+            self.phase = "output (re-routed)"
             oif, gw = self._out_route(skb)
             if oif is None:
-                return Delivery("unreachable", f"no route to {skb.pkt.dst}")
+                return Delivery("unreachable", f"no route to {skb.pkt.dst} (re-routed)")
         return self._post_and_transmit(skb, None, oif, gw)
 
+    def lookup(self, skb: Skb, src: IPAddress | None, iif: str | None) -> RouteResult:
+        """The route lookup of `skb`: input and forward with uid 0 (sock_net_uid(net, NULL)),
+        local output with the sending socket's owner; unknowns go to the walk's oracle."""
+        keys = flow_keys(skb.pkt, 0 if iif is not None else skb.uid)
+        return self.model.route(skb.pkt.dst, src, iif, skb.mark, keys, self.oracle.decide)
+
     def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
-        res = self.model.route(skb.pkt.dst, None, None, skb.mark)
+        """Local output's lookup carries the source (`ip rule from <host address>` applies to
+        the host's own packets and replies); an unbound socket's connect() looks up first
+        without it, then with the source chosen (ip_route_connect, include/net/route.h)."""
+        res = self.lookup(skb, skb.pkt.src if skb.src_bound else None, None)
+        if not skb.src_bound and skb.direction == "original" and res.type in ("unicast",
+                                                                              "local"):
+            res = self.lookup(skb, skb.pkt.src, None)
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
             return "lo", None
@@ -423,9 +449,26 @@ def _where_name(where: Where) -> str:
     return f"interface {what}"
 
 
-def martian_source(model: HostModel, src: IPAddress, iif: str) -> str | None:
-    """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
-    not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
+PORT_PROTOS = (6, 17, 33, 132, 136)  # tcp, udp, dccp, sctp, udplite: ports in the flow
+
+
+def flow_keys(pkt: Packet, uid: int | None) -> FlowKeys:
+    """The protocol, ports and uid a route lookup of `pkt` carries (flowi4_proto,
+    fl4_sport/dport: the ports only for protocols that have them, as the flow dissector)."""
+    proto = proto_number(pkt.proto) or 0
+    if proto in PORT_PROTOS:
+        return FlowKeys(proto, pkt.sport or 0, pkt.dport or 0, uid)
+    return FlowKeys(proto, 0, 0, uid)
+
+
+def martian_source(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | None = None,
+                   mark: int = 0, keys: FlowKeys = NO_KEYS, decide: Decide | None = None,
+                   back_iif: str | None = None) -> str | None:
+    """ip_route_input_slow + fib_validate_source (net/ipv4/route.c, fib_frontend.c): which
+    sources a packet from outside may not carry. IPv4 only (IPv6 has no rp_filter sysctl;
+    its rpfilter is a match). `dst`, `mark` and `keys` are the packet's, for the reverse
+    lookup: the host address as its source, the mark only with src_valid_mark=1; `back_iif`
+    its input device (None: loopback)."""
     if src.is_multicast:
         return "a multicast source"
     if src.version != 4:
@@ -434,14 +477,26 @@ def martian_source(model: HostModel, src: IPAddress, iif: str) -> str | None:
         return "a zero-net or limited-broadcast source"
     if src in LOOPBACK4 and not model.route_localnet(iif):
         return "127.0.0.0/8 from outside lo (route_localnet=0)"
-    back = model.route(src)
+    rpf = model.conf_max("rp_filter", iif)
+    accept_local = model.conf_max("accept_local", iif)
+    if not rpf and not model.custom_routing:
+        # the shortcut of fib_validate_source: without rp_filter, custom rules or custom
+        # local routes no reverse lookup is done, only a local address is refused
+        if src in model.local and not accept_local:
+            return "one of this host's own addresses as source (accept_local=0)"
+        return None
+    back = model.route(src, dst, back_iif,
+                       mark if model.conf_max("src_valid_mark", iif) else 0,
+                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide)
+    if back.type in ("blackhole", "unreachable", "prohibit", "none"):
+        # the lookup failed: last_resort accepts only without rp_filter
+        return f"rp_filter={rpf}: no route back to {src} ({back.type})" if rpf else None
     if back.type == "broadcast":
         return "a broadcast address as source"
-    if back.type == "local" and not model.conf_max("accept_local", iif):
+    if back.type == "local" and not accept_local:
         return "one of this host's own addresses as source (accept_local=0)"
-    mode = model.conf_max("rp_filter", iif)
-    if mode == 1 and back.type == "unicast" and back.oif != iif:
+    if back.type not in ("unicast", "local"):
+        return f"the route back to {src} is {back.type}"
+    if rpf == 1 and back.type == "unicast" and iif not in model.route_devices(back):
         return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
-    if mode and back.type not in ("unicast", "local"):
-        return f"rp_filter={mode}: no route back to {src}"
     return None

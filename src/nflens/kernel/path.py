@@ -126,8 +126,13 @@ class Walker:
                    bridged: bool) -> Delivery | None:
         ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
                         base.table.name)
+        before = (skb.mark, skb.pkt.src, skb.pkt.dst, skb.pkt.tos)
         res = self.walk(base, hook, ctx, skb.direction)
         skb.mark = res.ctx.mark
+        if (hook == "output" and base.chain.type == "route"
+                and before != (skb.mark, skb.pkt.src, skb.pkt.dst, skb.pkt.tos)):
+            # ipt_mangle_out / nft_chain_route: a changed mark, address or tos re-routes
+            skb.reroute = True
         if res.ct_mark is not None and skb.entry is not None:
             skb.entry.mark = res.ct_mark
         if res.notrack and skb.entry is None:
