@@ -127,3 +127,15 @@ def test_a_lookup_without_source_has_source_zero():
     fib = _fib(PolicyRule(100, "100", src=NET("0.0.0.0/8")))
     assert fib.lookup(IP("10.0.0.5")).type == "blackhole"
     assert fib.lookup(IP("10.0.0.5"), IP("10.0.0.1")).type == "unicast"
+
+
+def test_ss_e_gives_socket_owners_root_when_only_ino_is_shown():
+    from nflens.snapshot.hostfiles import sockets
+
+    text = ('tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=7,fd=3)) ino:266 sk:1 '
+            'cgroup:/ <->\n'
+            'tcp LISTEN 0 128 127.0.0.1:4799 0.0.0.0:* users:(("py",pid=9,fd=3)) uid:1234 '
+            'ino:5410 sk:2 cgroup:/ <->\n'
+            'tcp LISTEN 0 128 0.0.0.0%eth0:80 0.0.0.0:* users:(("nginx",pid=8,fd=6))\n')
+    got = [(s.port, s.uid, s.iface) for s in sockets(text, "ss.txt")]
+    assert got == [(22, 0, None), (4799, 1234, None), (80, None, "eth0")]

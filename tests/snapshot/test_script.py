@@ -99,7 +99,7 @@ def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
             _stub(bin_dir, tool, {"": (0, SNAP / f"{tool}.txt", "")})
         _stub(bin_dir, "nft", {"-j list ruleset": (0, SNAP / "nft.json", "")})
     # no ebtables-save at all; ss without its final newline
-    _stub(bin_dir, "ss", {"-Htlnup": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
+    _stub(bin_dir, "ss", {"-Htlnupe": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
     _stub(bin_dir, "sysctl", {"-a": (0, SNAP / "sysctl.txt", "")})
     if docker_up:
         _stub(bin_dir, "docker", {

@@ -172,6 +172,9 @@ class PacketContext:
     pkttype: str = "host"  # host (unicast to us), broadcast, multicast, otherhost
     uid: int | None = None  # owner of a locally generated packet's socket (OUTPUT/POSTROUTING)
     gid: int | None = None
+    # a local socket sent the packet but the snapshot does not show its owner (the host's
+    # opener of a flow): owner matches are then unknown, with this reason
+    owner_unknown: str | None = None
     socket_present: bool = False  # a local socket matches this packet (xt_socket, nft socket)
     mark: int = 0
     vlan: int | None = None

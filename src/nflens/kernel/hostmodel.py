@@ -200,17 +200,24 @@ class HostModel:
             return i.kind == "bridge"
         return any(n.bridge == iface for n in self.host.docker.networks)
 
-    def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
-        """Listening sockets that accept proto to addr:port (wildcards and dual-stack included)."""
+    def sockets_for(self, proto: str, addr: IPAddress, port: int,
+                    iif: str | None = None) -> list[Socket]:
+        """Listening sockets that accept proto to addr:port (wildcards and dual-stack
+        included). With `iif` (the device the packet came in on, lo for the host's own),
+        a socket bound to another device (`0.0.0.0%eth0`, SO_BINDTODEVICE) does not take it
+        (compute_score: inet_sk_bound_dev_eq fails)."""
         found = []
         by_port = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
         for s in by_port.get((proto, port), ()):
+            if iif is not None and s.iface is not None and s.iface != iif:
+                continue
             if (s.addr == addr
                     or s.addr.is_unspecified and s.addr.version == addr.version
                     or s.dual_stack and addr.version == 4 and s.addr.is_unspecified):
                 found.append(s)
-        # the most specific bind wins (inet_lookup_listener scores exact address higher)
-        found.sort(key=lambda s: s.addr.is_unspecified)
+        # the most specific bind wins (inet_lookup_listener tries the exact address first;
+        # among equals a socket bound to the device scores higher)
+        found.sort(key=lambda s: (s.addr.is_unspecified, s.iface is None))
         return found
 
     def _sockets_by_port(self) -> dict[tuple[str, int], list[Socket]]:

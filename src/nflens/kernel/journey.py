@@ -84,7 +84,10 @@ class Journey(Walker):
             self._route_step(skb, "local", res.describe())
             self.phase = "input"
             end = self.ip_hook(skb, "input", iif=iif, physin=physin, bridged=physin is not None)
-            return end or self.local_deliver(skb)
+            # the device a socket lookup sees (inet_iif): the input device, but for the
+            # host's own packets over lo the local route's device (ip_route_output_key_hash
+            # keeps it as rt_iif: "orig_oif points to fib result device"; seen in the lab)
+            return end or self.local_deliver(skb, (res.oif or iif) if iif == "lo" else iif)
         if res.type != "unicast":
             self._route_step(skb, res.type, res.describe())
             return Delivery("unreachable", f"no route to {pkt.dst} ({res.type})")
@@ -288,17 +291,21 @@ class Journey(Walker):
         return end or self.container_receive(skb, dst)
 
     # --- local sockets ------------------------------------------------------------------
-    def local_deliver(self, skb: Skb) -> Delivery:
+    def local_deliver(self, skb: Skb, iif: str | None = None) -> Delivery:
         pkt = skb.pkt
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
-        sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
+        sockets = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0, iif)
         if not sockets:
+            bound = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
+            why = (f"only sockets bound to {', '.join(sorted({s.iface or '' for s in bound}))}"
+                   f" listen; the packet came in on {iif}" if bound else
+                   "no listening socket in ss.txt")
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
-                                           "closed", "no listening socket in ss.txt"))
+                                           "closed", why))
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
         sock = sockets[0]
         proc = sock.process or "?"

@@ -40,6 +40,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 ZERONET4 = ipaddress.ip_network("0.0.0.0/8")
 LIMITED_BCAST4 = ipaddress.ip_address("255.255.255.255")
+OWNER_UNKNOWN = ("the owner of the host's sending socket is not in the snapshot (a flow from "
+                 "the host names no user; ss.txt without -e shows no uid)")
 
 
 def describe_packet(skb: Skb) -> str:
@@ -104,7 +106,10 @@ class Walker:
             pkt=skb.pkt, family=family, hook=hook, env=self.model, iif=iif, oif=oif,
             physin=physin, physout=physout, bridged=bridged, ct=ct,
             eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
-            uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
+            # the sending socket's owner (ss -e); its group stays root's (ss shows no gid)
+            uid=(skb.uid or 0) if skb.local_origin else None,
+            gid=0 if skb.local_origin else None,
+            owner_unknown=OWNER_UNKNOWN if skb.local_origin and skb.uid is None else None,
             # the table last: ChainWalker.run then finds it there and copies no context
             extra=(("recent", self.recent), ("table", table)))
 

@@ -11,8 +11,10 @@ A scenario undoes its setup afterwards (the lab removes the namespaces in any ca
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from nflens.flows import flow_from_dict
 from nflens.kernel.simulate import FlowResult, Simulator
 from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.fuzz.runner import _feed
-from nflens.lab.fuzz.sockets import Servers, probe_all
+from nflens.lab.fuzz.sockets import Servers, entered, probe_all
 from nflens.lab.fuzz.world import World, addresses, build, listening_ports
 from nflens.lab.netns import Lab, run_in
 from nflens.snapshot.collect import collect
@@ -42,6 +44,19 @@ class Scenario:
     iptables: str | None = None
     nft: str | None = None
     sysctls: dict[str, str] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An extra TCP listener in the router: bound to `dev` (SO_BINDTODEVICE) and owned by
+    `uid` (the thread's fsuid when the socket is made). The kernel completes handshakes
+    into its backlog without accept(), which is all a probe needs."""
+
+    addr: str
+    port: int
+    dev: str | None = None
+    uid: int = 0
 
 
 @dataclass
@@ -79,6 +94,7 @@ def run(w: World, sc: Scenario, snap: Path) -> Outcome:
     """Set the scenario up, probe it twice, snapshot it, simulate it, undo it."""
     r, runner = w.ns["r"], w.lab.runner
     saved = {k: run_in(r, ["sysctl", "-n", k], runner=runner).stdout.strip() for k in sc.sysctls}
+    socks = [_listen(r, spec) for spec in sc.listeners]
     try:
         for key, value in sc.sysctls.items():
             w.lab.sysctl(r, key, value)
@@ -95,12 +111,34 @@ def run(w: World, sc: Scenario, snap: Path) -> Outcome:
         nflens = {p.name: sim.run(flow_from_dict(p.flow_json(), f"{snap}/flows.json"))
                   for p in sc.probes}
     finally:
+        for sock in socks:
+            sock.close()
         run_in(r, ["nft", "flush", "ruleset"], runner=runner)
         for argv in sc.undo:
             run_in(r, argv, check=False, runner=runner)
         for key, value in saved.items():
             w.lab.sysctl(r, key, value)
     return Outcome(kernel, nflens)
+
+
+SO_BINDTODEVICE = 25
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _listen(ns: str, spec: Listener) -> socket.socket:
+    """setfsuid is per thread (the socket takes the creator's fsuid as its owner)."""
+    with entered(ns):
+        _libc.setfsuid(spec.uid)
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            _libc.setfsuid(0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if spec.dev:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, spec.dev.encode())
+    sock.bind((spec.addr, spec.port))
+    sock.listen(64)
+    return sock
 
 
 def save_fixture(dest: Path, snap: Path, sc: Scenario, out: Outcome,

@@ -232,6 +232,18 @@ def _local(text: str) -> tuple[str, str | None, int]:
     return host, iface or None, int(port)
 
 
+_UID = re.compile(r" uid:(\d+)")
+
+
+def _owner(line: str) -> int | None:
+    """The socket's owner from `ss -e`: `uid:N` (ss prints it only when not 0) before
+    `ino:`; without `ino:` the line has no extended part (plain `ss -Htlnup`): unknown."""
+    uid = _UID.search(line)
+    if uid:
+        return int(uid.group(1))
+    return 0 if " ino:" in line else None
+
+
 def sockets(text: str, file: str) -> tuple[Socket, ...]:
     """Listening sockets; `*` (an IPv6 wildcard socket without IPV6_V6ONLY — iproute2 ss
     prints `*` only then) is dual-stack, `[::]` is IPv6 only."""
@@ -255,7 +267,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
             raise ParseError(f"bad local address {excerpt(words[4])}", file, number) from None
         proc = _PROCESS.search(line)
         out.append(Socket(words[0], addr, port, proc.group(1) if proc else None,
-                          int(proc.group(2)) if proc else None, iface, dual))
+                          int(proc.group(2)) if proc else None, iface, dual, _owner(line)))
     return tuple(out)
 
 
