@@ -303,3 +303,27 @@ def test_socket_owners_from_ss_decide_uidrange_and_owner_matches(world, tmp_path
     out = _check(world, sc, tmp_path, uncertain=("r-b-80",))
     assert {n for n, (k, _) in out.verdicts().items() if k == "allow"} == {"a-r-22", "r-b-80"}
     assert any("owner" in r or "uidrange" in r for r in out.nflens["r-b-80"].uncertain_because)
+
+
+# --- class 4: multipath --------------------------------------------------------------------
+
+def test_multipath_next_hop_is_the_kernels_hash_choice_so_uncertain(world, tmp_path):
+    """`10.2.0.3/32 nexthop via 10.2.0.2 dev rb nexthop via 10.1.0.2 dev ra`, and rules that
+    drop what leaves by ra for 10.2.0.3: through b the packet arrives (b holds 10.2.0.3),
+    through ra it is dropped. Which hop a flow takes is a seeded hash: the kernel answers one
+    way, steadily; nflens says uncertain and names the route."""
+    sc = Scenario(
+        "multipath",
+        setup=[["ip", "route", "add", "10.2.0.3/32", "nexthop", "via", "10.2.0.2", "dev", "rb",
+                "nexthop", "via", "10.1.0.2", "dev", "ra"]],
+        undo=[["ip", "route", "del", "10.2.0.3/32"]], sysctls=_rp("0"),
+        iptables=("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                  "-A FORWARD -d 10.2.0.3/32 -o ra -j DROP\n"
+                  "-A OUTPUT -d 10.2.0.3/32 -o ra -j DROP\nCOMMIT\n"),
+        probes=[_flow("a-b3", "a", "10.1.0.2", "10.2.0.3", 80),
+                _flow("a3-b3", "a", "10.1.0.3", "10.2.0.3", 443),
+                _flow("r-b3", "r", None, "10.2.0.3", 22),
+                _flow("a-b2", "a", "10.1.0.2", "10.2.0.2", 80)])
+    out = _check(world, sc, tmp_path, uncertain=("a-b3", "a3-b3", "r-b3"))
+    assert out.kernel_verdict("a-b2") == "allow"
+    assert any("multipath" in r for r in out.nflens["a-b3"].uncertain_because)

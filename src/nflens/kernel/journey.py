@@ -5,6 +5,7 @@ See `kernel.path` for the hook machinery and the kernel paths this follows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -148,7 +149,26 @@ class Journey(Walker):
         """The route lookup of `skb`: input and forward with uid 0 (sock_net_uid(net, NULL)),
         local output with the sending socket's owner; unknowns go to the walk's oracle."""
         keys = flow_keys(skb.pkt, 0 if iif is not None else skb.uid)
-        return self.model.route(skb.pkt.dst, src, iif, skb.mark, keys, self.oracle.decide)
+        res = self.model.route(skb.pkt.dst, src, iif, skb.mark, keys, self.oracle.decide)
+        return self._next_hop(res)
+
+    def _next_hop(self, res: RouteResult) -> RouteResult:
+        """A multipath route: the kernel picks the next hop by a seeded hash of the flow
+        (fib_select_multipath, fib_multipath_hash with a random seed unless
+        fib_multipath_hash_seed is set): which one is not in the snapshot, so each is an
+        explored assumption that names the route."""
+        route = res.route
+        if route is None or res.type != "unicast" or len(route.nexthops) < 2:
+            return res
+        hops = ", ".join(f"via {gw or 'link'} dev {dev}" for dev, gw in route.nexthops)
+        for i, (dev, gateway) in enumerate(route.nexthops[:-1]):
+            if self.oracle.decide(f"multipath {route.dst} table {res.table} hop {i}",
+                                  f"the kernel's hash picks the next hop of the multipath "
+                                  f"route {route.dst} table {res.table} ({hops}): via "
+                                  f"{gateway or 'link'} dev {dev}?"):
+                return replace(res, oif=dev, gateway=gateway)
+        dev, gateway = route.nexthops[-1]
+        return replace(res, oif=dev, gateway=gateway)
 
     def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
         """Local output's lookup carries the source (`ip rule from <host address>` applies to

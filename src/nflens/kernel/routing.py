@@ -63,10 +63,11 @@ class RouteResult:
             return "no route"
         r = self.route
         parts = [f"{r.type} {r.dst}" if r.type != "unicast" else str(r.dst)]
-        if r.gateway:
-            parts.append(f"via {r.gateway}")
-        if r.dev:
-            parts.append(f"dev {r.dev}")
+        gateway, dev = (self.gateway, self.oif) if r.type == "unicast" else (r.gateway, r.dev)
+        if gateway:  # the next hop taken (of a multipath route: the one assumed)
+            parts.append(f"via {gateway}")
+        if dev:
+            parts.append(f"dev {dev}")
         parts.append(f"table {self.table}")
         return " ".join(parts)
 
