@@ -25,9 +25,10 @@ from nflens.ir.packet import Flow, IPAddress, Packet
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
-from nflens.kernel.journey import Journey, Where
+from nflens.kernel.journey import Journey, Where, flow_keys
 from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
+from nflens.kernel.routing import NO_KEYS, FlowKeys
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import EndpointStep, Step, VerdictStep
 
@@ -219,7 +220,8 @@ class Simulator:
             pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
             return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
-            src = self._host_source(flow.dst)
+            probe = Packet(flow.dst, flow.dst, flow.proto, sport, flow.dport)
+            src = self._host_source(flow.dst, flow_keys(probe, 0))
             pkt = Packet(src, flow.dst, flow.proto, sport, flow.dport)
             # the host's opener: an unbound socket of an owner the snapshot does not show
             return (Skb(pkt, local_origin=True, uid=None, src_bound=False),
@@ -245,9 +247,11 @@ class Simulator:
                 return att, addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
-    def _host_source(self, dst: IPAddress) -> IPAddress:
-        """The source address the kernel picks for a local connection (route prefsrc)."""
-        res = self.model.route(dst)
+    def _host_source(self, dst: IPAddress, keys: FlowKeys = NO_KEYS) -> IPAddress:
+        """The source address the kernel picks for a local connection (route prefsrc), from
+        connect()'s first lookup: no source yet, but the protocol and ports of the socket
+        (ip_route_connect_init), so `ipproto`/`sport` rules apply (found by fuzzing)."""
+        res = self.model.route(dst, keys=keys)
         if res.type == "local":
             return dst
         if res.route is not None and res.route.prefsrc is not None:
@@ -271,7 +275,9 @@ class Simulator:
         walker.trace.append(EndpointStep("original", "docker-proxy",
                                          f"docker-proxy -> {addr}:{port}",
                                          "connects", "second connection, from the host"))
-        skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
+        wanted = Packet(addr, addr, pkt.proto, EPHEMERAL_PORT + 1, port)
+        skb = Skb(Packet(self._host_source(addr, flow_keys(wanted, 0)), addr, pkt.proto,
+                         EPHEMERAL_PORT + 1, port),
                   local_origin=True, src_bound=False)  # docker-proxy runs as root
         outer = walker.client, walker.client_at
         walker.client, walker.client_at = (skb.pkt.src, skb.pkt.sport, addr, port), ("host",)
