@@ -107,6 +107,32 @@ def test_a_fuzz_case_is_loaded_by_flush_restore_and_conntrack_flush(tmp_path):
     assert [c.stdin for c in runner.calls[1:3]] == ["*filter\nCOMMIT\n", "table inet t {}\n"]
 
 
+def test_a_case_with_policy_routing_sets_it_up_and_the_next_case_undoes_it(tmp_path):
+    from nflens.lab.fuzz import gen_routing
+
+    runner = FakeRunner()
+    world = _world(runner, tmp_path)
+    routed = Case(1, 0, 4, None, None, [], [["ip", "rule", "add", "pref", "100", "blackhole"]])
+    load(world, routed)
+    assert runner.tools()[0] == ("ip", "rule", "add", "pref", "100", "blackhole")
+    runner.calls.clear()
+    load(world, _case())
+    assert runner.tools()[:len(gen_routing.UNDO)] == [tuple(a) for a in gen_routing.UNDO]
+    runner.calls.clear()
+    load(world, _case())
+    assert runner.tools()[0] == ("nft", "flush", "ruleset")  # nothing left to undo
+
+
+def test_routing_draws_are_ipv4_only_and_do_not_change_the_other_draws():
+    from nflens.lab.fuzz import gen_routing
+    from nflens.lab.fuzz.runner import draw_case
+
+    assert all(not gen_routing.draw(7, i, 6) for i in range(50))
+    assert sum(bool(gen_routing.draw(7, i, 4)) for i in range(50)) > 10
+    case = draw_case(20261122, 3)
+    assert case.routing == gen_routing.draw(20261122, 3, case.version)
+
+
 def test_rules_the_kernel_refuses_make_an_invalid_case(tmp_path):
     runner = FakeRunner(lambda call: (1, "", "iptables-restore: line 2 failed\n")
                         if call.tool == ("iptables-restore",) else None)

@@ -101,7 +101,7 @@ def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
         _stub(bin_dir, "ipset", {"save": (0, "create ban hash:ip family inet\nadd ban "
                                              "192.0.2.7\n", "")})
     # no ebtables-save at all; ss without its final newline
-    _stub(bin_dir, "ss", {"-Htlnup": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
+    _stub(bin_dir, "ss", {"-Htlnupe": (0, SNAP.joinpath("ss.txt").read_text().rstrip("\n"), "")})
     _stub(bin_dir, "sysctl", {"-a": (0, SNAP / "sysctl.txt", "")})
     if docker_up:
         _stub(bin_dir, "docker", {

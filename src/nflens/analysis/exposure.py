@@ -156,8 +156,7 @@ class ExposureAnalysis:
         self.never = never_sources(host)
         self._pre: dict[tuple, str | None] = {}
         self._socket_reach: dict[tuple, list[Reach]] = {}
-        self._policy_routing = any(r.src or r.dst or r.iif or r.oif or r.fwmark is not None
-                                   for r in host.policy_rules)
+        self._policy_routing = any(r.selective for r in host.policy_rules)
         if not self._policy_routing:
             for v in (4, 6):
                 self._points[v] = self._without_points_inside_bridges(v, self._points[v])

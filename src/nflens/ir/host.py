@@ -81,6 +81,12 @@ class Route:
     metric: int = 0
     scope: str | None = None
     protocol: str | None = None
+    # every next hop of a multipath route as (device, gateway); `dev`/`gateway` are the first
+    nexthops: tuple[tuple[str | None, IPAddress | None], ...] = ()
+
+    @property
+    def nexthop_devs(self) -> tuple[str | None, ...]:
+        return tuple(dev for dev, _gw in self.nexthops)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,25 @@ class PolicyRule:
     fwmask: int | None = None
     not_: bool = False
     family: int = 4
+    # selectors of net/core/fib_rules.c fib_rule_match beyond addresses, devices and marks:
+    # the IP protocol number, port ranges (inclusive) and the socket owner's uid range
+    ipproto: int | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    uidrange: tuple[int, int] | None = None
+    # `suppress_prefixlength N`: a route of prefix length <= N found through this rule is
+    # ignored and the next rule is tried (fib4_rule_suppress; wg-quick's `main ... 0`)
+    suppress_prefixlen: int | None = None
+    # selectors the model does not evaluate (tos, l3mdev, tun_id, suppress_ifgroup), as
+    # `ip rule` names them: the rule's effect is then an explored assumption, never a guess
+    unmodelled: tuple[str, ...] = ()
+
+    @property
+    def selective(self) -> bool:
+        """Whether the rule looks at anything of the packet (not `from all`)."""
+        return bool(self.src or self.dst or self.iif or self.oif or self.fwmark is not None
+                    or self.ipproto is not None or self.sport or self.dport or self.uidrange
+                    or self.suppress_prefixlen is not None or self.unmodelled)
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,7 @@ class Socket:
     pid: int | None = None
     iface: str | None = None
     dual_stack: bool = False  # '*' or '[::]' with bindv6only=0: also accepts IPv4
+    uid: int | None = None  # the owner (`ss -e` prints `uid:N`), None when not shown
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,10 @@ class HostEnv(Protocol):
         xt_addrtype's --limit-iface-in/out does)."""
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-                  mark: int = 0) -> str | Unknown | None:
-        """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none."""
+                  mark: int = 0, proto: int = 0, via: str | None = None) -> str | Unknown | None:
+        """The output interface the FIB picks for dst (fib daddr oif / rpfilter), None if none;
+        `iif` is the lookup's input device (None: loopback). With `via`: `via` when one of the
+        route's next hops uses it, else None."""
 
     def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                    mark: int = 0) -> str | Unknown:
@@ -186,6 +188,9 @@ class PacketContext:
     pkttype: str = "host"  # host (unicast to us), broadcast, multicast, otherhost
     uid: int | None = None  # owner of a locally generated packet's socket (OUTPUT/POSTROUTING)
     gid: int | None = None
+    # a local socket sent the packet but the snapshot does not show its owner (the host's
+    # opener of a flow): owner matches are then unknown, with this reason
+    owner_unknown: str | None = None
     socket_present: bool = False  # a local socket matches this packet (xt_socket, nft socket)
     mark: int = 0
     vlan: int | None = None

@@ -14,7 +14,7 @@ from typing import Any, Literal, overload
 from nflens.ir.host import Container, ContainerEndpoint, Host, Network, Route, Socket, shared
 from nflens.ir.ipset import IpSet
 from nflens.kernel.context import Unknown
-from nflens.kernel.routing import Fib, RouteResult
+from nflens.kernel.routing import NO_KEYS, Decide, Fib, FlowKeys, RouteResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
@@ -79,6 +79,29 @@ class HostModel:
                     by_addr[ip] = att
         return routes, tuple(notes), fib, local, attachments, by_addr
 
+    @property
+    def custom_routing(self) -> bool:
+        """fib4_has_custom_rules || fib_has_custom_local_routes: a policy rule beyond the three
+        the kernel starts with, or a `local` route added by hand (the kernel's own have
+        protocol kernel). With either, fib_validate_source does its reverse lookup even with
+        rp_filter=0. (A rule added and deleted again leaves the kernel's flag set: the
+        snapshot cannot show that.)"""
+        defaults = {(0, "local"), (32766, "main"), (32767, "default")}
+        rules = [r for r in self.host.policy_rules if r.family == 4]
+        if any(r.selective or r.action != "lookup" or (r.priority, r.table) not in defaults
+               for r in rules):
+            return True
+        return any(r.type == "local" and r.dst.version == 4 and r.protocol not in (None, "kernel")
+                   for r in self.routes)
+
+    def route_devices(self, res: RouteResult) -> set[str | None]:
+        """The devices a route's next hops use (fib_info_nh_uses_dev: all of a multipath
+        route's)."""
+        out: set[str | None] = {res.oif}
+        if res.route is not None:
+            out.update(res.route.nexthop_devs)
+        return out
+
     # --- sysctls -------------------------------------------------------------------------
     def sysctl_bool(self, key: str, default: bool) -> bool:
         value = self.host.sysctl(key)
@@ -135,10 +158,13 @@ class HostModel:
         return "UNICAST"
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-                  mark: int = 0) -> str | None:
-        res = self.fib.lookup(dst, src, iif, mark=mark)
+                  mark: int = 0, proto: int = 0, via: str | None = None) -> str | None:
+        res = self.fib.lookup(dst, src, iif, mark=mark, keys=FlowKeys(proto))
         if res.type == "local":
-            return "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
+            out = "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
+            return out if via is None or via == out else None
+        if via is not None:
+            return via if res.type == "unicast" and via in self.route_devices(res) else None
         return res.oif
 
     def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
@@ -182,8 +208,9 @@ class HostModel:
         return self.fib.lookup(addr).type == "local"
 
     def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-              mark: int = 0, oif: str | None = None) -> RouteResult:
-        return self.fib.lookup(dst, src, iif, oif, mark)
+              mark: int = 0, keys: FlowKeys = NO_KEYS, decide: Decide | None = None,
+              oif: str | None = None) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, oif, mark, keys, decide)
 
     def bridge_of(self, iface: str) -> str | None:
         i = self.host.interface(iface)
@@ -230,35 +257,46 @@ class HostModel:
         ports = [i.name for i in self.host.interfaces if i.master == bridge]
         return ports[0] if len(ports) == 1 else f"a port of {bridge}"
 
-    def sockets_for(self, proto: str, addr: IPAddress, port: int) -> list[Socket]:
+    def sockets_for(self, proto: str, addr: IPAddress, port: int,
+                    iif: str | None = None) -> list[Socket]:
         """Listening sockets that accept proto to addr:port (wildcards and dual-stack
-        included), the most specific bind first (inet_lookup_listener scores an exact address
-        higher), dump order within each."""
+        included), the most specific bind first: inet_lookup_listener tries the exact address
+        first, and among equals a socket bound to the device scores higher (compute_score).
+        With `iif` (the device the packet came in on, lo for the host's own), a socket bound
+        to another device (`0.0.0.0%eth0`, SO_BINDTODEVICE) does not take it
+        (inet_sk_bound_dev_eq fails)."""
         exact, wild = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
-        key = (proto, port)
-        bound = exact.get(key, {}).get(addr, []) if not addr.is_unspecified else []
-        return bound + wild.get((proto, port, addr.version), [])
+        bound = exact.get((proto, port), {}).get(addr, []) if not addr.is_unspecified else []
+        found = [s for s in bound + wild.get((proto, port, addr.version), [])
+                 if iif is None or s.iface is None or s.iface == iif]
+        found.sort(key=lambda s: (s.addr.is_unspecified, s.iface is None))  # stable: dump order
+        return found
 
-    def socket_for(self, proto: str, addr: IPAddress, port: int) -> Socket | None:
+    def socket_for(self, proto: str, addr: IPAddress, port: int,
+                   iif: str | None = None) -> Socket | None:
         """The socket a connection to addr:port is delivered to, or None: `sockets_for()[0]`
-        without building the list — one lookup per packet, however many sockets share the
-        port (a linear scan per packet made 50,000 sockets on a port quadratic, issue 29.13)."""
+        without sorting the whole list — the exact bind first, then the wildcards, and in each
+        the first one bound to `iif`, else the first unbound: a scan of the device-bound ones only,
+        however many sockets share the port (a scan of all of them made 50,000 quadratic,
+        issue 29.13)."""
         exact, wild = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
-        if not addr.is_unspecified:
-            bound = exact.get((proto, port), {}).get(addr)
-            if bound:
-                return bound[0]
-        found = wild.get((proto, port, addr.version))
-        return found[0] if found else None
+        groups = (exact.get((proto, port), {}).get(addr, []) if not addr.is_unspecified else [],
+                  wild.get((proto, port, addr.version), []))
+        for group in groups:  # each has its device-bound sockets first (_sockets_by_port)
+            for s in group:
+                if s.iface is None or iif is None or s.iface == iif:
+                    return s
+        return None
 
     def _sockets_by_port(self) -> tuple[dict[tuple[str, int], dict[IPAddress, list[Socket]]],
                                         dict[tuple[str, int, int], list[Socket]]]:
         """(proto, port) -> bound address -> sockets, and (proto, port, family) -> the wildcard
         sockets a packet of that family reaches (an IPv6 dual-stack `::` takes IPv4 too), both
-        in dump order: asked per packet delivered."""
+        with the sockets bound to a device first (they score higher), else in dump order: asked
+        per packet delivered."""
         exact: dict[tuple[str, int], dict[IPAddress, list[Socket]]] = {}
         wild: dict[tuple[str, int, int], list[Socket]] = {}
-        for s in self.host.sockets:
+        for s in sorted(self.host.sockets, key=lambda s: s.iface is None):
             if not s.addr.is_unspecified:
                 exact.setdefault((s.proto, s.port), {}).setdefault(s.addr, []).append(s)
                 continue
@@ -327,3 +365,4 @@ def l2_attachment(c: Container, ep: ContainerEndpoint, net: Network) -> Attachme
     mode = opts.get(f"{net.driver}_mode") or L2_DRIVERS[net.driver]
     return Attachment(c, ep, net, None, lower or f"{net.driver}-{net.name}", lower=lower,
                       mode=mode)
+

@@ -5,14 +5,17 @@ See `kernel.path` for the hook machinery and the kernel paths this follows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
 
 from nflens.ir.host import Socket
+from nflens.ir.packet import Packet
 from nflens.kernel import lowerdev
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.context import ArpInfo, PacketContext
 from nflens.kernel.hostmodel import Attachment, HostModel
+from nflens.kernel.matches.nft_symbols import proto_number
 from nflens.kernel.path import (
     LIMITED_BCAST4,
     LOOPBACK4,
@@ -21,6 +24,7 @@ from nflens.kernel.path import (
     Walker,
     describe_packet,
 )
+from nflens.kernel.routing import NO_KEYS, Decide, FlowKeys, RouteResult
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import ArpStep, BridgeStep, EndpointStep, PacketStep, RouteStep
 
@@ -90,8 +94,8 @@ class Journey(Walker):
                 and not self.model.route_localnet(iif)):
             self._route_step(skb, "martian", "127.0.0.0/8 from outside lo (route_localnet=0)")
             return Delivery("unreachable", "martian destination: 127/8 on a non-loopback device")
-        res = self.model.route(pkt.dst, pkt.src, iif, skb.mark)
-        martian = self._martian_source(skb, iif) if iif != "lo" else None
+        res = self.lookup(skb, pkt.src, iif)
+        martian = self._martian_source(skb, iif, res) if iif != "lo" else None
         if martian:
             self._route_step(skb, "martian", martian)
             return Delivery("unreachable", f"martian source {pkt.src}: {martian}", skb)
@@ -99,7 +103,10 @@ class Journey(Walker):
             self._route_step(skb, "local", res.describe())
             self.phase = "input"
             end = self.ip_hook(skb, "input", iif=iif, physin=physin, bridged=physin is not None)
-            return end or self.local_deliver(skb)
+            # the device a socket lookup sees (inet_iif): the input device, but for the
+            # host's own packets over lo the local route's device (ip_route_output_key_hash
+            # keeps it as rt_iif: "orig_oif points to fib result device"; seen in the lab)
+            return end or self.local_deliver(skb, (res.oif or iif) if iif == "lo" else iif)
         if res.type != "unicast":
             self._route_step(skb, res.type, res.describe())
             return Delivery("unreachable", f"no route to {pkt.dst} ({res.type})")
@@ -129,8 +136,14 @@ class Journey(Walker):
             return end
         return self.transmit(skb, oif, gateway)
 
-    def _martian_source(self, skb: Skb, iif: str) -> str | None:
-        return martian_source(self.model, skb.pkt.src, iif)
+    def _martian_source(self, skb: Skb, iif: str, res: RouteResult) -> str | None:
+        # the reverse lookup's iif: the forward route's output device for a forwarded
+        # packet (__mkroute_input passes it as oif), loopback for local delivery (seen in
+        # the lab: `ip rule ... iif rb` selects it for a packet routed out of rb, `iif lo`
+        # for one delivered locally)
+        back_iif = res.oif if res.type == "unicast" else None
+        return martian_source(self.model, skb.pkt.src, iif, skb.pkt.dst, skb.mark,
+                              flow_keys(skb.pkt, 0), self.oracle.decide, back_iif)
 
     def local_out(self, skb: Skb) -> Delivery:
         """A local process sends `skb` (the host origin, docker-proxy, a local reply)."""
@@ -145,16 +158,55 @@ class Journey(Walker):
         end = self.ip_hook(skb, "output", oif=oif)
         if end:
             return end
-        if skb.pkt.dst != dst_before:  # ip_route_me_harder: DNAT in OUTPUT re-routes
+        if skb.pkt.dst != dst_before or skb.reroute:
+            # ip_route_me_harder (net/ipv4/netfilter.c): DNAT in OUTPUT, or a route chain
+            # that changed the mark or addresses, routes again — with the source, the new
+            # mark and the socket's uid (sock_net_uid(net, sk))
+            skb.reroute, skb.src_bound = False, True
+            self.phase = "output (re-routed)"
             oif, gw = self._out_route(skb)
             if oif is None:
-                return Delivery("unreachable", f"no route to {skb.pkt.dst}")
+                return Delivery("unreachable", f"no route to {skb.pkt.dst} (re-routed)")
         return self._post_and_transmit(skb, None, oif, gw)
 
+    def lookup(self, skb: Skb, src: IPAddress | None, iif: str | None,
+               oif: str | None = None) -> RouteResult:
+        """The route lookup of `skb`: input and forward with uid 0 (sock_net_uid(net, NULL)),
+        local output with the sending socket's owner (and the device it is bound to, `oif`);
+        unknowns go to the walk's oracle."""
+        keys = flow_keys(skb.pkt, 0 if iif is not None else skb.uid)
+        res = self.model.route(skb.pkt.dst, src, iif, skb.mark, keys, self.oracle.decide,
+                               oif=oif)
+        return self._next_hop(res)
+
+    def _next_hop(self, res: RouteResult) -> RouteResult:
+        """A multipath route: the kernel picks the next hop by a seeded hash of the flow
+        (fib_select_multipath, fib_multipath_hash with a random seed unless
+        fib_multipath_hash_seed is set): which one is not in the snapshot, so each is an
+        explored assumption that names the route."""
+        route = res.route
+        if route is None or res.type != "unicast" or len(route.nexthops) < 2:
+            return res
+        hops = ", ".join(f"via {gw or 'link'} dev {dev}" for dev, gw in route.nexthops)
+        for i, (dev, gateway) in enumerate(route.nexthops[:-1]):
+            if self.oracle.decide(f"multipath {route.dst} table {res.table} hop {i}",
+                                  f"the kernel's hash picks the next hop of the multipath "
+                                  f"route {route.dst} table {res.table} ({hops}): via "
+                                  f"{gateway or 'link'} dev {dev}?"):
+                return replace(res, oif=dev, gateway=gateway)
+        dev, gateway = route.nexthops[-1]
+        return replace(res, oif=dev, gateway=gateway)
+
     def _out_route(self, skb: Skb) -> tuple[str | None, IPAddress | None]:
-        """The output route; a socket bound to a device (`skb.dev`) only uses that device's
-        routes (ip6_route_output with flowi6_oif: every interface has its own fe80::/64)."""
-        res = self.model.route(skb.pkt.dst, None, None, skb.mark, oif=skb.dev)
+        """Local output's lookup carries the source (`ip rule from <host address>` applies to
+        the host's own packets and replies); an unbound socket's connect() looks up first
+        without it, then with the source chosen (ip_route_connect, include/net/route.h). A
+        socket bound to a device (`skb.dev`) only uses that device's routes (ip6_route_output
+        with flowi6_oif: every interface has its own fe80::/64)."""
+        res = self.lookup(skb, skb.pkt.src if skb.src_bound else None, None, skb.dev)
+        if not skb.src_bound and skb.direction == "original" and res.type in ("unicast",
+                                                                              "local"):
+            res = self.lookup(skb, skb.pkt.src, None, skb.dev)
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
             return "lo", None
@@ -405,18 +457,22 @@ class Journey(Walker):
         return Delivery("peer", f"left {name} on {att.lower}'s link", skb, iface=att.lower)
 
     # --- local sockets ------------------------------------------------------------------
-    def local_deliver(self, skb: Skb) -> Delivery:
+    def local_deliver(self, skb: Skb, iif: str | None = None) -> Delivery:
         pkt = skb.pkt
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, "reply reached the local socket")
         if pkt.proto not in ("tcp", "udp"):
             return Delivery("socket", f"{pkt.proto} answered by the kernel", skb)
         sock = skb.sk if isinstance(skb.sk, Socket) else \
-            self.model.socket_for(pkt.proto, pkt.dst, pkt.dport or 0)
+            self.model.socket_for(pkt.proto, pkt.dst, pkt.dport or 0, iif)
         if sock is None:
+            bound = self.model.sockets_for(pkt.proto, pkt.dst, pkt.dport or 0)
+            why = (f"known: only sockets bound to "
+                   f"{', '.join(sorted({s.iface or '' for s in bound}))} listen; the packet "
+                   f"came in on {iif}" if bound else "known: no listening socket in ss.txt")
             self.trace.append(EndpointStep(skb.direction, "input",
                                            f"{pkt.dst}:{pkt.dport}/{pkt.proto}",
-                                           "closed", "known: no listening socket in ss.txt"))
+                                           "closed", why))
             return Delivery("closed", f"nothing listens on {pkt.dst}:{pkt.dport}/{pkt.proto}", skb)
         proc = sock.process or "?"
         if proc == "dockerd":
@@ -568,9 +624,26 @@ def _where_name(where: Where) -> str:
     return f"interface {what}"
 
 
-def martian_source(model: HostModel, src: IPAddress, iif: str) -> str | None:
-    """ip_route_input_slow + fib_validate_source: which sources a packet from outside may
-    not carry. IPv4 only (IPv6 has no rp_filter sysctl; its rpfilter is a match)."""
+PORT_PROTOS = (6, 17, 33, 132, 136)  # tcp, udp, dccp, sctp, udplite: ports in the flow
+
+
+def flow_keys(pkt: Packet, uid: int | None) -> FlowKeys:
+    """The protocol, ports and uid a route lookup of `pkt` carries (flowi4_proto,
+    fl4_sport/dport: the ports only for protocols that have them, as the flow dissector)."""
+    proto = proto_number(pkt.proto) or 0
+    if proto in PORT_PROTOS:
+        return FlowKeys(proto, pkt.sport or 0, pkt.dport or 0, uid)
+    return FlowKeys(proto, 0, 0, uid)
+
+
+def martian_source(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | None = None,
+                   mark: int = 0, keys: FlowKeys = NO_KEYS, decide: Decide | None = None,
+                   back_iif: str | None = None) -> str | None:
+    """ip_route_input_slow + fib_validate_source (net/ipv4/route.c, fib_frontend.c): which
+    sources a packet from outside may not carry. IPv4 only (IPv6 has no rp_filter sysctl;
+    its rpfilter is a match). `dst`, `mark` and `keys` are the packet's, for the reverse
+    lookup: the host address as its source, the mark only with src_valid_mark=1; `back_iif`
+    its input device (None: loopback)."""
     if src.is_multicast:
         return "a multicast source"
     if src.version != 4:
@@ -579,14 +652,26 @@ def martian_source(model: HostModel, src: IPAddress, iif: str) -> str | None:
         return "a zero-net or limited-broadcast source"
     if src in LOOPBACK4 and not model.route_localnet(iif):
         return "127.0.0.0/8 from outside lo (route_localnet=0)"
-    back = model.route(src)
+    rpf = model.conf_max("rp_filter", iif)
+    accept_local = model.conf_max("accept_local", iif)
+    if not rpf and not model.custom_routing:
+        # the shortcut of fib_validate_source: without rp_filter, custom rules or custom
+        # local routes no reverse lookup is done, only a local address is refused
+        if src in model.local and not accept_local:
+            return "one of this host's own addresses as source (accept_local=0)"
+        return None
+    back = model.route(src, dst, back_iif,
+                       mark if model.conf_max("src_valid_mark", iif) else 0,
+                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide)
+    if back.type in ("blackhole", "unreachable", "prohibit", "none"):
+        # the lookup failed: last_resort accepts only without rp_filter
+        return f"rp_filter={rpf}: no route back to {src} ({back.type})" if rpf else None
     if back.type == "broadcast":
         return "a broadcast address as source"
-    if back.type == "local" and not model.conf_max("accept_local", iif):
+    if back.type == "local" and not accept_local:
         return "one of this host's own addresses as source (accept_local=0)"
-    mode = model.conf_max("rp_filter", iif)
-    if mode == 1 and back.type == "unicast" and back.oif != iif:
+    if back.type not in ("unicast", "local"):
+        return f"the route back to {src} is {back.type}"
+    if rpf == 1 and back.type == "unicast" and iif not in model.route_devices(back):
         return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
-    if mode and back.type not in ("unicast", "local"):
-        return f"rp_filter={mode}: no route back to {src}"
     return None

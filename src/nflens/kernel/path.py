@@ -40,6 +40,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 ZERONET4 = ipaddress.ip_network("0.0.0.0/8")
 LIMITED_BCAST4 = ipaddress.ip_address("255.255.255.255")
+OWNER_UNKNOWN = ("the owner of the host's sending socket is not in the snapshot (a flow from "
+                 "the host names no user; ss.txt without -e shows no uid)")
 
 
 def describe_packet(skb: Skb) -> str:
@@ -104,7 +106,10 @@ class Walker:
             pkt=skb.pkt, family=family, hook=hook, env=self.model, iif=iif, oif=oif,
             physin=physin, physout=physout, bridged=bridged, ct=ct,
             eth_proto=0x0800 if skb.pkt.family == 4 else 0x86DD, mark=skb.mark,
-            uid=0 if skb.local_origin else None, gid=0 if skb.local_origin else None,
+            # the sending socket's owner (ss -e); its group stays root's (ss shows no gid)
+            uid=(skb.uid or 0) if skb.local_origin else None,
+            gid=0 if skb.local_origin else None,
+            owner_unknown=OWNER_UNKNOWN if skb.local_origin and skb.uid is None else None,
             # the table last: ChainWalker.run then finds it there and copies no context
             extra=(("recent", self.recent), ("table", table)))
 
@@ -126,11 +131,16 @@ class Walker:
                    bridged: bool) -> Delivery | None:
         ctx = self._ctx(skb, base.table.family, hook, iif, oif, physin, physout, bridged,
                         base.table.name)
+        before = (skb.mark, skb.pkt.src, skb.pkt.dst, skb.pkt.tos)
         res = self.walk(base, hook, ctx, skb.direction)
         skb.mark = res.ctx.mark
         if res.tproxy is not None:
             skb.sk = res.tproxy
             self.assumed.extend(a for a in res.assumed if a not in self.assumed)
+        if (hook == "output" and base.chain.type == "route"
+                and before != (skb.mark, skb.pkt.src, skb.pkt.dst, skb.pkt.tos)):
+            # ipt_mangle_out / nft_chain_route: a changed mark, address or tos re-routes
+            skb.reroute = True
         if res.ct_mark is not None and skb.entry is not None:
             skb.entry.mark = res.ct_mark
         if res.notrack and skb.entry is None:

@@ -121,7 +121,7 @@ class NullHost:
         return Unknown("the address type (needs the host's routes)")
 
     def route_oif(self, dst: Any, src: Any = None, iif: str | None = None,
-                  mark: int = 0) -> Unknown:
+                  mark: int = 0, proto: int = 0, via: str | None = None) -> Unknown:
         return Unknown("the route (needs the host's routes)")
 
     def route_type(self, dst: Any, src: Any = None, iif: str | None = None,

@@ -11,13 +11,34 @@ lookup with an error; `throw` continues with the next policy rule.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nflens.ir.host import PolicyRule, Route
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# Fib.lookup's arguments: (dst, src, iif, oif, mark)
-_LookupKey = tuple[IPAddress, IPAddress | None, str | None, str | None, int]
+# decide(key, reason) -> bool: the walk's Oracle.decide, for a selector the snapshot cannot answer
+Decide = Callable[[str, str], bool]
+
+
+@dataclass(frozen=True)
+class FlowKeys:
+    """What a lookup's flow carries beyond addresses, devices and mark (struct flowi4):
+    the IP protocol and ports (set by the socket for local output; dissected from the packet
+    for input when a rule asks for them, fib4_rules_early_flow_dissect) and the uid — the
+    sending socket's owner for local output, the namespace's root (0) for input and forward
+    (sock_net_uid(net, NULL)). `uid` None: a local sender whose owner the snapshot does not
+    show; a `uidrange` rule then becomes an explored assumption."""
+
+    proto: int = 0
+    sport: int = 0
+    dport: int = 0
+    uid: int | None = 0
+
+
+NO_KEYS = FlowKeys()
+# Fib.lookup's arguments: (dst, src, iif, oif, mark, keys)
+_LookupKey = tuple[IPAddress, IPAddress | None, str | None, str | None, int, FlowKeys]
 
 DEFAULT_RULES = {
     4: (PolicyRule(0, "local"), PolicyRule(32766, "main"), PolicyRule(32767, "default")),
@@ -42,10 +63,11 @@ class RouteResult:
             return "no route"
         r = self.route
         parts = [f"{r.type} {r.dst}" if r.type != "unicast" else str(r.dst)]
-        if r.gateway:
-            parts.append(f"via {r.gateway}")
-        if r.dev:
-            parts.append(f"dev {r.dev}")
+        gateway, dev = (self.gateway, self.oif) if r.type == "unicast" else (r.gateway, r.dev)
+        if gateway:  # the next hop taken (of a multipath route: the one assumed)
+            parts.append(f"via {gateway}")
+        if dev:
+            parts.append(f"dev {dev}")
         parts.append(f"table {self.table}")
         return " ".join(parts)
 
@@ -73,27 +95,48 @@ class Fib:
                 self.rules[fam] = list(DEFAULT_RULES[fam])
 
     def lookup(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
-               oif: str | None = None, mark: int = 0) -> RouteResult:
-        key = (dst, src, iif, oif, mark)
+               oif: str | None = None, mark: int = 0, keys: FlowKeys = NO_KEYS,
+               decide: Decide | None = None) -> RouteResult:
+        """fib_lookup. A lookup that met a selector it could not answer (an unknown uid, an
+        unmodelled selector) asked `decide` and is not remembered: its answer is the
+        assumption's."""
+        key = (dst, src, iif, oif, mark, keys)
         hit = self._memo.get(key)
         if hit is None:
+            asked: list[str] = []
+            hit = self._lookup(dst, src, iif, oif, mark, keys, _Asker(decide, asked))
+            if asked:
+                return hit
             if len(self._memo) >= MEMO_SIZE:  # an audit tries many sources: stay bounded
                 self._memo.clear()
-            hit = self._memo[key] = self._lookup(dst, src, iif, oif, mark)
+            self._memo[key] = hit
         return hit
 
     def _lookup(self, dst: IPAddress, src: IPAddress | None, iif: str | None, oif: str | None,
-                mark: int) -> RouteResult:
-        for rule in self.rules[dst.version]:
-            if not _rule_selects(rule, dst, src, iif, oif, mark):
+                mark: int, keys: FlowKeys, ask: _Asker) -> RouteResult:
+        """fib_rules_lookup (net/core/fib_rules.c): the rules in priority order; `goto` jumps
+        to the rule of the target priority; a table without a route, a `throw`, or a route
+        suppressed by `suppress_prefixlength` goes on with the next rule."""
+        rules = self.rules[dst.version]
+        i = 0
+        while i < len(rules):
+            rule = rules[i]
+            i += 1
+            if not _rule_selects(rule, dst, src, iif, oif, mark, keys, ask):
                 continue
             if rule.action in ("blackhole", "unreachable", "prohibit"):
                 return RouteResult(rule.action, table=rule.table)
-            if rule.action != "lookup":
+            if rule.action == "goto":
+                i = _goto_target(rules, rule, i)
                 continue
+            if rule.action != "lookup":
+                continue  # nop
             hit = self._in_table(rule.table, dst, oif)
             if hit is None or hit.type == "throw":
                 continue
+            if (rule.suppress_prefixlen is not None and hit.type not in _ERRORS
+                    and hit.dst.prefixlen <= rule.suppress_prefixlen):
+                continue  # fib4_rule_suppress: only a successful lookup is suppressed
             return RouteResult(hit.type, hit, rule.table, hit.dev, hit.gateway)
         return RouteResult("none")
 
@@ -129,20 +172,71 @@ class PrefixTable:
         return None
 
 
+_ERRORS = ("blackhole", "unreachable", "prohibit")
+
+
+class _Asker:
+    """The lookup's way to the walk's oracle; remembers that it was asked."""
+
+    def __init__(self, decide: Decide | None, asked: list[str]):
+        self.decide, self.asked = decide, asked
+
+    def __call__(self, key: str, reason: str) -> bool:
+        self.asked.append(key)
+        return self.decide(key, reason) if self.decide is not None else False
+
+
+def _goto_target(rules: list[PolicyRule], rule: PolicyRule, after: int) -> int:
+    """The index of the rule a `goto` jumps to: the first of the target priority (the kernel
+    refuses a goto backwards). None there: the goto is unresolved and skipped."""
+    for j in range(after, len(rules)):
+        if str(rules[j].priority) == rule.table:
+            return j
+    return after
+
+
 def _rule_selects(rule: PolicyRule, dst: IPAddress, src: IPAddress | None, iif: str | None,
-                  oif: str | None, mark: int) -> bool:
-    ok = True
-    if rule.src is not None and (src is None or src.version != rule.src.version
-                                 or src not in rule.src):
-        ok = False
-    if rule.dst is not None and (dst.version != rule.dst.version or dst not in rule.dst):
-        ok = False
+                  oif: str | None, mark: int, keys: FlowKeys, ask: _Asker) -> bool:
+    """fib_rule_match + fib4_rule_match; `not` inverts the whole match. A lookup without a
+    source has saddr 0.0.0.0 (or ::), which `from 0.0.0.0/8` matches."""
+    ok = _addresses_match(rule, dst, src) and _meta_match(rule, iif, oif, mark, keys)
+    if ok and rule.uidrange is not None:
+        low, high = rule.uidrange
+        if keys.uid is None:
+            ok = ask(f"ip rule {rule.priority} uidrange",
+                     f"the sending socket's owner is not in the snapshot: is it in uidrange "
+                     f"{low}-{high} (ip rule {rule.priority})?")
+        else:
+            ok = low <= keys.uid <= high
+    if ok and rule.unmodelled:
+        ok = ask(f"ip rule {rule.priority} selector",
+                 f"ip rule {rule.priority} selects by {', '.join(rule.unmodelled)}, which "
+                 "the model does not evaluate")
+    return ok != rule.not_
+
+
+def _addresses_match(rule: PolicyRule, dst: IPAddress, src: IPAddress | None) -> bool:
+    if rule.src is not None:
+        saddr = src if src is not None else ipaddress.ip_address(0 if dst.version == 4
+                                                                 else "::")
+        if saddr.version != rule.src.version or saddr not in rule.src:
+            return False
+    return rule.dst is None or (dst.version == rule.dst.version and dst in rule.dst)
+
+
+def _meta_match(rule: PolicyRule, iif: str | None, oif: str | None, mark: int,
+                keys: FlowKeys) -> bool:
     if rule.iif is not None and rule.iif != (iif or "lo"):
-        ok = False
+        return False  # local output looks up with iif = loopback (ip_route_output_key_hash)
     if rule.oif is not None and rule.oif != oif:
-        ok = False
+        return False
     if rule.fwmark is not None:
         mask = rule.fwmask if rule.fwmask is not None else 0xFFFFFFFF
-        if (mark & mask) != rule.fwmark:
-            ok = False
-    return ok != rule.not_
+        if (rule.fwmark ^ mark) & mask:
+            return False
+    if rule.ipproto is not None and rule.ipproto != keys.proto:
+        return False
+    for want, have in ((rule.sport, keys.sport), (rule.dport, keys.dport)):
+        if want is not None and not want[0] <= have <= want[1]:
+            return False
+    return True

@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nflens.errors import FlowError
-from nflens.ir.host import Host
+from nflens.ir.host import Host, Socket
 from nflens.ir.packet import Flow, IPAddress, Packet
 from nflens.kernel import lowerdev
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
-from nflens.kernel.journey import Journey, Where
+from nflens.kernel.journey import Journey, Where, flow_keys
 from nflens.kernel.loops import check_loadable
 from nflens.kernel.pipeline import Pipeline
+from nflens.kernel.routing import NO_KEYS, FlowKeys
 from nflens.kernel.skb import Delivery, Skb
 from nflens.kernel.trace import EndpointStep, Step, VerdictStep
 from nflens.literal import names, quoted
@@ -187,7 +188,8 @@ class Simulator:
         local or remote opener alike (measured by the fuzzer) — provided that answer makes
         its own way back (the ICMP error is RELATED to the connection; an INPUT rule
         dropping ICMP keeps the connection up). Steps join the trace only when they decide."""
-        ack = Skb(first.with_(tcp_flags=frozenset({"ACK"})), local_origin=local)
+        ack = Skb(first.with_(tcp_flags=frozenset({"ACK"})), local_origin=local,
+                  uid=None if local else 0)
         saved, walker.trace = walker.trace, []
         try:
             end = start(walker, ack)
@@ -226,9 +228,12 @@ class Simulator:
             pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
             return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
-            src = self._host_source(flow.dst)
+            probe = Packet(flow.dst, flow.dst, flow.proto, sport, flow.dport)
+            src = self._host_source(flow.dst, flow_keys(probe, 0))
             pkt = Packet(src, flow.dst, flow.proto, sport, flow.dport)
-            return Skb(pkt, local_origin=True), lambda w, s: w.local_out(s), ("host",)
+            # the host's opener: an unbound socket of an owner the snapshot does not show
+            return (Skb(pkt, local_origin=True, uid=None, src_bound=False),
+                    lambda w, s: w.local_out(s), ("host",))
         iif = o.iface
         if iif is None or o.src is None:
             raise FlowError(f"flow {flow.name!r}: 'from' needs iface+src, container or host")
@@ -255,9 +260,11 @@ class Simulator:
                 return att, att.addr(version) or addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
-    def _host_source(self, dst: IPAddress) -> IPAddress:
-        """The source address the kernel picks for a local connection (route prefsrc)."""
-        res = self.model.route(dst)
+    def _host_source(self, dst: IPAddress, keys: FlowKeys = NO_KEYS) -> IPAddress:
+        """The source address the kernel picks for a local connection (route prefsrc), from
+        connect()'s first lookup: no source yet, but the protocol and ports of the socket
+        (ip_route_connect_init), so `ipproto`/`sport` rules apply (found by fuzzing)."""
+        res = self.model.route(dst, keys=keys)
         if res.type == "local":
             return dst
         if res.route is not None and res.route.prefsrc is not None:
@@ -281,8 +288,10 @@ class Simulator:
         walker.trace.append(EndpointStep("original", "docker-proxy",
                                          f"docker-proxy -> {addr}:{port}",
                                          "connects", "second connection, from the host"))
-        skb = Skb(Packet(self._host_source(addr), addr, pkt.proto, EPHEMERAL_PORT + 1, port),
-                  local_origin=True)
+        wanted = Packet(addr, addr, pkt.proto, EPHEMERAL_PORT + 1, port)
+        skb = Skb(Packet(self._host_source(addr, flow_keys(wanted, 0)), addr, pkt.proto,
+                         EPHEMERAL_PORT + 1, port),
+                  local_origin=True, src_bound=False)  # docker-proxy runs as root
         outer = walker.client, walker.client_at
         walker.client, walker.client_at = (skb.pkt.src, skb.pkt.sport, addr, port), ("host",)
         leg = walker.local_out(skb)
@@ -316,7 +325,7 @@ class Simulator:
         pkt = _arrived(end).pkt
         flags = frozenset({"SYN", "ACK"}) if pkt.proto == "tcp" else frozenset()
         answer = Packet(pkt.dst, pkt.src, pkt.proto, pkt.dport, pkt.sport, tcp_flags=flags)
-        skb = Skb(answer, direction="reply")
+        skb = Skb(answer, direction="reply", **_answering_socket(end))
         if end.kind == "peer":
             direct = self._direct_reply(walker, end)
             if direct is not None:
@@ -362,6 +371,19 @@ class Simulator:
                                                    dport=pkt.sport), direction="reply"),
                                      f"{pkt.dst} answered directly on {end.iface}",
                                      iface=end.iface)
+
+
+def _answering_socket(end: Delivery) -> dict[str, Any]:
+    """The Skb fields of a local socket's answer: its owner (docker-proxy and dockerd run as
+    root) for `ip rule uidrange`, and whether its route lookup carries the source — a TCP
+    answer always does (the request socket's local address: inet_csk_route_req), a UDP one
+    only from a socket bound to an address (udp_sendmsg looks up with inet_saddr)."""
+    sock = end.target
+    if end.kind not in ("socket", "proxy") or not isinstance(sock, Socket):
+        return {}
+    root = sock.process in ("docker-proxy", "dockerd")
+    return {"uid": 0 if root else sock.uid,
+            "src_bound": sock.proto == "tcp" or not sock.addr.is_unspecified}
 
 
 def _arrived(end: Delivery) -> Skb:

@@ -25,6 +25,16 @@ class Skb:
     # ir_iif for a link-local remote address, and the accepted socket's sk_bound_dev_if)
     dev: str | None = None
     sk: object = None  # a socket assigned in prerouting (TPROXY): local delivery goes there
+    # the sending socket's owner, for the route lookups of local output (`ip rule uidrange`):
+    # 0 for what the kernel sends itself (RST, ICMP errors: sock_net_uid), None when unknown
+    uid: int | None = 0
+    # whether the sending socket's route lookups carry the source address: False for a socket
+    # not bound to one (connect() looks up without it, then again with the source it chose:
+    # ip_route_connect; a wildcard UDP socket's sendto() only without it)
+    src_bound: bool = True
+    # a `type route` chain (iptables mangle OUTPUT, nft type route) changed the mark or the
+    # addresses of this locally generated packet: it is routed again (ip_route_me_harder)
+    reroute: bool = False
 
 
 @dataclass

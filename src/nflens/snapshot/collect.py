@@ -49,7 +49,7 @@ COMMANDS: tuple[tuple[str, list[str]], ...] = (
     ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
     ("ip6-route.json", ["ip", "-6", "-j", "route", "show", "table", "all"]),
     ("ip-rule.json", ["ip", "-j", "rule", "show"]),
-    ("ss.txt", ["ss", "-Htlnup"]),
+    ("ss.txt", ["ss", "-Htlnupe"]),  # -e: the owner (uid:), CONTRACT §2
     ("sysctl.txt", ["sysctl", "-a"]),
 )
 # Docker, asked only when `docker info` answers: file -> docker arguments

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from typing import Any
 
+from nflens.dialects.iptables.grammar import PROTO_NUMBERS
 from nflens.errors import ParseError
 from nflens.ir.host import Address, Interface, PolicyRule, Route, Socket
 from nflens.literal import excerpt
@@ -115,7 +116,7 @@ def _route_version(entry: RouteEntry, default: int) -> int:
 
 def routes(data: Any, file: str, version: int) -> list[Route]:
     """`ip -j route show table all`: every table; `default` becomes 0.0.0.0/0 or ::/0; a
-    multipath route keeps its first next hop."""
+    multipath route keeps all its next hops, the first as its `dev`/`gateway`."""
     out = []
     for entry in entries(RouteEntry, data, file, "ip -j route show table all"):
         v = _route_version(entry, version)
@@ -131,6 +132,8 @@ def routes(data: Any, file: str, version: int) -> list[Route]:
                 metric=entry.metric,
                 scope=None if entry.scope is None else str(entry.scope),
                 protocol=None if entry.protocol is None else str(entry.protocol),
+                nexthops=tuple((h.dev, ipaddress.ip_address(h.gateway) if h.gateway else None)
+                               for h in entry.nexthops or ()),
             ))
         except ValueError as exc:
             raise ParseError(f"bad route {entry.dst!r}: {exc}", file) from None
@@ -159,20 +162,59 @@ def policy_rules(data: Any, file: str) -> tuple[PolicyRule, ...]:
             if isinstance(mark, str) and "/" in mark:
                 mark, mask = mark.split("/", 1)
             src = _selector(entry.src, entry.srclen)
-            table = entry.table if entry.table is not None else entry.target
+            extra = entry.model_extra or {}
+            target = entry.target if entry.target is not None else extra.get("goto")
+            table = entry.table if entry.table is not None else target
             out.append(PolicyRule(
                 priority=entry.priority,
                 table=str(table if table is not None else "main"),
-                action=entry.action or ("goto" if entry.target is not None else "lookup"),
+                action=entry.action or ("goto" if target is not None else "lookup"),
                 src=src, dst=_selector(entry.dst, entry.dstlen),
                 iif=entry.iif, oif=entry.oif,
                 fwmark=_int(mark), fwmask=_int(mask),
-                not_="not" in (entry.model_extra or {}),
+                not_="not" in extra,
                 family=src.version if src is not None else 4,
+                **_rule_selectors(extra),
             ))
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise ParseError(f"bad rule (priority {entry.priority}): {exc}", file) from None
     return tuple(out)
+
+
+# `ip -j rule show` keys of selectors the model does not evaluate (iproute2 ip/iprule.c)
+_UNMODELLED_RULE_KEYS = ("tos", "dsfield", "dscp", "flowlabel", "l3mdev", "tun_id",
+                         "suppress_ifgroup")
+
+
+def _rule_selectors(extra: dict[str, Any]) -> dict[str, Any]:
+    """The selectors iproute2 prints beside addresses and marks (ip/iprule.c print_rule):
+    `ipproto` by name or number, `sport`/`dport` as one number or `*_start`/`*_end`,
+    `uid_start`/`uid_end`, `suppress_prefixlen`; the ones not modelled are kept by name."""
+    out: dict[str, Any] = {}
+    if extra.get("ipproto") is not None:
+        out["ipproto"] = _proto_number(str(extra["ipproto"]))
+    for key in ("sport", "dport"):
+        if extra.get(key) is not None:
+            out[key] = (int(extra[key]), int(extra[key]))
+        elif extra.get(f"{key}_start") is not None:
+            out[key] = (int(extra[f"{key}_start"]), int(extra[f"{key}_end"]))
+    if extra.get("uid_start") is not None:
+        out["uidrange"] = (int(extra["uid_start"]), int(extra["uid_end"]))
+    if extra.get("suppress_prefixlen") is not None:
+        out["suppress_prefixlen"] = int(extra["suppress_prefixlen"])
+    out["unmodelled"] = tuple(f"{k} {extra[k]}" for k in _UNMODELLED_RULE_KEYS
+                              if extra.get(k) not in (None, 0, "0", "default"))
+    return out
+
+
+def _proto_number(text: str) -> int:
+    """`ipproto tcp` / `ipproto 6` / `ipproto ipproto-253` (inet_proto_n2a) -> the number."""
+    text = text.removeprefix("ipproto-")
+    if text.isdigit():
+        return int(text)
+    if text not in PROTO_NUMBERS:
+        raise ValueError(f"unknown ipproto {text!r}")
+    return PROTO_NUMBERS[text]
 
 
 # ---- ss -Htlnup -------------------------------------------------------------------------------
@@ -192,6 +234,18 @@ def _local(text: str) -> tuple[str, str | None, int]:
         host = host[1:-1]
     host, _, iface = host.partition("%")
     return host, iface or None, int(port)
+
+
+_UID = re.compile(r" uid:(\d+)")
+
+
+def _owner(line: str) -> int | None:
+    """The socket's owner from `ss -e`: `uid:N` (ss prints it only when not 0) before
+    `ino:`; without `ino:` the line has no extended part (plain `ss -Htlnup`): unknown."""
+    uid = _UID.search(line)
+    if uid:
+        return int(uid.group(1))
+    return 0 if " ino:" in line else None
 
 
 def sockets(text: str, file: str) -> tuple[Socket, ...]:
@@ -217,7 +271,7 @@ def sockets(text: str, file: str) -> tuple[Socket, ...]:
             raise ParseError(f"bad local address {excerpt(words[4])}", file, number) from None
         proc = _PROCESS.search(line)
         out.append(Socket(words[0], addr, port, proc.group(1) if proc else None,
-                          int(proc.group(2)) if proc else None, iface, dual))
+                          int(proc.group(2)) if proc else None, iface, dual, _owner(line)))
     return tuple(out)
 
 

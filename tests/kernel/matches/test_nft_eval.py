@@ -29,8 +29,9 @@ class Env:
     def addr_type(self, addr, iface=None):
         return "LOCAL" if addr in self.local else "UNICAST"
 
-    def route_oif(self, dst, src=None, iif=None, mark=0):
-        return next((dev for pfx, dev in self.routes.items() if str(dst).startswith(pfx)), None)
+    def route_oif(self, dst, src=None, iif=None, mark=0, proto=0, via=None):
+        dev = next((dev for pfx, dev in self.routes.items() if str(dst).startswith(pfx)), None)
+        return dev if via is None or dev == via else None
 
     def set_elements(self, family, table, name):
         return self.sets.get((family, table, name))

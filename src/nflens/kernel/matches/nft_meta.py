@@ -82,6 +82,8 @@ def _packet(key: str, ctx: PacketContext) -> Any:
     if key == "pkttype":
         return PKTTYPE.get(ctx.pkttype, ctx.pkttype)
     if key in ("skuid", "skgid"):
+        if ctx.owner_unknown is not None:
+            return Unknown(ctx.owner_unknown)
         owner = ctx.uid if key == "skuid" else ctx.gid
         return MISSING if owner is None else owner
     if pkt is None:

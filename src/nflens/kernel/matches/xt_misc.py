@@ -86,6 +86,10 @@ def _pkttype(match: XtMatch, ctx: PacketContext) -> MatchResult:
 
 
 def _owner(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    reason = ctx.owner_unknown
+    if reason is not None:  # a socket exists, its owner is not known
+        return all_opts(match, lambda opt: True if opt.name == "socket-exists"
+                        else unknown(match, reason))
     if ctx.uid is None:
         return False  # no local socket: xt_owner does not match forwarded packets
 

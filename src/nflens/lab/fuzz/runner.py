@@ -25,7 +25,7 @@ from nflens.errors import NflensError, ToolError
 from nflens.flows import flow_from_dict
 from nflens.kernel.simulate import Simulator
 from nflens.lab.fuzz import flows as flowgen
-from nflens.lab.fuzz import gen_ipset, gen_iptables, gen_nft
+from nflens.lab.fuzz import gen_ipset, gen_iptables, gen_nft, gen_routing
 from nflens.lab.fuzz.sockets import Servers, probe_all
 from nflens.lab.fuzz.world import World, addresses, build, collect_static, listening_ports
 from nflens.lab.netns import Lab, nsenter, run_in
@@ -44,6 +44,7 @@ class Case:
     nft: str | None
     probes: list[flowgen.ProbeSpec]
     ipsets: str | None = None  # `ipset restore` input, loaded before the iptables rules
+    routing: list[list[str]] = field(default_factory=list)  # commands in R (gen_routing)
 
     @property
     def id(self) -> str:
@@ -87,7 +88,8 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
         if set_rng.random() < 0.5:
             sets = gen_ipset.ipsets(set_rng, version)
             ipt = gen_ipset.weave(set_rng, ipt)
-    return Case(seed, index, version, ipt, nft, probes, sets)
+    return Case(seed, index, version, ipt, nft, probes, sets,
+                gen_routing.draw(seed, index, version))
 
 
 def _feed(runner: ProcessRunner, ns: str, argv: list[str], text: str) -> None:
@@ -104,6 +106,14 @@ def _feed(runner: ProcessRunner, ns: str, argv: list[str], text: str) -> None:
 def load(world: World, case: Case) -> None:
     """Replace the router's whole ruleset with the case's (nft flush covers iptables-nft)."""
     r, runner = world.ns["r"], world.lab.runner
+    if world.routed:  # the previous case's policy routing
+        for argv in gen_routing.UNDO:
+            run_in(r, argv, check=False, runner=runner)  # a table never made cannot be flushed
+    world.routed = bool(case.routing)
+    for argv in case.routing:
+        proc = runner.run(nsenter(r, argv), timeout=30)
+        if not proc.ok:
+            raise ToolError(f"{' '.join(argv)}: {proc.stderr.strip()[:400]}")
     run_in(r, ["nft", "flush", "ruleset"], runner=runner)
     _destroy_ipsets(runner, r)
     if case.ipsets:
@@ -125,8 +135,9 @@ def _destroy_ipsets(runner: ProcessRunner, ns: str) -> None:
     run_in(ns, ["ipset", "destroy"], runner=runner)
 
 
-def dump(world: World, dest: Path) -> None:
-    """The snapshot of this case: the static files and the rules as the kernel holds them."""
+def dump(world: World, dest: Path, routed: bool = False) -> None:
+    """The snapshot of this case: the static files and the rules as the kernel holds them
+    (`routed`: the policy rules, routes and sysctls too, which the case changed)."""
     dest.mkdir(parents=True, exist_ok=True)
     for f in world.static.iterdir():
         shutil.copy2(f, dest / f.name)
@@ -134,8 +145,14 @@ def dump(world: World, dest: Path) -> None:
     for name, argv in (("iptables-save.txt", ["iptables-save"]),
                        ("ip6tables-save.txt", ["ip6tables-save"]),
                        ("nft.json", ["nft", "-j", "list", "ruleset"]),
-                       ("ipset-save.txt", ["ipset", "save"])):
+                       ("ipset-save.txt", ["ipset", "save"])) + (ROUTING_FILES
+                                                                 if routed else ()):
         (dest / name).write_text(run_in(r, argv, runner=world.lab.runner).stdout)
+
+
+ROUTING_FILES = (("ip-rule.json", ["ip", "-j", "rule", "show"]),
+                 ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
+                 ("sysctl.txt", ["sysctl", "-a"]))
 
 
 def simulate(snapshot: Path, case: Case) -> dict[str, str]:
@@ -161,8 +178,8 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
          "simulator_said": {k: v for k, v in simulated.items() if v != kernel.get(k)}},
         indent=1) + "\n")
     drawn = "".join(f"# ---- {what}\n{text}" for what, text in
-                    (("ipset", case.ipsets), ("iptables", case.iptables), ("nft", case.nft))
-                    if text)
+                    (("ipset", case.ipsets), ("iptables", case.iptables), ("nft", case.nft),
+                     ("routing", "".join(" ".join(a) + "\n" for a in case.routing))) if text)
     (dest / "drawn-rules.txt").write_text(drawn)
 
 
@@ -216,7 +233,7 @@ def _one(world: World, case: Case, snap: Path, save_dir: Path, report: FuzzRepor
         return
     if snap.exists():
         shutil.rmtree(snap)
-    dump(world, snap)
+    dump(world, snap, bool(case.routing))
     try:
         simulated = simulate(snap, case)
     except NflensError as exc:

@@ -142,7 +142,11 @@ def probe_all(specs: list[ProbeSpec], ns_of: dict[str, str], version: int,
                     continue
                 sel.register(s, selectors.EVENT_WRITE, spec)
             else:
-                s.connect((spec.dst, spec.dport))
+                try:
+                    s.connect((spec.dst, spec.dport))
+                except OSError:  # no route: EINVAL (blackhole), ENETUNREACH, EACCES (prohibit)
+                    outcome[spec.name] = "deny"
+                    continue
                 with contextlib.suppress(OSError):
                     s.send(b"nflens-fuzz")
                 sel.register(s, selectors.EVENT_READ, spec)

@@ -60,6 +60,7 @@ class World:
     lab: Lab
     ns: dict[str, str]
     static: Path  # snapshot files that do not change between cases
+    routed: bool = False  # the router holds a case's policy routing (gen_routing) to undo
 
     def ns_of(self, role: str) -> str:
         return self.ns[role]
