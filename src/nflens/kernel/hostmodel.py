@@ -267,10 +267,10 @@ class HostModel:
         (inet_sk_bound_dev_eq fails)."""
         exact, wild = shared("sockets by port", (self.host.sockets,), self._sockets_by_port)
         bound = exact.get((proto, port), {}).get(addr, []) if not addr.is_unspecified else []
-        found = [s for s in bound + wild.get((proto, port, addr.version), [])
-                 if iif is None or s.iface is None or s.iface == iif]
-        found.sort(key=lambda s: (s.addr.is_unspecified, s.iface is None))  # stable: dump order
-        return found
+        # exact binds before wildcards, each with its device-bound sockets first (the index's
+        # order), else dump order
+        return [s for s in bound + wild.get((proto, port, addr.version), [])
+                if iif is None or s.iface is None or s.iface == iif]
 
     def socket_for(self, proto: str, addr: IPAddress, port: int,
                    iif: str | None = None) -> Socket | None:
