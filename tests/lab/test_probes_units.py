@@ -101,10 +101,11 @@ def _case(iptables: str | None = "*filter\nCOMMIT\n", nft: str | None = None) ->
 def test_a_fuzz_case_is_loaded_by_flush_restore_and_conntrack_flush(tmp_path):
     runner = FakeRunner()
     load(_world(runner, tmp_path), _case(nft="table inet t {}\n"))
-    assert runner.tools() == [("nft", "flush", "ruleset"), ("iptables-restore",),
+    assert runner.tools() == [("nft", "flush", "ruleset"), ("ipset", "flush"),
+                              ("ipset", "destroy"), ("iptables-restore",),
                               ("nft", "-f", "-"), ("conntrack", "-F", "-f", "ipv4")]
     assert {c.netns for c in runner.calls} == {"nfl-abc123-r"}
-    assert [c.stdin for c in runner.calls[1:3]] == ["*filter\nCOMMIT\n", "table inet t {}\n"]
+    assert [c.stdin for c in runner.calls[3:5]] == ["*filter\nCOMMIT\n", "table inet t {}\n"]
 
 
 def test_a_case_with_policy_routing_sets_it_up_and_the_next_case_undoes_it(tmp_path):
@@ -112,7 +113,8 @@ def test_a_case_with_policy_routing_sets_it_up_and_the_next_case_undoes_it(tmp_p
 
     runner = FakeRunner()
     world = _world(runner, tmp_path)
-    routed = Case(1, 0, 4, None, None, [], [["ip", "rule", "add", "pref", "100", "blackhole"]])
+    routed = Case(1, 0, 4, None, None, [],
+                  routing=[["ip", "rule", "add", "pref", "100", "blackhole"]])
     load(world, routed)
     assert runner.tools()[0] == ("ip", "rule", "add", "pref", "100", "blackhole")
     runner.calls.clear()
