@@ -2,7 +2,8 @@
 
 A fake `docker` on PATH answers from the example snapshot's real `docker inspect` objects, with
 secrets added where real hosts have them (`Config.Env`, `Config.Cmd`), and renders the
-`--format` template it is given the way the docker CLI does (`{{json .A.B}}`: the field as
+`--format` template it is given the way the docker CLI does (`{{json .A}}` and
+`{{json (index .A "B")}}`: the field as
 JSON; any other template action is refused, so the test sees exactly what the template asks).
 """
 
@@ -43,8 +44,12 @@ elif args[:2] == ["inspect", "--format"]:
         return obj
     for i in ids:
         obj = next(o for o in objs if o["Id"].startswith(i))
+        dump = lambda v: json.dumps(v, separators=(",", ":"))
         line = re.sub(r"\{\{json ((?:\.\w+)+)\}\}",
-                      lambda m: json.dumps(field(obj, m.group(1)), separators=(",", ":")), fmt)
+                      lambda m: dump(field(obj, m.group(1))), fmt)
+        # index of a map: a missing key is null (as the CLI's raw-JSON fallback gives it)
+        line = re.sub(r'\{\{json \(index ((?:\.\w+)+) "(\w+)"\)\}\}',
+                      lambda m: dump(field(obj, m.group(1) + "." + m.group(2))), line)
         if "{{" in line:
             sys.exit("fake docker: template action not understood: " + line)
         print(line)
@@ -116,3 +121,15 @@ def test_collect_and_the_script_write_no_environment_value(tmp_path, monkeypatch
     # redact's cut of an old snapshot (container_fields) is what the template writes
     written = json.loads((by_collect / "docker-containers.json").read_text())
     assert written == [container_fields(o) for o in json.loads(full.read_text())]
+
+
+def test_the_container_template_reads_nested_fields_through_index():
+    """The docker CLI falls back to the raw JSON as a map with missingkey=error, and Docker 28
+    omits empty fields (`Config.ExposedPorts`): a `.Config.ExposedPorts` chain failed the whole
+    docker-containers.json there (lab: docker_versions-noproxy on 28). `index` gives null."""
+    import re
+
+    from nflens.snapshot.collect import CONTAINER_FORMAT
+
+    assert not re.search(r"\{\{json \.\w+\.\w+", CONTAINER_FORMAT)
+    assert '{{json (index .Config "ExposedPorts")}}' in CONTAINER_FORMAT

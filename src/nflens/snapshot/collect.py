@@ -79,10 +79,22 @@ def _tree(paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
 
 
 def _template(tree: dict[str, Any], prefix: str = "") -> str:
-    """A Go template printing the fields of `tree` as one JSON object (docker's `json`)."""
+    """A Go template printing the fields of `tree` as one JSON object (docker's `json`).
+
+    A nested field is read with `index`, not `.A.B`: the docker CLI runs a template on its
+    typed object first and, when that fails, on the raw JSON as a map with missingkey=error
+    (cli/command/inspect tryRawInspectFallback). Docker 28 omits empty fields such as
+    `Config.ExposedPorts`, and `.Config.ExposedPorts` then failed the whole file ("map has no
+    entry for key", lab: docker_versions-noproxy); `index` of a missing key is null, and on the
+    typed object `index` fails at once, so the map is what it reads on every version."""
     parts = []
     for key, sub in tree.items():
-        value = f"{{{{json {prefix}.{key}}}}}" if sub is None else _template(sub, f"{prefix}.{key}")
+        if sub is not None:
+            value = _template(sub, f"{prefix}.{key}")
+        elif prefix:
+            value = f'{{{{json (index {prefix} "{key}")}}}}'
+        else:
+            value = f"{{{{json .{key}}}}}"
         parts.append(f'"{key}":{value}')
     return "{" + ",".join(parts) + "}"
 
