@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from nflens.ir.host import shared
 from nflens.ir.ipset import IpSet, IpSetEntry
 from nflens.ir.packet import max_address
 from nflens.ir.rules import XtMatch
@@ -156,30 +157,25 @@ def _contains(entry: IpSetEntry, key: tuple[Any, ...]) -> bool:
     return True
 
 
-# per set (by identity): its entries by prefix length and network, for a set with one address
-# dimension; None for the others (scanned). A CrowdSec or fail2ban set holds tens of thousands
-# of entries, and an audit looks a set up once per simulated cell.
-_INDEX: dict[int, tuple[IpSet, int, dict[int, dict[int, list[IpSetEntry]]] | None]] = {}
-
-
 def _index(ipset: IpSet) -> tuple[int, dict[int, dict[int, list[IpSetEntry]]] | None]:
-    hit = _INDEX.get(id(ipset))
-    if hit is not None and hit[0] is ipset:
-        return hit[1], hit[2]
+    """Per set: its entries by prefix length and network, for a set with one address
+    dimension (with that dimension's position); None for the others (scanned). A CrowdSec or
+    fail2ban set holds tens of thousands of entries, and an audit looks a set up once per
+    simulated cell: built once per set object, through the host's one cache (`shared`)."""
+    return shared("ipset index", (ipset,), lambda: _build_index(ipset))
+
+
+def _build_index(ipset: IpSet) -> tuple[int, dict[int, dict[int, list[IpSetEntry]]] | None]:
     at = [i for i, d in enumerate(ipset.dimensions) if d in _ADDRESS_DIMS]
-    index: dict[int, dict[int, list[IpSetEntry]]] | None = None
-    if len(at) == 1:
-        index = {}
-        for entry in ipset.entries:
-            net = entry.values[at[0]]
-            assert isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-            index.setdefault(net.prefixlen, {}).setdefault(
-                int(net.network_address) >> (net.max_prefixlen - net.prefixlen), []).append(entry)
-        index = dict(sorted(index.items(), reverse=True))  # most specific first
-    if len(_INDEX) > 256:
-        _INDEX.clear()
-    _INDEX[id(ipset)] = (ipset, at[0] if len(at) == 1 else -1, index)
-    return (at[0] if len(at) == 1 else -1), index
+    if len(at) != 1:
+        return -1, None
+    index: dict[int, dict[int, list[IpSetEntry]]] = {}
+    for entry in ipset.entries:
+        net = entry.values[at[0]]
+        assert isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+        index.setdefault(net.prefixlen, {}).setdefault(
+            int(net.network_address) >> (net.max_prefixlen - net.prefixlen), []).append(entry)
+    return at[0], dict(sorted(index.items(), reverse=True))  # most specific first
 
 
 def _lookup(ipset: IpSet, key: tuple[Any, ...]) -> IpSetEntry | None:
