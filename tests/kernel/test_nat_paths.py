@@ -69,3 +69,29 @@ def test_127_0_0_1_from_outside_is_a_martian_unless_route_localnet():
     flow = Flow("m", Endpoint(iface="eth0", src=ip.ip_address("10.99.0.2")),
                 ip.ip_address("127.0.0.1"), 8080)
     assert Simulator(docker_host()).run(flow).verdict == "deny"
+
+
+def test_masquerade_picks_the_address_of_the_gateways_subnet_not_the_first_one():
+    """Issue 24.9: with two subnets on the WAN interface and the default route via a gateway in
+    the second, MASQUERADE takes the second address: nf_nat_masquerade_ipv4 selects for the
+    route's next hop (inet_select_addr(out, rt_nexthop(rt, daddr), ...)), not for the
+    destination, which neither subnet holds (the old model fell back to the first address)."""
+    import dataclasses
+
+    from nflens.ir.host import Address, Route
+
+    post = Table("ip", "nat2", (base("POSTROUTING", "postrouting", 100,
+                                     rule(Action("masquerade")), type_="nat"),))
+    host = docker_host((post,))
+    second = Address(ip.ip_interface("203.0.113.1/24"))
+    ifaces = tuple(dataclasses.replace(i, addresses=i.addresses + (second,))
+                   if i.name == "eth1" else i for i in host.interfaces)
+    routes = host.routes + (
+        Route(ip.ip_network("203.0.113.0/24"), dev="eth1", prefsrc=ip.ip_address("203.0.113.1")),
+        Route(ip.ip_network("203.0.113.1/32"), "local", "local", "eth1"),
+        Route(ip.ip_network("0.0.0.0/0"), dev="eth1", gateway=ip.ip_address("203.0.113.254")))
+    host = dataclasses.replace(host, interfaces=ifaces, routes=routes)
+    flow = Flow("e", Endpoint(container="shop"), ip.ip_address("192.0.2.9"), 80)
+    result = Simulator(host).run(flow)
+    snat = [s for s in result.steps if isinstance(s, NatStep) and s.direction == "original"]
+    assert snat and "203.0.113.1:" in snat[0].after, snat

@@ -327,3 +327,35 @@ def test_multipath_next_hop_is_the_kernels_hash_choice_so_uncertain(world, tmp_p
     out = _check(world, sc, tmp_path, uncertain=("a-b3", "a3-b3", "r-b3"))
     assert out.kernel_verdict("a-b2") == "allow"
     assert any("multipath" in r for r in out.nflens["a-b3"].uncertain_because)
+
+
+# --- class 9: MASQUERADE picks its address for the next hop -------------------------------
+
+def test_masquerade_takes_the_address_of_the_gateways_subnet(world, tmp_path):
+    """rb holds 10.2.0.1/24 and 10.7.0.1/24; B (10.2.0.2) is reached via 10.7.0.2 (B's own
+    second address). MASQUERADE -o rb picks 10.7.0.1, the address for the next hop
+    (nf_nat_masquerade_ipv4: inet_select_addr(out, rt_nexthop(rt, daddr))), not 10.2.0.1,
+    the one for the destination: a raw PREROUTING drop of replies to 10.7.0.1 kills that flow.
+    10.2.0.3 is on-link (masqueraded to 10.2.0.1) and passes."""
+    from nflens.lab.netns import run_in
+
+    b, runner = world.ns["b"], world.lab.runner
+    run_in(b, ["ip", "addr", "add", "10.7.0.2/24", "dev", "eth0"], runner=runner)
+    try:
+        sc = Scenario(
+            "masquerade-nexthop",
+            setup=[["ip", "addr", "add", "10.7.0.1/24", "dev", "rb"],
+                   ["ip", "route", "replace", "10.2.0.2/32", "via", "10.7.0.2", "dev", "rb"]],
+            undo=[["ip", "route", "del", "10.2.0.2/32"],
+                  ["ip", "addr", "del", "10.7.0.1/24", "dev", "rb"]],
+            sysctls=_rp("0"),
+            iptables="*raw\n-A PREROUTING -i rb -d 10.7.0.1/32 -p tcp --sport 80 -j DROP\n"
+                     "COMMIT\n*nat\n-A POSTROUTING -o rb -j MASQUERADE\nCOMMIT\n",
+            probes=[_flow("a-b2-via-gw", "a", "10.1.0.2", "10.2.0.2", 80),
+                    _flow("a-b3-on-link", "a", "10.1.0.2", "10.2.0.3", 80)])
+        out = _check(world, sc, tmp_path)
+    finally:
+        run_in(b, ["ip", "addr", "del", "10.7.0.2/24", "dev", "eth0"], check=False,
+               runner=runner)
+    assert out.kernel_verdict("a-b2-via-gw") == "deny"
+    assert out.kernel_verdict("a-b3-on-link") == "allow"

@@ -131,6 +131,7 @@ class Journey(Walker):
     def _post_and_transmit(self, skb: Skb, iif: str | None, oif: str | None,
                            gateway: IPAddress | None) -> Delivery:
         self.phase = "postrouting"
+        skb.nexthop = gateway  # MASQUERADE picks its address for it (nf_nat_masquerade_ipv4)
         end = self.ip_hook(skb, "postrouting", iif=iif, oif=oif)
         if end:
             return end

@@ -218,7 +218,12 @@ class Walker:
 
     def _bind(self, skb: Skb, action: Action, ref: RuleRef | None, hook: str,
               iif: str | None, oif: str | None) -> bool:
-        oif_addr = self._primary_addr(oif, skb.pkt.family, skb.pkt.dst)
+        # MASQUERADE's address is chosen for the route's next hop, not the destination:
+        # nf_nat_masquerade_ipv4 calls inet_select_addr(out, rt_nexthop(rt, daddr), universe)
+        # (two subnets on one interface: the one holding the gateway). IPv6 selects for the
+        # destination (nf_nat_masquerade_ipv6: ipv6_dev_get_saddr(daddr)).
+        toward = skb.nexthop if skb.pkt.family == 4 and skb.nexthop is not None else skb.pkt.dst
+        oif_addr = self._primary_addr(oif, skb.pkt.family, toward)
         iif_addr = (ipaddress.ip_address("127.0.0.1" if skb.pkt.family == 4 else "::1")
                     if hook == "output" else self._primary_addr(iif, skb.pkt.family, None))
         assert skb.entry is not None  # _nat_point binds only a tracked packet's entry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nflens.ir.packet import Packet
+from nflens.ir.packet import IPAddress, Packet
 from nflens.kernel.chain import RuleRef
 from nflens.kernel.conntrack import Entry
 
@@ -35,6 +35,8 @@ class Skb:
     # a `type route` chain (iptables mangle OUTPUT, nft type route) changed the mark or the
     # addresses of this locally generated packet: it is routed again (ip_route_me_harder)
     reroute: bool = False
+    # the gateway of the route it leaves by (None: on-link, the destination itself)
+    nexthop: IPAddress | None = None
 
 
 @dataclass
