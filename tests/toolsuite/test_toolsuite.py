@@ -123,7 +123,7 @@ def test_targets_that_only_rewrite_a_field_are_modelled_as_continue_and_say_so(n
 
 @pytest.mark.parametrize("name, target", [
     ("libipt_TEE.iptables.save", "TEE"), ("libxt_SYNPROXY.iptables.save", "SYNPROXY"),
-    ("libipt_TPROXY.iptables.save", "TPROXY"), ("libipt_NETMAP.iptables.save", "NETMAP"),
+    ("libipt_NETMAP.iptables.save", "NETMAP"),
     ("libip6t_SNPT.ip6tables.save", "SNPT"), ("libip6t_DNPT.ip6tables.save", "DNPT"),
     ("libxt_HMARK.iptables.save", "HMARK")])
 def test_targets_with_consequences_the_model_lacks_are_named_unsupported(name, target):
@@ -137,6 +137,13 @@ def _fail_rows():
     for row in (FIXTURES / "fail-iptables.tsv").read_text().splitlines():
         if row.strip():
             yield row.split("\t")
+
+
+def _set_names(rs) -> set[str]:
+    """The set names the `-m set` matches of a parsed ruleset look up."""
+    return {o.value[0] for t in rs.tables for c in t.chains for r in c.rules
+            for e in r.exprs if getattr(e, "name", "") == "set"
+            for o in getattr(e, "opts", ()) if o.name == "match-set"}
 
 
 def test_every_fail_line_the_tool_refuses_is_refused_or_named_by_nflens():
@@ -153,6 +160,11 @@ def test_every_fail_line_the_tool_refuses_is_refused_or_named_by_nflens():
                 text, "f", family="ip6" if tool == "ip6tables" else "ip")
         except ParseError as exc:
             assert exc.line == 3, (where, str(exc))
+            continue
+        if "--match-set" in rule and _set_names(rs) == {"foo"}:
+            # refused for the kernel's state, not the rule: set foo does not exist where the
+            # tool test ran. A dump never names a missing set; nflens reads the set's contents
+            # from ipset-save.txt, and without it the match is uncertain naming the set.
             continue
         if not any(u.line == 3 for u in rs.unsupported) and \
                 not any(line == 3 for _f, line, _m in rs.warnings):

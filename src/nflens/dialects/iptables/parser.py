@@ -298,6 +298,11 @@ class _RuleWords:
             else:
                 raise self.error(f"unknown option {w!r}")
             negate = False
+        if target is not None and target.name == "tproxy" and not any(
+                o.name == "proto" and not o.negated and o.value in ("tcp", "udp") for o in builtin):
+            # tproxy_tg4_check / tproxy_tg6_check (net/netfilter/xt_TPROXY.c): the kernel
+            # refuses the rule, so iptables-restore does
+            raise self.error("TPROXY can be used only with -p tcp or -p udp")
         exprs: list = []
         if builtin:
             exprs.append(XtMatch("ip", tuple(builtin)))
