@@ -4,7 +4,8 @@ hooks into which chain, for which ports, with which banned addresses today.
 Read from the rules fail2ban's iptables actions create (managers/fail2ban.py): a jump from a
 built-in chain (INPUT, FORWARD) or DOCKER-USER to `f2b-<jail>` with the jail's port match, and
 in that chain one `-s ADDR -j REJECT|DROP` per ban; or, for the ipset actions, one rule that
-matches the set `f2b-<jail>` (members not in the snapshot: the bans are unknown). Findings use
+matches the set `f2b-<jail>`, whose members are the bans (read from ipset-save.txt; without
+it the bans are unknown and the findings say so). Findings use
 this to speak of "jail sshd's bans" instead of anonymous INPUT rules, and to write the rules
 fail2ban itself would create after a configuration change (their fixes are simulated with
 today's bans; what the admin types is the jail's configuration, never the addresses).
@@ -38,9 +39,11 @@ class JailHook:
     proto: str | None  # None: every protocol
     ports: tuple | None  # multiport ranges ((lo, hi), ...); None: all ports (allports)
     bans: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-    banned_in_set: str = ""  # the ipset holding the bans (their members are not read)
+    banned_in_set: str = ""  # the ipset holding the bans when its members are not known
     config: str = ""  # the jail's `chain` setting, FILE:LINE TEXT
     nft: bool = False  # fail2ban's nftables action (table inet f2b-table, its hook as chain)
+    ipset: str = ""  # the ipset holding the bans (ipset actions, the bouncer), known or not
+    oneport: bool = False  # `--dport` (iptables-ipset's type oneport), not `-m multiport`
 
     def covers(self, proto: str, port: int) -> bool:
         if self.proto not in (None, proto):
@@ -50,7 +53,8 @@ class JailHook:
     def addresses(self) -> str:
         if self.banned_in_set:
             return f"the members of ipset {self.banned_in_set}"
-        return ", ".join(str(b).removesuffix("/32").removesuffix("/128") for b in self.bans)
+        listed = ", ".join(str(b).removesuffix("/32").removesuffix("/128") for b in self.bans)
+        return f"{listed or 'none today'}, in ipset {self.ipset}" if self.ipset else listed
 
     def port_text(self) -> str:
         if self.ports is None:
@@ -78,6 +82,20 @@ def _bans(ctx: AuditContext, family: str, chain_name: str) -> tuple:
         if act is not None and act.name in ("drop", "reject") and src is not None:
             out.append(src)
     return tuple(out)
+
+
+def _set_bans(ctx: AuditContext, name: str, family: str) -> tuple | None:
+    """The members of ipset `name` (the bans of an ipset action or of the bouncer); None when
+    the snapshot has no ipset-save.txt. fail2ban's sets are hash:ip (the bouncer's nethash:
+    hash:net), one address dimension; a `nomatch` entry is no ban."""
+    sets = ctx.host.ipsets
+    found = next((s for s in sets or () if s.name == name), None)
+    if found is None:
+        return None  # no ipset-save.txt (iptables refuses a rule naming a set that is absent)
+    version = 6 if family == "ip6" else 4
+    return tuple(e.values[0] for e in found.entries if not e.nomatch and e.values and
+                 isinstance(e.values[0], ipaddress.IPv4Network | ipaddress.IPv6Network)
+                 and e.values[0].version == version)
 
 
 def hooks(ctx: AuditContext) -> list[JailHook]:
@@ -151,15 +169,19 @@ def _hook(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | 
     elif jail is None:
         return None
     proto = _opt(rule, "proto")
+    oneport = _opt(rule, "dports") is None and _opt(rule, "dport") is not None
     ports = _opt(rule, "dports") or _opt(rule, "dport")
     if isinstance(ports, int):
         ports = ((ports, ports),)
     elif ports is not None and not isinstance(ports[0], tuple):
         ports = (tuple(ports),)
     known = ctx.owners.jails.get(jail)
-    return JailHook(jail, owner.kind, family, chain, rule, proto, ports,
-                    _bans(ctx, family, target) if target and not set_name else (),
-                    set_name, known.config() if known else owner.config)
+    members = _set_bans(ctx, set_name, family) if set_name else None
+    banned = members or (_bans(ctx, family, target) if target and not set_name else ())
+    return JailHook(jail, owner.kind, family, chain, rule, proto, ports, banned,
+                    set_name if set_name and members is None else "",
+                    known.config() if known else owner.config, ipset=set_name,
+                    oneport=oneport)
 
 
 def banned_reach(hook: JailHook, version: int, reach) -> dict[str, list[tuple[int, int]]]:
@@ -174,17 +196,56 @@ def banned_reach(hook: JailHook, version: int, reach) -> dict[str, list[tuple[in
     return out
 
 
+def blocktype(hook: JailHook) -> str:
+    """The target of the hook's own rule (an ipset action's `-j <blocktype>`), else
+    action.d/iptables.conf's default blocktype for the family."""
+    text = hook.rule.text
+    if hook.ipset and " -j " in text:
+        return text.split(" -j ", 1)[1]
+    return BLOCKTYPE if hook.family == "ip" else "REJECT --reject-with icmp6-port-unreachable"
+
+
+def jail_rule(hook: JailHook, proto: str, port: str | int | None, target: str) -> str:
+    """The rule fail2ban's action puts in the chain (action.d/iptables.conf `_chain_rule` of
+    the hook's type, then `rule-jump`): `-p P -m multiport --dports PORTS` (multiport),
+    `-p P --dport PORT` (oneport), `-p P` (allports); then `-j f2b-<name>`, or for the ipset
+    actions `-m set --match-set <set> src -j <blocktype>`. `target`: the chain or the set."""
+    if port is None:
+        match = f"-p {proto}"
+    elif hook.oneport:
+        match = f"-p {proto} -m {proto} --dport {port}"
+    else:
+        match = f"-p {proto} -m multiport --dports {port}"
+    if hook.ipset:
+        return f"{match} -m set --match-set {target} src -j {blocktype(hook)}"
+    return f"{match} -j {target}"
+
+
 def simulated_action(hook: JailHook, name: str, chain: str, proto: str, port: int | None
                      ) -> list[Edit]:
-    """The rules fail2ban's action (the hook's kind: multiport, or allports without a port)
-    creates for a second action `name` in `chain`, holding today's bans: what the jail would
-    look like after the fix, so that it can be simulated."""
+    """The rules fail2ban's action (the hook's kind: multiport, oneport, or allports without
+    a port) creates for a second action `name` in `chain`, holding today's bans: what the jail
+    would look like after the fix, so that it can be simulated. An ipset action's second
+    action makes a set of its own (f2b-<name>) that fail2ban fills with the same bans (each
+    ban goes to every action of the jail); it is simulated with the jail's set, which holds
+    exactly those members."""
+    if hook.ipset:
+        return [Edit(hook.family, "filter", chain, 1, jail_rule(hook, proto, port, hook.ipset))]
     f2b = f"f2b-{name}"
-    edits = [Edit(hook.family, "filter", f2b, 0, f"-s {b} -j {BLOCKTYPE}") for b in hook.bans]
+    edits = [Edit(hook.family, "filter", f2b, 0, f"-s {b} -j {blocktype(hook)}")
+             for b in hook.bans]
     edits.append(Edit(hook.family, "filter", f2b, 0, "-j RETURN"))
-    match = f"-p {proto} -m multiport --dports {port}" if port is not None else f"-p {proto}"
-    edits.append(Edit(hook.family, "filter", chain, 1, f"{match} -j {f2b}"))
+    edits.append(Edit(hook.family, "filter", chain, 1, jail_rule(hook, proto, port, f2b)))
     return edits
+
+
+def bouncer_action(hook: JailHook, chain: str) -> list[Edit]:
+    """What the bouncer (iptables mode, 0.0.25 iptables.go) does for each chain of
+    `iptables_chains`: `-I <chain> -m set --match-set <set> src -j <deny_action>`, the very
+    rule it put in INPUT."""
+    text = hook.rule.text
+    spec = text.split(" ", 2)[2] if text.startswith("-A ") else text
+    return [Edit(hook.family, "filter", chain, 1, spec)]
 
 
 def jail_file(jail: str, name: str) -> str:
@@ -239,6 +300,6 @@ def port_fix(hook: JailHook, pos: int, published) -> tuple[str, Edit, Edit] | No
     port = ",".join(dict.fromkeys(ports))
     proto = hook.proto or "tcp"
     shown = jail_file(hook.jail, f"{hook.jail}-port") + f"port = {port}"
-    spec = f"-p {proto} -m multiport --dports {port} -j f2b-{hook.jail}"
+    spec = jail_rule(hook, proto, port, hook.ipset or f"f2b-{hook.jail}")
     return (shown, Edit(hook.family, "filter", hook.chain, pos, None),
             Edit(hook.family, "filter", hook.chain, pos, spec))
