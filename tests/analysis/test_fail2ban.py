@@ -319,3 +319,56 @@ def test_without_ipset_save_the_ipset_bans_stay_unknown(tmp_path):
     [f] = _by_id(audit(read_snapshot(snap)), "ban-bypass")
     assert "the members of ipset f2b-web" in f["explanation"]
     assert f["fix_verified"] is None
+
+
+# -- CrowdSec's bouncer with its set read: iptables mode's ipset, nftables mode's own table ---
+
+def test_the_bouncers_ipset_members_make_its_fix_simulated(tmp_path):
+    """crowdsec-input with the lab's ipset-save.txt of the same run shape (the bouncer's
+    crowdsec-blacklists, hash:net, one decision): the fix is the rule it inserts in DOCKER-USER."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-input", snap)
+    shutil.copy(FIX / "crowdsec-input-ipset-save.txt", snap / "ipset-save.txt")
+    host = read_snapshot(snap)
+    ctx, f = _finding(host, "CrowdSec's bouncer tcp/0.0.0.0:8080->web:80")
+    assert "198.51.100.2, in ipset crowdsec-blacklists" in f.explanation
+    [edit] = f.fix.edits
+    assert (edit.chain, edit.position, edit.spec) == (
+        "DOCKER-USER", 1, "-m set --match-set crowdsec-blacklists src -j DROP")
+    result = audit(host)
+    assert _by_id(result, "ban-bypass")[0]["fix_verified"] is True
+
+
+def test_the_bouncers_nftables_mode_is_a_ban_on_the_input_hook():
+    """The real bouncer 0.0.25, mode nftables (README): before, an input-bypass whose fix was a
+    DOCKER-USER rule for 198.51.100.2."""
+    result = audit(read_snapshot(FIX / "crowdsec-nftables"))
+    assert _by_id(result, "input-bypass") == []
+    [f] = _by_id(result, "ban-bypass")
+    assert f["explanation"].startswith(
+        "CrowdSec's bouncer's bans (198.51.100.2, in set crowdsec-blacklists) do not cover "
+        "published port tcp/8080 → web:80. The bouncer bans in the input hook (table ip "
+        "crowdsec), on all ports;")
+    assert "    set-only: true" in f["fix"].splitlines() and "198.51.100.2" not in f["fix"]
+    assert "chain crowdsec-chain-forward { type filter hook forward priority filter; policy " \
+           "accept; ip saddr @crowdsec-blacklists drop; }" in f["fix"]
+    assert f["fix_verified"] is True, f["verification"]
+    assert f["rules"][0]["owner"] == "crowdsec"
+
+
+def test_the_bouncers_own_table_after_the_set_only_fix_leaves_no_finding():
+    result = audit(read_snapshot(FIX / "crowdsec-nftables-fixed"))
+    assert _by_id(result, "ban-bypass") == [] and _by_id(result, "input-bypass") == []
+
+
+def test_a_bouncer_that_names_its_chain_per_hook_gets_nftables_hooks(tmp_path):
+    """0.0.26 and later name the chain crowdsec-chain-<hook> and take `nftables_hooks`."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-nftables", snap)
+    nft = snap / "nft.json"
+    nft.write_text(nft.read_text().replace('"crowdsec-chain"', '"crowdsec-chain-input"'))
+    [f] = _by_id(audit(read_snapshot(snap)), "ban-bypass")
+    assert f["fix"].startswith("# /etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml, then "
+                               "`systemctl restart crowdsec-firewall-bouncer`\nnftables_hooks:"
+                               "\n  - input\n  - forward")
+    assert f["fix_verified"] is True

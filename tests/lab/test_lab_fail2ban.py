@@ -12,9 +12,12 @@ host port and 1.1's iptables-ipset on the host's service in DOCKER-USER), their 
 members read from ipset-save.txt; each fix done as printed, probed after it, after
 `fail2ban-client reload` and, for DOCKER-USER, after a dockerd restart.
 
-CrowdSec: Debian's crowdsec-firewall-bouncer 0.0.25 (iptables mode) fed a ban of the same
-address by a stand-in LAPI (lab/lapi.py), with its default `iptables_chains: [INPUT]` and with
-the printed fix's `[INPUT, DOCKER-USER]`.
+CrowdSec: Debian's crowdsec-firewall-bouncer 0.0.25 fed a ban of the same address by a
+stand-in LAPI (lab/lapi.py), one configuration after another on one host: iptables mode with
+its default `iptables_chains: [INPUT]` and with the printed fix's `[INPUT, DOCKER-USER]`;
+nftables mode (its table ip crowdsec on the input hook only), then its printed fix done as
+`systemctl restart` would (`set-only: true` and a table of the admin's own hooking forward
+too), twice (the table file must be idempotent).
 
 The fail2ban tests probe, audit the snapshot, then does what the printed fix says -- writes its text
 into the jail.d file its first line names and runs the fail2ban-client command it names --
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from nflens.analysis import bans
 from nflens.lab import fail2ban, nativefix, run
 from nflens.lab.netns import Lab
 from nflens.lab.scenarios import Variant, load
@@ -322,35 +326,92 @@ def test_ipset_jails_in_docker_user_miss_the_host_port_and_the_host_until_fixed(
     assert _fixes(after, "dnat-dead-rule") == [] and _fixes(after, "ban-host-gap") == []
 
 
-# -- CrowdSec's firewall bouncer (iptables mode), default iptables_chains and the fix ----------
+# -- CrowdSec's firewall bouncer: iptables mode, then nftables mode, on one lab host -----------
 
-def _bounced(chains: list[str], tmp):
+def as_printed_bouncer(ctx, bouncer, fix: str) -> None:
+    """The nftables-mode fix as printed, in the order `systemctl restart` runs it: the bouncer
+    stops (deleting its own table), ExecStartPre loads the printed table file (written under the
+    lab's folder instead of /etc/crowdsec), the bouncer starts with `set-only: true`."""
+    lines = fix.splitlines()
+    start = lines.index(f"# {bans.BOUNCER_TABLE_FILE}") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("# "))
+    table = bouncer.root / "crowdsec-table.nft"
+    table.write_text("\n".join(lines[start:end]) + "\n")
+    [pre] = [line for line in lines if line.startswith("ExecStartPre=")]
+    assert "    set-only: true" in lines
+    bouncer.stop()
+    ctx.sh(pre.removeprefix("ExecStartPre=").replace(bans.BOUNCER_TABLE_FILE, str(table)))
+    bouncer.start([], mode="nftables", set_only=True)
+
+
+@pytest.fixture(scope="module")
+def bounced(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("crowdsec")
     sc = load("seed001_input_bypass")
+    got: dict[str, dict] = {}
     with Lab() as lab:
         ctx = run.build(lab, sc, Variant("crowdsec", "real bouncer", HOST_INPUT))
         ctx.scenario_flows = sc.flows
+        bouncer = fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED])
         try:
-            fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED]).start(chains)
-            yield {"verdicts": verdicts(ctx), "findings": audit(ctx, tmp / "snap"),
-                   "rules": ctx.sh("iptables -S")}
+            for name, chains in (("input", ["INPUT"]), ("docker-user", ["INPUT", "DOCKER-USER"])):
+                bouncer.start(chains)
+                got[name] = {"verdicts": verdicts(ctx), "rules": ctx.sh("iptables -S"),
+                             "findings": audit(ctx, tmp / name)}
+            bouncer.start([], mode="nftables")
+            nft = {"verdicts": verdicts(ctx), "ruleset": ctx.sh("nft list table ip crowdsec"),
+                   "findings": audit(ctx, tmp / "nftables")}
+            [f] = _fixes(nft["findings"], "ban-bypass")
+            as_printed_bouncer(ctx, bouncer, f["fix"])
+            nft.update(fixed=verdicts(ctx), fixed_ruleset=ctx.sh("nft list table ip crowdsec"),
+                       audit_after=audit(ctx, tmp / "nftables-fixed"))
+            as_printed_bouncer(ctx, bouncer, f["fix"])  # the service restarted: idempotent
+            nft.update(again=verdicts(ctx), again_ruleset=ctx.sh("nft list table ip crowdsec"))
+            got["nftables"] = nft
+            yield got
         finally:
+            bouncer.stop()
             ctx.docker.stop()
 
 
 @needs_tools
-def test_the_bouncers_default_input_chain_misses_the_published_port(tmp_path):
-    for got in _bounced(["INPUT"], tmp_path):
-        assert got["verdicts"] == {"wan-web": "allow", "lan-web": "allow",
-                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
-        assert "-A INPUT -m set --match-set crowdsec-blacklists src -j DROP" in got["rules"]
-        [f] = _fixes(got["findings"], "ban-bypass")
-        assert f["subject"].startswith("CrowdSec's bouncer") and "DOCKER-USER" in f["fix"]
+def test_the_bouncers_default_input_chain_misses_the_published_port(bounced):
+    got = bounced["input"]
+    assert got["verdicts"] == {"wan-web": "allow", "lan-web": "allow",
+                               "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    assert "-A INPUT -m set --match-set crowdsec-blacklists src -j DROP" in got["rules"]
+    [f] = _fixes(got["findings"], "ban-bypass")
+    assert f["subject"].startswith("CrowdSec's bouncer") and "DOCKER-USER" in f["fix"]
+    assert f["fix_verified"] is True, f["verification"]  # the set's members are read now
 
 
 @needs_tools
-def test_the_bouncer_with_docker_user_in_iptables_chains_refuses_the_banned(tmp_path):
+def test_the_bouncer_with_docker_user_in_iptables_chains_refuses_the_banned(bounced):
     """The printed fix: `iptables_chains: [INPUT, DOCKER-USER]`."""
-    for got in _bounced(["INPUT", "DOCKER-USER"], tmp_path):
-        assert got["verdicts"] == {"wan-web": "deny", "lan-web": "allow",
-                                   "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
-        assert _fixes(got["findings"], "ban-bypass") == []
+    got = bounced["docker-user"]
+    assert got["verdicts"] == FIXED
+    assert "-A DOCKER-USER -m set --match-set crowdsec-blacklists src -j DROP" in got["rules"]
+    assert _fixes(got["findings"], "ban-bypass") == []
+
+
+@needs_tools
+def test_the_bouncers_nftables_mode_hooks_input_only_and_misses_the_published_port(bounced):
+    got = bounced["nftables"]
+    assert got["verdicts"] == {"wan-web": "allow", "lan-web": "allow",
+                               "wan-hostsvc": "deny", "lan-hostsvc": "allow"}
+    assert "hook input priority filter" in got["ruleset"] and "hook forward" not in \
+        got["ruleset"]
+    [f] = _fixes(got["findings"], "ban-bypass")
+    assert f["explanation"].startswith(f"CrowdSec's bouncer's bans ({BANNED}, in set "
+                                       "crowdsec-blacklists) do not cover published port")
+    assert "set-only: true" in f["fix"] and f["fix_verified"] is True
+    assert _fixes(got["findings"], "input-bypass") == []
+
+
+@needs_tools
+def test_the_bouncers_set_only_fix_refuses_the_banned_at_both(bounced):
+    got = bounced["nftables"]
+    assert got["fixed"] == FIXED and got["again"] == FIXED
+    assert "hook forward" in got["fixed_ruleset"]
+    assert got["again_ruleset"].count("saddr @crowdsec-blacklists drop") == 2
+    assert _fixes(got["audit_after"], "ban-bypass") == []

@@ -44,6 +44,8 @@ class JailHook:
     nft: bool = False  # fail2ban's nftables action (table inet f2b-table, its hook as chain)
     ipset: str = ""  # the ipset holding the bans (ipset actions, the bouncer), known or not
     oneport: bool = False  # `--dport` (iptables-ipset's type oneport), not `-m multiport`
+    nft_chain: str = ""  # the nft base chain of an nft hook
+    nft_table: str = ""  # and its table, `FAMILY NAME`
 
     def covers(self, proto: str, port: int) -> bool:
         if self.proto not in (None, proto):
@@ -54,7 +56,8 @@ class JailHook:
         if self.banned_in_set:
             return f"the members of ipset {self.banned_in_set}"
         listed = ", ".join(str(b).removesuffix("/32").removesuffix("/128") for b in self.bans)
-        return f"{listed or 'none today'}, in ipset {self.ipset}" if self.ipset else listed
+        kind = "set" if self.nft else "ipset"
+        return f"{listed or 'none today'}, in {kind} {self.ipset}" if self.ipset else listed
 
     def port_text(self) -> str:
         if self.ports is None:
@@ -112,7 +115,8 @@ def hooks(ctx: AuditContext) -> list[JailHook]:
                 if hook is not None:
                     out.append(hook)
     for t in ctx.host.ruleset.tables:
-        if t.origin == "nft" and t.name in fail2ban.F2B_NFT_TABLES:
+        if t.origin == "nft" and (t.name in fail2ban.F2B_NFT_TABLES
+                                  or t.name in fail2ban.CROWDSEC_NFT_TABLES):
             out += _nft_hooks(ctx, t)
     return out
 
@@ -122,8 +126,12 @@ NFT_HOOKS = {"input": "INPUT", "forward": "FORWARD"}
 
 def _nft_hooks(ctx: AuditContext, table: Table) -> list[JailHook]:
     """fail2ban's nftables action: in a base chain of its table, per jail `tcp dport { PORTS }
-    ip saddr @addr-set-<jail> reject`; the bans are the set's elements (nft -j lists them)."""
+    ip saddr @addr-set-<jail> reject`; CrowdSec's bouncer in nftables mode (0.0.25
+    nftables.go): `table ip crowdsec`, base chain crowdsec-chain on the input hook (0.0.26 and
+    later: crowdsec-chain-<hook> per `nftables_hooks`), `ip saddr @crowdsec-blacklists counter
+    drop`. The bans are the set's elements (nft -j lists them, with their timeouts)."""
     sets = {s.name: s for s in table.sets}
+    crowdsec = table.name in fail2ban.CROWDSEC_NFT_TABLES
     out = []
     for c in table.chains:
         chain = NFT_HOOKS.get(c.hook or "")
@@ -133,18 +141,35 @@ def _nft_hooks(ctx: AuditContext, table: Table) -> list[JailHook]:
                         and e.left.get("field") == "saddr"), "")
             m = re.match(r"^addr6?-set-(.+)$", ref)
             named = sets.get(ref)
-            if not m or named is None or chain is None:
+            if not (m or crowdsec) or named is None or chain is None:
                 continue
             dport = next((e for e in cmps if e.left.get("field") == "dport"), None)
             family = "ip6" if named.type == "ipv6_addr" else "ip"
-            bans = tuple(ipaddress.ip_network(str(x), strict=False) for x in named.elements
-                         if isinstance(x, str))
-            known = ctx.owners.jails.get(m.group(1))
-            out.append(JailHook(m.group(1), "fail2ban", family, chain, r,
+            bans = tuple(_element_network(x) for x in named.elements
+                         if _element_network(x) is not None)
+            name = m.group(1) if m else "crowdsec"
+            known = ctx.owners.jails.get(name) if m else None
+            owner = ctx.owners.of(r) if crowdsec and not known else None
+            config = known.config() if known else (owner.config if owner else "")
+            out.append(JailHook(name, "crowdsec" if crowdsec else "fail2ban", family, chain, r,
                                 dport.left.get("protocol") if dport else None,
                                 _nft_ports(dport.right) if dport else None, bans,
-                                config=known.config() if known else "", nft=True))
+                                config=config, nft=True, ipset=ref if crowdsec else "",
+                                nft_chain=c.name, nft_table=f"{table.family} {table.name}"))
     return out
+
+
+def _element_network(x):
+    """A set element as nft -j gives it: an address, `{"elem": {"val": ADDR, "timeout": ..}}`
+    (sets with `flags timeout`), or `{"prefix": {"addr": A, "len": N}}`."""
+    if isinstance(x, NftExpr) and x.kind == "elem":
+        x = x.get("val")
+    if isinstance(x, NftExpr) and x.kind == "prefix":
+        x = f"{x.get('addr')}/{x.get('len')}"
+    try:
+        return ipaddress.ip_network(str(x), strict=False) if isinstance(x, str) else None
+    except ValueError:
+        return None
 
 
 def _nft_ports(value) -> tuple:
@@ -276,6 +301,56 @@ def second_action(hook: JailHook, name: str, chain: str, proto: str, port: int |
     if port is not None:
         args += f', port="{port}"'
     return jail_file(hook.jail, name) + f"action = %(action_)s\n         %(banaction)s[{args}]"
+
+
+BOUNCER_YAML = "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
+BOUNCER_TABLE_FILE = "/etc/crowdsec/crowdsec-table.nft"
+BOUNCER_DROPIN = "/etc/systemd/system/crowdsec-firewall-bouncer.service.d/table.conf"
+
+
+def bouncer_nft_fix(hook: JailHook) -> str:
+    """The bouncer's own fix for nftables mode, by its version as its chain names show it:
+    0.0.26 and later name a chain per hook (`crowdsec-chain-input`, pkg/nftables) and take
+    `nftables_hooks`; 0.0.25 and older make one chain on the input hook only (nftables.go:
+    ChainHookInput, no option), so the way left in its terms is `set-only: true` (it then
+    only fills the set) with a table of the admin's own holding that set and hooking input and
+    forward, loaded before the bouncer starts (its own table is deleted when it stops, a
+    set-only one is only flushed). The file deletes and re-creates the table, so that a restart
+    of the service does not add its rules twice."""
+    verdict = "reject" if "reject" in hook.rule.text else "drop"
+    if hook.nft_chain.endswith("-input"):
+        return (f"# {BOUNCER_YAML}, then `systemctl restart crowdsec-firewall-bouncer`\n"
+                "nftables_hooks:\n  - input\n  - forward")
+    family, table = ("ip6", "crowdsec6") if hook.family == "ip6" else ("ip", "crowdsec")
+    kind = "ipv6_addr" if hook.family == "ip6" else "ipv4_addr"
+    chain = "crowdsec6-chain" if hook.family == "ip6" else "crowdsec-chain"
+    rule = f"{family} saddr @{hook.ipset} {verdict}"
+    return "\n".join((
+        "# crowdsec-firewall-bouncer 0.0.25 hooks input only (no nftables_hooks before "
+        "0.0.26): it fills the set, a table of yours hooks input and forward",
+        f"# {BOUNCER_YAML}: under nftables.{'ipv6' if family == 'ip6' else 'ipv4'}",
+        "    set-only: true",
+        f"# {BOUNCER_TABLE_FILE}",
+        f"table {family} {table}", f"delete table {family} {table}",
+        f"table {family} {table} {{",
+        f"  set {hook.ipset} {{ type {kind}; flags timeout; }}",
+        f"  chain {chain} {{ type filter hook input priority filter; policy accept; {rule}; }}",
+        f"  chain {chain}-forward {{ type filter hook forward priority filter; policy accept; "
+        f"{rule}; }}",
+        "}",
+        f"# {BOUNCER_DROPIN}, then `systemctl daemon-reload && systemctl restart "
+        "crowdsec-firewall-bouncer`",
+        "[Service]", f"ExecStartPre=/usr/sbin/nft -f {BOUNCER_TABLE_FILE}"))
+
+
+def forward_drop(hook: JailHook) -> list[Edit]:
+    """The bans dropped on the forward path, as DOCKER-USER rules: how a fix that adds a
+    forward-hook chain with `saddr @set drop` is simulated (a drop in any base chain of a hook
+    is final, whatever its priority; nothing in FORWARD precedes Docker's jump to
+    DOCKER-USER), with today's members of the set."""
+    verdict = "REJECT" if "reject" in hook.rule.text else "DROP"
+    return [Edit(hook.family, "filter", "DOCKER-USER", 1, f"-s {b} -j {verdict}")
+            for b in hook.bans]
 
 
 def hook_of(ctx: AuditContext, family: str, chain: str, rule: Rule) -> JailHook | None:

@@ -37,7 +37,10 @@ def serve(port: int, addrs: list[str]) -> None:
         def log_message(self, format: str, *args) -> None:  # noqa: A002
             sys.stderr.write(f"{self.path}\n")
 
-    http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    sys.stderr.write(f"listening on 127.0.0.1:{port}\n")  # Bouncer.start waits for this
+    sys.stderr.flush()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
         "is unknown)")
     config = f" ({hook.config})" if hook.config else ""
     kind = "bouncer" if hook.manager == "crowdsec" else "jail"
-    chain = "the input hook (table inet f2b-table)" if hook.nft else "INPUT"
+    chain = f"the input hook (table {hook.nft_table})" if hook.nft else "INPUT"
     explanation = (
         f"{who}'s bans ({hook.addresses()}) do not cover published port {b.proto}/"
         f"{b.host_port} → {p.name}:{b.container_port}. The {kind} "
@@ -101,6 +101,12 @@ def _fix(hook: bans.JailHook, p: Published) -> Fix:
                  f"{hook.ipset})")
     else:
         note += ". Verified by simulating the rules fail2ban creates for it, with today's bans"
+    if hook.manager == "crowdsec" and hook.nft:
+        return Fix(bans.forward_drop(hook), shown=bans.bouncer_nft_fix(hook), note=(
+            "the bans then also apply on the forward hook, where the published port's "
+            "connections pass (the input hook never sees them). Verified by simulating the "
+            f"same drop in DOCKER-USER with today's members of {hook.ipset} (both are the "
+            "forward path after DNAT). Or: mode iptables with DOCKER-USER in iptables_chains"))
     if hook.manager == "crowdsec":
         note = ("the bouncer then inserts its rule in DOCKER-USER too, where the published "
                 "port's connections pass")
