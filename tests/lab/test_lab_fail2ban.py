@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from nflens.analysis import bans
-from nflens.lab import fail2ban, nativefix, run
+from nflens.lab import crowdsec, fail2ban, nativefix, run, versions
 from nflens.lab.netns import Lab
 from nflens.lab.scenarios import Variant, load
 
@@ -352,7 +352,15 @@ def bounced(tmp_path_factory):
     with Lab() as lab:
         ctx = run.build(lab, sc, Variant("crowdsec", "real bouncer", HOST_INPUT))
         ctx.scenario_flows = sc.flows
-        bouncer = fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED])
+        try:
+            lapi = crowdsec.Crowdsec(lab, ctx.host, lab.state_dir / "crowdsec-lapi")
+            lapi.start()
+            lapi.ban(BANNED)  # `cscli decisions add --ip`, through the real local API
+            got["lapi"] = {"real": lapi.cscli("decisions", "list", "-o", "json")}
+        except versions.VersionMissing as exc:  # no crowdsec package: the stand-in answers
+            lapi, got["lapi"] = None, {"stand-in": str(exc)}
+        bouncer = fail2ban.Bouncer(lab, ctx.host, lab.state_dir / "crowdsec", [BANNED],
+                                   lapi=lapi is None)
         try:
             for name, chains in (("input", ["INPUT"]), ("docker-user", ["INPUT", "DOCKER-USER"])):
                 bouncer.start(chains)
@@ -372,6 +380,16 @@ def bounced(tmp_path_factory):
         finally:
             bouncer.stop()
             ctx.docker.stop()
+
+
+@needs_tools
+def test_the_bouncer_pulls_the_decision_from_crowdsecs_real_local_api(bounced):
+    """Debian's crowdsec 1.4.6 runs offline (lab/crowdsec.py); the stand-in is only used when
+    its package cannot be fetched."""
+    assert "real" in bounced["lapi"], bounced["lapi"]
+    [alert] = json.loads(bounced["lapi"]["real"])
+    assert [(d["value"], d["type"], d["origin"]) for d in alert["decisions"]] == [
+        (BANNED, "ban", "cscli")]
 
 
 @needs_tools

@@ -16,9 +16,10 @@ Why this way (found by trying on Debian 12):
 - Its actions run `iptables` (the machine's) in that namespace, exactly as on a real host;
   `fail2ban-client set JAIL banip ADDR` bans through the server's socket.
 - CrowdSec's crowdsec-firewall-bouncer (Debian trixie 0.0.25, a Go binary) is fetched the
-  same way and runs in the host's namespace, in iptables or nftables mode, against a stand-in
-  LAPI (lab/lapi.py) that holds the lab's decisions: crowdsec itself (the LAPI, its hub and
-  scenarios) is not run. Stopped with SIGTERM, as systemd does, it removes its rules.
+  same way and runs in the host's namespace, in iptables or nftables mode, against the real
+  local API of Debian's crowdsec 1.4.6 run offline (lab/crowdsec.py), or, where that package
+  cannot be fetched, a stand-in LAPI (lab/lapi.py) holding the same decisions. Stopped with
+  SIGTERM, as systemd does, it removes its rules.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A stand-in for CrowdSec's local API, for the lab's crowdsec-firewall-bouncer (issue 26).
+"""A stand-in for CrowdSec's local API, for the lab's crowdsec-firewall-bouncer (issue 26), used
+where Debian's crowdsec (lab/crowdsec.py, the real local API run offline) cannot be fetched.
 
 The bouncer (go-cs-bouncer's stream mode) polls `GET /v1/decisions/stream?startup=true` once,
 then `GET /v1/decisions/stream` every update_frequency, and applies `new` and `deleted`
