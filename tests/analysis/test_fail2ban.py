@@ -372,3 +372,22 @@ def test_a_bouncer_that_names_its_chain_per_hook_gets_nftables_hooks(tmp_path):
                                "`systemctl restart crowdsec-firewall-bouncer`\nnftables_hooks:"
                                "\n  - input\n  - forward")
     assert f["fix_verified"] is True
+
+
+def test_the_bouncers_table_is_the_one_its_yaml_names(tmp_path):
+    """`nftables.ipv4.table: cs` (the bouncer's YAML in persist/): table ip cs is the bouncer's;
+    before, only the default names were, and the same bans were an input-bypass with a hand
+    rule for 198.51.100.2."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-nftables", snap)
+    nft = snap / "nft.json"
+    nft.write_text(nft.read_text().replace('"table": "crowdsec"', '"table": "cs"')
+                   .replace('"name": "crowdsec"', '"name": "cs"'))
+    assert _by_id(audit(read_snapshot(snap)), "ban-bypass") == []  # a table of the admin's
+    yaml = snap / "persist/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
+    yaml.parent.mkdir(parents=True)
+    yaml.write_text("mode: nftables\napi_key: REDACTED\nnftables:\n  ipv4:\n    table: cs\n")
+    result = audit(read_snapshot(snap))
+    [f] = _by_id(result, "ban-bypass")
+    assert "(table ip cs)" in f["explanation"] and "table ip cs {" in f["fix"]
+    assert f["fix_verified"] is True and _by_id(result, "input-bypass") == []

@@ -116,7 +116,7 @@ def hooks(ctx: AuditContext) -> list[JailHook]:
                     out.append(hook)
     for t in ctx.host.ruleset.tables:
         if t.origin == "nft" and (t.name in fail2ban.F2B_NFT_TABLES
-                                  or t.name in fail2ban.CROWDSEC_NFT_TABLES):
+                                  or t.name in ctx.owners.bouncer_tables):
             out += _nft_hooks(ctx, t)
     return out
 
@@ -131,7 +131,7 @@ def _nft_hooks(ctx: AuditContext, table: Table) -> list[JailHook]:
     later: crowdsec-chain-<hook> per `nftables_hooks`), `ip saddr @crowdsec-blacklists counter
     drop`. The bans are the set's elements (nft -j lists them, with their timeouts)."""
     sets = {s.name: s for s in table.sets}
-    crowdsec = table.name in fail2ban.CROWDSEC_NFT_TABLES
+    crowdsec = table.name in ctx.owners.bouncer_tables
     out = []
     for c in table.chains:
         chain = NFT_HOOKS.get(c.hook or "")
@@ -321,9 +321,9 @@ def bouncer_nft_fix(hook: JailHook) -> str:
     if hook.nft_chain.endswith("-input"):
         return (f"# {BOUNCER_YAML}, then `systemctl restart crowdsec-firewall-bouncer`\n"
                 "nftables_hooks:\n  - input\n  - forward")
-    family, table = ("ip6", "crowdsec6") if hook.family == "ip6" else ("ip", "crowdsec")
+    family, table = hook.nft_table.split(" ", 1)
     kind = "ipv6_addr" if hook.family == "ip6" else "ipv4_addr"
-    chain = "crowdsec6-chain" if hook.family == "ip6" else "crowdsec-chain"
+    chain = hook.nft_chain
     rule = f"{family} saddr @{hook.ipset} {verdict}"
     return "\n".join((
         "# crowdsec-firewall-bouncer 0.0.25 hooks input only (no nftables_hooks before "
