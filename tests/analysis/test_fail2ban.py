@@ -250,3 +250,144 @@ def test_rules_fail2ban_recreates_are_not_reported_not_persistent(docker_user_au
     """Before issue 26 the jails' DOCKER-USER jumps were the admin's and `rules in memory
     only` (the persist/ folder holds no iptables file)."""
     assert _by_id(docker_user_audit, "not-persistent") == []
+
+
+# -- the ipset actions, with the set's members read (lab snapshots of the real fail2ban) ------
+
+IPSET_RULE = "-m set --match-set {} src -j REJECT --reject-with icmp-port-unreachable"
+
+
+@pytest.mark.parametrize("shape, port", [("ipset-input", 'port="80"'),
+                                         ("ipset-allports-input", None)])
+def test_ipset_bans_are_the_sets_members_and_the_second_action_is_simulated(shape, port):
+    """fail2ban 1.1.0's iptables-ipset-proto6(-allports) in INPUT (README). Before the set's
+    members were read, the bans were "the members of ipset f2b-web" and the fix was not
+    simulated (fix_verified None)."""
+    result = audit(read_snapshot(FIX / shape))
+    [f] = _by_id(result, "ban-bypass")
+    assert f["explanation"].startswith("jail web's bans (198.51.100.2, in ipset f2b-web) do "
+                                       "not cover published port tcp/8080 → web:80.")
+    assert "eth1: 198.51.100.2/32" in f["explanation"]
+    assert "chain=DOCKER-USER, protocol=tcp" in f["fix"] and "198.51.100.2" not in f["fix"]
+    assert (port in f["fix"]) if port else "port=" not in f["fix"]
+    assert f["fix_verified"] is True, f["verification"]
+    assert _by_id(result, "input-bypass") == []
+
+
+def test_the_ipset_second_action_is_the_rule_fail2ban_creates():
+    host = read_snapshot(FIX / "ipset-input")
+    ctx, f = _finding(host, "jail web tcp/0.0.0.0:8080->web:80")
+    [edit] = f.fix.edits
+    assert (edit.chain, edit.position) == ("DOCKER-USER", 1)
+    assert edit.spec == "-p tcp -m multiport --dports 80 " + IPSET_RULE.format("f2b-web")
+
+
+def test_an_ipset_action_on_the_host_port_in_docker_user_is_not_a_fix():
+    """The same set matched on 8080 in DOCKER-USER: DNAT made it 80 before FORWARD."""
+    host = read_snapshot(FIX / "ipset-input")
+    ctx, f = _finding(host, "jail web tcp/0.0.0.0:8080->web:80")
+    hook = next(h for h in bans.hooks(ctx) if h.jail == "web")
+    wrong = Fix(bans.simulated_action(hook, "x", "DOCKER-USER", "tcp", 8080))
+    fixed = AuditContext(apply(host, wrong), f.scope)
+    assert ban_bypass.still_there(fixed, f) == "reachable from 198.51.100.2 on eth1"
+
+
+def test_ipset_jails_in_docker_user_get_their_port_and_input_fixes():
+    """jail web (iptables-ipset-proto6, port = 8080) and svc (1.1's iptables-ipset, type
+    oneport: `--dport 8000`) in DOCKER-USER."""
+    result = audit(read_snapshot(FIX / "ipset-docker-user"))
+    [dead] = _by_id(result, "dnat-dead-rule")
+    assert dead["explanation"].startswith("jail web's bans (198.51.100.2, in ipset f2b-web) "
+                                          "never match")
+    assert dead["fix"].endswith("[web]\nport = 80") and dead["fix_verified"] is True
+    [gap] = _by_id(result, "ban-host-gap")
+    assert gap["subject"] == "jail svc tcp/:::8000"
+    assert 'chain=INPUT, protocol=tcp, port="8000"]' in gap["fix"]
+    assert gap["fix_verified"] is True, gap["verification"]
+    host = read_snapshot(FIX / "ipset-docker-user")
+    ctx = AuditContext(host)
+    svc = next(h for h in bans.hooks(ctx) if h.jail == "svc")
+    assert svc.oneport and svc.addresses() == "198.51.100.2, in ipset f2b-svc"
+    [edit] = bans.simulated_action(svc, "svc-input", "INPUT", "tcp", 8000)
+    assert edit.spec == "-p tcp -m tcp --dport 8000 " + IPSET_RULE.format("f2b-svc")
+
+
+def test_without_ipset_save_the_ipset_bans_stay_unknown(tmp_path):
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "ipset-input", snap)
+    (snap / "ipset-save.txt").unlink()
+    [f] = _by_id(audit(read_snapshot(snap)), "ban-bypass")
+    assert "the members of ipset f2b-web" in f["explanation"]
+    assert f["fix_verified"] is None
+
+
+# -- CrowdSec's bouncer with its set read: iptables mode's ipset, nftables mode's own table ---
+
+def test_the_bouncers_ipset_members_make_its_fix_simulated(tmp_path):
+    """crowdsec-input with the lab's ipset-save.txt of the same run shape (the bouncer's
+    crowdsec-blacklists, hash:net, one decision): the fix is the rule it inserts in DOCKER-USER."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-input", snap)
+    shutil.copy(FIX / "crowdsec-input-ipset-save.txt", snap / "ipset-save.txt")
+    host = read_snapshot(snap)
+    ctx, f = _finding(host, "CrowdSec's bouncer tcp/0.0.0.0:8080->web:80")
+    assert "198.51.100.2, in ipset crowdsec-blacklists" in f.explanation
+    [edit] = f.fix.edits
+    assert (edit.chain, edit.position, edit.spec) == (
+        "DOCKER-USER", 1, "-m set --match-set crowdsec-blacklists src -j DROP")
+    result = audit(host)
+    assert _by_id(result, "ban-bypass")[0]["fix_verified"] is True
+
+
+def test_the_bouncers_nftables_mode_is_a_ban_on_the_input_hook():
+    """The real bouncer 0.0.25, mode nftables (README): before, an input-bypass whose fix was a
+    DOCKER-USER rule for 198.51.100.2."""
+    result = audit(read_snapshot(FIX / "crowdsec-nftables"))
+    assert _by_id(result, "input-bypass") == []
+    [f] = _by_id(result, "ban-bypass")
+    assert f["explanation"].startswith(
+        "CrowdSec's bouncer's bans (198.51.100.2, in set crowdsec-blacklists) do not cover "
+        "published port tcp/8080 → web:80. The bouncer bans in the input hook (table ip "
+        "crowdsec), on all ports;")
+    assert "    set-only: true" in f["fix"].splitlines() and "198.51.100.2" not in f["fix"]
+    assert "chain crowdsec-chain-forward { type filter hook forward priority filter; policy " \
+           "accept; ip saddr @crowdsec-blacklists drop; }" in f["fix"]
+    assert f["fix_verified"] is True, f["verification"]
+    assert f["rules"][0]["owner"] == "crowdsec"
+
+
+def test_the_bouncers_own_table_after_the_set_only_fix_leaves_no_finding():
+    result = audit(read_snapshot(FIX / "crowdsec-nftables-fixed"))
+    assert _by_id(result, "ban-bypass") == [] and _by_id(result, "input-bypass") == []
+
+
+def test_a_bouncer_that_names_its_chain_per_hook_gets_nftables_hooks(tmp_path):
+    """0.0.26 and later name the chain crowdsec-chain-<hook> and take `nftables_hooks`."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-nftables", snap)
+    nft = snap / "nft.json"
+    nft.write_text(nft.read_text().replace('"crowdsec-chain"', '"crowdsec-chain-input"'))
+    [f] = _by_id(audit(read_snapshot(snap)), "ban-bypass")
+    assert f["fix"].startswith("# /etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml, then "
+                               "`systemctl restart crowdsec-firewall-bouncer`\nnftables_hooks:"
+                               "\n  - input\n  - forward")
+    assert f["fix_verified"] is True
+
+
+def test_the_bouncers_table_is_the_one_its_yaml_names(tmp_path):
+    """`nftables.ipv4.table: cs` (the bouncer's YAML in persist/): table ip cs is the bouncer's;
+    before, only the default names were, and the same bans were an input-bypass with a hand
+    rule for 198.51.100.2."""
+    snap = tmp_path / "snap"
+    shutil.copytree(FIX / "crowdsec-nftables", snap)
+    nft = snap / "nft.json"
+    nft.write_text(nft.read_text().replace('"table": "crowdsec"', '"table": "cs"')
+                   .replace('"name": "crowdsec"', '"name": "cs"'))
+    assert _by_id(audit(read_snapshot(snap)), "ban-bypass") == []  # a table of the admin's
+    yaml = snap / "persist/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
+    yaml.parent.mkdir(parents=True)
+    yaml.write_text("mode: nftables\napi_key: REDACTED\nnftables:\n  ipv4:\n    table: cs\n")
+    result = audit(read_snapshot(snap))
+    [f] = _by_id(result, "ban-bypass")
+    assert "(table ip cs)" in f["explanation"] and "table ip cs {" in f["fix"]
+    assert f["fix_verified"] is True and _by_id(result, "input-bypass") == []

@@ -180,6 +180,15 @@ def test_ipset_save_is_read_and_its_timeouts_are_an_assumption(tmp_path):
     assert any("timeout" in a and "ban" in a for a in host.assumptions)
 
 
+def test_a_permanent_ipset_entry_is_no_timeout_assumption(tmp_path):
+    """`timeout 0` (fail2ban's iptables-ipset bans, `ipsettime = 0`) never expires: the
+    assumption said they "expire later" before."""
+    (tmp_path / "ipset-save.txt").write_text(
+        "create f2b-web hash:ip family inet timeout 0\nadd f2b-web 192.0.2.7 timeout 0\n")
+    host = read_snapshot(tmp_path)
+    assert not any("f2b-web" in a for a in host.assumptions)
+
+
 def test_a_bad_ipset_save_line_is_file_line(tmp_path):
     (tmp_path / "ipset-save.txt").write_text("create ban hash:ip family inet\nadd ban nope\n")
     with pytest.raises(ParseError) as exc:

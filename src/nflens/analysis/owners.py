@@ -193,6 +193,10 @@ class RuleOwners:
     def jails(self) -> dict[str, fail2ban.Jail]:
         return fail2ban.jails(self.files)
 
+    @cached_property
+    def bouncer_tables(self) -> tuple[str, ...]:
+        return fail2ban.bouncer_nft_tables(self.files)
+
     def _banner(self, family: str, chain: str, text: str) -> Owner | None:
         """fail2ban's and CrowdSec's rules, by their chains and sets (managers/fail2ban.py),
         before the persist files: `netfilter-persistent save` copies them there too, and the
@@ -248,7 +252,7 @@ class RuleOwners:
         if table.name in fail2ban.F2B_NFT_TABLES:
             return Owner("fail2ban", f"fail2ban's nftables action (table {table.family} "
                          f"{table.name})")
-        if table.name in fail2ban.CROWDSEC_NFT_TABLES:
+        if table.name in self.bouncer_tables:
             chains, config = fail2ban.bouncer_chains(self.files)
             return Owner("crowdsec", f"crowdsec-firewall-bouncer, nftables mode (table "
                          f"{table.family} {table.name})", config)

@@ -16,8 +16,10 @@ Why this way (found by trying on Debian 12):
 - Its actions run `iptables` (the machine's) in that namespace, exactly as on a real host;
   `fail2ban-client set JAIL banip ADDR` bans through the server's socket.
 - CrowdSec's crowdsec-firewall-bouncer (Debian trixie 0.0.25, a Go binary) is fetched the
-  same way and runs in the host's namespace against a stand-in LAPI (lab/lapi.py) that holds
-  the lab's decisions: crowdsec itself (the LAPI, its hub and scenarios) is not run.
+  same way and runs in the host's namespace, in iptables or nftables mode, against the real
+  local API of Debian's crowdsec 1.4.6 run offline (lab/crowdsec.py), or, where that package
+  cannot be fetched, a stand-in LAPI (lab/lapi.py) holding the same decisions. Stopped with
+  SIGTERM, as systemd does, it removes its rules.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from nflens.errors import ToolError
 from nflens.lab import versions
 from nflens.lab.netns import Lab
-from nflens.proc import LOCAL, ProcessRunner
+from nflens.proc import LOCAL, Process, ProcessRunner
 
 TESTED = "1.1.0-8"  # trixie's
 PYTHON = "/usr/bin/python3"
@@ -140,10 +142,10 @@ class Fail2ban:
             self.client("stop")
 
 
-BOUNCER_YAML = """mode: iptables
+BOUNCER_YAML = """mode: {mode}
 pid_dir: {root}/
 update_frequency: 1s
-daemonize: false
+daemonize: true
 log_mode: file
 log_dir: {root}/
 log_level: info
@@ -158,38 +160,86 @@ blacklists_ipv4: crowdsec-blacklists
 blacklists_ipv6: crowdsec6-blacklists
 ipset_type: nethash
 iptables_chains: [{chains}]
+nftables:
+  ipv4:
+    enabled: true
+    set-only: {set_only}
+    table: crowdsec
+    chain: crowdsec-chain
+  ipv6:
+    enabled: false
 prometheus:
   enabled: false
 """
+# `daemonize: true` as in Debian's file: 0.0.25 only handles SIGTERM (removing its rules) when
+# it is set (main.go: `go HandleSignals` under `if config.Daemon`; it does not fork, it tells
+# systemd READY=1). `nftables.ipv6.enabled` is given: with `disable_ipv6: true` and no ipv6
+# `enabled`, 0.0.25's nftablesConfig (config.go) disables *IPv4* and then dereferences the
+# unset IPv6 pointer.
+
+
+def _wait_for(log: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise ToolError(f"no {text!r} in {log} after {timeout} s")
 
 
 class Bouncer:
-    """Debian's crowdsec-firewall-bouncer in namespace `ns`, fed `banned` by the stand-in
-    LAPI (lab/lapi.py) on 127.0.0.1:`port` of the same namespace; its YAML under `root`."""
+    """Debian's crowdsec-firewall-bouncer in namespace `ns`, fed `banned` by a LAPI on
+    127.0.0.1:`port` of the same namespace (the stand-in lab/lapi.py unless `lapi` is False:
+    then the caller runs one there, the real crowdsec); its YAML under `root`."""
 
-    def __init__(self, lab: Lab, ns: str, root: Path, banned: list[str], port: int = 8081):
+    def __init__(self, lab: Lab, ns: str, root: Path, banned: list[str], port: int = 8081,
+                 lapi: bool = True):
         self.lab, self.ns, self.root, self.banned, self.port = lab, ns, root, banned, port
         self.install = provide(lab.runner, package=BOUNCER)
         self.config = root / "crowdsec-firewall-bouncer.yaml"
+        self.log = root / "crowdsec-firewall-bouncer.log"
+        self.lapi = lapi
+        self.proc: Process | None = None
         lab.add_dir(root)
 
-    def start(self, chains: list[str], timeout: float = 20) -> None:
-        self.config.write_text(BOUNCER_YAML.format(root=self.root, port=self.port,
-                                                   chains=", ".join(chains)))
-        self.lab.spawn(self.ns, [sys.executable, "-m", "nflens.lab.lapi", str(self.port),
-                                 *self.banned], log=self.root / "lapi.log")
-        self.lab.spawn(self.ns, [str(self.install / BOUNCER[2]), "-c", str(self.config)],
-                       log=self.root / "bouncer.out", graceful=True)
-        log = self.root / "crowdsec-firewall-bouncer.log"
+    def start(self, chains: list[str], timeout: float = 20, mode: str = "iptables",
+              set_only: bool = False) -> None:
+        """Start it with this configuration (a running one is stopped first, as a restart of
+        its service) and wait until it applied a decision."""
+        self.stop()
+        self.config.write_text(BOUNCER_YAML.format(
+            root=self.root, port=self.port, chains=", ".join(chains), mode=mode,
+            set_only="true" if set_only else "false"))
+        if self.lapi:
+            self.lab.spawn(self.ns, [sys.executable, "-m", "nflens.lab.lapi", str(self.port),
+                                     *self.banned], log=self.root / "lapi.log")
+            self.lapi = False  # one stand-in serves every start
+            _wait_for(self.root / "lapi.log", "listening", timeout)
+        seen = self.log.read_text(errors="replace").count("decision added") \
+            if self.log.exists() else 0
+        proc = self.lab.spawn(self.ns, [str(self.install / BOUNCER[2]), "-c", str(self.config)],
+                              log=self.root / "bouncer.out", graceful=True)
+        self.proc = proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if log.exists() and "decision added" in log.read_text(errors="replace"):
+            if self.log.exists() and \
+                    self.log.read_text(errors="replace").count("decision added") > seen:
                 return
+            if proc.poll() is not None:
+                break
             time.sleep(0.3)
-        raise ToolError(f"the bouncer applied no decision: {self._tail(log)}")
+        raise ToolError(f"the bouncer applied no decision: {self._tail()}")
 
-    def _tail(self, log: Path) -> str:
-        for path in (log, self.root / "bouncer.out", self.root / "lapi.log"):
+    def stop(self) -> None:
+        """SIGTERM, as systemd stops it: it removes its rules (its table, unless set-only:
+        then it flushes the set)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+    def _tail(self) -> str:
+        for path in (self.log, self.root / "bouncer.out", self.root / "lapi.log"):
             if path.exists():
                 return " | ".join(path.read_text(errors="replace").splitlines()[-4:])
         return "no log"

@@ -1,4 +1,5 @@
-"""A stand-in for CrowdSec's local API, for the lab's crowdsec-firewall-bouncer (issue 26).
+"""A stand-in for CrowdSec's local API, for the lab's crowdsec-firewall-bouncer (issue 26), used
+where Debian's crowdsec (lab/crowdsec.py, the real local API run offline) cannot be fetched.
 
 The bouncer (go-cs-bouncer's stream mode) polls `GET /v1/decisions/stream?startup=true` once,
 then `GET /v1/decisions/stream` every update_frequency, and applies `new` and `deleted`
@@ -37,7 +38,10 @@ def serve(port: int, addrs: list[str]) -> None:
         def log_message(self, format: str, *args) -> None:  # noqa: A002
             sys.stderr.write(f"{self.path}\n")
 
-    http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    sys.stderr.write(f"listening on 127.0.0.1:{port}\n")  # Bouncer.start waits for this
+    sys.stderr.flush()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

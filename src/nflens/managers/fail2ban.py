@@ -26,6 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from nflens import safeyaml
+from nflens.errors import ParseError
+
 JAIL_FILES = re.compile(r"^etc/fail2ban/(jail\.(conf|local)|jail\.d/[^/]+\.(conf|local))$")
 BOUNCER_FILE = "etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
 F2B_CHAIN = re.compile(r"^f2b-(.+)$")
@@ -167,3 +170,23 @@ def bouncer_chains(files: dict[str, str]) -> tuple[list[str], str]:
         return chains, f"{BOUNCER_FILE}:{n}"
     return ["INPUT"], BOUNCER_FILE
 
+
+
+def bouncer_nft_tables(files: dict[str, str]) -> tuple[str, ...]:
+    """The tables of the bouncer's nftables mode: `nftables.ipv4.table` and
+    `nftables.ipv6.table` of its YAML (0.0.25 config.go nftablesConfig: crowdsec and crowdsec6
+    when unset; with `set-only` they name the admin's table it fills). A YAML that does not
+    parse leaves the defaults (the bouncer itself would not start with it)."""
+    names = list(CROWDSEC_NFT_TABLES)
+    text = files.get(BOUNCER_FILE)
+    try:
+        data = safeyaml.load(text, BOUNCER_FILE) if text else None
+    except ParseError:
+        data = None
+    nft = data.get("nftables") if isinstance(data, dict) else None
+    for family in ("ipv4", "ipv6"):
+        conf = nft.get(family) if isinstance(nft, dict) else None
+        table = conf.get("table") if isinstance(conf, dict) else None
+        if isinstance(table, str) and table:
+            names.append(table)
+    return tuple(dict.fromkeys(names))

@@ -154,7 +154,9 @@ def _ipsets(d: _Dir) -> tuple[IpSet, ...] | None:
     if text is None:
         return None
     sets = ipset_dialect.parse(text, d.path("ipset-save.txt"))
-    timed = [s.name for s in sets if any(e.timeout is not None for e in s.entries)]
+    # `timeout 0` is a permanent entry (include/linux/netfilter/ipset/ip_set_timeout.h:
+    # IPSET_ELEM_PERMANENT 0, never expired): fail2ban's ipset actions add their bans so
+    timed = [s.name for s in sets if any(e.timeout for e in s.entries)]
     if timed:
         d.assumptions.append(
             f"ipset-save.txt: the entries with a timeout (in {', '.join(timed[:5])}"

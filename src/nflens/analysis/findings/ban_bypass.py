@@ -29,8 +29,8 @@ def detect(ctx: AuditContext) -> list[Finding]:
     out = []
     hooks = bans.hooks(ctx)
     for hook in hooks:
-        if hook.chain != "INPUT" or hook.banned_in_set and any(
-                h.banned_in_set == hook.banned_in_set and h.family == hook.family
+        if hook.chain != "INPUT" or hook.ipset and any(
+                h.ipset == hook.ipset and h.family == hook.family
                 and h.chain != "INPUT" for h in hooks):
             continue  # the same set on the forward path too: the bouncer bans there as well
         for p in ctx.published:
@@ -54,7 +54,7 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
         "is unknown)")
     config = f" ({hook.config})" if hook.config else ""
     kind = "bouncer" if hook.manager == "crowdsec" else "jail"
-    chain = "the input hook (table inet f2b-table)" if hook.nft else "INPUT"
+    chain = f"the input hook (table {hook.nft_table})" if hook.nft else "INPUT"
     explanation = (
         f"{who}'s bans ({hook.addresses()}) do not cover published port {b.proto}/"
         f"{b.host_port} → {p.name}:{b.container_port}. The {kind} "
@@ -95,12 +95,27 @@ def _fix(hook: bans.JailHook, p: Published) -> Fix:
                             "hook (priority -1: before Docker's FORWARD rules)")
         note += (". Verified by simulating the same bans in DOCKER-USER, with today's bans "
                  "(both are the forward path after DNAT)")
+    elif hook.ipset:
+        note += (f". Verified by simulating the rule fail2ban creates for it (its set "
+                 f"f2b-{name} gets every ban of the jail: simulated with today's members of "
+                 f"{hook.ipset})")
     else:
         note += ". Verified by simulating the rules fail2ban creates for it, with today's bans"
-    if hook.manager == "crowdsec":  # its bans are ipset members, not in the snapshot
-        return Fix(shown=shown, note="the bouncer then also jumps to its rules from "
-                   "DOCKER-USER, where the published port's connections pass (its bans are "
-                   "ipset members, not in the snapshot: not simulated)")
+    if hook.manager == "crowdsec" and hook.nft:
+        return Fix(bans.forward_drop(hook), shown=bans.bouncer_nft_fix(hook), note=(
+            "the bans then also apply on the forward hook, where the published port's "
+            "connections pass (the input hook never sees them). Verified by simulating the "
+            f"same drop in DOCKER-USER with today's members of {hook.ipset} (both are the "
+            "forward path after DNAT). Or: mode iptables with DOCKER-USER in iptables_chains"))
+    if hook.manager == "crowdsec":
+        note = ("the bouncer then inserts its rule in DOCKER-USER too, where the published "
+                "port's connections pass")
+        if hook.banned_in_set:  # no ipset-save.txt: the members are unknown
+            return Fix(shown=shown, note=note + " (its bans are ipset members, not in the "
+                       "snapshot: not simulated)")
+        return Fix(bans.bouncer_action(hook, "DOCKER-USER"), shown=shown, note=note +
+                   ". Verified by simulating the rule it inserts there, with today's "
+                   f"members of {hook.ipset}")
     if hook.banned_in_set:
         return Fix(shown=shown, note=note.split(". Verified")[0] + " (the bans are the members "
                    f"of ipset {hook.banned_in_set}, not in the snapshot: not simulated)")

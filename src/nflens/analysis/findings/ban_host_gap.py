@@ -60,7 +60,9 @@ def _finding(ctx, hook: bans.JailHook, sock, exposure, version: int, excess) -> 
               shown=bans.second_action(hook, f"{hook.jail}-input", "INPUT", sock.proto, port),
               note=f"keep the {hook.chain} action for the containers; the second one bans in "
                    "INPUT, where connections to the host itself pass. Verified by simulating "
-                   "the rules fail2ban creates for it, with today's bans")
+                   "the rules fail2ban creates for it, with today's bans" + (
+                       f" (its set f2b-{hook.jail}-input gets every ban of the jail: simulated "
+                       f"with today's members of {hook.ipset})" if hook.ipset else ""))
     return Finding(ID, SEVERITY, TITLE, _subject(hook, sock), explanation,
                    [rule_ref(hook.rule)], fix, scope=set(),
                    data=(hook, sock, version, excess, keep))
