@@ -9,6 +9,11 @@
 - No function longer than 80 lines (def line to last line, nested functions included in their
   parent). Today's offenders are listed in LONG_FUNCTIONS with their length: the test fails
   when one grows, when a new one appears, and when a listed one got short enough to drop.
+- One registry of dialects (nflens/dialect_registry, issue 28): no module outside it and the
+  parsers (nflens/dialects) keeps a literal list, tuple, set or dict keyed by dialect names
+  (`("iptables", "nft")`) or by their snapshot files (`("iptables-save.txt", "nft.json")`);
+  they loop over the registry. The few literals that are not about the dialects (a file
+  format's keys, a policy step's undo function) are listed in DIALECT_LISTS_ALLOWED with why.
 - One seam runs processes: no module but nflens/proc.py imports `subprocess` (at any level) or
   starts a program through `os` (system, popen, exec*, spawn*, posix_spawn*, fork*) or asyncio's
   create_subprocess_*; everything else takes a `ProcessRunner`, so a `FakeRunner` sees every
@@ -271,4 +276,70 @@ def test_the_process_check_sees_every_way_in():
 def test_only_the_process_seam_starts_processes():
     found = process_starts_outside_the_seam()
     assert not found, ("run programs through nflens.proc (a ProcessRunner), not directly:\n"
+                       + "\n".join(found))
+
+
+# (module, the names its literal holds) -> why it is not a list of the dialects to keep in step
+DIALECT_LISTS_ALLOWED: dict[tuple[str, frozenset[str]], str] = {
+    ("policy/settle.py", frozenset({"iptables", "ip6tables", "nft", "ebtables"})):
+        "UNDO: how `policy rollback` undoes each step it makes (the policy's logic)",
+    ("lab/decisions.py", frozenset({"iptables", "nft"})):
+        "expected.json's `rules` keys: a scenario's rules per language (a file format)",
+    ("analysis/fixes.py", frozenset({"iptables", "ebtables"})):
+        "origin prefixes of the tables a fix may edit (placement rewrites analysis/fixes)",
+    ("analysis/findings/no_firewall.py",
+     frozenset({"iptables-save.txt", "nft.json", "nft.txt"})):
+        "the files that show IPv4 filtering (placement rewrites the findings)",
+    ("analysis/findings/no_firewall.py",
+     frozenset({"ip6tables-save.txt", "nft.json", "nft.txt"})):
+        "the files that show IPv6 filtering (placement rewrites the findings)",
+}
+
+
+def _dialect_words() -> frozenset[str]:
+    from nflens import dialect_registry
+
+    return frozenset([d.name for d in dialect_registry.dialects()]
+                     + list(dialect_registry.reader_names())
+                     + list(dialect_registry.snapshot_files()))
+
+
+def dialect_lists(tree: ast.AST, words: frozenset[str]) -> list[tuple[int, frozenset[str]]]:
+    """(line, names) of each literal collection whose strings are all dialect names or
+    snapshot files, two at least (a dict by its keys)."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            elts = node.elts
+        elif isinstance(node, ast.Dict):
+            elts = [k for k in node.keys if k is not None]
+        else:
+            continue
+        strings = [e.value for e in elts if isinstance(e, ast.Constant)
+                   and isinstance(e.value, str)]
+        if len(strings) >= 2 and set(strings) <= words:
+            out.append((node.lineno, frozenset(strings)))
+    return out
+
+
+def test_the_dialect_list_check_sees_tuples_and_dict_keys():
+    words = frozenset({"iptables", "nft", "nft.json"})
+    seen = [names for text in ('X = ("iptables", "nft")', 'X = {"iptables": 1, "nft.json": 2}',
+                               'f(["nft", "iptables"])')
+            for _line, names in dialect_lists(ast.parse(text), words)]
+    assert len(seen) == 3
+    assert dialect_lists(ast.parse('X = ("iptables", "INPUT")'), words) == []
+
+
+def test_no_module_keeps_its_own_list_of_dialects():
+    words = _dialect_words()
+    found = []
+    for path in sorted((SRC / "nflens").rglob("*.py")):
+        where = path.relative_to(SRC / "nflens").as_posix()
+        if where.startswith(("dialect_registry/", "dialects/")):
+            continue
+        for line, names in dialect_lists(ast.parse(path.read_text(encoding="utf-8")), words):
+            if (where, names) not in DIALECT_LISTS_ALLOWED:
+                found.append(f"nflens/{where}:{line} lists {sorted(names)}")
+    assert not found, ("loop over nflens.dialect_registry instead of a list of dialects:\n"
                        + "\n".join(found))

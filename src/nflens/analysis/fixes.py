@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from nflens.dialect_registry import tool_for
 from nflens.dialects.ebtables.parser import parse as parse_ebtables
 from nflens.dialects.iptables.generate import command
 from nflens.dialects.iptables.parser import parse as parse_iptables
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 from nflens.ir.rules import Chain, Rule, Source, Table
-
-BIN = {"ip": "iptables", "ip6": "ip6tables", "bridge": "ebtables"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class Edit:
     spec: str | None  # the rule without "-A CHAIN"; None: delete the rule at `position`
 
     def command(self) -> str:
-        return command(BIN[self.family], self.table, self.chain, self.position, self.spec)
+        return command(tool_for(self.family), self.table, self.chain, self.position, self.spec)
 
 
 @dataclass
@@ -95,7 +94,7 @@ def apply(host: Host, fix: Fix) -> Host:
             idx = len(tables) - 1
         if idx is None:
             raise NflensError(f"fix: no {edit.family} {edit.table} table from "
-                              f"{BIN[edit.family]} here")
+                              f"{tool_for(edit.family)} here")
         table = tables[idx]
         chains = list(table.chains)
         cidx = next((i for i, c in enumerate(chains) if c.name == edit.chain), None)

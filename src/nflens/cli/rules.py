@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nflens.dialect_names import DIALECTS
+from nflens.dialect_registry import reader_names
 from nflens.report.console import console, join, literal
 
 
@@ -33,7 +33,7 @@ def rules(
     file: Path = typer.Argument(..., help="a dump: iptables-save, ip6tables-save, nft JSON or "
                                           "text, ebtables-save"),
     dialect: str | None = typer.Option(None, "--dialect",
-                                       help=f"force one of {', '.join(DIALECTS)}"),
+                                       help=f"force one of {', '.join(reader_names())}"),
     as_json: bool = typer.Option(False, "--json", help="the parsed ruleset as JSON"),
 ) -> None:
     """Tables, chains (hook, priority, policy), rule counts, and every unmodelled construct."""

@@ -37,20 +37,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nflens import dialect_registry
 from nflens.errors import PolicyError, ToolError
 from nflens.policy import settle, state, target
 from nflens.policy.plan import Plan
 from nflens.policy.settle import NFT_TABLE
 from nflens.proc import LOCAL, ProcessRunner, nsenter, starttime
 
-APPLY = {"iptables": ["iptables-restore", "--noflush"],
-         "ip6tables": ["ip6tables-restore", "--noflush"],
-         "nft": ["nft", "-j", "-f", "-"], "ebtables": ["ebtables-restore"]}
-FULL_BACKUP = {"iptables-save.txt": ["iptables-save"], "ip6tables-save.txt": ["ip6tables-save"],
-               "nft-ruleset.txt": ["nft", "list", "ruleset"],
-               "ebtables-save.txt": ["ebtables-save"]}
-NEEDS = {"iptables": "iptables-save.txt", "ip6tables": "ip6tables-save.txt",
-         "nft": "nft-ruleset.txt", "ebtables": "ebtables-save.txt"}
 # s the timer allows an apply to finish before it rolls back anyway (after a crash half-way)
 APPLY_GRACE = float(os.environ.get("NFLENS_APPLY_GRACE") or 60)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -80,9 +73,13 @@ def backup(runner: ProcessRunner, netns: str | None, root: Path,
     where = root / "backups" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     where.mkdir(parents=True)
     texts: dict[str, str] = {}
-    for name, argv in FULL_BACKUP.items():
+    needs = {step: _backup_file(step) for step in steps}
+    for dialect in dialect_registry.dialects():
+        if dialect.backup is None:
+            continue
+        name, argv = dialect.backup[0], list(dialect.backup[1])
         proc = runner.run(nsenter(netns, argv))
-        needed = name in (NEEDS[s] for s in steps)
+        needed = name in needs.values()
         if proc.ok:
             texts[name] = proc.stdout
             _write_backup(where / name, proc.stdout)
@@ -92,16 +89,26 @@ def backup(runner: ProcessRunner, netns: str | None, root: Path,
         else:
             _write_backup(where / f"{name}.failed", proc.detail() + "\n")
     for step in steps:
-        if step in ("iptables", "ip6tables") and "*filter" not in texts[NEEDS[step]]:
-            raise PolicyError(f"refused: `{step}-save` printed no filter table, so there is "
-                              "nothing to roll back to; nothing was changed")
+        must = dialect_registry.get(step).backup_needs
+        if must and must not in texts[needs[step]]:
+            raise PolicyError(f"refused: `{' '.join(dialect_registry.get(step).save)}` printed "
+                              "no filter table, so there is nothing to roll back to; nothing "
+                              "was changed")
     state.sync_dir(where)
     return where, {step: _before(runner, netns, step, texts) for step in steps}
 
 
+def _backup_file(step: str) -> str:
+    """The file of the full backup a step's rollback is taken from."""
+    backup = dialect_registry.get(step).backup
+    if backup is None:
+        raise PolicyError(f"{step}: nflens cannot back its rules up, so it does not change them")
+    return backup[0]
+
+
 def _before(runner: ProcessRunner, netns: str | None, step: str, texts: dict[str, str]) -> str:
     if step != "nft":
-        return texts[NEEDS[step]]
+        return texts[_backup_file(step)]
     proc = runner.run(nsenter(netns, NFT_TABLE))
     if proc.ok:
         return proc.stdout
@@ -214,7 +221,7 @@ def _run_steps(plan: Plan, root: Path, info: dict[str, Any], runner: ProcessRunn
     for step in info["steps"]:
         step["state"] = "started"
         state.write_json(root / "pending.json", info)
-        argv = APPLY[step["name"]]
+        argv = list(dialect_registry.get(step["name"]).apply)
         proc = runner.run(nsenter(info["netns"], argv), stdin=plan.payloads[step["name"]])
         if not proc.ok:
             raise ToolError(f"apply of {step['name']}: {' '.join(argv)} failed: "

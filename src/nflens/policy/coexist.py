@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from nflens.dialect_registry import tool_for
 from nflens.ir.host import Host
 from nflens.policy import iptables as xt
 
@@ -55,7 +56,6 @@ def manager_notes(host: Host) -> list[str]:
 
 
 JUMP = "-A FORWARD -j DOCKER-USER"
-TOOLS = {4: "iptables", 6: "ip6tables"}
 
 
 def late_docker_user(host: Host) -> list[str]:
@@ -68,8 +68,8 @@ def late_docker_user(host: Host) -> list[str]:
         lines = xt.current_lines(host, version, "FORWARD") or []
         if JUMP not in lines or lines.index(JUMP) == 0:
             continue
-        at = lines.index(JUMP)
-        notes.append(f"{TOOLS[version]} FORWARD jumps to DOCKER-USER only at rule {at + 1} of "
+        at, tool = lines.index(JUMP), tool_for(xt.FAMILY[version])
+        notes.append(f"{tool} FORWARD jumps to DOCKER-USER only at rule {at + 1} of "
                      f"{len(lines)}, after `{lines[0]}`: rules in DOCKER-USER (the policy's "
                      "too) cannot decide what the rules before it accept. Docker inserts the "
                      "jump first when it starts: restart dockerd (`systemctl restart docker`), "

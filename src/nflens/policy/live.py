@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from nflens import dialect_registry
 from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.policy import target
@@ -29,7 +30,7 @@ from nflens.snapshot import rulesets
 from nflens.snapshot.archive import read_host
 from nflens.snapshot.live import collect_host
 
-RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json", "ebtables-save.txt")
+RULE_FILES = tuple(f for f, _argv in dialect_registry.collected())
 
 
 def _docker_answered(out: Path, report) -> None:

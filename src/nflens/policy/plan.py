@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from nflens import dialect_registry
 from nflens.errors import PolicyError
 from nflens.ir.host import Host
 from nflens.policy import iptables as xt
@@ -23,8 +24,10 @@ from nflens.policy.resolve import Resolved, resolve
 from nflens.policy.schema import Policy
 from nflens.policy.verify import Verification, verify
 
-DIALECTS = ("iptables", "nft")
-TOOL = {4: "iptables", 6: "ip6tables"}
+
+def xt_step(version: int) -> str:
+    """The apply step (a dialect's name) of an iptables family: 4 -> iptables, 6 -> ip6tables."""
+    return dialect_registry.of_family(xt.FAMILY[version]).name
 
 
 def host_dialect(host: Host) -> str:
@@ -60,7 +63,8 @@ def _diff(old: list[str], new: list[str], name: str) -> str:
 
 def iptables_diff(before: Host, after: Host) -> str:
     parts = []
-    for version, tool in TOOL.items():
+    for version, family in xt.FAMILY.items():
+        tool = dialect_registry.tool_for(family)
         for chain in ("DOCKER-USER", "INPUT", *xt.CHAIN.values()):
             old = xt.current_lines(before, version, chain) or []
             new = xt.current_lines(after, version, chain) or []
@@ -73,8 +77,9 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
               check: bool = True, allow_missing: bool = False, progress=None) -> Plan:
     """`progress(done, total)`: per verified probe (see `verify`)."""
     dialect = dialect or host_dialect(host)
-    if dialect not in DIALECTS:
-        raise PolicyError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    known = dialect_registry.policy_dialects()
+    if dialect not in known:
+        raise PolicyError(f"unknown dialect {dialect!r}; choose one of {', '.join(known)}")
     res = resolve(policy, host, allow_missing)
     compiled = compile_rules(res)
     if dialect == "nft":
@@ -87,7 +92,7 @@ def make_plan(policy: Policy, host: Host, dialect: str | None = None,
     else:
         after = xt.with_policy(host, compiled)
         diff = iptables_diff(host, after)
-        payloads = {TOOL[v]: xt.restore_payload(compiled, host, v) for v in xt.families(host)}
+        payloads = {xt_step(v): xt.restore_payload(compiled, host, v) for v in xt.families(host)}
         res.warnings.extend(late_docker_user(host))
         if not payloads:
             res.warnings.append("no iptables filter table on this host (is Docker running?): "

@@ -18,19 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nflens import dialect_registry
 from nflens.errors import PolicyError
 from nflens.policy import rollback, state, target
 from nflens.proc import LOCAL, Completed, ProcessRunner, cmdline, nsenter, starttime
 
-RESTORE = {"iptables": ["iptables-restore", "--noflush"],
-           "ip6tables": ["ip6tables-restore", "--noflush"],
-           "nft": ["nft", "-f", "-"], "ebtables": ["ebtables-restore"]}
 NFT_TABLE = ["nft", "list", "table", "inet", "nflens"]
 
 
 def _iptables(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) -> list[str]:
     """Against the rules as they are now: one transaction, else piece by piece."""
-    name, save = step["name"], [f"{step['name']}-save"]
+    name, save = step["name"], list(dialect_registry.get(step["name"]).save)
     now = runner.run(nsenter(netns, save))
     if not now.ok:
         return [f"{name}: cannot read the rules now: {now.detail()}"]
@@ -50,7 +48,7 @@ def _iptables(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) ->
 
 
 def _restore(runner: ProcessRunner, netns: str | None, name: str, text: str) -> Completed:
-    return runner.run(nsenter(netns, RESTORE[name]), stdin=text)
+    return runner.run(nsenter(netns, list(dialect_registry.get(name).restore)), stdin=text)
 
 
 def _norm(text: str) -> list[str]:
@@ -60,7 +58,7 @@ def _norm(text: str) -> list[str]:
 def _nft(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) -> list[str]:
     proc = _restore(runner, netns, "nft", rollback.nft_rollback(step["before"]))
     if not proc.ok:
-        return [f"nft: {' '.join(RESTORE['nft'])} failed: {proc.detail()}"]
+        return [f"nft: {' '.join(dialect_registry.get('nft').restore)} failed: {proc.detail()}"]
     now = runner.run(nsenter(netns, NFT_TABLE))
     if step["before"] == "":
         return [] if "No such file or directory" in now.stderr else \
@@ -72,9 +70,10 @@ def _nft(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) -> list
 def _ebtables(runner: ProcessRunner, netns: str | None, step: dict[str, Any]) -> list[str]:
     text = rollback.ebtables_rollback(step["before"])
     proc = _restore(runner, netns, "ebtables", text)
+    eb = dialect_registry.get("ebtables")
     if not proc.ok:
-        return [f"ebtables: ebtables-restore failed: {proc.detail()}"]
-    now = runner.run(nsenter(netns, ["ebtables-save"]))
+        return [f"ebtables: {' '.join(eb.restore)} failed: {proc.detail()}"]
+    now = runner.run(nsenter(netns, list(eb.save)))
     same = now.ok and rollback.filter_section(now.stdout) == rollback.filter_section(text)
     return [] if same else ["ebtables: the filter table differs from the backup"]
 

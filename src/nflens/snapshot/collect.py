@@ -32,17 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nflens import dialect_registry
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, ProcessRunner, nsenter
 
 Runner = ProcessRunner
 
-# file -> argv (the commands of CONTRACT §2)
-COMMANDS: tuple[tuple[str, list[str]], ...] = (
-    ("iptables-save.txt", ["iptables-save"]),
-    ("ip6tables-save.txt", ["ip6tables-save"]),
-    ("nft.json", ["nft", "-j", "list", "ruleset"]),
-    ("ebtables-save.txt", ["ebtables-save"]),
+# file -> argv (the commands of CONTRACT §2); the rulesets first, as their dialects say
+COMMANDS: tuple[tuple[str, list[str]], ...] = dialect_registry.collected() + (
     ("ipset-save.txt", ["ipset", "save"]),
     ("ip-addr.json", ["ip", "-j", "addr", "show"]),
     ("ip-link.json", ["ip", "-j", "-d", "link", "show"]),

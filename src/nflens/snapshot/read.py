@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nflens import safejson, textfile
+from nflens import dialect_registry, safejson, textfile
 from nflens.dialects import ipset as ipset_dialect
 from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
@@ -22,8 +22,7 @@ from nflens.literal import printable
 from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
 from nflens.snapshot.schemas import EntryError
 
-KNOWN_FILES = (
-    "iptables-save.txt", "ip6tables-save.txt", "nft.json", "nft.txt", "ebtables-save.txt",
+KNOWN_FILES = dialect_registry.snapshot_files() + (
     "ip-addr.json", "ip-link.json", "ip-route.json", "ip6-route.json", "ip-rule.json", "ss.txt",
     "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
     "docker-version.json", "daemon.json", "ipset-save.txt",

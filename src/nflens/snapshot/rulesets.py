@@ -19,17 +19,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from types import ModuleType
 
-from nflens.dialects import ebtables, iptables, nft
+from nflens import dialect_registry
+from nflens.dialect_registry import Dialect
 from nflens.errors import ParseError
 from nflens.ir.rules import Chain, NftExpr, Ruleset, Table
 
-SAVE_DUMPS = (  # file, family, dialect module, tool
-    ("iptables-save.txt", "ip", "iptables", "iptables"),
-    ("ip6tables-save.txt", "ip6", "iptables", "ip6tables"),
-    ("ebtables-save.txt", "bridge", "ebtables", "ebtables"),
-)
+
+def save_dumps() -> list[Dialect]:
+    """The dialects read from a save dump of their own (iptables, ip6tables, ebtables: the
+    registry's order), before the all-listing ones (nft) whose listing they take tables from."""
+    return [d for d in dialect_registry.dialects() if d.snapshot and not d.lists_all]
+
+
+def _listings() -> list[Dialect]:
+    return [d for d in dialect_registry.dialects() if d.snapshot and d.lists_all]
 
 
 @dataclass
@@ -42,25 +46,17 @@ class Loaded:
     stubs: dict[tuple[str, str], tuple[str, Table]] = field(default_factory=dict)
 
 
-DIALECTS: dict[str, ModuleType] = {"iptables": iptables, "ebtables": ebtables, "nft": nft}
-
-
-def _parse_save(module: ModuleType, dialect: str, text: str, file: str,
-                family: str) -> Ruleset:
-    if dialect == "ebtables":
-        return module.parse(text, file)
-    return module.parse(text, file, family=family)
-
-
 def load_save_dumps(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
     """Parse iptables-save.txt, ip6tables-save.txt and ebtables-save.txt when present."""
-    for name, family, dialect, tool in SAVE_DUMPS:
+    listings = "/".join(f for d in _listings() for f, _r in d.snapshot)
+    for dialect in save_dumps():
+        (name, reader), family, tool = dialect.snapshot[0], dialect.families[0], dialect.tool
         text = read_text(name)
         if text is None:
             loaded.assumptions.append(
-                f"no {name}: {tool} rules taken from nft.json/nft.txt only (if any)")
+                f"no {name}: {tool} rules taken from {listings} only (if any)")
             continue
-        rs = _parse_save(DIALECTS[dialect], dialect, text, name, family)
+        rs = dialect_registry.reader(reader)[0].parse(text, name)
         if rs.incompatible:
             rs = _take_stubs(rs, name, family, loaded)
         loaded.parts.append(rs)
@@ -71,13 +67,17 @@ def load_save_dumps(read_text: Callable[[str], str | None], loaded: Loaded) -> N
 
 def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
     """nft.json (preferred) or nft.txt, minus the tables a save dump already gave."""
-    name, func = "nft.json", "parse_json"
-    text = read_text(name)
-    if text is None:
-        name, func = "nft.txt", "parse_text"
-        text = read_text(name)
-    if text is None:
-        loaded.assumptions.append("no nft.json or nft.txt: no native nftables tables assumed")
+    for dialect in _listings():
+        _load_listing(dialect, read_text, loaded)
+
+
+def _load_listing(dialect: Dialect, read_text: Callable[[str], str | None],
+                  loaded: Loaded) -> None:
+    """The first of the dialect's snapshot files that is there (nft.json, else nft.txt)."""
+    present = _first_present(dialect, read_text)
+    if present is None:
+        files = " or ".join(f for f, _r in dialect.snapshot)
+        loaded.assumptions.append(f"no {files}: no native nftables tables assumed")
         for (family, tname), (save_file, stub) in loaded.stubs.items():
             loaded.assumptions.append(
                 f"{save_file}: table {family} {tname} has native nft base chains "
@@ -85,10 +85,21 @@ def load_nft(read_text: Callable[[str], str | None], loaded: Loaded) -> None:
                 "iptables-nft part is known")
             loaded.parts.append(Ruleset((stub,), "snapshot"))
         return
-    rs = getattr(nft, func)(text, name)
+    name, reader, text = present
+    rs = dialect_registry.reader(reader)[0].parse(text, name)
     rs = replace(rs, registration=tuple((t.family, t.name) for t in rs.tables))
     rs = _with_stubs(rs, name, loaded)
     loaded.parts.append(_without_owned(rs, name, loaded))
+
+
+def _first_present(dialect: Dialect, read_text: Callable[[str], str | None]
+                   ) -> tuple[str, str, str] | None:
+    """(file, reader, text) of the first snapshot file there; the later ones are not read."""
+    for name, reader in dialect.snapshot:
+        text = read_text(name)
+        if text is not None:
+            return name, reader, text
+    return None
 
 
 def _take_stubs(rs: Ruleset, file: str, family: str, loaded: Loaded) -> Ruleset:

@@ -5,7 +5,8 @@
 
 Matches become XtMatch("eb", ...) for the built-in part and "eb_ip", "eb_ip6", "eb_arp",
 "eb_vlan", "eb_mark", "eb_among", "eb_pkttype", "eb_stp", "eb_limit", "eb_802_3" for the
-extensions; their concrete semantics live in nflens.kernel.matches.eb_*.
+extensions; their concrete semantics live in nflens.kernel.matches.eb_*. The dialect as one
+object (names, detection, commands, snapshot files) is nflens.dialect_registry.ebtables.
 """
 
 from __future__ import annotations
@@ -16,12 +17,4 @@ from nflens.dialects.ebtables.parser import BUILTIN_CHAINS, parse
 NAME = "ebtables"
 
 
-class Ebtables:
-    """The dialect as one object (sqlglot style): a name, a parser and a generator."""
-
-    name = NAME
-    parse = staticmethod(parse)
-    generate = staticmethod(generate)
-
-
-__all__ = ["BUILTIN_CHAINS", "Ebtables", "NAME", "generate", "parse", "rule_text"]
+__all__ = ["BUILTIN_CHAINS", "NAME", "generate", "parse", "rule_text"]

@@ -8,7 +8,8 @@
 
 Matches become NftCmp(op, left, right) over NftExpr trees (see exprs.py for the mapping);
 statements become the Actions the simulator reads (statements.py). Their concrete semantics
-live in nflens.kernel.matches.nft_* and _nft_common.
+live in nflens.kernel.matches.nft_* and _nft_common. The dialect as one object (names,
+detection, commands, snapshot files) is nflens.dialect_registry.nft.
 """
 
 from __future__ import annotations
@@ -20,14 +21,4 @@ from nflens.dialects.nft.textparse import parse_text
 NAME = "nft"
 
 
-class Nft:
-    """The dialect as one object (sqlglot style): a name, parsers and generators."""
-
-    name = NAME
-    parse_json = staticmethod(parse_json)
-    parse_text = staticmethod(parse_text)
-    generate_json = staticmethod(generate_json)
-    generate_text = staticmethod(generate_text)
-
-
-__all__ = ["NAME", "Nft", "generate_json", "generate_text", "parse_json", "parse_text"]
+__all__ = ["NAME", "generate_json", "generate_text", "parse_json", "parse_text"]

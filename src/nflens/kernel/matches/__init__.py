@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from nflens.dialect_registry import match_keys
 from nflens.dialects.iptables import grammar as xt_grammar
 from nflens.ir.rules import NftCmp, NftExpr, XtMatch
 from nflens.kernel.context import PacketContext, Unknown
 from nflens.kernel.region import Region
 from nflens.kernel.region import unknown as unknown_region
 
-DIALECTS = ("xt", "eb", "nft")
+DIALECTS = match_keys()  # "xt", "nft", "eb": the keys the dialects' registry gives its matches
 # why an x_tables match cannot be decided from a snapshot (default: "not decidable from a snapshot")
 _XT_WHY = {"limit": "a rate limit (token bucket state in the kernel)",
            "hashlimit": "a per-flow rate limit (state in the kernel)",

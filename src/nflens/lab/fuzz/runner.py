@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nflens import dialect_registry
 from nflens.errors import NflensError, ToolError
 from nflens.flows import flow_from_dict
 from nflens.kernel.simulate import Simulator
@@ -142,14 +143,14 @@ def dump(world: World, dest: Path, routed: bool = False) -> None:
     for f in world.static.iterdir():
         shutil.copy2(f, dest / f.name)
     r = world.ns["r"]
-    for name, argv in (("iptables-save.txt", ["iptables-save"]),
-                       ("ip6tables-save.txt", ["ip6tables-save"]),
-                       ("nft.json", ["nft", "-j", "list", "ruleset"]),
-                       ("ipset-save.txt", ["ipset", "save"])) + (ROUTING_FILES
-                                                                 if routed else ()):
+    for name, argv in dialect_registry.collected(FUZZED_FAMILIES) + (
+            ("ipset-save.txt", ["ipset", "save"]),) + (ROUTING_FILES if routed else ()):
         (dest / name).write_text(run_in(r, argv, runner=world.lab.runner).stdout)
 
 
+# the families the generated rules are in: their dialects' dumps are taken (iptables,
+# ip6tables, nft; not ebtables, whose tables the fuzz never fills)
+FUZZED_FAMILIES = ("ip", "ip6")
 ROUTING_FILES = (("ip-rule.json", ["ip", "-j", "rule", "show"]),
                  ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
                  ("sysctl.txt", ["sysctl", "-a"]))

@@ -20,6 +20,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from nflens import dialect_registry
 from nflens.lab.netns import Lab, run_in
 from nflens.snapshot.collect import collect
 
@@ -105,11 +106,8 @@ def _pin_ipv6_neighbours(ns: dict[str, str]) -> None:
                           "dev", "eth0", "nud", "permanent"])
 
 
-RULE_FILES = ("iptables-save.txt", "ip6tables-save.txt", "nft.json")
-
-
 def collect_static(world: World) -> None:
     """Everything but the rules, once, after the listeners are up (ss.txt shows them)."""
     collect(world.static, netns=world.ns["r"])
-    for name in RULE_FILES + ("ebtables-save.txt",):
+    for name, _argv in dialect_registry.collected():
         (world.static / name).unlink(missing_ok=True)
