@@ -9,9 +9,11 @@ from __future__ import annotations
 from nflens.analysis.blockers import Blocker
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import ORIGINAL, act, at, ct, forward, ip, origdstport, state
 from nflens.analysis.obstacles import example_flow, obstacles
 from nflens.analysis.obstacles import questions as questions  # what `detect` asks
+from nflens.analysis.placement import in_forward_place
 from nflens.ir.packet import Flow
 
 ID = "unreachable-published-port"
@@ -72,16 +74,15 @@ def _finding(p: Published, flow: Flow, found: list[Blocker], passes: bool, gatew
 
 def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
     b = p.binding
-    edits, notes = [], []
+    rules, notes = [], []
     shift = 0
     for blk in found:
-        if blk.chain == "DOCKER-USER" and blk.origin.startswith("iptables") and blk.index:
+        if in_forward_place(blk.family, blk.table, blk.chain, blk.origin) and blk.index:
             if blk.direction == "reply":
-                spec = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+                match = (ct(state("RELATED,ESTABLISHED")),)
             else:
-                spec = (f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} "
-                        "--ctdir ORIGINAL -j RETURN")
-            edits.append(Edit(p.family, "filter", "DOCKER-USER", blk.index + shift, spec))
+                match = (ip(proto=b.proto), ct(origdstport(b.host_port), ORIGINAL))
+            rules.append(forward(p.family, *match, act("return"), position=blk.index + shift))
             shift += 1
         elif blk.origin == "nft" and blk.direction == "original":
             notes.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct status dnat "
@@ -94,15 +95,15 @@ def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
             # the host and the container must resolve each other: both ARP directions
             addr = p.container_addr()
             for a, z in ((gateway, addr), (addr, gateway)):
-                edits.append(Edit("bridge", blk.table, blk.chain, blk.index,
-                                  f"-p ARP --arp-ip-src {a} --arp-ip-dst {z} -j ACCEPT"))
+                rules.append(at("bridge", blk.table, blk.chain, blk.index,
+                                text=f"-p ARP --arp-ip-src {a} --arp-ip-dst {z} -j ACCEPT"))
         elif blk.family == "bridge":
             notes.append(f"let ARP between {p.name} ({p.container_addr()}) and the bridge's "
                          f"address through {blk.table} {blk.chain} before `{blk.text}` "
                          f"({blk.file}:{blk.line})")
         else:
             notes.append(f"allow this connection before `{blk.text}` ({blk.file}:{blk.line})")
-    return Fix(edits, note="\n".join(notes))
+    return Fix(rules=rules, note="\n".join(notes))
 
 
 def _gateway(ctx: AuditContext, p: Published):
