@@ -57,10 +57,16 @@ def _places(ctx: AuditContext, rule: FixRule) -> bool:
     if rule.where is Where.FORWARD:
         table = iptables_table(ctx.host, rule.family)
         return table is not None and table.chain(FORWARD_CHAIN) is not None
-    if rule.where is Where.INPUT:  # an empty dump still says iptables holds the path
-        return iptables_table(ctx.host, rule.family) is not None or \
-            DUMPS.get(rule.family, "") in ctx.host.files
+    if rule.where is Where.INPUT:  # an empty dump says iptables holds the path, unless
+        # native nft tables of the family do (Docker 29's nftables backend, an nftables.conf)
+        return iptables_table(ctx.host, rule.family) is not None or (
+            DUMPS.get(rule.family, "") in ctx.host.files and not _native(ctx, rule.family))
     return _has_chain(ctx, rule.family, rule.table, rule.chain)
+
+
+def _native(ctx: AuditContext, family: str) -> bool:
+    return any(t.origin == "nft" and t.family in (family, "inet") and any(
+        c.is_base for c in t.chains) for t in ctx.host.ruleset.tables)
 
 
 def owns(ctx: AuditContext, fix: Fix) -> bool:
