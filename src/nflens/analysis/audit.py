@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from nflens.analysis import egress_report
+from nflens.analysis import egress_report, fixscript
 from nflens.analysis.baseline import group_causes
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
@@ -164,6 +164,27 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
     mods = modules()
     tick("findings", 0, len(mods))
     found = findings(ctx, verify, on_module=lambda n: tick("findings", n, len(mods)))
+    script = fix_script(ctx, found)
     return annotate_audit({"exposure": exposure, "egress": egress_report.egress(ctx),
                            "findings": group_causes([f.to_json() for f in found]),
-                           "assumptions": list(host.assumptions)}, ctx.owners)
+                           "assumptions": list(host.assumptions),
+                           "fix_script": script.to_json()}, ctx.owners)
+
+
+def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
+    """Every verified fix as one block, verified together (fixscript)."""
+    script = fixscript.build(found)
+
+    def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
+        scopes = [f.scope for f in fixed_ones]
+        scope = None if any(s is None for s in scopes) else set().union(*scopes)
+        fixed = _fixed_context(ctx, script.fix, scope)
+        by_id = {m.ID: m for m in modules()}
+        left: dict[str, str] = {}
+        for ident in dict.fromkeys(f.id for f in fixed_ones):
+            mine = [f for f in fixed_ones if f.id == ident]
+            left |= _remaining(by_id[ident], fixed, mine)
+        return left
+
+    fixscript.verify(ctx, script, remaining)
+    return script
