@@ -177,7 +177,8 @@ def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
 
     def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
         scopes = [f.scope for f in fixed_ones]
-        scope = None if any(s is None for s in scopes) else set().union(*scopes)
+        scope = None if any(s is None for s in scopes) else \
+            set().union(*(s for s in scopes if s is not None))
         fixed = _fixed_context(ctx, script.fix, scope)
         by_id = {m.ID: m for m in modules()}
         left: dict[str, str] = {}

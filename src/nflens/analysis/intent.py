@@ -74,7 +74,7 @@ def state(states: str, negated: bool = False) -> Opt:
     return Opt("ctstate", states, negated)
 
 
-def origdstport(port: int) -> Opt:
+def origdstport(port: int | None) -> Opt:
     return Opt("ctorigdstport", (port, port))
 
 

@@ -26,6 +26,7 @@ from nflens.analysis.intent import FixRule, act, ct, host_input, ip, ports, stat
 from nflens.analysis.partition import listed, readable
 from nflens.analysis.space import reaches_internet
 from nflens.ir.host import Host
+from nflens.ir.rules import Action, XtMatch
 
 ID = "no-firewall"
 SEVERITY = "high"  # "medium" when only local space reaches the services
@@ -36,11 +37,13 @@ RULE_FILES = {4: ("iptables-save.txt", "nft.json", "nft.txt"),
               6: ("ip6tables-save.txt", "nft.json", "nft.txt")}
 ACCEPT = act("accept")
 _LINK6 = ipaddress.ip_network("fe80::/10")
-KEEP = {4: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
-            (ip(proto="icmp"), ACCEPT)],
-        6: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
-            (ip(proto="ipv6-icmp"), ACCEPT),
-            (ip(src=_LINK6, dst=_LINK6, proto="udp"), ports("udp", 546, 547), ACCEPT)]}
+Keep = list[tuple[XtMatch | Action, ...]]
+KEEP: dict[int, Keep] = {
+    4: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
+        (ip(proto="icmp"), ACCEPT)],
+    6: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
+        (ip(proto="ipv6-icmp"), ACCEPT),
+        (ip(src=_LINK6, dst=_LINK6, proto="udp"), ports("udp", 546, 547), ACCEPT)]}
 
 
 def detect(ctx: AuditContext) -> list[Finding]:

@@ -15,6 +15,7 @@ from nflens.analysis.obstacles import example_flow, obstacles
 from nflens.analysis.obstacles import questions as questions  # what `detect` asks
 from nflens.analysis.placement import in_forward_place
 from nflens.ir.packet import Flow
+from nflens.ir.rules import XtMatch
 
 ID = "unreachable-published-port"
 SEVERITY = "medium"
@@ -79,7 +80,7 @@ def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
     for blk in found:
         if in_forward_place(blk.family, blk.table, blk.chain, blk.origin) and blk.index:
             if blk.direction == "reply":
-                match = (ct(state("RELATED,ESTABLISHED")),)
+                match: tuple[XtMatch, ...] = (ct(state("RELATED,ESTABLISHED")),)
             else:
                 match = (ip(proto=b.proto), ct(origdstport(b.host_port), ORIGINAL))
             rules.append(forward(p.family, *match, act("return"), position=blk.index + shift))
