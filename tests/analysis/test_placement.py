@@ -147,3 +147,16 @@ def test_merged_edits_keep_each_fix_positions_on_the_chain_as_it_is_by_then():
     out = ordered([[d], [a1, a2], [b1], [a1]])
     assert [(e.position, e.spec) for e in out] == [(3, None), (2, "-j A1"), (5, "-j A2"),
                                                     (3, "-j B1")]
+
+
+def test_a_port_an_nft_forward_chain_refuses_gets_a_verified_rule_in_that_chain():
+    """tests/fixtures/nft_host/forward_drop: the admin's `ip filter forward` (policy drop) has
+    no accept for the published port. An accept in another table could not help (a drop in
+    any base chain is final): the fix is a rule in that chain, before its policy."""
+    result = audit(read_snapshot(NFT_HOST / "forward_drop"))
+    f = _by_id(result)["unreachable-published-port"]
+    assert f["fix_verified"] is True, f["verification"]
+    body = _contract(f["fix"])
+    assert body == ["add rule ip filter forward ct status dnat meta l4proto tcp "
+                    "ct original proto-dst 8080 accept"]
+    assert result["fix_script"]["verified"] is True

@@ -59,10 +59,13 @@ class Fix:
     nft: str = ""  # the nft script (inside the fix's here-document) verified with the edits
     forward_only: bool | None = None  # None: judged from the edits (all in FORWARD_CHAIN)
     unplaced: str = ""  # the advice when no placement can write the rules on this host
+    # rules for chains of the host's own nft tables: (family, table, chain, 0-based index or
+    # None for the end, the rule's nft text)
+    nft_at: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
 
     @property
     def checkable(self) -> bool:
-        return bool(self.edits or self.nft)
+        return bool(self.edits or self.nft or self.nft_at)
 
     @property
     def inserts_only(self) -> bool:
@@ -89,7 +92,8 @@ def combine(fixes: list[Fix]) -> Fix:
     lines = [ln for f in fixes for ln in f.nft.splitlines()]
     return Fix([e for f in fixes for e in f.edits],
                nft="".join(f"{ln}\n" for ln in dict.fromkeys(lines)),
-               forward_only=all(f.forward for f in fixes))
+               forward_only=all(f.forward for f in fixes),
+               nft_at=list(dict.fromkeys(a for f in fixes for a in f.nft_at)))
 
 
 def _rule(edit: Edit) -> Rule:
@@ -122,7 +126,31 @@ def _empty_table(family: str, name: str) -> Table:
 def apply(host: Host, fix: Fix) -> Host:
     """The host as it would be with the fix's edits made (the live rules are not touched)."""
     host = _apply_edits(host, fix) if fix.edits else host
-    return _apply_nft(host, fix.nft) if fix.nft else host
+    host = _apply_nft(host, fix.nft) if fix.nft else host
+    for at in fix.nft_at:
+        host = _insert_nft(host, *at)
+    return host
+
+
+def _insert_nft(host: Host, family: str, table: str, chain: str, index: int | None,
+                text: str) -> Host:
+    """One rule into a chain of the host's nft table, as nft reads it (parsed in a scratch
+    declaration of the same table and chain)."""
+    parsed = nft_script_ruleset(f"add table {family} {table}\nadd chain {family} {table} "
+                                f"{chain}\nadd rule {family} {table} {chain} {text}\n")
+    new = parsed.tables[0].chains[0].rules[0]
+    tables = list(host.ruleset.tables)
+    idx = next((i for i, t in enumerate(tables) if t.family == family and t.name == table
+                and t.origin == "nft"), None)
+    target = tables[idx].chain(chain) if idx is not None else None
+    if idx is None or target is None:
+        raise NflensError(f"fix: no nft chain {family} {table} {chain} here")
+    rules = list(target.rules)
+    rules.insert(len(rules) if index is None else index, new)
+    chains = tuple(replace(c, rules=tuple(rules)) if c.name == chain else c
+                   for c in tables[idx].chains)
+    tables[idx] = replace(tables[idx], chains=chains)
+    return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)))
 
 
 @lru_cache(maxsize=256)

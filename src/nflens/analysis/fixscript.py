@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from nflens.analysis.fixes import Edit, Fix, combine
-from nflens.analysis.placement.nft import HEREDOC, PERSIST
+from nflens.analysis.placement.nft import HEREDOC, PERSIST, at_line
 from nflens.errors import NflensError
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from nflens.analysis.findings import Finding
 
 RELOADS = ("ufw reload", "firewall-cmd --reload")
-NFT_ORDER = ("add table ", "add chain ", "flush chain ", "add rule ")
+NFT_ORDER = ("add table ", "add chain ", "flush chain ", "add rule ")  # then the inserts
+# into the host's own chains (from the bottom of each chain up would keep indexes; one per
+# chain is what the findings write today)
 
 
 @dataclass
@@ -79,7 +81,7 @@ def build(findings: list[Finding]) -> Script:
     fix.edits = ordered([f.fix.edits for f in chosen])
     lines = [f"# nflens audit: {len(chosen)} verified fix(es), as one block"]
     lines += [f"#   {f.id}: {f.subject}" for f in chosen]
-    shown = [f.fix for f in chosen if f.fix.shown and not f.fix.nft]
+    shown = [f.fix for f in chosen if f.fix.shown and not (f.fix.nft or f.fix.nft_at)]
     plain = [f.fix.edits for f in chosen if not f.fix.shown]
     lines += list(dict.fromkeys(e.command() for e in ordered(plain)))
     reloads = []
@@ -89,8 +91,8 @@ def build(findings: list[Finding]) -> Script:
                 reloads.append(line)
             elif line not in lines or line.startswith("#"):
                 lines.append(line)
-    if fix.nft:
-        body = sorted(fix.nft.splitlines(), key=_nft_rank)
+    if fix.nft or fix.nft_at:
+        body = sorted(fix.nft.splitlines(), key=_nft_rank) + [at_line(*a) for a in fix.nft_at]
         families = sorted({ln.split()[2] for ln in body if ln.startswith("add table ")})
         lines += [HEREDOC, *body, "EOF"] + [PERSIST.format(fam=f) for f in families]
     lines += list(dict.fromkeys(reloads))

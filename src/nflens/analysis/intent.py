@@ -42,6 +42,7 @@ class FixRule:
     chain: str = ""  # Where.AT only
     delete: bool = False  # Where.AT only: delete the rule at `position`
     text: str | None = None  # Where.AT only: the rule in the chain's dialect, as written
+    dialect: str = ""  # Where.AT only: "nft" for a chain of a native nft table
 
     @property
     def action(self) -> Action | None:
@@ -100,6 +101,13 @@ def host_input(family: str, *exprs: XtMatch | Action, position: int = 1) -> FixR
 def at(family: str, table: str, chain: str, position: int, *exprs: XtMatch | Action,
        text: str | None = None) -> FixRule:
     return FixRule(Where.AT, family, exprs, position, table, chain, text=text)
+
+
+def at_nft(family: str, table: str, chain: str, index: int | None,
+           *exprs: XtMatch | Action) -> FixRule:
+    """A rule in a chain of a native nft table, before its rule `index` (1-based; None: at the
+    end, before the chain's policy)."""
+    return FixRule(Where.AT, family, exprs, index or 0, table, chain, dialect="nft")
 
 
 def delete(family: str, table: str, chain: str, position: int) -> FixRule:

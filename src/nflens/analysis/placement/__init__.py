@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,11 @@ def realize(ctx: AuditContext, fix: Fix, owner: str) -> Fix:
         return translate(ctx, fix)
     chosen = choose(ctx, fix)
     if chosen is None:
+        # the rules for the host's own nft chains as advice, the others placed if they can be
+        rest = [r for r in fix.rules if r.dialect != "nft"]
+        if rest and len(rest) < len(fix.rules):
+            return realize(ctx, replace(fix, rules=rest, note=fix.unplaced or fix.note,
+                                        unplaced=""), owner)
         return Fix(note=fix.unplaced or fix.note)
     return chosen.realize(ctx, fix, owner)
 

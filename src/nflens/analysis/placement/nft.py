@@ -69,13 +69,34 @@ def owns(ctx: AuditContext, fix: Fix) -> bool:
     hosts are the iptables placement's), and renders in nft."""
     try:
         for r in fix.rules:
-            if r.where not in HOOKS or r.family not in ("ip", "ip6") or \
+            if r.where is Where.AT:
+                if r.dialect != "nft" or r.delete or not _has_chain(ctx, r) or any(
+                        t.origin.startswith("iptables") for t in ctx.host.ruleset.tables):
+                    return False  # a host with iptables tables keeps its note (for now:
+                    # verified on seed005's nft-priority hosts, but their outputs stay as
+                    # they were until the lead decides)
+            elif r.where not in HOOKS or r.family not in ("ip", "ip6") or \
                     iptables_table(ctx.host, r.family) is not None:
                 return False
             words(r)
     except Unplaceable:
         return False
     return True
+
+
+def _has_chain(ctx: AuditContext, rule: FixRule) -> bool:
+    table = next((t for t in ctx.host.ruleset.tables if t.origin == "nft"
+                  and t.family == rule.family and t.name == rule.table), None)
+    return table is not None and table.chain(rule.chain) is not None
+
+
+def at_line(family: str, table: str, chain: str, index: int | None, text: str) -> str:
+    """A rule into the host's own chain, before the rule it must beat (nft's `index` counts
+    from 0; None: at the end, before the policy). An accept there ends that chain's
+    decision, which is where the packet was refused."""
+    if index is None:
+        return f"add rule {family} {table} {chain} {text}"
+    return f"insert rule {family} {table} {chain} index {index} {text}"
 
 
 def chain_name(owner: str, rule: FixRule) -> str:
@@ -89,6 +110,8 @@ def script(fix: Fix, owner: str) -> list[str]:
     head: list[str] = []
     body: list[str] = []
     for r in fix.rules:
+        if r.where is Where.AT:
+            continue
         chain = chain_name(owner, r)
         table = f"{r.family} {TABLE}"
         for line in (f"add table {table}",
@@ -103,14 +126,23 @@ def script(fix: Fix, owner: str) -> list[str]:
 
 def realize(ctx: AuditContext, fix: Fix, owner: str) -> Fix:
     lines = script(fix, owner)
-    families = sorted({r.family for r in fix.rules})
+    at = [r for r in fix.rules if r.where is Where.AT]
+    families = sorted({r.family for r in fix.rules if r.where is not Where.AT})
     why = "; ".join(x for x in (TOPICS.get(fix.topic, ""), fix.note) if x)
     comments = [f"# nftables: a table of nflens's own, base chains at priority {PRIORITY} "
                 "(before Docker's and the host's own filter chains; a drop there is final)"]
-    shown = comments + [HEREDOC, *lines, "EOF"] + [PERSIST.format(fam=f) for f in families]
+    if not lines:
+        comments = ["# nftables: into the host's own chain, before the rule that refuses it"]
+    inserts = [(r.family, r.table, r.chain, r.position - 1 if r.position else None, words(r))
+               for r in at]
+    shown = comments + [HEREDOC, *lines, *(at_line(*i) for i in inserts), "EOF"]
+    shown += [PERSIST.format(fam=f) for f in families]
+    if at:
+        shown.append("# to keep it: add the same rule to that chain in /etc/nftables.conf")
     shown += [f"# {line}" for line in why.splitlines()]
-    return Fix(shown="\n".join(shown), nft="\n".join(lines) + "\n", rules=fix.rules,
-               forward_only=all(r.where is Where.FORWARD for r in fix.rules))
+    return Fix(shown="\n".join(shown), nft="\n".join(lines) + "\n" if lines else "",
+               rules=fix.rules, forward_only=all(r.where is Where.FORWARD for r in fix.rules),
+               nft_at=inserts)
 
 
 def words(rule: FixRule) -> str:
@@ -145,7 +177,7 @@ def _left(m: XtMatch, known: tuple[str, ...]) -> list[str]:
 
 def _builtin(family: str, o: Opt) -> list[str]:
     neg = "!= " if o.negated else ""
-    if o.name in ("src", "dst"):
+    if o.name in ("src", "dst") and family in ("ip", "ip6"):
         return [f"{family} {o.name[0]}addr {neg}{o.value}"]
     if o.name in ("in", "out"):
         name = str(o.value)
@@ -160,7 +192,7 @@ def _conntrack(family: str, o: Opt) -> list[str]:
     neg = "!= " if o.negated else ""
     if o.name == "ctorigdstport":
         return [f"ct original proto-dst {neg}{_port(o.value)}"]
-    if o.name == "ctorigdst":
+    if o.name == "ctorigdst" and family in ("ip", "ip6"):
         return [f"ct original {family} daddr {neg}{o.value}"]
     if o.name == "ctdir" and not o.negated:
         return [f"ct direction {str(o.value).lower()}"]
