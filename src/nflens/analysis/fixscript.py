@@ -8,7 +8,8 @@ computed on to the chain as it is by then (minus the deleted rules above, plus t
 inserts above), then the appends. nft fixes are one here-document (placement/nft.py): the
 tables, then every fix's own chains, then their rules; each line once. A manager's form (ufw's
 after.rules block, firewalld's direct rules) is kept as its fix wrote it, its reload once at
-the end.
+the end: its fixes are not yet merged into one block of the manager's (each says where its
+lines go), and the verification of the whole says whether they work together.
 """
 
 from __future__ import annotations
@@ -84,13 +85,13 @@ def build(findings: list[Finding]) -> Script:
     shown = [f.fix for f in chosen if f.fix.shown and not (f.fix.nft or f.fix.nft_at)]
     plain = [f.fix.edits for f in chosen if not f.fix.shown]
     lines += list(dict.fromkeys(e.command() for e in ordered(plain)))
-    reloads = []
-    for f in shown:
-        for line in f.shown.splitlines():
-            if line in RELOADS:
-                reloads.append(line)
-            elif line not in lines or line.startswith("#"):
-                lines.append(line)
+    reloads, blocks = [], []
+    for f in shown:  # a manager's form as its fix wrote it (each block once), reloads last
+        block = [ln for ln in f.shown.splitlines() if ln not in RELOADS]
+        reloads += [ln for ln in f.shown.splitlines() if ln in RELOADS]
+        if block not in blocks:
+            blocks.append(block)
+            lines += block
     if fix.nft or fix.nft_at:
         body = sorted(fix.nft.splitlines(), key=_nft_rank) + [at_line(*a) for a in fix.nft_at]
         families = sorted({ln.split()[2] for ln in body if ln.startswith("add table ")})
