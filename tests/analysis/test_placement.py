@@ -160,3 +160,13 @@ def test_a_port_an_nft_forward_chain_refuses_gets_a_verified_rule_in_that_chain(
     assert body == ["add rule ip filter forward ct status dnat meta l4proto tcp "
                     "ct original proto-dst 8080 accept"]
     assert result["fix_script"]["verified"] is True
+
+
+def test_audit_fix_script_prints_the_merged_block_only():
+    from tests.inprocess import run_main
+
+    run = run_main("audit", "--fix-script", "--snapshot", str(NFT_HOST / "docker"))
+    assert run.code == 0 and run.traceback is None, run.err
+    assert run.out.startswith("# nflens audit: 3 verified fix(es), as one block")
+    _contract(run.out)
+    assert "not verified" not in run.err
