@@ -103,10 +103,12 @@ def test_the_no_firewall_fix_leaves_each_service_to_its_own_lan(tmp_path):
     from nflens.analysis.context import AuditContext
     from nflens.analysis.findings import Finding, no_firewall
     from nflens.analysis.fixes import apply
+    from nflens.analysis.placement import realize
 
     host = read_snapshot(_no_firewall(tmp_path))
-    (finding,) = no_firewall.detect(AuditContext(host))
-    fixed = AuditContext(apply(host, finding.fix))
+    ctx = AuditContext(host)
+    (finding,) = no_firewall.detect(ctx)
+    fixed = AuditContext(apply(host, realize(ctx, finding.fix, finding.subject)))
     assert no_firewall.still_there(fixed, Finding("x", "high", "", "", "")) is None
     (_, exposure), = fixed.sockets
     reach = {r.iface: r.sources() for r in exposure.reach}

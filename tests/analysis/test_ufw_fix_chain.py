@@ -93,9 +93,11 @@ def test_the_ipv4_ufw_fix_on_the_same_host_is_unchanged():
 def test_the_ipv6_ufw_fix_edits_name_the_ip6_chains():
     from nflens.analysis.context import AuditContext
     from nflens.analysis.findings.input_bypass import detect
+    from nflens.analysis.placement import realize
 
     ctx = AuditContext(read_snapshot(UFW6))
     (v6,) = [f for f in detect(ctx) if f.subject.startswith("tcp/::")]
+    v6.fix = realize(ctx, v6.fix, v6.subject)  # where the host's placement (ufw) puts it
     chains = {(e.family, e.chain) for e in v6.fix.edits}
     assert chains == {("ip6", "DOCKER-USER"), ("ip6", "ufw6-user-forward")}
     routes = [e.spec for e in v6.fix.edits if e.chain == "ufw6-user-forward"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from nflens.analysis import egress_report
+from nflens.analysis import egress_report, fixscript
 from nflens.analysis.baseline import group_causes
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import SEVERITIES, Finding, modules
-from nflens.analysis.fixes import Fix, apply
-from nflens.analysis.native import translate
+from nflens.analysis.fixes import Fix, apply, combine
 from nflens.analysis.owners import annotate_audit
+from nflens.analysis.placement import realize
 from nflens.errors import NflensError
 from nflens.ir.host import Host
 
@@ -22,8 +22,8 @@ def findings(ctx: AuditContext, verify: bool = True,
     out: list[Finding] = []
     for n, module in enumerate(modules(), 1):
         found = module.detect(ctx)
-        for f in found:  # on a ufw/firewalld host, where the manager keeps rules
-            f.fix = translate(ctx, f.fix)
+        for f in found:  # the host's placement: where and in which language (placement/)
+            f.fix = realize(ctx, f.fix, f"{f.id} {f.subject}")
         if verify:
             _verify_batch(ctx, module, found)
         out += found
@@ -35,10 +35,10 @@ def findings(ctx: AuditContext, verify: bool = True,
 def _fixed_context(ctx: AuditContext, fix: Fix, scope) -> AuditContext:
     """The context a fix is judged in: the fixed host (modules with `still_there` judge the
     outcome, not whether a rule now mentions the subject). The host-service intent is shared
-    when every edit is in DOCKER-USER, which only FORWARD reaches and a connection to the host
-    itself never crosses."""
+    when every change is on the forward path only (DOCKER-USER, an nft forward chain), which a
+    connection to the host itself never crosses."""
     fixed = AuditContext(apply(ctx.host, fix), scope)
-    if all(e.chain == "DOCKER-USER" for e in fix.edits):
+    if fix.forward:
         fixed.adopt_intents(ctx)
     return fixed
 
@@ -62,13 +62,12 @@ def _verify_batch(ctx: AuditContext, module, found: list[Finding]) -> None:
     """Fixes that only insert rules are verified together (one re-analysis for all of a
     module's findings: 500 published ports must not mean 500 re-analyses); a finding still
     present afterwards, or with deletions among its edits, is verified on its own."""
-    batch = [f for f in found if f.fix.edits and all(e.spec is not None for e in f.fix.edits)
-             and f.scope is not None]
+    batch = [f for f in found if f.fix.inserts_only and f.scope is not None]
     alone = [f for f in found if f not in batch]
     if len(batch) > 1:
         scope = set().union(*(f.scope for f in batch if f.scope is not None))
         try:
-            fixed = _fixed_context(ctx, Fix([e for f in batch for e in f.fix.edits]), scope)
+            fixed = _fixed_context(ctx, combine([f.fix for f in batch]), scope)
         except NflensError:
             alone += batch
         else:
@@ -89,7 +88,7 @@ def _verify_batch(ctx: AuditContext, module, found: list[Finding]) -> None:
 
 def _verify(ctx: AuditContext, module, finding: Finding) -> None:
     fix = finding.fix
-    if not fix.edits:
+    if not fix.checkable:
         fix.verified = None
         fix.verification = "not checked: the fix is advice, not rules"
         return
@@ -165,6 +164,28 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
     mods = modules()
     tick("findings", 0, len(mods))
     found = findings(ctx, verify, on_module=lambda n: tick("findings", n, len(mods)))
+    script = fix_script(ctx, found)
     return annotate_audit({"exposure": exposure, "egress": egress_report.egress(ctx),
                            "findings": group_causes([f.to_json() for f in found]),
-                           "assumptions": list(host.assumptions)}, ctx.owners)
+                           "assumptions": list(host.assumptions),
+                           "fix_script": script.to_json()}, ctx.owners)
+
+
+def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
+    """Every verified fix as one block, verified together (fixscript)."""
+    script = fixscript.build(found)
+
+    def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
+        scopes = [f.scope for f in fixed_ones]
+        scope = None if any(s is None for s in scopes) else \
+            set().union(*(s for s in scopes if s is not None))
+        fixed = _fixed_context(ctx, script.fix, scope)
+        by_id = {m.ID: m for m in modules()}
+        left: dict[str, str] = {}
+        for ident in dict.fromkeys(f.id for f in fixed_ones):
+            mine = [f for f in fixed_ones if f.id == ident]
+            left |= _remaining(by_id[ident], fixed, mine)
+        return left
+
+    fixscript.verify(ctx, script, remaining)
+    return script

@@ -21,6 +21,9 @@ def audit(
     snapshot: Path | None = SNAPSHOT,
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML page"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+    fix_script: bool = typer.Option(False, "--fix-script",
+                                    help="print only every verified fix, as one block in the "
+                                         "host's own language (verified together)"),
     no_verify: bool = typer.Option(False, "--no-verify",
                                    help="do not re-analyse each fix on the fixed snapshot"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1,
@@ -52,12 +55,22 @@ def audit(
     gate.apply_baseline(result, accepted)
     if html is not None:
         _write_html(host, result, html)
-    if as_json:
+    if fix_script:
+        _print_script(result["fix_script"])
+    elif as_json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
     else:
         render(result, console())
     gate.write_baseline(write_baseline_to, current)
     gate.exit_on(result["findings"], fail_on)
+
+
+def _print_script(script: dict) -> None:
+    """The merged script on stdout; on stderr whether it was verified as a whole."""
+    sys.stdout.write(script["text"])
+    if script["verified"] is not True:
+        typer.echo(f"nflens: the fix script is not verified as a whole: "
+                   f"{script['verification']}", err=True)
 
 
 @contextmanager

@@ -15,7 +15,8 @@ import ipaddress
 
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import act, ct, forward, ip, origdst, origdstport, state
 from nflens.analysis.partition import listed, readable
 
 ID = "address-bound-port"
@@ -60,13 +61,9 @@ def _finding(ctx: AuditContext, p: Published, owner: str,
         f"DNAT matches the address, not the interface: a client behind "
         f"{', '.join(others)} only has to send to {b.host_ip}. Binding to an address does not "
         "keep the other networks out.")
-    table = iptables_table(ctx.host, p.family)
-    if table is None or table.chain("DOCKER-USER") is None:
-        fix = Fix(note=f"drop connections DNATed from {b.host_ip}:{b.host_port} arriving on "
+    fix = Fix(rules=[forward(p.family, ip(iface=iface, proto=b.proto),
+                             ct(state("DNAT"), origdst(b.host_ip), origdstport(b.host_port)),
+                             act("drop")) for iface in sorted(others)],
+              unplaced=f"drop connections DNATed from {b.host_ip}:{b.host_port} arriving on "
                        f"{', '.join(others)}, at forward (ct original destination)")
-    else:
-        fix = Fix([Edit(p.family, "filter", "DOCKER-USER", 1,
-                        f"-i {iface} -p {b.proto} -m conntrack --ctstate DNAT --ctorigdst "
-                        f"{b.host_ip} --ctorigdstport {b.host_port} -j DROP")
-                   for iface in sorted(others)])
     return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, [], fix, scope={p.subject()})

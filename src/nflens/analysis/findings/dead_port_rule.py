@@ -12,7 +12,8 @@ import re
 from nflens.analysis import bans
 from nflens.analysis.context import AuditContext, action_of, matches_of, rule_ref
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.fixes import FORWARD_CHAIN, Fix, iptables_table
+from nflens.analysis.intent import at, delete
 from nflens.analysis.portrules import _in, port_values
 
 ID = "dnat-dead-rule"
@@ -90,5 +91,5 @@ def _fix(family: str, pos: int, rule) -> Fix:
     if new == spec:
         return Fix(note="rewrite the rule to match the original destination with -m conntrack "
                         "--ctorigdst/--ctorigdstport")
-    return Fix([Edit(family, "filter", "DOCKER-USER", pos, None),
-                Edit(family, "filter", "DOCKER-USER", pos, new)])
+    return Fix(rules=[delete(family, "filter", FORWARD_CHAIN, pos),
+                      at(family, "filter", FORWARD_CHAIN, pos, text=new)])

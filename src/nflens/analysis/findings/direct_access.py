@@ -12,11 +12,13 @@ drop (lab: tests/fixtures/lab/docker28/gateway_modes-default)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from nflens.analysis.context import AuditContext, Question
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import ORIGINAL, act, ct, forward, ip, state
 from nflens.analysis.partition import listed, readable
 
 ID = "direct-container-access"
@@ -91,15 +93,12 @@ def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     raw_note = ("Docker 28 and later drop these in the raw table by itself" if mode == "nat"
                 else f"Docker adds no raw-table drop on a {mode} network: set "
                      "com.docker.network.bridge.gateway_mode_ipv4=nat, or keep this rule")
-    table = iptables_table(ctx.host, "ip")
-    if table is None or table.chain("DOCKER-USER") is None:
-        fix = Fix(note=f"drop packets to {addr} not coming from {bridge} unless DNATed "
+    fix = Fix(rules=[forward("ip", ip(dst=ipaddress.ip_network(f"{addr}/32"), iface=bridge,
+                                      not_iface=True),
+                             ct(ORIGINAL, state("DNAT", negated=True)), act("drop"))],
+              note=raw_note,
+              unplaced=f"drop packets to {addr} not coming from {bridge} unless DNATed "
                        "(ct status dnat), at prerouting or forward")
-    else:
-        fix = Fix([Edit("ip", "filter", "DOCKER-USER", 1,
-                        f"-d {addr}/32 ! -i {bridge} -m conntrack --ctdir ORIGINAL "
-                        "! --ctstate DNAT -j DROP")],
-                  note=raw_note)
     subject = f"container {name} {addr}"
     return Finding(ID, SEVERITY, TITLE, subject, explanation, [], fix, scope={subject})
 

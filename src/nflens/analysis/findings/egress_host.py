@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import act, ct, host_input, ip, state
 from nflens.analysis.neighbours import neighbour
 from nflens.ir.packet import Endpoint, Flow
 
@@ -64,13 +65,10 @@ def _finding(ctx, net, name, outside, open_) -> Finding:
     explanation = (f"From {name} (network {net.name}) connections to the outside are denied "
                    f"(tried {len(outside)}), but these reach the host itself: {shown}. "
                    "DOCKER-USER/FORWARD never sees traffic addressed to the host; INPUT does.")
-    if iptables_table(ctx.host, "ip") is None:
-        fix = Fix(note=f'nft insert rule inet filter input iifname "{net.bridge}" ct state new '
+    fix = Fix(rules=[host_input("ip", ip(iface=net.bridge), ct(state("NEW")), act("reject"))],
+              note="keep DNS or other services the containers need from the host "
+                   "allowed above this rule",
+              unplaced=f'nft insert rule inet filter input iifname "{net.bridge}" ct state new '
                        "drop  (in a table of your own, input hook)")
-    else:
-        fix = Fix([Edit("ip", "filter", "INPUT", 1,
-                        f"-i {net.bridge} -m conntrack --ctstate NEW -j REJECT")],
-                  note="keep DNS or other services the containers need from the host "
-                       "allowed above this rule")
     return Finding(ID, SEVERITY, TITLE, f"network {net.name}", explanation, [], fix,
                    scope={f"network {net.name}"})

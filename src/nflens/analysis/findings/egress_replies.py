@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from nflens.analysis.context import AuditContext
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import act, at_nft, ct, forward, state
 from nflens.analysis.obstacles import obstacles
 from nflens.analysis.obstacles import questions as questions  # what `detect` asks
+from nflens.analysis.placement import in_forward_place
 
 ID = "egress-blocks-replies"
 SEVERITY = "high"
@@ -35,10 +37,14 @@ def detect(ctx: AuditContext) -> list[Finding]:
                 continue
             explanation = (f"`{blk.text}` ({blk.file}:{blk.line}) stops the answers {p.name} sends "
                            f"back on connections to its published port: {p.subject()}")
-            if blk.chain == "DOCKER-USER" and blk.origin.startswith("iptables") and blk.index:
-                fix = Fix([Edit(blk.family, "filter", "DOCKER-USER", blk.index,
-                                "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")],
-                          note="or add --ctdir ORIGINAL to the blocking rule")
+            if in_forward_place(blk.family, blk.table, blk.chain, blk.origin) and blk.index:
+                fix = Fix(rules=[forward(blk.family, ct(state("RELATED,ESTABLISHED")),
+                                         act("return"), position=blk.index)], topic="ctdir")
+            elif blk.origin == "nft":
+                fix = Fix(rules=[at_nft(blk.family, blk.table, blk.chain, blk.index,
+                                        ct(state("ESTABLISHED,RELATED")), act("accept"))],
+                          unplaced=f"nft insert rule {blk.family} {blk.table} {blk.chain} "
+                                   "ct state established,related accept")
             else:
                 fix = Fix(note=f"nft insert rule {blk.family} {blk.table} {blk.chain} "
                                "ct state established,related accept")

@@ -14,16 +14,11 @@ from collections.abc import Iterator
 from nflens.analysis import bans
 from nflens.analysis.context import AuditContext, Published, Question, rule_ref
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
-from nflens.analysis.native import (
-    firewalld_fix,
-    has_ufw_forward,
-    manager_terms,
-    ufw_fix,
-)
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import ORIGINAL, PortGuard, act, ct, forward, ip, origdst, origdstport
+from nflens.analysis.native import manager_terms
 from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import PortIndex, user_nat_rules_on
-from nflens.managers import ufw
 
 ID = "input-bypass"
 SEVERITY = "high"
@@ -122,37 +117,29 @@ def still_there(ctx: AuditContext, finding: Finding) -> str | None:
 
 
 def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
-    table = iptables_table(ctx.host, p.family)
-    if table is None or table.chain("DOCKER-USER") is None:
-        return Fix(note="add a rule in a forward-hook chain at priority filter - 1 dropping "
-                        f"ct original proto-dst {p.binding.host_port} from the sources above "
-                        "(no DOCKER-USER chain here)")
+    """Drop, on the forward path before the runtime's accept, the connections to the port's
+    original destination (DNAT does not rewrite it) from the sources the host firewall would
+    refuse; an interface with many such ranges keeps the intended sources first."""
     b = p.binding
-    base = f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} --ctdir ORIGINAL"
+    opts = [origdstport(b.host_port), ORIGINAL]
     if b.host_ip not in ("", "0.0.0.0", "::"):
-        base += f" --ctorigdst {b.host_ip}"
-    if "ufw" in ctx.owners.managers:
-        native = ufw_fix(ctx, p, excess, base)
-        if native is not None:
-            return native
-    specs = []
+        opts.append(origdst(b.host_ip))
+    state, proto = ct(*opts), b.proto
+    rules = []
     for iface, extra in excess.items():
         allowed = cidrs_of(p.version, intended.get(iface, []))
         drops = cidrs_of(p.version, extra)
         if not allowed:
-            specs.append(f"-i {iface} {base} -j DROP")
+            rules.append((ip(iface=iface, proto=proto), state, act("drop")))
         elif len(drops) <= 4:
-            specs += [f"-s {c} -i {iface} {base} -j DROP" for c in drops]
+            rules += [(ip(src=c, iface=iface, proto=proto), state, act("drop")) for c in drops]
         else:
-            specs += [f"-s {c} -i {iface} {base} -j RETURN" for c in allowed]
-            specs.append(f"-i {iface} {base} -j DROP")
-    if "firewalld" in ctx.owners.managers:
-        return firewalld_fix(p, specs)
-    note = "rules in DOCKER-USER match the original destination port, which DNAT does not rewrite"
-    if "ufw" in ctx.owners.managers and not has_ufw_forward(ctx, p.family):
-        six = "6" if p.version == 6 else ""
-        note += (f"; not as ufw route rules: this snapshot's {p.family} filter table has no "
-                 f"{ufw.user_forward(p.family)} chain (ufw declares it in before{six}.rules "
-                 f"and user{six}.rules)")
-    return Fix([Edit(p.family, "filter", "DOCKER-USER", i + 1, s) for i, s in enumerate(specs)],
-               note=note)
+            rules += [(ip(src=c, iface=iface, proto=proto), state, act("return"))
+                      for c in allowed]
+            rules.append((ip(iface=iface, proto=proto), state, act("drop")))
+    return Fix(rules=[forward(p.family, *r, position=i + 1) for i, r in enumerate(rules)],
+               topic="origdst", guard=PortGuard(p, tuple(excess), (ip(proto=proto), state)),
+               unplaced="add a rule in a forward-hook chain at priority filter - 1 dropping "
+                        f"ct original proto-dst {b.host_port} from the sources above "
+                        "(no DOCKER-USER chain here)")
+

@@ -16,13 +16,17 @@ the exposure again on the fixed host: no port may still be reached with no rule 
 
 from __future__ import annotations
 
+import ipaddress
+
 from nflens.analysis.context import AuditContext
 from nflens.analysis.exposure import Exposure
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import FixRule, act, ct, host_input, ip, ports, state
 from nflens.analysis.partition import listed, readable
 from nflens.analysis.space import reaches_internet
 from nflens.ir.host import Host
+from nflens.ir.rules import Action, XtMatch
 
 ID = "no-firewall"
 SEVERITY = "high"  # "medium" when only local space reaches the services
@@ -31,11 +35,15 @@ SUBJECT = "no rules"
 UNFILTERED = "no filtering rule on the path"  # analysis.exposure.admitting_rule's answer
 RULE_FILES = {4: ("iptables-save.txt", "nft.json", "nft.txt"),
               6: ("ip6tables-save.txt", "nft.json", "nft.txt")}
-KEEP = {4: ["-i lo -j ACCEPT", "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-            "-p icmp -j ACCEPT"],
-        6: ["-i lo -j ACCEPT", "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-            "-p ipv6-icmp -j ACCEPT",
-            "-s fe80::/10 -d fe80::/10 -p udp -m udp --sport 547 --dport 546 -j ACCEPT"]}
+ACCEPT = act("accept")
+_LINK6 = ipaddress.ip_network("fe80::/10")
+Keep = list[tuple[XtMatch | Action, ...]]
+KEEP: dict[int, Keep] = {
+    4: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
+        (ip(proto="icmp"), ACCEPT)],
+    6: [(ip(iface="lo"), ACCEPT), (ct(state("RELATED,ESTABLISHED")), ACCEPT),
+        (ip(proto="ipv6-icmp"), ACCEPT),
+        (ip(src=_LINK6, dst=_LINK6, proto="udp"), ports("udp", 546, 547), ACCEPT)]}
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
@@ -84,28 +92,28 @@ def _known(host: Host, version: int) -> bool:
 
 
 def _fix(host: Host, open_) -> Fix:
-    edits = []
+    rules: list[FixRule] = []
     for version, family in ((4, "ip"), (6, "ip6")):
         services = _services(host, open_, version)
         if not services:
             continue
-        specs = KEEP[version] + services + ["-j DROP"]
-        edits += [Edit(family, "filter", "INPUT", 0, spec) for spec in specs]
+        rules += [host_input(family, *r, position=0)
+                  for r in KEEP[version] + services + [(act("drop"),)]]
     note = ("each service is allowed from the network of the interface it was reached on: "
             "widen -s for one meant for more, drop its line for one meant for nobody")
-    return Fix(edits, note=note)
+    return Fix(rules=rules, note=note)
 
 
-def _services(host: Host, open_, version: int) -> list[str]:
-    out: list[str] = []
+def _services(host: Host, open_, version: int) -> list[tuple]:
+    out: list[tuple] = []
     for e, r in open_:
         if not r.admitted_by[UNFILTERED].get(version):
             continue
         iface = host.interface(r.iface)
         for a in iface.addresses if iface else ():
             if a.ip.version == version and a.scope != "link":
-                spec = (f"-s {a.network} -i {r.iface} -p {e.proto} -m {e.proto} "
-                        f"--dport {e.host_port} -j ACCEPT")
+                spec = (ip(src=a.network, iface=r.iface, proto=e.proto),
+                        ports(e.proto, e.host_port), ACCEPT)
                 if spec not in out:
                     out.append(spec)
     return out

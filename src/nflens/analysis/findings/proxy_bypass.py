@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix, iptables_table
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import act, host_input, ip, ports
 from nflens.analysis.partition import cidrs_of, listed, readable
 
 ID = "nat-filter-proxy-bypass"
@@ -45,17 +46,15 @@ def _finding(ctx: AuditContext, p: Published, hits) -> Finding:
 
 def _fix(ctx: AuditContext, p: Published, hits) -> Fix:
     b = p.binding
-    if iptables_table(ctx.host, p.family) is None:
-        return Fix(note="drop these sources for the port in the input hook, or set "
-                        '"userland-proxy": false in daemon.json')
-    specs = []
+    rules = []
+    port, drop = ports(b.proto, b.host_port), act("drop")
     for iface, ranges, _ in hits:
         cidrs = cidrs_of(p.version, ranges)
         if len(cidrs) <= 4:
-            specs += [f"-s {c} -i {iface} -p {b.proto} -m {b.proto} --dport {b.host_port} -j DROP"
-                      for c in cidrs]
+            rules += [(ip(src=c, iface=iface, proto=b.proto), port, drop) for c in cidrs]
         else:
-            specs.append(f"-i {iface} -p {b.proto} -m {b.proto} --dport {b.host_port} -j DROP")
-    return Fix([Edit(p.family, "filter", "INPUT", i + 1, s) for i, s in enumerate(specs)],
-               note="better still: drop the nat-table trick, filter in DOCKER-USER with -m "
-                    "conntrack --ctorigdstport, and consider userland-proxy=false in daemon.json")
+            rules.append((ip(iface=iface, proto=b.proto), port, drop))
+    return Fix(rules=[host_input(p.family, *r, position=i + 1) for i, r in enumerate(rules)],
+               topic="nat-trick",
+               unplaced="drop these sources for the port in the input hook, or set "
+                        '"userland-proxy": false in daemon.json')

@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 from nflens.analysis.context import DOCKER_CHAINS, AuditContext, action_of, rule_ref
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import delete
 from nflens.ir.rules import Rule, XtMatch
 
 ID = "shadowed-rule"
@@ -130,7 +131,7 @@ def _chain(table, chain) -> list[Finding]:
                     f"({eact.upper()})" + ("." if same else f", so its {act.name.upper()} "
                                            "never happens."),
                     [rule_ref(earlier), rule_ref(rule)],
-                    Fix([Edit(table.family, table.name, chain.name, j, None)]) if same else
+                    Fix(rules=[delete(table.family, table.name, chain.name, j)]) if same else
                     Fix(note=f"move rule #{j} above rule #{i}, or narrow rule #{i}")))
                 break
         if act.name in TERMINAL:

@@ -9,10 +9,23 @@ from __future__ import annotations
 from nflens.analysis.blockers import Blocker
 from nflens.analysis.context import AuditContext, Published
 from nflens.analysis.findings import Finding
-from nflens.analysis.fixes import Edit, Fix
+from nflens.analysis.fixes import Fix
+from nflens.analysis.intent import (
+    ORIGINAL,
+    act,
+    at,
+    at_nft,
+    ct,
+    forward,
+    ip,
+    origdstport,
+    state,
+)
 from nflens.analysis.obstacles import example_flow, obstacles
 from nflens.analysis.obstacles import questions as questions  # what `detect` asks
+from nflens.analysis.placement import in_forward_place
 from nflens.ir.packet import Flow
+from nflens.ir.rules import XtMatch
 
 ID = "unreachable-published-port"
 SEVERITY = "medium"
@@ -72,37 +85,47 @@ def _finding(p: Published, flow: Flow, found: list[Blocker], passes: bool, gatew
 
 def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
     b = p.binding
-    edits, notes = [], []
+    rules, notes, advice = [], [], []  # advice: the notes where nft rules cannot be placed
     shift = 0
+
+    def say(text: str) -> None:
+        notes.append(text)
+        advice.append(text)
+
     for blk in found:
-        if blk.chain == "DOCKER-USER" and blk.origin.startswith("iptables") and blk.index:
+        if in_forward_place(blk.family, blk.table, blk.chain, blk.origin) and blk.index:
             if blk.direction == "reply":
-                spec = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+                match: tuple[XtMatch, ...] = (ct(state("RELATED,ESTABLISHED")),)
             else:
-                spec = (f"-p {b.proto} -m conntrack --ctorigdstport {b.host_port} "
-                        "--ctdir ORIGINAL -j RETURN")
-            edits.append(Edit(p.family, "filter", "DOCKER-USER", blk.index + shift, spec))
+                match = (ip(proto=b.proto), ct(origdstport(b.host_port), ORIGINAL))
+            rules.append(forward(p.family, *match, act("return"), position=blk.index + shift))
             shift += 1
         elif blk.origin == "nft" and blk.direction == "original":
-            notes.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct status dnat "
-                         f"meta l4proto {b.proto} ct original proto-dst {b.host_port} accept")
+            rules.append(at_nft(blk.family, blk.table, blk.chain, blk.index,
+                                ct(state("DNAT")), ip(proto=b.proto),
+                                ct(origdstport(b.host_port)), act("accept")))
+            advice.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct status "
+                          f"dnat meta l4proto {b.proto} ct original proto-dst {b.host_port} "
+                          "accept")
         elif blk.origin == "nft":
-            notes.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct state "
-                         "established,related accept")
+            rules.append(at_nft(blk.family, blk.table, blk.chain, blk.index,
+                                ct(state("ESTABLISHED,RELATED")), act("accept")))
+            advice.append(f"nft insert rule {blk.family} {blk.table} {blk.chain} ct state "
+                          "established,related accept")
         elif blk.family == "bridge" and blk.origin.startswith("ebtables") and blk.index and \
                 "ARP" in blk.text and p.version == 4 and gateway is not None:
             # the host and the container must resolve each other: both ARP directions
             addr = p.container_addr()
             for a, z in ((gateway, addr), (addr, gateway)):
-                edits.append(Edit("bridge", blk.table, blk.chain, blk.index,
-                                  f"-p ARP --arp-ip-src {a} --arp-ip-dst {z} -j ACCEPT"))
+                rules.append(at("bridge", blk.table, blk.chain, blk.index,
+                                text=f"-p ARP --arp-ip-src {a} --arp-ip-dst {z} -j ACCEPT"))
         elif blk.family == "bridge":
-            notes.append(f"let ARP between {p.name} ({p.container_addr()}) and the bridge's "
+            say(f"let ARP between {p.name} ({p.container_addr()}) and the bridge's "
                          f"address through {blk.table} {blk.chain} before `{blk.text}` "
                          f"({blk.file}:{blk.line})")
         else:
-            notes.append(f"allow this connection before `{blk.text}` ({blk.file}:{blk.line})")
-    return Fix(edits, note="\n".join(notes))
+            say(f"allow this connection before `{blk.text}` ({blk.file}:{blk.line})")
+    return Fix(rules=rules, note="\n".join(notes), unplaced="\n".join(advice))
 
 
 def _gateway(ctx: AuditContext, p: Published):
