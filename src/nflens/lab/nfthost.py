@@ -29,8 +29,10 @@ from typing import Any
 
 from nflens.errors import ToolError
 from nflens.lab import probes, topology
+from nflens.lab.mountns import HostMounts
 from nflens.lab.netns import Lab, run_in
 from nflens.lab.scenarios import FlowSpec
+from nflens.proc import Completed
 
 DOCKER_PROXY = Path("/usr/sbin/docker-proxy")
 
@@ -89,20 +91,35 @@ class Built:
     spec: NftHost
     topo: topology.Topology
     guests: dict[str, str]  # guest name -> namespace
+    mounts: HostMounts | None = None  # a private mount namespace with its own /etc files
 
     @property
     def host(self) -> str:
         return self.topo.host
 
     def sh(self, line: str, stdin: str | None = None) -> str:
-        """One shell line in the host namespace."""
-        return run_in(self.host, ["sh", "-c", line], runner=self.lab.runner, stdin=stdin).stdout
+        """One shell line in the host namespace (and its private mount namespace)."""
+        return self.run(["sh", "-c", line], stdin).stdout
+
+    def run(self, argv: list[str], stdin: str | None = None) -> Completed:
+        mount = self.mounts.file if self.mounts is not None else None
+        return run_in(self.host, argv, runner=self.lab.runner, stdin=stdin, mount=mount)
+
+    def etc_file(self, path: str) -> Path | None:
+        """Where the host's private copy of /etc/`path` is (None: the host has no copy)."""
+        if self.mounts is None or not (self.mounts.etc / path).exists():
+            return None
+        return self.mounts.etc / path
 
 
-def build(lab: Lab, spec: NftHost) -> Built:
-    """The host, its clients, bridges, guests and proxies; then the ruleset."""
+def build(lab: Lab, spec: NftHost, private_etc: bool = False) -> Built:
+    """The host, its clients, bridges, guests and proxies; then the ruleset. `private_etc`:
+    the host gets a private mount namespace whose /etc holds its own copies of the spec's
+    persist/etc files (a fix may edit them; the machine's stay untouched)."""
     topo = topology.build(lab)
     built = Built(lab, spec, topo, {})
+    if private_etc:
+        built.mounts = _private_etc(lab, topo.host, spec)
     for port in spec.host_services:
         topo.host_service(port)
     for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
@@ -123,6 +140,17 @@ def build(lab: Lab, spec: NftHost) -> Built:
     built.sh("nft -f -", stdin=spec.ruleset)
     _wait_listening(built)
     return built
+
+
+def _private_etc(lab: Lab, ns: str, spec: NftHost) -> HostMounts:
+    """Private copies of the spec's /etc files (each must exist on the machine, as a bind
+    mount needs a target), filled with the spec's text."""
+    mounts = HostMounts(lab, ns)
+    paths = [p for p in spec.persist if p.startswith("etc/")]
+    mounts.create(tuple("/" + p for p in paths))
+    for p in paths:
+        (mounts.etc / p.removeprefix("etc/")).write_text(spec.persist[p])
+    return mounts
 
 
 def _guest(built: Built, g: Guest) -> None:
@@ -194,6 +222,8 @@ def snapshot(built: Built, out: Path) -> None:
     for name, value in built.spec.files.items():
         (out / name).write_text(json.dumps(value, indent=1) + "\n")
     for path, text in built.spec.persist.items():
+        copy = built.etc_file(path.removeprefix("etc/")) if path.startswith("etc/") else None
+        text = copy.read_text() if copy is not None else text
         dest = out / "persist" / path
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text)
