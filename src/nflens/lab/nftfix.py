@@ -43,7 +43,8 @@ def is_nft_fix(text: str | None) -> bool:
 
 def parse(text: str) -> NftFix:
     """The fix's parts; a line outside the contract is a ToolError naming it."""
-    fix, end, body = NftFix(text), None, []
+    fix, end = NftFix(text), None
+    body: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if end is not None:
