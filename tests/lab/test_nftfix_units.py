@@ -44,12 +44,18 @@ def test_the_contract_form_is_valid_posix_shell():
     ("nft -f - <<'EOF'\ntable inet a {}\nEOF\nnft -f - <<'EOF'\ntable inet b {}\nEOF\n",
      "second nft here-document"),
     ("cat > /etc/x <<'EOF'\nx\nEOF\n", "not `nft -f - <<'EOF'`"),
-    ("nft -f /tmp/fix.nft\n", "reads a file"),
+    ("nft -f -\n", "standard input outside the here-document"),
+    ("nft -c -f - < /tmp/fix.nft\n", "standard input outside the here-document"),
     ("# only words\n\n", "no command"),
 ])
 def test_a_text_outside_the_contract_is_refused_with_why(text, what):
     with pytest.raises(ToolError, match=re.escape(what)):
         nftfix.parse(text)
+
+
+def test_a_command_reading_a_file_is_a_command():
+    assert nftfix.parse("nft -c -f /etc/nftables.conf\n").commands == [
+        "nft -c -f /etc/nftables.conf"]
 
 
 def test_a_delimiter_inside_the_script_does_not_end_it():

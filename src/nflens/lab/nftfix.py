@@ -8,9 +8,9 @@ machine's file).
 
 The text's contract (the placement's): a POSIX shell snippet of `#` comment lines and commands,
 its nft part one here-document, `nft -f - <<'EOF'` ... `EOF`. `parse` checks that shape before
-anything runs — a text that is not it (an unterminated here-document, an nft part outside a
-here-document, prose) is refused with the line, since the point is that the printed text is
-complete and runs as printed. `apply` writes each distinct fix text to its own file and runs
+anything runs — a text that is not it (an unterminated here-document, `nft -f -` outside
+the here-document, a second here-document) is refused with the line, since the point is
+that the printed text is complete and runs as printed. `apply` writes each distinct fix text to its own file and runs
 `sh -e FILE` (the first failing command stops it, as for the admin).
 """
 
@@ -61,9 +61,9 @@ def parse(text: str) -> NftFix:
         elif OTHER_HEREDOC.search(line):
             raise ToolError(f"nft fix line {number}: a here-document that is not "
                             f"`nft -f - <<'EOF'`: {line!r}")
-        elif line.startswith("nft ") and " -f " in f"{line} ":
-            raise ToolError(f"nft fix line {number}: nft reads a file, not the here-document: "
-                            f"{line!r}")
+        elif re.match(r"^nft\s+(.*\s)?-f\s+-(\s|$)", line):
+            raise ToolError(f"nft fix line {number}: nft reads its standard input outside "
+                            f"the here-document: {line!r}")
         elif line and not line.startswith("#"):
             fix.commands.append(line)
     if end is not None:
