@@ -10,8 +10,8 @@ The text's contract (the placement's): a POSIX shell snippet of `#` comment line
 its nft part one here-document, `nft -f - <<'EOF'` ... `EOF`. `parse` checks that shape before
 anything runs — a text that is not it (an unterminated here-document, `nft -f -` outside
 the here-document, a second here-document) is refused with the line, since the point is
-that the printed text is complete and runs as printed. `apply` writes each distinct fix text to its own file and runs
-`sh -e FILE` (the first failing command stops it, as for the admin).
+that the printed text is complete and runs as printed. `apply` writes each distinct fix text
+to its own file and runs `sh -e FILE` (the first failing command stops it, as for the admin).
 """
 
 from __future__ import annotations
