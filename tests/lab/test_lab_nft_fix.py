@@ -8,7 +8,9 @@ audited with `nflens audit --json`; every verified fix text is run exactly as pr
 (lab/nftfix.py: `sh -e FILE` in the host's namespaces). Then the kernel is probed again: it
 gives the intended verdicts (the admin's intent as the host's own rules state it, below), the
 re-collected snapshot's audit no longer reports the findings fixed, `check` on it agrees
-with the kernel on every flow probed, and no finding was left without a verified fix.
+with the kernel on every flow probed, no finding was left without a verified fix, and no fix
+speaks iptables (the host's language is nft: iptables-nft would work, but beside the admin's
+nftables.conf it is a second ruleset language the admin does not keep).
 
 Until the nft placement is in the code, the audit prints no nft fix: the test then skips,
 saying so — detected by behaviour (no fix text of the recorded `published` golden's audit
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +36,8 @@ from nflens.lab import nftfix, nftgoldens, nfthost
 from nflens.lab.netns import Lab, leftovers
 from tests.conftest import REPO
 
+# a command of the iptables family at the start of a shell line: not the host's language
+IPTABLES = re.compile(r"^\s*(ip6?tables|ebtables|arptables)(-nft|-legacy)?(-restore)?\s", re.M)
 GOLDENS = REPO / "tests" / "fixtures" / "docker29_nft"
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(180)]
 needs_tools = pytest.mark.skipif(
@@ -43,12 +48,16 @@ needs_tools = pytest.mark.skipif(
 # The intent each host's own rules state, for the flows a fix may change:
 # - published: `inet filter input` opens 22 to all and 8000 to the LAN, nothing to 8080: the
 #   published port (input-bypass) closes to every source but the host itself.
+# - hostaddr: the same input chain, the port published on the LAN address: closed to every
+#   source (input-bypass), the WAN's way in through the LAN address too (address-bound-port).
 # - forward_drop: the admin published 8080 (unreachable-published-port): the LAN and the WAN
 #   reach it; the container may not open connections to the host (egress-misses-host).
 # - internal: the internal network's container may not open connections to the host.
 INTENDED = {
     "published": {"lan-web": "deny", "wan-web": "deny", "local-web": "allow",
                   "lan-hostsvc": "allow", "wan-hostsvc": "deny", "wan-ssh": "allow"},
+    "hostaddr": {"lan-web": "deny", "wan-web-lanaddr": "deny", "local-web": "allow",
+                 "lan-hostsvc": "allow"},
     "forward_drop": {"lan-web": "allow", "wan-web": "allow", "local-web": "allow",
                      "web-to-host": "deny"},
     "internal": {"db-to-host": "deny", "host-db": "allow", "lan-web": "allow"},
@@ -116,6 +125,8 @@ def test_every_nft_fix_applied_as_printed_holds_on_the_kernel(name, tmp_path, nf
     assert got["check"] == got["kernel"]
     unverified = [(f["id"], f.get("subject")) for f in got["before"] if f not in got["fixed"]]
     assert unverified == [], "findings without a verified fix"
+    foreign = [(f["id"], f.get("subject")) for f in got["fixed"] if IPTABLES.search(f["fix"])]
+    assert foreign == [], "fixes in iptables' language on an nftables host"
 
 
 @needs_tools
