@@ -58,3 +58,19 @@ def test_docker_files_say_nftables_and_docker_29():
     assert out["daemon.json"] == {"firewall-backend": "nftables"}
     assert out["docker-info.json"]["FirewallBackend"] == {"Driver": "nftables"}
     assert out["docker-version.json"]["Server"]["Version"].startswith("29.")
+
+
+def test_an_ipv6_network_gets_the_ip6_table_rules_with_the_link_local_skip():
+    net = Net("bridge", "172.17.0.0/16", default=True, subnet6="fd17::/64")
+    c = Ctr("web", net, "172.17.0.2", (Publish(80, 8080),), addr6="fd17::2")
+    text = ruleset(Engine((net,), (c,)))
+    ip6 = _lines(text[text.index("table ip6 docker-bridges"):])
+    assert ('iifname != "docker0" ip6 saddr != fe80::/10 tcp dport 8080 counter dnat to '
+            '[fd17::2]:80 comment "DNAT"') in ip6
+    assert 'oifname != "docker0" ip6 saddr fd17::/64 counter masquerade comment "MASQUERADE"' \
+        in ip6
+    assert 'ip6 daddr fd17::2 iifname != "docker0" counter drop comment "DROP DIRECT ACCESS"' \
+        in ip6
+    net_json = files(Engine((net,), (c,)))["docker-networks.json"][0]
+    assert net_json["EnableIPv6"] and [x["Subnet"] for x in net_json["IPAM"]["Config"]] == [
+        "172.17.0.0/16", "fd17::/64"]

@@ -27,7 +27,7 @@ moby's code (commit b985e231, daemon/libnetwork/drivers/bridge/internal/nftabler
 Priorities are numbers, as moby's nftables package writes them (nftables_linux.go: raw
 -300, dstnat -100, filter 0, srcnat 100). The per-rule `counter` is what Docker adds; rule
 order within a chain is moby's rule groups.
-Only what the goldens need is here (IPv4 networks, proxy on, icc on, gateway mode nat).
+Only what the goldens need is here (proxy on, icc on, gateway mode nat).
 """
 
 from __future__ import annotations
@@ -60,10 +60,21 @@ class Net:
     subnet: str  # "172.17.0.0/16"
     internal: bool = False
     default: bool = False  # the default `bridge` network, on docker0
+    subnet6: str = ""  # "fd17::/64": an IPv6 network too (--ipv6)
 
     @property
     def id(self) -> str:
         return _id("network", self.name)
+
+    def prefix(self, fam: str) -> str:
+        """Its subnet in nft family `fam` ("ip" / "ip6"), "" when it has none."""
+        return self.subnet if fam == "ip" else self.subnet6
+
+    def gw(self, fam: str) -> str:
+        return str(ipaddress.ip_network(self.prefix(fam)).network_address + 1)
+
+    def plen(self, fam: str) -> int:
+        return ipaddress.ip_network(self.prefix(fam)).prefixlen
 
     @property
     def bridge(self) -> str:
@@ -71,11 +82,11 @@ class Net:
 
     @property
     def gateway(self) -> str:
-        return str(ipaddress.ip_network(self.subnet).network_address + 1)
+        return self.gw("ip")
 
     @property
     def prefixlen(self) -> int:
-        return ipaddress.ip_network(self.subnet).prefixlen
+        return self.plen("ip")
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,14 @@ class Ctr:
     addr: str  # its IPv4 address on `net`
     ports: tuple[Publish, ...] = ()
     listen: tuple[int, ...] = (80,)  # TCP ports its server answers on
+    addr6: str = ""  # its IPv6 address, on an IPv6 network
 
     @property
     def id(self) -> str:
         return _id("container", self.name)
+
+    def address(self, fam: str) -> str:
+        return self.addr if fam == "ip" else self.addr6
 
 
 @dataclass(frozen=True)
@@ -110,12 +125,14 @@ def _q(name: str) -> str:
 # -- the ruleset -------------------------------------------------------------------------------
 def ruleset(engine: Engine) -> str:
     """`ip docker-bridges` and `ip6 docker-bridges` as nft text, in the order Docker makes them."""
-    return _table("ip", engine) + "\n" + _table("ip6", Engine(()))
+    return _table("ip", engine) + "\n" + _table("ip6", engine)
 
 
-def _table(family: str, engine: Engine) -> str:
-    nets = engine.nets
-    lines = [f"table {family} docker-bridges {{"]
+def _table(fam: str, engine: Engine) -> str:
+    """One family's table: only the networks with a subnet of that family have chains
+    (network.go configure returns early without one)."""
+    nets = [n for n in engine.nets if n.prefix(fam)]
+    lines = [f"table {fam} docker-bridges {{"]
     for vmap, prefix in (("filter-forward-in-jumps", "filter-forward-in__"),
                          ("filter-forward-out-jumps", "filter-forward-out__"),
                          ("nat-postrouting-in-jumps", "nat-postrouting-in__"),
@@ -125,7 +142,7 @@ def _table(family: str, engine: Engine) -> str:
             elems = ", ".join(f"{_q(n.bridge)} : jump {prefix}{n.bridge}" for n in nets)
             lines.append(f"\t\telements = {{ {elems} }}")
         lines.append("\t}")
-    skip_lo = "ip daddr != 127.0.0.0/8" if family == "ip" else "ip6 daddr != ::1"
+    skip_lo = "ip daddr != 127.0.0.0/8" if fam == "ip" else "ip6 daddr != ::1"
     lines += _chain("filter-FORWARD", "type filter hook forward priority 0; policy accept;",
                     ["oifname vmap @filter-forward-in-jumps",
                      "iifname vmap @filter-forward-out-jumps"])
@@ -136,11 +153,11 @@ def _table(family: str, engine: Engine) -> str:
                      "oifname vmap @nat-postrouting-in-jumps"])
     lines += _chain("nat-PREROUTING", "type nat hook prerouting priority -100; policy accept;",
                     ["fib daddr type local counter jump nat-prerouting-and-output"])
-    lines += _chain("nat-prerouting-and-output", "", _dnat(engine))
+    lines += _chain("nat-prerouting-and-output", "", _dnat(fam, engine))
     lines += _chain("raw-PREROUTING", "type filter hook prerouting priority -300; policy accept;",
-                    _direct_access(engine))
+                    _direct_access(fam, engine))
     for n in nets:
-        lines += _network_chains(n, engine)
+        lines += _network_chains(fam, n, engine)
     return "\n".join(lines + ["}"]) + "\n"
 
 
@@ -149,30 +166,35 @@ def _chain(name: str, head: str, rules: list[str]) -> list[str]:
     return out + [f"\t\t{r}" for r in rules] + ["\t}"]
 
 
-def _dnat(engine: Engine) -> list[str]:
-    """port.go setPerPortDNAT (proxy on: `iifname != BR`; a `::` binding of an IPv4 container
-    is docker-proxy's)."""
+def _endpoints(fam: str, engine: Engine) -> list[Ctr]:
+    return [c for c in engine.containers if c.address(fam) and not c.net.internal]
+
+
+def _dnat(fam: str, engine: Engine) -> list[str]:
+    """port.go setPerPortDNAT (proxy on: `iifname != BR`; IPv6 skips link-local sources): a
+    binding whose host address is not of the container address's family is docker-proxy's."""
     out = []
-    for c in engine.containers:
-        if c.net.internal:
-            continue
+    for c in _endpoints(fam, engine):
+        target = c.address(fam) if fam == "ip" else f"[{c.address(fam)}]"
         for p in c.ports:
             for host_ip in p.bindings():
-                if ":" in host_ip:
+                if (":" in host_ip) != (fam == "ip6"):
                     continue
-                daddr = f"ip daddr {host_ip} " if host_ip != "0.0.0.0" else ""
-                out.append(f"iifname != {_q(c.net.bridge)} {daddr}{p.proto} dport {p.host_port} "
-                           f"counter dnat to {c.addr}:{p.container_port} comment \"DNAT\"")
+                ll = "ip6 saddr != fe80::/10 " if fam == "ip6" else ""
+                daddr = "" if host_ip in ("0.0.0.0", "::") else f"{fam} daddr {host_ip} "
+                out.append(f"iifname != {_q(c.net.bridge)} {ll}{daddr}{p.proto} dport "
+                           f"{p.host_port} counter dnat to {target}:{p.container_port} "
+                           "comment \"DNAT\"")
     return out
 
 
-def _direct_access(engine: Engine) -> list[str]:
+def _direct_access(fam: str, engine: Engine) -> list[str]:
     """endpoint.go filterDirectAccess: gateway mode nat, not internal."""
-    return [f"ip daddr {c.addr} iifname != {_q(c.net.bridge)} counter drop "
-            "comment \"DROP DIRECT ACCESS\"" for c in engine.containers if not c.net.internal]
+    return [f"{fam} daddr {c.address(fam)} iifname != {_q(c.net.bridge)} counter drop "
+            "comment \"DROP DIRECT ACCESS\"" for c in _endpoints(fam, engine)]
 
 
-def _network_chains(n: Net, engine: Engine) -> list[str]:
+def _network_chains(fam: str, n: Net, engine: Engine) -> list[str]:
     """network.go configure, port.go setPerPortForwarding, for one bridge network."""
     br = _q(n.bridge)
     ct = "ct state established,related counter accept"
@@ -182,13 +204,15 @@ def _network_chains(n: Net, engine: Engine) -> list[str]:
         fwd_out = [ct, f"oifname != {br} counter drop comment \"INTERNAL NETWORK EGRESS\""]
         masq: list[str] = []
     else:
-        ports = list(dict.fromkeys(f"ip daddr {c.addr} {p.proto} dport {p.container_port} "
-                                   "counter accept" for c in engine.containers
-                                   if c.net == n for p in c.ports))
+        ports = list(dict.fromkeys(f"{fam} daddr {c.address(fam)} {p.proto} dport "
+                                   f"{p.container_port} counter accept"
+                                   for c in _endpoints(fam, engine) if c.net == n
+                                   for p in c.ports))
         fwd_in = [ct, f"iifname {br} counter accept comment \"ICC\"", *ports,
                   "counter drop comment \"UNPUBLISHED PORT DROP\""]
         fwd_out = [ct, "counter accept comment \"OUTGOING\""]
-        masq = [f"oifname != {br} ip saddr {n.subnet} counter masquerade comment \"MASQUERADE\""]
+        masq = [f"oifname != {br} {fam} saddr {n.prefix(fam)} counter masquerade "
+                "comment \"MASQUERADE\""]
     return (_chain(f"filter-forward-in__{n.bridge}", "", fwd_in)
             + _chain(f"filter-forward-out__{n.bridge}", "", fwd_out)
             + _chain(f"nat-postrouting-in__{n.bridge}", "", [])
@@ -233,8 +257,11 @@ def container_json(c: Ctr) -> dict[str, Any]:
                 "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": _mac(c),
                 "DriverOpts": None, "GwPriority": 0, "NetworkID": c.net.id,
                 "EndpointID": endpoint, "Gateway": c.net.gateway, "IPAddress": c.addr,
-                "IPPrefixLen": c.net.prefixlen, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "DNSNames": None if c.net.default else [c.name]}},
+                "IPPrefixLen": c.net.prefixlen,
+                "IPv6Gateway": c.net.gw("ip6") if c.addr6 else "",
+                "GlobalIPv6Address": c.addr6,
+                "GlobalIPv6PrefixLen": c.net.plen("ip6") if c.addr6 else 0,
+                "DNSNames": None if c.net.default else [c.name]}},
         },
     }
 
@@ -247,12 +274,15 @@ def network_json(n: Net, engine: Engine) -> dict[str, Any]:
             "com.docker.network.bridge.name": "docker0",
             "com.docker.network.driver.mtu": "1500"} if n.default else {}
     members = {c.id: {"Name": c.name, "EndpointID": _id("endpoint", c.name), "MacAddress": _mac(c),
-                      "IPv4Address": f"{c.addr}/{n.prefixlen}", "IPv6Address": ""}
+                      "IPv4Address": f"{c.addr}/{n.prefixlen}",
+                      "IPv6Address": f"{c.addr6}/{n.plen('ip6')}" if c.addr6 else ""}
                for c in engine.containers if c.net == n}
     return {"Name": "bridge" if n.default else n.name, "Id": n.id, "Created": CREATED,
-            "Scope": "local", "Driver": "bridge", "EnableIPv4": True, "EnableIPv6": False,
+            "Scope": "local", "Driver": "bridge", "EnableIPv4": True,
+            "EnableIPv6": bool(n.subnet6),
             "IPAM": {"Driver": "default", "Options": None if n.default else {},
-                     "Config": [{"Subnet": n.subnet, "Gateway": n.gateway}]},
+                     "Config": [{"Subnet": n.prefix(f), "Gateway": n.gw(f)}
+                                for f in ("ip", "ip6") if n.prefix(f)]},
             "Internal": n.internal, "Attachable": False, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": members,
             "Options": opts, "Labels": {}}

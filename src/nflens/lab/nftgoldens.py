@@ -10,6 +10,9 @@ Docker 29 with `firewall-backend: nftables` (synthetic: lab/docker29.py writes i
   destination address only, so the WAN client that routes to 10.99.0.1 through the host's WAN
   interface reaches the container too.
 - `internal` — an --internal network beside docker0: nothing enters or leaves it but the host.
+- `dualstack` — docker0 with IPv6 (`fd17::/64`): `ip6 docker-bridges` DNATs, masquerades and
+  drops direct access as its IPv4 twin does; the admin's input policy drop, again, never
+  sees the published port.
 - `forward_drop` — seed 005's story: the admin's `inet filter forward` policy drop beside
   Docker's filter-FORWARD; Docker's accept ends only its own base chain, so the admin's chain
   drops every forwarded connection (published port and container egress alike).
@@ -80,12 +83,18 @@ def _docker_host(name: str, title: str, admin: str, engine: Engine,
     """A Docker 29 host: the admin's nftables.conf loaded first (nftables.service runs before
     docker.service), then Docker's tables; guests and docker-proxies from the engine."""
     guests = tuple(Guest(c.name, c.net.bridge, f"{c.addr}/{c.net.prefixlen}", c.net.gateway,
-                         c.listen) for c in engine.containers)
-    proxies = tuple(Proxy(ip, p.host_port, c.addr, p.container_port)
+                         c.listen, cidr6=f"{c.addr6}/{c.net.plen('ip6')}" if c.addr6 else "",
+                         gateway6=c.net.gw("ip6") if c.addr6 else "")
+                   for c in engine.containers)
+    # docker-proxy: a `::` binding goes to the container's IPv6 address when it has one
+    proxies = tuple(Proxy(ip, p.host_port, c.addr6 if ":" in ip and c.addr6 else c.addr,
+                          p.container_port)
                     for c in engine.containers if not c.net.internal
                     for p in c.ports for ip in p.bindings())
     return NftHost(name, title, admin + "\n" + docker29.ruleset(engine), flows,
-                   bridges=tuple((n.bridge, f"{n.gateway}/{n.prefixlen}") for n in engine.nets),
+                   bridges=tuple((n.bridge, f"{n.gw(f)}/{n.plen(f)}") for n in engine.nets
+                                 for f in ("ip", "ip6") if n.prefix(f)),
+                   ipv6=any(n.subnet6 for n in engine.nets),
                    guests=guests, proxies=proxies, host_services=services,
                    files=docker29.files(engine),
                    persist={"etc/nftables.conf": NFT_HEAD + admin} if admin else {})
@@ -150,6 +159,25 @@ FORWARD_DROP = _docker_host(
         FlowSpec("lan-to-wan-peer", "eth0", "198.51.100.2", 80),
     ))
 
+DUAL = Net("bridge", "172.17.0.0/16", default=True, subnet6="fd17::/64")
+
+DUALSTACK = _docker_host(
+    "dualstack", "Docker 29 nftables: an IPv6 bridge network (--ipv6), a published port",
+    ADMIN_INPUT, Engine((DUAL,), (Ctr("web", DUAL, "172.17.0.2", (Publish(80, 8080),),
+                                      addr6="fd17::2"),)), (
+        FlowSpec("lan-web6", "eth0", "2001:db8:1::1", 8080),
+        FlowSpec("wan-web6", "eth1", "2001:db8:2::1", 8080, note="input never sees it (ip6)"),
+        FlowSpec("wan-web", "eth1", "198.51.100.1", 8080),
+        FlowSpec("wan-web6-direct", "eth1", "fd17::2", 80),
+        FlowSpec("lan-hostsvc6", "eth0", "2001:db8:1::1", 8000),
+        FlowSpec("wan-hostsvc6", "eth1", "2001:db8:2::1", 8000),
+        FlowSpec("local-web6", "host", "2001:db8:1::1", 8080),
+        FlowSpec("local-web6-lo", "host", "::1", 8080),
+        FlowSpec("host-web6-direct", "host", "fd17::2", 80),
+        FlowSpec("web-egress6", "container:web", "2001:db8:2::2", 80),
+        FlowSpec("web-to-host6", "container:web", "fd17::1", 8000),
+    ))
+
 NATIVE_CONF = ADMIN_INPUT + """
 table ip nat {
 	chain prerouting {
@@ -184,8 +212,8 @@ NATIVE = NftHost(
     persist={"etc/nftables.conf": NFT_HEAD + NATIVE_CONF},
 )
 
-HOSTS = {h.name: h for h in (PUBLISHED, HOSTADDR, INTERNAL, FORWARD_DROP, NATIVE)}
-DOCKER29 = ("published", "hostaddr", "internal", "forward_drop")
+HOSTS = {h.name: h for h in (PUBLISHED, HOSTADDR, INTERNAL, FORWARD_DROP, DUALSTACK, NATIVE)}
+DOCKER29 = ("published", "hostaddr", "internal", "forward_drop", "dualstack")
 
 
 def main(argv: list[str]) -> int:

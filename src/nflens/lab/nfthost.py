@@ -48,6 +48,8 @@ class Guest:
     gateway: str
     ports: tuple[int, ...] = (80,)
     container: bool = True
+    cidr6: str = ""  # an IPv6 address too ("fd17::2/64"), routed via `gateway6`
+    gateway6: str = ""
 
     @property
     def addr(self) -> str:
@@ -77,12 +79,13 @@ class NftHost:
     title: str
     ruleset: str
     flows: tuple[FlowSpec, ...]
-    bridges: tuple[tuple[str, str], ...] = ()
+    bridges: tuple[tuple[str, str], ...] = ()  # (name, address/prefix); a name may repeat
     guests: tuple[Guest, ...] = ()
     proxies: tuple[Proxy, ...] = ()
     host_services: tuple[int, ...] = (8000,)
     files: dict[str, Any] = field(default_factory=dict)  # extra snapshot files (Docker's)
     persist: dict[str, str] = field(default_factory=dict)  # persist/PATH -> text
+    ipv6: bool = False  # the LAN and WAN carry IPv6 too (lab/topology.py)
 
 
 @dataclass
@@ -116,7 +119,7 @@ def build(lab: Lab, spec: NftHost, private_etc: bool = False) -> Built:
     """The host, its clients, bridges, guests and proxies; then the ruleset. `private_etc`:
     the host gets a private mount namespace whose /etc holds its own copies of the spec's
     persist/etc files (a fix may edit them; the machine's stay untouched)."""
-    topo = topology.build(lab)
+    topo = topology.build(lab, ipv6=spec.ipv6)
     built = Built(lab, spec, topo, {})
     if private_etc:
         built.mounts = _private_etc(lab, topo.host, spec)
@@ -124,9 +127,11 @@ def build(lab: Lab, spec: NftHost, private_etc: bool = False) -> Built:
         topo.host_service(port)
     for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
         built.sh(f"[ ! -e /proc/sys/net/bridge/{key} ] || sysctl -q -w net.bridge.{key}=0")
-    for name, cidr in spec.bridges:
-        built.sh(f"ip link add {name} type bridge && ip addr add {cidr} dev {name} "
-                 f"&& ip link set {name} up")
+    for i, (name, cidr) in enumerate(spec.bridges):
+        if all(other != name for other, _ in spec.bridges[:i]):
+            built.sh(f"ip link add {name} type bridge && ip link set {name} up")
+        nodad = " nodad" if ":" in cidr else ""  # usable at once
+        built.sh(f"ip addr add {cidr} dev {name}{nodad}")
     for g in spec.guests:
         _guest(built, g)
     for p in spec.proxies:
@@ -161,6 +166,9 @@ def _guest(built: Built, g: Guest) -> None:
     built.sh(f"ip link set {g.veth} master {g.bridge}")
     lab.add_addr(ns, "eth0", g.cidr)
     lab.add_route(ns, "0.0.0.0/0", g.gateway)
+    if g.cidr6:
+        lab.add_addr(ns, "eth0", g.cidr6)
+        lab.add_route(ns, "::/0", g.gateway6)
     for port in g.ports:
         built.topo.serve_http(ns, port, f"nflens:{g.name}")
     if not g.container:  # a VM: flows from it arrive on its bridge
