@@ -16,8 +16,8 @@ Until the nft placement is in the code, the audit prints no nft fix: the test th
 saying so — detected by behaviour (no fix text of the recorded `published` golden's audit
 holds an `nft -f - <<'EOF'` here-document), not by version; once it is, every host must
 pass. The probes after the fix are the flows of INTENDED (a denied probe waits its timeout).
-`NFLENS_CLI_PYTHONPATH` runs audit/check from another source tree (another branch's src/)
-while the lab code stays this one.
+`NFLENS_CLI_PYTHONPATH` runs audit from another source tree (another branch's src/) while
+the lab code and the simulator that checks the fixed host stay this one's.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ from pathlib import Path
 
 import pytest
 
+from nflens.flows import load_flows
+from nflens.kernel.simulate import Simulator
 from nflens.lab import nftfix, nftgoldens, nfthost
 from nflens.lab.netns import Lab, leftovers
+from nflens.snapshot.read import read_snapshot
 from tests.conftest import REPO
 
 # a command of the iptables family at the start of a shell line: not the host's language
@@ -46,16 +49,19 @@ needs_tools = pytest.mark.skipif(
     reason="needs busybox-static, util-linux, nftables, iproute2 and docker-proxy (docker.io)")
 
 # The intent each host's own rules state, for the flows a fix may change:
-# - published: `inet filter input` opens 22 to all and 8000 to the LAN, nothing to 8080: the
-#   published port (input-bypass) closes to every source but the host itself.
+# - dualstack (published's story over both families; published itself is rebuilt by
+#   test_lab_nft_goldens.py): `inet filter input` opens 22 to all and 8000 to the LAN, nothing
+#   to 8080: the published port (input-bypass, IPv4 and IPv6) closes to every source but the
+#   host itself.
 # - hostaddr: the same input chain, the port published on the LAN address: closed to every
 #   source (input-bypass), the WAN's way in through the LAN address too (address-bound-port).
 # - forward_drop: the admin published 8080 (unreachable-published-port): the LAN and the WAN
 #   reach it; the container may not open connections to the host (egress-misses-host).
 # - internal: the internal network's container may not open connections to the host.
 INTENDED = {
-    "published": {"lan-web": "deny", "wan-web": "deny", "local-web": "allow",
-                  "lan-hostsvc": "allow", "wan-hostsvc": "deny", "wan-ssh": "allow"},
+    "dualstack": {"lan-web6": "deny", "wan-web6": "deny", "wan-web": "deny",
+                  "local-web6": "allow", "local-web6-lo": "allow", "lan-hostsvc6": "allow",
+                  "wan-hostsvc6": "deny"},
     "hostaddr": {"lan-web": "deny", "wan-web-lanaddr": "deny", "local-web": "allow",
                  "lan-hostsvc": "allow"},
     "forward_drop": {"lan-web": "allow", "wan-web": "allow", "local-web": "allow",
@@ -99,10 +105,11 @@ def fix_and_probe(name: str, tmp_path) -> dict:
         lab_id = lab.id
     assert leftovers(lab_id) == []
     after = nflens("audit", "--snapshot", str(tmp_path / "after"))["findings"]
-    checked = nflens("check", "--snapshot", str(tmp_path / "after"),
-                     str(tmp_path / "after" / "flows.json"))["results"]
+    simulator = Simulator(read_snapshot(tmp_path / "after"))
+    checked = {f.name: simulator.run(f).verdict
+               for f in load_flows(tmp_path / "after" / "flows.json") if f.name in kernel}
     return {"before": before, "fixed": fixed, "ran": ran, "kernel": kernel, "after": after,
-            "check": {r["name"]: r["verdict"] for r in checked if r["name"] in kernel}}
+            "check": checked}
 
 
 @pytest.fixture(scope="module")
