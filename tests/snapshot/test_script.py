@@ -214,6 +214,7 @@ def test_the_podman_template_never_names_the_environment():
 
     assert "Env" not in podmanfiles.CONTAINER_FORMAT
     assert ".Config.Labels" in podmanfiles.CONTAINER_FORMAT
+    assert '"Id":{{json .ID}}' in podmanfiles.CONTAINER_FORMAT  # the struct's Go name
 
 
 def _script_and_collect_agree(tmp_path, monkeypatch, docker_up, userland, podman_up=False):

@@ -41,13 +41,19 @@ def field_tree(paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
     return tree
 
 
+# JSON key -> the Go field of podman's struct where they differ (`ID` is printed as "Id"; `.Id`
+# fails: "can't evaluate field Id", lab, podman 5.8.6)
+GO_NAMES = {"Id": "ID"}
+
+
 def _template(tree: dict[str, Any], prefix: str = "") -> str:
     """A Go template printing the fields of `tree` as one JSON object, read on podman's typed
     inspect struct (`.A.B`; see the module docstring)."""
     parts = []
     for key, sub in tree.items():
-        value = (_template(sub, f"{prefix}.{key}") if sub is not None
-                 else f"{{{{json {prefix}.{key}}}}}")
+        name = GO_NAMES.get(key, key)
+        value = (_template(sub, f"{prefix}.{name}") if sub is not None
+                 else f"{{{{json {prefix}.{name}}}}}")
         parts.append(f'"{key}":{value}')
     return "{" + ",".join(parts) + "}"
 
