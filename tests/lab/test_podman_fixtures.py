@@ -5,7 +5,8 @@ them are measured here (issue 27). No root needed.
 Measured before any Podman support in the model: input-bypass and dnat-port agree on every
 flow on every version and driver (the model walks netavark's chains and `inet netavark` table
 as any other rules); egress cannot be asked at all: its flows start in a Podman container,
-which the model does not know ("unknown container"), exit 2. That one is the runtime seam's."""
+which the model does not know ("unknown container"), exit 2. That one is the runtime seam's.
+netavark's chains and table are owner `podman` (analysis/owners.py, CONTRACT §6)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,30 @@ ANSWERED = [d for d in DIRS if not d.name.startswith("egress-")]
 def test_the_model_agrees_with_the_kernel_on_podman_hosts(fixture):
     expected = json.loads((fixture / "expected.json").read_text())["expected"]
     assert _verdicts(fixture) == expected
+
+
+@pytest.mark.parametrize("fixture", ANSWERED, ids=[d.name for d in ANSWERED])
+def test_netavarks_rules_are_owned_by_podman_and_the_admins_stay_the_admins(fixture):
+    """Before: every netavark rule step was owner 'admin' (58/72/88 steps per version/driver,
+    bench/podman_agreement.py) and 5.8.6-nftables had a 'not-persistent' finding for the
+    `inet netavark` table, which netavark itself re-creates at container start."""
+    from nflens.analysis.owners import RuleOwners
+
+    host = read_snapshot(fixture)
+    owners = RuleOwners(host)
+    seen = {"podman": 0, "admin": 0}
+    for table in host.ruleset.tables:
+        for chain in table.chains:
+            for rule in chain.rules:
+                owner = owners.of(rule)
+                if owner is None:
+                    continue
+                netavark = (table.name == "netavark" and table.origin == "nft") or \
+                    chain.name.startswith("NETAVARK") or "-j NETAVARK" in rule.text
+                if netavark:
+                    assert owner.kind == "podman", (chain.name, rule.text)
+                    seen["podman"] += 1
+                elif table.origin != "nft" and chain.name in ("INPUT", "FORWARD"):
+                    assert owner.kind == "admin", (chain.name, rule.text)  # the setup lines
+                    seen["admin"] += 1
+    assert seen["podman"] >= 5 and seen["admin"] >= 2
