@@ -10,6 +10,7 @@ against a real kernel and a real dockerd.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -77,7 +78,7 @@ def _stub(tool_dir: Path, tool: str, cases: dict[str, tuple[int, str | Path, str
 
 
 def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
-               userland: str = "system") -> Path:
+               userland: str = "system", podman_up: bool = False) -> Path:
     """A PATH of stubs and the script's own utilities (this machine's, or BusyBox's applets as
     on Alpine or a rescue system); returns the PATH directory. `complete`: every tool answers."""
     bin_dir = tmp_path / "bin"
@@ -113,7 +114,28 @@ def _fake_host(tmp_path: Path, docker_up: bool, complete: bool = False,
     else:
         _stub(bin_dir, "docker", {"info --format {{json .}}": (
             1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n")})
+    if complete or podman_up:
+        _stub_podman(bin_dir)
     return bin_dir
+
+
+PODMAN_CONTAINER = ('{"Id":"c0ffee","Name":"web","State":{"Status":"running"},"HostConfig":'
+                    '{"NetworkMode":"bridge","PortBindings":{"80/tcp":[{"HostIp":"",'
+                    '"HostPort":"8080"}]}},"NetworkSettings":{"Ports":{},"Networks":{}},'
+                    '"Config":{"Image":"busybox","Labels":null},"ImageName":"busybox","Pod":""}')
+
+
+def _stub_podman(bin_dir: Path) -> None:
+    """A rootful podman with one container and one network (outputs shaped as podman's)."""
+    from nflens.snapshot import podmanfiles
+
+    _stub(bin_dir, "podman", {
+        "info --format json": (0, '{"host": {"networkBackend": "netavark"}}\n', ""),
+        "ps -aq": (0, "c0ffee\n", ""),
+        f"inspect --format {podmanfiles.CONTAINER_FORMAT} c0ffee": (0, PODMAN_CONTAINER + "\n",
+                                                                    ""),
+        "network ls -q": (0, "podman\nweb\n", ""),
+        "network inspect podman web": (0, '[{"name": "podman"}, {"name": "web"}]\n', "")})
 
 
 def _fake_root(tmp_path: Path) -> Path:
@@ -159,7 +181,45 @@ def _run_script(tmp_path: Path, bin_dir: Path, *args: str) -> subprocess.Complet
 @pytest.mark.parametrize("userland", ["system", "busybox"])
 @pytest.mark.parametrize("docker_up", [True, False], ids=["docker", "no-docker-daemon"])
 def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up, userland):
-    bin_dir = _fake_host(tmp_path, docker_up, userland=userland)
+    _script_and_collect_agree(tmp_path, monkeypatch, docker_up, userland)
+
+
+@pytest.mark.parametrize("userland", ["system", "busybox"])
+def test_podman_files_are_written_alike_by_script_and_collect(tmp_path, monkeypatch, userland):
+    """Issue 27: podman-info/-containers/-networks.json and containers.conf(.d) in persist/."""
+    root = _fake_root(tmp_path)
+    for rel in ("etc/containers/containers.conf", "etc/containers/containers.conf.d/fw.conf"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text('[network]\nfirewall_driver = "nftables"\n')
+    want = _script_and_collect_agree(tmp_path, monkeypatch, False, userland, podman_up=True)
+    assert json.loads(want["podman-containers.json"]) == [json.loads(PODMAN_CONTAINER)]
+    assert json.loads(want["podman-networks.json"])[1]["name"] == "web"
+    assert "podman-info.json" in want
+    assert "persist/etc/containers/containers.conf.d/fw.conf" in want
+    assert "persist/etc/containers/containers.conf" in want
+
+
+def test_podman_absent_is_recorded_missing_with_its_reason(tmp_path, monkeypatch):
+    bin_dir = _fake_host(tmp_path, docker_up=False)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    report = collect(tmp_path / "snap", persist_root=_fake_root(tmp_path))
+    missing = dict(report.missing)
+    assert "command not found" in missing["podman-info.json"]
+    assert missing["podman-containers.json"] == "podman did not answer `podman info`"
+    assert missing["podman-networks.json"] == "podman did not answer `podman info`"
+
+
+def test_the_podman_template_never_names_the_environment():
+    from nflens.snapshot import podmanfiles
+
+    assert "Env" not in podmanfiles.CONTAINER_FORMAT
+    assert ".Config.Labels" in podmanfiles.CONTAINER_FORMAT
+    assert '"Id":{{json .ID}}' in podmanfiles.CONTAINER_FORMAT  # the struct's Go name
+
+
+def _script_and_collect_agree(tmp_path, monkeypatch, docker_up, userland, podman_up=False):
+    """Collect and run the script on one fake host; both trees equal; returns collect's."""
+    bin_dir = _fake_host(tmp_path, docker_up, userland=userland, podman_up=podman_up)
     root = _fake_root(tmp_path)
     monkeypatch.setenv("PATH", str(bin_dir))
     by_collect = tmp_path / "a" / "snap"
@@ -190,6 +250,7 @@ def test_the_script_writes_what_collect_writes(tmp_path, monkeypatch, docker_up,
     assert "command not found" in m_script["ebtables-save.txt"]
     assert "Permission denied" in m_script["ip6tables-save.txt"]
     assert not list(tmp_path.glob("nflens-collect.*")), "the script left its temp dir behind"
+    return {k: v.decode() for k, v in want.items()}
 
 
 @pytest.mark.parametrize("userland", ["system", "busybox"])

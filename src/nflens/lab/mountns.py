@@ -51,16 +51,21 @@ class HostMounts:
         self.file = self.dir / "host.mnt"
         self.etc = lab.data_dir / "etc"
 
-    def create(self, etc_copies: tuple[str, ...] = (), etc_from: Path | None = None) -> Path:
+    def create(self, etc_copies: tuple[str, ...] = (), etc_from: Path | None = None,
+               etc_overlay: bool = False) -> Path:
         """Make the namespace, give it a private /run and private copies of `etc_copies`
         (absolute paths of files or directories that exist on the machine), copied from
-        `etc_from` (a saved private /etc of an earlier host: a "reboot") when given."""
+        `etc_from` (a saved private /etc of an earlier host: a "reboot") when given.
+        `etc_overlay`: /etc becomes an overlay of the machine's with a writable upper layer of
+        the lab's, so the host can have files the machine has not (Podman's /etc/containers)."""
         self.lab.add_dir(self.dir, mounts=True)
         self._run(["mount", "--bind", str(self.dir), str(self.dir)])
         self._run(["mount", "--make-private", str(self.dir)])
         self.file.touch()
         self._run(["unshare", f"--mount={self.file}", "--propagation", "private", "true"])
         lines = [DROP_NSFS] + self._private_run()
+        if etc_overlay:
+            lines.append(self._overlay_etc())
         for src in etc_copies:
             lines += self._private_copy(Path(src), etc_from)
         self.sh(" && ".join(lines))
@@ -75,6 +80,16 @@ class HostMounts:
                 "mkdir -p /run/dbus /run/lock /run/firewalld " + q(str(state)),
                 f"mount --rbind {q(str(hold / state.relative_to('/run')))} {q(str(state))}",
                 f"umount -l {q(str(hold))}", f"rmdir {q(str(hold))}"]
+
+    def _overlay_etc(self) -> str:
+        """Before the private copies: an overlay mounted on /etc later would hide their binds."""
+        top = self.lab.data_dir / "etc-overlay"
+        for d in ("upper", "work"):
+            (top / d).mkdir(parents=True, exist_ok=True)
+        self.etc_upper = top / "upper"
+        q = shlex.quote
+        return (f"mount -t overlay nflens-etc -o lowerdir=/etc,upperdir={q(str(top / 'upper'))},"
+                f"workdir={q(str(top / 'work'))} /etc")
 
     def _private_copy(self, src: Path, etc_from: Path | None = None) -> list[str]:
         if not src.exists():

@@ -301,9 +301,12 @@ def _deb822(stanza: str) -> Iterator[tuple[str, str]]:
 class PrivateApt:
     """apt-get with its own sources list, lists, cache and download folder under `root`."""
 
-    def __init__(self, root: Path, runner: ProcessRunner = LOCAL):
+    def __init__(self, root: Path, runner: ProcessRunner = LOCAL,
+                 suites: tuple[str, ...] = SUITES):
+        """`suites`: the Debian suites its sources list names (the Podman lab adds bookworm)."""
         self.root = root
         self.runner = runner
+        self.suites = suites
         self.sources = root / "sources.list"
         self.debs = root / "debs"
         self._updated = False
@@ -338,8 +341,8 @@ class PrivateApt:
         for d in ("lists/partial", "cache/archives/partial", "debs"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.sources.write_text("".join(f"deb [signed-by={KEYRING}] {uri} {s} main\n"
-                                        for s in SUITES))
-        log(f"private apt: update of {', '.join(SUITES)} into {self.root}")
+                                        for s in self.suites))
+        log(f"private apt: update of {', '.join(self.suites)} into {self.root}")
         out = _run(self.runner, ["apt-get", *self.options(), "update"],
                    "apt-get update (private lists)", stderr=True)
         lists = list((self.root / "lists").glob("*_Packages*"))
@@ -347,7 +350,8 @@ class PrivateApt:
             lines = out.splitlines()
             warned = [f"{line.strip()} {lines[i + 1].strip() if i + 1 < len(lines) else ''}"
                       for i, line in enumerate(lines) if line.startswith(("Err", "E:", "W:"))]
-            raise VersionMissing(f"apt-get update fetched no package list of {'/'.join(SUITES)}"
+            raise VersionMissing(f"apt-get update fetched no package list of "
+                                 f"{'/'.join(self.suites)}"
                                  f" from {uri} (no network?): "
                                  + (warned[0] if warned else "no error printed"))
         self._updated = True
@@ -358,7 +362,7 @@ class PrivateApt:
         found = []
         for line in out.splitlines():
             parts = [p.strip() for p in line.split("|")]
-            if len(parts) >= 3 and any(f" {s}/" in f" {parts[2]}" for s in SUITES):
+            if len(parts) >= 3 and any(f" {s}/" in f" {parts[2]}" for s in self.suites):
                 found.append(parts[1])
         return list(dict.fromkeys(found))
 
@@ -366,7 +370,9 @@ class PrivateApt:
         """`apt-get download` writes into its working directory: the private `debs` folder."""
         _run(self.runner, ["apt-get", *self.options(), "download", f"{name}={version}"],
              f"apt-get download {name}={version}", cwd=self.debs)
-        found = sorted(self.debs.glob(f"{name}_{version.split(':')[-1]}_*.deb"))
+        epoch, _, rest = version.rpartition(":")  # apt writes an epoch as `1%3a`
+        stem = f"{epoch}%3a{rest}" if epoch else rest
+        found = sorted(self.debs.glob(f"{name}_{stem}_*.deb"))
         if not found:
             raise VersionMissing(f"apt-get download {name}={version} wrote no .deb")
         return found[-1]

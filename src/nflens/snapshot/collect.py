@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from nflens import dialect_registry
 from nflens.errors import ToolError
 from nflens.proc import LOCAL, ProcessRunner, nsenter
+from nflens.snapshot import podmanfiles
 
 Runner = ProcessRunner
 
@@ -65,14 +67,7 @@ CONTAINER_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _tree(paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path in paths:
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = None
-    return tree
+_tree = podmanfiles.field_tree
 
 
 def _template(tree: dict[str, Any], prefix: str = "") -> str:
@@ -147,10 +142,11 @@ def _reason(rc: int, stderr: str) -> str:
 
 class _Collector:
     def __init__(self, out_dir: Path, netns: str | None, docker_host: str | None,
-                 runner: Runner):
+                 runner: Runner, podman: list[str] | None = None):
         self.out = out_dir
         self.netns = netns
         self.docker_host = docker_host
+        self.podman = podman
         self.runner = runner
         self.report = CollectReport(out_dir)
 
@@ -206,9 +202,28 @@ class _Collector:
         for file, list_args, inspect_args, fmt in DOCKER_INSPECT:
             self.inspect(file, list_args, inspect_args, fmt)
 
+    def podman_files(self) -> None:
+        """podmanfiles.FILES, as docker_files: `podman info` first, the inspects after it."""
+        if self.podman is None:
+            for name in podmanfiles.FILES:
+                self.report.missing.append((name, f"no podman command given for namespace "
+                                            f"{self.netns!r}"))
+            return
+        base = self.podman
+        info = self.run(podmanfiles.INFO[0], base + podmanfiles.INFO[1])
+        if info is None:
+            for name in podmanfiles.FILES[1:]:
+                self.report.missing.append((name, "podman did not answer `podman info`"))
+            return
+        self.write(podmanfiles.INFO[0], info)
+        for file, list_args, inspect_args, fmt in podmanfiles.INSPECT:
+            self.inspect(file, list_args, inspect_args, fmt, lambda args: base + args)
+
     def inspect(self, file: str, list_args: list[str], inspect_args: list[str],
-                fmt: str | None) -> None:
-        ids = self.run(file, self.docker(list_args))
+                fmt: str | None, tool: Callable[[list[str]], list[str]] | None = None) -> None:
+        """`tool` makes the argv (docker with its -H by default; podman)."""
+        tool = tool or self.docker
+        ids = self.run(file, tool(list_args))
         if ids is None:
             return
         wanted = ids.split()
@@ -216,7 +231,7 @@ class _Collector:
             self.write(file, "[]\n")
             return
         formatted = ["--format", fmt] if fmt is not None else []
-        out = self.run(file, self.docker(inspect_args + formatted + wanted))
+        out = self.run(file, tool(inspect_args + formatted + wanted))
         if out is not None:
             self.write(file, json_lines_array(out) if fmt is not None else out)
 
@@ -238,13 +253,16 @@ class _Collector:
 
 def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = None,
             runner: Runner | None = None, daemon_json: Path | None = None,
-            persist_root: Path | None = None) -> CollectReport:
+            persist_root: Path | None = None, podman: list[str] | None = None
+            ) -> CollectReport:
     """Write a snapshot of the live host (or of network namespace `netns`) into `out_dir`.
 
     `docker_host` is passed to `docker -H`; inside a namespace Docker is only asked when it is
     given. `persist_root` (default / on the live host, nothing inside a namespace) is where
     the persistence files are read from (snapshot/persist.py). `daemon_json` overrides
-    /etc/docker/daemon.json (read on the host, outside a netns, unless given). Raises
+    /etc/docker/daemon.json (read on the host, outside a netns, unless given). `podman`: the
+    podman command (default `podman` on the live host; inside a namespace only when given, as
+    Docker). Raises
     ToolError when the namespace does not exist or nsenter is missing.
     """
     out_dir = Path(out_dir)
@@ -255,9 +273,12 @@ def collect(out_dir: Path, netns: str | None = None, docker_host: str | None = N
             raise ToolError("nsenter is needed to collect inside a network namespace")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MISSING_FILE).unlink(missing_ok=True)  # a record of an earlier run would lie
-    c = _Collector(out_dir, netns, docker_host, runner or LOCAL)
+    if podman is None and netns is None:
+        podman = ["podman"]
+    c = _Collector(out_dir, netns, docker_host, runner or LOCAL, podman)
     c.host_files()
     c.docker_files()
+    c.podman_files()
     if daemon_json is None and netns is None:
         daemon_json = DAEMON_JSON
     c.daemon_json(daemon_json)

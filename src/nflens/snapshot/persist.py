@@ -24,13 +24,15 @@ FIXED = ("etc/nftables.conf", "etc/iptables/rules.v4", "etc/iptables/rules.v6",
          "etc/ufw/before6.rules", "etc/ufw/after6.rules", "etc/ufw/user.rules",
          "etc/ufw/user6.rules", "etc/default/ufw", "etc/ufw/sysctl.conf",
          "etc/firewalld/firewalld.conf", "etc/firewalld/direct.xml", "etc/docker/daemon.json",
-         "etc/fail2ban/jail.conf", "etc/fail2ban/jail.local", SECRETS)
+         "etc/fail2ban/jail.conf", "etc/fail2ban/jail.local", SECRETS,
+         # Podman's netavark firewall driver (podmanfiles.py); the distribution's defaults too
+         "etc/containers/containers.conf", "usr/share/containers/containers.conf")
 GLOBS = ("etc/firewalld/zones/*.xml", "etc/firewalld/policies/*.xml",
          "etc/firewalld/ipsets/*.xml", "etc/firewalld/services/*.xml",
          "etc/systemd/system/*.service", "etc/systemd/system/*.service.d/*.conf",
          "lib/systemd/system/*.service", "usr/lib/systemd/system/*.service",
          "etc/fail2ban/jail.d/*.conf", "etc/fail2ban/jail.d/*.local",
-         "etc/fail2ban/action.d/*.local")
+         "etc/fail2ban/action.d/*.local", "etc/containers/containers.conf.d/*.conf")
 # a POSIX ERE too: snapshot/script.py greps units for the same words
 FIREWALL_TOOLS = r"ip6?tables(-restore)?|nft|ebtables(-restore)?|nflens"
 CALLS_FIREWALL = re.compile(rf"\b({FIREWALL_TOOLS})\b")

@@ -28,7 +28,7 @@ import shlex
 
 from nflens import __version__
 from nflens.proc import TIMEOUT
-from nflens.snapshot import persist
+from nflens.snapshot import persist, podmanfiles
 from nflens.snapshot.collect import (
     COMMANDS,
     DAEMON_JSON,
@@ -163,19 +163,22 @@ dk() {
 # none: []. With FORMAT (a Go template: docker itself keeps only those fields, so no
 # environment value is ever written), one object per line, made a JSON list here.
 # (both argument lists are fixed words, and ids are hex words: split on purpose)
+# ($TOOL: dk for Docker, pm for Podman)
+TOOL=dk
+pm() { file=$1; shift; run "$file" podman "$@"; }
 inspect() {
   # shellcheck disable=SC2086
-  dk "$1" $2 || return 1
+  $TOOL "$1" $2 || return 1
   ids=$(cat "$WORK/out")
   # shellcheck disable=SC2086
   if [ -z "$(echo $ids)" ]; then echo '[]' > "$WORK/out"; put "$1"; return; fi
   if [ $# -lt 4 ]; then
     # shellcheck disable=SC2086
-    dk "$1" $3 $ids && put "$1"
+    $TOOL "$1" $3 $ids && put "$1"
     return
   fi
   # shellcheck disable=SC2086
-  dk "$1" $3 --format "$4" $ids || return 1
+  $TOOL "$1" $3 --format "$4" $ids || return 1
   { echo '['; sed '$!s/$/,/' "$WORK/out"; echo ']'; } > "$WORK/list" \
     && mv "$WORK/list" "$WORK/out" && put "$1"
 }
@@ -239,15 +242,30 @@ def _docker_commands() -> list[str]:
              f"  put {first}"]
     for file, args in rest:
         lines.append(f"  dk {file} {_words(args)} && put {file}")
-    for file, list_args, inspect_args, fmt in DOCKER_INSPECT:
-        lines.append(f"  inspect {file} {shlex.quote(' '.join(list_args))} "
-                     f"{shlex.quote(' '.join(inspect_args))}"
-                     + (f" {shlex.quote(fmt)}" if fmt is not None else ""))
+    lines += [_inspect_line(*row) for row in DOCKER_INSPECT]
     lines += ["else",
               f"  for f in {after_info}; do",
               "    missing \"$f\" \"the Docker daemon did not answer \\`docker info\\`\"",
               "  done",
               "fi"]
+    return lines
+
+
+def _inspect_line(file: str, list_args: list[str], inspect_args: list[str],
+                  fmt: str | None) -> str:
+    return (f"  inspect {file} {shlex.quote(' '.join(list_args))} "
+            f"{shlex.quote(' '.join(inspect_args))}"
+            + (f" {shlex.quote(fmt)}" if fmt is not None else ""))
+
+
+def _podman_commands() -> list[str]:
+    """podmanfiles.INFO and INSPECT, as collect.py's podman_files."""
+    info, args = podmanfiles.INFO
+    lines = ["", "# Podman (podmanfiles.INFO, podmanfiles.INSPECT)",
+             f"if pm {info} {_words(args)}; then", f"  put {info}", "  TOOL=pm"]
+    lines += [_inspect_line(*row) for row in podmanfiles.INSPECT]
+    lines += ["  TOOL=dk", "else", f"  for f in {' '.join(podmanfiles.FILES[1:])}; do",
+              "    missing \"$f\" \"podman did not answer \\`podman info\\`\"", "  done", "fi"]
     return lines
 
 
@@ -284,5 +302,6 @@ def render() -> str:
             .replace("@MAX_BYTES@", str(persist.MAX_BYTES))
             .replace("@UNIT_RE@", unit_regex()).replace("@SECRETS@", persist.SECRETS)
             .replace("@SECRET_SED@", persist.SECRET_SED))
-    body = _host_commands() + _docker_commands() + _daemon_json() + _persist()
+    body = (_host_commands() + _docker_commands() + _podman_commands() + _daemon_json()
+            + _persist())
     return head + "\n".join(body) + "\n" + _TAIL.replace("@MISSING@", MISSING_FILE)
