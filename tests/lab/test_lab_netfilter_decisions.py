@@ -86,7 +86,7 @@ def kernel_and_nflens(world: World, tmp: Path, iptables: str | None, nft: str | 
     load(world, case)
     snap = tmp / "snap"
     dump(world, snap)
-    said = simulate(snap, case)
+    said, _ = simulate(snap, case)
     first = probe_all(probes, world.ns, version)
     run_in(world.ns["r"], ["conntrack", "-F"], check=False, runner=world.lab.runner)
     second = probe_all([replace(p, sport=p.sport + 1) for p in probes], world.ns, version)

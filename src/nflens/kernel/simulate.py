@@ -382,7 +382,9 @@ def _answering_socket(end: Delivery) -> dict[str, Any]:
     if end.kind not in ("socket", "proxy") or not isinstance(sock, Socket):
         return {}
     root = sock.process in ("docker-proxy", "dockerd")
-    return {"uid": 0 if root else sock.uid,
+    # a socket bound to a device answers with that device as the lookup's oif (ir_iif from
+    # inet_request_bound_dev_if; udp_sendmsg's sk_bound_dev_if)
+    return {"uid": 0 if root else sock.uid, "dev": sock.iface,
             "src_bound": sock.proto == "tcp" or not sock.addr.is_unspecified}
 
 
