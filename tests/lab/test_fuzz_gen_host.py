@@ -79,3 +79,21 @@ def test_native_renames_only_the_first_table():
     assert outs == {text, "table ip filter {\n}\ntable inet fz2 {\n}\n",
                     "table ip nat {\n}\ntable inet fz2 {\n}\n"}
     assert gen_host.native_tables(1, 0, None) is None
+
+
+def test_long_cases_avoid_repeated_flows_and_keep_the_first_eight():
+    """`--flows 32` (the long run): flows past the 8th are drawn again when they repeat one
+    (7.5% repeated before, measured over 200 cases); the first 8 are an 8-flow case's."""
+    import random
+
+    from nflens.lab.fuzz import flows
+
+    total = distinct = 0
+    for index in range(200):
+        long = flows.draw(random.Random(index), 4, 32, index)
+        short = flows.draw(random.Random(index), 4, 8, index)
+        assert [(p.name, p.src, p.dst, p.dport) for p in long[:8]] == \
+            [(p.name, p.src, p.dst, p.dport) for p in short]
+        keys = [(p.name.split("-", 1)[1], p.src, p.dst, p.dport) for p in long]
+        total, distinct = total + len(keys), distinct + len(set(keys))
+    assert distinct / total > 0.98

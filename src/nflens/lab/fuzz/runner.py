@@ -203,7 +203,8 @@ def simulate(snapshot: Path, case: Case) -> tuple[dict[str, str], set[str]]:
 
 
 # the simulator's reason for an xt expression of nft.json, whose arguments nft -j omits
-_XT_HIDDEN = re.compile(r"\bxt name=\S+ type=\w+ is not modelled \[nft\.json:\d+\]")
+_XT_HIDDEN = re.compile(r"(\bxt name=\S+ type=\w+|\(opaque xt\) '[^']+') is not modelled "
+                        r"\[nft\.json:\d+\]")
 
 
 def _hidden_rules(snapshot: Path) -> bool:
