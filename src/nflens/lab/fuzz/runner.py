@@ -196,8 +196,7 @@ def simulate(snapshot: Path, case: Case) -> tuple[dict[str, str], set[str]]:
         flow = flow_from_dict(spec.flow_json(), f"{snapshot}/flows.json")
         result = sim.run(flow)
         out[spec.name] = result.verdict
-        if hidden and result.verdict == "uncertain" and result.uncertain_because and all(
-                _XT_HIDDEN.search(why) for why in result.uncertain_because):
+        if hidden and result.verdict == "uncertain" and _only_hidden(result.uncertain_because):
             unknowable.add(spec.name)
     return out, unknowable
 
@@ -205,6 +204,14 @@ def simulate(snapshot: Path, case: Case) -> tuple[dict[str, str], set[str]]:
 # the simulator's reason for an xt expression of nft.json, whose arguments nft -j omits
 _XT_HIDDEN = re.compile(r"(\bxt name=\S+ type=\w+|\(opaque xt\) '[^']+') is not modelled "
                         r"\[nft\.json:\d+\]")
+
+
+def _only_hidden(reasons: list[str]) -> bool:
+    """Every reason is an xt rule nft.json hides, or the search limit those many unknowns
+    hit (there is at least one of the first)."""
+    hidden = [bool(_XT_HIDDEN.search(why)) for why in reasons]
+    return any(hidden) and all(h or why.startswith("the search stopped after")
+                               for h, why in zip(hidden, reasons))
 
 
 def _hidden_rules(snapshot: Path) -> bool:
