@@ -111,3 +111,25 @@ def test_only_rules_nft_json_hides_make_an_uncertain_flow_unknowable():
     assert _only_hidden([xt, target]) and _only_hidden([xt, limit])
     assert not _only_hidden([limit]) and not _only_hidden([])
     assert not _only_hidden([xt, "ip rule 50 uidrange: the sending socket's owner is unknown"])
+
+
+def test_tproxy_cases_divert_tcp_in_mangle_prerouting_with_their_routing():
+    from nflens.lab.fuzz.world import TPROXY_PORT
+
+    seen = 0
+    for case in _cases(19):
+        if case.iptables is None or "TPROXY" not in case.iptables:
+            assert ["ip", "rule", "add", "pref", "30", "fwmark", "0x10/0x10", "lookup",
+                    "102"] not in case.routing
+            continue
+        seen += 1
+        assert case.version == 4
+        mangle = case.iptables.split("*mangle\n", 1)[1].split("COMMIT", 1)[0]
+        rule = next(line for line in mangle.splitlines() if "TPROXY" in line)
+        assert rule.startswith("-A PREROUTING ") and "-p tcp" in rule
+        assert re.search(rf"--on-port ({TPROXY_PORT}|9998) ", rule)
+        assert ["ip", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table",
+                "102"] in case.routing
+        rs = parse_iptables(case.iptables, "case", family="ip")
+        assert rs.unsupported == ()
+    assert seen > 30

@@ -21,9 +21,19 @@ import random
 import re
 
 from nflens.lab.fuzz.flows import ProbeSpec
-from nflens.lab.fuzz.world import DEVICE_PORT, OWNED_PORT, OWNER_UID
+from nflens.lab.fuzz.world import (
+    DEVICE_PORT,
+    OWNED_PORT,
+    OWNER_UID,
+    SERVICE_PORTS,
+    TPROXY_PORT,
+    addresses,
+)
 
 NATIVE_NAMES = ("filter", "nat")
+TPROXY_MARK, TPROXY_TABLE = "0x10", "102"
+# what `load` undoes after a case with TPROXY (the rule itself goes with gen_routing.UNDO)
+UNDO: list[list[str]] = [["ip", "route", "flush", "table", TPROXY_TABLE]]
 LISTENER_SPORTS = ("8080:8082", str(OWNED_PORT), str(DEVICE_PORT))
 
 
@@ -61,14 +71,23 @@ def owner_rules(seed: int, index: int, version: int, iptables: str | None) -> st
     if rng.random() >= 0.3:
         return iptables
     rules = [_owner_rule(rng) for _ in range(rng.randint(1, 2))]
-    if iptables is None or "*filter" not in iptables:
-        table = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-                 + "".join(r + "\n" for r in rules) + "COMMIT\n")
-        return (iptables or f"# nflens fuzz, IPv{version}\n") + table
-    head, sep, tail = iptables.partition("*filter\n")
+    return _insert(rng, iptables, version, "filter", "OUTPUT", rules)
+
+
+def _insert(rng: random.Random, iptables: str | None, version: int, table: str, chain: str,
+            rules: list[str]) -> str:
+    """`rules` added to `chain` of `table` (first or last of the chain), the table made when
+    `iptables` has none."""
+    if iptables is None or f"*{table}\n" not in iptables:
+        builtin = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
+                   "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")}[table]
+        text = (f"*{table}\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in builtin)
+                + "".join(r + "\n" for r in rules) + "COMMIT\n")
+        return (iptables or f"# nflens fuzz, IPv{version}\n") + text
+    head, sep, tail = iptables.partition(f"*{table}\n")
     body, commit, rest = tail.partition("COMMIT\n")
     lines = body.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.startswith("-A OUTPUT ")), None)
+    first = next((i for i, line in enumerate(lines) if line.startswith(f"-A {chain} ")), None)
     at = len(lines) if first is None or rng.random() < 0.5 else first
     lines[at:at] = rules
     return head + sep + "\n".join(lines) + "\n" + commit + rest
@@ -94,3 +113,25 @@ def uid_rules(seed: int, index: int, version: int) -> list[list[str]]:
     sport = rng.choice(LISTENER_SPORTS).replace(":", "-")
     return [["ip", "rule", "add", "pref", str(rng.choice((50, 150, 450))), "uidrange",
              f"{low}-{high}", "sport", sport] + action]
+
+
+def tproxy(seed: int, index: int, version: int,
+           iptables: str | None) -> tuple[str | None, list[list[str]]]:
+    """On about 20% of the IPv4 cases: a mangle PREROUTING TPROXY rule diverting TCP to a
+    port to world.TPROXY_PORT (the router's transparent listener) or to a port nobody
+    listens on (iptables' TPROXY then drops), with the usual routing (`ip rule fwmark 0x10
+    lookup 102`, `local 0.0.0.0/0 dev lo table 102`). The marks the other generators set
+    (1-3, some with a full mask) can clear 0x10 again in later mangle rules."""
+    rng = random.Random(f"nflens-fuzz-tproxy:{seed}:{index}")
+    if version != 4 or rng.random() >= 0.2:
+        return iptables, []
+    dst = f"-d {rng.choice(addresses('b', 4))}/32 " if rng.random() < 0.5 else ""
+    port = rng.choice(SERVICE_PORTS)
+    on_port = rng.choice((TPROXY_PORT, TPROXY_PORT, 9998))
+    rule = (f"-A PREROUTING {dst}-p tcp -m tcp --dport {port} -j TPROXY --on-port {on_port} "
+            f"--on-ip 0.0.0.0 --tproxy-mark {TPROXY_MARK}/{TPROXY_MARK}")
+    routing = [["ip", "rule", "add", "pref", "30", "fwmark", f"{TPROXY_MARK}/{TPROXY_MARK}",
+                "lookup", TPROXY_TABLE],
+               ["ip", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table",
+                TPROXY_TABLE]]
+    return _insert(rng, iptables, version, "mangle", "PREROUTING", [rule]), routing

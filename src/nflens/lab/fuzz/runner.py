@@ -33,6 +33,7 @@ from nflens.lab.fuzz.world import (
     DEVICE_PORT,
     OWNED_PORT,
     OWNER_UID,
+    TPROXY_PORT,
     World,
     addresses,
     build,
@@ -109,8 +110,10 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
     # issue 24's host dimensions, each from its own stream (gen_host)
     nft = gen_host.native_tables(seed, index, nft)
     ipt = gen_host.owner_rules(seed, index, version, ipt)
+    ipt, tproxy_routing = gen_host.tproxy(seed, index, version, ipt)
     probes = gen_host.listener_flows(seed, index, probes)
-    routing = gen_routing.draw(seed, index, version) + gen_host.uid_rules(seed, index, version)
+    routing = gen_routing.draw(seed, index, version) + gen_host.uid_rules(seed, index, version) \
+        + tproxy_routing
     return Case(seed, index, version, ipt, nft, probes, sets, routing)
 
 
@@ -129,7 +132,7 @@ def load(world: World, case: Case) -> None:
     """Replace the router's whole ruleset with the case's (nft flush covers iptables-nft)."""
     r, runner = world.ns["r"], world.lab.runner
     if world.routed:  # the previous case's policy routing
-        for argv in gen_routing.UNDO:
+        for argv in gen_routing.UNDO + gen_host.UNDO:
             run_in(r, argv, check=False, runner=runner)  # a table never made cannot be flushed
     world.routed = bool(case.routing)
     for argv in case.routing:
@@ -256,7 +259,8 @@ def serving(lab: Lab, tmp: Path,
         setup(world)
     servers = Servers({world.ns[role]: (addresses(role, 4) + addresses(role, 6),
                                         listening_ports(role)) for role in ("a", "b", "r")},
-                      {world.ns["r"]: [(DEVICE_PORT, DEVICE, 0), (OWNED_PORT, None, OWNER_UID)]})
+                      {world.ns["r"]: [(DEVICE_PORT, DEVICE, 0), (OWNED_PORT, None, OWNER_UID)]},
+                      {world.ns["r"]: (TPROXY_PORT,)})
     try:
         collect_static(world)
         yield world

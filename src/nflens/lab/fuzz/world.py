@@ -31,6 +31,7 @@ CLOSED_PORT = 9999
 # owned by OWNER_UID (the socket made with that fsuid: ss -e shows uid:, xt_owner sees it)
 DEVICE_PORT, DEVICE = 8081, "ra"
 OWNED_PORT, OWNER_UID = 8082, 1000
+TPROXY_PORT = 8446  # a transparent (IP_TRANSPARENT) TCP listener on 0.0.0.0 (gen_host.tproxy)
 PROTOS = ("tcp", "udp")
 
 # role -> interface -> addresses (first address of each family is the primary one)
