@@ -133,3 +133,19 @@ def test_tproxy_cases_divert_tcp_in_mangle_prerouting_with_their_routing():
         rs = parse_iptables(case.iptables, "case", family="ip")
         assert rs.unsupported == ()
     assert seen > 30
+
+
+def test_second_subnet_cases_set_up_r_and_b_and_are_undone():
+    seen = 0
+    for case in _cases(23):
+        if not case.peer:
+            assert ["ip", "addr", "add", gen_host.SECOND_R, "dev", "rb"] not in case.routing
+            continue
+        seen += 1
+        assert case.version == 4
+        assert case.peer == [["ip", "addr", "add", gen_host.SECOND_B, "dev", "eth0"]]
+        assert ["ip", "route", "replace", "10.2.0.2/32", "via", "10.7.0.2", "dev",
+                "rb"] in case.routing
+    assert seen > 30
+    assert ["ip", "addr", "del", gen_host.SECOND_R, "dev", "rb"] in gen_host.UNDO
+    assert gen_host.PEER_UNDO == [["ip", "addr", "del", gen_host.SECOND_B, "dev", "eth0"]]

@@ -32,8 +32,14 @@ from nflens.lab.fuzz.world import (
 
 NATIVE_NAMES = ("filter", "nat")
 TPROXY_MARK, TPROXY_TABLE = "0x10", "102"
-# what `load` undoes after a case with TPROXY (the rule itself goes with gen_routing.UNDO)
-UNDO: list[list[str]] = [["ip", "route", "flush", "table", TPROXY_TABLE]]
+# class 9: rb's second subnet, B's address in it, and the route to B1 through it
+SECOND_R, SECOND_B = "10.7.0.1/24", "10.7.0.2/24"
+# what `load` undoes in R after a case with TPROXY or a second subnet (the ip rules go with
+# gen_routing.UNDO), and in B
+UNDO: list[list[str]] = [["ip", "route", "flush", "table", TPROXY_TABLE],
+                         ["ip", "route", "del", f"{addresses('b', 4)[0]}/32"],
+                         ["ip", "addr", "del", SECOND_R, "dev", "rb"]]
+PEER_UNDO: list[list[str]] = [["ip", "addr", "del", SECOND_B, "dev", "eth0"]]
 LISTENER_SPORTS = ("8080:8082", str(OWNED_PORT), str(DEVICE_PORT))
 
 
@@ -135,3 +141,17 @@ def tproxy(seed: int, index: int, version: int,
                ["ip", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table",
                 TPROXY_TABLE]]
     return _insert(rng, iptables, version, "mangle", "PREROUTING", [rule]), routing
+
+
+def second_subnet(seed: int, index: int, version: int) -> tuple[list[list[str]], list[list[str]]]:
+    """On about 20% of the IPv4 cases, rb holds a second subnet (SECOND_R) and B1 is reached
+    through B's address in it (SECOND_B) as a gateway: MASQUERADE and the router's own
+    connections then take 10.7.0.1, the address for the next hop (class 9). The commands
+    for R and for B."""
+    rng = random.Random(f"nflens-fuzz-subnet:{seed}:{index}")
+    if version != 4 or rng.random() >= 0.2:
+        return [], []
+    gw = SECOND_B.split("/")[0]
+    return ([["ip", "addr", "add", SECOND_R, "dev", "rb"],
+             ["ip", "route", "replace", f"{addresses('b', 4)[0]}/32", "via", gw, "dev", "rb"]],
+            [["ip", "addr", "add", SECOND_B, "dev", "eth0"]])

@@ -58,6 +58,7 @@ class Case:
     probes: list[flowgen.ProbeSpec]
     ipsets: str | None = None  # `ipset restore` input, loaded before the iptables rules
     routing: list[list[str]] = field(default_factory=list)  # commands in R (gen_routing)
+    peer: list[list[str]] = field(default_factory=list)  # commands in B (gen_host)
 
     @property
     def id(self) -> str:
@@ -112,9 +113,10 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
     ipt = gen_host.owner_rules(seed, index, version, ipt)
     ipt, tproxy_routing = gen_host.tproxy(seed, index, version, ipt)
     probes = gen_host.listener_flows(seed, index, probes)
+    subnet, peer = gen_host.second_subnet(seed, index, version)
     routing = gen_routing.draw(seed, index, version) + gen_host.uid_rules(seed, index, version) \
-        + tproxy_routing
-    return Case(seed, index, version, ipt, nft, probes, sets, routing)
+        + tproxy_routing + subnet
+    return Case(seed, index, version, ipt, nft, probes, sets, routing, peer)
 
 
 def _feed(runner: ProcessRunner, ns: str, argv: list[str], text: str) -> None:
@@ -134,11 +136,15 @@ def load(world: World, case: Case) -> None:
     if world.routed:  # the previous case's policy routing
         for argv in gen_routing.UNDO + gen_host.UNDO:
             run_in(r, argv, check=False, runner=runner)  # a table never made cannot be flushed
-    world.routed = bool(case.routing)
-    for argv in case.routing:
-        proc = runner.run(nsenter(r, argv), timeout=30)
-        if not proc.ok:
-            raise ToolError(f"{' '.join(argv)}: {proc.stderr.strip()[:400]}")
+    if world.peered:
+        for argv in gen_host.PEER_UNDO:
+            run_in(world.ns["b"], argv, check=False, runner=runner)
+    world.routed, world.peered = bool(case.routing), bool(case.peer)
+    for role, commands in (("b", case.peer), ("r", case.routing)):
+        for argv in commands:
+            proc = runner.run(nsenter(world.ns[role], argv), timeout=30)
+            if not proc.ok:
+                raise ToolError(f"{' '.join(argv)}: {proc.stderr.strip()[:400]}")
     run_in(r, ["nft", "flush", "ruleset"], runner=runner)
     _destroy_ipsets(runner, r)
     if case.ipsets:
@@ -184,7 +190,8 @@ def dump(world: World, dest: Path, routed: bool = False) -> None:
             out.write("".join(missing))
 
 
-ROUTING_FILES = (("ip-rule.json", ["ip", "-j", "rule", "show"]),
+ROUTING_FILES = (("ip-addr.json", ["ip", "-j", "addr", "show"]),
+                 ("ip-rule.json", ["ip", "-j", "rule", "show"]),
                  ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
                  ("sysctl.txt", ["sysctl", "-a"]))
 
@@ -242,7 +249,8 @@ def save_fixture(dest: Path, snapshot: Path, case: Case, kernel: dict[str, str],
         indent=1) + "\n")
     drawn = "".join(f"# ---- {what}\n{text}" for what, text in
                     (("ipset", case.ipsets), ("iptables", case.iptables), ("nft", case.nft),
-                     ("routing", "".join(" ".join(a) + "\n" for a in case.routing))) if text)
+                     ("routing", "".join(" ".join(a) + "\n" for a in case.routing)),
+                     ("in B", "".join(" ".join(a) + "\n" for a in case.peer))) if text)
     (dest / "drawn-rules.txt").write_text(drawn)
 
 

@@ -72,6 +72,7 @@ class World:
     ns: dict[str, str]
     static: Path  # snapshot files that do not change between cases
     routed: bool = False  # the router holds a case's policy routing (gen_routing) to undo
+    peered: bool = False  # B holds a case's second address (gen_host.second_subnet) to undo
 
     def ns_of(self, role: str) -> str:
         return self.ns[role]
