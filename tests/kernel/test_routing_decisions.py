@@ -139,3 +139,16 @@ def test_ss_e_gives_socket_owners_root_when_only_ino_is_shown():
             'tcp LISTEN 0 128 0.0.0.0%eth0:80 0.0.0.0:* users:(("nginx",pid=8,fd=6))\n')
     got = [(s.port, s.uid, s.iface) for s in sockets(text, "ss.txt")]
     assert got == [(22, 0, None), (4799, 1234, None), (80, None, "eth0")]
+
+
+def test_ss_prints_an_ipv6_sockets_device_after_the_bracket():
+    """ss's own spelling, from the fuzzer's router (`[fd02::1]%ra:8081`, `[::]%ra:8081`): the
+    reader refused it as a bad local address before, and every flow of such a host failed."""
+    from nflens.snapshot.hostfiles import sockets
+
+    text = ('udp UNCONN 0 0 [fd02::1]%ra:8081 [::]:* users:(("py",pid=9,fd=114)) ino:2 sk:1 '
+            'cgroup:/ v6only:1 <->\n'
+            'tcp LISTEN 0 1024 [::]%ra:8081 [::]:* users:(("py",pid=9,fd=110)) ino:3 sk:2 '
+            'cgroup:/ v6only:1 <->\n')
+    got = [(str(s.addr), s.port, s.iface) for s in sockets(text, "ss.txt")]
+    assert got == [("fd02::1", 8081, "ra"), ("::", 8081, "ra")]

@@ -34,7 +34,10 @@ def test_short_fuzz_run_agrees_with_the_kernel(tmp_path):
     report = run_fuzz(60, seed=20261122, save_dir=tmp_path)
     assert report.invalid == 0, report.notes
     assert report.disagreements == [], report.summary()
-    assert report.cases == 60 and report.agreed == report.flows == 60 * 8
+    assert report.cases == 60 and report.agreed + report.unknowable == report.flows == 60 * 8
+    # flows rightly uncertain behind iptables-save's "incompatible" stub (gen_host's native
+    # filter/nat tables): few, so that the rest stays compared exactly
+    assert report.unknowable <= 8, report.unknowable_cases
     # a fuzzer whose flows all pass (or all fail) tests nothing
     outcomes = {k.rsplit(":", 1)[1] for k in report.verdicts}
     assert outcomes == {"allow", "deny"}

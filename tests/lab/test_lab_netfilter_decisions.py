@@ -86,7 +86,7 @@ def kernel_and_nflens(world: World, tmp: Path, iptables: str | None, nft: str | 
     load(world, case)
     snap = tmp / "snap"
     dump(world, snap)
-    said = simulate(snap, case)
+    said, _ = simulate(snap, case)
     first = probe_all(probes, world.ns, version)
     run_in(world.ns["r"], ["conntrack", "-F"], check=False, runner=world.lab.runner)
     second = probe_all([replace(p, sport=p.sport + 1) for p in probes], world.ns, version)
@@ -164,6 +164,40 @@ def test_of_two_base_chains_at_one_priority_the_newest_runs_first(world, tmp_pat
     kernel, said = kernel_and_nflens(world, tmp_path, MANGLE_MARK, EQUAL_PRIORITIES, probes)
     assert kernel == dict.fromkeys(kernel, "allow")
     assert said == kernel
+
+
+# In each pair a chain sets mark 5 on its port and the other drops what carries it. `u`: table
+# u1 made, u2 made, u1 deleted and made again (now the newest table: listed last). `t`: t1,
+# t2, then a chain added to t1 (the newest chain, yet listed with the oldest table).
+EQUAL_PRIORITY_AGES = """\
+table ip u1 { chain c { type filter hook forward priority 0; tcp dport 443 meta mark set 5; }; }
+table ip u2 { chain c { type filter hook forward priority 0; tcp dport 443 meta mark 5 drop; }; }
+delete table ip u1
+table ip u1 { chain c { type filter hook forward priority 0; tcp dport 443 meta mark set 5; }; }
+table ip t1 { chain early { type filter hook forward priority 0; }; }
+table ip t2 { chain c { type filter hook forward priority 0; tcp dport 80 meta mark 5 drop; }; }
+add chain ip t1 late { type filter hook forward priority 0; }
+add rule ip t1 late tcp dport 80 meta mark set 5
+"""
+
+
+def test_equal_priorities_follow_chain_age_not_table_order(world, tmp_path):
+    """nft.json's order is the registration order for whole tables, re-created ones included
+    (a table made again is listed last and runs first: both say deny), but not for a chain
+    added later to an older table: it runs first (the kernel drops), yet is listed with its
+    table before the newer one, and nflens, which cannot see chain ages, says allow — naming
+    that assumption in `assumptions`."""
+    probes = [flow("recreated-table", "a", A1, B1, 443), flow("chain-added-later", "a", A1, B1, 80),
+              flow("untouched", "a", A1, B1, 22)]
+    kernel, said = kernel_and_nflens(world, tmp_path, None, EQUAL_PRIORITY_AGES, probes)
+    assert kernel == {"recreated-table": "deny", "chain-added-later": "deny", "untouched": "allow"}
+    assert said == {"recreated-table": "deny", "chain-added-later": "allow", "untouched": "allow"}
+    sim = Simulator(read_snapshot(tmp_path / "snap"))
+    late = sim.run(flow_from_dict(probes[1].flow_json(), "flows.json"))
+    assert any("ip t2/c" in a and "chain added to the older table later" in a
+               for a in late.assumptions), late.assumptions
+    untouched = sim.run(flow_from_dict(probes[2].flow_json(), "flows.json"))
+    assert not any("older table" in a for a in untouched.assumptions)
 
 
 # --- class 7: nat chains run at the NAT core's hook, not at their own priority ------------------

@@ -359,3 +359,55 @@ def test_masquerade_takes_the_address_of_the_gateways_subnet(world, tmp_path):
                runner=runner)
     assert out.kernel_verdict("a-b2-via-gw") == "deny"
     assert out.kernel_verdict("a-b3-on-link") == "allow"
+
+
+# --- class 4: a source that is one of the router's broadcast addresses -----------------
+
+@pytest.mark.parametrize("rp", ["0", "1"])
+def test_a_broadcast_address_source(world, tmp_path, rp):
+    """rb also holds 10.9.0.1/24, so 10.9.0.255 is a broadcast address in the router's local
+    table; B holds 10.9.0.255/16, where it is an ordinary host address, and sends from it.
+    ip_route_input_slow (net/ipv4/route.c) refuses only zero-net, multicast and
+    limited-broadcast sources itself; fib_validate_source (fib_frontend.c) without rp_filter,
+    custom rules or custom local routes takes its shortcut and refuses only a local address,
+    so the packets get in (their conntrack entries are confirmed, in INPUT or POSTROUTING);
+    with rp_filter=1 the reverse lookup finds the broadcast route (res.type != RTN_UNICAST:
+    e_inval) and they are martians (no entry confirmed). Either way no connection: the
+    router's TCP SYN/ACK to 10.9.0.255 leaves as a link broadcast, which B's tcp_v4_rcv
+    discards (pkt_type is not PACKET_HOST); a UDP socket without SO_BROADCAST may not send
+    to it (EACCES); A's reply to a forwarded flow is taken in by the router as a broadcast
+    (brd_input), not forwarded. nflens agrees on every verdict and on why (the reply's route
+    with rp_filter=0, the martian source with 1)."""
+    from nflens.lab.netns import run_in
+
+    b, runner = world.ns["b"], world.lab.runner
+    entries = tmp_path / "conntrack.txt"
+    run_in(b, ["ip", "addr", "add", "10.9.0.255/16", "dev", "eth0"], runner=runner)
+    try:
+        sc = Scenario(
+            f"broadcast-source-rp{rp}",
+            setup=[["ip", "addr", "add", "10.9.0.1/24", "dev", "rb"],
+                   ["conntrack", "-F"]],
+            undo=[["sh", "-c", f"conntrack -L > {entries} 2>&1"],
+                  ["ip", "addr", "del", "10.9.0.1/24", "dev", "rb"]],
+            sysctls=_rp(rp),
+            # a conntrack match makes the namespace track connections (nf_ct_netns_get)
+            iptables="*filter\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n",
+            probes=[_flow("tcp-to-r", "b", "10.9.0.255", "10.2.0.1", 80),
+                    _flow("udp-to-r", "b", "10.9.0.255", "10.2.0.1", 80, "udp"),
+                    _flow("tcp-to-a", "b", "10.9.0.255", "10.1.0.2", 80),
+                    _flow("udp-to-a", "b", "10.9.0.255", "10.1.0.2", 80, "udp")])
+        out = _check(world, sc, tmp_path)
+    finally:
+        run_in(b, ["ip", "addr", "del", "10.9.0.255/16", "dev", "eth0"], check=False,
+               runner=runner)
+    assert set(v for v, _ in out.verdicts().values()) == {"deny"}
+    confirmed = entries.read_text().count("src=10.9.0.255")
+    reasons = [res.reason for res in out.nflens.values()]
+    if rp == "0":
+        assert confirmed == 4  # the second round of each flow (the first was flushed)
+        assert all("martian" not in why for why in reasons), reasons
+    else:
+        assert confirmed == 0
+        assert all("martian source 10.9.0.255: a broadcast address" in why
+                   for why in reasons), reasons

@@ -243,6 +243,7 @@ def fuzz_cmd(
         sys.stdout.write(json.dumps({
             "seed": report.seed, "cases": report.cases, "flows": report.flows,
             "agreed": report.agreed, "invalid": report.invalid,
+            "unknowable": report.unknowable, "unknowable_cases": report.unknowable_cases,
             "disagreements": report.disagreements, "notes": report.notes,
             "kernel_outcomes": dict(report.verdicts), "seconds": round(report.seconds, 1)},
             indent=1) + "\n")

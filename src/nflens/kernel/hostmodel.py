@@ -144,7 +144,14 @@ class HostModel:
             owner = self.local.get(addr)
             if owner == iface or (iface == "lo" and addr.is_loopback):
                 return "LOCAL"
-        res = self.fib.lookup(addr)
+        if addr.version == 4:
+            # __inet_dev_addr_type (net/ipv4/fib_frontend.c) looks in RT_TABLE_LOCAL only, no
+            # ip rules: an address without a local-table route is UNICAST (fuzz: `ip rule not
+            # ipproto tcp unreachable` made 10.2.0.2 UNREACHABLE here, the kernel said UNICAST)
+            hit = self.fib.table_route("local", addr)
+            res = RouteResult(hit.type if hit is not None else "unicast", hit)
+        else:
+            res = self.fib.lookup(addr)
         if iface is None and (addr in self.local or res.type == "local"):
             return "LOCAL"
         if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):

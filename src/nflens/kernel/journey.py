@@ -211,6 +211,13 @@ class Journey(Walker):
         if res.type == "local":
             self._route_step(skb, "local", res.describe(), "lo")
             return "lo", None
+        if res.type != "unicast" and skb.dev is not None and skb.pkt.dst.version == 4:
+            # ip_route_output_key_hash_rcu (net/ipv4/route.c): a failed fib_lookup with
+            # flowi4_oif set ("routing tables are wrong. Assume, that the destination is on
+            # link") sends it out of that device anyway — the answers of a socket bound to a
+            # device, which inet_csk_route_req and udp_sendmsg look up with that oif (fuzz:
+            # blackhole and prohibit rules did not stop them)
+            res = RouteResult("unicast", None, res.table, skb.dev)
         if res.type != "unicast":
             self._route_step(skb, res.type, res.describe())
             return None, None

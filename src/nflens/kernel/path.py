@@ -88,7 +88,10 @@ class Walker:
                 self._conntrack_in(skb, iif)
                 continue
             if isinstance(ev, BaseChain):
+                mark = skb.mark
                 end = self._run_chain(skb, ev, hook, iif, oif, physin, physout, bridged)
+                if end or skb.mark != mark:
+                    self._equal_order_assumed(version, hook, ev, end is not None)
             else:  # NAT, the only other pseudo-hook
                 end = self._nat_point(skb, hook, nat_chains, iif, oif, physin, physout, bridged)
             if end:
@@ -96,6 +99,24 @@ class Walker:
         if hook in ("postrouting", "input") and skb.entry is not None:
             skb.entry.status.add("CONFIRMED")
         return None
+
+    def _equal_order_assumed(self, key: int, hook: str, base: BaseChain, ended: bool) -> None:
+        """`base` ended the hook or changed the mark, and chains of other tables share its
+        priority: which of them ran first (the newest registered, nf_hook_entries_grow) is
+        taken from nft.json's table order, which the snapshot cannot confirm. It can decide
+        the deciding rule (which chain dropped first) or, through the mark, the verdict."""
+        peers = self.pipeline.equal_peers(key, hook, base)
+        if not peers:
+            return
+        names = ", ".join(f"{b.table.family} {b.table.name}/{b.chain.name}" for b in peers)
+        what = "ended the packet" if ended else "changed the mark"
+        note = (f"assumed: at {hook} priority {base.priority}, {base.table.family} "
+                f"{base.table.name}/{base.chain.name} ({what}) runs in the order of nft.json's "
+                f"tables against {names}: the newer table's chain first; a chain added to the "
+                "older table later would run first instead (the snapshot does not show when "
+                "chains were registered)")
+        if note not in self.assumed:
+            self.assumed.append(note)
 
     def _ctx(self, skb: Skb, family: str, hook: str, iif: str | None, oif: str | None,
              physin: str | None, physout: str | None, bridged: bool,

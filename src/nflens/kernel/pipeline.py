@@ -80,6 +80,18 @@ class Pipeline:
         for chains in self.index.values():
             chains.sort(key=lambda b: (b.priority, -b.order))  # the newest of equals first
 
+    def equal_peers(self, key: int | str, hook: str, base: BaseChain) -> list[BaseChain]:
+        """The base chains of other tables on `hook` at `base`'s priority (filter and route
+        types: nat chains run inside the NAT hook). Their order against `base` is assumed
+        from nft.json's table order; it is the registration order only if no chain was added
+        to the older table after the newer table's chains were (nf_tables lists a table's
+        chains after the table, whatever their age: tests/lab/test_lab_netfilter_decisions.py
+        test_equal_priorities_follow_chain_age_not_table_order)."""
+        if base.is_nat:
+            return []
+        return [b for b in self.chains(key, hook) if b.priority == base.priority
+                and b.table is not base.table and not b.is_nat]
+
     def chains(self, key: int | str, hook: str) -> list[BaseChain]:
         return self.index.get((key, hook), [])
 

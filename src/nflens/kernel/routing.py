@@ -140,6 +140,10 @@ class Fib:
             return RouteResult(hit.type, hit, rule.table, hit.dev, hit.gateway)
         return RouteResult("none")
 
+    def table_route(self, table: str, dst: IPAddress) -> Route | None:
+        """The route of one table for `dst`, no rules asked (what is on-link on a device)."""
+        return self._in_table(table, dst, None)
+
     def _in_table(self, table: str, dst: IPAddress, oif: str | None) -> Route | None:
         prefixes = self.tables.get((table, dst.version))
         return prefixes.longest_match(dst, oif) if prefixes is not None else None

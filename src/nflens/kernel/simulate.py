@@ -354,8 +354,11 @@ class Simulator:
         pkt = arrived.pkt
         if pkt.src in self.model.local or lowerdev.child(self.model, end.iface or "", pkt.src):
             return None  # the host's, or a macvlan child's on that link: receive() delivers it
-        back = self.model.route(pkt.src)
-        if back.type != "unicast" or back.oif != end.iface or back.gateway is not None:
+        # whether the source is a neighbour on that link is the link's subnet (main's connected
+        # route), not this host's policy rules, which the peer does not apply (fuzz: an
+        # `ip rule iif lo` to an unreachable table hid a hairpin)
+        back = self.model.fib.table_route("main", pkt.src)
+        if back is None or back.type != "unicast" or back.dev != end.iface or back.gateway:
             return None
         entry = arrived.entry
         rewritten = entry is not None and (entry.orig.dst, entry.orig.dport) != \
@@ -382,7 +385,9 @@ def _answering_socket(end: Delivery) -> dict[str, Any]:
     if end.kind not in ("socket", "proxy") or not isinstance(sock, Socket):
         return {}
     root = sock.process in ("docker-proxy", "dockerd")
-    return {"uid": 0 if root else sock.uid,
+    # a socket bound to a device answers with that device as the lookup's oif (ir_iif from
+    # inet_request_bound_dev_if; udp_sendmsg's sk_bound_dev_if)
+    return {"uid": 0 if root else sock.uid, "dev": sock.iface,
             "src_bound": sock.proto == "tcp" or not sock.addr.is_unspecified}
 
 

@@ -135,7 +135,7 @@ class CollectReport:
         return not self.missing
 
 
-def _reason(rc: int, stderr: str) -> str:
+def failure_reason(rc: int, stderr: str) -> str:
     first = next((line.strip() for line in stderr.splitlines() if line.strip()), "")
     return f"exit {rc}" + (f": {first}" if first else "")
 
@@ -155,7 +155,7 @@ class _Collector:
         self.report.commands.append((file, full))
         proc = self.runner.run(full)
         if not proc.ok:
-            why = _reason(proc.returncode, proc.error or proc.stderr)
+            why = failure_reason(proc.returncode, proc.error or proc.stderr)
             self.report.missing.append((file, f"`{' '.join(argv)}` failed: {why}"))
             return None
         return proc.stdout

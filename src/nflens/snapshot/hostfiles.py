@@ -225,14 +225,19 @@ _PROCESS = re.compile(r'\(\("(.*?)",pid=(\d+)')
 
 
 def _local(text: str) -> tuple[str, str | None, int]:
-    """`0.0.0.0:8080`, `[::]:8080`, `*:8000`, `127.0.0.1%lo:53`, `[fe80::1%eth0]:22` ->
-    (address text, device, port)."""
+    """`0.0.0.0:8080`, `[::]:8080`, `*:8000`, `127.0.0.1%lo:53`, `[fe80::1%eth0]:22`,
+    `[::]%eth0:22` -> (address text, device, port). ss prints an IPv6 socket's bound device
+    after the bracket (inet_addr_print: the bracketed address, then `%` and the device; seen
+    in the fuzzer's `[fd02::1]%ra:8081`)."""
     host, sep, port = text.rpartition(":")
     if not sep:
         raise ValueError(f"no port in {text!r}")
+    host, _, iface = host.partition("%") if host.startswith("[") and "]%" in host \
+        else (host, "", "")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    host, _, iface = host.partition("%")
+    if not iface:
+        host, _, iface = host.partition("%")
     return host, iface or None, int(port)
 
 

@@ -43,15 +43,32 @@ class ProbeSpec:
                 "to": {"addr": self.dst, "port": self.dport, "proto": self.proto}}
 
 
+UNIQUE_FROM = 8  # flows past the first 8 are drawn again (up to 4 times) when they repeat one
+
+
 def draw(rng: random.Random, version: int, count: int, index: int = 0) -> list[ProbeSpec]:
-    out = []
+    """`count` flows. The first UNIQUE_FROM are drawn as they always were (a case of 8 flows
+    stays the same); the later ones of a long case (`--flows 32`) avoid repeating a flow
+    already drawn (kind, protocol, addresses, port), so more flows per case test more."""
+    out: list[ProbeSpec] = []
+    seen: set[tuple[str, str | None, str, int, str]] = set()
     for i in range(count):
-        kind = rng.choice(("ab", "ba", "ar", "br", "ra", "rb", "ab"))
-        proto = rng.choice(PROTOS)
-        src_role, dst_role = kind[0], kind[1]
-        src = rng.choice(addresses(src_role, version)) if src_role != "r" else None
-        dst = rng.choice(addresses(dst_role, version))
-        ports = SERVICE_PORTS + ((CLOSED_PORT,) if dst_role == "r" else ())
-        out.append(ProbeSpec(f"f{i}-{kind}-{proto}", src_role, src, sport_for(index, i, count), dst,
-                             rng.choice(ports), proto))
+        for _ in range(1 if i < UNIQUE_FROM else 4):
+            spec = _one(rng, version, i, sport_for(index, i, count))
+            key = (spec.role + spec.name.split("-")[1], spec.src, spec.dst, spec.dport,
+                   spec.proto)
+            if key not in seen:
+                break
+        seen.add(key)
+        out.append(spec)
     return out
+
+
+def _one(rng: random.Random, version: int, i: int, sport: int) -> ProbeSpec:
+    kind = rng.choice(("ab", "ba", "ar", "br", "ra", "rb", "ab"))
+    proto = rng.choice(PROTOS)
+    src_role, dst_role = kind[0], kind[1]
+    src = rng.choice(addresses(src_role, version)) if src_role != "r" else None
+    dst = rng.choice(addresses(dst_role, version))
+    ports = SERVICE_PORTS + ((CLOSED_PORT,) if dst_role == "r" else ())
+    return ProbeSpec(f"f{i}-{kind}-{proto}", src_role, src, sport, dst, rng.choice(ports), proto)

@@ -33,6 +33,7 @@ from nflens.lab.fuzz.flows import ProbeSpec
 from nflens.lab.netns import NETNS_DIR
 
 CLONE_NEWNET = 0x40000000
+IP_TRANSPARENT = 19  # include/uapi/linux/in.h
 SETTLE = 0.05  # seconds after the last handshake for a late RST to arrive
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -56,6 +57,21 @@ def entered(ns: str) -> Iterator[None]:
         os.close(own)
 
 
+@contextlib.contextmanager
+def _fsuid(uid: int) -> Iterator[None]:
+    """Sockets made in the block owned by `uid`: sock_alloc takes the inode's uid (ss -e's
+    uid:) and the file its credentials (xt_owner's f_cred->fsuid) from current_fsuid().
+    setfsuid(2) changes only the calling thread's credentials (glibc does not broadcast it)."""
+    if uid == 0:
+        yield
+        return
+    _libc.setfsuid(uid)
+    try:
+        yield
+    finally:
+        _libc.setfsuid(0)
+
+
 def _family(addr: str | None, version: int) -> int:
     return socket.AF_INET6 if (addr and ":" in addr) or version == 6 else socket.AF_INET
 
@@ -63,24 +79,45 @@ def _family(addr: str | None, version: int) -> int:
 class Servers:
     """Listeners on every port in every namespace given; one thread serves them all."""
 
-    def __init__(self, namespaces: dict[str, tuple[list[str], tuple[int, ...]]]):
-        """`namespaces`: namespace -> (its addresses (UDP binds each one), its ports)."""
+    def __init__(self, namespaces: dict[str, tuple[list[str], tuple[int, ...]]],
+                 special: dict[str, list[tuple[int, str | None, int]]] | None = None,
+                 transparent: dict[str, tuple[int, ...]] | None = None):
+        """`namespaces`: namespace -> (its addresses (UDP binds each one), its ports).
+        `special`: namespace -> (port, device bound to or None, owner uid) listeners more,
+        on the same addresses. `transparent`: namespace -> ports of TCP listeners on 0.0.0.0
+        with IP_TRANSPARENT (a TPROXY target)."""
         self.sel = selectors.DefaultSelector()
         self.socks: list[socket.socket] = []
         for ns, (addrs, ports) in namespaces.items():
+            extra = (special or {}).get(ns, [])
             with entered(ns):
-                for port in ports:
-                    for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-                        self._listen(fam, any_addr, port, socket.SOCK_STREAM)
-                    for addr in addrs:
-                        self._listen(_family(addr, 4), addr, port, socket.SOCK_DGRAM)
+                for port, dev, uid in [(p, None, 0) for p in ports] + extra:
+                    with _fsuid(uid):
+                        self._listen_port(addrs, port, dev)
+                for port in (transparent or {}).get(ns, ()):
+                    self._listen(socket.AF_INET, "0.0.0.0", port, socket.SOCK_STREAM,
+                                 transparent=True)
+        self._start()
+
+    def _listen_port(self, addrs: list[str], port: int, dev: str | None) -> None:
+        for fam, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+            self._listen(fam, any_addr, port, socket.SOCK_STREAM, dev)
+        for addr in addrs:
+            self._listen(_family(addr, 4), addr, port, socket.SOCK_DGRAM, dev)
+
+    def _start(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fuzz-servers", daemon=True)
         self._thread.start()
 
-    def _listen(self, fam: int, addr: str, port: int, kind: int) -> None:
+    def _listen(self, fam: int, addr: str, port: int, kind: int, dev: str | None = None,
+                transparent: bool = False) -> None:
         s = socket.socket(fam, kind)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if transparent:
+            s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+        if dev is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
         if fam == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((addr, port))

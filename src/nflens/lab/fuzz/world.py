@@ -7,8 +7,9 @@ Two addresses per client so that source/destination matches can tell them apart.
 listen on every port a flow or a DNAT can lead to (SERVICE_PORTS and CLOSED_PORT, TCP and UDP,
 both families): a flow to a client is then denied only by the router's rules, never by a
 closed port, which is what the simulator assumes of a peer outside the host. The router
-listens on SERVICE_PORTS only, so CLOSED_PORT exercises the RST / port-unreachable paths of
-local delivery, which the simulator reads from ss.txt. IPv6 neighbours are pinned (permanent
+listens on SERVICE_PORTS (and on DEVICE_PORT bound to ra, OWNED_PORT owned by a user), so
+CLOSED_PORT exercises the RST / port-unreachable paths of local delivery, which the
+simulator reads from ss.txt. IPv6 neighbours are pinned (permanent
 entries): neighbour discovery is ICMPv6 through ip6tables INPUT/OUTPUT, which the simulator
 does not model yet, and a random INPUT policy of DROP would otherwise cut IPv6 forwarding for
 a reason outside the fuzzed grammar.
@@ -26,6 +27,12 @@ from nflens.snapshot.collect import collect
 
 SERVICE_PORTS = (22, 80, 443, 8080, 8443)
 CLOSED_PORT = 9999
+# the router's special listeners (gen_host sends some flows there): TCP on 0.0.0.0%ra and UDP on
+# each router address %ra (SO_BINDTODEVICE: only what arrives on ra reaches it), and TCP/UDP
+# owned by OWNER_UID (the socket made with that fsuid: ss -e shows uid:, xt_owner sees it)
+DEVICE_PORT, DEVICE = 8081, "ra"
+OWNED_PORT, OWNER_UID = 8082, 1000
+TPROXY_PORT = 8446  # a transparent (IP_TRANSPARENT) TCP listener on 0.0.0.0 (gen_host.tproxy)
 PROTOS = ("tcp", "udp")
 
 # role -> interface -> addresses (first address of each family is the primary one)
@@ -39,7 +46,11 @@ ROUTER_IFACE = {"a": "ra", "b": "rb"}  # the router interface a client's packets
 
 
 def listening_ports(role: str) -> tuple[int, ...]:
-    return SERVICE_PORTS if role == "r" else SERVICE_PORTS + (CLOSED_PORT,)
+    """The plain listeners of `role`. The clients listen on the router's special ports too: a
+    DNAT of a flow sent there leads to a client, which must answer as a peer outside would."""
+    if role == "r":
+        return SERVICE_PORTS
+    return SERVICE_PORTS + (CLOSED_PORT, DEVICE_PORT, OWNED_PORT)
 
 
 def addresses(role: str, version: int) -> list[str]:
@@ -62,6 +73,7 @@ class World:
     ns: dict[str, str]
     static: Path  # snapshot files that do not change between cases
     routed: bool = False  # the router holds a case's policy routing (gen_routing) to undo
+    peered: bool = False  # B holds a case's second address (gen_host.second_subnet) to undo
 
     def ns_of(self, role: str) -> str:
         return self.ns[role]
