@@ -81,3 +81,18 @@ def test_an_interface_the_snapshot_does_not_list_is_taken_to_have_an_address():
     host = _host("2", eth0_addr=False)
     assert not Simulator(host).model.has_ipv4("eth0")
     assert Simulator(host).model.has_ipv4("nonexistent")
+
+
+def test_a_route_through_a_device_without_carrier_is_used_and_the_packet_lost():
+    """NO-CARRIER (up, no link): with ignore_routes_with_linkdown=0 the kernel keeps the
+    route and the connection times out (tests/lab/test_lab_no_carrier.py); the model sent it
+    to a peer that answered."""
+    host = _host("0")
+    host = replace(host, interfaces=tuple(replace(i, carrier=False) if i.name == "eth1" else i
+                                          for i in host.interfaces))
+    res = Simulator(host).run(Flow("host-wan", Endpoint(host=True),
+                                   ip.ip_address("198.51.100.2"), 80))
+    assert res.verdict == "deny"
+    assert "no carrier" in res.reason
+    assert Simulator(_host("0")).run(Flow("host-wan", Endpoint(host=True),
+                                          ip.ip_address("198.51.100.2"), 80)).verdict == "allow"

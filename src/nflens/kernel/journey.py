@@ -253,7 +253,16 @@ class Journey(Walker):
         return self.leave(skb, oif)
 
     def leave(self, skb: Skb, oif: str | None) -> Delivery:
-        """The packet leaves the host on `oif` towards a peer outside."""
+        """The packet leaves the host on `oif` towards a peer outside. A device that is up
+        without carrier (NO-CARRIER: a cable out, a veth whose peer is down) keeps its routes
+        (ignore_routes_with_linkdown=0, the default: fib_lookup skips RTNH_F_LINKDOWN next hops
+        only when it is 1) and drops what it is handed: seen in the lab, a connection through
+        it times out."""
+        iface = self.model.host.interface(oif) if oif else None
+        if iface is not None and not iface.carrier:
+            return Delivery("dropped", f"{oif} is up but has no carrier (NO-CARRIER): the "
+                            "route through it is still used and the packet is lost at the "
+                            "device", skb)
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply left on {oif}", iface=oif)
         self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
