@@ -5,7 +5,8 @@ on a real host, N random public addresses in ipset-save.txt). Not a test: run by
 `python bench/ipset_bans.py [N ...]` (default 2000 20000 100000), on an idle machine.
 
 Measured 2026-12-07 on the shared 2-core machine (CPU seconds, one run each, not farm medians):
-N=500: 61.9 s (cProfile) before, 3.7 s after; N=2000: 58 s before (3 min wall), 13.6 s after.
+N=500: 61.9 s (cProfile) before, 3.7 s after; N=2000: 58 s before (3 min wall), 13.6 s after;
+N=20000: 140 s after (3 min 14 s wall; issue 25 saw more than 280 s before). N=100000 not run.
 Before, `kernel.region.subtract` scanned all of `b` for each range of `a`, `compact` did that
 for every CIDR it printed, and `refine` filtered every point of the set for every cell: all
 three quadratic in N. After, the time is the simulations: one per cell, about 2 cells per
