@@ -53,6 +53,7 @@ class Interface:
     kind: str = "ether"
     mac: str | None = None
     up: bool = True
+    carrier: bool = True  # False: NO-CARRIER in ip link's flags (up, but no link)
     mtu: int = 1500
     master: str | None = None
     peer_ifindex: int | None = None

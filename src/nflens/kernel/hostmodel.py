@@ -125,6 +125,12 @@ class HostModel:
             keys.append(f"net.ipv4.conf.{iface}.route_localnet")
         return any(self.sysctl_bool(k, False) for k in keys)
 
+    def has_ipv4(self, iface: str) -> bool:
+        """Whether `iface` holds an IPv4 address (the in_device's ifa_list is not empty); an
+        interface the snapshot does not list is taken to have one."""
+        found = self.host.interface(iface)
+        return found is None or any(a.ip.version == 4 for a in found.addresses)
+
     def conf_max(self, name: str, iface: str | None) -> int:
         """net.ipv4.conf.{all,IFACE}.NAME combined as the kernel does for rp_filter and
         accept_local (IN_DEV_MAXCONF / IN_DEV_ORCONF: the larger value wins)."""

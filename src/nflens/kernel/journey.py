@@ -63,9 +63,30 @@ class Journey(Walker):
         arrived: Where = (("iface", where["iface"]) if "iface" in where else
                    ("container", where["target"]) if "target" in where else ("host",))
         if self.client_at is not None and arrived != self.client_at:
-            return Delivery("dropped", f"the answer goes to {_where_name(arrived)}, not back to "
-                            f"the client at {_where_name(self.client_at)}", skb)
+            if not self._beyond_brings_it_back(arrived, self.client_at, pkt.dst):
+                return Delivery("dropped", f"the answer goes to {_where_name(arrived)}, not "
+                                f"back to the client at {_where_name(self.client_at)}", skb)
+            detail += f" ({pkt.dst} taken to be reachable that way)"
         return Delivery("client", detail, skb, **where)
+
+    def _beyond_brings_it_back(self, arrived: Where, client_at: Where, dst: IPAddress) -> bool:
+        """An asymmetric path (issue 25): the client's packet came in on one interface and
+        the host's route to it leaves by another, which rp_filter 0 or 2 lets happen. Whether
+        the answer reaches the client that way is the network beyond the host's business, which
+        no snapshot shows: both outcomes are explored (the verdict is `uncertain`, naming
+        it). A container or the host itself as the wrong end is certain: it drops the answer.
+        So is an answer to an address on the other interface's own link (an on-link route, no
+        gateway): the snapshot shows that neighbour there, and a packet from it on another
+        interface is taken as spoofed, as before."""
+        if len(arrived) != 2 or len(client_at) != 2 or arrived[0] != "iface" \
+                or client_at[0] != "iface" or self.model.route(dst).gateway is None:
+            return False
+        out, came = arrived[1], client_at[1]
+        return self.oracle.decide(
+            f"beyond:{out}:{came}",
+            f"the network beyond the host: the answer to a client that came in on {came} "
+            f"leaves by {out} (the host's route to it), and the snapshot cannot show whether "
+            "it reaches the client that way")
 
     # --- entering the IP stack ------------------------------------------------------------
     def receive(self, skb: Skb, iif: str, physin: str | None = None) -> Delivery:
@@ -239,7 +260,16 @@ class Journey(Walker):
         return self.leave(skb, oif)
 
     def leave(self, skb: Skb, oif: str | None) -> Delivery:
-        """The packet leaves the host on `oif` towards a peer outside."""
+        """The packet leaves the host on `oif` towards a peer outside. A device that is up
+        without carrier (NO-CARRIER: a cable out, a veth whose peer is down) keeps its routes
+        (ignore_routes_with_linkdown=0, the default: fib_lookup skips RTNH_F_LINKDOWN next hops
+        only when it is 1) and drops what it is handed: seen in the lab, a connection through
+        it times out."""
+        iface = self.model.host.interface(oif) if oif else None
+        if iface is not None and not iface.carrier:
+            return Delivery("dropped", f"{oif} is up but has no carrier (NO-CARRIER): the "
+                            "route through it is still used and the packet is lost at the "
+                            "device", skb)
         if skb.direction in ("reply", "error"):
             return self.reached_client(skb, f"reply left on {oif}", iface=oif)
         self.trace.append(EndpointStep(skb.direction, f"out {oif}", f"peer {skb.pkt.dst} via {oif}",
@@ -680,6 +710,13 @@ def martian_source(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | 
         return "one of this host's own addresses as source (accept_local=0)"
     if back.type not in ("unicast", "local"):
         return f"the route back to {src} is {back.type}"
-    if rpf == 1 and back.type == "unicast" and iif not in model.route_devices(back):
-        return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
+    if back.type == "unicast" and iif not in model.route_devices(back):
+        if rpf == 1:
+            return f"rp_filter=1: the route back to {src} leaves by {back.oif}, not {iif}"
+        if rpf and not model.has_ipv4(iif):
+            # __fib_validate_source: `if (no_addr) goto last_resort;` comes before the rpf == 1
+            # test, and last_resort refuses whenever rp_filter is on: loose mode drops a
+            # packet whose route back is elsewhere if its input device has no IPv4 address
+            return (f"rp_filter={rpf}: {iif} has no IPv4 address and the route back to {src} "
+                    f"leaves by {back.oif} (fib_validate_source's last resort)")
     return None

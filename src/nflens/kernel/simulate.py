@@ -342,7 +342,27 @@ class Simulator:
         assert end.iface is not None, f"a {end.kind} delivery without the device it left on"
         if self.model.is_plain_bridge(end.iface):
             return walker.from_bridge_host(skb, end.iface)
+        note = self._answer_way_note(end.iface, answer.src)
+        if note and note not in walker.assumed:
+            walker.assumed.append(note)
         return walker.receive(skb, end.iface)
+
+    def _answer_way_note(self, iface: str, peer: IPAddress) -> str | None:
+        """A peer off the host answers on the interface the host's route to it uses: the
+        snapshot's routes are taken as the truth about the network beyond. Said where it
+        matters (issue 25): another uplink with rp_filter=1 drops the answer (a SYN-ACK) if
+        the network beyond sends it in there, as on a host with two uplinks."""
+        if peer.version != 4:
+            return None
+        strict = sorted(i.name for i in self.host.interfaces
+                        if i.name not in (iface, "lo") and i.up and i.kind != "bridge"
+                        and not i.master and any(a.ip.version == 4 for a in i.addresses)
+                        and self.model.conf_max("rp_filter", i.name) == 1)
+        if not strict:
+            return None
+        return (f"assumed: the answer from {peer} comes back in on {iface}, the interface of "
+                f"the host's route to it (the network beyond the host is not in the snapshot); "
+                f"arriving on {', '.join(strict)} instead, rp_filter=1 there would drop it")
 
     def _direct_reply(self, walker: Journey, end: Delivery) -> Delivery | None:
         """A peer answers on its own link when the packet's source (after any SNAT) is a

@@ -153,6 +153,9 @@ def probe(ctx: LabContext, flow: FlowSpec) -> probes.ProbeResult:
     if flow.src.startswith("container:"):
         name = flow.src.split(":", 1)[1]
         return probes.from_container(ctx.containers[name], flow.addr, flow.port, flow.proto)
+    if flow.saddr in ctx.topo.peers:  # a host of its own beyond the client (its address)
+        return probes.from_netns(ctx.topo.peers[flow.saddr], flow.addr, flow.port, flow.proto,
+                                 runner=ctx.lab.runner)
     return probes.from_netns(ctx.topo.client_for(flow.src), flow.addr, flow.port, flow.proto,
                              src=flow.saddr or None, runner=ctx.lab.runner)
 
@@ -180,6 +183,8 @@ def write_files(ctx: LabContext, sc: Scenario, variant: Variant, outcomes: list[
     (out / "flows.json").write_text(json.dumps({"flows": flows}, indent=1) + "\n")
     expected = {"expected": {o.name: o.outcome for o in outcomes},
                 "flaky": [o.name for o in outcomes if o.flaky],
+                **({"beyond": {f.name: f.beyond for f in sc.flows if f.beyond}}
+                   if any(f.beyond for f in sc.flows) else {}),
                 "setup": "\n".join(variant.setup)}
     if variant.boot:
         expected["boot"] = "\n".join(variant.boot)

@@ -39,6 +39,7 @@ class Topology:
     clients: dict[str, str] = field(default_factory=dict)  # host iface -> client namespace
     client_addrs: dict[str, list[str]] = field(default_factory=dict)  # host iface -> addresses
     ipv6: bool = False
+    peers: dict[str, str] = field(default_factory=dict)  # address -> namespace beyond a client
 
     def client_for(self, iface: str) -> str:
         try:

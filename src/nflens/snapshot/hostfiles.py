@@ -51,6 +51,7 @@ def _link_fields(entry: Link) -> dict[str, Any]:
         "kind": kind,
         "mac": entry.address or None,
         "up": "UP" in entry.flags,
+        "carrier": "NO-CARRIER" not in entry.flags,
         "mtu": entry.mtu,
         "master": entry.master,
     }

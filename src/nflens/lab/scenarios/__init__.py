@@ -26,7 +26,7 @@ MODULES = ("seed000_web2", "seed001_input_bypass", "seed003_egress", "seed004_dn
            "seed005_nft_priority", "docker_options", "internal_net", "ufw_docker",
            "firewalld_zones", "docker_versions", "seed002_radius", "ufw_ipv6",
            "macvlan", "multi_net", "bound_port", "gateway_modes",
-           "plain_bridge", "gw_priority")
+           "plain_bridge", "gw_priority", "asymmetric")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class FlowSpec:
     proto: str = "tcp"
     note: str = ""
     saddr: str = ""  # a client source: which of its addresses it sends from (default: its first)
+    beyond: str = ""  # what the kernel's outcome hangs on outside the host (expected "beyond")
 
     def contract(self, client_addrs: dict[str, list[str]]) -> dict[str, Any]:
         """The CONTRACT §3 form; an interface source gets its client's address of that family
