@@ -8,7 +8,7 @@ import random
 import re
 
 from nflens.dialects.ipset import parse as parse_ipsets
-from nflens.lab.fuzz import gen_iptables
+from nflens.lab.fuzz import gen_host, gen_iptables
 from nflens.lab.fuzz.runner import draw_case
 
 SET_MATCH = re.compile(r" -m set (! )?--match-set \S+ \S+( --return-nomatch)?")
@@ -22,8 +22,12 @@ def test_weaving_ipsets_only_adds_set_matches_to_the_drawn_rules():
             continue
         rng = random.Random(f"nflens-fuzz:5:{index}")
         version = 4 if rng.random() < 0.7 else 6
-        rng.random()  # the mode draw
+        if rng.random() >= 0.75:  # the mode draw: this case has no drawn iptables rules
+            continue
         plain = gen_iptables.ruleset(rng, version)
+        # issue 24's host dimensions are applied after the weave, each from its own stream
+        plain = gen_host.owner_rules(5, index, version, plain)
+        plain, _ = gen_host.tproxy(5, index, version, plain)
         assert SET_MATCH.sub("", case.iptables) == plain, index
         woven += case.iptables != plain
     assert woven > 10  # the dimension is really drawn

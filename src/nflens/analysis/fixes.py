@@ -61,10 +61,13 @@ class Fix:
     # rules for chains of the host's own nft tables: (family, table, chain, 0-based index or
     # None for the end, the rule's nft text)
     nft_at: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
+    # persistence files the fix rewrites (path below persist/, the text after the fix): what
+    # `shown`'s file edit leaves, so the finding about the file is judged on the new text
+    files: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def checkable(self) -> bool:
-        return bool(self.edits or self.nft or self.nft_at)
+        return bool(self.edits or self.nft or self.nft_at or self.files)
 
     @property
     def inserts_only(self) -> bool:
@@ -92,7 +95,8 @@ def combine(fixes: list[Fix]) -> Fix:
     return Fix([e for f in fixes for e in f.edits],
                nft="".join(f"{ln}\n" for ln in dict.fromkeys(lines)),
                forward_only=all(f.forward for f in fixes),
-               nft_at=list(dict.fromkeys(a for f in fixes for a in f.nft_at)))
+               nft_at=list(dict.fromkeys(a for f in fixes for a in f.nft_at)),
+               files=[pf for f in fixes for pf in f.files])
 
 
 def _rule(edit: Edit) -> Rule:
@@ -128,6 +132,11 @@ def apply(host: Host, fix: Fix) -> Host:
     host = _apply_nft(host, fix.nft) if fix.nft else host
     for at in fix.nft_at:
         host = _insert_nft(host, *at)
+    for path, text in fix.files:  # later edits of one file see the earlier ones' text
+        if path not in dict(host.persist):
+            raise NflensError(f"fix: no persistence file {path} in this snapshot")
+        host = replace(host, persist=tuple((p, text if p == path else t)
+                                           for p, t in host.persist))
     return host
 
 

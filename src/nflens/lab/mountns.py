@@ -50,6 +50,8 @@ class HostMounts:
         self.dir = lab.data_dir / "mnt"
         self.file = self.dir / "host.mnt"
         self.etc = lab.data_dir / "etc"
+        # the writable layer of an `etc_overlay` /etc: what the host wrote or renamed there
+        self.etc_upper = lab.data_dir / "etc-overlay" / "upper"
 
     def create(self, etc_copies: tuple[str, ...] = (), etc_from: Path | None = None,
                etc_overlay: bool = False) -> Path:
@@ -83,10 +85,9 @@ class HostMounts:
 
     def _overlay_etc(self) -> str:
         """Before the private copies: an overlay mounted on /etc later would hide their binds."""
-        top = self.lab.data_dir / "etc-overlay"
+        top = self.etc_upper.parent
         for d in ("upper", "work"):
             (top / d).mkdir(parents=True, exist_ok=True)
-        self.etc_upper = top / "upper"
         q = shlex.quote
         return (f"mount -t overlay nflens-etc -o lowerdir=/etc,upperdir={q(str(top / 'upper'))},"
                 f"workdir={q(str(top / 'work'))} /etc")

@@ -109,10 +109,11 @@ class Built:
         return run_in(self.host, argv, runner=self.lab.runner, stdin=stdin, mount=mount)
 
     def etc_file(self, path: str) -> Path | None:
-        """Where the host's private copy of /etc/`path` is (None: the host has no copy)."""
-        if self.mounts is None or not (self.mounts.etc / path).exists():
+        """Where the host's own /etc/`path` is, in its /etc overlay's writable layer (None:
+        the host has not written that file)."""
+        if self.mounts is None or not (self.mounts.etc_upper / path).exists():
             return None
-        return self.mounts.etc / path
+        return self.mounts.etc_upper / path
 
 
 def build(lab: Lab, spec: NftHost, private_etc: bool = False) -> Built:
@@ -148,13 +149,16 @@ def build(lab: Lab, spec: NftHost, private_etc: bool = False) -> Built:
 
 
 def _private_etc(lab: Lab, ns: str, spec: NftHost) -> HostMounts:
-    """Private copies of the spec's /etc files (each must exist on the machine, as a bind
-    mount needs a target), filled with the spec's text."""
+    """A private /etc (an overlay of the machine's) holding the spec's /etc files. An overlay,
+    not bind-mounted copies: a fix may write new files there (/etc/nflens.nft) or replace
+    one by a rename (`mv NEW /etc/nftables.conf`, which a bind-mounted file refuses with
+    EBUSY), as on a real host. The files go into the writable layer before it is mounted."""
     mounts = HostMounts(lab, ns)
-    paths = [p for p in spec.persist if p.startswith("etc/")]
-    mounts.create(tuple("/" + p for p in paths))
-    for p in paths:
-        (mounts.etc / p.removeprefix("etc/")).write_text(spec.persist[p])
+    for p in (p for p in spec.persist if p.startswith("etc/")):
+        path = mounts.etc_upper / p.removeprefix("etc/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(spec.persist[p])
+    mounts.create(etc_overlay=True)
     return mounts
 
 

@@ -84,7 +84,7 @@ class Podman:
             self.mounts.create(etc_overlay=True)
         self.lab.add_dir(self.storage, mounts=True)
         self.lab.add_cgroup(f"nfl-{self.lab.id}")
-        upper = getattr(self.mounts, "etc_upper", None)
+        upper = self.mounts.etc_upper
         if upper is None:
             raise ToolError("the host's mount namespace has no /etc overlay (etc_overlay=True)")
         etc = Path(upper) / "containers"

@@ -71,6 +71,53 @@ def _native_fix(ctx: AuditContext, lost: list[tuple[str, Rule]]) -> Fix:
                     "PartOf=docker.service (`nflens policy persist` writes one)")
 
 
+# `flush ruleset` at the start of a line, as the fix's sed matches it (GNU sed's [[:space:]])
+FLUSH = re.compile(r"^(\s*)flush\s+ruleset", re.M)
+SED_FLUSH = r"^\([[:space:]]*\)flush[[:space:]]\+ruleset"
+# a table the file declares (`table inet filter {`, `add table ip nat`; no family: ip)
+TABLE = re.compile(r"^\s*(?:add\s+)?table\s+(?:(ip|ip6|inet|arp|bridge|netdev)\s+)?"
+                   r"([A-Za-z_][A-Za-z0-9_.-]*)", re.M)
+INCLUDE = re.compile(r"^\s*include\s+(\S+)", re.M)
+
+
+def _flush_fix(ctx: AuditContext, path: str, text: str) -> Fix:
+    """`flush ruleset` replaced by `table F N; delete table F N` for each table the file
+    declares: a reload then rebuilds exactly the file's tables (the declaration makes the
+    delete valid on the first load; nft -f runs the file as one transaction) and leaves
+    Docker's alone. A table with the name of one iptables-nft keeps (ip filter, ip nat ...)
+    cannot be deleted without Docker's rules in it: that fix is advice. Tables of included
+    files are named, not handled (their text is not in the snapshot)."""
+    tables = list(dict.fromkeys((fam or "ip", name) for fam, name in TABLE.findall(text)))
+    shared = [f"{fam} {name}" for fam, name in tables
+              if any(t.family == fam and t.name == name and not t.origin.startswith("nft")
+                     for t in ctx.host.ruleset.tables)]
+    includes = INCLUDE.findall(text)
+    also = (f" Tables declared in the included {', '.join(includes)} need the same "
+            "`table F N; delete table F N` line before them." if includes else "")
+    if shared:
+        return Fix(note=f"{path} declares {', '.join(shared)}, a table iptables-nft also "
+                        "keeps Docker's rules in: flushing or deleting it also removes "
+                        "Docker's. Rename the file's table (e.g. `table inet admin`), then "
+                        "replace `flush ruleset` with `table inet admin; delete table inet "
+                        "admin`." + also)
+    repl = "; ".join(f"table {fam} {name}; delete table {fam} {name}" for fam, name in tables)
+    new = FLUSH.sub(lambda m: m.group(1) + repl, text) if repl else FLUSH.sub(
+        lambda m: m.group(1) + "# flush ruleset", text)
+    sed_repl = (repl or "# flush ruleset").replace("/", "\\/").replace("&", "\\&")
+    target = "/" + path.lstrip("/")
+    shown = "\n".join((
+        f"# flush only the file's own tables on a reload ({len(tables)} declared), never "
+        f"Docker's; checked by nft before it replaces the file, the old one kept as "
+        f"{target}.nflens-bak",
+        f"cp -a {target} {target}.nflens-bak",
+        f"sed 's/{SED_FLUSH}/\\1{sed_repl}/' {target}.nflens-bak > {target}.nflens-new",
+        f"chmod --reference={target}.nflens-bak {target}.nflens-new",
+        f"nft -c -f {target}.nflens-new",
+        f"mv {target}.nflens-new {target}"))
+    return Fix(shown=shown, files=[(path, new)], forward_only=True,
+               note=also.strip())
+
+
 def detect(ctx: AuditContext) -> list[Finding]:
     files = list(ctx.host.persist)
     rules = _user_rules(ctx)
@@ -104,9 +151,7 @@ def detect(ctx: AuditContext) -> list[Finding]:
                                "nftables` (or a restart) deletes every table, Docker's own "
                                "(iptables-nft keeps them in nftables) included, and published "
                                "ports stop working until Docker is restarted.", [],
-                               Fix(note="flush only your own tables: replace `flush ruleset` "
-                                        "with `table inet filter; flush table inet filter` "
-                                        "(and the same for each table the file defines)")))
+                               _flush_fix(ctx, path, text)))
         if "[Unit]" in text and "DOCKER-USER" in text and not re.search(
                 r"^\s*After=.*docker\.service", text, re.M):
             out.append(Finding(ID, SEVERITY, TITLE, f"{path} ordering",
