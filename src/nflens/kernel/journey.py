@@ -697,7 +697,25 @@ def martian_source(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | 
         # local routes no reverse lookup is done, only a local address is refused
         if src in model.local and not accept_local:
             return "one of this host's own addresses as source (accept_local=0)"
-        return None
+        if decide is None or _reverse_refusal(model, src, iif, dst, mark, keys, back_iif,
+                                              rpf, accept_local, None) is None:
+            return None
+        # the full check would refuse it; the kernel does it when the namespace ever had a
+        # custom rule or local route (the flags are never cleared): not in a snapshot
+        if not decide("fib-custom-history",
+                      "this namespace has had no custom `ip rule` or `local` route since it "
+                      "was made (fib_validate_source skips the reverse lookup for "
+                      f"{src} with rp_filter=0 only then; the kernel's flags stay set after "
+                      "such a rule is deleted, and no snapshot shows them)"):
+            return None
+    return _reverse_refusal(model, src, iif, dst, mark, keys, back_iif, rpf, accept_local,
+                            decide)
+
+
+def _reverse_refusal(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | None,
+                     mark: int, keys: FlowKeys, back_iif: str | None, rpf: int,
+                     accept_local: int, decide: Decide | None) -> str | None:
+    """__fib_validate_source's reverse lookup (fib_frontend.c): why it refuses `src`."""
     back = model.route(src, dst, back_iif,
                        mark if model.conf_max("src_valid_mark", iif) else 0,
                        FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide)
