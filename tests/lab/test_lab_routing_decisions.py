@@ -384,7 +384,8 @@ def test_a_broadcast_address_source(fresh_world, tmp_path, rp):
     e_inval) and they are martians (no entry confirmed). So are they with rp_filter=0 once
     the namespace has had a custom rule, even one deleted again (`0-after-a-rule`): the
     kernel's flag stays set, the snapshot cannot show it, and nflens explores both (the
-    verdicts agree either way; the model side: tests/kernel/test_martian_history.py). Either way no connection: the
+    verdicts agree either way;
+    the model side: tests/kernel/test_martian_history.py). Either way no connection: the
     router's TCP SYN/ACK to 10.9.0.255 leaves as a link broadcast, which B's tcp_v4_rcv
     discards (pkt_type is not PACKET_HOST); a UDP socket without SO_BROADCAST may not send
     to it (EACCES); A's reply to a forwarded flow is taken in by the router as a broadcast
