@@ -124,15 +124,16 @@ def answer_at(ctx: AuditContext, i: int):
     """The exposure of the i-th published port, or past them the answer to a question of the
     findings or the egress report: each pure, and independent of every other, so a caller may
     compute them anywhere (`audit --jobs` does, in other processes)."""
-    ports = len(ctx.published)
-    return ctx.published[i].exposure if i < ports else ctx.questions[i - ports].ask()
+    ports = ctx.ports
+    return ports[i].exposure if i < len(ports) else ctx.questions[i - len(ports)].ask()
 
 
 def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     """Every published port's exposure, then the questions the findings and the egress report
     will ask (which do not depend on them), through one mapper: one set of workers warms its
     caches once."""
-    ports = len(ctx.published)
+    published = ctx.ports
+    ports = len(published)
     asking = [egress_report, *(m for m in modules() if hasattr(m, "questions"))]
     ctx.questions = ctx.unanswered(q for m in asking for q in m.questions(ctx))
     asked = len(ctx.questions)
@@ -142,7 +143,7 @@ def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     done = {"exposure": 0, "questions": 0}
     for i, answer in mapper(answer_at, ctx, list(range(ports + asked)), ports):
         if i < ports:
-            ctx.published[i].__dict__["exposure"] = answer  # the cached_property's slot
+            published[i].__dict__["exposure"] = answer  # the cached_property's slot
             stage, total = "exposure", ports
         else:
             ctx.keep(ctx.questions[i - ports], answer)
@@ -159,7 +160,7 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
     ctx = AuditContext(host)
     tick = progress or (lambda stage, done, total: None)
     _answer_all(ctx, mapper or _serial, tick)
-    exposure = [p.exposure.to_json() for p in ctx.published] + \
+    exposure = [p.exposure.to_json() for p in ctx.ports] + \
         [e.to_json() for _, e in ctx.sockets]
     mods = modules()
     tick("findings", 0, len(mods))
