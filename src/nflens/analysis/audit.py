@@ -173,7 +173,45 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
 
 
 def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
-    """Every verified fix as one block, verified together (fixscript)."""
+    """Every verified fix as one block, verified together (fixscript). When the whole fails,
+    a finding whose premise the other fixes remove (`applies` of its module is false on the
+    host they fix: input-bypass of a port another fix now filters on the forward path, as
+    seed004's repaired dead DOCKER-USER rule does) is superseded: its fix leaves the script,
+    and the rest is verified again, with the superseded findings' premise judged gone too."""
+    script = _verified_script(ctx, found)
+    if script.verified is not False:
+        return script
+    gone = _superseded(ctx, script.findings)
+    if not gone:
+        return script
+    again = _verified_script(ctx, [f for f in found if f not in gone], tuple(gone))
+    if again.verified:
+        again.text += "".join(f"# superseded: {f.id} {f.subject} (the other fixes filter it "
+                              "on the forward path)\n" for f in gone)
+        again.verification += "; superseded: " + ", ".join(f"{f.id} {f.subject}" for f in gone)
+        return again
+    return script
+
+
+def _superseded(ctx: AuditContext, chosen: list[Finding]) -> list[Finding]:
+    by_id = {m.ID: m for m in modules()}
+    out = []
+    for f in chosen:
+        module = by_id[f.id]
+        if not hasattr(module, "applies"):
+            continue
+        others = fixscript.build([g for g in chosen if g is not f])
+        try:
+            fixed = _fixed_context(ctx, others.fix, None)
+        except NflensError:
+            continue
+        if not module.applies(fixed, f):
+            out.append(f)
+    return out
+
+
+def _verified_script(ctx: AuditContext, found: list[Finding],
+                     premised: tuple[Finding, ...] = ()) -> fixscript.Script:
     script = fixscript.build(found)
 
     def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
@@ -186,6 +224,8 @@ def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
         for ident in dict.fromkeys(f.id for f in fixed_ones):
             mine = [f for f in fixed_ones if f.id == ident]
             left |= _remaining(by_id[ident], fixed, mine)
+        left |= {f.subject: "its premise holds again" for f in premised
+                 if by_id[f.id].applies(AuditContext(fixed.host), f)}
         return left
 
     fixscript.verify(ctx, script, remaining)

@@ -36,6 +36,12 @@ def _unhandled(ctx: AuditContext) -> Iterator[Published]:
             yield p
 
 
+def applies(ctx: AuditContext, finding: Finding) -> bool:
+    """The finding's premise: no rule on the forward path addresses the port (where one
+    does, the admin filters it there: audit.fix_script drops this fix as superseded)."""
+    return any(p.subject() == finding.subject for p in _unhandled(ctx))
+
+
 def questions(ctx: AuditContext) -> list[Question]:
     """The intents `detect` asks, one per port, protocol and family (`audit --jobs` answers
     them in its workers)."""
