@@ -68,3 +68,23 @@ def test_input_bypass_is_superseded_by_the_repaired_dead_rule_on_its_port():
     assert "input-bypass tcp/0.0.0.0:80->tomcat:8080" not in script["findings"]
     assert "# superseded: input-bypass tcp/0.0.0.0:80->tomcat:8080" in script["text"]
     assert "--ctorigdstport 80 --ctdir ORIGINAL -j DROP" in script["text"]
+
+
+@pytest.mark.parametrize("path", ["lab/ufw_docker-broken", "lab/docker28/ufw_docker-broken"])
+def test_a_ufw_hosts_merged_script_has_one_after_rules_block_as_the_chain_must_read(path):
+    """Each ufw fix wrote its own `once: append a DOCKER-USER block` with the chain of today:
+    run as one script, the second block would set the chain without the first's lines. The
+    merged script has one block, holding the DOCKER-USER chain with every fix made, and one
+    `ufw reload`."""
+    from nflens.analysis.placement.ufw import BLOCK_BEGIN
+
+    result = audit(read_snapshot(FIX / path))
+    text = result["fix_script"]["text"]
+    lines = text.splitlines()
+    assert lines.count(BLOCK_BEGIN) == 1 and lines.count("ufw reload") == 1
+    block = lines[lines.index(BLOCK_BEGIN):lines.index("COMMIT")]
+    drops = [ln for f in result["findings"] if f["id"] == "input-bypass"
+             for ln in f["fix"].splitlines() if ln.startswith("-A DOCKER-USER -i ")]
+    assert drops and all(d in block for d in drops)
+    assert "-A DOCKER-USER -j RETURN" not in block[:-1]  # nothing after the chain's return
+    assert result["fix_script"]["verified"] is True

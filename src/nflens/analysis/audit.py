@@ -212,7 +212,7 @@ def _superseded(ctx: AuditContext, chosen: list[Finding]) -> list[Finding]:
 
 def _verified_script(ctx: AuditContext, found: list[Finding],
                      premised: tuple[Finding, ...] = ()) -> fixscript.Script:
-    script = fixscript.build(found)
+    script = fixscript.build(found, ctx)
 
     def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
         scopes = [f.scope for f in fixed_ones]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nflens.analysis.fixes import Edit, Fix, combine
+from nflens.analysis.fixes import Edit, Fix, apply, combine
 from nflens.analysis.placement.nft import HEREDOC, PERSIST, at_line
 from nflens.errors import NflensError
 
@@ -89,7 +89,9 @@ def _drops_only(group: list[Edit]) -> bool:
     return all(e.spec is None or e.spec.endswith(("-j DROP", "-j REJECT")) for e in group)
 
 
-def build(findings: list[Finding]) -> Script:
+def build(findings: list[Finding], ctx: AuditContext | None = None) -> Script:
+    """The script of the verified fixes; with `ctx`, several fixes in one manager's file (ufw's
+    after.rules block) are written as that file's one block (the manager's `merged`)."""
     chosen = [f for f in findings if f.fix.verified and f.fix.checkable]
     fix = combine([f.fix for f in chosen])
     fix.edits = ordered([f.fix.edits for f in chosen])
@@ -99,6 +101,11 @@ def build(findings: list[Finding]) -> Script:
     plain = [f.fix.edits for f in chosen if not f.fix.shown]
     lines += list(dict.fromkeys(e.command() for e in ordered(plain)))
     reloads, blocks = [], []
+    managed = [f for f in shown if f.manager and ctx is not None]
+    if managed and ctx is not None:
+        lines += _merged(ctx, fix, managed)
+        reloads += [ln for f in managed for ln in f.shown.splitlines() if ln in RELOADS]
+        shown = [f for f in shown if f not in managed]
     for f in shown:  # a manager's form as its fix wrote it (each block once), reloads last
         block = [ln for ln in f.shown.splitlines() if ln not in RELOADS]
         reloads += [ln for ln in f.shown.splitlines() if ln in RELOADS]
@@ -111,6 +118,17 @@ def build(findings: list[Finding]) -> Script:
         lines += [HEREDOC, *body, "EOF"] + [PERSIST.format(fam=f) for f in families]
     lines += list(dict.fromkeys(reloads))
     return Script("\n".join(lines) + "\n" if chosen else "", fix, chosen)
+
+
+def _merged(ctx: AuditContext, fix: Fix, managed: list[Fix]) -> list[str]:
+    """The managers' forms as one block each, written from the host with every edit made."""
+    from nflens.analysis.placement import by_name
+
+    fixed = apply(ctx.host, fix)
+    out: list[str] = []
+    for name in dict.fromkeys(f.manager for f in managed):
+        out += by_name(name).merged(ctx, fixed, [f for f in managed if f.manager == name])
+    return out
 
 
 def _nft_rank(line: str) -> int:
