@@ -79,3 +79,33 @@ def test_a_dnat_with_a_match_it_does_not_read_is_not_guessed(native):
                    for c in nat.chains)
     tables = tuple(replace(t, chains=chains) if t is nat else t for t in native.ruleset.tables)
     assert forwards(replace(native, ruleset=replace(native.ruleset, tables=tables))) == []
+
+
+def test_the_guest_reachable_at_its_own_address_gives_direct_access_with_an_nft_fix(native_audit):
+    """The lab's `wan-vm-direct`: the WAN routes to 192.168.122.50 via the host and the forward
+    chain (policy accept) lets it through, on every port, not only the forwarded one."""
+    (f,) = [f for f in native_audit["findings"] if f["id"] == "direct-container-access"]
+    assert f["subject"] == "guest 192.168.122.50"
+    assert "eth1: 198.51.100.0/24" in f["explanation"]
+    assert f["fix_verified"] is True
+    assert 'ip daddr 192.168.122.50/32 iifname != "virbr0"' in f["fix"]
+    assert "ct status & dnat == 0 drop" in f["fix"]
+
+
+def test_the_direct_access_drop_as_nft_lists_it_spares_the_dnated_connection(native):
+    """nft lists the fix's `ct status & dnat == 0` as `ct status ! dnat` (op "!"), which the
+    model once left uncertain ("cannot order {} against dnat"): the re-collected host's check
+    disagreed with the kernel's deny in the lab. Now: the direct connection is dropped, the
+    DNATed one passes (the lab: wan-vm-direct deny; the DNAT's own verdict is input-bypass's)."""
+    from nflens.analysis.fixes import Fix, apply
+    from nflens.flows import load_flows
+    from nflens.kernel.simulate import Simulator
+
+    script = ("add table ip nflens\nadd chain ip nflens d { type filter hook forward priority "
+              "filter - 1; policy accept; }\nadd rule ip nflens d ip daddr 192.168.122.50/32 "
+              'iifname != "virbr0" ct direction original ct status & dnat == 0 drop\n')
+    sim = Simulator(apply(native, Fix(nft=script)))
+    flows = {f.name: f for f in load_flows(NATIVE / "flows.json")}
+    assert sim.run(flows["wan-vm-direct"]).verdict == "deny"
+    assert sim.run(flows["wan-vm-dnat"]).verdict == "allow"
+    assert sim.run(flows["host-vm"]).verdict == "allow"

@@ -60,8 +60,9 @@ needs_tools = pytest.mark.skipif(
 #   reach it; the container may not open connections to the host (egress-misses-host).
 # - internal: the internal network's container may not open connections to the host.
 # - native: the same input chain (nothing to 8080) and a native DNAT of 8080 to the VM: the
-#   forward closes to the LAN and the WAN (input-bypass's analogue); the host's own services,
-#   the VM's egress and the host's own way to the VM stay as they are.
+#   forward closes to the LAN and the WAN (input-bypass's analogue), and so does the WAN's
+#   direct way to the VM's own address (direct-container-access's analogue, `guest`); the
+#   host's own services, the VM's egress and the host's own way to the VM stay as they are.
 INTENDED = {
     "dualstack": {"lan-web6": "deny", "wan-web6": "deny", "wan-web": "deny",
                   "local-web6": "allow", "local-web6-lo": "allow", "lan-hostsvc6": "allow",
@@ -71,7 +72,8 @@ INTENDED = {
     "forward_drop": {"lan-web": "allow", "wan-web": "allow", "local-web": "allow",
                      "web-to-host": "deny"},
     "internal": {"db-to-host": "deny", "host-db": "allow", "lan-web": "allow"},
-    "native": {"lan-vm-dnat": "deny", "wan-vm-dnat": "deny", "lan-hostsvc": "allow",
+    "native": {"lan-vm-dnat": "deny", "wan-vm-dnat": "deny", "wan-vm-direct": "deny",
+               "lan-hostsvc": "allow",
                "vm-egress": "allow", "host-vm": "allow"},
 }
 
