@@ -88,3 +88,15 @@ def test_a_ufw_hosts_merged_script_has_one_after_rules_block_as_the_chain_must_r
     assert drops and all(d in block for d in drops)
     assert "-A DOCKER-USER -j RETURN" not in block[:-1]  # nothing after the chain's return
     assert result["fix_script"]["verified"] is True
+
+
+def test_the_one_ufw_block_reads_as_the_lab_applier_reads_a_fix():
+    """lab/nativefix.parse_ufw (what the lab applies ufw fix texts with) takes the merged
+    script's block as one block to append and its ufw route command, with no line left over."""
+    from nflens.lab.nativefix import parse_ufw
+
+    text = audit(read_snapshot(FIX / "lab" / "ufw_docker-broken"))["fix_script"]["text"]
+    fix = parse_ufw(text)
+    assert fix.path == "/etc/ufw/after.rules" and fix.block[-1].startswith("# END NFLENS")
+    assert fix.commands == ["ufw route allow proto tcp from 10.99.0.0/24 to 172.17.0.0/16 "
+                            "port 8080", "ufw reload"]

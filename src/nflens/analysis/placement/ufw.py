@@ -196,8 +196,8 @@ def merged(ctx: AuditContext, fixed: Host, fixes: list[Fix]) -> list[str]:
                        "with all the fixes made, its -A lines as they must read:")
             out += rules
             continue
-        out += [f"# once: append this DOCKER-USER block to {path} (ufw sets the chain to it at "
-                "every reload; the chain's rules of today with all the fixes made):",
+        out += [f"# once: append a DOCKER-USER block to {path} (ufw sets the chain to it at "
+                "every reload; it holds the chain's rules of today with all the fixes made):",
                 BLOCK_BEGIN, "*filter", f":{ufw.user_forward(family)} - [0:0]",
                 ":DOCKER-USER - [0:0]", *rules, "COMMIT", BLOCK_END]
     commands = [ln for f in fixes for ln in f.shown.splitlines()
