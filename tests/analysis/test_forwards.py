@@ -109,3 +109,14 @@ def test_the_direct_access_drop_as_nft_lists_it_spares_the_dnated_connection(nat
     assert sim.run(flows["wan-vm-direct"]).verdict == "deny"
     assert sim.run(flows["wan-vm-dnat"]).verdict == "allow"
     assert sim.run(flows["host-vm"]).verdict == "allow"
+
+
+def test_the_text_view_names_the_forwards_guest(tmp_path):
+    """The exposure table once showed `?` as the target of a native forward."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "nflens", "audit", "--snapshot", str(NATIVE)],
+                         capture_output=True, text=True, timeout=120,
+                         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}).stdout
+    assert "DNAT 192.168.122.50:80" in out
