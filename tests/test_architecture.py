@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 KERNEL_MUST_NOT_IMPORT = ("analysis", "symbolic", "policy", "report", "cli", "lab", "snapshot",
@@ -348,3 +350,61 @@ def test_no_module_keeps_its_own_list_of_dialects():
                 found.append(f"nflens/{where}:{line} lists {sorted(names)}")
     assert not found, ("loop over nflens.dialect_registry instead of a list of dialects:\n"
                        + "\n".join(found))
+
+
+# --- registration: one module and its registration per dialect, placement ----------------------
+REGISTRIES = {
+    # package: (what each module must declare, the registry that must hold every module)
+    "analysis/placement": (("NAME", "RANK", "owns", "realize"),
+                           "nflens.analysis.placement", "PLACEMENTS"),
+    "dialect_registry": (("DIALECT",), "nflens.dialect_registry", "MODULES"),
+}
+
+
+def unregistered(package: str, names: set[str], declared: dict[str, set[str]],
+                 needs: tuple[str, ...]) -> list[str]:
+    """The modules of `package` the registry does not hold, or that lack a declaration
+    (`declared`: module -> its top-level names, read with ast)."""
+    out = []
+    for module, defined in sorted(declared.items()):
+        if module not in names:
+            out.append(f"nflens/{package}/{module}.py is not registered")
+        missing = [n for n in needs if n not in defined]
+        if missing:
+            out.append(f"nflens/{package}/{module}.py lacks {', '.join(missing)}")
+    return out
+
+
+def _top_level(path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def test_the_registration_check_sees_a_module_left_out():
+    declared = {"nft": {"NAME", "RANK", "owns", "realize"}, "newone": {"NAME", "owns"}}
+    found = unregistered("analysis/placement", {"nft"}, declared,
+                         REGISTRIES["analysis/placement"][0])
+    assert found == ["nflens/analysis/placement/newone.py is not registered",
+                     "nflens/analysis/placement/newone.py lacks RANK, realize"]
+
+
+@pytest.mark.parametrize("package", sorted(REGISTRIES))
+def test_every_dialect_and_placement_module_is_registered(package):
+    """A newcomer adds a dialect or a placement as one module and its registration (README,
+    Layout): a module the registry does not hold is dead code nobody asks."""
+    import importlib
+
+    needs, registry, attr = REGISTRIES[package]
+    held = getattr(importlib.import_module(registry), attr)
+    names = {m if isinstance(m, str) else m.__name__.rsplit(".", 1)[1] for m in held}
+    base = SRC / "nflens" / package
+    declared = {p.stem: _top_level(p) for p in base.glob("*.py")
+                if not p.stem.startswith("_") and p.stem != "base"}
+    assert unregistered(package, names, declared, needs) == []

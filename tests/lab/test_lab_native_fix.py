@@ -257,3 +257,30 @@ def test_firewalld_fix_survives_a_reboot(fwd_host, fwd_fixed):
     ctx = fwd_host.reboot()
     assert "mangle FORWARD" in ctx.sh("firewall-cmd --direct --get-all-rules")  # from direct.xml
     assert verdicts(ctx, FWD_FLOWS) == FWD_INTENDED
+
+
+# -- the merged fix script (issue 28): one block for every fix, applied as printed ----------
+@pytest.fixture(scope="module")
+def ufw_merged_host(tmp_path_factory):
+    yield from _lived("ufw_docker", "broken", tmp_path_factory)
+
+
+@needs_tools
+@pytest.mark.matrix
+def test_the_merged_ufw_fix_script_applied_as_printed_gives_ufws_intent(ufw_merged_host):
+    """`fix_script.text` of the broken ufw host (one after.rules block with every fix, the
+    route rule, one reload), applied with lab/nativefix.py like a single fix: the verdicts
+    are ufw's intent, and the audit afterwards finds no bypass left."""
+    ctx = ufw_merged_host.ctx
+    proc = subprocess.run([sys.executable, "-m", "nflens", "audit", "--snapshot",
+                           str(_snap(ctx, ufw_merged_host.tmp / "before")), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    script = json.loads(proc.stdout)["fix_script"]
+    assert script["verified"] is True, script["verification"]
+    nativefix.apply_ufw([script["text"]], ctx.mounts.etc, ctx.sh)
+    fixed_as_intended(ufw_merged_host, UFW_FLOWS, UFW_INTENDED)
+
+
+def _snap(ctx, out):
+    run.snapshot(ctx, out)
+    return out

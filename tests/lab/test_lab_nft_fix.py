@@ -2,7 +2,8 @@
 fix, applied as printed, holds on the real kernel.
 
 Each host (the Docker 29 nftables goldens with findings; the hand-written nftables.conf
-host `native` has none today: its DNAT to a VM is not in the audit's exposure) is built by
+host `native`, whose DNAT to a VM behind virbr0 is in the audit's exposure as a native port
+forward, analysis/forwards.py) is built by
 lab/nfthost.py with a private /etc (a fix may edit /etc/nftables.conf), snapshotted and
 audited with `nflens audit --json`; every verified fix text is run exactly as printed
 (lab/nftfix.py: `sh -e FILE` in the host's namespaces). Then the kernel is probed again: it
@@ -58,6 +59,10 @@ needs_tools = pytest.mark.skipif(
 # - forward_drop: the admin published 8080 (unreachable-published-port): the LAN and the WAN
 #   reach it; the container may not open connections to the host (egress-misses-host).
 # - internal: the internal network's container may not open connections to the host.
+# - native: the same input chain (nothing to 8080) and a native DNAT of 8080 to the VM: the
+#   forward closes to the LAN and the WAN (input-bypass's analogue), and so does the WAN's
+#   direct way to the VM's own address (direct-container-access's analogue, `guest`); the
+#   host's own services, the VM's egress and the host's own way to the VM stay as they are.
 INTENDED = {
     "dualstack": {"lan-web6": "deny", "wan-web6": "deny", "wan-web": "deny",
                   "local-web6": "allow", "local-web6-lo": "allow", "lan-hostsvc6": "allow",
@@ -67,6 +72,9 @@ INTENDED = {
     "forward_drop": {"lan-web": "allow", "wan-web": "allow", "local-web": "allow",
                      "web-to-host": "deny"},
     "internal": {"db-to-host": "deny", "host-db": "allow", "lan-web": "allow"},
+    "native": {"lan-vm-dnat": "deny", "wan-vm-dnat": "deny", "wan-vm-direct": "deny",
+               "lan-hostsvc": "allow",
+               "vm-egress": "allow", "host-vm": "allow"},
 }
 
 

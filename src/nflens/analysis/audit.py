@@ -124,15 +124,16 @@ def answer_at(ctx: AuditContext, i: int):
     """The exposure of the i-th published port, or past them the answer to a question of the
     findings or the egress report: each pure, and independent of every other, so a caller may
     compute them anywhere (`audit --jobs` does, in other processes)."""
-    ports = len(ctx.published)
-    return ctx.published[i].exposure if i < ports else ctx.questions[i - ports].ask()
+    ports = ctx.ports
+    return ports[i].exposure if i < len(ports) else ctx.questions[i - len(ports)].ask()
 
 
 def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     """Every published port's exposure, then the questions the findings and the egress report
     will ask (which do not depend on them), through one mapper: one set of workers warms its
     caches once."""
-    ports = len(ctx.published)
+    published = ctx.ports
+    ports = len(published)
     asking = [egress_report, *(m for m in modules() if hasattr(m, "questions"))]
     ctx.questions = ctx.unanswered(q for m in asking for q in m.questions(ctx))
     asked = len(ctx.questions)
@@ -142,7 +143,7 @@ def _answer_all(ctx: AuditContext, mapper: Mapper, tick: Progress) -> None:
     done = {"exposure": 0, "questions": 0}
     for i, answer in mapper(answer_at, ctx, list(range(ports + asked)), ports):
         if i < ports:
-            ctx.published[i].__dict__["exposure"] = answer  # the cached_property's slot
+            published[i].__dict__["exposure"] = answer  # the cached_property's slot
             stage, total = "exposure", ports
         else:
             ctx.keep(ctx.questions[i - ports], answer)
@@ -159,7 +160,7 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
     ctx = AuditContext(host)
     tick = progress or (lambda stage, done, total: None)
     _answer_all(ctx, mapper or _serial, tick)
-    exposure = [p.exposure.to_json() for p in ctx.published] + \
+    exposure = [p.exposure.to_json() for p in ctx.ports] + \
         [e.to_json() for _, e in ctx.sockets]
     mods = modules()
     tick("findings", 0, len(mods))
@@ -172,8 +173,46 @@ def audit(host: Host, verify: bool = True, mapper: Mapper | None = None,
 
 
 def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
-    """Every verified fix as one block, verified together (fixscript)."""
-    script = fixscript.build(found)
+    """Every verified fix as one block, verified together (fixscript). When the whole fails,
+    a finding whose premise the other fixes remove (`applies` of its module is false on the
+    host they fix: input-bypass of a port another fix now filters on the forward path, as
+    seed004's repaired dead DOCKER-USER rule does) is superseded: its fix leaves the script,
+    and the rest is verified again, with the superseded findings' premise judged gone too."""
+    script = _verified_script(ctx, found)
+    if script.verified is not False:
+        return script
+    gone = _superseded(ctx, script.findings)
+    if not gone:
+        return script
+    again = _verified_script(ctx, [f for f in found if f not in gone], tuple(gone))
+    if again.verified:
+        again.text += "".join(f"# superseded: {f.id} {f.subject} (the other fixes filter it "
+                              "on the forward path)\n" for f in gone)
+        again.verification += "; superseded: " + ", ".join(f"{f.id} {f.subject}" for f in gone)
+        return again
+    return script
+
+
+def _superseded(ctx: AuditContext, chosen: list[Finding]) -> list[Finding]:
+    by_id = {m.ID: m for m in modules()}
+    out = []
+    for f in chosen:
+        module = by_id[f.id]
+        if not hasattr(module, "applies"):
+            continue
+        others = fixscript.build([g for g in chosen if g is not f])
+        try:
+            fixed = _fixed_context(ctx, others.fix, None)
+        except NflensError:
+            continue
+        if not module.applies(fixed, f):
+            out.append(f)
+    return out
+
+
+def _verified_script(ctx: AuditContext, found: list[Finding],
+                     premised: tuple[Finding, ...] = ()) -> fixscript.Script:
+    script = fixscript.build(found, ctx)
 
     def remaining(ctx: AuditContext, fixed_ones: list[Finding]) -> dict[str, str]:
         scopes = [f.scope for f in fixed_ones]
@@ -185,6 +224,8 @@ def fix_script(ctx: AuditContext, found: list[Finding]) -> fixscript.Script:
         for ident in dict.fromkeys(f.id for f in fixed_ones):
             mine = [f for f in fixed_ones if f.id == ident]
             left |= _remaining(by_id[ident], fixed, mine)
+        left |= {f.subject: "its premise holds again" for f in premised
+                 if by_id[f.id].applies(AuditContext(fixed.host), f)}
         return left
 
     fixscript.verify(ctx, script, remaining)

@@ -17,6 +17,7 @@ from nflens.analysis.exposure import (
     container_addr,
     host_addresses,
 )
+from nflens.analysis.forwards import Forward, forwards
 from nflens.analysis.owners import RuleOwners
 from nflens.errors import NflensError
 from nflens.ir.host import Container, Host, PortBinding, Socket
@@ -74,6 +75,28 @@ class Published:
         return f"{b.proto}/{b.host_ip or '0.0.0.0'}:{b.host_port}->{self.name}:{b.container_port}"
 
 
+@dataclass(eq=False)
+class Forwarded(Published):
+    """A port the admin forwards with a native nft DNAT to a guest that is not a container
+    (analysis/forwards.py): asked like a published port, its target named as what it is."""
+
+    forward: Forward | None = None
+
+    @cached_property
+    def exposure(self) -> Exposure:
+        found = Published.exposure.func(self)  # type: ignore[attr-defined]
+        fwd = self.forward
+        if fwd is not None:
+            src = fwd.rule.source
+            found.target = {"dnat": self.name, "port": self.binding.container_port,
+                            "behind": fwd.bridge,
+                            "rule": f"{src.file}:{src.line} {src.text}" if src else ""}
+        return found
+
+    def dnat_rule(self) -> Rule | None:
+        return self.forward.rule if self.forward is not None else None
+
+
 @dataclass(frozen=True)
 class Question:
     """A pure question a finding will ask about the host, put before the findings run so that
@@ -119,6 +142,18 @@ class AuditContext:
                     if self.scope is None or p.subject() in self.scope:
                         out.append(p)
         return out
+
+    @cached_property
+    def forwarded(self) -> list[Forwarded]:
+        """The admin's native nft port forwards to guests that are not containers."""
+        out = [Forwarded(f.guest, f.binding, self.analysis, f) for f in forwards(self.host)]
+        return [p for p in out if self.scope is None or p.subject() in self.scope]
+
+    @property
+    def ports(self) -> list[Published]:
+        """Every port forwarded to somewhere else: the runtime's published ones, then the
+        admin's own forwards (the order the audit's exposure lists them in)."""
+        return [*self.published, *self.forwarded]
 
     @cached_property
     def sockets(self) -> list[tuple[Socket, Exposure]]:
@@ -210,7 +245,7 @@ class AuditContext:
     def _unpublished(self) -> ExposureAnalysis:
         """One host for every intent question: no DNAT at all, and a host socket on every
         published port (the ports as if they were the host's own services)."""
-        return ExposureAnalysis(_without_publishing(self.host, self.published))
+        return ExposureAnalysis(_without_publishing(self.host, self.ports))
 
 
 def _without_publishing(host: Host, published: list[Published]) -> Host:

@@ -64,6 +64,7 @@ class Fix:
     # persistence files the fix rewrites (path below persist/, the text after the fix): what
     # `shown`'s file edit leaves, so the finding about the file is judged on the new text
     files: list[tuple[str, str]] = field(default_factory=list)
+    manager: str = ""  # the firewall manager whose form `shown` is (placement NAME: "ufw")
 
     @property
     def checkable(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nflens.analysis.fixes import Edit, Fix, combine
+from nflens.analysis.fixes import Edit, Fix, apply, combine
 from nflens.analysis.placement.nft import HEREDOC, PERSIST, at_line
 from nflens.errors import NflensError
 
@@ -46,7 +46,15 @@ class Script:
 
 
 def ordered(groups: list[list[Edit]]) -> list[Edit]:
-    """The edits of several fixes as one safe sequence (see the module docstring)."""
+    """The edits of several fixes as one safe sequence (see the module docstring).
+
+    Fixes that only drop go first (`_drops_only`): each was verified with its rules seeing
+    every packet, and a drop loses nothing by coming before another fix's rules; a fix that
+    accepts (ufw's jump to its route rules, a RETURN for the intended sources) would let
+    packets skip the drops placed after it. A rule another fix already inserts at the same
+    place is inserted once, and still counts for the positions of its own fix's later rules
+    (they were computed with it above them)."""
+    groups = sorted(groups, key=lambda g: not _drops_only(g))
     deletes = sorted({e for g in groups for e in g if e.spec is None},
                      key=lambda e: -e.position)
     appends = list(dict.fromkeys(e for g in groups for e in g if e.spec is not None
@@ -54,14 +62,15 @@ def ordered(groups: list[list[Edit]]) -> list[Edit]:
     inserts: list[Edit] = []
     placed: list[tuple[Edit, int]] = []  # (edit as given, its position in the first chain)
     for group in groups:
-        mine: list[Edit] = []
+        own: list[Edit] = []  # this fix's inserts so far, those another fix placed included
+        mine: list[tuple[Edit, int]] = []  # the ones inserted here, at their first position
         for e in group:
             if e.spec is None or not e.position:
                 continue
             key = (e.family, e.table, e.chain)
-            ahead = sum(1 for m in mine if (m.family, m.table, m.chain) == key
-                        and m.position <= e.position)
-            first = e.position - ahead
+            first = e.position - sum(1 for m in own if (m.family, m.table, m.chain) == key
+                                     and m.position <= e.position)
+            own.append(e)
             if any(p == first and (x.family, x.table, x.chain, x.spec) == (*key, e.spec)
                    for x, p in placed):
                 continue  # the same rule at the same place from another fix
@@ -69,14 +78,20 @@ def ordered(groups: list[list[Edit]]) -> list[Edit]:
                        and d.position < first)
             others = sum(1 for x, p in placed if (x.family, x.table, x.chain) == key
                          and p <= first)
+            ahead = sum(1 for m, _ in mine if (m.family, m.table, m.chain) == key)
             inserts.append(replace(e, position=first - gone + others + ahead))
-            mine.append(e)
-        placed += [(m, m.position - sum(1 for n in mine[:i] if n.position <= m.position))
-                   for i, m in enumerate(mine)]
+            mine.append((e, first))
+        placed += mine
     return deletes + inserts + appends
 
 
-def build(findings: list[Finding]) -> Script:
+def _drops_only(group: list[Edit]) -> bool:
+    return all(e.spec is None or e.spec.endswith(("-j DROP", "-j REJECT")) for e in group)
+
+
+def build(findings: list[Finding], ctx: AuditContext | None = None) -> Script:
+    """The script of the verified fixes; with `ctx`, several fixes in one manager's file (ufw's
+    after.rules block) are written as that file's one block (the manager's `merged`)."""
     chosen = [f for f in findings if f.fix.verified and f.fix.checkable]
     fix = combine([f.fix for f in chosen])
     fix.edits = ordered([f.fix.edits for f in chosen])
@@ -86,6 +101,11 @@ def build(findings: list[Finding]) -> Script:
     plain = [f.fix.edits for f in chosen if not f.fix.shown]
     lines += list(dict.fromkeys(e.command() for e in ordered(plain)))
     reloads, blocks = [], []
+    managed = [f for f in shown if f.manager and ctx is not None]
+    if managed and ctx is not None:
+        lines += _merged(ctx, fix, managed)
+        reloads += [ln for f in managed for ln in f.shown.splitlines() if ln in RELOADS]
+        shown = [f for f in shown if f not in managed]
     for f in shown:  # a manager's form as its fix wrote it (each block once), reloads last
         block = [ln for ln in f.shown.splitlines() if ln not in RELOADS]
         reloads += [ln for ln in f.shown.splitlines() if ln in RELOADS]
@@ -98,6 +118,17 @@ def build(findings: list[Finding]) -> Script:
         lines += [HEREDOC, *body, "EOF"] + [PERSIST.format(fam=f) for f in families]
     lines += list(dict.fromkeys(reloads))
     return Script("\n".join(lines) + "\n" if chosen else "", fix, chosen)
+
+
+def _merged(ctx: AuditContext, fix: Fix, managed: list[Fix]) -> list[str]:
+    """The managers' forms as one block each, written from the host with every edit made."""
+    from nflens.analysis.placement import by_name
+
+    fixed = apply(ctx.host, fix)
+    out: list[str] = []
+    for name in dict.fromkeys(f.manager for f in managed):
+        out += by_name(name).merged(ctx, fixed, [f for f in managed if f.manager == name])
+    return out
 
 
 def _nft_rank(line: str) -> int:

@@ -111,6 +111,7 @@ def render(result: dict, out: Console) -> None:
     for e in result["exposure"]:
         target = e["target"]
         what = (f"{target['container']}:{target['port']}" if "container" in target
+                else f"DNAT {target['dnat']}:{target['port']}" if "dnat" in target
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])

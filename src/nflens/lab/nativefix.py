@@ -78,7 +78,7 @@ def edit_after_rules(text: str, fix: UfwFix) -> str:
     if fix.block and fix.block[0] not in lines:
         lines += fix.block
     decl = next((i for i, t in enumerate(lines) if t.strip().startswith(":DOCKER-USER")), None)
-    if decl is None:
+    if decl is None or not fix.lines:  # a block that holds every line (the merged script's)
         if fix.lines:
             raise ToolError(f"{fix.path}: no `:DOCKER-USER` block to put the lines in")
         return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ TITLE = "A jail's bans do not cover a published port"
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
-    out = []
+    found: list[tuple[bans.JailHook, Published, dict]] = []
     hooks = bans.hooks(ctx)
     for hook in hooks:
         if hook.chain != "INPUT" or hook.ipset and any(
@@ -41,11 +41,20 @@ def detect(ctx: AuditContext) -> list[Finding]:
                 continue  # a jail on the container's port in INPUT: meant for it too
             excess = bans.banned_reach(hook, p.version, p.exposure.reach)
             if excess or (hook.banned_in_set and p.exposure.reach):
-                out.append(_finding(ctx, hook, p, excess))
-    return out
+                found.append((hook, p, excess))
+    # every jail's bans on a port are refused by the host firewall: a source another jail
+    # bans is not one this jail's fix must keep admitting (two jails on one port failed the
+    # merged fix script: each one's bans were in the other's sources to keep)
+    banned: dict[str, dict[str, list]] = {}
+    for _, p, excess in found:
+        for iface, ranges in excess.items():
+            banned.setdefault(p.subject(), {}).setdefault(iface, []).extend(ranges)
+    return [_finding(ctx, hook, p, excess, banned.get(p.subject(), {}))
+            for hook, p, excess in found]
 
 
-def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Finding:
+def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess,
+             banned: dict[str, list]) -> Finding:
     b = p.binding
     who = "CrowdSec's bouncer" if hook.manager == "crowdsec" else f"jail {hook.jail}"
     where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
@@ -61,7 +70,7 @@ def _finding(ctx: AuditContext, hook: bans.JailHook, p: Published, excess) -> Fi
         f"bans in {chain}{config}, on {hook.port_text()}{_container_port(hook, p)}; Docker's "
         "DNAT sends connections to the published port through FORWARD, which INPUT never "
         f"sees. Banned sources reach the container anyway from: {where}.")
-    keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
+    keep = {r.iface: subtract(r.version_ranges.get(p.version, []), banned.get(r.iface, []))
             for r in p.exposure.reach}
     rules = [rule_ref(hook.rule)]
     return Finding(ID, SEVERITY, TITLE, f"{who} {p.subject()}", explanation, rules,

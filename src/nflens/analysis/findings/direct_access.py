@@ -8,7 +8,11 @@ sources are computed exactly per interface, for a port the container does not pu
 Docker 28's gateway modes change what is intended: on a `routed` network a published port *is*
 the container's own port opened to direct access (no DNAT), so that is no finding; on a
 `nat-unprotected` network Docker deliberately filters no direct access and adds no raw-table
-drop (lab: tests/fixtures/lab/docker28/gateway_modes-default)."""
+drop (lab: tests/fixtures/lab/docker28/gateway_modes-default).
+
+A guest a native nft DNAT forwards to (a VM behind a bridge: analysis/forwards.py) is asked the
+same way (subject `guest ADDR`): its forward is open the same way, whatever the DNAT meant to
+open (lab: tests/lab/test_lab_nft_fix.py, host `native`)."""
 
 from __future__ import annotations
 
@@ -56,20 +60,58 @@ def _endpoints(ctx: AuditContext) -> Iterator[tuple[str, object, int, str]]:
             yield c.name.lstrip("/"), addr, port, net.bridge
 
 
+def _guests(ctx: AuditContext) -> Iterator[tuple[object, int, str]]:
+    """(address, port, bridge) of each guest a native nft DNAT forwards to (a VM behind a
+    bridge, analysis/forwards.py), once per address: the DNAT opens one port of it, a
+    neighbour that routes its subnet via the host reaches every port the same way as a
+    container's (the forward path does not ask whether the packet was DNATed)."""
+    seen = set()
+    for p in ctx.forwarded:
+        addr = p.container_addr()
+        fwd = p.forward
+        if addr is None or addr.version != 4 or fwd is None or not fwd.bridge or addr in seen:
+            continue
+        seen.add(addr)
+        if ctx.scope is None or f"guest {addr}" in ctx.scope:
+            yield addr, p.binding.container_port, fwd.bridge
+
+
 def questions(ctx: AuditContext) -> list[Question]:
     """The reaches `detect` asks, one per container address (`audit --jobs` answers them in
     its workers)."""
-    return [ctx.reach_question(4, [addr], port, "tcp") for _, addr, port, _ in _endpoints(ctx)]
+    return [ctx.reach_question(4, [addr], port, "tcp") for _, addr, port, _ in _endpoints(ctx)
+            ] + [ctx.reach_question(4, [addr], port, "tcp") for addr, port, _ in _guests(ctx)]
+
+
+def _open(ctx: AuditContext, addr, port: int) -> dict:
+    reach = ctx.reach(4, [addr], port, "tcp")
+    return {r.iface: r.version_ranges.get(4, []) for r in reach if r.version_ranges.get(4)}
 
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
     for name, addr, port, bridge in _endpoints(ctx):
-        reach = ctx.reach(4, [addr], port, "tcp")
-        open_ = {r.iface: r.version_ranges.get(4, []) for r in reach if r.version_ranges.get(4)}
+        open_ = _open(ctx, addr, port)
         if open_:
             out.append(_finding(ctx, name, addr, port, bridge, open_))
+    for addr, port, bridge in _guests(ctx):
+        open_ = _open(ctx, addr, port)
+        if open_:
+            out.append(_guest_finding(ctx, addr, port, bridge, open_))
     return out
+
+
+def _guest_finding(ctx, addr, port, bridge, open_) -> Finding:
+    where = "; ".join(f"{i}: {listed(readable({4: r}, ctx.analysis.never), 5)}"
+                      for i, r in open_.items())
+    explanation = (f"{addr} behind {bridge} is the target of a port forward (a DNAT in the "
+                   f"host's nftables), and tcp/{port} of it is reachable at the network level "
+                   f"straight from outside, at its own address, from: {where}. A neighbour "
+                   f"only needs a route to {addr} via this host: the forward hook lets every "
+                   "port of the guest through, not only the forwarded one.")
+    subject = f"guest {addr}"
+    return Finding(ID, SEVERITY, "Guest behind a port forward reachable directly from outside",
+                   subject, explanation, [], _drop_direct(addr, bridge, ""), scope={subject})
 
 
 def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
@@ -93,13 +135,19 @@ def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     raw_note = ("Docker 28 and later drop these in the raw table by itself" if mode == "nat"
                 else f"Docker adds no raw-table drop on a {mode} network: set "
                      "com.docker.network.bridge.gateway_mode_ipv4=nat, or keep this rule")
-    fix = Fix(rules=[forward("ip", ip(dst=ipaddress.ip_network(f"{addr}/32"), iface=bridge,
-                                      not_iface=True),
-                             ct(ORIGINAL, state("DNAT", negated=True)), act("drop"))],
-              note=raw_note,
-              unplaced=f"drop packets to {addr} not coming from {bridge} unless DNATed "
-                       "(ct status dnat), at prerouting or forward")
     subject = f"container {name} {addr}"
-    return Finding(ID, SEVERITY, TITLE, subject, explanation, [], fix, scope={subject})
+    return Finding(ID, SEVERITY, TITLE, subject, explanation, [],
+                   _drop_direct(addr, bridge, raw_note), scope={subject})
+
+
+def _drop_direct(addr, bridge: str, note: str) -> Fix:
+    """Drop what comes to the address from elsewhere than its bridge and was not DNATed (the
+    forwarded port's connections were)."""
+    return Fix(rules=[forward("ip", ip(dst=ipaddress.ip_network(f"{addr}/32"), iface=bridge,
+                                       not_iface=True),
+                              ct(ORIGINAL, state("DNAT", negated=True)), act("drop"))],
+               note=note,
+               unplaced=f"drop packets to {addr} not coming from {bridge} unless DNATed "
+                        "(ct status dnat), at prerouting or forward")
 
 

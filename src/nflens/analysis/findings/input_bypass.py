@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nflens.analysis import bans
-from nflens.analysis.context import AuditContext, Published, Question, rule_ref
+from nflens.analysis.context import AuditContext, Forwarded, Published, Question, rule_ref
 from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Fix
 from nflens.analysis.intent import ORIGINAL, PortGuard, act, ct, forward, ip, origdst, origdstport
@@ -29,11 +29,17 @@ def _unhandled(ctx: AuditContext) -> Iterator[Published]:
     """The published ports no rule of the admin's on the forward path addresses (where one
     does, the admin filters the port there, and other findings judge how well)."""
     index: dict[str, PortIndex] = {}
-    for p in ctx.published:
+    for p in ctx.ports:  # a native nft port forward too (analysis/forwards.py)
         if p.family not in index:
             index[p.family] = PortIndex([r for _, r in ctx.user_forward_rules(p.family)])
         if not (index[p.family].addressing(p) or user_nat_rules_on(ctx, p)):
             yield p
+
+
+def applies(ctx: AuditContext, finding: Finding) -> bool:
+    """The finding's premise: no rule on the forward path addresses the port (where one
+    does, the admin filters it there: audit.fix_script drops this fix as superseded)."""
+    return any(p.subject() == finding.subject for p in _unhandled(ctx))
 
 
 def questions(ctx: AuditContext) -> list[Question]:
@@ -69,7 +75,11 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
     where = "; ".join(f"{iface}: {listed(readable({p.version: r}, ctx.analysis.never))}"
                       for iface, r in excess.items())
     terms = manager_terms(ctx, p)
-    if terms:
+    rules = [rule_ref(r) for r in _rules_at(ctx, ctx.intended_by(p))]
+    if isinstance(p, Forwarded) and p.forward is not None:
+        explanation = _forward_explanation(p, where)
+        rules.insert(0, rule_ref(p.forward.rule))
+    elif terms:
         explanation = (f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. "
                        f"{terms} It is reachable anyway from: {where}.")
     else:
@@ -79,10 +89,23 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
             f"would refuse them from: {where}; the container is reachable from there anyway.")
     keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
             for r in p.exposure.reach}
-    rules = [rule_ref(r) for r in _rules_at(ctx, ctx.intended_by(p))]
     return Finding(ID, SEVERITY, TITLE, p.subject(), explanation, rules,
                    _fix(ctx, p, excess, intended), scope={p.subject()},
                    data=(p.binding, p.version, excess, keep))
+
+
+def _forward_explanation(p: Forwarded, where: str) -> str:
+    """A native DNAT to a guest: the kernel rewrites the destination in prerouting, so the
+    routing decision forwards the connection and the input hook never sees it
+    (net/ipv4/ip_input.c ip_rcv_finish routes after NF_INET_PRE_ROUTING)."""
+    b, fwd = p.binding, p.forward
+    src = fwd.rule.source if fwd is not None else None
+    at = f"{src.file}:{src.line} `{src.text}`" if src else "a DNAT rule"
+    behind = f" behind {fwd.bridge}" if fwd is not None and fwd.bridge else ""
+    return (f"{b.proto}/{b.host_port} is forwarded to {p.name}:{b.container_port}{behind} by "
+            f"{at}. The DNAT in prerouting sends these connections through the forward hook, "
+            f"so the input chain never sees them. The input chain would refuse them from: "
+            f"{where}; {p.name} is reachable from there anyway.")
 
 
 def _rules_at(ctx: AuditContext, refs: list[str]) -> list:

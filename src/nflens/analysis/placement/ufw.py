@@ -22,6 +22,7 @@ from nflens.managers import ufw
 
 if TYPE_CHECKING:
     from nflens.analysis.context import AuditContext, Published
+    from nflens.ir.host import Host
 
 NAME = "ufw"
 RANK = 10
@@ -74,7 +75,11 @@ def has_ufw_forward(ctx: AuditContext, family: str) -> bool:
 
 
 def _docker_user(ctx: AuditContext, family: str) -> list[str]:
-    table = iptables_table(ctx.host, family)
+    return _docker_user_of(ctx.host, family)
+
+
+def _docker_user_of(host: Host, family: str) -> list[str]:
+    table = iptables_table(host, family)
     chain = table.chain("DOCKER-USER") if table is not None else None
     return [r.text.removeprefix("-A DOCKER-USER ") for r in (chain.rules if chain else ())]
 
@@ -122,7 +127,7 @@ def ufw_fix(ctx: AuditContext, p: Published, excess: dict, drop_base: str) -> Fi
     edits += [Edit(p.family, "filter", fwd, 0, line.split(" ", 2)[2])
               for r in routes for line in ufw.generated(r, p.family)]
     six = "6" if p.version == 6 else ""
-    return Fix(edits, shown=shown,
+    return Fix(edits, shown=shown, manager=NAME,
                note=f"ufw loads both at every `ufw reload` and boot: after{six}.rules sets "
                     f"DOCKER-USER to its block, user{six}.rules holds the route rules")
 
@@ -172,4 +177,32 @@ def translate(ctx: AuditContext, fix: Fix) -> Fix:
                               "as its first lines" if top else "at these places")
         parts += [f"-A DOCKER-USER {e.spec}" if top else e.command() for e in mine]
         parts.append("ufw reload")
-    return Fix(list(fix.edits), note=fix.note, shown="\n".join(parts))
+    return Fix(list(fix.edits), note=fix.note, shown="\n".join(parts), manager=NAME)
+
+
+def merged(ctx: AuditContext, fixed: Host, fixes: list[Fix]) -> list[str]:
+    """Several fixes' ufw forms as one: per family, the DOCKER-USER block of after.rules
+    (after6.rules) once, as it must read with every fix made (ufw sets the chain to the block
+    at every reload: its lines are the chain of the host with all the fixes' edits, `fixed`),
+    then each fix's `ufw route` commands once; the caller reloads ufw once."""
+    out: list[str] = []
+    for family in dict.fromkeys(e.family for f in fixes for e in f.edits
+                                if e.chain == "DOCKER-USER"):
+        version = 6 if family == "ip6" else 4
+        path, line = _after_rules_block(ctx, version)
+        rules = [f"-A DOCKER-USER {r}" for r in _docker_user_of(fixed, family)]
+        if line:
+            out.append(f"# in {path}, the DOCKER-USER block (`:DOCKER-USER` at line {line}) "
+                       "with all the fixes made, its -A lines as they must read:")
+            out += rules
+            continue
+        out += [f"# once: append a DOCKER-USER block to {path} (ufw sets the chain to it at "
+                "every reload; it holds the chain's rules of today with all the fixes made):",
+                BLOCK_BEGIN, "*filter", f":{ufw.user_forward(family)} - [0:0]",
+                ":DOCKER-USER - [0:0]", *rules, "COMMIT", BLOCK_END]
+    commands = [ln for f in fixes for ln in f.shown.splitlines()
+                if ln.startswith("ufw ") and ln != "ufw reload"]
+    if commands:
+        out.append("# and the ufw rules that admit the ports, as route rules to the containers' "
+                   "networks:")
+    return out + list(dict.fromkeys(commands))

@@ -104,6 +104,13 @@ def compare(op: str, value: Any, right: Any, ctx: PacketContext,
         return False
     if isinstance(value, Unknown):
         return value
+    if op == "!" and isinstance(value, frozenset):
+        # nft's flag negation: `ct status ! dnat` is how nft lists `ct status & dnat == 0`
+        # (nftables src/netlink_delinearize.c: a bitwise and compared to 0 becomes OP_NEG):
+        # none of the named flags is set. Lab: tests/lab/test_lab_nft_fix.py host `native`
+        # (a direct-access drop written this way drops the non-DNATed connection)
+        names = right if isinstance(right, tuple) else (right,)
+        return not value & frozenset(str(r).lower() for r in names)
     if op in ("==", "!=", "in"):
         hit = _contains(value, right, ctx, domain, exact=op == "==")
         if isinstance(hit, Unknown) or op != "!=":
