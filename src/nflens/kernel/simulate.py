@@ -22,7 +22,7 @@ from typing import Any
 from nflens.errors import FlowError
 from nflens.ir.host import Host, Socket
 from nflens.ir.packet import Flow, IPAddress, Packet
-from nflens.kernel import lowerdev
+from nflens.kernel import icmplimit, lowerdev
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -207,6 +207,11 @@ class Simulator:
         if back.kind != "client":
             return None
         saved.extend(steps)
+        if answer.pkt.icmp_type is not None:
+            note = icmplimit.assumption(self.model, answer.pkt.family, answer.pkt.icmp_type,
+                                        answer.pkt.dst)
+            if note is not None and note not in walker.assumed:
+                walker.assumed.append(note)
         return end
 
     @staticmethod
