@@ -82,3 +82,17 @@ def test_the_tproxy_target_is_written_back_as_iptables_wrote_it():
     assert "-j TPROXY --on-port 8444 --tproxy-mark 0x1/0x1" in text
     again = iptables.parse(text, "again", family="ip")
     assert again.tables[0].chains[0].rules[0].exprs == rs.tables[0].chains[0].rules[0].exprs
+
+
+def test_a_dnat_after_the_divert_leaves_the_ack_to_the_listener_which_resets_it():
+    """Fuzz case 24030-24: TPROXY in mangle (-150), then a nat PREROUTING DNAT (-100) of the
+    same SYN. The request socket is made at the DNAT's address; the handshake ACK, seen by
+    TPROXY before the DNAT, misses it, is handed to the listener and reset (the lab: TcpOutRsts
+    1, TcpPassiveOpens 0). Without the DNAT the first test above connects."""
+    text = MANGLE.format(port=8444).replace("*filter", "*nat\n:PREROUTING ACCEPT [0:0]\n"
+                                            "-A PREROUTING -p tcp -j DNAT --to-destination "
+                                            "172.17.0.9:80\nCOMMIT\n*filter")
+    rs = iptables.parse(text, "iptables-save.txt", family="ip")
+    result = Simulator(_host(rs.tables)).run(_flow())
+    assert result.verdict == "deny"
+    assert "handshake ACK" in result.reason and "RST" in result.reason

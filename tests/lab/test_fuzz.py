@@ -63,3 +63,63 @@ def test_drawn_iptables_rules_stay_inside_the_modelled_grammar():
         assert ruleset.unsupported == (), (index, ruleset.unsupported)
         drawn += 1
     assert drawn > 150
+
+
+def _probe_repeatedly(world, case, name: str, times: int, first: int = 0) -> list[str]:
+    """`times` probes of flow `name`, each from its own source port (from sport + `first`)."""
+    from dataclasses import replace
+
+    from nflens.lab.fuzz.sockets import probe_all
+
+    spec = next(p for p in case.probes if p.name == name)
+    specs = [replace(spec, sport=spec.sport + first + i) for i in range(times)]
+    return [probe_all([s], world.ns, case.version)[spec.name] for s in specs]
+
+
+def _drain_icmp_bucket(world, src: str, closed: tuple[str, int], count: int = 12) -> None:
+    """`count` datagrams from B (bound to `src`) to a closed port of the router: as many
+    port-unreachable errors to `src`, from the same per-destination bucket."""
+    import socket
+
+    from nflens.lab.fuzz.sockets import entered
+
+    with entered(world.ns["b"]):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((src, 0))
+        for _ in range(count):
+            s.sendto(b"x", closed)
+    finally:
+        s.close()
+
+
+@pytest.mark.lab
+@pytest.mark.timeout(120)
+@needs_tools
+def test_the_fuzz_router_sends_its_icmp_errors_unlimited(tmp_path):
+    """Fuzz case 20261207-2122: a FORWARD REJECT (icmp-host-prohibited) of B's handshake
+    ACKs. The fuzz world exempts destination-unreachable from the ICMP rate limit, so every
+    probe is refused as on a quiet host, which is what the simulator answers
+    (kernel/icmplimit.py) — even after a burst of other errors to the same peer. With the
+    kernel's default ratemask that burst empties the peer's bucket (6 errors), the ACK's
+    error is suppressed and the connection stands: the long run's disagreement."""
+    import time
+
+    from nflens.lab.fuzz.runner import load, serving
+    from nflens.lab.netns import Lab, run_in
+
+    case = draw_case(20261207, 2122, 32)
+    closed = ("10.2.0.1", 9999)
+    with Lab() as lab, serving(lab, tmp_path) as world:
+        load(world, case)
+        _drain_icmp_bucket(world, "10.2.0.3", closed)
+        time.sleep(0.05)
+        assert _probe_repeatedly(world, case, "f29-ba-tcp", 3) == ["deny"] * 3
+        run_in(world.ns["r"], ["sysctl", "-q", "-w", "net.ipv4.icmp_ratemask=6168"],
+               runner=lab.runner)
+        _drain_icmp_bucket(world, "10.2.0.3", closed)
+        time.sleep(0.05)
+        limited = _probe_repeatedly(world, case, "f29-ba-tcp", 1, first=100)
+        counters = run_in(world.ns["r"], ["nstat", "-a", "-z", "IcmpOutRateLimitHost"],
+                          runner=lab.runner).stdout
+    assert limited == ["allow"], counters

@@ -144,8 +144,50 @@ def test_second_subnet_cases_set_up_r_and_b_and_are_undone():
         seen += 1
         assert case.version == 4
         assert case.peer == [["ip", "addr", "add", gen_host.SECOND_B, "dev", "eth0"]]
+        dev = gen_host.BRIDGE if case.routing[0][:3] == ["ip", "link", "add"] else "rb"
         assert ["ip", "route", "replace", "10.2.0.2/32", "via", "10.7.0.2", "dev",
-                "rb"] in case.routing
+                dev] in case.routing  # on the plain bridge when B sits behind one
     assert seen > 30
     assert ["ip", "addr", "del", gen_host.SECOND_R, "dev", "rb"] in gen_host.UNDO
     assert gen_host.PEER_UNDO == [["ip", "addr", "del", gen_host.SECOND_B, "dev", "eth0"]]
+
+
+def test_the_plain_bridge_is_drawn_from_its_own_stream_on_ipv4_cases():
+    """Class 15 (gen_host.plain_bridge): about a quarter of the IPv4 cases put B behind
+    `brfz`, bridge-nf-call-iptables on and off; B's flows then enter by the bridge, and the
+    second subnet sits on it. The other generators' draws are what they were without it."""
+    from dataclasses import replace
+
+    cases = _cases(23)
+    bridged = [c for c in cases if ["ip", "link", "add", gen_host.BRIDGE, "type", "bridge"]
+               in c.routing]
+    assert all(c.version == 4 for c in bridged)
+    ipv4 = [c for c in cases if c.version == 4]
+    assert 0.15 * len(ipv4) < len(bridged) < 0.35 * len(ipv4)
+    calls = {a for c in bridged for argv in c.routing for a in argv
+             if a.startswith("net.bridge.bridge-nf-call-iptables=")}
+    assert calls == {f"net.bridge.bridge-nf-call-iptables={v}" for v in (0, 1)}
+    for case in cases:
+        on = case in bridged
+        assert case.routing[:1] == ([["ip", "link", "add", gen_host.BRIDGE, "type", "bridge"]]
+                                    if on else case.routing[:1])
+        for spec in case.probes:
+            if spec.role == "b":
+                assert spec.flow_json()["from"]["iface"] == (gen_host.BRIDGE if on else "rb")
+        devs = [argv[argv.index("dev") + 1] for argv in case.routing
+                if argv[:2] in (["ip", "addr"], ["ip", "route"]) and "dev" in argv
+                and gen_host.SECOND_R.split("/")[0] in " ".join(argv)]
+        assert all(d == (gen_host.BRIDGE if on else "rb") for d in devs), (case.index, devs)
+    # its own stream: with the bridge left out, a bridged case draws the same rules and flows
+    plain = gen_host.plain_bridge
+    try:
+        gen_host.plain_bridge = lambda seed, index, version: []
+        for case in bridged[:10]:
+            again = draw_case(23, case.index)
+            assert (again.iptables, again.nft, again.peer) == (case.iptables, case.nft, case.peer)
+            assert [replace(p, iface=None) for p in case.probes] == again.probes
+            rest = case.routing[len(plain(23, case.index, 4)):]
+            renamed = [["rb" if x == gen_host.BRIDGE else x for x in argv] for argv in rest]
+            assert renamed == again.routing
+    finally:
+        gen_host.plain_bridge = plain

@@ -156,7 +156,7 @@ class Walker:
         res = self.walk(base, hook, ctx, skb.direction)
         skb.mark = res.ctx.mark
         if res.tproxy is not None:
-            skb.sk = res.tproxy
+            skb.sk, skb.sk_at = res.tproxy, (skb.pkt.dst, skb.pkt.dport)
             self.assumed.extend(a for a in res.assumed if a not in self.assumed)
         if (hook == "output" and base.chain.type == "route"
                 and before != (skb.mark, skb.pkt.src, skb.pkt.dst, skb.pkt.tos)):

@@ -22,7 +22,7 @@ from typing import Any
 from nflens.errors import FlowError
 from nflens.ir.host import Host, Socket
 from nflens.ir.packet import Flow, IPAddress, Packet
-from nflens.kernel import lowerdev
+from nflens.kernel import icmplimit, lowerdev
 from nflens.kernel.chain import Oracle, RuleRef
 from nflens.kernel.conntrack import Conntrack
 from nflens.kernel.hostmodel import Attachment, HostModel
@@ -174,34 +174,71 @@ class Simulator:
         if reply.kind != "client":
             return "deny", f"reply: {reply.detail}", reply
         if first.proto == "tcp":
-            refused = self._ack_refused(walker, first, start, skb.local_origin)
+            refused = self._ack_refused(walker, first, start, skb.local_origin, end)
             if refused is not None:
                 return "deny", f"handshake ACK: {refused.detail}", refused
         return "allow", f"connected: {end.detail}", end
 
     def _ack_refused(self, walker: Journey, first: Packet, start: Start,
-                     local: bool) -> Delivery | None:
+                     local: bool, syn_end: Delivery) -> Delivery | None:
         """The handshake's third packet (the client's ACK, conntrack ESTABLISHED) meets rules
         the SYN did not (`--state ESTABLISHED -j REJECT`). A dropped ACK is retransmitted
         silently: the connection counts as established (CONTRACT §3). A REJECT answers it,
         and the opener's connect() fails with ECONNREFUSED — for an ICMP error as for a RST,
         local or remote opener alike (measured by the fuzzer) — provided that answer makes
         its own way back (the ICMP error is RELATED to the connection; an INPUT rule
-        dropping ICMP keeps the connection up). Steps join the trace only when they decide."""
+        dropping ICMP keeps the connection up). So does a listener's RST to an ACK that TPROXY
+        handed it (_listener_reset). Steps join the trace only when they decide."""
         ack = Skb(first.with_(tcp_flags=frozenset({"ACK"})), local_origin=local,
                   uid=None if local else 0)
         saved, walker.trace = walker.trace, []
         try:
             end = start(walker, ack)
-            if end.kind != "rejected":
+            reset = self._listener_reset(end, syn_end)
+            if reset is not None:
+                end, answer = reset
+            elif end.kind == "rejected":
+                answer = self._refusal(end, first)
+            else:
                 return None
-            back = walker.local_out(self._refusal(end, first))
+            back = walker.local_out(answer)
         finally:
             steps, walker.trace = walker.trace, saved
         if back.kind != "client":
             return None
         saved.extend(steps)
+        if answer.pkt.icmp_type is not None:
+            note = icmplimit.assumption(self.model, answer.pkt.family, answer.pkt.icmp_type,
+                                        answer.pkt.dst)
+            if note is not None and note not in walker.assumed:
+                walker.assumed.append(note)
         return end
+
+    @staticmethod
+    def _listener_reset(end: Delivery, syn_end: Delivery) -> tuple[Delivery, Skb] | None:
+        """The handshake ACK diverted by TPROXY to a listener that does not hold the
+        connection. TPROXY first looks for an established (or request) socket on the
+        packet's addresses as it sees them (tproxy_tg4: nf_tproxy_get_sock_v4 with
+        NF_TPROXY_LOOKUP_ESTABLISHED), and only without one assigns the listener. The
+        request socket was made where the SYN was delivered — after a DNAT later in
+        prerouting, at the rewritten address — so the ACK, seen by TPROXY before that DNAT,
+        misses it and is handed to the listener, which answers an ACK with a RST
+        (tcp_rcv_state_process, TCP_LISTEN: `if (th->ack) return 1;` -> tcp_v4_send_reset).
+        Seen in the lab (fuzz case 24030-24: TcpOutRsts 1, TcpPassiveOpens 0)."""
+        ack_skb, syn = end.skb, syn_end.skb
+        if end.kind != "socket" or ack_skb is None or ack_skb.sk is None or syn is None:
+            return None
+        if ack_skb.sk_at == (syn.pkt.dst, syn.pkt.dport):
+            return None  # the lookup finds the request socket: the handshake completes
+        ack = ack_skb.pkt
+        rst = Packet(ack.dst, ack.src, "tcp", ack.dport, ack.sport,
+                     tcp_flags=frozenset({"RST", "ACK"}))
+        at = ack_skb.sk_at
+        where = f"{at[0]}:{at[1]}" if at is not None else "?"
+        refused = Delivery("rejected", f"TPROXY handed the ACK (seen at {where}) to its "
+                           f"listener, not to the connection made at {syn.pkt.dst}:"
+                           f"{syn.pkt.dport}: the listener answers it with a RST", ack_skb)
+        return refused, Skb(rst, direction="error", local_origin=True)
 
     def _refusal(self, end: Delivery, first: Packet) -> Skb:
         """What REJECT sends back about the packet it refused, to the opener: a RST that

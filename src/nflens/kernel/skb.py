@@ -25,6 +25,9 @@ class Skb:
     # ir_iif for a link-local remote address, and the accepted socket's sk_bound_dev_if)
     dev: str | None = None
     sk: object = None  # a socket assigned in prerouting (TPROXY): local delivery goes there
+    # the destination (address, port) TPROXY's lookup saw when it assigned `sk`: its
+    # established lookup (nf_tproxy_get_sock_v4, NF_TPROXY_LOOKUP_ESTABLISHED) ran on it
+    sk_at: tuple[IPAddress, int | None] | None = None
     # the sending socket's owner, for the route lookups of local output (`ip rule uidrange`):
     # 0 for what the kernel sends itself (RST, ICMP errors: sock_net_uid), None when unknown
     uid: int | None = 0

@@ -89,6 +89,16 @@ def test_ct_mark_without_conntrack_never_matches():
     assert ev(cmp("!=", {"ct": {"key": "mark"}}, 1), ctx()) is False
 
 
+@pytest.mark.parametrize("key,op,right", [("status", "!=", "assured"), ("mark", "!=", 1),
+                                          ("direction", "!=", "reply")])
+def test_ct_keys_of_an_untracked_packet_break_even_negated(key, op, right):
+    """NOTRACK leaves no entry (nf_ct_get: NULL, IP_CT_UNTRACKED): nft_ct_get_eval breaks on
+    every key but state (the iptables twin of fuzz case 20261207-2444)."""
+    untracked = ctx(state="UNTRACKED")
+    assert ev(cmp(op, {"ct": {"key": key}}, right), untracked) is False
+    assert ev(cmp("==", CT_STATE, "untracked"), untracked) is True
+
+
 def test_ct_status_dnat_and_original_daddr():
     ct = CtView("ESTABLISHED", frozenset({"DNAT", "SEEN_REPLY"}), orig_dst=IP("10.0.0.1"))
     c = ctx(ct=ct)

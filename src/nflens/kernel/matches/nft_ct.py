@@ -3,7 +3,9 @@ nft(8) "CONNTRACK EXPRESSIONS").
 
 `ct state` is a bit set (NF_CT_STATE_BIT: new, established, related, invalid, untracked); with
 no conntrack entry the kernel reports `invalid` (nft_ct_get_eval: ct == NULL -> state =
-NF_CT_STATE_INVALID_BIT). Every other key breaks (MISSING) without an entry.
+NF_CT_STATE_INVALID_BIT). Every other key breaks (MISSING) without an entry — a NOTRACKed
+packet has none either (nf_ct_get returns NULL with IP_CT_UNTRACKED): `ct status != assured`
+does not match it.
 `ct status` is the IPS_* bit set (expected, seen-reply, assured, confirmed, snat, dnat, dying).
 `ct original saddr` / `ct reply daddr` / `proto-src` / `proto-dst` read the two tuples.
 `ct original ip daddr` (key "ip daddr", NFT_CT_DST_IP) is the same read restricted to one
@@ -45,7 +47,7 @@ def value(expr: NftExpr, ctx: PacketContext) -> Any:
         if ct is None:
             return frozenset({"invalid"})
         return frozenset({ct.state.lower()})
-    if ct is None:
+    if ct is None or ct.state == "UNTRACKED":
         return MISSING
     if direction is not None or key in ("saddr", "daddr", "proto-src", "proto-dst"):
         return _tuple(key, direction or "original", ct)

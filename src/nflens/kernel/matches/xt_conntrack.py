@@ -38,15 +38,19 @@ def _addr_in(addr: IPAddress | None,
     return addr is not None and addr.version == net.version and addr in net
 
 
+STATE_OPTS = ("ctstate", "state")
+
+
 def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
     ct = ctx.ct
+    if ct is None or ct.state == "UNTRACKED":
+        return _without_entry(match, ctx)
 
     def test(opt: Opt) -> MatchResult:
         n = opt.name
-        if n in ("ctstate", "state"):
+        if n in STATE_OPTS:
             return bool(_states(ctx) & opt.value)
-        if ct is None or ct.state == "UNTRACKED":
-            return False  # every other option needs an entry (conntrack_mt returns false)
+        assert ct is not None  # narrowed above; mypy does not carry it into the closure
         if n == "ctstatus":
             return bool(set(ct.status) & opt.value)
         if n == "ctdir":
@@ -64,6 +68,19 @@ def evaluate(match: XtMatch, ctx: PacketContext) -> MatchResult:
         return Unknown(f"-m conntrack --{n} is not modelled")
 
     return all_opts(match, test)
+
+
+def _without_entry(match: XtMatch, ctx: PacketContext) -> MatchResult:
+    """No entry (nf_ct_get returns NULL: none yet, INVALID, or NOTRACK's IP_CT_UNTRACKED):
+    conntrack_mt (net/netfilter/xt_conntrack.c) tests --ctstate, its `!` applied, and then
+    `if (ct == NULL) return info->match_flags & XT_CONNTRACK_STATE;` — every other option,
+    negated or not, is never looked at: `! --ctstatus ASSURED` does not match an untracked
+    packet (fuzz case 20261207-2444), `--ctstate INVALID --ctdir REPLY` matches one with no
+    entry."""
+    states = tuple(o for o in match.opts if o.name in STATE_OPTS)
+    if not states:
+        return False
+    return all_opts(XtMatch(match.name, states), lambda opt: bool(_states(ctx) & opt.value))
 
 
 TUPLE_ADDRESSES = {n: "the connection's tuple, not the packet's own address (NAT rewrites one "

@@ -32,13 +32,17 @@ class ProbeSpec:
     dst: str
     dport: int
     proto: str
+    # the router device the client's packets enter the IP stack by, when not ROUTER_IFACE's
+    # (B behind a plain bridge: gen_host.plain_bridge)
+    iface: str | None = None
 
     def flow_json(self) -> dict[str, Any]:
         origin: dict[str, Any]
         if self.role == "r":
             origin = {"host": True, "sport": self.sport}
         else:
-            origin = {"iface": ROUTER_IFACE[self.role], "src": self.src, "sport": self.sport}
+            origin = {"iface": self.iface or ROUTER_IFACE[self.role], "src": self.src,
+                      "sport": self.sport}
         return {"name": self.name, "from": origin,
                 "to": {"addr": self.dst, "port": self.dport, "proto": self.proto}}
 

@@ -6,6 +6,8 @@ were:
   iptables-nft's tables of the same name: `nft -f` then adds its chains to iptables' own table,
   and iptables-save prints an "incompatible base-chains" stub of it, or fails with exit 3 on a
   rule it cannot print (class 11);
+- B behind a plain Linux bridge on the router (class 15): rb a port of `brfz`, which holds
+  rb's IPv4 address, with br_netfilter's bridge-nf-call-iptables on or off;
 - listeners bound to a device and owned by a user (world.DEVICE_PORT, world.OWNED_PORT: the
   router listens there from the start), flows that end on them, `-m owner --uid-owner` rules
   in OUTPUT and `ip rule uidrange` rules, both seeing the listeners' answers (classes 13, 14).
@@ -17,6 +19,7 @@ does not show, where nflens rightly says `uncertain` and the fuzzer compares ver
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 
@@ -36,9 +39,14 @@ TPROXY_MARK, TPROXY_TABLE = "0x10", "102"
 SECOND_R, SECOND_B = "10.7.0.1/24", "10.7.0.2/24"
 # what `load` undoes in R after a case with TPROXY or a second subnet (the ip rules go with
 # gen_routing.UNDO), and in B
+BRIDGE = "brfz"  # class 15: the plain bridge rb is made a port of
+RB_ADDR4 = "10.2.0.1/24"
 UNDO: list[list[str]] = [["ip", "route", "flush", "table", TPROXY_TABLE],
                          ["ip", "route", "del", f"{addresses('b', 4)[0]}/32"],
-                         ["ip", "addr", "del", SECOND_R, "dev", "rb"]]
+                         ["ip", "addr", "del", SECOND_R, "dev", "rb"],
+                         ["ip", "link", "set", "rb", "nomaster"],
+                         ["ip", "link", "del", BRIDGE],
+                         ["ip", "addr", "add", RB_ADDR4, "dev", "rb"]]
 PEER_UNDO: list[list[str]] = [["ip", "addr", "del", SECOND_B, "dev", "eth0"]]
 LISTENER_SPORTS = ("8080:8082", str(OWNED_PORT), str(DEVICE_PORT))
 
@@ -155,3 +163,34 @@ def second_subnet(seed: int, index: int, version: int) -> tuple[list[list[str]],
     return ([["ip", "addr", "add", SECOND_R, "dev", "rb"],
              ["ip", "route", "replace", f"{addresses('b', 4)[0]}/32", "via", gw, "dev", "rb"]],
             [["ip", "addr", "add", SECOND_B, "dev", "eth0"]])
+
+
+def plain_bridge(seed: int, index: int, version: int) -> list[list[str]]:
+    """On about 25% of the IPv4 cases, B sits behind a plain Linux bridge (class 15: libvirt's
+    virbr0, a router's br-lan): rb becomes a port of BRIDGE, which takes rb's IPv4 address
+    (the bridge adopts its only port's MAC, so B's ARP entry for 10.2.0.1 stays right), with
+    br_netfilter's bridge-nf-call-iptables drawn 0 or 1 (per network namespace; the module
+    is loaded on the lab machine). rb keeps its IPv6 addresses: IPv6 cases never draw it
+    (their neighbours are pinned on rb). The commands for R, run before the others."""
+    rng = random.Random(f"nflens-fuzz-bridge:{seed}:{index}")
+    if version != 4 or rng.random() >= 0.25:
+        return []
+    call = rng.choice(("0", "1"))
+    return [["ip", "link", "add", BRIDGE, "type", "bridge"],
+            ["ip", "link", "set", "rb", "master", BRIDGE],
+            ["ip", "addr", "del", RB_ADDR4, "dev", "rb"],
+            ["ip", "addr", "add", RB_ADDR4, "dev", BRIDGE],
+            ["ip", "link", "set", BRIDGE, "up"],
+            ["sysctl", "-q", "-w", f"net.bridge.bridge-nf-call-iptables={call}"]]
+
+
+def behind_bridge(bridge: list[list[str]], probes: list[ProbeSpec],
+                  routing: list[list[str]]) -> tuple[list[ProbeSpec], list[list[str]]]:
+    """With the bridge drawn: B's flows enter by the bridge, and the other dimensions'
+    commands that name rb's device (the second subnet) name the bridge instead."""
+    if not bridge:
+        return probes, routing
+    probes = [dataclasses.replace(p, iface=BRIDGE) if p.role == "b" else p for p in probes]
+    routing = [[BRIDGE if a == "rb" and argv[:2] in (["ip", "addr"], ["ip", "route"]) else a
+                for a in argv] for argv in routing]
+    return probes, bridge + routing

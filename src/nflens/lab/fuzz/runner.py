@@ -115,8 +115,13 @@ def draw_case(seed: int, index: int, flows_per_case: int = 8) -> Case:
     ipt, tproxy_routing = gen_host.tproxy(seed, index, version, ipt)
     probes = gen_host.listener_flows(seed, index, probes)
     subnet, peer = gen_host.second_subnet(seed, index, version)
-    routing = gen_routing.draw(seed, index, version) + gen_host.uid_rules(seed, index, version) \
-        + tproxy_routing + subnet
+    # the second subnet's route first: its gateway is checked by a lookup through the policy
+    # rules (fib_check_nh_v4_gw -> fib_lookup), which a drawn `not ipproto tcp blackhole`
+    # refuses ("Nexthop has invalid gateway"); the state loaded is the same in any order
+    routing = subnet + gen_routing.draw(seed, index, version) \
+        + gen_host.uid_rules(seed, index, version) + tproxy_routing
+    probes, routing = gen_host.behind_bridge(gen_host.plain_bridge(seed, index, version),
+                                             probes, routing)
     return Case(seed, index, version, ipt, nft, probes, sets, routing, peer)
 
 
@@ -191,7 +196,8 @@ def dump(world: World, dest: Path, routed: bool = False) -> None:
 # the families the generated rules are in: their dialects' dumps are taken (iptables,
 # ip6tables, nft; not ebtables, whose tables the fuzz never fills)
 FUZZED_FAMILIES = ("ip", "ip6")
-ROUTING_FILES = (("ip-addr.json", ["ip", "-j", "addr", "show"]),
+ROUTING_FILES = (("ip-link.json", ["ip", "-j", "-d", "link", "show"]),  # a plain bridge's ports
+                 ("ip-addr.json", ["ip", "-j", "addr", "show"]),
                  ("ip-rule.json", ["ip", "-j", "rule", "show"]),
                  ("ip-route.json", ["ip", "-j", "route", "show", "table", "all"]),
                  ("sysctl.txt", ["sysctl", "-a"]))
