@@ -110,7 +110,7 @@ class AuditContext:
     @cached_property
     def published(self) -> list[Published]:
         out = []
-        for c in self.host.docker.containers:
+        for c in self.host.runtimes.containers:
             if not c.running:
                 continue
             for b in c.ports:
@@ -228,7 +228,8 @@ def _without_publishing(host: Host, published: list[Published]) -> Host:
         Socket(proto, ipaddress.ip_address("::" if v == 6 else "0.0.0.0"), port,
                "(as a host service)") for proto, port, v in sorted(ports))
     return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)), sockets=sockets,
-                   docker=replace(host.docker, containers=()))
+                   docker=replace(host.docker, containers=()),
+                   podman=replace(host.podman, containers=()))
 
 
 def matches_of(rule: Rule) -> list[XtMatch]:

@@ -95,7 +95,7 @@ def ingress_interfaces(host: Host) -> list[str]:
     """Interfaces packets from elsewhere arrive on: not lo, not a bridge, not a bridge port
     (a container's veth). A veth with no master is a link to another namespace (a VM or a
     lab's LAN) and counts."""
-    bridges = {n.bridge for n in host.docker.networks if n.bridge}
+    bridges = {n.bridge for n in host.runtimes.networks if n.bridge}
     return [i.name for i in host.interfaces
             if i.name != "lo" and i.kind != "bridge" and not i.master and i.name not in bridges]
 

@@ -19,14 +19,14 @@ from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
 from nflens.ir.ipset import IpSet
 from nflens.literal import printable
-from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
+from nflens.snapshot import dockerfiles, hostfiles, podmanfiles, podmanstate, rulesets, safefile
 from nflens.snapshot.schemas import EntryError
 
 KNOWN_FILES = dialect_registry.snapshot_files() + (
     "ip-addr.json", "ip-link.json", "ip-route.json", "ip6-route.json", "ip-rule.json", "ss.txt",
     "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
     "docker-version.json", "daemon.json", "ipset-save.txt",
-)
+) + podmanfiles.FILES
 DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
                   "net.bridge.bridge-nf-call-ip6tables")
 
@@ -123,6 +123,7 @@ def _read(d: _Dir, root: Path) -> Host:
     if rules is None:
         d.missing("ip-rule.json", "the default policy rules (local 0, main 32766, default 32767)")
     ruleset, rs_assumptions = rulesets.load(d.text)
+    persist = _persist(d)
     host = Host(
         ruleset=ruleset,
         interfaces=interfaces,
@@ -131,7 +132,8 @@ def _read(d: _Dir, root: Path) -> Host:
         sockets=_sockets(d),
         sysctls=_sysctls(d),
         docker=_docker(d),
-        persist=_persist(d),
+        podman=podmanstate.state(d.json, d.path, dict(persist), d.assumptions.append),
+        persist=persist,
         name=root.resolve().name,
         ipsets=_ipsets(d),
     )
