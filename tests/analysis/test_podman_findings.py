@@ -44,3 +44,16 @@ def test_direct_access_on_podman_names_the_podman_container(snapshot):
         assert f["fix"].startswith(f"iptables -I FORWARD 1 -d {addr}/32 ! -i podman1 ")
         assert "Docker 28" not in f["fix"]
         assert f["fix_verified"] is True, f["verification"]
+
+
+@pytest.mark.parametrize("snapshot", BYPASS, ids=[p.name for p in BYPASS])
+def test_published_podman_ports_are_the_containers_not_conmons_sockets(snapshot):
+    """conmon listens on every published port only to reserve it (netavark's DNAT takes the
+    connections first: the kernel answered from the container, lab.json's tokens). Before,
+    the exposure table listed two 'conmon' host services reachable from eth0 and eth1 and no
+    container at all."""
+    r = run_main("audit", "--json", "--snapshot", str(snapshot))
+    targets = [e["target"] for e in json.loads(r.out)["exposure"]]
+    assert {"process": "conmon"} not in targets
+    assert {"container": "web2", "addr": "10.213.213.2", "port": 80} in targets
+    assert {"container": "web3", "addr": "10.213.213.3", "port": 80} in targets

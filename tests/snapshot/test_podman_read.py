@@ -73,3 +73,38 @@ def test_a_bad_podman_network_file_is_file_line_exit_2(tmp_path):
     r = run_main("check", "--snapshot", str(snap), str(snap / "flows.json"))
     assert r.code == 2 and r.traceback is None
     assert f"{snap / 'podman-networks.json'}:" in r.err and "subnet" in r.err
+
+
+def _rootless_snapshot(tmp_path: Path) -> Path:
+    """input-bypass-4.3.1 as rootless Podman leaves the host: no netavark rule on the host,
+    the published port a socket of the user's rootlessport (what podman does rootless)."""
+    snap = tmp_path / "rootless"
+    shutil.copytree(PODMAN / "input-bypass-4.3.1-iptables", snap)
+    info = json.loads((snap / "podman-info.json").read_text())
+    info["host"]["security"]["rootless"] = True
+    (snap / "podman-info.json").write_text(json.dumps(info))
+    (snap / "iptables-save.txt").write_text(
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -i eth1 -p tcp -m tcp --dport 8080 -j ACCEPT\nCOMMIT\n")
+    (snap / "nft.json").unlink()  # the iptables-nft view of netavark's rules: gone too
+    (snap / "ss.txt").write_text(
+        'tcp LISTEN 0 4096 0.0.0.0:8080 0.0.0.0:* users:(("rootlessport",pid=900,fd=10))\n'
+        'tcp LISTEN 0 4096 0.0.0.0:8081 0.0.0.0:* users:(("rootlessport",pid=901,fd=10))\n')
+    return snap
+
+
+def test_rootless_podman_ports_are_sockets_answered_through_input(tmp_path):
+    snap = _rootless_snapshot(tmp_path)
+    host = read_snapshot(snap)
+    assert host.podman.networks == () and all(
+        not c.ports and not c.endpoints for c in host.podman.containers)
+    assert any("rootless Podman" in a and "tcp/8080" in a for a in host.assumptions)
+    r = run_main("audit", "--json", "--snapshot", str(snap))
+    audit = json.loads(r.out)
+    assert not [f for f in audit["findings"] if f["id"] == "input-bypass"]
+    rows = {(e["host_port"], json.dumps(e["target"])): e for e in audit["exposure"]}
+    open_8080 = rows[(8080, json.dumps({"process": "rootlessport"}))]["reachable_from"]
+    closed_8081 = rows[(8081, json.dumps({"process": "rootlessport"}))]["reachable_from"]
+    assert [x["iface"] for x in open_8080 if x["sources"]] == ["eth1"]  # INPUT's accept
+    assert not [x for x in closed_8081 if x["sources"]]  # INPUT's DROP policy

@@ -14,6 +14,14 @@ Docker's containers use (`ir.host.DockerState`, every object `runtime="podman"`)
 - podman-info.json gives the version and rootless (host.security.rootless); the firewall driver
   is containers.conf's `[network] firewall_driver` (persist/etc/containers/...), else netavark's
   default: nftables from netavark 1.15 on when built so; said as an assumption then.
+
+Rootless Podman (podman-info.json host.security.rootless) is read as what it is: its
+containers live in the user's network namespace (pasta or slirp4netns; netavark's bridges, if
+any, inside the rootless netns, not on this host), and a published port is a socket of the
+user's process (pasta, or rootlessport for slirp4netns) that ss.txt shows, never netfilter DNAT
+(podman-network(1), "rootless" / pasta(1)): the containers are kept with neither ports nor
+endpoints, no network is put on the host, and the port is answered as the host service it is
+(through INPUT); the assumptions say so.
 """
 
 from __future__ import annotations
@@ -104,7 +112,20 @@ def state(json: Callable[[str], Any], path: Callable[[str], str],
         return DockerState()
     if conts is not None and nets is None:
         note("no podman-networks.json: the Podman containers' bridges are unknown")
-    return DockerState(
+    state = DockerState(
         containers=containers(conts, path("podman-containers.json")) if conts else (),
         networks=networks(nets, path("podman-networks.json")) if nets else (),
         daemon=daemon(info, persist, note))
+    return _rootless(state, note) if dict(state.daemon.raw).get("rootless") else state
+
+
+def _rootless(state: DockerState, note: Callable[[str], None]) -> DockerState:
+    """A rootless Podman's state as this host's kernel sees it (see the module docstring)."""
+    ports = sorted({f"{b.proto}/{b.host_port}" for c in state.containers for b in c.ports
+                    if b.host_port})
+    note("rootless Podman (podman-info.json): its containers are in the user's network "
+         "namespace (pasta/slirp4netns), not on this host's bridges; their published ports"
+         f"{' (' + ', '.join(ports) + ')' if ports else ''} are sockets of the user's process "
+         "(pasta, rootlessport), answered as host services through INPUT, never DNAT")
+    return replace(state, networks=(), containers=tuple(
+        replace(c, ports=(), endpoints=()) for c in state.containers))
