@@ -1,0 +1,57 @@
+"""The audit's fix on a real Podman host (issue 27): input-bypass's rules at the top of filter
+FORWARD (placement/iptables_netavark.py), applied as printed, close the published ports to the
+sources INPUT refuses, and the host's own connection to the port still gets in (the fix does
+not over-block). Before the fix the kernel let wan-web2 and lan-web2 in
+(tests/fixtures/podman/input-bypass-*/expected.json). One version/driver in the default suite
+(5.8.6 nftables: the iptables-nft FORWARD beside netavark's `inet netavark` table), the other
+two under `-m matrix`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from nflens.lab import run
+from nflens.lab.netns import Lab, leftovers
+from nflens.lab.podman_run import COMBOS, SCENARIOS, build, snapshot
+from nflens.lab.versions import VersionMissing
+from tests.inprocess import run_main
+
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("nsenter", "iptables", "nft", "unshare")),
+    reason="needs nsenter, iptables, nft and unshare")]
+
+PARAMS = [pytest.param(c, id=c.label, marks=() if c.label == "5.8.6-nftables"
+                       else pytest.mark.matrix) for c in COMBOS]
+AFTER = {"wan-web2": "deny", "lan-web2": "deny", "wan-hostsvc": "deny", "lan-hostsvc": "deny",
+         "host-web2": "allow"}
+
+
+def _fix_lines(snap) -> list[str]:
+    r = run_main("audit", "--json", "--snapshot", str(snap))
+    assert r.traceback is None, r.err
+    fixes = [f for f in json.loads(r.out)["findings"] if f["id"] == "input-bypass"]
+    assert len(fixes) == 2 and all(f["fix_verified"] for f in fixes)
+    return [ln for f in fixes for ln in f["fix"].splitlines() if not ln.startswith("#")]
+
+
+@pytest.mark.parametrize("config", PARAMS)
+def test_podman_input_bypass_fix_closes_the_ports_on_the_real_kernel(tmp_path, config):
+    sc = SCENARIOS["input-bypass"]
+    try:
+        with Lab() as lab:
+            ctx = build(lab, sc, config)
+            snapshot(ctx, tmp_path)
+            lines = _fix_lines(tmp_path)
+            for line in lines:
+                assert line.startswith("iptables -I FORWARD ")
+                ctx.podman.sh(line)
+            got = {o.name: o.outcome for o in run.probe_all(ctx, sc.flows, 1)}  # type: ignore[arg-type]
+            ctx.podman.stop()
+            run_id = lab.id
+    except VersionMissing as exc:
+        pytest.skip(str(exc))
+    assert not leftovers(run_id)
+    assert got == AFTER
