@@ -1,7 +1,8 @@
 """The audit's fix on a real Podman host (issue 27): input-bypass's rules at the top of filter
 FORWARD (placement/iptables_netavark.py), applied as printed, close the published ports to the
 sources INPUT refuses, and the host's own connection to the port still gets in (the fix does
-not over-block). Before the fix the kernel let wan-web2 and lan-web2 in
+not over-block); and what the fix's note says of netavark re-creating its rules holds.
+Before the fix the kernel let wan-web2 and lan-web2 in
 (tests/fixtures/podman/input-bypass-*/expected.json). One version/driver in the default suite
 (5.8.6 nftables: the iptables-nft FORWARD beside netavark's `inet netavark` table), the other
 two under `-m matrix`."""
@@ -49,9 +50,32 @@ def test_podman_input_bypass_fix_closes_the_ports_on_the_real_kernel(tmp_path, c
                 assert line.startswith("iptables -I FORWARD ")
                 ctx.podman.sh(line)
             got = {o.name: o.outcome for o in run.probe_all(ctx, sc.flows, 1)}  # type: ignore[arg-type]
+            reloaded = _reloads(ctx, config.driver)
             ctx.podman.stop()
             run_id = lab.id
     except VersionMissing as exc:
         pytest.skip(str(exc))
     assert not leftovers(run_id)
     assert got == AFTER
+    assert reloaded == {"kept": True, "recreated_on_top": config.driver == "iptables"}
+
+
+def _forward(ctx) -> list[str]:
+    return [ln for ln in ctx.podman.sh("iptables -S FORWARD").splitlines()
+            if ln.startswith("-A")]
+
+
+def _reloads(ctx, driver: str) -> dict[str, bool]:
+    """What the fix's note says of netavark re-creating its rules: after `podman network
+    reload --all` the fix's rules still come first; with the iptables driver, once the jump is
+    gone (a boot or flush restored the admin's rules first), netavark puts it back on top."""
+    pm = ctx.podman
+    pm.run("network", "reload", "--all")
+    rules = _forward(ctx)
+    kept = "ctorigdstport" in rules[0]
+    if driver != "iptables":
+        return {"kept": kept, "recreated_on_top": "NETAVARK" in rules[0]}
+    jump = next(ln for ln in rules if "NETAVARK_FORWARD" in ln)
+    pm.sh("iptables " + jump.replace("-A", "-D", 1))
+    pm.run("network", "reload", "--all")
+    return {"kept": kept, "recreated_on_top": "NETAVARK_FORWARD" in _forward(ctx)[0]}

@@ -7,10 +7,12 @@ tests/fixtures/podman). In the nftables driver's case a drop in filter FORWARD i
 the packet whatever `inet netavark` accepts (nft(8) "VERDICT STATEMENT": an accept ends only
 its base chain; kernel/pipeline.py), so the same place holds.
 
-What it does not hold by itself: netavark *inserts* its jump at position 1 when it creates
-its chains (at the first container start after a boot or a flush, `podman network reload`),
-which puts its accept before a rule restored earlier; the fix says so (re-apply it after
-Podman's first container start, or from a unit ordered after it).
+What it does not hold by itself, with the iptables driver: netavark *inserts* its jump at
+position 1 when the jump is missing (the first container start after a boot or a flush),
+which puts its accept before a rule restored earlier; `podman network reload` keeps an
+existing jump where it is (both seen in the lab on netavark 1.4.0 and 1.17.2:
+tests/lab/test_lab_podman_fix.py). The fix says so. With the nftables driver netavark
+re-creates only its own `inet netavark` table: the FORWARD rules stay (same test).
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ TOPICS = {
                "(-m conntrack --ctorigdstport), which netavark's DNAT does not rewrite",
     "ctdir": "or add --ctdir ORIGINAL to the blocking rule",
 }
-DURABILITY = ("netavark inserts its NETAVARK_FORWARD jump at the top of FORWARD when it "
-              "re-creates its rules (first container start after a boot or a flush, `podman "
-              "network reload`): re-apply this after it, or from a unit ordered after podman")
+DURABILITY = {
+    "iptables": "netavark inserts its NETAVARK_FORWARD jump at the top of FORWARD when the jump "
+                "is missing (first container start after a boot or a flush; `podman network "
+                "reload` keeps it in place): re-apply this after Podman's first container "
+                "start, or from a unit ordered after it",
+    "nftables": "netavark's nftables driver re-creates only its `inet netavark` table; these "
+                "FORWARD rules stay (persist them as any iptables rule)",
+}
 
 
 def _netavark_host(ctx: AuditContext) -> bool:
@@ -59,6 +66,7 @@ def owns(ctx: AuditContext, fix: Fix) -> bool:
 def realize(ctx: AuditContext, fix: Fix, owner: str) -> Fix:
     edits = [Edit(r.family, "filter", CHAIN if r.where is Where.FORWARD else "INPUT",
                   r.position, docker_user.spec(r)) for r in fix.rules]
-    note = "; ".join(x for x in (TOPICS.get(fix.topic, ""), fix.note, DURABILITY) if x)
+    durability = DURABILITY.get(ctx.host.podman.daemon.firewall_backend, DURABILITY["iptables"])
+    note = "; ".join(x for x in (TOPICS.get(fix.topic, ""), fix.note, durability) if x)
     return Fix(edits, note=note, rules=fix.rules, guard=fix.guard,
                forward_only=all(r.where is Where.FORWARD for r in fix.rules))
