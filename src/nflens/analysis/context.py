@@ -19,7 +19,7 @@ from nflens.analysis.exposure import (
 )
 from nflens.analysis.owners import RuleOwners
 from nflens.errors import NflensError
-from nflens.ir.host import Container, Host, PortBinding, Socket
+from nflens.ir.host import RUNTIMES, Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
 
@@ -228,8 +228,7 @@ def _without_publishing(host: Host, published: list[Published]) -> Host:
         Socket(proto, ipaddress.ip_address("::" if v == 6 else "0.0.0.0"), port,
                "(as a host service)") for proto, port, v in sorted(ports))
     return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)), sockets=sockets,
-                   docker=replace(host.docker, containers=()),
-                   podman=replace(host.podman, containers=()))
+                   **{name: replace(getattr(host, name), containers=()) for name in RUNTIMES})
 
 
 def matches_of(rule: Rule) -> list[XtMatch]:

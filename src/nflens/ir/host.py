@@ -300,17 +300,19 @@ class Host:
 
     @cached_property
     def runtimes(self) -> DockerState:
-        """The containers and networks of every runtime, Docker's first: the one place the
-        model and the analysis find a container, its addresses, networks and published ports
-        (a container's runtime is `Container.runtime`; a new runtime is one more field joined
-        here). A host without Podman gets `docker` itself, so every Docker answer is the
-        one it was. Names are looked up across runtimes: a name both runtimes use is
-        ambiguous (AmbiguousReference), never silently one of them. `daemon` is Docker's."""
-        if not self.podman.containers and not self.podman.networks:
+        """The containers and networks of every runtime (RUNTIMES, Docker's first): the one
+        place the model and the analysis find a container, its addresses, networks and
+        published ports (a container's runtime is `Container.runtime`; a new runtime is one
+        more Host field named in RUNTIMES). A host with Docker alone gets `docker` itself, so
+        every Docker answer is the one it was. Names are looked up across runtimes: a name two
+        runtimes use is ambiguous (AmbiguousReference), never silently one of them. `daemon`
+        is Docker's."""
+        states = tuple(getattr(self, name) for name in RUNTIMES)
+        if not any(s.containers or s.networks for s in states[1:]):
             return self.docker
-        return shared("runtimes", (self.docker, self.podman), lambda: DockerState(
-            self.docker.containers + self.podman.containers,
-            self.docker.networks + self.podman.networks, self.docker.daemon))
+        return shared("runtimes", states, lambda: DockerState(
+            tuple(c for s in states for c in s.containers),
+            tuple(n for s in states for n in s.networks), self.docker.daemon))
 
     def sysctl(self, key: str, default: str | None = None) -> str | None:
         return self._sysctl_by_key.get(key, default)
@@ -326,6 +328,10 @@ class Host:
     @cached_property
     def _sysctl_by_key(self) -> dict[str, str]:
         return shared("sysctls", (self.sysctls,), lambda: _first_wins(self.sysctls))
+
+
+# the Host fields holding a container runtime's state, in lookup order (Host.runtimes)
+RUNTIMES = ("docker", "podman")
 
 
 def _first_wins(pairs: Iterable[tuple[K, V]]) -> dict[K, V]:
