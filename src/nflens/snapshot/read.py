@@ -26,7 +26,10 @@ KNOWN_FILES = dialect_registry.snapshot_files() + (
     "ip-addr.json", "ip-link.json", "ip-route.json", "ip6-route.json", "ip-rule.json", "ss.txt",
     "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
     "docker-version.json", "daemon.json", "ipset-save.txt",
-) + podmanfiles.FILES
+)
+# read when present, never reported missing: most hosts have no Podman (snapshot show's
+# `missing` stays what it was); a snapshot of them alone is a snapshot too
+OPTIONAL_FILES = podmanfiles.FILES
 DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
                   "net.bridge.bridge-nf-call-ip6tables")
 
@@ -94,7 +97,7 @@ def read_snapshot(path: str | Path) -> Host:
         raise _renamed(ParseError(exc.message, exc.file, line), root) from None
     except ParseError as exc:
         raise _renamed(exc, root) from None
-    if not set(d.files) & set(KNOWN_FILES) and not host.persist:
+    if not set(d.files) & set(KNOWN_FILES + OPTIONAL_FILES) and not host.persist:
         raise SnapshotError(_not_a_snapshot(root))
     return host
 
