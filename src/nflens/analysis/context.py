@@ -20,7 +20,7 @@ from nflens.analysis.exposure import (
 from nflens.analysis.forwards import Forward, forwards
 from nflens.analysis.owners import RuleOwners
 from nflens.errors import NflensError
-from nflens.ir.host import Container, Host, PortBinding, Socket
+from nflens.ir.host import RUNTIMES, Container, Host, PortBinding, Socket
 from nflens.ir.rules import Action, Rule, XtMatch
 from nflens.kernel.simulate import Simulator
 
@@ -133,7 +133,7 @@ class AuditContext:
     @cached_property
     def published(self) -> list[Published]:
         out = []
-        for c in self.host.docker.containers:
+        for c in self.host.runtimes.containers:
             if not c.running:
                 continue
             for b in c.ports:
@@ -263,7 +263,7 @@ def _without_publishing(host: Host, published: list[Published]) -> Host:
         Socket(proto, ipaddress.ip_address("::" if v == 6 else "0.0.0.0"), port,
                "(as a host service)") for proto, port, v in sorted(ports))
     return replace(host, ruleset=replace(host.ruleset, tables=tuple(tables)), sockets=sockets,
-                   docker=replace(host.docker, containers=()))
+                   **{name: replace(getattr(host, name), containers=()) for name in RUNTIMES})
 
 
 def matches_of(rule: Rule) -> list[XtMatch]:

@@ -16,8 +16,8 @@ EGRESS_SERVICES = ((443, "tcp"), (80, "tcp"), (53, "udp"))
 def _asked(ctx: AuditContext) -> Iterator[tuple[Network, Container, int, str]]:
     """Per Docker network with a bridge, one running member stands for it (Docker's rules are
     per network), on each service."""
-    for net in ctx.host.docker.networks:
-        member = next((c for c in ctx.host.docker.containers if c.running and any(
+    for net in ctx.host.runtimes.networks:
+        member = next((c for c in ctx.host.runtimes.containers if c.running and any(
             ep.network in (net.name, net.id) and ep.ipv4 for ep in c.endpoints)), None)
         if member is None or not net.bridge:
             continue

@@ -95,7 +95,7 @@ def ingress_interfaces(host: Host) -> list[str]:
     """Interfaces packets from elsewhere arrive on: not lo, not a bridge, not a bridge port
     (a container's veth). A veth with no master is a link to another namespace (a VM or a
     lab's LAN) and counts."""
-    bridges = {n.bridge for n in host.docker.networks if n.bridge}
+    bridges = {n.bridge for n in host.runtimes.networks if n.bridge}
     return [i.name for i in host.interfaces
             if i.name != "lo" and i.kind != "bridge" and not i.master and i.name not in bridges]
 
@@ -337,9 +337,17 @@ def container_addr(container: Container, version: int) -> str | None:
     return None
 
 
+# Processes whose listening sockets are a runtime's published ports, not host services:
+# docker-proxy, and rootful Podman's conmon, which holds each published port's socket only to
+# reserve it (podman binds the ports and hands them to conmon; netavark's DNAT takes the
+# connections first: the lab fixtures tests/fixtures/podman show conmon on 8080/8081 there)
+PORT_HOLDERS = ("docker-proxy", "conmon")
+
+
 def _service_socket(sock: Socket) -> bool:
-    """Host services: not docker-proxy (its port is a published one), not loopback-only."""
-    if sock.process in ("docker-proxy",) or sock.addr.is_loopback:
+    """Host services: not a runtime's port holder (its port is a published one), not
+    loopback-only."""
+    if sock.process in PORT_HOLDERS or sock.addr.is_loopback:
         return False
     return sock.proto in ("tcp", "udp")
 

@@ -185,7 +185,7 @@ def host_points(host: Host, version: int) -> set[int]:
     for i in host.interfaces:
         for a in i.addresses:
             _points(a.interface, version, out)
-    for n in host.docker.networks:
+    for n in host.runtimes.networks:
         _points(n.subnets, version, out)
     # Container addresses are not split points: a source inside a bridge subnet arriving
     # from outside is denied whether a container has that address (the answer goes to the

@@ -25,9 +25,9 @@ from nflens.literal import names, quoted
 def container_resolver(host: Host) -> Callable[[str], Addr]:
     """A name -> the address of the container of that name (IPv4 first), or FlowError."""
     def resolve(name: str) -> Addr:
-        container = host.docker.container(name)
+        container = host.runtimes.container(name)
         if container is None:
-            known = names(c.name.lstrip("/") for c in host.docker.containers) or "none"
+            known = names(c.name.lstrip("/") for c in host.runtimes.containers) or "none"
             raise FlowError(f"{quoted(name)} is neither an address nor a container of this "
                             f"snapshot (containers: {known})")
         for ep in container.endpoints:

@@ -56,5 +56,5 @@ def host_group(snap: Path, host) -> tuple[str, str]:
         first = label.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         if first and first[0].strip():
             return first[0].strip(), "label"
-    images = sorted({c.image for c in host.docker.containers if c.image})
+    images = sorted({c.image for c in host.runtimes.containers if c.image})
     return ("images: " + ", ".join(images) if images else "images: none"), "images"

@@ -1,4 +1,4 @@
-"""The host around the rules: interfaces, routes, policy rules, sockets, sysctls, Docker.
+"""The host around the rules: interfaces, routes, policy rules, sockets, sysctls, containers.
 
 Built by `nflens.snapshot` from a snapshot directory (CONTRACT §2) and read by the kernel model.
 Addresses are `ipaddress` objects; every collection is a tuple so the whole Host is hashable and
@@ -182,12 +182,14 @@ class Container:
     network_mode: str = "bridge"
     pid: int | None = None
     image: str = ""  # Config.Image as the user named it (fleet groups hosts by their images)
+    runtime: str = "docker"  # the runtime that runs it and owns its rules: docker, podman
 
 
 @dataclass(frozen=True)
 class Network:
-    """A Docker network. `bridge`: the Linux bridge name (docker0, br-<id12>).
-    `options` keeps the driver options (com.docker.network.bridge.*) verbatim."""
+    """A container network. `bridge`: the Linux bridge name (docker0, br-<id12>; podman0,
+    podman1 for netavark). `options` keeps the driver options (com.docker.network.bridge.*,
+    netavark's `options`) verbatim; `runtime` the runtime that made it (docker, podman)."""
 
     id: str
     name: str
@@ -203,6 +205,7 @@ class Network:
     gateway_mode_ipv4: str = "nat"  # nat, nat-unprotected, routed, isolated
     gateway_mode_ipv6: str = "nat"
     options: tuple[tuple[str, str], ...] = ()
+    runtime: str = "docker"
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,9 @@ class DaemonOptions:
 
 @dataclass(frozen=True)
 class DockerState:
+    """One container runtime's containers, networks and daemon options (Docker's, and Podman's
+    with its version and netavark's firewall driver in `daemon`); `Host.runtimes` joins them."""
+
     containers: tuple[Container, ...] = ()
     networks: tuple[Network, ...] = ()
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
@@ -279,6 +285,8 @@ class Host:
     sockets: tuple[Socket, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     docker: DockerState = field(default_factory=DockerState)
+    # rootful Podman (netavark); its containers and networks say runtime="podman"
+    podman: DockerState = field(default_factory=DockerState)
     persist: tuple[tuple[str, str], ...] = ()
     files: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
@@ -289,6 +297,22 @@ class Host:
 
     def interface(self, name: str) -> Interface | None:
         return self._interface_by_name.get(name)
+
+    @cached_property
+    def runtimes(self) -> DockerState:
+        """The containers and networks of every runtime (RUNTIMES, Docker's first): the one
+        place the model and the analysis find a container, its addresses, networks and
+        published ports (a container's runtime is `Container.runtime`; a new runtime is one
+        more Host field named in RUNTIMES). A host with Docker alone gets `docker` itself, so
+        every Docker answer is the one it was. Names are looked up across runtimes: a name two
+        runtimes use is ambiguous (AmbiguousReference), never silently one of them. `daemon`
+        is Docker's."""
+        states = tuple(getattr(self, name) for name in RUNTIMES)
+        if not any(s.containers or s.networks for s in states[1:]):
+            return self.docker
+        return shared("runtimes", states, lambda: DockerState(
+            tuple(c for s in states for c in s.containers),
+            tuple(n for s in states for n in s.networks), self.docker.daemon))
 
     def sysctl(self, key: str, default: str | None = None) -> str | None:
         return self._sysctl_by_key.get(key, default)
@@ -304,6 +328,10 @@ class Host:
     @cached_property
     def _sysctl_by_key(self) -> dict[str, str]:
         return shared("sysctls", (self.sysctls,), lambda: _first_wins(self.sysctls))
+
+
+# the Host fields holding a container runtime's state, in lookup order (Host.runtimes)
+RUNTIMES = ("docker", "podman")
 
 
 def _first_wins(pairs: Iterable[tuple[K, V]]) -> dict[K, V]:

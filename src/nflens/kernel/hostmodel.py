@@ -53,7 +53,7 @@ class HostModel:
         self.assumptions: list[str] = list(host.assumptions)
         # everything but the ruleset: shared by the host copies an audit makes per fix
         self.routes, derived, self.fib, self.local, self.attachments, self.by_addr = shared(
-            "hostmodel", (host.interfaces, host.routes, host.policy_rules, host.docker),
+            "hostmodel", (host.interfaces, host.routes, host.policy_rules, host.runtimes),
             self._links)
         self.assumptions += derived
         self.sets: dict[tuple[str, str, str], tuple[Any, ...]] = {
@@ -235,7 +235,7 @@ class HostModel:
         i = self.host.interface(iface)
         if i is not None:
             return i.kind == "bridge"
-        return any(n.bridge == iface for n in self.host.docker.networks)
+        return any(n.bridge == iface for n in self.host.runtimes.networks)
 
     def container_route(self, att: Attachment, dst: IPAddress) -> Attachment:
         """The endpoint of `att`'s container that its own routing table sends `dst` through:
@@ -262,7 +262,7 @@ class HostModel:
         who sits behind it is not in the snapshot, unlike a Docker bridge's containers."""
         iface = self.host.interface(name) if name else None
         return (iface is not None and iface.kind == "bridge"
-                and not any(n.bridge == name for n in self.host.docker.networks))
+                and not any(n.bridge == name for n in self.host.runtimes.networks))
 
     def bridge_port(self, bridge: str) -> str:
         """The port a host behind a plain bridge is taken to sit on: its only port, else a name
@@ -328,12 +328,12 @@ class HostModel:
                 routes.append(Route(ipaddress.ip_network(a.ip), "local", "local", iface.name))
         routes.append(Route(LOOPBACK4, "local", "local", "lo"))
         routes.append(Route(ipaddress.ip_network("::1/128"), "local", "local", "lo"))
-        for net in self.host.docker.networks:
+        for net in self.host.runtimes.networks:
             for gw in net.gateways:
                 routes.append(Route(ipaddress.ip_network(gw), "local", "local", net.bridge))
             for subnet in net.subnets:
                 routes.append(Route(subnet, "unicast", "main", net.bridge))
-        if self.host.interfaces or self.host.docker.networks:
+        if self.host.interfaces or self.host.runtimes.networks:
             notes.append("no ip-route.json: routes derived from interface addresses")
         return tuple(routes)
 
@@ -349,11 +349,11 @@ class HostModel:
         for iface in self.host.interfaces:
             if iface.master and iface.kind == "veth":
                 free_ports.setdefault(iface.master, []).append(iface.name)
-        for c in self.host.docker.containers:
+        for c in self.host.runtimes.containers:
             if not c.running:
                 continue
             for ep in c.endpoints:
-                net = self.host.docker.network(ep.network)
+                net = self.host.runtimes.network(ep.network)
                 if net is not None and net.driver in L2_DRIVERS:
                     out.append(l2_attachment(c, ep, net))
                     continue

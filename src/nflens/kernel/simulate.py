@@ -286,9 +286,9 @@ class Simulator:
         """The attachment a connection from container `ref` to `dst` leaves by, and its
         address (the source the kernel picks: that of the route's device)."""
         version = dst.version
-        container = self.host.docker.container(ref)
+        container = self.host.runtimes.container(ref)
         if container is None:
-            known = names(c.name.lstrip("/") for c in self.host.docker.containers) or "none"
+            known = names(c.name.lstrip("/") for c in self.host.runtimes.containers) or "none"
             raise FlowError(f"unknown container {quoted(ref)} (known: {known})")
         for att in self.model.attachments:
             addr = att.addr(version) if att.container is container else None
@@ -345,7 +345,7 @@ class Simulator:
                       dst: IPAddress) -> tuple[IPAddress, int] | None:
         """Where docker-proxy on host port `port` connects: the publishing container's address
         of the destination's IP version, else its IPv4 one."""
-        for c in self.host.docker.containers:
+        for c in self.host.runtimes.containers:
             if not c.running:
                 continue
             for b in c.ports:

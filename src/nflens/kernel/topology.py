@@ -50,7 +50,7 @@ def is_uplink(iface: Interface) -> bool:
 
 
 def topology(host: Host) -> Topology:
-    docker = host.docker
+    docker = host.runtimes
     bridges = [i for i in host.interfaces if i.kind == "bridge"]
     seats: dict[str, list[Seat]] = {b.name: [] for b in bridges}
     extra: list[tuple[str, str]] = []

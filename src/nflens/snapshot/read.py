@@ -19,7 +19,7 @@ from nflens.errors import ParseError, SnapshotError
 from nflens.ir.host import DockerState, Host, Route
 from nflens.ir.ipset import IpSet
 from nflens.literal import printable
-from nflens.snapshot import dockerfiles, hostfiles, rulesets, safefile
+from nflens.snapshot import dockerfiles, hostfiles, podmanfiles, podmanstate, rulesets, safefile
 from nflens.snapshot.schemas import EntryError
 
 KNOWN_FILES = dialect_registry.snapshot_files() + (
@@ -27,6 +27,9 @@ KNOWN_FILES = dialect_registry.snapshot_files() + (
     "sysctl.txt", "docker-containers.json", "docker-networks.json", "docker-info.json",
     "docker-version.json", "daemon.json", "ipset-save.txt",
 )
+# read when present, never reported missing: most hosts have no Podman (snapshot show's
+# `missing` stays what it was); a snapshot of them alone is a snapshot too
+OPTIONAL_FILES = podmanfiles.FILES
 DOCKER_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
                   "net.bridge.bridge-nf-call-ip6tables")
 
@@ -94,7 +97,7 @@ def read_snapshot(path: str | Path) -> Host:
         raise _renamed(ParseError(exc.message, exc.file, line), root) from None
     except ParseError as exc:
         raise _renamed(exc, root) from None
-    if not set(d.files) & set(KNOWN_FILES) and not host.persist:
+    if not set(d.files) & set(KNOWN_FILES + OPTIONAL_FILES) and not host.persist:
         raise SnapshotError(_not_a_snapshot(root))
     return host
 
@@ -123,6 +126,7 @@ def _read(d: _Dir, root: Path) -> Host:
     if rules is None:
         d.missing("ip-rule.json", "the default policy rules (local 0, main 32766, default 32767)")
     ruleset, rs_assumptions = rulesets.load(d.text)
+    persist = _persist(d)
     host = Host(
         ruleset=ruleset,
         interfaces=interfaces,
@@ -131,7 +135,8 @@ def _read(d: _Dir, root: Path) -> Host:
         sockets=_sockets(d),
         sysctls=_sysctls(d),
         docker=_docker(d),
-        persist=_persist(d),
+        podman=podmanstate.state(d.json, d.path, dict(persist), d.assumptions.append),
+        persist=persist,
         name=root.resolve().name,
         ipsets=_ipsets(d),
     )

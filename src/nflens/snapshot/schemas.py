@@ -223,3 +223,23 @@ class DockerNetwork(_Entry):
     IPAM: _Ipam | None = None
     Internal: bool | None = None
     EnableIPv6: bool | None = None
+
+
+# ---- podman network inspect (netavark's network config, lowercase keys) ---------------------
+
+class _PodmanSubnet(_Entry):
+    subnet: NonEmpty
+    gateway: StrictStr | None = None
+
+
+class PodmanNetwork(_Entry):
+    """One object of `podman network inspect` (netavark's types::Network, as podman prints it)."""
+
+    name: NonEmpty
+    id: StrictStr | None = None
+    driver: StrictStr | None = None
+    network_interface: StrictStr | None = None
+    subnets: list[_PodmanSubnet] | None = None
+    ipv6_enabled: bool | None = None
+    internal: bool | None = None
+    options: dict[StrictStr, StrictStr] | None = None

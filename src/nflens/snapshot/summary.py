@@ -30,7 +30,7 @@ def _sockets(host: Host) -> list[dict[str, Any]]:
 
 def _containers(host: Host) -> list[dict[str, Any]]:
     out = []
-    for c in host.docker.containers:
+    for c in host.runtimes.containers:
         out.append({
             "name": c.name, "id": c.id[:12], "running": c.running, "network_mode": c.network_mode,
             "networks": [{"network": e.network, "ipv4": str(e.ipv4) if e.ipv4 else None,
@@ -47,7 +47,7 @@ def _networks(host: Host) -> list[dict[str, Any]]:
              "subnets": [str(s) for s in n.subnets], "gateways": [str(g) for g in n.gateways],
              "internal": n.internal, "icc": n.icc, "masquerade": n.masquerade,
              "enable_ipv6": n.enable_ipv6, "gateway_mode_ipv4": n.gateway_mode_ipv4}
-            for n in host.docker.networks]
+            for n in host.runtimes.networks]
 
 
 def _tables(host: Host) -> list[dict[str, Any]]:

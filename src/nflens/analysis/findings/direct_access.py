@@ -45,11 +45,11 @@ def _published(container, port: int) -> bool:
 def _endpoints(ctx: AuditContext) -> Iterator[tuple[str, object, int, str]]:
     """(container name, address, port asked, bridge) of each running container's address on
     a bridge network, within the context's scope."""
-    for c in ctx.host.docker.containers:
+    for c in ctx.host.runtimes.containers:
         if not c.running:
             continue
         for ep in c.endpoints:
-            net = ctx.host.docker.network(ep.network)
+            net = ctx.host.runtimes.network(ep.network)
             if ep.ipv4 is None or net is None or not net.bridge:
                 continue
             addr, port = ep.ipv4.ip, _port(c)
@@ -117,8 +117,8 @@ def _guest_finding(ctx, addr, port, bridge, open_) -> Finding:
 def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     where = "; ".join(f"{i}: {listed(readable({4: r}, ctx.analysis.never), 5)}"
                       for i, r in open_.items())
-    container = ctx.host.docker.container(name)
-    net = ctx.host.docker.network(next(
+    container = ctx.host.runtimes.container(name)
+    net = ctx.host.runtimes.network(next(
         (ep.network for ep in container.endpoints if ep.ipv4 and ep.ipv4.ip == addr), "")
         ) if container is not None else None
     mode = net.gateway_mode_ipv4 if net is not None else "nat"
@@ -132,10 +132,9 @@ def _finding(ctx, name, addr, port, bridge, open_) -> Finding:
     if mode == "nat-unprotected":
         explanation += (" Its network's gateway mode is nat-unprotected: Docker filters no "
                         "direct access to its containers, on any port.")
-    raw_note = ("Docker 28 and later drop these in the raw table by itself" if mode == "nat"
-                else f"Docker adds no raw-table drop on a {mode} network: set "
-                     "com.docker.network.bridge.gateway_mode_ipv4=nat, or keep this rule")
-    subject = f"container {name} {addr}"
+    raw_note = _raw_note(mode, container.runtime if container is not None else "docker")
+    subject = f"container {name} {addr}" if container is None or container.runtime == "docker" \
+        else f"{container.runtime} container {name} {addr}"
     return Finding(ID, SEVERITY, TITLE, subject, explanation, [],
                    _drop_direct(addr, bridge, raw_note), scope={subject})
 
@@ -151,3 +150,11 @@ def _drop_direct(addr, bridge: str, note: str) -> Fix:
                         "(ct status dnat), at prerouting or forward")
 
 
+def _raw_note(mode: str, runtime: str) -> str:
+    """What the runtime itself does against direct access (the fix's note)."""
+    if runtime == "podman":
+        return ("netavark writes no rule against packets routed straight to a container's "
+                "address (none of its rules in this snapshot drops them)")
+    return ("Docker 28 and later drop these in the raw table by itself" if mode == "nat"
+            else f"Docker adds no raw-table drop on a {mode} network: set "
+                 "com.docker.network.bridge.gateway_mode_ipv4=nat, or keep this rule")

@@ -23,10 +23,10 @@ PROBE_PORTS = (80, 443)
 
 def detect(ctx: AuditContext) -> list[Finding]:
     out = []
-    for net in ctx.host.docker.networks:
+    for net in ctx.host.runtimes.networks:
         if not net.bridge or (ctx.scope is not None and f"network {net.name}" not in ctx.scope):
             continue
-        member = next((c for c in ctx.host.docker.containers if c.running and any(
+        member = next((c for c in ctx.host.runtimes.containers if c.running and any(
             ep.network in (net.name, net.id) and ep.ipv4 for ep in c.endpoints)), None)
         if member is None:
             continue

@@ -1,7 +1,8 @@
 """A published port reachable from sources the host firewall refuses (seeds 001 and 004).
 
-Docker's DNAT in PREROUTING turns a connection to the host's port into a forwarded one, so it
-crosses FORWARD and never INPUT: ufw, firewalld or a hand-written INPUT policy never sees it.
+Docker's DNAT (or Podman's, netavark's rules) in PREROUTING turns a connection to the host's
+port into a forwarded one, so it crosses FORWARD and never INPUT: ufw, firewalld or a
+hand-written INPUT policy never sees it.
 The intent is computed, not guessed: the same host with the port as a host service (no DNAT, a
 socket listening) gives the sources INPUT would admit; what the real host admits beyond that,
 with no rule of the admin's on the forward path speaking about this port, is the bypass.
@@ -17,6 +18,7 @@ from nflens.analysis.findings import Finding
 from nflens.analysis.fixes import Fix
 from nflens.analysis.intent import ORIGINAL, PortGuard, act, ct, forward, ip, origdst, origdstport
 from nflens.analysis.native import manager_terms
+from nflens.analysis.owners import DNAT_BY
 from nflens.analysis.partition import cidrs_of, listed, merge, readable, subtract
 from nflens.analysis.portrules import PortIndex, user_nat_rules_on
 
@@ -84,8 +86,9 @@ def _finding(ctx: AuditContext, p: Published, excess, intended) -> Finding:
                        f"{terms} It is reachable anyway from: {where}.")
     else:
         explanation = (
-            f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. Docker's DNAT "
-            f"sends these connections through FORWARD, so the INPUT chain never sees them. INPUT "
+            f"{b.proto}/{b.host_port} is published to {p.name}:{b.container_port}. "
+            f"{DNAT_BY.get(p.container.runtime, 'DNAT')} sends these connections through "
+            "FORWARD, so the INPUT chain never sees them. INPUT "
             f"would refuse them from: {where}; the container is reachable from there anyway.")
     keep = {r.iface: subtract(r.version_ranges.get(p.version, []), excess.get(r.iface, []))
             for r in p.exposure.reach}

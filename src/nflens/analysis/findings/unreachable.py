@@ -131,7 +131,7 @@ def _fix(p: Published, found: list[Blocker], gateway) -> Fix:
 def _gateway(ctx: AuditContext, p: Published):
     """The host's address on the container's bridge (the network's gateway)."""
     for ep in p.container.endpoints:
-        net = ctx.host.docker.network(ep.network)
+        net = ctx.host.runtimes.network(ep.network)
         for gw in net.gateways if net else ():
             if gw.version == p.version:
                 return gw
