@@ -700,7 +700,8 @@ def martian_source(model: HostModel, src: IPAddress, iif: str, dst: IPAddress | 
         return None
     back = model.route(src, dst, back_iif,
                        mark if model.conf_max("src_valid_mark", iif) else 0,
-                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide)
+                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide,
+                       linkstate=False)  # __fib_validate_source: FIB_LOOKUP_IGNORE_LINKSTATE
     if back.type in ("blackhole", "unreachable", "prohibit", "none"):
         # the lookup failed: last_resort accepts only without rp_filter
         return f"rp_filter={rpf}: no route back to {src} ({back.type})" if rpf else None
