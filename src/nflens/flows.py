@@ -13,7 +13,7 @@ from typing import Any
 
 from nflens import safejson, safeyaml, textfile
 from nflens.errors import FlowError, ParseError
-from nflens.ir.packet import Endpoint, Flow
+from nflens.ir.packet import Endpoint, Flow, split_zone
 from nflens.literal import EXCERPT, printable
 
 PROTOS = ("tcp", "udp", "icmp", "icmpv6", "sctp")
@@ -142,7 +142,7 @@ def flow_from_dict(item: Any, where: str,
         fail('a flow needs "from" and "to" objects')
     try:
         origin = _origin(src)
-        addr = ipaddress.ip_address(str(dst.get("addr")))
+        addr, zone = split_zone(ipaddress.ip_address(str(dst.get("addr"))))
     except (ValueError, FlowError) as exc:
         fail(str(exc))
     proto = str(dst.get("proto", "tcp")).lower()
@@ -160,8 +160,10 @@ def flow_from_dict(item: Any, where: str,
     name = item.get("name")
     if name is not None and not isinstance(name, (str, int)):
         fail(f"name must be a string, not {_shown(name)}")
-    name = str(name or f"{origin.describe()}->{addr}:{port}/{proto}")
-    return Flow(name, origin, addr, port, proto, sport=sport, expect=expect)
+    shown = f"{addr}%{zone}" if zone else addr
+    name = str(name or f"{origin.describe()}->{shown}:{port}/{proto}")
+    return Flow(name, origin, addr, port, proto, sport=sport, expect=expect, zone=zone)
+
 
 
 def _check_keys(item: dict, where: str, fail: Callable[..., Any]) -> None:
@@ -201,7 +203,7 @@ def _origin(src: dict) -> Endpoint:
     raise FlowError('"from" needs {"iface", "src"}, {"container"} or {"host": true}')
 
 
-_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[^:/\[\]]+))"
+_TO = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+(?:%[^\]/\s]+)?)\]|(?P<v4>[^:/\[\]]+))"
                  r"(?::(?P<port>[0-9]+))?/(?P<proto>\w+)$",
                  re.ASCII)  # ASCII: `\d` would take "٨٠" (Arabic-Indic 80) for a port
 PORTLESS = ("icmp", "icmpv6")

@@ -109,15 +109,69 @@ def _ipset_names(rule: Rule) -> list[str]:
             for o in e.opts if o.name == "match-set"]
 
 
+# Membership classes (issue 25): the addresses of a CrowdSec or fail2ban set are constants of
+# one match only, whose truth is whether the client's address is in the set. `refine` then
+# keeps each set's members together (and its non-members), not one cell per member, so a
+# 100,000-entry set costs a few simulations per question instead of 200,000. False: every
+# entry is a split point like any other constant (the slow path, kept to compare against).
+MEMBERSHIP_CLASSES = True
+_CLASS_TYPES = ("hash:ip", "hash:net")
+
+
+def _is_class_set(ipset: IpSet | None) -> bool:
+    """A set whose match is pure membership of one address: hash:ip / hash:net without a
+    netmask (the packet's address is masked first) and without `nomatch` entries (a more
+    specific exception inside a member network): then an address matches iff it lies in
+    the union of the entries' networks (mtype_test_cidrs finds a containing entry)."""
+    return (ipset is not None and ipset.type in _CLASS_TYPES and not ipset.unsupported
+            and ipset.netmask is None and not any(e.nomatch for e in ipset.entries))
+
+
 class RuleLookup:
     """(family, table, chain, index) -> Rule, and set name -> elements, for one ruleset."""
 
-    def __init__(self, ruleset: Ruleset, ipsets: tuple[IpSet, ...] | None = None):
+    def __init__(self, ruleset: Ruleset, ipsets: tuple[IpSet, ...] | None = None,
+                 classes: bool | None = None):
         self.chains = {(t.family, t.name, c.name): c for t in ruleset.tables for c in t.chains}
         self.sets = {(t.family, t.name): t.sets for t in ruleset.tables}
         self.ipsets = {s.name: s for s in ipsets or ()}
+        self.classes = MEMBERSHIP_CLASSES if classes is None else classes
         self._points: dict[tuple[int, int], frozenset[int]] = {}
         self._sorted: dict[tuple[int, int], list[int]] = {}
+        self._ranges: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        self._class_sets: dict[int, tuple[str, ...]] = {}
+        self._class_set_names: dict[str, bool] = {}
+
+    def class_sets(self, rule: Rule) -> tuple[str, ...]:
+        """The sets of `rule` kept as membership classes (their entries are no split points)."""
+        if not self.classes:
+            return ()
+        key = id(rule)
+        if key not in self._class_sets:  # per rule once: the test scans the set's entries
+            self._class_sets[key] = tuple(n for n in _ipset_names(rule)
+                                          if self._is_class(n))
+        return self._class_sets[key]
+
+    def _is_class(self, name: str) -> bool:
+        if name not in self._class_set_names:
+            self._class_set_names[name] = _is_class_set(self.ipsets.get(name))
+        return self._class_set_names[name]
+
+    def set_bounds(self, name: str, version: int) -> tuple[list[int], list[int]]:
+        """The merged address ranges of a class set, as sorted starts and ends."""
+        key = (name, version)
+        if key not in self._ranges:
+            nets = [v for e in self.ipsets[name].entries for v in e.values
+                    if isinstance(v, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+                    and v.version == version]
+            spans = merge((int(n.network_address), int(n.broadcast_address)) for n in nets)
+            self._ranges[key] = ([a for a, _ in spans], [b for _, b in spans])
+        return self._ranges[key]
+
+    def member(self, name: str, version: int, addr: int) -> bool:
+        starts, ends = self.set_bounds(name, version)
+        i = bisect.bisect_right(starts, addr) - 1
+        return i >= 0 and ends[i] >= addr
 
     def points(self, rule: Rule, step: RuleStep, version: int) -> frozenset[int]:
         """The split points of one rule (and of the named sets it uses), computed once."""
@@ -128,8 +182,10 @@ class RuleLookup:
             if any("@" in str(e) for e in rule.exprs):
                 for s in self.table_sets(step):
                     _points(s.elements, version, out)
+            grouped = self.class_sets(rule)
             for name in _ipset_names(rule):
-                self._ipset_points(name, version, out, 0)
+                if name not in grouped:
+                    self._ipset_points(name, version, out, 0)
             self._points[key] = frozenset(out)
         return self._points[key]
 
@@ -225,33 +281,77 @@ def refine(version: int, simulate: Callable[[IPAddress], FlowResult], lookup: Ru
            known: Callable[[int, int], FlowResult | None] | None = None) -> list[Cell]:
     """Partition `space` (default: the whole family) into cells of equal verdict, exactly.
 
-    `settled(lo, hi, result)` may declare a cell final without splitting it further, when the
-    caller can prove the verdict is the same for every member by another argument (a lemma,
-    documented where it is given). `known(lo, hi)` may give a cell's result without a
-    simulation, under the same obligation."""
+    The unit of work is a class: intervals that every constant met so far treats alike (one
+    interval, or the members of a set within one, or its non-members — see
+    MEMBERSHIP_CLASSES); one simulation of its first address answers for all of it unless
+    the journey met a constant that separates them, and then it is regrouped.
+
+    `settled(lo, hi, result)` may declare a class final without splitting it further, when
+    the caller can prove the verdict is the same for every member by another argument (a
+    lemma, documented where it is given). `known(lo, hi)` may give a class's result without
+    a simulation, under the same obligation. Both see the class's first interval: a class
+    never crosses an `initial` point."""
     lo, hi = space or (0, TOP[version])
     cells: list[Cell] = []
-    todo = _split(version, lo, hi, initial)
+    todo = [[part] for part in _split(version, lo, hi, initial)]
     while todo:
-        c_lo, c_hi = todo.pop()
-        given = known(c_lo, c_hi) if known is not None else None
-        if given is not None:
-            cells.append(Cell(version, c_lo, c_hi, given))
-            continue
-        result = simulate(_addr(version, c_lo))
-        if settled is not None and settled(c_lo, c_hi, result):
-            cells.append(Cell(version, c_lo, c_hi, result))
-            continue
-        inner = sorted(result_points_in(result, lookup, version, c_lo, c_hi))
-        if not inner:
-            cells.append(Cell(version, c_lo, c_hi, result))
-            continue
-        parts = _split(version, c_lo, c_hi, set(inner))
-        # the first part starts at the representative and was split by all its constants
-        first = parts.pop(0)
-        cells.append(Cell(version, first[0], first[1], result))
-        todo.extend(parts)
+        group = todo.pop()
+        c_lo, c_hi = group[0]
+        result = known(c_lo, c_hi) if known is not None else None
+        if result is None:
+            result = simulate(_addr(version, c_lo))
+            if not (settled is not None and settled(c_lo, c_hi, result)):
+                first, *rest = _regroup(group, result, lookup, version)
+                todo.extend(rest)
+                group = first
+        cells.extend(Cell(version, a, b, result) for a, b in group)
     return sorted(cells, key=lambda c: c.lo)
+
+
+def _regroup(group: list[tuple[int, int]], result: FlowResult, lookup: RuleLookup,
+             version: int) -> list[list[tuple[int, int]]]:
+    """`group` cut at the constants of the rules `result`'s journey met, the pieces gathered
+    by what those constants say of them: the stretch between two plain constants, and the
+    membership of each class set the journey looked up. The first class holds the group's
+    first address (the one simulated): its result is exact for all of it."""
+    g_lo, g_hi = group[0][0], group[-1][1]
+    plain = sorted(result_points_in(result, lookup, version, g_lo, g_hi))
+    sets = _class_sets_met(result, lookup)
+    cuts = set(plain)
+    for name in sets:
+        starts, ends = lookup.set_bounds(name, version)
+        i, j = bisect.bisect_left(ends, g_lo), bisect.bisect_right(starts, g_hi)
+        cuts.update(starts[i:j])
+        cuts.update(e + 1 for e in ends[i:j])
+    classes: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for a, b in _cut(group, sorted(cuts)):
+        key = (bisect.bisect_right(plain, a),
+               tuple(lookup.member(n, version, a) for n in sets))
+        classes.setdefault(key, []).append((a, b))
+    return list(classes.values())
+
+
+def _cut(group: list[tuple[int, int]], cuts: list[int]) -> list[tuple[int, int]]:
+    """The intervals of `group` (sorted, disjoint) split at every cut strictly inside one."""
+    out: list[tuple[int, int]] = []
+    for a, b in group:
+        i, j = bisect.bisect_right(cuts, a), bisect.bisect_right(cuts, b)
+        start = a
+        for p in cuts[i:j]:
+            out.append((start, p - 1))
+            start = p
+        out.append((start, b))
+    return out
+
+
+def _class_sets_met(result: FlowResult, lookup: RuleLookup) -> tuple[str, ...]:
+    """The class sets of every rule the journey evaluated (and skipped on the reply leg)."""
+    out: dict[str, None] = {}
+    for step in result.steps:
+        if isinstance(step, RuleStep):
+            for rule in lookup.rules(step, with_skipped=step.direction == "reply"):
+                out.update(dict.fromkeys(lookup.class_sets(rule)))
+    return tuple(out)
 
 
 def _split(version: int, lo: int, hi: int, points: set[int]) -> list[tuple[int, int]]:

@@ -119,7 +119,7 @@ def trace(
 
     sim = _simulator(snapshot, live, "trace")
     origin, addr, port, proto = trace_endpoints(src, dst, sim.host, sim.model.route)
-    flow = Flow(f"{src} -> {dst}", origin, addr, port, proto)
+    flow = Flow(f"{src} -> {dst}", origin, addr, port, proto).unzoned()
     check_origin(sim.host, origin, f"--from {src!r}")
     result = sim.run(flow)
     change = what_would_change(sim.host, flow, result)

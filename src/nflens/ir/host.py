@@ -84,6 +84,9 @@ class Route:
     protocol: str | None = None
     # every next hop of a multipath route as (device, gateway); `dev`/`gateway` are the first
     nexthops: tuple[tuple[str | None, IPAddress | None], ...] = ()
+    # the devices of the next hops `ip route` flags `linkdown` (RTNH_F_LINKDOWN: set by
+    # fib_sync_down_dev when the device lost its carrier, or at creation without carrier)
+    linkdown: tuple[str, ...] = ()
 
     @property
     def nexthop_devs(self) -> tuple[str | None, ...]:

@@ -13,6 +13,16 @@ from typing import Any
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def split_zone(addr: IPAddress) -> tuple[IPAddress, str | None]:
+    """An IPv6 address without its `%zone` (sin6_scope_id) and the zone: the address is
+    compared as the kernel compares it (ipaddress would not find `fe80::1%eth0` among the
+    host's addresses), the zone says which interface a connect() is bound to."""
+    zone = getattr(addr, "scope_id", None)
+    if not zone:
+        return addr, None
+    return ipaddress.IPv6Address(str(addr).partition("%")[0]), zone
+
+
 def max_address(version: int) -> int:
     """The highest address of IP `version` (4, else 6) as an int: the top of an address axis
     for the interval algebra of symbolic/, analysis/partition.py and the match modules."""
@@ -80,3 +90,11 @@ class Flow:
     sport: int | None = None
     expect: str | None = None  # "allow" / "deny"
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # the %zone of an IPv6 destination (`fe80::1%eth0`, as ss prints a link-local peer): the
+    # scope id that binds the host's own connect() to that interface; `dst` is without it
+    zone: str | None = None
+
+    def unzoned(self) -> Flow:
+        """This flow with the %zone of `dst` (if it still carries one) moved to `zone`."""
+        dst, zone = split_zone(self.dst)
+        return self if zone is None else replace(self, dst=dst, zone=zone)

@@ -53,8 +53,8 @@ class HostModel:
         self.assumptions: list[str] = list(host.assumptions)
         # everything but the ruleset: shared by the host copies an audit makes per fix
         self.routes, derived, self.fib, self.local, self.attachments, self.by_addr = shared(
-            "hostmodel", (host.interfaces, host.routes, host.policy_rules, host.runtimes),
-            self._links)
+            "hostmodel", (host.interfaces, host.routes, host.policy_rules, host.runtimes,
+                          host.sysctls), self._links)
         self.assumptions += derived
         self.sets: dict[tuple[str, str, str], tuple[Any, ...]] = {
             (t.family, t.name, s.name): s.elements for t in host.ruleset.tables for s in t.sets
@@ -65,7 +65,7 @@ class HostModel:
         host = self.host
         notes: list[str] = []
         routes = host.routes or self._derived_routes(notes)
-        fib = Fib(routes, host.policy_rules)
+        fib = Fib(routes, host.policy_rules, self._ignore_linkdown(routes))
         local: dict[IPAddress, str] = {}
         for iface in host.interfaces:
             for a in iface.addresses:
@@ -78,6 +78,22 @@ class HostModel:
                 if ip is not None:
                     by_addr[ip] = att
         return routes, tuple(notes), fib, local, attachments, by_addr
+
+    def _ignore_linkdown(self, routes: tuple[Route, ...]) -> frozenset[tuple[int, str]]:
+        """(family, device) of the linkdown next hops the FIB skips: IPv4 asks
+        ip_ignore_linkdown, IN_DEV_ORCONF of net.ipv4.conf.{all,DEV} (include/linux/
+        inetdevice.h); IPv6 ip6_ignore_linkdown, the device's own net.ipv6.conf.DEV value
+        (writing `all` copies itself to every device, addrconf_fixup_linkdown)."""
+        out = set()
+        for r in routes:
+            for dev in r.linkdown:
+                v = r.dst.version
+                on = (self.conf_max("ignore_routes_with_linkdown", dev) if v == 4 else
+                      self.sysctl_bool(f"net.ipv6.conf.{dev}.ignore_routes_with_linkdown",
+                                       False))
+                if on:
+                    out.add((v, dev))
+        return frozenset(out)
 
     @property
     def custom_routing(self) -> bool:
@@ -172,7 +188,7 @@ class HostModel:
 
     def route_oif(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                   mark: int = 0, proto: int = 0, via: str | None = None) -> str | None:
-        res = self.fib.lookup(dst, src, iif, mark=mark, keys=FlowKeys(proto))
+        res = self.fib.lookup(dst, src, iif, mark=mark, keys=FlowKeys(proto), linkstate=False)
         if res.type == "local":
             out = "lo" if dst.is_loopback else (self.local.get(dst) or "lo")
             return out if via is None or via == out else None
@@ -182,7 +198,7 @@ class HostModel:
 
     def route_type(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                    mark: int = 0) -> str:
-        return self.fib.lookup(dst, src, iif, mark=mark).type
+        return self.fib.lookup(dst, src, iif, mark=mark, linkstate=False).type
 
     def set_elements(self, family: str, table: str, name: str) -> tuple[Any, ...] | None:
         return self.sets.get((family, table, name))
@@ -222,8 +238,8 @@ class HostModel:
 
     def route(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
               mark: int = 0, keys: FlowKeys = NO_KEYS, decide: Decide | None = None,
-              oif: str | None = None) -> RouteResult:
-        return self.fib.lookup(dst, src, iif, oif, mark, keys, decide)
+              oif: str | None = None, linkstate: bool = True) -> RouteResult:
+        return self.fib.lookup(dst, src, iif, oif, mark, keys, decide, linkstate)
 
     def bridge_of(self, iface: str) -> str | None:
         i = self.host.interface(iface)

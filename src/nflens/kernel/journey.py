@@ -718,7 +718,8 @@ def _reverse_refusal(model: HostModel, src: IPAddress, iif: str, dst: IPAddress 
     """__fib_validate_source's reverse lookup (fib_frontend.c): why it refuses `src`."""
     back = model.route(src, dst, back_iif,
                        mark if model.conf_max("src_valid_mark", iif) else 0,
-                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide)
+                       FlowKeys(keys.proto, keys.dport, keys.sport, 0), decide,
+                       linkstate=False)  # __fib_validate_source: FIB_LOOKUP_IGNORE_LINKSTATE
     if back.type in ("blackhole", "unreachable", "prohibit", "none"):
         # the lookup failed: last_resort accepts only without rp_filter
         return f"rp_filter={rpf}: no route back to {src} ({back.type})" if rpf else None

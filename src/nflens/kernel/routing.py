@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nflens.ir.host import PolicyRule, Route
 
@@ -45,6 +45,7 @@ DEFAULT_RULES = {
     6: (PolicyRule(0, "local", family=6), PolicyRule(32766, "main", family=6)),
 }
 MEMO_SIZE = 65536
+_Tables = dict[tuple[str, int], "PrefixTable"]
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,14 @@ class Fib:
     a table for (destination, output device) is remembered, the Fib being immutable.
     """
 
-    def __init__(self, routes: tuple[Route, ...], rules: tuple[PolicyRule, ...]):
-        grouped: dict[tuple[str, int], list[Route]] = {}
-        for r in routes:
-            grouped.setdefault((r.table, r.dst.version), []).append(r)
-        self.tables = {key: PrefixTable(rs) for key, rs in grouped.items()}
-        self._memo: dict[_LookupKey, RouteResult] = {}
+    def __init__(self, routes: tuple[Route, ...], rules: tuple[PolicyRule, ...],
+                 ignore_linkdown: frozenset[tuple[int, str]] = frozenset()):
+        self.tables = _tables(routes)
+        # `ignore_linkdown`: (family, device) where ignore_routes_with_linkdown is on. A lookup
+        # that honours link state uses `live`, the tables without their next hops
+        live = live_routes(routes, ignore_linkdown)
+        self.live = self.tables if live == list(routes) else _tables(live)
+        self._memo: dict[tuple[_LookupKey, bool], RouteResult] = {}
         self.rules: dict[int, list[PolicyRule]] = {4: [], 6: []}
         for rule in sorted(rules, key=lambda r: r.priority):
             self.rules[rule.family].append(rule)
@@ -96,15 +99,18 @@ class Fib:
 
     def lookup(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                oif: str | None = None, mark: int = 0, keys: FlowKeys = NO_KEYS,
-               decide: Decide | None = None) -> RouteResult:
+               decide: Decide | None = None, linkstate: bool = True) -> RouteResult:
         """fib_lookup. A lookup that met a selector it could not answer (an unknown uid, an
         unmodelled selector) asked `decide` and is not remembered: its answer is the
-        assumption's."""
-        key = (dst, src, iif, oif, mark, keys)
+        assumption's. `linkstate` False: FIB_LOOKUP_IGNORE_LINKSTATE, what the reverse-path
+        lookups pass (fib_validate_source, xt_rpfilter, nft fib): next hops whose device
+        lost its carrier are used even with ignore_routes_with_linkdown=1."""
+        key = ((dst, src, iif, oif, mark, keys), linkstate)
         hit = self._memo.get(key)
         if hit is None:
             asked: list[str] = []
-            hit = self._lookup(dst, src, iif, oif, mark, keys, _Asker(decide, asked))
+            tables = self.live if linkstate else self.tables
+            hit = self._lookup(dst, src, iif, oif, mark, keys, _Asker(decide, asked), tables)
             if asked:
                 return hit
             if len(self._memo) >= MEMO_SIZE:  # an audit tries many sources: stay bounded
@@ -113,7 +119,7 @@ class Fib:
         return hit
 
     def _lookup(self, dst: IPAddress, src: IPAddress | None, iif: str | None, oif: str | None,
-                mark: int, keys: FlowKeys, ask: _Asker) -> RouteResult:
+                mark: int, keys: FlowKeys, ask: _Asker, tables: _Tables) -> RouteResult:
         """fib_rules_lookup (net/core/fib_rules.c): the rules in priority order; `goto` jumps
         to the rule of the target priority; a table without a route, a `throw`, or a route
         suppressed by `suppress_prefixlength` goes on with the next rule."""
@@ -131,7 +137,7 @@ class Fib:
                 continue
             if rule.action != "lookup":
                 continue  # nop
-            hit = self._in_table(rule.table, dst, oif)
+            hit = _in_table(tables, rule.table, dst, oif)
             if hit is None or hit.type == "throw":
                 continue
             if (rule.suppress_prefixlen is not None and hit.type not in _ERRORS
@@ -145,8 +151,40 @@ class Fib:
         return self._in_table(table, dst, None)
 
     def _in_table(self, table: str, dst: IPAddress, oif: str | None) -> Route | None:
-        prefixes = self.tables.get((table, dst.version))
-        return prefixes.longest_match(dst, oif) if prefixes is not None else None
+        return _in_table(self.tables, table, dst, oif)
+
+
+def _in_table(tables: _Tables, table: str, dst: IPAddress, oif: str | None) -> Route | None:
+    prefixes = tables.get((table, dst.version))
+    return prefixes.longest_match(dst, oif) if prefixes is not None else None
+
+
+def live_routes(routes: tuple[Route, ...], ignored: frozenset[tuple[int, str]]) -> list[Route]:
+    """The routes as a lookup that honours link state sees them (fib_table_lookup,
+    net/ipv4/fib_trie.c: a next hop flagged RTNH_F_LINKDOWN is skipped when
+    ip_ignore_linkdown(its device); a route with no hop left is passed over for the next
+    alias and then a shorter prefix; fib_rebalance gives such a multipath hop no share of
+    the hash). IPv6's find_match (net/ipv6/route.c) skips them the same way. Lab:
+    tests/lab/test_lab_no_carrier.py."""
+    out = []
+    for r in routes:
+        dead = {d for d in r.linkdown if (r.dst.version, d) in ignored}
+        if not dead:
+            out.append(r)
+        elif r.nexthops:
+            hops = tuple(h for h in r.nexthops if h[0] not in dead)
+            if hops:
+                out.append(replace(r, dev=hops[0][0], gateway=hops[0][1], nexthops=hops,
+                                   linkdown=()))
+        # a single-hop route through an ignored linkdown device: not there for the lookup
+    return out
+
+
+def _tables(routes: tuple[Route, ...] | list[Route]) -> _Tables:
+    grouped: dict[tuple[str, int], list[Route]] = {}
+    for r in routes:
+        grouped.setdefault((r.table, r.dst.version), []).append(r)
+    return {key: PrefixTable(rs) for key, rs in grouped.items()}
 
 
 class PrefixTable:

@@ -90,7 +90,7 @@ class Simulator:
         """Raise the FlowError `run` would raise for this flow (an unknown container, one
         without an address of the flow's IP version, mixed IP versions), without simulating:
         `check --json` refuses a bad flow before it writes the first result (issue 29.14)."""
-        self._first_packet(flow)
+        self._first_packet(flow.unzoned())
 
     def run(self, flow: Flow) -> FlowResult:
         """Explore every outcome of the unknowns a run meets, until no new one appears.
@@ -101,6 +101,7 @@ class Simulator:
         (a rule inside a chain entered only if an unknown match matched) are explored too:
         the search walks the whole decision tree. Beyond MAX_RUNS runs it stops, and a verdict
         not yet contradicted is still `uncertain` because not every case was looked at."""
+        flow = flow.unzoned()
         oracle = Oracle()
         first = self._once(flow, oracle)
         if not oracle.seen:
@@ -265,12 +266,17 @@ class Simulator:
             pkt = Packet(addr, flow.dst, flow.proto, sport, flow.dport)
             return Skb(pkt), lambda w, s: w.container_send(s, att), ("container", att)
         if o.host:
+            dev = self._zone_device(flow)
             probe = Packet(flow.dst, flow.dst, flow.proto, sport, flow.dport)
-            src = self._host_source(flow.dst, flow_keys(probe, 0))
+            src = self._host_source(flow.dst, flow_keys(probe, 0), dev)
             pkt = Packet(src, flow.dst, flow.proto, sport, flow.dport)
             # the host's opener: an unbound socket of an owner the snapshot does not show
-            return (Skb(pkt, local_origin=True, uid=None, src_bound=False),
+            return (Skb(pkt, local_origin=True, uid=None, src_bound=False, dev=dev),
                     lambda w, s: w.local_out(s), ("host",))
+        if flow.zone is not None:
+            raise FlowError(f"flow {flow.name!r}: a %zone ({flow.dst}%{flow.zone}) picks the "
+                            "interface of the host's own connection; this flow starts "
+                            "elsewhere")
         iif = o.iface
         if iif is None or o.src is None:
             raise FlowError(f"flow {flow.name!r}: 'from' needs iface+src, container or host")
@@ -297,20 +303,43 @@ class Simulator:
                 return att, att.addr(version) or addr
         raise FlowError(f"container {ref!r} has no IPv{version} address on a bridge network")
 
-    def _host_source(self, dst: IPAddress, keys: FlowKeys = NO_KEYS) -> IPAddress:
+    def _zone_device(self, flow: Flow) -> str | None:
+        """The device the host's connect() to `flow.dst` is bound to. tcp_v6_connect and
+        __ip6_datagram_connect (net/ipv6/) take the scope id for a link-local destination
+        (sk_bound_dev_if, so every lookup of the connection has that oif) and refuse one
+        without it (EINVAL: "Connect to link-local address requires an interface"); for any
+        other address the scope id is not looked at."""
+        dst, zone = flow.dst, flow.zone
+        if dst.version != 6 or not dst.is_link_local:
+            return None
+        if zone is None:
+            raise FlowError(f"flow {flow.name!r}: the host's connect() to the link-local "
+                            f"{dst} needs its interface (EINVAL without a scope id): write "
+                            f"{dst}%IFACE")
+        if self.host.interfaces and self.host.interface(zone) is None:
+            known = names(i.name for i in self.host.interfaces)
+            raise FlowError(f"flow {flow.name!r}: unknown interface {quoted(zone)} in "
+                            f"{dst}%{zone} (interfaces: {known})")
+        return zone
+
+    def _host_source(self, dst: IPAddress, keys: FlowKeys = NO_KEYS,
+                     dev: str | None = None) -> IPAddress:
         """The source address the kernel picks for a local connection (route prefsrc), from
         connect()'s first lookup: no source yet, but the protocol and ports of the socket
-        (ip_route_connect_init), so `ipproto`/`sport` rules apply (found by fuzzing)."""
-        res = self.model.route(dst, keys=keys)
+        (ip_route_connect_init), so `ipproto`/`sport` rules apply (found by fuzzing). `dev`:
+        the device the socket is bound to; a link-local destination gets the link-local
+        address of the device (ipv6_dev_get_saddr's rule 2: the matching scope)."""
+        res = self.model.route(dst, keys=keys, oif=dev)
         if res.type == "local":
             return dst
         if res.route is not None and res.route.prefsrc is not None:
             return res.route.prefsrc
-        if res.oif:
-            iface = self.host.interface(res.oif)
-            for a in iface.addresses if iface else ():
-                if a.ip.version == dst.version and a.scope != "link":
-                    return a.ip
+        iface = self.host.interface(res.oif) if res.oif else None
+        mine = [a for a in iface.addresses if a.ip.version == dst.version] if iface else []
+        link = dst.version == 6 and dst.is_link_local
+        for a in sorted(mine, key=lambda a: (a.scope == "link") != link):
+            if a.scope != "link" or link:
+                return a.ip
         return ipaddress.ip_address("127.0.0.1" if dst.version == 4 else "::1")
 
     def _proxy_leg(self, walker: Journey, flow: Flow, end: Delivery) -> FlowEnd | None:

@@ -135,10 +135,20 @@ def routes(data: Any, file: str, version: int) -> list[Route]:
                 protocol=None if entry.protocol is None else str(entry.protocol),
                 nexthops=tuple((h.dev, ipaddress.ip_address(h.gateway) if h.gateway else None)
                                for h in entry.nexthops or ()),
+                linkdown=_linkdown_devs(entry),
             ))
         except ValueError as exc:
             raise ParseError(f"bad route {entry.dst!r}: {exc}", file) from None
     return out
+
+
+def _linkdown_devs(entry: RouteEntry) -> tuple[str, ...]:
+    """The devices of the next hops flagged `linkdown`: a multipath route flags each hop in
+    its own `flags`, a single-hop route in the route's."""
+    hops = entry.nexthops or ()
+    if not hops:
+        return (entry.dev,) if entry.dev and "linkdown" in entry.flags else ()
+    return tuple(h.dev for h in hops if h.dev and "linkdown" in h.flags)
 
 
 def _selector(value: str | None, length: int | None

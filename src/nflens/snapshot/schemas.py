@@ -61,6 +61,7 @@ class Link(_Entry):
 class Nexthop(_Entry):
     gateway: StrictStr | None = None
     dev: StrictStr | None = None
+    flags: list[StrictStr] = []
 
 
 class RouteEntry(_Entry):
@@ -76,6 +77,7 @@ class RouteEntry(_Entry):
     scope: StrictStr | StrictInt | None = None
     protocol: StrictStr | StrictInt | None = None
     nexthops: list[Nexthop] | None = None
+    flags: list[StrictStr] = []
 
 
 class RuleEntry(_Entry):

@@ -10,6 +10,8 @@ with no rule of the admin's on the forward path speaking about this port, is the
 
 from __future__ import annotations
 
+import bisect
+import ipaddress
 from collections.abc import Iterator
 
 from nflens.analysis import bans
@@ -125,21 +127,40 @@ def still_there(ctx: AuditContext, finding: Finding) -> str | None:
     binding, version, excess, keep = finding.data
     analysis = ctx.analysis
     dsts = analysis.destinations(binding, version)
+
+    def cells(iface: str, spans: list[tuple[int, int]]):
+        # one partition of the spans' hull, not one per span: a ban set's excess and kept
+        # parts are one span per banned address (issue 25)
+        return [c for dst in dsts for c in analysis._cells(
+            version, iface, dst, binding.host_port, binding.proto,
+            space=(spans[0][0], spans[-1][1]))]
+
     for iface, ranges in excess.items():
-        for lo, hi in merge(ranges):
-            for dst in dsts:
-                for cell in analysis._cells(version, iface, dst, binding.host_port,
-                                            binding.proto, space=(lo, hi)):
-                    if cell.result.verdict != "deny":
-                        return f"reachable from {cell.first()} on {iface}"
+        spans = merge(ranges)
+        for cell in cells(iface, spans) if spans else ():
+            if cell.result.verdict != "deny":
+                hit = _within_spans(spans, cell.lo, cell.hi)
+                if hit is not None:
+                    return f"reachable from {_address(version, hit)} on {iface}"
     for iface, ranges in keep.items():
-        for lo, hi in merge(ranges):
-            admitted = [c for dst in dsts for c in analysis._cells(
-                version, iface, dst, binding.host_port, binding.proto, space=(lo, hi))
-                if c.result.verdict == "allow"]
-            if not admitted or merge((c.lo, c.hi) for c in admitted) != [(lo, hi)]:
-                return f"the fix also refuses sources the host firewall admits on {iface}"
+        spans = merge(ranges)
+        admitted = merge((c.lo, c.hi) for c in cells(iface, spans)
+                         if c.result.verdict == "allow") if spans else []
+        if subtract(spans, admitted):
+            return f"the fix also refuses sources the host firewall admits on {iface}"
     return None
+
+
+def _within_spans(spans: list[tuple[int, int]], lo: int, hi: int) -> int | None:
+    """The first address of lo..hi inside one of the sorted, merged `spans`, or None."""
+    i = bisect.bisect_left([end for _, end in spans], lo)  # the first span ending at lo or on
+    if i < len(spans) and spans[i][0] <= hi:
+        return max(lo, spans[i][0])
+    return None
+
+
+def _address(version: int, value: int):
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
 
 
 def _fix(ctx: AuditContext, p: Published, excess, intended) -> Fix:
