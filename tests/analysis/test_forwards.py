@@ -45,6 +45,9 @@ def test_a_native_dnat_to_a_vm_is_a_forwarded_port(native):
 def test_the_forwarded_port_is_in_the_exposure_with_who_reaches_it(native_audit):
     (exp,) = [e for e in native_audit["exposure"] if e["host_port"] == 8080]
     assert exp["target"]["dnat"] == "192.168.122.50"
+    # the contract's target shape: {"container", "addr", "port"} (no container here)
+    assert {k: exp["target"][k] for k in ("container", "addr", "port")} == \
+        {"container": None, "addr": "192.168.122.50", "port": 80}
     assert exp["target"]["behind"] == "virbr0"
     reach = {r["iface"]: r["readable"] for r in exp["reachable_from"]}
     # what the kernel did in the lab: the LAN and the WAN reached the VM on 8080
@@ -120,3 +123,13 @@ def test_the_text_view_names_the_forwards_guest(tmp_path):
                          capture_output=True, text=True, timeout=120,
                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}).stdout
     assert "DNAT 192.168.122.50:80" in out
+
+
+def test_the_html_and_diff_views_name_the_forwards_guest_not_a_container(native_audit):
+    """The target carries the contract's `container: None`: the views must still say DNAT."""
+    from nflens.report.diff import port_label
+    from nflens.report.html.audit_html import _target
+
+    exp = next(e for e in native_audit["exposure"] if "dnat" in e["target"])
+    assert _target(exp["target"]) == "DNAT to 192.168.122.50:80"
+    assert port_label(exp).endswith("-> DNAT 192.168.122.50:80")

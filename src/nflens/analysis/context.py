@@ -88,7 +88,9 @@ class Forwarded(Published):
         fwd = self.forward
         if fwd is not None:
             src = fwd.rule.source
-            found.target = {"dnat": self.name, "port": self.binding.container_port,
+            # the contract's container target shape (no container: None), plus what it is
+            found.target = {"container": None, "addr": self.name,
+                            "port": self.binding.container_port, "dnat": self.name,
                             "behind": fwd.bridge,
                             "rule": f"{src.file}:{src.line} {src.text}" if src else ""}
         return found

@@ -133,7 +133,7 @@ def apply(host: Host, fix: Fix) -> Host:
     host = _apply_nft(host, fix.nft) if fix.nft else host
     for at in fix.nft_at:
         host = _insert_nft(host, *at)
-    for path, text in fix.files:  # later edits of one file see the earlier ones' text
+    for path, text in fix.files:  # each text is the whole file after its fix (one per file)
         if path not in dict(host.persist):
             raise NflensError(f"fix: no persistence file {path} in this snapshot")
         host = replace(host, persist=tuple((p, text if p == path else t)

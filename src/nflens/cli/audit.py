@@ -110,8 +110,8 @@ def render(result: dict, out: Console) -> None:
         table.add_column(col)
     for e in result["exposure"]:
         target = e["target"]
-        what = (f"{target['container']}:{target['port']}" if "container" in target
-                else f"DNAT {target['dnat']}:{target['port']}" if "dnat" in target
+        what = (f"DNAT {target['dnat']}:{target['port']}" if "dnat" in target
+                else f"{target['container']}:{target['port']}" if "container" in target
                 else target.get("process", "?"))
         for i, r in enumerate(e["reachable_from"]):
             srcs = r.get("readable", r["sources"])

@@ -17,8 +17,8 @@ SIGN = {"gained": ("+", "red"), "lost": ("-", "green"), "added": ("+", "red"),
 def port_label(e: dict[str, Any]) -> str:
     """`tcp/0.0.0.0:8080 -> web:80` (container) or `tcp/:::22 -> sshd` (process)."""
     t = e.get("target") or {}
-    what = (f"{t.get('container')}:{t.get('port')}" if "container" in t
-            else f"DNAT {t.get('dnat')}:{t.get('port')}" if "dnat" in t
+    what = (f"DNAT {t.get('dnat')}:{t.get('port')}" if "dnat" in t
+            else f"{t.get('container')}:{t.get('port')}" if "container" in t
             else t.get("process") or "?")
     return f"{e.get('proto')}/{e.get('host_addr')}:{e.get('host_port')} -> {what}"
 

@@ -14,11 +14,11 @@ SEVERITIES = ("high", "medium", "low", "info")
 
 
 def _target(t: dict) -> str:
+    if "dnat" in t:  # a native nft port forward to a guest (analysis/forwards.py)
+        return f"DNAT to {t['dnat']}:{t.get('port', '?')}"
     if "container" in t:
         addr = f"{t['addr']}:" if t.get("addr") else "port "
         return f"container {t['container']} ({addr}{t.get('port', '?')})"
-    if "dnat" in t:  # a native nft port forward to a guest (analysis/forwards.py)
-        return f"DNAT to {t['dnat']}:{t.get('port', '?')}"
     return f"process {t.get('process', '?')}"
 
 
